@@ -1,0 +1,30 @@
+# Builds hipfrac_torch.node against a LibTorch: Debian's libtorch-dev by default (LIBTORCH=/usr),
+# or another one named at build time, e.g. LIBTORCH=/opt/libtorch (official CUDA build) or a
+# PyTorch wheel's torch/ folder. TORCH_CXX11_ABI=0 for LibTorch builds using the pre-C++11 ABI.
+{
+  "variables": {
+    "libtorch%": "<!(node -p \"process.env.LIBTORCH || '/usr'\")",
+    "libdir%": "<!(node -p \"const p=process.env.LIBTORCH||'/usr'; p==='/usr' ? '/usr/lib/x86_64-linux-gnu' : p+'/lib'\")",
+    "cxx11abi%": "<!(node -p \"process.env.TORCH_CXX11_ABI || '1'\")",
+    "cuda%": "<!(node -p \"const fs=require('fs'); const p=process.env.LIBTORCH||'/usr'; const d=p==='/usr'?'/usr/lib/x86_64-linux-gnu':p+'/lib'; fs.existsSync(d+'/libtorch_cuda.so')?1:0\")"
+  },
+  "targets": [
+    {
+      "target_name": "hipfrac_torch",
+      "sources": ["addon.cc"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(libtorch)/include",
+        "<(libtorch)/include/torch/csrc/api/include"
+      ],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "_GLIBCXX_USE_CXX11_ABI=<(cxx11abi)"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "libraries": ["-L<(libdir)", "-Wl,-rpath,<(libdir)", "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10"],
+      "conditions": [
+        ["cuda==1", { "libraries": ["-ltorch_cuda", "-lc10_cuda"] }]
+      ]
+    }
+  ]
+}

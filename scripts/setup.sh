@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything hipfrac needs on a fresh Debian machine (as root) and builds it.
+# Idempotent: each step is skipped when already done. Nothing is downloaded but Debian and npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: LibTorch (engine), OpenBLAS (fast sgemm for linear layers), and the reference tools
+# the tests compare against (PyTorch/torchvision, dcmtk, GDCM, dicom3tools, pydicom, Pillow).
+DEB_RUNTIME="libtorch-dev libopenblas0-pthread"
+DEB_TEST="python3-torch python3-torchvision dcmtk libgdcm-tools dicom3tools python3-pydicom python3-pil python3-numpy"
+want="$DEB_RUNTIME"
+if [[ "${HIPFRAC_SETUP_TESTS:-0}" == "1" ]]; then want="$want $DEB_TEST"; fi
+missing=""
+for p in $want; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [[ -n "$missing" ]]; then
+  if [[ $(id -u) -ne 0 ]]; then echo "hipfrac setup: missing Debian packages:$missing (run as root or install them)" >&2; exit 1; fi
+  echo "hipfrac setup: installing Debian packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi
+
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "hipfrac setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [[ ! -f native/build/Release/hipfrac_torch.node || native/addon.cc -nt native/build/Release/hipfrac_torch.node || native/binding.gyp -nt native/build/Release/hipfrac_torch.node ]]; then
+  echo "hipfrac setup: building the LibTorch addon (LIBTORCH=${LIBTORCH:-/usr})"
+  npx node-gyp rebuild -C native --loglevel=warn
+fi
+echo "hipfrac setup: compiling TypeScript"
+npx tsc -p tsconfig.json

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The `hipfrac` command-line entry: dispatches to one command per file in ./commands.
+import { readFileSync } from 'node:fs';
+import { commands } from './commands/index.js';
+import { describeError } from '../util/index.js';
+
+function version(): string {
+  const pkgUrl = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(pkgUrl, 'utf8')) as { version: string }).version;
+}
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [`hipfrac ${version()} — hip fracture detection on radiographs`, '', 'Usage: hipfrac <command> [options]', '', 'Commands:', ...lines, '', 'Run `hipfrac <command> --help` for the options of one command.'].join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(version());
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    console.error(`hipfrac: unknown command '${name}'. Known commands: ${commands.map((c) => c.name).join(', ')}.`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.usage);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`hipfrac: ${describeError(error)}`);
+    if (process.env['HIPFRAC_DEBUG'] === '1' && error instanceof Error) console.error(error.stack);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,73 @@
+// Autograd controls: gradients of outputs with respect to inputs, and no-grad / inference-mode scopes.
+// Grad mode is thread-local in LibTorch; each worker thread starts with it enabled.
+import { native } from './native.js';
+import { Tensor } from './tensor.js';
+
+/**
+ * Gradients of `outputs` with respect to `inputs` (torch.autograd.grad), without touching `.grad`.
+ * Used by Grad-CAM (d score / d activations) and attacks (d loss / d image).
+ */
+export function grad(
+  outputs: Tensor | readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
+  options: { gradOutputs?: readonly (Tensor | null)[]; retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean } = {},
+): (Tensor | null)[] {
+  const outs = outputs instanceof Tensor ? [outputs] : outputs;
+  const ins = inputs instanceof Tensor ? [inputs] : inputs;
+  const handles = native().autogradGrad(
+    outs.map((t) => t._h),
+    ins.map((t) => t._h),
+    options.gradOutputs === undefined ? null : options.gradOutputs.map((t) => (t === null ? null : t._h)),
+    options.retainGraph ?? false,
+    options.createGraph ?? false,
+    options.allowUnused ?? false,
+  );
+  return handles.map((h) => (h === null ? null : Tensor.fromHandle(h)));
+}
+
+/** Backward from several outputs at once (torch.autograd.backward). */
+export function backward(outputs: readonly Tensor[], gradOutputs?: readonly (Tensor | null)[], retainGraph = false): void {
+  native().backward(
+    outputs.map((t) => t._h),
+    gradOutputs === undefined ? null : gradOutputs.map((t) => (t === null ? null : t._h)),
+    retainGraph,
+    false,
+  );
+}
+
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const previous = native().setGradEnabled(enabled);
+  try {
+    return fn();
+  } finally {
+    native().setGradEnabled(previous);
+  }
+}
+
+/** Runs `fn` with gradient recording off (torch.no_grad). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+/** Runs `fn` with gradient recording on, e.g. Grad-CAM inside an evaluation loop. */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
+}
+export function isGradEnabled(): boolean {
+  return native().isGradEnabled();
+}
+
+/**
+ * Runs `fn` in inference mode (torch.inference_mode): no autograd bookkeeping at all, faster than
+ * noGrad. Tensors made inside cannot later be used in autograd.
+ */
+export function inferenceMode<T>(fn: () => T): T {
+  const guard = native().enterInferenceMode();
+  try {
+    return fn();
+  } finally {
+    native().exitInferenceMode(guard);
+  }
+}
+export function isInferenceMode(): boolean {
+  return native().isInferenceMode();
+}

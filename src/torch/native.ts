@@ -1,0 +1,104 @@
+// Loads the LibTorch addon (native/build/Release/hipfrac_torch.node) and types its functions.
+// Everything else in src/torch goes through this one binding.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { HipfracError } from '../util/index.js';
+
+/** An opaque native tensor handle (a N-API External). */
+export type NativeHandle = { readonly __nativeTensor: unique symbol };
+/** An opaque resolved operator (a N-API External). */
+export type NativeOp = { readonly __nativeOp: unique symbol };
+export type NativeGuard = { readonly __nativeGuard: unique symbol };
+
+export interface NativeBuildInfo {
+  torchVersion: string;
+  config: string;
+  parallel: string;
+  cudaCompiled: boolean;
+}
+
+export interface NativeMemoryStats {
+  liveTensors: number;
+  reportedBytes: number;
+  mallocInUseBytes: number;
+}
+
+export interface NativeBinding {
+  op(name: string, overload: string): NativeOp;
+  opSchema(op: NativeOp): string;
+  call(op: NativeOp, args: readonly unknown[], kwargs?: Readonly<Record<string, unknown>> | null): unknown;
+  fromBuffer(data: ArrayBufferView, shape: readonly number[], dtype: string): NativeHandle;
+  toBuffer(handle: NativeHandle): ArrayBuffer;
+  shape(handle: NativeHandle): number[];
+  dtype(handle: NativeHandle): string;
+  device(handle: NativeHandle): string;
+  item(handle: NativeHandle): number;
+  dispose(handle: NativeHandle): void;
+  isDisposed(handle: NativeHandle): boolean;
+  sameTensor(a: NativeHandle, b: NativeHandle): boolean;
+  requiresGrad(handle: NativeHandle): boolean;
+  setRequiresGrad(handle: NativeHandle, value: boolean): void;
+  isLeaf(handle: NativeHandle): boolean;
+  gradFn(handle: NativeHandle): string | null;
+  grad(handle: NativeHandle): NativeHandle | null;
+  setGrad(handle: NativeHandle, grad: NativeHandle | null): void;
+  backward(outputs: readonly NativeHandle[], grads: readonly (NativeHandle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
+  autogradGrad(
+    outputs: readonly NativeHandle[],
+    inputs: readonly NativeHandle[],
+    gradOutputs: readonly (NativeHandle | null)[] | null,
+    retainGraph: boolean,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (NativeHandle | null)[];
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  enterInferenceMode(): NativeGuard;
+  exitInferenceMode(guard: NativeGuard): void;
+  isInferenceMode(): boolean;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaSynchronize(device?: number): void;
+  buildInfo(): NativeBuildInfo;
+  memoryStats(): NativeMemoryStats;
+}
+
+function addonPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // src/torch → repo root is two levels up in the sources and three in dist/.
+  const candidates = [
+    process.env['HIPFRAC_ADDON'],
+    path.resolve(here, '../../../native/build/Release/hipfrac_torch.node'),
+    path.resolve(here, '../../native/build/Release/hipfrac_torch.node'),
+  ].filter((p): p is string => p !== undefined);
+  for (const candidate of candidates) if (existsSync(candidate)) return candidate;
+  throw new HipfracError('HF_TORCH_ADDON_MISSING', 'The LibTorch addon is not built.', {
+    input: candidates.join(', '),
+    fix: 'run `bash scripts/setup.sh` (or `npx node-gyp rebuild -C native`) to build it.',
+  });
+}
+
+let binding: NativeBinding | undefined;
+
+/** The loaded addon (loaded once per thread; the addon is context-aware, so workers load it too). */
+export function native(): NativeBinding {
+  if (binding === undefined) {
+    const require = createRequire(import.meta.url);
+    const file = addonPath();
+    try {
+      binding = require(file) as NativeBinding;
+    } catch (error) {
+      throw new HipfracError('HF_TORCH_ADDON_LOAD', `The LibTorch addon failed to load: ${(error as Error).message}`, {
+        input: file,
+        fix: 'install Debian libtorch-dev (or set LD_LIBRARY_PATH to your LibTorch lib/) and rebuild with `bash scripts/setup.sh`.',
+        cause: error,
+      });
+    }
+  }
+  return binding;
+}

@@ -1,0 +1,62 @@
+// Engine-wide settings and facts: seeding, intra-op threads, CUDA queries, build and memory info.
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import { native, type NativeBuildInfo, type NativeMemoryStats } from './native.js';
+
+/** Seeds LibTorch's CPU (and CUDA) generators, as torch.manual_seed. */
+export function manualSeed(seed: number): void {
+  native().manualSeed(seed);
+}
+
+/** Intra-op threads for this thread (OpenMP settings are per thread; workers set their own). */
+export function setNumThreads(n: number): void {
+  native().setNumThreads(n);
+}
+export function getNumThreads(): number {
+  return native().getNumThreads();
+}
+
+/** LibTorch starts with one thread on some machines: default to every core (HIPFRAC_THREADS overrides). */
+export function defaultThreadCount(): number {
+  const fromEnv = Number(process.env['HIPFRAC_THREADS']);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return os.availableParallelism();
+}
+
+let initialised = false;
+/** Applies the default thread count once per thread; called by src/torch/index.ts on import. */
+export function initRuntime(): void {
+  if (initialised) return;
+  initialised = true;
+  native().setNumThreads(defaultThreadCount());
+}
+
+export const cuda = {
+  isAvailable: (): boolean => native().cudaAvailable(),
+  deviceCount: (): number => native().cudaDeviceCount(),
+  synchronize: (device?: number): void => native().cudaSynchronize(device),
+};
+
+export function buildInfo(): NativeBuildInfo {
+  return native().buildInfo();
+}
+
+/** Live native tensors, bytes reported to V8 and malloc's in-use bytes. */
+export function memoryStats(): NativeMemoryStats {
+  return native().memoryStats();
+}
+
+/** The BLAS library actually mapped into this process (what decides Linear/sgemm speed). */
+export function loadedBlas(): string {
+  try {
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    const libs = new Set<string>();
+    for (const line of maps.split('\n')) {
+      const m = /\s(\/\S*(?:openblas|blas|mkl|blis)\S*\.so[^\s]*)/i.exec(line);
+      if (m?.[1] !== undefined) libs.add(m[1]);
+    }
+    return libs.size === 0 ? 'none mapped yet' : [...libs].join(', ');
+  } catch {
+    return 'unknown (no /proc/self/maps)';
+  }
+}

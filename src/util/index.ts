@@ -1,0 +1,6 @@
+// Small shared helpers every room may use: coded errors, seeded randomness, progress bars.
+export { HipfracError, describeError } from './errors.js';
+export type { HipfracErrorDetails } from './errors.js';
+export { Rng } from './rng.js';
+export { ProgressBar, formatSeconds } from './progress.js';
+export type { ProgressOptions } from './progress.js';
