@@ -1,0 +1,287 @@
+// The grey-scale pipeline in the standard's order (PS3.3 C.11, PS3.4 N.2): stored values → Modality LUT →
+// pixel padding → VOI (window LINEAR / LINEAR_EXACT / SIGMOID, or VOI LUT) → MONOCHROME1 inverted.
+import { DicomError, type DicomIssue } from './errors.js';
+import { AttributeReader, Tag } from './header.js';
+import type { PixelAttributes, StoredFrame } from './frames.js';
+
+export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
+
+export interface LookupTable {
+  /** Number of entries, first stored value mapped, bits per entry (the LUT Descriptor). */
+  readonly firstMapped: number;
+  readonly bits: number;
+  readonly data: Uint16Array;
+}
+
+/** How the user wants the VOI chosen. */
+export type VoiChoice =
+  | 'auto'
+  | 'window'
+  | 'voi-lut'
+  | 'percentile'
+  | 'minmax'
+  | 'none'
+  | { readonly center: number; readonly width: number; readonly function?: VoiFunction };
+
+export interface AppliedVoi {
+  readonly source: 'window' | 'voi-lut' | 'percentile' | 'minmax' | 'none' | 'explicit';
+  readonly center?: number;
+  readonly width?: number;
+  readonly function?: VoiFunction;
+  /** Set when the header's window was abandoned for the percentile window, with why. */
+  readonly fallbackFrom?: { readonly center: number; readonly width: number; readonly reason: string };
+}
+
+export interface PipelineOptions {
+  readonly voi?: VoiChoice;
+  /** Which of several windows (or VOI LUTs) in the header, 0-based. */
+  readonly voiIndex?: number;
+  /** Lower and upper percentiles of the fallback window, in percent (default 0.5 and 99.5). */
+  readonly percentiles?: readonly [number, number];
+  /** Fraction of pixels at black or white above which a header window counts as blank/saturated (default 0.95). */
+  readonly saturationLimit?: number;
+}
+
+export interface PipelineResult {
+  /** Display values 0..65535 in MONOCHROME2 polarity (0 black); padding pixels are 0. */
+  readonly display: Uint16Array;
+  readonly modality: Float64Array;
+  readonly padding: Uint8Array | undefined;
+  readonly voi: AppliedVoi;
+}
+
+const OUT_MAX = 65535;
+
+/** Reads a LUT from a Modality or VOI LUT sequence item: descriptor (US/SS) and data (US/OW, byte order of the file). */
+export function readLut(item: AttributeReader, signedInput: boolean): LookupTable {
+  const descriptor = item.bytes(Tag.LutDescriptor);
+  const data = item.bytes(Tag.LutData);
+  if (descriptor === undefined || descriptor.length < 6 || data === undefined) {
+    throw new DicomError('HF_DICOM_BAD_ATTRIBUTE', 'A LUT sequence item lacks LUT Descriptor (0028,3002) or LUT Data (0028,3006).', {
+      file: item.file,
+      tag: '(0028,3002)',
+      fix: 'Remove the broken LUT sequence with dcmodify -e, or re-export the image.',
+    });
+  }
+  const big = item.bigEndian;
+  const u16 = (b: Uint8Array, at: number): number => (big ? ((b[at] as number) << 8) | (b[at + 1] as number) : (b[at] as number) | ((b[at + 1] as number) << 8));
+  let entries = u16(descriptor, 0);
+  if (entries === 0) entries = 65536;
+  let firstMapped = u16(descriptor, 2);
+  if (signedInput && firstMapped >= 32768) firstMapped -= 65536;
+  const bits = u16(descriptor, 4);
+  const lut = new Uint16Array(entries);
+  // 8-bit entries may be packed two to a 16-bit word; otherwise one word per entry.
+  if (bits <= 8 && data.length >= entries && data.length < entries * 2) {
+    for (let i = 0; i < entries; i++) lut[i] = data[i] as number;
+  } else {
+    const available = Math.min(entries, data.length >> 1);
+    for (let i = 0; i < available; i++) lut[i] = u16(data, 2 * i);
+    for (let i = available; i < entries; i++) lut[i] = lut[available - 1] ?? 0;
+  }
+  return { firstMapped, bits: bits === 0 ? 16 : bits, data: lut };
+}
+
+function lookup(lut: LookupTable, x: number): number {
+  const index = Math.round(x) - lut.firstMapped;
+  const last = lut.data.length - 1;
+  return lut.data[index < 0 ? 0 : index > last ? last : index] as number;
+}
+
+/** Modality LUT: LUT sequence when present, otherwise rescale slope/intercept (identity when absent). */
+export function applyModalityLut(frame: StoredFrame, reader: AttributeReader | undefined): Float64Array {
+  const out = new Float64Array(frame.values.length);
+  const values = frame.values;
+  if (reader === undefined || frame.fromColour) {
+    for (let i = 0; i < values.length; i++) out[i] = values[i] as number;
+    return out;
+  }
+  const lutItem = reader.items(Tag.ModalityLutSequence)[0];
+  if (lutItem !== undefined) {
+    const lut = readLut(lutItem, frame.signed);
+    for (let i = 0; i < values.length; i++) out[i] = lookup(lut, values[i] as number);
+    return out;
+  }
+  const slope = reader.decimal(Tag.RescaleSlope) ?? 1;
+  const intercept = reader.decimal(Tag.RescaleIntercept) ?? 0;
+  for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) * slope + intercept;
+  return out;
+}
+
+/** Pixel Padding Value (and Range Limit) marks background pixels; compared against stored values. */
+export function paddingMask(frame: StoredFrame, reader: AttributeReader | undefined): Uint8Array | undefined {
+  if (reader === undefined || frame.fromColour) return undefined;
+  const raw = reader.bytes(Tag.PixelPaddingValue);
+  if (raw === undefined || raw.length < 2) return undefined;
+  const toValue = (b: Uint8Array): number => {
+    let v = reader.bigEndian ? ((b[0] as number) << 8) | (b[1] as number) : (b[0] as number) | ((b[1] as number) << 8);
+    if (frame.signed && v >= 32768) v -= 65536;
+    return v;
+  };
+  const a = toValue(raw);
+  const limitBytes = reader.bytes(Tag.PixelPaddingRangeLimit);
+  const b = limitBytes !== undefined && limitBytes.length >= 2 ? toValue(limitBytes) : a;
+  const low = Math.min(a, b);
+  const high = Math.max(a, b);
+  const mask = new Uint8Array(frame.values.length);
+  let any = false;
+  for (let i = 0; i < mask.length; i++) {
+    const v = frame.values[i] as number;
+    if (v >= low && v <= high) {
+      mask[i] = 1;
+      any = true;
+    }
+  }
+  return any ? mask : undefined;
+}
+
+/** One window of PS3.3 C.11.2.1.2, mapping a modality value x to [0, 65535] (dcmtk's truncation). */
+export function windowValue(x: number, center: number, width: number, fn: VoiFunction): number {
+  let y: number;
+  if (fn === 'SIGMOID') {
+    y = OUT_MAX / (1 + Math.exp((-4 * (x - center)) / width));
+  } else if (fn === 'LINEAR_EXACT') {
+    if (x <= center - width / 2) y = 0;
+    else if (x > center + width / 2) y = OUT_MAX;
+    else y = ((x - center) / width + 0.5) * OUT_MAX;
+  } else {
+    const w1 = width - 1;
+    if (x <= center - 0.5 - w1 / 2) y = 0;
+    else if (x > center - 0.5 + w1 / 2) y = OUT_MAX;
+    else y = ((x - (center - 0.5)) / w1 + 0.5) * OUT_MAX;
+  }
+  return Math.floor(y < 0 ? 0 : y > OUT_MAX ? OUT_MAX : y);
+}
+
+function percentileWindow(modality: Float64Array, padding: Uint8Array | undefined, lowPct: number, highPct: number): { center: number; width: number } {
+  // Sample at most ~1M pixels: percentiles of a stride sample are stable and keep import fast.
+  const stride = Math.max(1, Math.floor(modality.length / 1_000_000));
+  const sample: number[] = [];
+  for (let i = 0; i < modality.length; i += stride) if (padding === undefined || padding[i] === 0) sample.push(modality[i] as number);
+  if (sample.length === 0) return { center: 0, width: 1 };
+  const sorted = Float64Array.from(sample).sort();
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))))] as number;
+  const low = at(lowPct);
+  const high = at(highPct);
+  return { center: (low + high) / 2, width: Math.max(high - low, 1) };
+}
+
+function minMax(modality: Float64Array, padding: Uint8Array | undefined): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < modality.length; i++) {
+    if (padding !== undefined && padding[i] === 1) continue;
+    const v = modality[i] as number;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return min === Infinity ? [0, 0] : [min, max];
+}
+
+function renderWindow(modality: Float64Array, center: number, width: number, fn: VoiFunction): Uint16Array {
+  const out = new Uint16Array(modality.length);
+  for (let i = 0; i < modality.length; i++) out[i] = windowValue(modality[i] as number, center, width, fn);
+  return out;
+}
+
+function saturation(display: Uint16Array, padding: Uint8Array | undefined): number {
+  let extreme = 0;
+  let counted = 0;
+  for (let i = 0; i < display.length; i++) {
+    if (padding !== undefined && padding[i] === 1) continue;
+    counted++;
+    const v = display[i] as number;
+    if (v === 0 || v === OUT_MAX) extreme++;
+  }
+  return counted === 0 ? 0 : extreme / counted;
+}
+
+function parseVoiFunction(reader: AttributeReader, issues: DicomIssue[]): VoiFunction {
+  const text = reader.string(Tag.VoiLutFunction);
+  if (text === undefined) return 'LINEAR';
+  const upper = text.toUpperCase();
+  if (upper === 'LINEAR' || upper === 'LINEAR_EXACT' || upper === 'SIGMOID') return upper;
+  issues.push({ code: 'HF_DICOM_W_VOI_ATTRIBUTE_IGNORED', tag: '(0028,1056)', message: `VOI LUT Function "${text}" is not defined by the standard; LINEAR was used.` });
+  return 'LINEAR';
+}
+
+/**
+ * Runs Modality LUT → padding → VOI → polarity on a stored frame. The output always has MONOCHROME2
+ * polarity: MONOCHROME1 images are inverted after the VOI, as PS3.3 C.7.6.3.1.2 prescribes for display.
+ */
+export function runPipeline(frame: StoredFrame, attrs: PixelAttributes, reader: AttributeReader | undefined, options: PipelineOptions, issues: DicomIssue[]): PipelineResult {
+  const modality = applyModalityLut(frame, reader);
+  const padding = paddingMask(frame, reader);
+  const choice = options.voi ?? 'auto';
+  const index = options.voiIndex ?? 0;
+  const [lowPct, highPct] = options.percentiles ?? [0.5, 99.5];
+  const limit = options.saturationLimit ?? 0.95;
+  let display: Uint16Array | undefined;
+  let voi: AppliedVoi | undefined;
+
+  if (frame.fromColour || choice === 'none') {
+    // No VOI: the full range of the stored bits maps linearly to the output.
+    const max = 2 ** frame.bitsStored - 1;
+    const min = frame.signed ? -(2 ** (frame.bitsStored - 1)) : 0;
+    const span = frame.signed ? max / 2 - min : max - min;
+    display = new Uint16Array(modality.length);
+    for (let i = 0; i < modality.length; i++) display[i] = Math.floor(Math.min(1, Math.max(0, ((modality[i] as number) - min) / span)) * OUT_MAX);
+    voi = { source: 'none' };
+  } else if (typeof choice === 'object') {
+    const fn = choice.function ?? 'LINEAR';
+    display = renderWindow(modality, choice.center, choice.width, fn);
+    voi = { source: 'explicit', center: choice.center, width: choice.width, function: fn };
+  } else if (choice === 'minmax') {
+    const [min, max] = minMax(modality, padding);
+    // dcmtk's min-max window: centre between the extremes, width spanning them exactly.
+    const center = (min + max) / 2;
+    const width = Math.max(max - min, 1);
+    display = renderWindow(modality, center, width, 'LINEAR_EXACT');
+    voi = { source: 'minmax', center, width, function: 'LINEAR_EXACT' };
+  } else if (choice !== 'percentile' && reader !== undefined) {
+    const centers = reader.decimals(Tag.WindowCenter);
+    const widths = reader.decimals(Tag.WindowWidth);
+    const lutItems = reader.items(Tag.VoiLutSequence);
+    const useWindow = choice !== 'voi-lut' && centers.length > 0 && widths.length > 0;
+    if (useWindow) {
+      const i = Math.min(index, centers.length - 1, widths.length - 1);
+      const center = centers[i] as number;
+      const width = widths[i] as number;
+      const fn = parseVoiFunction(reader, issues);
+      const minWidth = fn === 'LINEAR' ? 1 : 0;
+      if (!(width > minWidth)) {
+        issues.push({ code: 'HF_DICOM_W_VOI_ATTRIBUTE_IGNORED', tag: '(0028,1051)', message: `Window Width ${width} is not valid for ${fn} (must exceed ${minWidth}); the percentile window was used.` });
+      } else {
+        const candidate = renderWindow(modality, center, width, fn);
+        const saturated = saturation(candidate, padding);
+        if (choice === 'auto' && saturated >= limit) {
+          const fallback = percentileWindow(modality, padding, lowPct, highPct);
+          const reason = `header window (centre ${center}, width ${width}) leaves ${(saturated * 100).toFixed(1)} % of pixels black or white`;
+          issues.push({ code: 'HF_DICOM_W_VOI_FALLBACK', tag: '(0028,1050)', message: `${reason}; a ${lowPct}–${highPct} percentile window (centre ${fallback.center}, width ${fallback.width}) was used instead.` });
+          display = renderWindow(modality, fallback.center, fallback.width, 'LINEAR_EXACT');
+          voi = { source: 'percentile', center: fallback.center, width: fallback.width, function: 'LINEAR_EXACT', fallbackFrom: { center, width, reason } };
+        } else {
+          display = candidate;
+          voi = { source: 'window', center, width, function: fn };
+        }
+      }
+    } else if (lutItems.length > 0 && choice !== 'window') {
+      const item = lutItems[Math.min(index, lutItems.length - 1)] as AttributeReader;
+      const lut = readLut(item, frame.signed);
+      const scale = OUT_MAX / (2 ** lut.bits - 1);
+      display = new Uint16Array(modality.length);
+      for (let i = 0; i < modality.length; i++) display[i] = Math.floor(Math.min(OUT_MAX, lookup(lut, modality[i] as number) * scale));
+      voi = { source: 'voi-lut' };
+    }
+  }
+  if (display === undefined || voi === undefined) {
+    const { center, width } = percentileWindow(modality, padding, lowPct, highPct);
+    display = renderWindow(modality, center, width, 'LINEAR_EXACT');
+    voi = { source: 'percentile', center, width, function: 'LINEAR_EXACT' };
+  }
+  if (attrs.photometricInterpretation === 'MONOCHROME1' && !frame.fromColour) {
+    for (let i = 0; i < display.length; i++) display[i] = OUT_MAX - (display[i] as number);
+  }
+  if (padding !== undefined) for (let i = 0; i < display.length; i++) if (padding[i] === 1) display[i] = 0;
+  return { display, modality, padding, voi };
+}
