@@ -1,7 +1,15 @@
 // Every CLI command, in the order `hipfrac --help` lists them. Each lives in its own file.
 import type { CliCommand } from '../command.js';
 import { doctorCommand } from './doctor.js';
+import { importCommand } from './import.js';
+import { splitCommand } from './split.js';
+import { checkLeakageCommand } from './check-leakage.js';
+import { qcCommand } from './qc.js';
 
 export const commands: readonly CliCommand[] = [
   doctorCommand,
+  importCommand,
+  splitCommand,
+  checkLeakageCommand,
+  qcCommand,
 ];

@@ -1,0 +1,16 @@
+// The data room's door: manifest, labels, importers, patient-level split, leakage check, image cache and
+// quality control — everything training needs to find its images without decoding DICOM again.
+export { MANIFEST_FILE, manifestPath, loadManifest, readManifestRows, appendManifestRow, writeManifest, writeJsonAtomic } from './manifest.js';
+export type { ManifestRow, View, SplitName, QcFlag, QcMetrics } from './manifest.js';
+export { parseCsv, parseLabelTable, readLabelCsv, LabelIndex } from './labels.js';
+export type { LabelJoin, LabelRow, BadLabelRow, LabelTable, LabelOptions } from './labels.js';
+export { importDataset, viewFromHeader } from './importers.js';
+export type { ImportLayout, ImportOptions, ImportReport, FileOutcome } from './importers.js';
+export { SPLIT_FILE, splitByPatient, loadSplit, splitPath, rowsOf, leakageGroups } from './split.js';
+export type { SplitOptions, SplitFile } from './split.js';
+export { checkLeakage } from './leakage.js';
+export type { Leak, LeakageReport } from './leakage.js';
+export { CACHE_DIR, cacheFileName, cachedPngPath, workingSize, resizeGrey, encodeGreyPng, readCachedImage, readCachedFloat, writeFileAtomic } from './cache.js';
+export type { CacheOptions, GreyImage } from './cache.js';
+export { DEFAULT_QC, qcMetrics, qcFlags, summariseQc, qcTable, contactSheetHtml } from './qc.js';
+export type { QcThresholds, QcSummary } from './qc.js';

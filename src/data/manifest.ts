@@ -1,0 +1,126 @@
+// The dataset manifest: one JSON line per imported image (content hash, pseudonymous keys, view, encoding,
+// QC, label), appended as import goes so an interrupted run keeps every row it finished.
+import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HipfracError } from '../util/index.js';
+import { loadSplit } from './split.js';
+
+export type View = 'AP' | 'lateral' | 'other' | 'unknown';
+export type SplitName = 'train' | 'val';
+export type QcFlag = 'blurred' | 'low-contrast' | 'near-uniform' | 'tiny' | 'unknown-view';
+
+export interface QcMetrics {
+  /** Variance of the 3×3 Laplacian on the cached image scaled to 0..255 (low = blurred). */
+  readonly laplacianVariance: number;
+  /** 1st–99th percentile spread of the cached image in [0, 1]. */
+  readonly contrast: number;
+  /** Standard deviation of the cached image in [0, 1]. */
+  readonly std: number;
+}
+
+export interface ManifestRow {
+  /** Stable row id: hash of the source path (several files may share one content hash). */
+  readonly id: string;
+  /** SHA-256 of the decoded display pixels and their size: equal for the same image in any encoding. */
+  readonly contentHash: string;
+  /** Path relative to the import root. */
+  readonly sourcePath: string;
+  readonly sourceSize: number;
+  readonly sourceMtimeMs: number;
+  readonly format: 'dicom' | 'png' | 'jpeg';
+  /** HMAC-SHA256 pseudonyms (salt kept outside the dataset). */
+  readonly patientKey: string;
+  readonly studyKey: string | null;
+  /** Keyed hashes of SOP Instance UID and Accession Number, for joining labels again on later runs. */
+  readonly sopKey: string | null;
+  readonly accessionKey: string | null;
+  readonly view: View;
+  readonly viewSource: string;
+  readonly laterality: 'L' | 'R' | 'B' | null;
+  readonly bodyPart: string | null;
+  readonly manufacturer: string | null;
+  readonly model: string | null;
+  /** Row and column spacing in mm of the original image. */
+  readonly pixelSpacing: readonly [number, number] | null;
+  readonly bitsStored: number | null;
+  readonly photometric: string | null;
+  readonly transferSyntax: string | null;
+  readonly width: number;
+  readonly height: number;
+  readonly cacheWidth: number;
+  readonly cacheHeight: number;
+  readonly cacheBitDepth: 8 | 16;
+  readonly voiSource: string;
+  /** Warning codes met while decoding (e.g. HF_DICOM_W_VOI_FALLBACK). */
+  readonly warnings: readonly string[];
+  readonly qc: readonly QcFlag[];
+  readonly qcMetrics: QcMetrics;
+  /** Class index (0 = no fracture, 1 = fracture for binary labels), null when unlabelled. */
+  readonly label: number | null;
+  readonly labelName: string | null;
+  /** Filled from split.json by loadManifest when a split exists. */
+  readonly split?: SplitName;
+  readonly fold?: number;
+}
+
+export const MANIFEST_FILE = 'manifest.jsonl';
+
+export function manifestPath(datasetDir: string): string {
+  return join(datasetDir, MANIFEST_FILE);
+}
+
+/** Reads manifest rows; a half-written last line (an interrupted run) is ignored. Later rows win per id. */
+export async function readManifestRows(datasetDir: string): Promise<ManifestRow[]> {
+  let text: string;
+  try {
+    text = await readFile(manifestPath(datasetDir), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const byId = new Map<string, ManifestRow>();
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      const row = JSON.parse(line) as ManifestRow;
+      byId.set(row.id, row);
+    } catch (cause) {
+      if (i >= lines.length - 2) return; // the torn tail of an interrupted append
+      throw new HipfracError('HF_DATA_MANIFEST_CORRUPT', `Manifest line ${i + 1} is not valid JSON.`, { input: manifestPath(datasetDir), fix: 'Delete the damaged line (or the manifest) and re-run `hipfrac import`; done images are kept in the cache.', cause });
+    }
+  });
+  return [...byId.values()];
+}
+
+/** Appends one row as a single write of one line. */
+export async function appendManifestRow(datasetDir: string, row: ManifestRow): Promise<void> {
+  await appendFile(manifestPath(datasetDir), `${JSON.stringify(row)}\n`, 'utf8');
+}
+
+/** Rewrites the whole manifest atomically (temp file + rename). */
+export async function writeManifest(datasetDir: string, rows: readonly ManifestRow[]): Promise<void> {
+  const path = manifestPath(datasetDir);
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length > 0 ? '\n' : ''), 'utf8');
+  await rename(temp, path);
+}
+
+/** Writes any JSON file atomically. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`, 'utf8');
+  await rename(temp, path);
+}
+
+/** The manifest with each row's split (or fold) from split.json filled in when the dataset has been split. */
+export async function loadManifest(datasetDir: string): Promise<ManifestRow[]> {
+  const rows = await readManifestRows(datasetDir);
+  const split = await loadSplit(datasetDir);
+  if (split === undefined) return rows;
+  return rows.map((row) => {
+    const set = split.assignments[row.id];
+    const fold = split.foldOf[row.id];
+    return { ...row, ...(set === undefined ? {} : { split: set }), ...(fold === undefined ? {} : { fold }) };
+  });
+}
