@@ -1,0 +1,144 @@
+// The study's training protocol as one typed, validated, frozen configuration object (units in
+// comments); CLI flags and config files override it, and every problem is reported at once.
+import { HipfracError } from '../util/index.js';
+
+export interface TrainConfig {
+  /** Architecture name from the model registry. */
+  readonly arch: string;
+  /** Input size in pixels (square). */
+  readonly inputSize: number;
+  readonly batchSize: number;
+  /** Head-only epochs before unfreezing (the study: 8). */
+  readonly frozenEpochs: number;
+  /** Maximum epochs after unfreezing; early stopping usually ends sooner. */
+  readonly unfrozenEpochs: number;
+  /** Early stopping: epochs without validation-accuracy gain (the study: 7). */
+  readonly patience: number;
+  /** Max LR for the head stage; null = the LR finder's suggestion. */
+  readonly lr: number | null;
+  /** Max LR of the last group after unfreezing; earlier groups get lr/lrMult … lr (fastai slice(lr/100, lr)); null = LR finder. */
+  readonly unfrozenLr: number | null;
+  readonly lrMult: number;
+  /** Run the LR range test before each stage (the study ran it twice). */
+  readonly lrFind: boolean;
+  readonly div: number;
+  readonly divFinal: number;
+  readonly pctStart: number;
+  /** Adam β1 cycle (high, low, high). */
+  readonly moms: readonly [number, number, number];
+  readonly beta2: number;
+  /** Decoupled weight decay (fastai's default Adam has true_wd 0.01). */
+  readonly weightDecay: number;
+  readonly optimizer: 'adam' | 'adamw' | 'sgd';
+  /** Dropout of the fastai head's last layer (ps/2 before the first). */
+  readonly ps: number;
+  readonly head: 'fastai' | 'linear';
+  readonly labelSmoothing: number;
+  readonly augment: boolean;
+  readonly balanced: boolean;
+  readonly pretrained: boolean;
+  readonly seed: number;
+  /** Share of patients held out for validation. */
+  readonly validFraction: number;
+}
+
+export const paperProtocol: TrainConfig = Object.freeze({
+  arch: 'densenet169',
+  inputSize: 224,
+  batchSize: 32,
+  frozenEpochs: 8,
+  unfrozenEpochs: 30,
+  patience: 7,
+  lr: null,
+  unfrozenLr: null,
+  lrMult: 100,
+  lrFind: true,
+  div: 25,
+  divFinal: 1e5,
+  pctStart: 0.25,
+  moms: [0.95, 0.85, 0.95] as const,
+  beta2: 0.99,
+  weightDecay: 0.01,
+  optimizer: 'adam',
+  ps: 0.5,
+  head: 'fastai',
+  labelSmoothing: 0,
+  augment: true,
+  balanced: false,
+  pretrained: true,
+  seed: 42,
+  validFraction: 0.2,
+} satisfies TrainConfig);
+
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+  readonly received: unknown;
+}
+
+const INT_FIELDS = ['inputSize', 'batchSize', 'frozenEpochs', 'unfrozenEpochs', 'patience', 'seed'] as const;
+
+/** Checks a partial config; returns every problem found (empty when valid). */
+export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const known = new Set(Object.keys(paperProtocol));
+  for (const key of Object.keys(input)) if (!known.has(key)) issues.push({ path: key, message: 'unknown option', received: input[key] });
+  for (const key of INT_FIELDS) {
+    const v = input[key];
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < (key === 'seed' || key.endsWith('Epochs') ? 0 : 1))) {
+      issues.push({ path: key, message: key === 'seed' || key.endsWith('Epochs') ? 'must be an integer ≥ 0' : 'must be an integer ≥ 1', received: v });
+    }
+  }
+  const positive = (key: string, allowNull: boolean): void => {
+    const v = input[key];
+    if (v === undefined || (allowNull && v === null)) return;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) issues.push({ path: key, message: `must be a positive number${allowNull ? ' or null' : ''}`, received: v });
+  };
+  positive('lr', true);
+  positive('unfrozenLr', true);
+  positive('lrMult', false);
+  positive('div', false);
+  positive('divFinal', false);
+  const unit = (key: string, open = false): void => {
+    const v = input[key];
+    if (v === undefined) return;
+    if (typeof v !== 'number' || v < 0 || v > 1 || (open && (v === 0 || v === 1))) issues.push({ path: key, message: open ? 'must be in (0, 1)' : 'must be in [0, 1]', received: v });
+  };
+  unit('pctStart', true);
+  unit('beta2', true);
+  unit('ps');
+  unit('labelSmoothing');
+  unit('validFraction', true);
+  if (input['weightDecay'] !== undefined && (typeof input['weightDecay'] !== 'number' || (input['weightDecay'] as number) < 0)) {
+    issues.push({ path: 'weightDecay', message: 'must be a number ≥ 0', received: input['weightDecay'] });
+  }
+  const oneOf = (key: string, values: readonly string[]): void => {
+    const v = input[key];
+    if (v !== undefined && !values.includes(v as string)) issues.push({ path: key, message: `must be one of ${values.join(', ')}`, received: v });
+  };
+  oneOf('optimizer', ['adam', 'adamw', 'sgd']);
+  oneOf('head', ['fastai', 'linear']);
+  for (const key of ['lrFind', 'augment', 'balanced', 'pretrained']) {
+    const v = input[key];
+    if (v !== undefined && typeof v !== 'boolean') issues.push({ path: key, message: 'must be true or false', received: v });
+  }
+  const moms = input['moms'];
+  if (moms !== undefined && (!Array.isArray(moms) || moms.length !== 3 || moms.some((m) => typeof m !== 'number' || m < 0 || m >= 1))) {
+    issues.push({ path: 'moms', message: 'must be three numbers in [0, 1)', received: moms });
+  }
+  if (input['arch'] !== undefined && typeof input['arch'] !== 'string') issues.push({ path: 'arch', message: 'must be an architecture name', received: input['arch'] });
+  return issues;
+}
+
+/** Merges overrides into the paper protocol, throwing one error that lists every problem. */
+export function resolveConfig(overrides: Record<string, unknown> = {}, source = 'options'): TrainConfig {
+  const issues = checkConfig(overrides);
+  if (issues.length > 0) {
+    const lines = issues.map((i) => `${i.path}: ${i.message} (got ${JSON.stringify(i.received)})`);
+    throw new HipfracError('HF_TRAIN_BAD_CONFIG', `invalid training configuration: ${lines.join('; ')}.`, {
+      input: source,
+      fix: `correct the listed option(s); valid options: ${Object.keys(paperProtocol).join(', ')}.`,
+    });
+  }
+  return Object.freeze({ ...paperProtocol, ...overrides }) as TrainConfig;
+}

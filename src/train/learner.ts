@@ -1,0 +1,342 @@
+// The Learner: one training loop (fit) driven by callbacks, with one-cycle and discriminative LRs
+// layered on top, as fastai's Learner.fit / fit_one_cycle — every level callable by users.
+import { crossEntropy, inferenceMode, manualSeed, softmax, tidy, type Tensor } from '../torch/index.js';
+import type { Module } from '../nn/index.js';
+import { HipfracError } from '../util/index.js';
+import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
+import { defaultOneCycle, oneCycleLr, oneCycleMomentum, type OneCycleOptions, type Schedule } from './schedule.js';
+
+/** One batch: images in [0, 1] as [N, C, H, W] float32, labels [N] int64, dataset row indices. */
+export interface Batch {
+  readonly images: Tensor;
+  readonly labels: Tensor;
+  readonly indices: readonly number[];
+}
+
+/** What the learner needs from a data loader: seeded epochs of batches and their count. */
+export interface BatchSource {
+  epoch(index: number): AsyncIterable<Batch>;
+  /** Batches per epoch. */
+  readonly batchesPerEpoch: number;
+}
+
+/** The model contract: a module taking [0,1] images and returning logits, with freezing and layer groups. */
+export interface TrainableModel extends Module {
+  freeze(): void;
+  unfreeze(): void;
+  layerGroups(): Tensor[][];
+}
+
+export interface ParamGroupLike {
+  lr: number;
+  betas?: [number, number];
+  momentum?: number;
+}
+/** The optimiser contract (src/nn/optim's Adam/AdamW/SGD satisfy it). */
+export interface OptimizerLike {
+  readonly paramGroups: ParamGroupLike[];
+  step(): void;
+  zeroGrad(): void;
+}
+export type OptimizerFactory = (groups: Tensor[][]) => OptimizerLike;
+
+export interface LearnerOptions {
+  readonly model: TrainableModel;
+  readonly train: BatchSource;
+  readonly valid: BatchSource;
+  readonly optimizer: OptimizerFactory;
+  /** Applied to training images only (augmentation), with a per-batch seed for reproducibility. */
+  readonly batchTransform?: (images: Tensor, seed: number) => Tensor;
+  readonly labelSmoothing?: number;
+  readonly callbacks?: readonly Callback[];
+  /** Seeds dropout per epoch, so a resumed run draws the same masks as an uninterrupted one. */
+  readonly seed?: number;
+}
+
+export interface EpochRecord {
+  readonly stage: string;
+  readonly epoch: number;
+  readonly trainLoss: number;
+  readonly validLoss: number;
+  readonly validAccuracy: number;
+  readonly lr: number;
+  readonly seconds: number;
+}
+
+export interface ValidationResult {
+  readonly loss: number;
+  readonly accuracy: number;
+  /** Softmax probabilities [N × C], row-major. */
+  readonly probs: Float32Array;
+  readonly logits: Float32Array;
+  readonly labels: Int32Array;
+  readonly indices: Int32Array;
+  readonly numClasses: number;
+  readonly perSampleLoss: Float32Array;
+}
+
+export class Learner {
+  readonly model: TrainableModel;
+  readonly train: BatchSource;
+  readonly valid: BatchSource;
+  readonly seed: number;
+  callbacks: Callback[];
+  optimizer: OptimizerLike;
+  private readonly makeOptimizer: OptimizerFactory;
+  private readonly batchTransform: ((images: Tensor, seed: number) => Tensor) | undefined;
+  private readonly labelSmoothing: number;
+
+  // Loop state, readable by callbacks.
+  stage = 'fit';
+  epoch = 0;
+  nEpochs = 0;
+  /** Batches done in this fit call. */
+  iteration = 0;
+  nIterations = 0;
+  /** Progress through this fit call in [0, 1], what schedules read. */
+  progress = 0;
+  batch: Batch | null = null;
+  lastLoss = Number.NaN;
+  trainLossSum = 0;
+  trainBatches = 0;
+  lastValidation: ValidationResult | null = null;
+  readonly history: EpochRecord[] = [];
+  /** The first epoch index fit() runs (resume sets it). */
+  startEpoch = 0;
+
+  constructor(options: LearnerOptions) {
+    this.model = options.model;
+    this.train = options.train;
+    this.valid = options.valid;
+    this.makeOptimizer = options.optimizer;
+    this.batchTransform = options.batchTransform;
+    this.labelSmoothing = options.labelSmoothing ?? 0;
+    this.callbacks = sortCallbacks(options.callbacks ?? []);
+    this.seed = options.seed ?? 0;
+    this.optimizer = this.makeOptimizer(this.model.layerGroups());
+  }
+
+  /** Rebuilds the optimiser over the model's layer groups (after freeze/unfreeze changes what trains). */
+  resetOptimizer(): void {
+    this.optimizer = this.makeOptimizer(this.model.layerGroups());
+  }
+  freeze(): void {
+    this.model.freeze();
+  }
+  unfreeze(): void {
+    this.model.unfreeze();
+  }
+
+  async event(name: TrainEvent, extra: readonly Callback[]): Promise<void> {
+    await runEvent(extra.length === 0 ? this.callbacks : sortCallbacks([...this.callbacks, ...extra]), name, this);
+  }
+
+  /** Sets one learning rate per parameter group (a single number applies to all). */
+  setLearningRates(lrs: number | readonly number[]): void {
+    const groups = this.optimizer.paramGroups;
+    groups.forEach((g, i) => {
+      g.lr = typeof lrs === 'number' ? lrs : (lrs[Math.min(i, lrs.length - 1)] as number);
+    });
+  }
+
+  /**
+   * The training loop: `nEpochs` epochs of train + validate, callbacks at every event.
+   * Cancel errors from callbacks end a batch, validation, an epoch or the fit, as named.
+   */
+  async fit(nEpochs: number, lrs: number | readonly number[], extra: readonly Callback[] = []): Promise<void> {
+    if (!Number.isInteger(nEpochs) || nEpochs < 0) {
+      throw new HipfracError('HF_TRAIN_BAD_OPTION', `fit: epochs must be a non-negative integer, got ${nEpochs}.`);
+    }
+    this.nEpochs = nEpochs;
+    this.nIterations = nEpochs * this.train.batchesPerEpoch;
+    this.iteration = this.startEpoch * this.train.batchesPerEpoch;
+    this.setLearningRates(lrs);
+    try {
+      await this.event('beforeFit', extra);
+      for (this.epoch = this.startEpoch; this.epoch < nEpochs; this.epoch++) {
+        try {
+          await this.runEpoch(extra);
+        } catch (error) {
+          if (!(error instanceof CancelEpoch)) throw error;
+        }
+        await this.event('afterEpoch', extra);
+      }
+    } catch (error) {
+      if (!(error instanceof CancelFit)) throw error;
+    } finally {
+      this.startEpoch = 0;
+    }
+    await this.event('afterFit', extra);
+  }
+
+  private async runEpoch(extra: readonly Callback[]): Promise<void> {
+    const started = Date.now();
+    // Dropout masks depend only on (seed, stage, epoch): resuming reproduces them.
+    manualSeed(hashSeed(this.seed, this.stage, this.epoch));
+    await this.event('beforeEpoch', extra);
+    this.model.train();
+    this.trainLossSum = 0;
+    this.trainBatches = 0;
+    await this.event('beforeTrain', extra);
+    let batchIndex = 0;
+    for await (const batch of this.train.epoch(hashSeed(this.seed, this.stage, this.epoch))) {
+      this.batch = batch;
+      this.progress = this.nIterations > 0 ? this.iteration / this.nIterations : 0;
+      try {
+        await this.event('beforeBatch', extra);
+        this.lastLoss = this.trainStep(batch, hashSeed(this.seed, this.stage, this.epoch * 100003 + batchIndex));
+        this.trainLossSum += this.lastLoss;
+        this.trainBatches++;
+        await this.event('afterStep', extra);
+      } catch (error) {
+        if (!(error instanceof CancelBatch)) {
+          disposeBatch(batch);
+          throw error;
+        }
+      }
+      disposeBatch(batch);
+      this.batch = null;
+      this.iteration++;
+      batchIndex++;
+      await this.event('afterBatch', extra);
+    }
+    await this.event('afterTrain', extra);
+    try {
+      await this.event('beforeValidate', extra);
+      this.lastValidation = await this.validate();
+      await this.event('afterValidate', extra);
+    } catch (error) {
+      if (!(error instanceof CancelValidate)) throw error;
+    }
+    const group = this.optimizer.paramGroups[this.optimizer.paramGroups.length - 1];
+    this.history.push({
+      stage: this.stage,
+      epoch: this.epoch,
+      trainLoss: this.trainBatches > 0 ? this.trainLossSum / this.trainBatches : Number.NaN,
+      validLoss: this.lastValidation?.loss ?? Number.NaN,
+      validAccuracy: this.lastValidation?.accuracy ?? Number.NaN,
+      lr: group?.lr ?? Number.NaN,
+      seconds: (Date.now() - started) / 1000,
+    });
+  }
+
+  /** One optimisation step on a batch; returns the loss. */
+  trainStep(batch: Batch, augmentSeed: number): number {
+    return tidy(() => {
+      const images = this.batchTransform === undefined ? batch.images : this.batchTransform(batch.images, augmentSeed);
+      const logits = this.model.call(images);
+      const loss = crossEntropy(logits, batch.labels, { labelSmoothing: this.labelSmoothing });
+      const value = loss.item();
+      if (!Number.isFinite(value)) {
+        throw new HipfracError('HF_TRAIN_DIVERGED', `the training loss became ${value} at epoch ${this.epoch}, batch ${this.iteration}.`, {
+          fix: 'lower the learning rate (run the LR finder) or check the data for broken images.',
+        });
+      }
+      this.optimizer.zeroGrad();
+      loss.backward();
+      this.optimizer.step();
+      return value;
+    });
+  }
+
+  /** Runs the model over the validation set in inference mode; no augmentation. */
+  async validate(source: BatchSource = this.valid): Promise<ValidationResult> {
+    this.model.eval();
+    const probs: number[] = [];
+    const logitsOut: number[] = [];
+    const labels: number[] = [];
+    const indices: number[] = [];
+    const losses: number[] = [];
+    let numClasses = 0;
+    try {
+      for await (const batch of source.epoch(0)) {
+        inferenceMode(() =>
+          tidy(() => {
+            const logits = this.model.call(batch.images);
+            numClasses = logits.shape[1] as number;
+            const p = softmax(logits, 1);
+            const perSample = crossEntropy(logits, batch.labels, { reduction: 'none' });
+            for (const v of logits.toFloat32Array()) logitsOut.push(v);
+            for (const v of p.toFloat32Array()) probs.push(v);
+            for (const v of perSample.toFloat32Array()) losses.push(v);
+            for (const v of batch.labels.toArray()) labels.push(v);
+            indices.push(...batch.indices);
+          }),
+        );
+        disposeBatch(batch);
+      }
+    } finally {
+      this.model.train();
+    }
+    let correct = 0;
+    for (let i = 0; i < labels.length; i++) {
+      let best = 0;
+      for (let c = 1; c < numClasses; c++) if ((probs[i * numClasses + c] as number) > (probs[i * numClasses + best] as number)) best = c;
+      if (best === labels[i]) correct++;
+    }
+    const n = labels.length;
+    return {
+      loss: n > 0 ? losses.reduce((a, b) => a + b, 0) / n : Number.NaN,
+      accuracy: n > 0 ? correct / n : Number.NaN,
+      probs: Float32Array.from(probs),
+      logits: Float32Array.from(logitsOut),
+      labels: Int32Array.from(labels),
+      indices: Int32Array.from(indices),
+      numClasses,
+      perSampleLoss: Float32Array.from(losses),
+    };
+  }
+
+  /**
+   * Smith's one-cycle policy (fastai's fit_one_cycle): cosine LR warm-up to `lrMax` and annealing,
+   * Adam β1 (or SGD momentum) cycling the other way. `lrMax` may hold one LR per layer group.
+   */
+  async fitOneCycle(nEpochs: number, lrMax: number | readonly number[], options: Partial<OneCycleOptions> = {}, extra: readonly Callback[] = []): Promise<void> {
+    const opts: OneCycleOptions = { ...defaultOneCycle, ...options };
+    const maxes = typeof lrMax === 'number' ? this.optimizer.paramGroups.map(() => lrMax) : [...lrMax];
+    const lrScheds = maxes.map((m) => oneCycleLr(m, opts));
+    const momSched = oneCycleMomentum(opts);
+    await this.fit(nEpochs, maxes, [paramScheduler(lrScheds, momSched), ...extra]);
+  }
+}
+
+/** Sets each group's LR (and Adam β1 / SGD momentum) from schedules before every batch. */
+export function paramScheduler(lrScheds: readonly Schedule[], momentum?: Schedule): Callback {
+  return {
+    name: 'ParamScheduler',
+    order: -10,
+    beforeBatch(learner: Learner): void {
+      const p = learner.progress;
+      learner.optimizer.paramGroups.forEach((g, i) => {
+        g.lr = (lrScheds[Math.min(i, lrScheds.length - 1)] as Schedule)(p);
+        if (momentum !== undefined) {
+          const m = momentum(p);
+          if (g.betas !== undefined) g.betas = [m, g.betas[1]];
+          else if (g.momentum !== undefined && g.momentum > 0) g.momentum = m;
+        }
+      });
+    },
+  };
+}
+
+/** LRs spread geometrically from lo to hi over the groups (fastai's slice(lo, hi) / even_mults). */
+export function discriminativeLrs(lo: number, hi: number, groups: number): number[] {
+  if (groups <= 1) return [hi];
+  const step = (hi / lo) ** (1 / (groups - 1));
+  return Array.from({ length: groups }, (_, i) => lo * step ** i);
+}
+
+function disposeBatch(batch: Batch): void {
+  if (!batch.images.isDisposed) batch.images.dispose();
+  if (!batch.labels.isDisposed) batch.labels.dispose();
+}
+
+/** A stable 31-bit seed from parts (FNV-1a), so every (seed, stage, epoch, batch) has its own stream. */
+export function hashSeed(seed: number, stage: string, n: number): number {
+  let h = 0x811c9dc5;
+  for (const ch of `${seed}|${stage}|${n}`) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h & 0x7fffffff;
+}
