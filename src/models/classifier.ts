@@ -1,0 +1,159 @@
+// The fracture classifier: an ImageNet body with a new head, ImageNet normalisation as its fixed
+// first step (inputs are [0,1] images, grey or RGB), freezing and layer groups as fastai does.
+import { dispose, tensor, type Tensor } from '../torch/index.js';
+import { BatchNorm2d, Module, type Sequential } from '../nn/index.js';
+import { HipfracError } from '../util/index.js';
+import type { FeatureBody } from './body.js';
+import { fastaiHead, linearHead, type HeadKind } from './heads.js';
+import { getArchBuilder, getModelSpec, type ArchSpec } from './registry.js';
+import { findImagenetWeights, loadExactly, loadImagenetIntoBody, readWeightFile, resolveWeightsDir, weightsNotFound } from './weights.js';
+
+export interface ClassifierOptions {
+  /** Output classes (default 2: no fracture / fracture). */
+  readonly numClasses?: number;
+  /** 'fastai' (default, the study's head) or 'linear'. */
+  readonly head?: HeadKind;
+  /** Head dropout: fastai uses ps/2 then ps (default 0.5, as the study). */
+  readonly ps?: number;
+  /** A torchvision .pth / .safetensors ImageNet file or a hipfrac classifier state; null = from scratch. */
+  readonly weights?: string | null;
+  /** Where torchvision's files are looked up by name (default: env HIPFRAC_WEIGHTS_DIR). */
+  readonly weightsDir?: string;
+  /** Load spec.weightFile from the weights directory; a missing file is an error naming it and its URL. */
+  readonly pretrained?: boolean;
+}
+
+/**
+ * body (the torchvision network minus its classifier) + head. `forward` takes images in [0, 1],
+ * [N, 1 | 3, H, W]; one channel is replicated to three (grey radiographs into ImageNet models, by
+ * broadcasting against the 3-channel mean/std), then normalised with ImageNet mean and std.
+ */
+export class Classifier extends Module {
+  readonly spec: ArchSpec;
+  readonly headKind: HeadKind;
+  readonly numClasses: number;
+  readonly ps: number;
+  readonly body: FeatureBody;
+  readonly head: Sequential;
+  /** The weight file the body (or whole model) was loaded from; null when randomly initialised. */
+  weightsSource: string | null = null;
+  private readonly mean: Tensor;
+  private readonly std: Tensor;
+
+  constructor(spec: ArchSpec, body: FeatureBody, headKind: HeadKind, numClasses: number, ps: number) {
+    super();
+    this.spec = spec;
+    this.headKind = headKind;
+    this.numClasses = numClasses;
+    this.ps = ps;
+    // Non-persistent: normalisation is part of the architecture, not of the weights.
+    this.mean = this.registerBuffer('mean', tensor(new Float32Array(spec.mean), [1, 3, 1, 1]), false) as Tensor;
+    this.std = this.registerBuffer('std', tensor(new Float32Array(spec.std), [1, 3, 1, 1]), false) as Tensor;
+    this.body = this.registerModule('body', body);
+    this.head = this.registerModule('head', headKind === 'fastai' ? fastaiHead(body.outChannels, numClasses, ps) : linearHead(body.outChannels, numClasses, ps));
+  }
+
+  /** Logits [N, numClasses] for images [N, 1 | 3, H, W] in [0, 1]. */
+  forward(x: Tensor): Tensor {
+    const shape = x.shape;
+    if (shape.length !== 4 || (shape[1] !== 1 && shape[1] !== 3)) {
+      throw new HipfracError('HF_MODELS_INPUT_SHAPE', `${this.spec.name} expects images [N, 1 or 3, H, W], got [${shape.join(', ')}].`, {
+        fix: 'pass a batch of grey ([N, 1, H, W]) or RGB ([N, 3, H, W]) images with values in [0, 1].',
+      });
+    }
+    // buffer('mean') rather than the field: Module.to() replaces buffers when moving devices.
+    const centred = x.sub(this.buffer('mean') ?? this.mean);
+    const normalised = centred.div(this.buffer('std') ?? this.std);
+    centred.dispose();
+    const features = this.body.call(normalised);
+    return this.head.call(features);
+  }
+
+  /** Freezes the body except its BatchNorm layers (fastai's train_bn); the head stays trainable. */
+  freeze(): void {
+    this.body.requiresGrad_(false);
+    for (const [, m] of this.body.namedModules()) if (m instanceof BatchNorm2d) m.requiresGrad_(true);
+    this.head.requiresGrad_(true);
+  }
+
+  /** Makes every parameter trainable. */
+  unfreeze(): void {
+    this.requiresGrad_(true);
+  }
+
+  /**
+   * Parameter groups for discriminative learning rates, as fastai splits each architecture: the body
+   * cut at its groupStarts (e.g. ResNet: up to layer2 | layer3–4), then the head.
+   */
+  layerGroups(): Tensor[][] {
+    const starts = this.body.groupStarts;
+    const groupOfModule = new Map<string, number>();
+    let g = 0;
+    for (const [p] of this.body.namedModules()) {
+      if (g < starts.length && p === starts[g]) g++;
+      groupOfModule.set(p, g);
+    }
+    const groups: Tensor[][] = Array.from({ length: starts.length + 2 }, () => []);
+    for (const [key, param] of this.body.namedParameters()) {
+      const owner = key.includes('.') ? key.slice(0, key.lastIndexOf('.')) : '';
+      (groups[groupOfModule.get(owner) ?? 0] as Tensor[]).push(param);
+    }
+    (groups[starts.length + 1] as Tensor[]).push(...this.head.parameters());
+    return groups;
+  }
+
+  /** The module whose output Grad-CAM explains (spec.gradCamLayer, the last convolutional feature map). */
+  gradCamTarget(): Module {
+    return this.getSubmodule(this.spec.gradCamLayer);
+  }
+}
+
+function checkOptions(name: string, numClasses: number, head: string, ps: number): void {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new HipfracError('HF_MODELS_BAD_OPTION', `numClasses must be a positive integer, got ${numClasses}.`, { input: `${name} numClasses` });
+  }
+  if (head !== 'fastai' && head !== 'linear') {
+    throw new HipfracError('HF_MODELS_BAD_OPTION', `unknown head '${head}'.`, { input: `${name} head`, fix: "use 'fastai' or 'linear'." });
+  }
+  if (!(ps >= 0 && ps <= 1)) {
+    throw new HipfracError('HF_MODELS_BAD_OPTION', `ps (head dropout) must be in [0, 1], got ${ps}.`, { input: `${name} ps` });
+  }
+}
+
+/**
+ * A classifier for `name` with a new head. Weights: `weights` (a file) wins; else `pretrained`
+ * looks up torchvision's file in the weights directory; else (or weights: null) from scratch.
+ * @example const model = createClassifier('densenet169', { pretrained: true, weightsDir: '/data/weights' });
+ */
+export function createClassifier(name: string, options: ClassifierOptions = {}): Classifier {
+  const spec = getModelSpec(name);
+  const builder = getArchBuilder(name);
+  const numClasses = options.numClasses ?? 2;
+  const headKind = options.head ?? 'fastai';
+  const ps = options.ps ?? 0.5;
+  checkOptions(name, numClasses, headKind, ps);
+
+  let file: string | null = null;
+  if (typeof options.weights === 'string') file = options.weights;
+  else if (options.weights === undefined && options.pretrained === true) {
+    const dir = resolveWeightsDir(options.weightsDir);
+    file = findImagenetWeights(spec, dir);
+    if (file === null) throw weightsNotFound(spec, dir);
+  }
+
+  const model = new Classifier(spec, builder.body(), headKind, numClasses, ps);
+  if (file === null) return model;
+  const state = readWeightFile(file);
+  try {
+    // A hipfrac classifier state (body.* and head.*) loads whole; a torchvision file loads into the body.
+    if ([...state.keys()].some((k) => k.startsWith('body.'))) loadExactly(model, state, file, name, `classifier with ${headKind} head, ${numClasses} classes`);
+    else loadImagenetIntoBody(model.body, spec, builder, file, state);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    dispose(state);
+  }
+  model.weightsSource = file;
+  return model;
+}

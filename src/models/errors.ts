@@ -1,0 +1,14 @@
+// The model zoo's error codes, one place: each names what went wrong; messages carry the file,
+// architecture and offending keys. A retired code is never reused.
+
+export type ModelsErrorCode =
+  | 'HF_MODELS_UNKNOWN_ARCH' // name not in the registry
+  | 'HF_MODELS_DUPLICATE_ARCH' // registerModel called twice with one name
+  | 'HF_MODELS_BAD_OPTION' // an option out of range (numClasses, ps, head kind)
+  | 'HF_MODELS_INPUT_SHAPE' // an image batch that is not [N, 1|3, H, W]
+  | 'HF_MODELS_WEIGHTS_NOT_FOUND' // pretrained weights asked for, file absent
+  | 'HF_MODELS_WEIGHTS_UNREADABLE' // the weight file exists but is neither .pth nor safetensors
+  | 'HF_MODELS_WEIGHTS_MISMATCH' // the file's keys or shapes do not fit the architecture
+  | 'HF_MODELS_CHECKPOINT_MISSING' // model.json or model.safetensors absent
+  | 'HF_MODELS_CHECKPOINT_INVALID' // model.json malformed or inconsistent with the weights
+  | 'HF_MODELS_NOT_FOLDABLE'; // optimizeForInference got a module the zoo did not build

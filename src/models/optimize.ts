@@ -1,0 +1,78 @@
+// Inference-only copies of zoo models: every BatchNorm that directly follows a convolution is folded
+// into that convolution's weight and bias (y = γ·(Wx + b − μ)/√(σ² + ε) + β), removing a pass per layer.
+import { noGrad, sqrt, type Tensor } from '../torch/index.js';
+import { BatchNorm2d, type Module } from '../nn/index.js';
+import { HipfracError } from '../util/index.js';
+import { FoldedNorm } from './body.js';
+import { Classifier } from './classifier.js';
+import { buildImagenetModel, getArchBuilder, imagenetArchOf } from './registry.js';
+
+function parentOf(modulePath: string): string {
+  const i = modulePath.lastIndexOf('.');
+  return i < 0 ? '' : modulePath.slice(0, i);
+}
+function join(parent: string, name: string): string {
+  return parent === '' ? name : `${parent}.${name}`;
+}
+
+function foldedTwin(model: Module): Module {
+  if (model instanceof Classifier) {
+    const body = getArchBuilder(model.spec.name).body({ foldBatchNorm: true });
+    const twin = new Classifier(model.spec, body, model.headKind, model.numClasses, model.ps);
+    twin.weightsSource = model.weightsSource;
+    return twin;
+  }
+  const spec = imagenetArchOf(model);
+  if (spec === undefined) {
+    throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `optimizeForInference takes a Classifier or a network from buildImagenetModel, got a ${model.constructor.name}.`, {
+      fix: 'build the model with createClassifier, loadCheckpoint or buildImagenetModel.',
+    });
+  }
+  return buildImagenetModel(spec.name, { foldBatchNorm: true });
+}
+
+/**
+ * A copy of `model` for evaluation only: BatchNorm layers that follow a convolution are folded into
+ * it (ResNet, VGG-BN, EfficientNet: all of them; DenseNet: norm0 and each layer's norm2 — norm1 and
+ * the transitions' norms follow a concatenation or a pool and stay). The copy is in eval mode with
+ * gradients off; its logits equal the original's in eval mode up to float32 rounding. The original
+ * is left untouched.
+ */
+export function optimizeForInference<M extends Module>(model: M): M {
+  const twin = foldedTwin(model);
+  const source = model.stateDict();
+  const target = twin.stateDict();
+  const folds = new Map<string, string>(); // conv path → BatchNorm path
+  for (const [p, m] of twin.namedModules()) if (m instanceof FoldedNorm) folds.set(join(parentOf(p), m.convName), p);
+
+  noGrad(() => {
+    for (const [key, t] of target) {
+      if (folds.has(parentOf(key))) continue;
+      const s = source.get(key);
+      if (s === undefined) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: the folded copy has '${key}', the model does not.`);
+      t.copy_(s);
+    }
+    for (const [convPath, bnPath] of folds) {
+      const bn = model.getSubmodule(bnPath);
+      if (!(bn instanceof BatchNorm2d)) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: '${bnPath}' is a ${bn.constructor.name}, not a BatchNorm2d.`);
+      const get = (key: string): Tensor => {
+        const t = source.get(key);
+        if (t === undefined) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: '${key}' is missing.`);
+        return t.to('float64');
+      };
+      const [w, mean, variance, gamma, beta] = [get(`${convPath}.weight`), get(`${bnPath}.running_mean`), get(`${bnPath}.running_var`), get(`${bnPath}.weight`), get(`${bnPath}.bias`)];
+      const convBias = source.has(`${convPath}.bias`) ? get(`${convPath}.bias`) : null;
+      const std = sqrt(variance.add(bn.eps));
+      const scale = gamma.div(std);
+      const foldedW = w.mul(scale.reshape([-1, 1, 1, 1]));
+      const shifted = convBias === null ? mean.neg() : convBias.sub(mean);
+      const foldedB = shifted.mul(scale).add(beta);
+      (target.get(`${convPath}.weight`) as Tensor).copy_(foldedW);
+      (target.get(`${convPath}.bias`) as Tensor).copy_(foldedB);
+      for (const t of [w, mean, variance, gamma, beta, convBias, std, scale, foldedW, shifted, foldedB]) t?.dispose();
+    }
+  });
+  twin.eval();
+  twin.requiresGrad_(false);
+  return twin as M;
+}
