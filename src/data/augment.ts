@@ -6,7 +6,7 @@
 // applied to the sampling coordinates, `align_corners=True`, reflection padding; then `_BrightnessLogit` and
 // `_ContrastLogit` in logit space. Written from the published formulas; no fastai code is copied.
 import { HipfracError, type Rng } from '../util/index.js';
-import { clamp, gridSample, log, matmul, reshape, sigmoid, slice, tensor, tidy, type Tensor } from '../torch/index.js';
+import { clamp, gridSample, log, mm, permute, reshape, sigmoid, slice, tensor, tidy, type Tensor } from '../torch/index.js';
 
 /** Every augmentation setting; `defaultAugmentConfig` holds fastai's (and the study's) values. */
 export interface AugmentConfig {
@@ -253,14 +253,16 @@ export function applyAugment(images: Tensor, params: readonly AugmentParams[], c
           base[o + 2] = 1;
         }
       }
-      // One transposed matrix per image, so that rows · Mᵀ = (M · columns)ᵀ.
-      const mats = new Float32Array(n * 9);
+      // All images' transposed matrices side by side, [3, 3N], so one small matrix product maps every pixel
+      // for every image (broadcasting [1, HW, 3] over the batch would first copy the grid N times).
+      const mats = new Float32Array(9 * n);
       params.forEach((p, i) => {
         const m = samplingMatrix(p, h, w);
-        for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) mats[i * 9 + c * 3 + r] = m[r * 3 + c]!;
+        for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) mats[c * 3 * n + i * 3 + r] = m[r * 3 + c]!;
       });
-      const coords = matmul(tensor(base, [1, h * w, 3]), tensor(mats, [n, 3, 3])); // [N, HW, 3]
-      const grid = reshape(slice(coords, 2, 0, 2).div(slice(coords, 2, 2, 3)), [n, h, w, 2]);
+      const coords = permute(reshape(mm(tensor(base, [h * w, 3]), tensor(mats, [3, 3 * n])), [h, w, n, 3]), [2, 0, 1, 3]); // [N, H, W, 3]
+      const affineOnly = params.every((p) => p.warp[0] === 0 && p.warp[1] === 0);
+      const grid = affineOnly ? slice(coords, 3, 0, 2) : slice(coords, 3, 0, 2).div(slice(coords, 3, 2, 3));
       out = gridSample(images.to('float32'), grid, config.interpolation, config.padding, true);
     }
     if (!params.every(isIdentityLighting)) {

@@ -30,20 +30,23 @@ export async function decodeGrey(path: string, size: InputSize, method: ResizeMe
       .raw({ depth: 'ushort' })
       .toBuffer();
   } catch (cause) {
-    throw new HipfracError('HF_DATA_IMAGE_UNREADABLE', `Cannot decode the image: ${(cause as Error).message}.`, {
-      input: path,
-      fix: 'check that the file exists and is a PNG; re-run `hipfrac import` to rebuild the cache.',
-      cause,
-    });
+    throw unreadableImage(path, (cause as Error).message, cause);
   }
   const expected = size.width * size.height;
-  if (raw.length !== expected * 2) {
-    throw new HipfracError('HF_DATA_IMAGE_UNREADABLE', `Decoded ${raw.length / 2} pixels where ${expected} were expected.`, { input: path });
-  }
+  if (raw.length !== expected * 2) throw unreadableImage(path, `decoded ${raw.length / 2} pixels where ${expected} were expected`);
   // Copy out of the Buffer pool into an aligned array of our own (transferable to the main thread).
   const out = new Uint16Array(expected);
   out.set(new Uint16Array(raw.buffer, raw.byteOffset, expected));
   return out;
+}
+
+/** The error for a file that cannot be decoded (also rebuilt on the main thread from a worker's report). */
+export function unreadableImage(path: string, reason: string, cause?: unknown): HipfracError {
+  return new HipfracError('HF_DATA_IMAGE_UNREADABLE', `Cannot decode the image: ${reason}.`, {
+    input: path,
+    fix: 'check that the file exists and is a PNG; re-run `hipfrac import` to rebuild the cache.',
+    cause,
+  });
 }
 
 /** Writes grey floats in [0, 1] (row-major, `width`×`height`) as an 8-bit grey PNG. */
