@@ -5,7 +5,7 @@ import type { GreyImage } from './cache.js';
 import type { ManifestRow, QcFlag, QcMetrics, View } from './manifest.js';
 
 export interface QcThresholds {
-  /** Laplacian variance (0..255 scale) below which an image counts as blurred. */
+  /** Laplacian variance (0..255 scale) below which an image counts as blurred (15: below ~1 % of FracAtlas radiographs at 512 px). */
   readonly blurVariance: number;
   /** 1–99 percentile spread in [0,1] below which contrast is low. */
   readonly minContrast: number;
@@ -15,7 +15,7 @@ export interface QcThresholds {
   readonly minSide: number;
 }
 
-export const DEFAULT_QC: QcThresholds = { blurVariance: 2, minContrast: 0.1, minStd: 0.02, minSide: 256 };
+export const DEFAULT_QC: QcThresholds = { blurVariance: 15, minContrast: 0.1, minStd: 0.02, minSide: 256 };
 
 /** Metrics on the cached (working-resolution) image so they compare across sources. */
 export function qcMetrics(image: GreyImage): QcMetrics {

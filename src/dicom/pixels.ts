@@ -135,22 +135,31 @@ export function paddingMask(frame: StoredFrame, reader: AttributeReader | undefi
   return any ? mask : undefined;
 }
 
-/** One window of PS3.3 C.11.2.1.2, mapping a modality value x to [0, 65535] (dcmtk's truncation). */
-export function windowValue(x: number, center: number, width: number, fn: VoiFunction): number {
+/**
+ * One window of PS3.3 C.11.2.1.2 as a real number in [0, 65535], before truncation. `inverted` gives the
+ * MONOCHROME1 output, computed as (0.5 − t)·65535 rather than 65535 − (t + 0.5)·65535 so the rounding of
+ * the last bit is the same as dcmtk's.
+ */
+export function windowReal(x: number, center: number, width: number, fn: VoiFunction, inverted = false): number {
   let y: number;
   if (fn === 'SIGMOID') {
-    y = OUT_MAX / (1 + Math.exp((-4 * (x - center)) / width));
-  } else if (fn === 'LINEAR_EXACT') {
-    if (x <= center - width / 2) y = 0;
-    else if (x > center + width / 2) y = OUT_MAX;
-    else y = ((x - center) / width + 0.5) * OUT_MAX;
+    y = OUT_MAX / (1 + Math.exp(((inverted ? 4 : -4) * (x - center)) / width));
   } else {
-    const w1 = width - 1;
-    if (x <= center - 0.5 - w1 / 2) y = 0;
-    else if (x > center - 0.5 + w1 / 2) y = OUT_MAX;
-    else y = ((x - (center - 0.5)) / w1 + 0.5) * OUT_MAX;
+    const exact = fn === 'LINEAR_EXACT';
+    const w = exact ? width : width - 1;
+    const c = exact ? center : center - 0.5;
+    const low = exact ? x <= center - width / 2 : x <= c - w / 2;
+    const high = exact ? x > center + width / 2 : x > c + w / 2;
+    if (low) y = inverted ? OUT_MAX : 0;
+    else if (high) y = inverted ? 0 : OUT_MAX;
+    else y = inverted ? (0.5 - (x - c) / w) * OUT_MAX : ((x - c) / w + 0.5) * OUT_MAX;
   }
-  return Math.floor(y < 0 ? 0 : y > OUT_MAX ? OUT_MAX : y);
+  return y < 0 ? 0 : y > OUT_MAX ? OUT_MAX : y;
+}
+
+/** One window mapped to an integer 0..65535 by truncation, as dcmtk does. */
+export function windowValue(x: number, center: number, width: number, fn: VoiFunction): number {
+  return Math.floor(windowReal(x, center, width, fn));
 }
 
 function percentileWindow(modality: Float64Array, padding: Uint8Array | undefined, lowPct: number, highPct: number): { center: number; width: number } {
@@ -178,9 +187,12 @@ function minMax(modality: Float64Array, padding: Uint8Array | undefined): [numbe
   return min === Infinity ? [0, 0] : [min, max];
 }
 
-function renderWindow(modality: Float64Array, center: number, width: number, fn: VoiFunction): Uint16Array {
+/** Windows every pixel; `inverted` gives MONOCHROME1 polarity, inverting before truncation as dcmtk does. */
+function renderWindow(modality: Float64Array, center: number, width: number, fn: VoiFunction, inverted = false): Uint16Array {
   const out = new Uint16Array(modality.length);
-  for (let i = 0; i < modality.length; i++) out[i] = windowValue(modality[i] as number, center, width, fn);
+  for (let i = 0; i < modality.length; i++) {
+    out[i] = Math.floor(windowReal(modality[i] as number, center, width, fn, inverted));
+  }
   return out;
 }
 
@@ -218,6 +230,9 @@ export function runPipeline(frame: StoredFrame, attrs: PixelAttributes, reader: 
   const limit = options.saturationLimit ?? 0.95;
   let display: Uint16Array | undefined;
   let voi: AppliedVoi | undefined;
+  const mono1 = attrs.photometricInterpretation === 'MONOCHROME1' && !frame.fromColour;
+  // Windows invert inside renderWindow (before truncation); other VOI kinds are inverted at the end.
+  let invertedAlready = false;
 
   if (frame.fromColour || choice === 'none') {
     // No VOI: the full range of the stored bits maps linearly to the output.
@@ -229,14 +244,16 @@ export function runPipeline(frame: StoredFrame, attrs: PixelAttributes, reader: 
     voi = { source: 'none' };
   } else if (typeof choice === 'object') {
     const fn = choice.function ?? 'LINEAR';
-    display = renderWindow(modality, choice.center, choice.width, fn);
+    display = renderWindow(modality, choice.center, choice.width, fn, mono1);
+    invertedAlready = mono1;
     voi = { source: 'explicit', center: choice.center, width: choice.width, function: fn };
   } else if (choice === 'minmax') {
     const [min, max] = minMax(modality, padding);
     // dcmtk's min-max window: centre between the extremes, width spanning them exactly.
     const center = (min + max) / 2;
     const width = Math.max(max - min, 1);
-    display = renderWindow(modality, center, width, 'LINEAR_EXACT');
+    display = renderWindow(modality, center, width, 'LINEAR_EXACT', mono1);
+    invertedAlready = mono1;
     voi = { source: 'minmax', center, width, function: 'LINEAR_EXACT' };
   } else if (choice !== 'percentile' && reader !== undefined) {
     const centers = reader.decimals(Tag.WindowCenter);
@@ -252,13 +269,14 @@ export function runPipeline(frame: StoredFrame, attrs: PixelAttributes, reader: 
       if (!(width > minWidth)) {
         issues.push({ code: 'HF_DICOM_W_VOI_ATTRIBUTE_IGNORED', tag: '(0028,1051)', message: `Window Width ${width} is not valid for ${fn} (must exceed ${minWidth}); the percentile window was used.` });
       } else {
-        const candidate = renderWindow(modality, center, width, fn);
+        const candidate = renderWindow(modality, center, width, fn, mono1);
+        invertedAlready = mono1;
         const saturated = saturation(candidate, padding);
         if (choice === 'auto' && saturated >= limit) {
           const fallback = percentileWindow(modality, padding, lowPct, highPct);
           const reason = `header window (centre ${center}, width ${width}) leaves ${(saturated * 100).toFixed(1)} % of pixels black or white`;
           issues.push({ code: 'HF_DICOM_W_VOI_FALLBACK', tag: '(0028,1050)', message: `${reason}; a ${lowPct}–${highPct} percentile window (centre ${fallback.center}, width ${fallback.width}) was used instead.` });
-          display = renderWindow(modality, fallback.center, fallback.width, 'LINEAR_EXACT');
+          display = renderWindow(modality, fallback.center, fallback.width, 'LINEAR_EXACT', mono1);
           voi = { source: 'percentile', center: fallback.center, width: fallback.width, function: 'LINEAR_EXACT', fallbackFrom: { center, width, reason } };
         } else {
           display = candidate;
@@ -276,10 +294,11 @@ export function runPipeline(frame: StoredFrame, attrs: PixelAttributes, reader: 
   }
   if (display === undefined || voi === undefined) {
     const { center, width } = percentileWindow(modality, padding, lowPct, highPct);
-    display = renderWindow(modality, center, width, 'LINEAR_EXACT');
+    display = renderWindow(modality, center, width, 'LINEAR_EXACT', mono1);
+    invertedAlready = mono1;
     voi = { source: 'percentile', center, width, function: 'LINEAR_EXACT' };
   }
-  if (attrs.photometricInterpretation === 'MONOCHROME1' && !frame.fromColour) {
+  if (mono1 && !invertedAlready) {
     for (let i = 0; i < display.length; i++) display[i] = OUT_MAX - (display[i] as number);
   }
   if (padding !== undefined) for (let i = 0; i < display.length; i++) if (padding[i] === 1) display[i] = 0;
