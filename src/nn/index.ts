@@ -24,3 +24,5 @@ export {
 } from './layers.js';
 export type { Conv2dOptions } from './layers.js';
 export * as init from './init.js';
+export * from './optim/index.js';
+export * from './io/index.js';

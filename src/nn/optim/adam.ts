@@ -1,0 +1,79 @@
+// Adam (Kingma & Ba 2015) with L2 weight decay, and AdamW (Loshchilov & Hutter 2019) with decoupled
+// weight decay: PyTorch 1.13's single-tensor formulas, operation for operation, so steps match it.
+import { float, maximum, sqrt, zerosLike, scalarTensor, type Tensor } from '../../torch/index.js';
+import { badHyperparameter, Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
+
+export interface AdamGroup extends ParamGroup {
+  /** β1 (momentum of the gradient average; one-cycle moves it 0.95 → 0.85) and β2. */
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  /** Use the maximum of past squared-gradient averages (Reddi et al. 2018). */
+  amsgrad: boolean;
+}
+
+export type AdamOptions = Partial<Omit<AdamGroup, 'params'>>;
+
+abstract class AdamFamily extends Optimizer<AdamGroup> {
+  protected readonly stateNames = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
+  /** AdamW shrinks the weights directly instead of adding weightDecay·param to the gradient. */
+  protected abstract readonly decoupled: boolean;
+
+  protected override validateGroup(group: AdamGroup, index: number): void {
+    super.validateGroup(group, index);
+    const [beta1, beta2] = group.betas;
+    if (!(beta1 >= 0 && beta1 < 1)) throw badHyperparameter(this.kind, index, 'betas[0]', beta1, '0 ≤ β1 < 1');
+    if (!(beta2 >= 0 && beta2 < 1)) throw badHyperparameter(this.kind, index, 'betas[1]', beta2, '0 ≤ β2 < 1');
+    if (!(group.eps >= 0)) throw badHyperparameter(this.kind, index, 'eps', group.eps, 'eps ≥ 0');
+    if (!(group.weightDecay >= 0)) throw badHyperparameter(this.kind, index, 'weightDecay', group.weightDecay, 'weightDecay ≥ 0');
+  }
+
+  protected updateParam(param: Tensor, grad: Tensor, group: AdamGroup, state: Map<string, Tensor>): void {
+    const { lr, eps, weightDecay, amsgrad } = group;
+    const [beta1, beta2] = group.betas;
+    const stepCount = state.get('step') ?? this.initState(state, 'step', scalarTensor(0, { dtype: 'float32', device: param.device }));
+    const expAvg = state.get('exp_avg') ?? this.initState(state, 'exp_avg', zerosLike(param));
+    const expAvgSq = state.get('exp_avg_sq') ?? this.initState(state, 'exp_avg_sq', zerosLike(param));
+
+    stepCount.add_(1);
+    let g = grad;
+    if (this.decoupled) param.mul_(float(1 - lr * weightDecay));
+    else if (weightDecay !== 0) g = grad.add(param, float(weightDecay));
+
+    expAvg.mul_(float(beta1)).add_(g, float(1 - beta1));
+    expAvgSq.mul_(float(beta2)).addcmul_(g, g, float(1 - beta2));
+
+    const step = stepCount.item();
+    const biasCorrection1 = 1 - beta1 ** step;
+    const biasCorrection2 = 1 - beta2 ** step;
+    const stepSize = lr / biasCorrection1;
+    const biasCorrection2Sqrt = Math.sqrt(biasCorrection2);
+
+    let second = expAvgSq;
+    if (amsgrad) {
+      const maxSq = state.get('max_exp_avg_sq') ?? this.initState(state, 'max_exp_avg_sq', zerosLike(param));
+      maxSq.copy_(maximum(maxSq, expAvgSq));
+      second = maxSq;
+    }
+    const denom = sqrt(second).div_(float(biasCorrection2Sqrt)).add_(float(eps));
+    param.addcdiv_(expAvg, denom, float(-stepSize));
+  }
+}
+
+/** Adam with L2 weight decay added to the gradient (torch.optim.Adam). Defaults as PyTorch's. */
+export class Adam extends AdamFamily {
+  readonly kind = 'Adam';
+  protected readonly decoupled = false;
+  constructor(params: ParamsInput<AdamGroup>, options: AdamOptions = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, ...options });
+  }
+}
+
+/** Adam with decoupled weight decay (torch.optim.AdamW). Defaults as PyTorch's (weightDecay 0.01). */
+export class AdamW extends AdamFamily {
+  readonly kind = 'AdamW';
+  protected readonly decoupled = true;
+  constructor(params: ParamsInput<AdamGroup>, options: AdamOptions = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...options });
+  }
+}
