@@ -27,7 +27,7 @@ export interface TrainConfig {
   /** Adam β1 cycle (high, low, high). */
   readonly moms: readonly [number, number, number];
   readonly beta2: number;
-  /** Decoupled weight decay (fastai's default Adam has true_wd 0.01). */
+  /** Weight decay; decoupled with 'adamw' (fastai's Adam with true_wd=True, the default), L2 with 'adam'. */
   readonly weightDecay: number;
   readonly optimizer: 'adam' | 'adamw' | 'sgd';
   /** Dropout of the fastai head's last layer (ps/2 before the first). */
@@ -59,7 +59,7 @@ export const paperProtocol: TrainConfig = Object.freeze({
   moms: [0.95, 0.85, 0.95] as const,
   beta2: 0.99,
   weightDecay: 0.01,
-  optimizer: 'adam',
+  optimizer: 'adamw',
   ps: 0.5,
   head: 'fastai',
   labelSmoothing: 0,

@@ -1,0 +1,123 @@
+// `hipfrac train`: one architecture through the study's protocol on an imported dataset, ending in
+// a checkpoint (model.safetensors + model.json), results.json, log.jsonl and report.html.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CliCommand } from '../command.js';
+import { paperProtocol, resolveConfig, type TrainConfig } from '../../train/index.js';
+import { HipfracError } from '../../util/index.js';
+import { trainRun } from '../pipeline/trainRun.js';
+import { writeRunReport } from '../pipeline/runReport.js';
+
+/** CLI flags → config keys; numbers are parsed and validated with the rest of the config. */
+export const CONFIG_FLAGS = {
+  arch: { type: 'string' },
+  'input-size': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'frozen-epochs': { type: 'string' },
+  'unfrozen-epochs': { type: 'string' },
+  patience: { type: 'string' },
+  lr: { type: 'string' },
+  'unfrozen-lr': { type: 'string' },
+  optimizer: { type: 'string' },
+  head: { type: 'string' },
+  ps: { type: 'string' },
+  'label-smoothing': { type: 'string' },
+  'weight-decay': { type: 'string' },
+  seed: { type: 'string' },
+  'valid-fraction': { type: 'string' },
+  'no-augment': { type: 'boolean' },
+  'no-lr-find': { type: 'boolean' },
+  balanced: { type: 'boolean' },
+  scratch: { type: 'boolean' },
+  config: { type: 'string' },
+} as const;
+
+const NUMERIC: Record<string, keyof TrainConfig> = {
+  'input-size': 'inputSize',
+  'batch-size': 'batchSize',
+  'frozen-epochs': 'frozenEpochs',
+  'unfrozen-epochs': 'unfrozenEpochs',
+  patience: 'patience',
+  lr: 'lr',
+  'unfrozen-lr': 'unfrozenLr',
+  ps: 'ps',
+  'label-smoothing': 'labelSmoothing',
+  'weight-decay': 'weightDecay',
+  seed: 'seed',
+  'valid-fraction': 'validFraction',
+};
+
+/** Builds the training configuration: paper protocol ← config file ← flags, validated as one. */
+export function configFromFlags(values: Record<string, string | boolean | undefined>, defaults: Partial<TrainConfig> = {}): TrainConfig {
+  let fromFile: Record<string, unknown> = {};
+  const file = values['config'];
+  if (typeof file === 'string') {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new HipfracError('HF_CLI_BAD_CONFIG_FILE', `cannot read the config file: ${(error as Error).message}`, { input: file, fix: 'pass a JSON object with TrainConfig keys (see README).' });
+    }
+  }
+  const overrides: Record<string, unknown> = { ...defaults, ...fromFile };
+  for (const [flag, key] of Object.entries(NUMERIC)) {
+    const v = values[flag];
+    if (typeof v === 'string') overrides[key] = v.trim() === '' ? v : Number(v);
+  }
+  if (typeof values['arch'] === 'string') overrides['arch'] = values['arch'];
+  if (typeof values['optimizer'] === 'string') overrides['optimizer'] = values['optimizer'];
+  if (typeof values['head'] === 'string') overrides['head'] = values['head'];
+  if (values['no-augment'] === true) overrides['augment'] = false;
+  if (values['no-lr-find'] === true) overrides['lrFind'] = false;
+  if (values['balanced'] === true) overrides['balanced'] = true;
+  if (values['scratch'] === true) overrides['pretrained'] = false;
+  return resolveConfig(overrides, typeof file === 'string' ? `${file} and command-line flags` : 'command-line flags');
+}
+
+export const trainCommand: CliCommand = {
+  name: 'train',
+  summary: 'train one architecture with the study protocol and write a report',
+  usage: `Usage: hipfrac train --data DATASET --out RUN_DIR [options]
+
+  --data DIR            dataset made by \`hipfrac import\` (split by patient if it has no split.json)
+  --out DIR             run folder: model/ (checkpoint + model card), results.json, log.jsonl, report.html
+  --resume              continue an interrupted run in --out (same options)
+  --weights FILE        ImageNet weights (.pth from torchvision, or safetensors)
+  --weights-dir DIR     folder searched by torchvision file name (default $HIPFRAC_WEIGHTS_DIR)
+  --scratch             train from random weights (no ImageNet weights)
+  --arch NAME           architecture (default ${paperProtocol.arch}; see \`hipfrac models\`)
+  --config FILE         JSON with any TrainConfig keys (flags override it)
+  --input-size N --batch-size N --frozen-epochs N --unfrozen-epochs N --patience N
+  --lr X --unfrozen-lr X (default: LR finder's valley) --optimizer adam|adamw|sgd --head fastai|linear
+  --ps X --label-smoothing X --weight-decay X --seed N --valid-fraction X --no-augment --balanced
+  --workers N           image-decoding threads (default 2)
+
+Defaults are the study's protocol: 224 px, batch 32, 8 head-only epochs, then all layers with
+discriminative LRs under one-cycle, early stopping after 7 epochs without validation-accuracy gain.`,
+  async run(argv): Promise<number> {
+    const { values } = parseArgs({
+      args: [...argv],
+      options: { ...CONFIG_FLAGS, data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, weights: { type: 'string' }, 'weights-dir': { type: 'string' }, workers: { type: 'string' } },
+      strict: true,
+    });
+    if (values.data === undefined || values.out === undefined) {
+      throw new HipfracError('HF_CLI_MISSING_OPTION', 'train needs --data and --out.', { fix: 'e.g. hipfrac train --data datasets/hips --out runs/densenet169' });
+    }
+    const config = configFromFlags(values);
+    const run = await trainRun({
+      datasetDir: values.data,
+      outDir: values.out,
+      config,
+      resume: values.resume === true,
+      ...(values.weights !== undefined ? { weights: values.weights } : {}),
+      ...(values['weights-dir'] !== undefined ? { weightsDir: values['weights-dir'] } : {}),
+      ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
+    });
+    const report = await writeRunReport({ run, config, datasetDir: values.data, outDir: values.out });
+    const m = run.evaluation.metrics.metrics;
+    console.log(`${config.arch}: accuracy ${(100 * m.accuracy).toFixed(1)} %, AUC ${m.rocAuc.toFixed(3)} on ${run.validRows.length} validation images`);
+    console.log(`checkpoint: ${path.resolve(run.checkpointDir)}`);
+    console.log(`report: ${path.resolve(report)}`);
+    return 0;
+  },
+};

@@ -1,0 +1,204 @@
+// Builds the HTML report of one training run from its result: summary, configuration and data,
+// learning curves, LR finder, metrics with intervals, ROC/PR, calibration, per-view table, galleries.
+import path from 'node:path';
+import sharp from 'sharp';
+import { cachedPngPath, type ManifestRow } from '../../data/index.js';
+import {
+  breakdownTable,
+  confusionMatrixHtml,
+  figure,
+  figureRow,
+  formatDuration,
+  gallery,
+  keyValueTable,
+  lineChart,
+  metricsTable,
+  note,
+  paragraph,
+  prChart,
+  reliabilityChart,
+  renderReport,
+  rocChart,
+  statCards,
+  subheading,
+  writeReport,
+  type GalleryItem,
+  type ReportSection,
+} from '../../report/index.js';
+import type { LrFinderResult, TrainConfig } from '../../train/index.js';
+import type { CaptionedCase } from '../../train/metrics/index.js';
+import type { TrainRunResult } from './trainRun.js';
+
+export interface RunReportInput {
+  readonly run: TrainRunResult;
+  readonly config: TrainConfig;
+  readonly datasetDir: string;
+  readonly outDir: string;
+  /** Sections added by later stages (heatmaps, robustness, triage). */
+  readonly extraSections?: readonly ReportSection[];
+  readonly title?: string;
+}
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : '–');
+
+/** A thumbnail of a cached image as PNG bytes (the report embeds it). */
+export async function thumbnail(datasetDir: string, row: ManifestRow, size = 224): Promise<Uint8Array> {
+  return sharp(cachedPngPath(datasetDir, row)).resize(size, size, { fit: 'inside' }).toColourspace('b-w').png().toBuffer();
+}
+
+async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult, datasetDir: string): Promise<string> {
+  const items: GalleryItem[] = [];
+  for (const c of cases) {
+    const rowIndex = run.validation.indices[c.index] as number;
+    const row = run.validRows[rowIndex] as ManifestRow;
+    items.push({ image: await thumbnail(datasetDir, row), caption: c.caption, key: row.id.slice(0, 12) });
+  }
+  return items.length === 0 ? paragraph('No cases.', { muted: true }) : gallery(items, { columns: 4 });
+}
+
+async function lrFinderFigure(result: LrFinderResult | null, title: string): Promise<string> {
+  if (result === null || result.lrs.length < 2) return '';
+  return figure(
+    await lineChart([{ name: 'smoothed loss', x: result.lrs, y: result.losses }], {
+      xLabel: 'learning rate',
+      yLabel: 'loss',
+      logX: true,
+      title,
+      markers: [{ x: result.suggested, label: `${result.method} ${result.suggested.toExponential(1)}` }],
+    }),
+    `${title}: suggestions valley ${result.suggestions.valley.toExponential(2)}, steep ${result.suggestions.steep.toExponential(2)}, minimum/10 ${result.suggestions.minimum.toExponential(2)}.`,
+  );
+}
+
+export async function runSections(input: RunReportInput): Promise<ReportSection[]> {
+  const { run, config, datasetDir } = input;
+  const ev = run.evaluation;
+  const m = ev.metrics.metrics;
+  const iv = ev.intervals.intervals;
+  const sections: ReportSection[] = [];
+
+  sections.push({
+    id: 'summary',
+    title: 'Summary',
+    html:
+      statCards([
+        { label: 'Accuracy', value: pct(m.accuracy), detail: `95 % CI ${pct(iv.accuracy.lower)}–${pct(iv.accuracy.upper)}` },
+        { label: 'ROC AUC', value: m.rocAuc.toFixed(3), detail: `95 % CI ${iv.rocAuc.lower.toFixed(3)}–${iv.rocAuc.upper.toFixed(3)}` },
+        { label: 'Sensitivity', value: pct(m.sensitivity), detail: `specificity ${pct(m.specificity)}` },
+        { label: 'Validation images', value: String(ev.n), detail: `${run.trainRows.length} for training` },
+        { label: 'Training time', value: formatDuration(run.seconds), detail: `${run.history.length} epochs, ${run.imagesPerSecond.train.toFixed(1)} img/s` },
+      ]) +
+      paragraph(
+        `${config.arch} with a ${config.head} head, ${run.fromScratch ? 'trained from random weights (no ImageNet weights were given)' : 'fine-tuned from ImageNet weights'}. ` +
+          `Best validation accuracy at ${run.protocol.bestEpoch >= 0 ? `epoch ${run.protocol.bestEpoch + 1} of the unfrozen stage` : 'the head-only stage'}` +
+          `${run.protocol.stoppedEarly ? '; early stopping ended training' : ''}. Decision threshold ${ev.threshold}.`,
+      ) +
+      (run.fromScratch ? note('Without ImageNet weights the study\'s head-only stage trains a head on random features; the figures are not comparable to the study\'s.') : ''),
+  });
+
+  const byLabel = new Map<string, number>();
+  const byView = new Map<string, number>();
+  for (const r of [...run.trainRows, ...run.validRows]) {
+    byLabel.set(r.labelName ?? String(r.label), (byLabel.get(r.labelName ?? String(r.label)) ?? 0) + 1);
+    byView.set(r.view, (byView.get(r.view) ?? 0) + 1);
+  }
+  sections.push({
+    id: 'configuration',
+    title: 'Configuration and data',
+    html:
+      keyValueTable({ ...config, dataFingerprint: run.dataFingerprint }, { caption: 'Training configuration (the study protocol unless changed)' }) +
+      keyValueTable(
+        {
+          images: { training: run.trainRows.length, validation: run.validRows.length },
+          labels: Object.fromEntries(byLabel),
+          views: Object.fromEntries(byView),
+          split: 'patient-level, stratified by label: no patient in both sets',
+        },
+        { caption: 'Data' },
+      ),
+  });
+
+  const epochs = run.history.map((_, i) => i + 1);
+  const frozenCount = run.history.filter((h) => h.stage === 'frozen').length;
+  sections.push({
+    id: 'learning-curves',
+    title: 'Learning curves',
+    html: figureRow([
+      figure(
+        await lineChart(
+          [
+            { name: 'training loss', x: epochs, y: run.history.map((h) => h.trainLoss) },
+            { name: 'validation loss', x: epochs, y: run.history.map((h) => h.validLoss), dashed: true },
+          ],
+          { xLabel: 'epoch', yLabel: 'loss', markers: frozenCount > 0 && frozenCount < run.history.length ? [{ x: frozenCount + 0.5, label: 'unfreeze' }] : [] },
+        ),
+        'Loss per epoch (head only, then all layers).',
+      ),
+      figure(await lineChart([{ name: 'validation accuracy', x: epochs, y: run.history.map((h) => h.validAccuracy) }], { xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1] }), 'Validation accuracy per epoch.'),
+    ]),
+  });
+
+  const lrFigures = [await lrFinderFigure(run.protocol.lrFinder.frozen, 'LR range test, body frozen'), await lrFinderFigure(run.protocol.lrFinder.unfrozen, 'LR range test, all layers')].filter((f) => f !== '');
+  sections.push({
+    id: 'lr-finder',
+    title: 'Learning-rate range test',
+    html:
+      (lrFigures.length > 0 ? figureRow(lrFigures) : paragraph('The learning rates were given; the range test did not run.', { muted: true })) +
+      paragraph(`Head stage max LR ${run.protocol.lrs.frozen.toExponential(2)}; unfrozen stage LRs ${run.protocol.lrs.unfrozen.map((x) => x.toExponential(1)).join(', ')} (slice(lr/${config.lrMult}, lr) over the layer groups).`),
+  });
+
+  sections.push({
+    id: 'metrics',
+    title: 'Metrics',
+    html:
+      metricsTable({ ...iv }) +
+      subheading('Confusion matrix') +
+      confusionMatrixHtml(ev.metrics.confusion) +
+      figureRow([
+        figure(await rocChart([{ name: config.arch, fpr: ev.roc.fpr, tpr: ev.roc.tpr, auc: m.rocAuc }]), 'ROC curve on the validation set.'),
+        figure(await prChart([{ name: config.arch, precision: ev.pr.precision, recall: ev.pr.recall, ap: m.prAuc }], { prevalence: ev.metrics.positives / Math.max(1, ev.n) }), 'Precision–recall curve.'),
+      ]),
+  });
+
+  sections.push({
+    id: 'calibration',
+    title: 'Calibration',
+    html:
+      figure(
+        await reliabilityChart([
+          { name: 'before temperature scaling', bins: ev.calibrationBefore.bins, ece: ev.calibrationBefore.ece },
+          { name: `after (T = ${ev.temperature.temperature.toFixed(2)})`, bins: ev.calibrationAfter.bins, ece: ev.calibrationAfter.ece },
+        ]),
+        'Reliability diagram: observed fracture rate against confidence.',
+      ) +
+      paragraph(`Temperature fitted on the validation logits by minimising the negative log-likelihood; ECE ${ev.calibrationBefore.ece.toFixed(3)} → ${ev.calibrationAfter.ece.toFixed(3)}. The probabilities in this report are temperature-scaled.`) +
+      note('The temperature is fitted on the same validation set it is evaluated on (the study had no separate calibration split), so the calibrated ECE is optimistic.'),
+  });
+
+  sections.push({ id: 'by-view', title: 'By view and quality flag', html: breakdownTable(ev.byGroup, { caption: 'AP and lateral views differ (the study\'s discussion); QC flags from import.' }) });
+
+  sections.push({
+    id: 'interpretation',
+    title: 'Top losses and most confident cases',
+    html:
+      subheading('Top losses (prediction/actual/loss/probability)') +
+      (await caseGallery(ev.topLosses, run, datasetDir)) +
+      subheading('Most confident correct cases') +
+      (await caseGallery(ev.confidentCorrect, run, datasetDir)),
+  });
+  return [...sections, ...(input.extraSections ?? [])];
+}
+
+/** Writes `<outDir>/report.html` and returns its path. */
+export async function writeRunReport(input: RunReportInput): Promise<string> {
+  const sections = await runSections(input);
+  const html = renderReport({
+    title: input.title ?? `hipfrac — ${input.config.arch}`,
+    subtitle: 'Hip fracture detection: training run report',
+    meta: `seed ${input.config.seed} · data ${input.run.dataFingerprint}`,
+    sections,
+  });
+  const file = path.join(input.outDir, 'report.html');
+  writeReport(file, html);
+  return file;
+}

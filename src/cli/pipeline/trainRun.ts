@@ -1,0 +1,225 @@
+// One training run end to end: dataset (manifest + patient split) → loaders → classifier → the
+// study's protocol → evaluation → checkpoint with model card → results.json. Resumable.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  cachedPngPath,
+  defaultAugmentConfig,
+  ImageLoader,
+  loadManifest,
+  loadSplit,
+  splitByPatient,
+  splitPath,
+  writeJsonAtomic,
+  type ManifestRow,
+  type Sample,
+} from '../../data/index.js';
+import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
+import { Adam, AdamW, SGD } from '../../nn/index.js';
+import type { Tensor } from '../../torch/index.js';
+import { fineTune, JsonlLogger, Learner, ProgressCallback, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
+import { HipfracError } from '../../util/index.js';
+import { evaluateValidation, type Evaluation } from './evaluate.js';
+
+export interface TrainRunOptions {
+  readonly datasetDir: string;
+  readonly outDir: string;
+  readonly config: TrainConfig;
+  readonly resume: boolean;
+  /** Explicit weight file (torchvision .pth or safetensors); overrides `config.pretrained`'s lookup. */
+  readonly weights?: string;
+  readonly weightsDir?: string;
+  readonly log?: (line: string) => void;
+  /** Image-loading threads (default 2). */
+  readonly workers?: number;
+}
+
+export interface TrainRunResult {
+  readonly model: Classifier;
+  readonly evaluation: Evaluation;
+  readonly validation: ValidationResult;
+  readonly protocol: ProtocolResult;
+  readonly trainRows: ManifestRow[];
+  readonly validRows: ManifestRow[];
+  readonly history: Learner['history'];
+  readonly seconds: number;
+  readonly imagesPerSecond: { train: number; inference: number };
+  readonly checkpointDir: string;
+  readonly dataFingerprint: string;
+  readonly fromScratch: boolean;
+}
+
+/** Labelled rows of a dataset split by patient; the split is made (and saved) when the dataset has none. */
+export async function datasetSplit(datasetDir: string, seed: number, validFraction: number, log: (l: string) => void): Promise<{ train: ManifestRow[]; valid: ManifestRow[]; all: ManifestRow[] }> {
+  let rows = await loadManifest(datasetDir);
+  if (!rows.some((r) => r.split !== undefined)) {
+    const split = splitByPatient(rows.filter((r) => r.label !== null), { valFraction: validFraction, seed });
+    await writeJsonAtomic(splitPath(datasetDir), split);
+    log(`no split.json in ${datasetDir}: made a patient-level ${Math.round((1 - validFraction) * 100)}/${Math.round(validFraction * 100)} split (seed ${seed})`);
+    rows = await loadManifest(datasetDir);
+  } else if ((await loadSplit(datasetDir)) === undefined) {
+    throw new HipfracError('HF_TRAIN_NO_SPLIT', 'the dataset has split columns but no split.json.', { input: datasetDir, fix: 'run `hipfrac split` again.' });
+  }
+  const labelled = rows.filter((r) => r.label !== null);
+  if (labelled.length === 0) {
+    throw new HipfracError('HF_TRAIN_NO_LABELS', 'the dataset has no labelled images.', { input: datasetDir, fix: 'import it with --labels labels.csv (or a folder-per-class layout).' });
+  }
+  const train = labelled.filter((r) => r.split === 'train');
+  const valid = labelled.filter((r) => r.split === 'val');
+  if (train.length === 0 || valid.length === 0) {
+    throw new HipfracError('HF_TRAIN_EMPTY_SPLIT', `the split has ${train.length} training and ${valid.length} validation images.`, { input: datasetDir, fix: 'import more images or split again with another --val-fraction.' });
+  }
+  return { train, valid, all: labelled };
+}
+
+/** A short hash of which images (by content) and labels a model was trained and validated on. */
+export function dataFingerprint(train: readonly ManifestRow[], valid: readonly ManifestRow[]): string {
+  const h = createHash('sha256');
+  for (const [name, rows] of [['train', train], ['valid', valid]] as const) {
+    for (const r of [...rows].sort((a, b) => a.contentHash.localeCompare(b.contentHash))) h.update(`${name}:${r.contentHash}:${r.label}\n`);
+  }
+  return `sha256:${h.digest('hex').slice(0, 16)}`;
+}
+
+export function optimizerFactory(config: TrainConfig): OptimizerFactory {
+  return (groups: Tensor[][]) => {
+    const params = groups.filter((g) => g.length > 0).map((g) => ({ params: g }));
+    switch (config.optimizer) {
+      case 'adam':
+        return new Adam(params, { lr: 1e-3, betas: [config.moms[0], config.beta2], weightDecay: config.weightDecay });
+      case 'adamw':
+        return new AdamW(params, { lr: 1e-3, betas: [config.moms[0], config.beta2], weightDecay: config.weightDecay });
+      case 'sgd':
+        return new SGD(params, { lr: 1e-3, momentum: config.moms[0], weightDecay: config.weightDecay });
+    }
+  };
+}
+
+export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
+  const log = options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
+  const { config, outDir } = options;
+  mkdirSync(outDir, { recursive: true });
+  const configFile = path.join(outDir, 'config.json');
+  if (options.resume && existsSync(configFile)) {
+    const saved = JSON.parse(readFileSync(configFile, 'utf8')) as { config: TrainConfig };
+    if (JSON.stringify(saved.config) !== JSON.stringify(config)) {
+      throw new HipfracError('HF_TRAIN_RESUME_CONFIG', 'the configuration differs from the one the interrupted run started with.', {
+        input: configFile,
+        fix: 'resume with the same options, or start a new run in another --out folder.',
+      });
+    }
+  } else {
+    writeFileSync(configFile, `${JSON.stringify({ config, datasetDir: path.resolve(options.datasetDir) }, null, 1)}\n`);
+  }
+
+  const split = await datasetSplit(options.datasetDir, config.seed, config.validFraction, log);
+  const toSamples = (rows: readonly ManifestRow[]): Sample[] => rows.map((r) => ({ imagePath: cachedPngPath(options.datasetDir, r), label: r.label as number }));
+  const fingerprint = dataFingerprint(split.train, split.valid);
+  log(`data: ${split.train.length} training and ${split.valid.length} validation images (patient-level split), fingerprint ${fingerprint}`);
+
+  const workers = options.workers ?? 2;
+  const trainLoader = new ImageLoader(toSamples(split.train), {
+    batchSize: config.batchSize,
+    imageSize: config.inputSize,
+    shuffle: true,
+    balanced: config.balanced,
+    seed: config.seed,
+    workers,
+    augment: config.augment ? defaultAugmentConfig : null,
+  });
+  const validLoader = new ImageLoader(toSamples(split.valid), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null });
+
+  const fromScratch = options.weights === undefined && !config.pretrained;
+  const model = createClassifier(config.arch, {
+    numClasses: 2,
+    head: config.head,
+    ps: config.ps,
+    ...(options.weights !== undefined ? { weights: options.weights } : config.pretrained ? { pretrained: true } : { weights: null }),
+    ...(options.weightsDir !== undefined ? { weightsDir: options.weightsDir } : {}),
+  });
+  log(`model: ${config.arch} with a ${config.head} head, ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${fromScratch ? 'trained from scratch (no ImageNet weights)' : 'ImageNet-pretrained'}`);
+
+  const learner = new Learner({
+    model,
+    train: trainLoader,
+    valid: validLoader,
+    optimizer: optimizerFactory(config),
+    labelSmoothing: config.labelSmoothing,
+    seed: config.seed,
+    callbacks: [new ProgressCallback(config.arch), new JsonlLogger(path.join(outDir, 'log.jsonl'))],
+  });
+  const started = Date.now();
+  let protocol: ProtocolResult;
+  try {
+    protocol = await fineTune(learner, config, { stateDir: outDir, resume: options.resume, log });
+  } catch (error) {
+    await trainLoader.close();
+    await validLoader.close();
+    throw error;
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const inferenceStart = Date.now();
+  const validation = await learner.validate();
+  const inferenceSeconds = (Date.now() - inferenceStart) / 1000;
+  await trainLoader.close();
+  await validLoader.close();
+
+  const evaluation = evaluateValidation(validation, split.valid, { seed: config.seed });
+  const trainedImages = learner.history.length * split.train.length;
+  const checkpointDir = path.join(outDir, 'model');
+  saveCheckpoint(checkpointDir, model, {
+    classes: ['no fracture', 'fracture'],
+    dataFingerprint: fingerprint,
+    metrics: {
+      accuracy: evaluation.metrics.metrics.accuracy,
+      precision: evaluation.metrics.metrics.precision,
+      recall: evaluation.metrics.metrics.recall,
+      f1: evaluation.metrics.metrics.f1,
+      rocAuc: evaluation.metrics.metrics.rocAuc,
+      temperature: evaluation.temperature.temperature,
+    },
+    extra: { fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen } },
+  });
+  const result: TrainRunResult = {
+    model,
+    evaluation,
+    validation,
+    protocol,
+    trainRows: split.train,
+    validRows: split.valid,
+    history: learner.history,
+    seconds,
+    imagesPerSecond: { train: seconds > 0 ? trainedImages / seconds : Number.NaN, inference: inferenceSeconds > 0 ? split.valid.length / inferenceSeconds : Number.NaN },
+    checkpointDir,
+    dataFingerprint: fingerprint,
+    fromScratch,
+  };
+  await writeJsonAtomic(path.join(outDir, 'results.json'), summarise(result, config));
+  return result;
+}
+
+/** The machine-readable summary of a run (no images, no identifiers: row ids are hashes). */
+export function summarise(run: TrainRunResult, config: TrainConfig): Record<string, unknown> {
+  const m = run.evaluation.metrics.metrics;
+  return {
+    arch: config.arch,
+    config,
+    fromScratch: run.fromScratch,
+    dataFingerprint: run.dataFingerprint,
+    images: { train: run.trainRows.length, valid: run.validRows.length },
+    metrics: m,
+    intervals: run.evaluation.intervals,
+    temperature: run.evaluation.temperature.temperature,
+    ece: { before: run.evaluation.calibrationBefore.ece, after: run.evaluation.calibrationAfter.ece },
+    byGroup: run.evaluation.byGroup,
+    history: run.history,
+    lrs: run.protocol.lrs,
+    bestEpoch: run.protocol.bestEpoch,
+    stoppedEarly: run.protocol.stoppedEarly,
+    seconds: run.seconds,
+    imagesPerSecond: run.imagesPerSecond,
+    parameters: run.model.numParameters(),
+    predictions: run.evaluation.rowIds.map((id, i) => ({ id, label: run.evaluation.labels[i], probability: run.evaluation.probs[i] })),
+  };
+}
