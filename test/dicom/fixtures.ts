@@ -16,7 +16,8 @@ export function tool(command: string, args: readonly string[], cwd?: string): st
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `hipfrac-${prefix}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  // HIPFRAC_KEEP_FIXTURES=1 keeps the files for debugging a failure.
+  return { dir, cleanup: () => (process.env['HIPFRAC_KEEP_FIXTURES'] === '1' ? undefined : rmSync(dir, { recursive: true, force: true })) };
 }
 
 /** A deterministic test pattern with edges, ramps and texture, in the stored range of `bits` (signed or not). */
