@@ -1,0 +1,9 @@
+// The robust room's error codes (attacks, defences, sweeps), each thrown as a HipfracError.
+// A retired code is never reused.
+
+export type RobustErrorCode =
+  | 'HF_ROBUST_EPS_RANGE'
+  | 'HF_ROBUST_PIXEL_RANGE'
+  | 'HF_ROBUST_IMAGE_SHAPE'
+  | 'HF_ROBUST_LABELS'
+  | 'HF_ROBUST_BAD_OPTION';
