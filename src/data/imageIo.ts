@@ -19,25 +19,91 @@ export interface InputSize {
 /**
  * Reads a PNG (or any format sharp reads) as one grey channel of 16-bit values at `size`.
  * 8-bit files come out ×257 so that both depths read alike (255 → 65535); colour files are converted to
- * luminance. Resampling is libvips' Lanczos-3 when shrinking.
+ * luminance. sharp decodes at full size; the resize is `resampleGrey` (see there for why not libvips').
  */
 export async function decodeGrey(path: string, size: InputSize, method: ResizeMethod): Promise<Uint16Array> {
-  let raw: Buffer;
+  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    raw = await sharp(path)
-      .resize({ width: size.width, height: size.height, fit: method === 'crop' ? 'cover' : 'fill', position: 'centre' })
-      .toColourspace('grey16')
-      .raw({ depth: 'ushort' })
-      .toBuffer();
+    decoded = await sharp(path).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
   } catch (cause) {
     throw unreadableImage(path, (cause as Error).message, cause);
   }
-  const expected = size.width * size.height;
-  if (raw.length !== expected * 2) throw unreadableImage(path, `decoded ${raw.length / 2} pixels where ${expected} were expected`);
-  // Copy out of the Buffer pool into an aligned array of our own (transferable to the main thread).
-  const out = new Uint16Array(expected);
-  out.set(new Uint16Array(raw.buffer, raw.byteOffset, expected));
+  const { width, height, channels } = decoded.info;
+  if (channels !== 1 || decoded.data.length !== width * height * 2) throw unreadableImage(path, `decoded ${channels} channels of ${width}×${height} where one grey plane was expected`);
+  const pixels = new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, width * height);
+  return resampleGrey(pixels, width, height, size, method);
+}
+
+/**
+ * Resizes a grey image with a triangle (bilinear) filter widened by the shrink factor, so that shrinking
+ * averages every source pixel (Pillow's antialiased BILINEAR, which torchvision's Resize uses on PIL images).
+ * Weights are computed in floating point and sum to one: a flat image stays exactly flat. (libvips' 16-bit
+ * reducers use fixed-point weights that darken white by up to 0.3 %, which is why sharp's resize is not used.)
+ * Always returns a new array the caller owns.
+ */
+export function resampleGrey(src: Uint16Array, srcWidth: number, srcHeight: number, size: InputSize, method: ResizeMethod): Uint16Array {
+  // Source pixels per output pixel on each axis, and the source region that is kept.
+  let scaleX = srcWidth / size.width;
+  let scaleY = srcHeight / size.height;
+  let x0 = 0;
+  let y0 = 0;
+  if (method === 'crop') {
+    const scale = Math.min(scaleX, scaleY);
+    x0 = (srcWidth - size.width * scale) / 2;
+    y0 = (srcHeight - size.height * scale) / 2;
+    scaleX = scale;
+    scaleY = scale;
+  }
+  const columns = filterTaps(srcWidth, size.width, scaleX, x0);
+  const rows = filterTaps(srcHeight, size.height, scaleY, y0);
+  // Horizontal pass into floats (srcHeight × out width), then vertical pass with rounding.
+  const across = new Float32Array(srcHeight * size.width);
+  for (let y = 0; y < srcHeight; y++) {
+    const line = y * srcWidth;
+    for (let x = 0; x < size.width; x++) {
+      const tap = columns[x] as FilterTap;
+      let sum = 0;
+      for (let k = 0; k < tap.weights.length; k++) sum += (tap.weights[k] as number) * (src[line + tap.first + k] as number);
+      across[y * size.width + x] = sum;
+    }
+  }
+  const out = new Uint16Array(size.width * size.height);
+  for (let y = 0; y < size.height; y++) {
+    const tap = rows[y] as FilterTap;
+    for (let x = 0; x < size.width; x++) {
+      let sum = 0;
+      for (let k = 0; k < tap.weights.length; k++) sum += (tap.weights[k] as number) * (across[(tap.first + k) * size.width + x] as number);
+      out[y * size.width + x] = Math.min(65535, Math.max(0, Math.round(sum)));
+    }
+  }
   return out;
+}
+
+interface FilterTap {
+  readonly first: number;
+  readonly weights: Float64Array;
+}
+
+/** Per output pixel: the first source pixel it reads and the normalised triangle weights from there on. */
+function filterTaps(srcLength: number, outLength: number, scale: number, offset: number): FilterTap[] {
+  const support = Math.max(1, scale); // the triangle's half-width in source pixels
+  const taps: FilterTap[] = [];
+  for (let i = 0; i < outLength; i++) {
+    const centre = offset + (i + 0.5) * scale; // in source pixel-edge coordinates
+    const first = Math.max(0, Math.floor(centre - support));
+    const last = Math.min(srcLength - 1, Math.ceil(centre + support) - 1);
+    const weights = new Float64Array(Math.max(1, last - first + 1));
+    let total = 0;
+    for (let k = 0; k < weights.length; k++) {
+      const w = Math.max(0, 1 - Math.abs(first + k + 0.5 - centre) / support);
+      weights[k] = w;
+      total += w;
+    }
+    if (total === 0) weights[0] = total = 1;
+    for (let k = 0; k < weights.length; k++) weights[k] /= total;
+    taps.push({ first, weights });
+  }
+  return taps;
 }
 
 /** The error for a file that cannot be decoded (also rebuilt on the main thread from a worker's report). */

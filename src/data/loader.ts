@@ -1,0 +1,356 @@
+// Batches of image tensors for training and evaluation: seeded per-epoch order (shuffled or class-balanced),
+// PNG decoding in worker threads with prefetch, an optional in-memory store, optional batch augmentation.
+import { Worker } from 'node:worker_threads';
+import { HipfracError, Rng } from '../util/index.js';
+import { keep, tensor, type Tensor } from '../torch/index.js';
+import { decodeGrey, unreadableImage, type ResizeMethod } from './imageIo.js';
+import { augmentBatch, resolveAugmentConfig, type AugmentConfig } from './augment.js';
+import type { DecodeRequest, DecodeResponse } from './loaderWorker.js';
+
+/** One image and its class index (0 = intact, 1 = fractured in the study's two-class setting). */
+export interface Sample {
+  /** A grey PNG, 16-bit or 8-bit (the dataset cache); colour files are read as luminance. */
+  readonly imagePath: string;
+  readonly label: number;
+}
+
+export interface LoaderOptions {
+  /** Images per batch. Default 32 (the study's). */
+  readonly batchSize: number;
+  /** Model input size in pixels: one number for a square, or [height, width]. Default 224. */
+  readonly imageSize: number | readonly [number, number];
+  /** How other aspect ratios reach the input size (see ResizeMethod). Default 'squish'. */
+  readonly resize: ResizeMethod;
+  /** 1 keeps the grey channel (models replicate it inside); 3 repeats it here. Default 1. */
+  readonly channels: 1 | 3;
+  /** Reorder the samples every epoch. Default true (set false for evaluation). */
+  readonly shuffle: boolean;
+  /** Draw each epoch's samples with replacement, each class equally likely. Default false. */
+  readonly balanced: boolean;
+  /** Leave out the last, smaller batch. Default false. */
+  readonly dropLast: boolean;
+  /** Seed of the order, the balanced draw and the augmentation: the same seed gives the same batches. Default 0. */
+  readonly seed: number;
+  /** Decoding threads; 0 decodes in this thread (sharp still works off the event loop). Default 2. */
+  readonly workers: number;
+  /** Batches decoded ahead of the one being consumed. Default 3. */
+  readonly prefetch: number;
+  /**
+   * Keep every decoded image (16-bit, at the input size) in memory after its first read, when the whole set
+   * fits in this many bytes; 0 turns it off. Default 512 MiB (about 5,000 images at 224 px).
+   */
+  readonly memoryCacheBytes: number;
+  /** Augment each batch with these settings (training); null for none (evaluation). Default null. */
+  readonly augment: AugmentConfig | null;
+}
+
+export const defaultLoaderOptions: LoaderOptions = Object.freeze({
+  batchSize: 32,
+  imageSize: 224,
+  resize: 'squish',
+  channels: 1,
+  shuffle: true,
+  balanced: false,
+  dropLast: false,
+  seed: 0,
+  workers: 2,
+  prefetch: 3,
+  memoryCacheBytes: 512 * 2 ** 20,
+  augment: null,
+});
+
+/**
+ * One batch. The consumer owns the tensors and must release them: `dispose(batch)` from src/torch (or
+ * `batch.images.dispose(); batch.labels.dispose()`) once the step is done.
+ */
+export interface Batch {
+  /** [N, C, H, W] float32 in [0, 1] — not ImageNet-normalised: that is the model's first layer. */
+  readonly images: Tensor;
+  /** [N] int64 class indices. */
+  readonly labels: Tensor;
+  /** Which samples (positions in the list the loader was given) are in the batch, in order. */
+  readonly indices: number[];
+}
+
+interface PendingRequest {
+  readonly resolve: (pixels: Uint16Array) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** One worker thread, referenced only while it has work so a forgotten close() cannot keep the process alive. */
+class DecodeWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextId = 0;
+  alive = true;
+
+  constructor(onExit: () => void) {
+    this.worker = new Worker(new URL('./loaderWorker.js', import.meta.url));
+    this.worker.unref();
+    this.worker.on('message', (response: DecodeResponse) => {
+      const request = this.pending.get(response.id);
+      if (request === undefined) return;
+      this.pending.delete(response.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (response.ok) request.resolve(response.pixels);
+      else request.reject(unreadableImage(response.path, response.reason));
+    });
+    this.worker.on('error', (error) => this.failAll(new HipfracError('HF_DATA_LOADER_WORKER_FAILED', `A loader worker stopped: ${error.message}.`, { cause: error })));
+    this.worker.on('exit', () => {
+      this.alive = false;
+      this.failAll(new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader was closed while images were being decoded.'));
+      onExit();
+    });
+  }
+
+  decode(paths: readonly string[], height: number, width: number, method: ResizeMethod): Promise<Uint16Array> {
+    if (!this.alive) return Promise.reject(new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' }));
+    const id = this.nextId++;
+    const request: DecodeRequest = { id, paths, height, width, method };
+    return new Promise<Uint16Array>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage(request);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private failAll(error: Error): void {
+    for (const request of this.pending.values()) request.reject(error);
+    this.pending.clear();
+  }
+}
+
+/** Folds numbers into one 32-bit seed, so each (seed, epoch, purpose, batch) gets its own stream. */
+function mixSeed(...parts: number[]): number {
+  let h = 0x811c9dc5;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p >>> 0), 0x01000193) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) >>> 0;
+  }
+  return h;
+}
+const PURPOSE_ORDER = 1;
+const PURPOSE_AUGMENT = 2;
+
+function resolveOptions(overrides: Partial<LoaderOptions>): LoaderOptions {
+  const o: LoaderOptions = { ...defaultLoaderOptions, ...overrides };
+  const problems: string[] = [];
+  const positiveInt = (name: keyof LoaderOptions, v: number, min: number): void => {
+    if (!Number.isInteger(v) || v < min) problems.push(`${name} must be an integer ≥ ${min}, got ${v}`);
+  };
+  positiveInt('batchSize', o.batchSize, 1);
+  positiveInt('workers', o.workers, 0);
+  positiveInt('prefetch', o.prefetch, 1);
+  const [h, w] = typeof o.imageSize === 'number' ? [o.imageSize, o.imageSize] : o.imageSize;
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1) problems.push(`imageSize must be a positive integer or [height, width], got ${JSON.stringify(o.imageSize)}`);
+  if (o.resize !== 'squish' && o.resize !== 'crop') problems.push(`resize must be 'squish' or 'crop', got '${String(o.resize)}'`);
+  if (o.channels !== 1 && o.channels !== 3) problems.push(`channels must be 1 or 3, got ${String(o.channels)}`);
+  if (!Number.isFinite(o.seed)) problems.push(`seed must be a number, got ${o.seed}`);
+  if (!(o.memoryCacheBytes >= 0)) problems.push(`memoryCacheBytes must be ≥ 0, got ${o.memoryCacheBytes}`);
+  if (problems.length > 0) {
+    throw new HipfracError('HF_DATA_BAD_LOADER_OPTION', `Invalid loader options: ${problems.join('; ')}.`, { fix: 'see defaultLoaderOptions in src/data/loader.ts.' });
+  }
+  return Object.freeze({ ...o, augment: o.augment === null ? null : resolveAugmentConfig(o.augment) });
+}
+
+/**
+ * Serves a list of samples as batches of tensors, epoch by epoch.
+ * @example
+ * const loader = new ImageLoader(samples, { batchSize: 32, augment: defaultAugmentConfig, seed: 7 });
+ * try {
+ *   for await (const batch of loader.epoch(0)) {
+ *     try { step(batch.images, batch.labels); } finally { dispose(batch); }
+ *   }
+ * } finally { await loader.close(); }
+ */
+export class ImageLoader {
+  readonly options: LoaderOptions;
+  readonly height: number;
+  readonly width: number;
+  private readonly samples: readonly Sample[];
+  private readonly labels: readonly number[];
+  private workers: DecodeWorker[] = [];
+  private live = 0;
+  private nextWorker = 0;
+  private closed = false;
+  /** Decoded images by sample position, when the memory store is on. */
+  private readonly store: Map<number, Uint16Array> | null;
+
+  constructor(samples: readonly Sample[], options: Partial<LoaderOptions> = {}) {
+    this.options = resolveOptions(options);
+    const size = this.options.imageSize;
+    [this.height, this.width] = typeof size === 'number' ? [size, size] : [size[0], size[1]];
+    if (samples.length === 0) throw new HipfracError('HF_DATA_EMPTY', 'The loader was given no samples.', { fix: 'check the split or the manifest the samples come from.' });
+    samples.forEach((s, i) => {
+      if (typeof s.imagePath !== 'string' || s.imagePath === '') throw new HipfracError('HF_DATA_BAD_SAMPLE', `Sample ${i} has no imagePath.`, { input: JSON.stringify(s) });
+      if (!Number.isInteger(s.label) || s.label < 0) throw new HipfracError('HF_DATA_BAD_SAMPLE', `Sample ${i} has label ${s.label}; a class index (integer ≥ 0) is expected.`, { input: s.imagePath });
+    });
+    this.samples = samples.slice();
+    this.labels = samples.map((s) => s.label);
+    const storeBytes = samples.length * this.height * this.width * 2;
+    this.store = this.options.memoryCacheBytes > 0 && storeBytes <= this.options.memoryCacheBytes ? new Map() : null;
+  }
+
+  /** Batches one epoch yields. */
+  get batchesPerEpoch(): number {
+    const n = this.samples.length;
+    return this.options.dropLast ? Math.floor(n / this.options.batchSize) : Math.ceil(n / this.options.batchSize);
+  }
+
+  /** Worker threads currently running (0 after close()). */
+  get liveWorkers(): number {
+    return this.live;
+  }
+
+  /** Whether decoded images are kept in memory (the whole set fits the memory budget). */
+  get usesMemoryStore(): boolean {
+    return this.store !== null;
+  }
+
+  /**
+   * The sample positions epoch `epochIndex` visits, in order: all samples (shuffled when `shuffle`), or, when
+   * `balanced`, as many draws with replacement where every class has the same total weight.
+   */
+  epochOrder(epochIndex: number): number[] {
+    const n = this.samples.length;
+    const rng = new Rng(mixSeed(this.options.seed, epochIndex, PURPOSE_ORDER));
+    if (this.options.balanced) return balancedDraw(this.labels, n, rng);
+    const order = Array.from({ length: n }, (_, i) => i);
+    return this.options.shuffle ? rng.shuffle(order) : order;
+  }
+
+  /**
+   * The batches of epoch `epochIndex` (0-based; each index has its own seeded order and augmentation).
+   * Images are decoded `prefetch` batches ahead. The consumer disposes each batch's tensors.
+   */
+  async *epoch(epochIndex: number): AsyncGenerator<Batch, void, undefined> {
+    if (this.closed) throw new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' });
+    const order = this.epochOrder(epochIndex);
+    const { batchSize, prefetch } = this.options;
+    const batches: number[][] = [];
+    for (let i = 0; i + (this.options.dropLast ? batchSize : 1) <= order.length; i += batchSize) batches.push(order.slice(i, i + batchSize));
+    const inFlight: Promise<Uint16Array[]>[] = [];
+    let requested = 0;
+    const fill = (): void => {
+      while (inFlight.length < prefetch && requested < batches.length) {
+        const request = this.pixelsOf(batches[requested++] as number[]);
+        // A prefetched batch may fail while an earlier one is consumed: mark it handled now, rethrow on await.
+        request.catch(() => undefined);
+        inFlight.push(request);
+      }
+    };
+    for (let b = 0; b < batches.length; b++) {
+      fill();
+      const pixels = await (inFlight.shift() as Promise<Uint16Array[]>);
+      fill();
+      yield this.assemble(batches[b] as number[], pixels, epochIndex, b);
+    }
+  }
+
+  /** Stops the worker threads; pending reads fail with HF_DATA_LOADER_CLOSED. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(workers.map((w) => w.terminate()));
+    this.store?.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private startWorkers(): void {
+    for (let i = 0; i < this.options.workers; i++) {
+      this.live++;
+      this.workers.push(new DecodeWorker(() => this.live--));
+    }
+  }
+
+  /** The 16-bit pixels of each sample, from the store or decoded (split over the workers). */
+  private async pixelsOf(indices: readonly number[]): Promise<Uint16Array[]> {
+    const out = new Array<Uint16Array | undefined>(indices.length);
+    const missing: number[] = [];
+    indices.forEach((sample, i) => {
+      const stored = this.store?.get(sample);
+      if (stored === undefined) missing.push(i);
+      else out[i] = stored;
+    });
+    if (missing.length > 0) {
+      const plane = this.height * this.width;
+      const paths = missing.map((i) => (this.samples[indices[i] as number] as Sample).imagePath);
+      let decoded: Uint16Array[];
+      if (this.options.workers === 0) {
+        decoded = await Promise.all(paths.map((p) => decodeGrey(p, { height: this.height, width: this.width }, this.options.resize)));
+      } else {
+        if (this.closed) throw new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' });
+        if (this.workers.length === 0) this.startWorkers();
+        // Contiguous shares, one per worker, starting where the last batch stopped so work spreads evenly.
+        const shares = Math.min(this.workers.length, paths.length);
+        const per = Math.ceil(paths.length / shares);
+        const parts: Promise<Uint16Array>[] = [];
+        for (let s = 0; s < shares; s++) {
+          const worker = this.workers[this.nextWorker++ % this.workers.length] as DecodeWorker;
+          const chunk = paths.slice(s * per, (s + 1) * per);
+          if (chunk.length > 0) parts.push(worker.decode(chunk, this.height, this.width, this.options.resize));
+        }
+        decoded = (await Promise.all(parts)).flatMap((buffer) => Array.from({ length: buffer.length / plane }, (_, k) => buffer.subarray(k * plane, (k + 1) * plane)));
+      }
+      missing.forEach((i, k) => {
+        const pixels = decoded[k] as Uint16Array;
+        out[i] = pixels;
+        this.store?.set(indices[i] as number, pixels);
+      });
+    }
+    return out as Uint16Array[];
+  }
+
+  private assemble(indices: number[], pixels: readonly Uint16Array[], epochIndex: number, batchIndex: number): Batch {
+    const { channels } = this.options;
+    const plane = this.height * this.width;
+    const data = new Float32Array(indices.length * channels * plane);
+    pixels.forEach((image, i) => {
+      const first = i * channels * plane;
+      for (let p = 0; p < plane; p++) data[first + p] = (image[p] as number) / 65535;
+      for (let c = 1; c < channels; c++) data.copyWithin(first + c * plane, first, first + plane);
+    });
+    // keep(): the batch belongs to the consumer even if a tidy scope happens to be open around next().
+    let images = keep(tensor(data, [indices.length, channels, this.height, this.width]));
+    const labels = keep(tensor(BigInt64Array.from(indices, (i) => BigInt(this.labels[i] as number)), [indices.length]));
+    if (this.options.augment !== null) {
+      const augmented = keep(augmentBatch(images, new Rng(mixSeed(this.options.seed, epochIndex, PURPOSE_AUGMENT, batchIndex)), this.options.augment));
+      images.dispose();
+      images = augmented;
+    }
+    return { images, labels, indices };
+  }
+}
+
+/** `count` draws with replacement, each sample weighted 1 / (size of its class). */
+function balancedDraw(labels: readonly number[], count: number, rng: Rng): number[] {
+  const classSize = new Map<number, number>();
+  for (const label of labels) classSize.set(label, (classSize.get(label) ?? 0) + 1);
+  const cumulative = new Float64Array(labels.length);
+  let total = 0;
+  labels.forEach((label, i) => {
+    total += 1 / (classSize.get(label) as number);
+    cumulative[i] = total;
+  });
+  const out: number[] = [];
+  for (let k = 0; k < count; k++) {
+    const target = rng.next() * total;
+    let lo = 0;
+    let hi = labels.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((cumulative[mid] as number) > target) hi = mid;
+      else lo = mid + 1;
+    }
+    out.push(lo);
+  }
+  return out;
+}
