@@ -3,10 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClassifierOutputTarget, GradCam, GradCamPlusPlus, HiResCam, heatmapsFromTensor } from '../../src/explain/index.js';
-import { dispose, manualSeed, rand, tidy, type Tensor } from '../../src/torch/index.js';
+import { dispose, manualSeed, rand, setNumThreads, tidy, type Tensor } from '../../src/torch/index.js';
 import { HipfracError } from '../../src/util/index.js';
 import { runPython, pythonTorchAvailable } from '../helpers/python.js';
 import { PY_TINY_CNN, TinyCnn, weightsForPython } from './fixtures.js';
+
+setNumThreads(1);
 
 const PY_CAMS = PY_TINY_CNN + String.raw`
 def normalise(cam):
