@@ -1,6 +1,7 @@
 // The detector and its processing: focal-spot/scintillator blur, motion blur, quantum noise, log response,
 // soft-tissue equalisation, windowing, collimation and quantisation to the stored bit depth.
 import type { Rng } from '../util/index.js';
+import { scratchF32 } from './scratch.js';
 
 export interface DetectorSpec {
   /** Gaussian blur σ in pixels at this image's resolution. */
@@ -61,7 +62,7 @@ export function gaussianBlur(img: Float32Array, size: number, sigma: number): vo
   let sum = 0;
   for (let i = -radius; i <= radius; i++) sum += kernel[i + radius] = Math.exp((-i * i) / (2 * sigma * sigma));
   for (let i = 0; i < kernel.length; i++) kernel[i] = (kernel[i] as number) / sum;
-  const tmp = new Float32Array(img.length);
+  const tmp = scratchF32('blur', img.length);
   const clamp = (i: number): number => (i < 0 ? 0 : i >= size ? size - 1 : i);
   // Rows: the interior runs without bounds checks; only the few edge pixels clamp.
   for (let y = 0; y < size; y++) {
@@ -109,7 +110,8 @@ function motionBlur(img: Float32Array, size: number, motion: NonNullable<Detecto
     dys.push(dy);
     offsets.push(dy * size + dx);
   }
-  const src = img.slice();
+  const src = scratchF32('motion', img.length);
+  src.set(img);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       let s = 0;
@@ -125,23 +127,34 @@ function motionBlur(img: Float32Array, size: number, motion: NonNullable<Detecto
   }
 }
 
-/** Bilinear upsampling of a low-resolution map (lowSize²) to size². */
-export function upsample(low: Float32Array, lowSize: number, size: number): Float32Array {
-  const out = new Float32Array(size * size);
+/** Bilinear upsampling of a low-resolution map (lowSize²) into `out` (size²), or a new array. */
+export function upsample(low: Float32Array, lowSize: number, size: number, out: Float32Array = new Float32Array(size * size)): Float32Array {
   const f = lowSize / size;
+  // Column indices and weights are the same for every row: compute them once.
+  const x0s = new Int32Array(size);
+  const x1s = new Int32Array(size);
+  const wxs = new Float32Array(size);
+  for (let x = 0; x < size; x++) {
+    const fx = Math.min(lowSize - 1, Math.max(0, (x + 0.5) * f - 0.5));
+    const x0 = Math.floor(fx);
+    x0s[x] = x0;
+    x1s[x] = Math.min(lowSize - 1, x0 + 1);
+    wxs[x] = fx - x0;
+  }
   for (let y = 0; y < size; y++) {
     const fy = Math.min(lowSize - 1, Math.max(0, (y + 0.5) * f - 0.5));
     const y0 = Math.floor(fy);
-    const y1 = Math.min(lowSize - 1, y0 + 1);
+    const r0 = y0 * lowSize;
+    const r1 = Math.min(lowSize - 1, y0 + 1) * lowSize;
     const wy = fy - y0;
+    const row = y * size;
     for (let x = 0; x < size; x++) {
-      const fx = Math.min(lowSize - 1, Math.max(0, (x + 0.5) * f - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(lowSize - 1, x0 + 1);
-      const wx = fx - x0;
-      const a = (low[y0 * lowSize + x0] as number) * (1 - wx) + (low[y0 * lowSize + x1] as number) * wx;
-      const b = (low[y1 * lowSize + x0] as number) * (1 - wx) + (low[y1 * lowSize + x1] as number) * wx;
-      out[y * size + x] = a * (1 - wy) + b * wy;
+      const a = x0s[x] as number;
+      const b = x1s[x] as number;
+      const wx = wxs[x] as number;
+      const top = (low[r0 + a] as number) + ((low[r0 + b] as number) - (low[r0 + a] as number)) * wx;
+      const bottom = (low[r1 + a] as number) + ((low[r1 + b] as number) - (low[r1 + a] as number)) * wx;
+      out[row + x] = top + (bottom - top) * wy;
     }
   }
   return out;
@@ -211,11 +224,16 @@ export function expose(inputs: ExposureInputs, spec: DetectorSpec, rng: Rng): Ui
   for (let i = 0; i < LUT_SIZE; i++) sigmaLut[i] = Math.exp(Math.min(i / LUT_STEPS + SIGMA_LO, 6) * 0.5) * invSqrtN0;
   const curveLut = new Float32Array(LUT_SIZE);
   for (let i = 0; i < LUT_SIZE; i++) curveLut[i] = 0.5 + spec.brightness + spec.contrast * Math.tanh(2.6 * (i / LUT_STEPS + CURVE_LO - 0.5)) * 0.5;
+  let state = rng.nextUint32() | 1;
   for (let y = 0; y < size; y++) {
     const heel = spec.heel * (y / size - 0.5);
     for (let x = 0; x < size; x++) {
       const i = y * size + x;
-      const z = NORMAL_TABLE[rng.nextUint32() >>> 16] as number;
+      // xorshift32 inline: one seeded draw per image, then a cheap stream (the method call per pixel was a hot spot).
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      const z = NORMAL_TABLE[(state >>> 16) & 0xffff] as number;
       let d: number;
       if (x < fx0 || x >= fx1 || y < fy0 || y >= fy1) {
         d = spec.outsideValue + 0.004 * z;

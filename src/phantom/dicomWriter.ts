@@ -1,5 +1,6 @@
 // A small DICOM Part 10 encoder for the phantom's images: file meta, explicit/implicit VR little endian,
 // Deflated Explicit VR LE and RLE Lossless pixel data. Written by hand so output bytes are fully deterministic.
+import { endianness } from 'node:os';
 import { deflateRawSync } from 'node:zlib';
 import { HipfracError } from '../util/index.js';
 
@@ -161,8 +162,9 @@ export function tagText(tag: number): string {
   return `(${(tag >>> 16).toString(16).padStart(4, '0').toUpperCase()},${(tag & 0xffff).toString(16).padStart(4, '0').toUpperCase()})`;
 }
 
-/** Native pixel data: 16-bit words little endian (the platform order on every Node target we run). */
+/** Native pixel data: 16-bit words, little endian. On a little-endian host the array's own bytes are used. */
 function nativePixelBytes(pixels: Uint16Array): Uint8Array {
+  if (endianness() === 'LE') return new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   const out = new Uint8Array(pixels.length * 2);
   for (let i = 0, j = 0; i < pixels.length; i++, j += 2) {
     const v = pixels[i] as number;

@@ -11,6 +11,7 @@ import { type PixelBox, type ViewFrame, projectBoneGroup, projectPoint, projectS
 import type { FractureTruth, ImageSpec, RenderedImage, RenderOptions } from './types.js';
 import { legPose, viewFrame } from './views.js';
 import { encodeMaskRle } from './rle.js';
+import { scratchF32, scratchU8 } from './scratch.js';
 
 const SOFT_TISSUE_DOWNSAMPLE = 4;
 
@@ -26,17 +27,16 @@ export function renderImage(spec: ImageSpec, options: RenderOptions = {}): Rende
   const index = femurLandmarks(anatomy, view.side);
   const frame = viewFrame(view, anatomy, index, size);
   const texture = trabecularTexture(anatomy, new Rng(anatomy.textureSeed));
-  const line = new Float32Array(size * size);
+  const line = scratchF32('line', size * size);
 
   // Soft tissue is smooth: project it at a quarter of the resolution, then upsample.
   const lowSize = Math.max(16, Math.ceil(size / SOFT_TISSUE_DOWNSAMPLE));
   const lowFrame: ViewFrame = { ...frame, size: lowSize, mmPerPx: (frame.mmPerPx * size) / lowSize };
   const lowSoft = new Float32Array(lowSize * lowSize);
   projectBoneGroup(lowFrame, softTissueGroup(anatomy), texture, lowSoft);
-  const soft = upsample(lowSoft, lowSize, size);
-  line.set(soft);
+  upsample(lowSoft, lowSize, size, line);
   boxBlur(lowSoft, lowSize, Math.max(1, Math.round(lowSize / 24)));
-  const softSmooth = upsample(lowSoft, lowSize, size);
+  const softSmooth = upsample(lowSoft, lowSize, size, scratchF32('softSmooth', size * size));
 
   const lateralCrossTable = view.kind === 'LATERAL_HIP' && view.lateralStyle === 'cross-table';
   // A cross-table lateral sees only the index hip (the other leg is lifted out of the beam).
@@ -59,8 +59,8 @@ export function renderImage(spec: ImageSpec, options: RenderOptions = {}): Rende
     if (side === view.side && spec.fracture !== null) {
       const fragments = applyFracture(femurGroup(anatomy, lm, { resected }), lm, spec.fracture).map((g) => transformGroup(g, pose));
       // Ground truth: where the fracture changes the noise-free projection, grown by the blur's reach.
-      const intactLine = new Float32Array(size * size);
-      const fracturedLine = new Float32Array(size * size);
+      const intactLine = scratchF32('intact', size * size);
+      const fracturedLine = scratchF32('fractured', size * size);
       projectBoneGroup(frame, intact, texture, intactLine);
       for (const g of fragments) projectBoneGroup(frame, g, texture, fracturedLine);
       fractureTruth = fractureSupport(intactLine, fracturedLine, size, blurReach(spec.detector), spec);
@@ -110,11 +110,13 @@ function collimatedField(size: number, c: readonly [number, number, number, numb
  * would have had (tests mask the same region in both classes).
  */
 function fractureSupport(a: Float32Array, b: Float32Array, size: number, reach: number, spec: ImageSpec): FractureTruth | null {
-  const mask = new Uint8Array(size * size);
+  const mask = scratchU8('mask', size * size);
   let box: PixelBox | null = null;
+  let area = 0;
   for (let i = 0; i < a.length; i++) {
     if ((a[i] as number) !== (b[i] as number)) {
       mask[i] = 1;
+      area++;
       const x = i % size;
       const y = (i - x) / size;
       if (box === null) box = { x0: x, y0: y, x1: x, y1: y };
@@ -135,7 +137,7 @@ function fractureSupport(a: Float32Array, b: Float32Array, size: number, reach: 
     displacement: spec.fracture.displacement,
     box: [grown.x0, grown.y0, grown.x1 + 1, grown.y1 + 1],
     mask: encodeMaskRle(mask, size, size),
-    maskArea: mask.reduce((s, v) => s + v, 0),
+    maskArea: area,
     line: [],
   };
 }

@@ -5,6 +5,9 @@ import { importCommand } from './import.js';
 import { splitCommand } from './split.js';
 import { checkLeakageCommand } from './check-leakage.js';
 import { qcCommand } from './qc.js';
+import { phantomCommand } from './phantom.js';
+import { augmentPreviewCommand } from './augment-preview.js';
+import { modelsCommand } from './models.js';
 
 export const commands: readonly CliCommand[] = [
   doctorCommand,
@@ -12,4 +15,7 @@ export const commands: readonly CliCommand[] = [
   splitCommand,
   checkLeakageCommand,
   qcCommand,
+  phantomCommand,
+  augmentPreviewCommand,
+  modelsCommand,
 ];
