@@ -10,7 +10,7 @@ import { DicomError, loadSalt, pseudonymKey, readDicomBytes, type DicomHeader } 
 import { HipfracError, describeError } from '../util/index.js';
 import { cacheFileName, CACHE_DIR, encodeGreyPng, fileExists, resizeGrey, writeFileAtomic, type GreyImage } from './cache.js';
 import { LabelIndex, parseCsv, readLabelCsv, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
-import { appendManifestRow, readManifestRows, writeJsonAtomic, writeManifest, type ManifestRow, type View } from './manifest.js';
+import { appendManifestRow, readManifestRows, repairManifestTail, writeJsonAtomic, writeManifest, type ManifestRow, type View } from './manifest.js';
 import { DEFAULT_QC, qcFlags, qcMetrics, type QcThresholds } from './qc.js';
 
 export type ImportLayout = 'dicom' | 'folders' | 'fracatlas';
@@ -391,6 +391,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
   const hashedLabels = new Map<string, LabelRow>();
   if (labelTable !== undefined && labelTable.join !== 'path') for (const row of labelTable.rows) hashedLabels.set(pseudonymKey(salt, labelTable.join, row.key), row);
 
+  await repairManifestTail(outDir);
   const existing = await readManifestRows(outDir);
   const done = new Map(existing.map((r) => [r.sourcePath, r]));
   const byHash = new Set(existing.map((r) => r.contentHash));

@@ -125,7 +125,6 @@ export function parseLabelTable(text: string, file: string, options: LabelOption
   const rows: LabelRow[] = [];
   const bad: BadLabelRow[] = [];
   const seen = new Map<string, LabelRow>();
-  const named = new Map<string, number>();
   for (const record of records.slice(1)) {
     if (record.fields.length !== header.length) {
       bad.push({ line: record.line, reason: `has ${record.fields.length} fields; the header has ${header.length}` });
@@ -149,13 +148,8 @@ export function parseLabelTable(text: string, file: string, options: LabelOption
     } else if (/^\d+$/.test(value)) {
       label = Number(value);
       labelName = `class-${label}`;
-    } else if (value !== '' && /^[a-z][\w -]*$/.test(value)) {
-      // named classes beyond the binary words: index in order of first appearance
-      if (!named.has(value)) named.set(value, 2 + named.size);
-      label = named.get(value) as number;
-      labelName = value;
     } else {
-      bad.push({ line: record.line, reason: `label ${JSON.stringify(raw)} in column ${header[labelIndex]} is not a known class (0/1, yes/no, fracture/normal)` });
+      bad.push({ line: record.line, reason: `label ${JSON.stringify(raw)} in column ${header[labelIndex]} is not a known class (0/1 or another integer, yes/no, true/false, fracture/normal)` });
       continue;
     }
     const fields: Record<string, string> = {};
@@ -176,7 +170,7 @@ export function parseLabelTable(text: string, file: string, options: LabelOption
   // A key whose lines disagree is dropped entirely: neither label can be trusted.
   const conflicted = new Set(bad.filter((b) => b.reason.includes('but line')).map((b) => b.reason.match(/key (".*?")/)?.[1] ?? ''));
   const kept = rows.filter((r) => !conflicted.has(JSON.stringify(r.key)));
-  const classes = ['no-fracture', 'fracture', ...named.keys()];
+  const classes = ['no-fracture', 'fracture'];
   return { file, join: options.join, keyColumn: header[keyIndex] as string, labelColumn: header[labelIndex] as string, rows: kept, bad, classes };
 }
 

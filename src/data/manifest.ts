@@ -1,6 +1,6 @@
 // The dataset manifest: one JSON line per imported image (content hash, pseudonymous keys, view, encoding,
 // QC, label), appended as import goes so an interrupted run keeps every row it finished.
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HipfracError } from '../util/index.js';
 import { loadSplit } from './split.js';
@@ -86,11 +86,35 @@ export async function readManifestRows(datasetDir: string): Promise<ManifestRow[
       const row = JSON.parse(line) as ManifestRow;
       byId.set(row.id, row);
     } catch (cause) {
-      if (i >= lines.length - 2) return; // the torn tail of an interrupted append
+      // A torn line from an interrupted append (repaired by a newline, so possibly not last): skip it.
+      if (!line.trimEnd().endsWith('}') || i >= lines.length - 2) return;
       throw new HipfracError('HF_DATA_MANIFEST_CORRUPT', `Manifest line ${i + 1} is not valid JSON.`, { input: manifestPath(datasetDir), fix: 'Delete the damaged line (or the manifest) and re-run `hipfrac import`; done images are kept in the cache.', cause });
     }
   });
   return [...byId.values()];
+}
+
+/**
+ * Ends the manifest with a newline if an interrupted run left half a line, so the next append starts a
+ * fresh line instead of gluing onto the torn one (which readManifestRows then skips).
+ */
+export async function repairManifestTail(datasetDir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(manifestPath(datasetDir), 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    if (last[0] !== 0x0a) await appendFile(manifestPath(datasetDir), '\n', 'utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Appends one row as a single write of one line. */
