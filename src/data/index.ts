@@ -14,3 +14,9 @@ export { CACHE_DIR, cacheFileName, cachedPngPath, workingSize, resizeGrey, encod
 export type { CacheOptions, GreyImage } from './cache.js';
 export { DEFAULT_QC, qcMetrics, qcFlags, summariseQc, qcTable, contactSheetHtml } from './qc.js';
 export type { QcThresholds, QcSummary } from './qc.js';
+export { ImageLoader, defaultLoaderOptions } from './loader.js';
+export type { Sample, LoaderOptions, Batch } from './loader.js';
+export { defaultAugmentConfig, identityAugment, resolveAugmentConfig, drawAugmentParams, samplingMatrix, applyAugment, augmentBatch } from './augment.js';
+export type { AugmentConfig, AugmentParams } from './augment.js';
+export { decodeGrey, resampleGrey, writeGreyPng } from './imageIo.js';
+export type { ResizeMethod, InputSize } from './imageIo.js';
