@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { applyAugment, augmentBatch, defaultAugmentConfig, drawAugmentParams, identityAugment, resolveAugmentConfig, type AugmentParams } from '../../src/data/augment.js';
+import { augmentPreviewCommand } from '../../src/cli/commands/augment-preview.js';
+import { decode, encode } from 'fast-png';
 import { HipfracError, Rng } from '../../src/util/index.js';
 import { dispose, rand, tensor, tidy } from '../../src/torch/index.js';
 
@@ -265,4 +267,40 @@ test('bad settings are reported together with a coded error', () => {
     }
   }, /2 images/);
   assert.ok(Object.isFrozen(defaultAugmentConfig));
+});
+
+test('augment-preview writes the original and n augmented tiles as one grey PNG grid', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-preview-'));
+  try {
+    const size = 32;
+    const source = new Uint8Array(size * size);
+    for (let i = 0; i < source.length; i++) source[i] = (i % size) * 8; // a horizontal ramp: flips show
+    const image = path.join(dir, 'ramp.png');
+    writeFileSync(image, encode({ width: size, height: size, data: source, depth: 8, channels: 1 }));
+    const out = path.join(dir, 'grid.png');
+    const log = console.log;
+    console.log = () => undefined;
+    let code: number;
+    try {
+      code = await augmentPreviewCommand.run(['--image', image, '--out', out, '--n', '3', '--seed', '5', '--size', String(size)]);
+    } finally {
+      console.log = log;
+    }
+    assert.equal(code, 0);
+    const grid = decode(readFileSync(out));
+    // 4 tiles in 2 columns and 2 rows, 2 px apart.
+    assert.equal(grid.width, 2 * size + 2);
+    assert.equal(grid.height, 2 * size + 2);
+    assert.equal(grid.channels, 1);
+    const tile = (t: number): number[] => {
+      const [left, top] = [(t % 2) * (size + 2), Math.floor(t / 2) * (size + 2)];
+      const px: number[] = [];
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) px.push(grid.data[(top + y) * grid.width + left + x] as number);
+      return px;
+    };
+    assert.deepEqual(tile(0), Array.from(source), 'first tile is the image itself');
+    for (const t of [1, 2, 3]) assert.notDeepEqual(tile(t), Array.from(source), `tile ${t + 1} is augmented`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
