@@ -2,8 +2,7 @@
 // study's Figure 1), so a user can see what the training pipeline does before spending hours on it.
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { augmentBatch, defaultAugmentConfig, drawAugmentParams, resolveAugmentConfig, type AugmentConfig, type AugmentParams } from '../../data/augment.js';
-import { decodeGrey, writeGreyPng } from '../../data/imageIo.js';
+import { augmentBatch, decodeGrey, defaultAugmentConfig, drawAugmentParams, resolveAugmentConfig, writeGreyPng, type AugmentConfig, type AugmentParams } from '../../data/index.js';
 import { HipfracError, Rng } from '../../util/index.js';
 import { tensor, tidy } from '../../torch/index.js';
 
