@@ -111,7 +111,8 @@ export class DenseNetBody extends FeatureBody {
     features.add('norm5', new BatchNorm2d(numFeatures));
     this.features = this.registerModule('features', features);
     this.outChannels = numFeatures;
-    if (new.target === DenseNetBody) this.initWeights();
+    // A folded copy is overwritten by optimizeForInference at once: skip the init work.
+    if (new.target === DenseNetBody && options.foldBatchNorm !== true) this.initWeights();
   }
 
   /** torchvision's init: convolutions kaiming-normal (fan_in), BatchNorm 1/0, Linear bias 0. */
@@ -141,7 +142,7 @@ export class DenseNet extends DenseNetBody {
   constructor(config: DenseNetConfig, options: NetOptions & { numClasses?: number } = {}) {
     super(config, options);
     this.classifier = this.registerModule('classifier', new Linear(this.outChannels, options.numClasses ?? 1000));
-    this.initWeights();
+    if (options.foldBatchNorm !== true) this.initWeights();
   }
 
   override forward(x: Tensor): Tensor {

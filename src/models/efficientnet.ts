@@ -152,7 +152,8 @@ export class EfficientNetBody extends FeatureBody {
     this.outChannels = 4 * lastInput;
     features.append(convNormActivation(lastInput, this.outChannels, 1, 1, 1, true, fold));
     this.features = this.registerModule('features', features);
-    if (new.target === EfficientNetBody) this.initWeights();
+    // A folded copy is overwritten by optimizeForInference at once: skip the init work.
+    if (new.target === EfficientNetBody && options.foldBatchNorm !== true) this.initWeights();
   }
 
   /** torchvision's init: conv kaiming-normal (fan_out), BatchNorm 1/0, Linear U(±1/√out), biases 0. */
@@ -189,7 +190,7 @@ export class EfficientNet extends EfficientNetBody {
     super(config, options);
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
     this.classifier = this.registerModule('classifier', new Sequential(new Dropout(config.dropout), new Linear(this.outChannels, options.numClasses ?? 1000)));
-    this.initWeights();
+    if (options.foldBatchNorm !== true) this.initWeights();
   }
 
   override forward(x: Tensor): Tensor {

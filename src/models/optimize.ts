@@ -1,6 +1,6 @@
 // Inference-only copies of zoo models: every BatchNorm that directly follows a convolution is folded
 // into that convolution's weight and bias (y = γ·(Wx + b − μ)/√(σ² + ε) + β), removing a pass per layer.
-import { noGrad, sqrt, type Tensor } from '../torch/index.js';
+import { float, noGrad, sqrt, tidy, type Tensor } from '../torch/index.js';
 import { BatchNorm2d, type Module } from '../nn/index.js';
 import { HipfracError } from '../util/index.js';
 import { FoldedNorm } from './body.js';
@@ -55,21 +55,19 @@ export function optimizeForInference<M extends Module>(model: M): M {
     for (const [convPath, bnPath] of folds) {
       const bn = model.getSubmodule(bnPath);
       if (!(bn instanceof BatchNorm2d)) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: '${bnPath}' is a ${bn.constructor.name}, not a BatchNorm2d.`);
-      const get = (key: string): Tensor => {
-        const t = source.get(key);
-        if (t === undefined) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: '${key}' is missing.`);
-        return t.to('float64');
-      };
-      const [w, mean, variance, gamma, beta] = [get(`${convPath}.weight`), get(`${bnPath}.running_mean`), get(`${bnPath}.running_var`), get(`${bnPath}.weight`), get(`${bnPath}.bias`)];
-      const convBias = source.has(`${convPath}.bias`) ? get(`${convPath}.bias`) : null;
-      const std = sqrt(variance.add(bn.eps));
-      const scale = gamma.div(std);
-      const foldedW = w.mul(scale.reshape([-1, 1, 1, 1]));
-      const shifted = convBias === null ? mean.neg() : convBias.sub(mean);
-      const foldedB = shifted.mul(scale).add(beta);
-      (target.get(`${convPath}.weight`) as Tensor).copy_(foldedW);
-      (target.get(`${convPath}.bias`) as Tensor).copy_(foldedB);
-      for (const t of [w, mean, variance, gamma, beta, convBias, std, scale, foldedW, shifted, foldedB]) t?.dispose();
+      // In float64, so the folded weights round once, to float32, at the end.
+      tidy(() => {
+        const get = (key: string): Tensor => {
+          const t = source.get(key);
+          if (t === undefined) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: '${key}' is missing.`);
+          return t.to('float64');
+        };
+        const scale = get(`${bnPath}.weight`).div(sqrt(get(`${bnPath}.running_var`).add(float(bn.eps))));
+        const mean = get(`${bnPath}.running_mean`);
+        const shifted = source.has(`${convPath}.bias`) ? get(`${convPath}.bias`).sub(mean) : mean.neg();
+        (target.get(`${convPath}.weight`) as Tensor).copy_(get(`${convPath}.weight`).mul(scale.reshape([-1, 1, 1, 1])));
+        (target.get(`${convPath}.bias`) as Tensor).copy_(shifted.mul(scale).add(get(`${bnPath}.bias`)));
+      });
     }
   });
   twin.eval();

@@ -101,7 +101,8 @@ export class ResNetBody extends FeatureBody {
       this.stages.push(this.registerModule(`layer${i + 1}`, new Sequential(...blocks)));
     });
     this.outChannels = 512 * EXPANSION[kind];
-    if (new.target === ResNetBody) this.initWeights();
+    // A folded copy is overwritten by optimizeForInference at once: skip the init work.
+    if (new.target === ResNetBody && options.foldBatchNorm !== true) this.initWeights();
   }
 
   /** torchvision's init: convolutions kaiming-normal (fan_out, relu), BatchNorm weight 1, bias 0. */
@@ -131,7 +132,7 @@ export class ResNet extends ResNetBody {
     super(kind, layers, options);
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
     this.fc = this.registerModule('fc', new Linear(this.outChannels, options.numClasses ?? 1000));
-    this.initWeights();
+    if (options.foldBatchNorm !== true) this.initWeights();
   }
 
   override forward(x: Tensor): Tensor {

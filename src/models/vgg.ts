@@ -34,7 +34,8 @@ export class VggBody extends FeatureBody {
     this.features = this.registerModule('features', makeLayers(CONFIG_E, batchNorm, options.foldBatchNorm ?? false));
     // fastai's _vgg_split cuts features at index 22.
     this.groupStarts = ['features.22'];
-    if (new.target === VggBody) this.initWeights();
+    // A folded copy is overwritten by optimizeForInference at once: skip the init work.
+    if (new.target === VggBody && options.foldBatchNorm !== true) this.initWeights();
   }
 
   /** torchvision's init: conv kaiming-normal (fan_out, relu), bias 0; BatchNorm 1/0; Linear N(0, 0.01), bias 0. */
@@ -73,7 +74,7 @@ export class Vgg extends VggBody {
       'classifier',
       new Sequential(new Linear(512 * 7 * 7, 4096), new ReLUInplace(), new Dropout(p), new Linear(4096, 4096), new ReLUInplace(), new Dropout(p), new Linear(4096, options.numClasses ?? 1000)),
     );
-    this.initWeights();
+    if (options.foldBatchNorm !== true) this.initWeights();
   }
 
   override forward(x: Tensor): Tensor {

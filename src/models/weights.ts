@@ -1,6 +1,6 @@
 // Weight files for the zoo: finding torchvision's ImageNet file in the weights directory, reading
 // .pth or safetensors, and loading it into a body with an error that names file, architecture and keys.
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { Tensor } from '../torch/index.js';
 import { formatLoadReport, loadPth, loadSafetensors, type LoadReport, type Module } from '../nn/index.js';
@@ -33,13 +33,24 @@ export function weightsNotFound(spec: ArchSpec, dir: string | null): HipfracErro
   });
 }
 
-/** Reads a weight file by its format (safetensors by extension or header, else PyTorch .pth). */
+/** safetensors starts with an 8-byte header length and then the JSON header's '{'. */
+function looksLikeSafetensors(file: string): boolean {
+  const head = Buffer.alloc(9);
+  const fd = openSync(file, 'r');
+  try {
+    return readSync(fd, head, 0, 9, 0) === 9 && head[8] === 0x7b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads a weight file by its content (safetensors or PyTorch .pth), whatever its extension. */
 export function readWeightFile(file: string): Map<string, Tensor> {
   if (!existsSync(file)) {
     throw new HipfracError('HF_MODELS_WEIGHTS_NOT_FOUND', `weight file not found.`, { input: file, fix: 'check the path; torchvision file names are listed by `hipfrac models`.' });
   }
   try {
-    return file.endsWith('.safetensors') ? loadSafetensors(file) : loadPth(file);
+    return looksLikeSafetensors(file) ? loadSafetensors(file) : loadPth(file);
   } catch (error) {
     throw new HipfracError('HF_MODELS_WEIGHTS_UNREADABLE', `cannot read weights: ${(error as Error).message}`, {
       input: file,
