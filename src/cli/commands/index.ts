@@ -8,7 +8,6 @@ import { qcCommand } from './qc.js';
 import { phantomCommand } from './phantom.js';
 import { augmentPreviewCommand } from './augment-preview.js';
 import { modelsCommand } from './models.js';
-import { modelsCommand } from './models.js';
 
 export const commands: readonly CliCommand[] = [
   doctorCommand,
@@ -18,6 +17,5 @@ export const commands: readonly CliCommand[] = [
   qcCommand,
   phantomCommand,
   augmentPreviewCommand,
-  modelsCommand,
   modelsCommand,
 ];
