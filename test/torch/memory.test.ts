@@ -1,0 +1,88 @@
+// A 10,000-iteration training loop (forward, backward, in-place SGD under noGrad) of a small CNN must run
+// at flat native memory: no tensor leaks (exact count) and malloc / RSS growth bounded after warm-up.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, AdaptiveAvgPool2d } from '../../src/nn/index.js';
+import { crossEntropy, float, getNumThreads, manualSeed, memoryStats, noGrad, randint, randn, setNumThreads, tidy } from '../../src/torch/index.js';
+
+const ITERATIONS = 10_000;
+const WARMUP = 500;
+const MiB = 1 << 20;
+// After warm-up every iteration allocates and frees the same sizes, so glibc reuses the same chunks and
+// in-use bytes return to the same level; allow 1 MiB for allocator bookkeeping (per-thread arenas of the
+// OpenMP workers, autograd's thread-local caches) that may settle late. A leak of a single 4-element
+// gradient per iteration would grow it by ≥ 10,000 · (16 B + 64 B tensor header) ≈ 0.8 MiB plus the
+// TensorImpl (~200 B) ≈ 2.7 MiB, and the live-tensor count would catch it exactly anyway.
+const MALLOC_GROWTH_BOUND = 1 * MiB;
+// RSS also holds V8's heap, which the GC sizes as it likes (the JS wrappers are garbage each iteration):
+// 32 MiB is far below what one leaked activation per iteration would cost (10,000 · 2 KiB ≈ 20 MiB would
+// already show in malloc in-use; RSS bounds what malloc does not see, e.g. mmap-ed chunks).
+const RSS_GROWTH_BOUND = 32 * MiB;
+
+describe('memory', () => {
+  it(`${ITERATIONS.toLocaleString('en')} training iterations run at flat native memory`, (t) => {
+    // Tensors this small gain nothing from intra-op threads, and OpenMP's spin-waits make a loaded CI
+    // machine crawl: one thread keeps the test well under a minute.
+    const threads = getNumThreads();
+    setNumThreads(1);
+    t.after(() => setNumThreads(threads));
+    manualSeed(0);
+    const model = new Sequential(
+      new Conv2d(1, 4, 3, { padding: 1 }),
+      new BatchNorm2d(4),
+      new ReLU(),
+      new MaxPool2d(2),
+      new Conv2d(4, 8, 3, { padding: 1 }),
+      new ReLU(),
+      new AdaptiveAvgPool2d(1),
+      new Flatten(),
+      new Linear(8, 3),
+    );
+    const params = model.parameters();
+    const lr = 0.01;
+    const x = randn([4, 1, 8, 8]);
+    const y = randint(0, 3, [4]);
+
+    const step = (): number =>
+      tidy(() => {
+        model.zeroGrad();
+        const loss = crossEntropy(model.call(x), y);
+        loss.backward();
+        noGrad(() => {
+          for (const p of params) {
+            const g = p.grad;
+            if (g !== null) p.add_(g, float(-lr));
+          }
+        });
+        return loss.item();
+      });
+
+    const first = step();
+    for (let i = 1; i < WARMUP; i++) step();
+    model.zeroGrad();
+    const base = memoryStats();
+    const baseRss = process.memoryUsage.rss();
+    let maxLive = base.liveTensors;
+    let last = 0;
+    for (let i = 0; i < ITERATIONS; i++) {
+      last = step();
+      if (i % 500 === 0) maxLive = Math.max(maxLive, memoryStats().liveTensors);
+    }
+    model.zeroGrad();
+    const end = memoryStats();
+    const endRss = process.memoryUsage.rss();
+
+    // Tensors alive between iterations: parameters, buffers, x and y. Nothing else may survive a step.
+    assert.equal(end.liveTensors, base.liveTensors, 'live native tensors before vs after the loop');
+    assert.equal(maxLive, base.liveTensors, 'live native tensors sampled between iterations');
+    const mallocGrowth = end.mallocInUseBytes - base.mallocInUseBytes;
+    assert.ok(mallocGrowth < MALLOC_GROWTH_BOUND, `malloc in-use grew by ${(mallocGrowth / MiB).toFixed(2)} MiB over ${ITERATIONS} iterations`);
+    const rssGrowth = endRss - baseRss;
+    t.diagnostic(`live tensors ${base.liveTensors} → ${end.liveTensors}; malloc in-use ${(mallocGrowth / 1024).toFixed(0)} KiB growth; RSS ${(rssGrowth / MiB).toFixed(1)} MiB growth`);
+    assert.ok(rssGrowth < RSS_GROWTH_BOUND, `RSS grew by ${(rssGrowth / MiB).toFixed(1)} MiB over ${ITERATIONS} iterations`);
+    // The loop really trained (so it really ran backward and updated parameters).
+    assert.ok(last < first, `loss went from ${first} to ${last}`);
+    x.dispose();
+    y.dispose();
+  });
+});
