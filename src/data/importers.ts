@@ -67,6 +67,8 @@ interface Task {
   readonly mtimeMs: number;
   readonly kind: 'dicom' | 'image';
   readonly view?: View;
+  /** A patient identifier from the layout (e.g. a patient column in FracAtlas's labels.csv). */
+  readonly patientHint?: string;
 }
 
 interface WorkerConfig {
@@ -181,8 +183,10 @@ async function processTask(task: Task, config: WorkerConfig): Promise<WorkerRepl
   const flags = qcFlags(metrics, image.width, image.height, viewInfo.view, config.qc);
   const path = join(config.outDir, CACHE_DIR, cacheFileName(contentHash, config.bitDepth));
   if (!(await fileExists(path))) await writeFileAtomic(path, await encodeGreyPng(cached, config.bitDepth));
-  // Without a Patient ID each image stands for its own patient (FracAtlas, folders): key by content.
-  const patientKey = header?.patientId !== undefined ? pseudonymKey(salt, 'patient', header.patientId) : pseudonymKey(salt, 'image', contentHash);
+  // Without a Patient ID each file stands for its own patient (FracAtlas, folders); exact duplicates are
+  // still kept together by the split through their content hash.
+  const patientId = header?.patientId ?? task.patientHint;
+  const patientKey = patientId !== undefined ? pseudonymKey(salt, 'patient', patientId) : pseudonymKey(salt, 'image', task.relPath);
   return {
     ok: true,
     sopInstanceUid: header?.sopInstanceUid ?? null,
@@ -300,7 +304,8 @@ async function planFracAtlas(root: string): Promise<Plan> {
     const relPath = `images/${id}`;
     // FracAtlas marks views with 0/1 columns; frontal is the AP/PA projection.
     const view: View = get('frontal') === '1' ? 'AP' : get('lateral') === '1' ? 'lateral' : get('oblique') === '1' ? 'other' : 'unknown';
-    tasks.push({ absPath, relPath, size: info.size, mtimeMs: info.mtimeMs, kind: 'image', view });
+    const patient = get('patient_id') || get('patient');
+    tasks.push({ absPath, relPath, size: info.size, mtimeMs: info.mtimeMs, kind: 'image', view, ...(patient === '' ? {} : { patientHint: patient }) });
     const fractured = get('fractured') === '1';
     layoutLabels.set(relPath, { label: fractured ? 1 : 0, labelName: fractured ? 'fracture' : 'no-fracture' });
   }
