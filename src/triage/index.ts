@@ -1,0 +1,24 @@
+// When to trust the model: per-image routing (auto-report or radiologist review with heatmap) from a given or
+// calibrated confidence cut-off with a Clopper–Pearson bound, conformal sets, risk–coverage and operating points.
+export type { TriageErrorCode } from './errors.js';
+export { clopperPearsonUpper, clopperPearsonLower, regularizedBeta, betaQuantile, logGamma } from './binomial.js';
+export { binaryRows, checkScores, confidenceOf, softmaxRow, fitTemperature } from './scores.js';
+export type { ProbabilityRows } from './scores.js';
+export { riskCoverageCurve, calibrateCutoff, evaluateCutoff, NO_AUTO_REPORT } from './cutoff.js';
+export type { RiskCoveragePoint, RiskCoverageCurve, CutoffOptions, CalibratedCutoff } from './cutoff.js';
+export { calibrateConformal, predictionSet, evaluateConformal, conformalScore } from './conformal.js';
+export type { ConformalScore, ConformalCalibration } from './conformal.js';
+export { chooseOperatingPoints, fractureLevel } from './operatingPoints.js';
+export type { OperatingPoint, OperatingPoints, FractureLevel } from './operatingPoints.js';
+export {
+  DEFAULT_CUTOFF,
+  givenCutoffPolicy,
+  calibratedCutoffPolicy,
+  conformalPolicy,
+  decide,
+  decideAll,
+  calibratedProbabilities,
+  policyFromModelCard,
+  policyToJson,
+} from './policy.js';
+export type { TriagePolicy, TriageMethod, TriageDecision, TriageRoute, PolicyExtras } from './policy.js';

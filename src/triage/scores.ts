@@ -1,0 +1,93 @@
+// Scores as plain data for triage: class-probability rows with labels, checked once; confidence and
+// correctness per case; softmax and temperature scaling (Guo et al. 2017) to calibrate confidence.
+import { HipfracError } from '../util/index.js';
+
+/** Class probabilities per case (rows sum to 1). */
+export type ProbabilityRows = readonly (readonly number[])[];
+
+/** Two-class rows [1 − p, p] from fracture probabilities p. */
+export function binaryRows(positiveProbabilities: readonly number[]): number[][] {
+  return positiveProbabilities.map((p) => [1 - p, p]);
+}
+
+/** Checks rows (finite, in [0, 1], summing to ~1, same width) and labels (integers in range, same count). */
+export function checkScores(probabilities: ProbabilityRows, labels?: readonly number[]): void {
+  if (probabilities.length === 0) throw new HipfracError('HF_TRIAGE_BAD_SCORES', 'no cases given.', { fix: 'pass the validation set\'s probabilities.' });
+  const classes = (probabilities[0] as readonly number[]).length;
+  probabilities.forEach((row, i) => {
+    const sum = row.reduce((a, b) => a + b, 0);
+    if (row.length !== classes || row.some((v) => !Number.isFinite(v) || v < 0 || v > 1) || Math.abs(sum - 1) > 1e-3) {
+      throw new HipfracError('HF_TRIAGE_BAD_SCORES', `case ${i}: probabilities [${row.join(', ')}] are not a distribution over ${classes} classes.`, {
+        input: `case ${i}`,
+        fix: 'pass softmax probabilities (not logits), one row per case.',
+      });
+    }
+  });
+  if (labels !== undefined) {
+    if (labels.length !== probabilities.length) {
+      throw new HipfracError('HF_TRIAGE_BAD_SCORES', `${probabilities.length} probability rows but ${labels.length} labels.`);
+    }
+    labels.forEach((y, i) => {
+      if (!Number.isInteger(y) || y < 0 || y >= classes) throw new HipfracError('HF_TRIAGE_BAD_SCORES', `case ${i}: label ${y} is not a class index below ${classes}.`, { input: `case ${i}` });
+    });
+  }
+}
+
+/** The predicted class (argmax) and its probability, the confidence triage acts on. */
+export function confidenceOf(row: readonly number[]): { predicted: number; confidence: number } {
+  let predicted = 0;
+  for (let k = 1; k < row.length; k++) if ((row[k] as number) > (row[predicted] as number)) predicted = k;
+  return { predicted, confidence: row[predicted] as number };
+}
+
+export function softmaxRow(logits: readonly number[], temperature = 1): number[] {
+  const scaled = logits.map((z) => z / temperature);
+  const m = Math.max(...scaled);
+  const e = scaled.map((z) => Math.exp(z - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+function meanNll(logits: readonly (readonly number[])[], labels: readonly number[], temperature: number): number {
+  let total = 0;
+  logits.forEach((row, i) => {
+    const scaled = row.map((z) => z / temperature);
+    const m = Math.max(...scaled);
+    const logSum = m + Math.log(scaled.reduce((a, z) => a + Math.exp(z - m), 0));
+    total += logSum - (scaled[labels[i] as number] as number);
+  });
+  return total / logits.length;
+}
+
+/**
+ * Temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017): the T > 0 that
+ * minimises the validation NLL of softmax(z / T), by golden-section search on log T in [1/20, 20].
+ */
+export function fitTemperature(logits: readonly (readonly number[])[], labels: readonly number[]): number {
+  if (logits.length === 0 || logits.length !== labels.length) {
+    throw new HipfracError('HF_TRIAGE_BAD_SCORES', `temperature scaling needs logits and labels of the same non-zero length (got ${logits.length} and ${labels.length}).`);
+  }
+  const phi = (Math.sqrt(5) - 1) / 2;
+  let a = Math.log(1 / 20);
+  let b = Math.log(20);
+  let c = b - phi * (b - a);
+  let d = a + phi * (b - a);
+  let fc = meanNll(logits, labels, Math.exp(c));
+  let fd = meanNll(logits, labels, Math.exp(d));
+  for (let i = 0; i < 80; i++) {
+    if (fc < fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - phi * (b - a);
+      fc = meanNll(logits, labels, Math.exp(c));
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + phi * (b - a);
+      fd = meanNll(logits, labels, Math.exp(d));
+    }
+  }
+  return Math.exp((a + b) / 2);
+}
