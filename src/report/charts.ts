@@ -1,5 +1,6 @@
 // Plots as inline SVG rendered at build time in Node with vega-lite → vega (no browser, no server):
 // learning curves, LR finder with the suggestion marked, ROC, precision-recall and reliability diagrams.
+import { createHash } from 'node:crypto';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { ReliabilityBin } from '../train/metrics/index.js';
@@ -20,8 +21,6 @@ const CONFIG = {
   line: { strokeWidth: 2 },
 } as const;
 
-let chartCounter = 0;
-
 /**
  * Renders a vega-lite spec to an SVG string. Element ids (clip paths, gradients) are prefixed per chart so
  * that several charts inlined in one page do not pick up each other's definitions.
@@ -37,7 +36,9 @@ export async function renderVegaLite(spec: TopLevelSpec): Promise<string> {
     throw new ReportError('HF_REPORT_CHART_FAILED', `A chart could not be rendered: ${(cause as Error).message}`,
       'chart specification', 'check the data passed to the chart helper (finite numbers, non-empty series)', cause);
   }
-  const prefix = `c${++chartCounter}-`;
+  // Prefix from the content: the same chart gets the same ids in every run (reproducible files), and two
+  // charts only share ids when they are identical, where sharing is harmless.
+  const prefix = `c${createHash('sha256').update(svg).digest('hex').slice(0, 10)}-`;
   return svg
     .replace(/\bid="([^"]+)"/g, (_, id: string) => `id="${prefix}${id}"`)
     .replace(/url\(#([^)]+)\)/g, (_, id: string) => `url(#${prefix}${id})`)

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it, type TestContext } from 'node:test';
 import {
-  averagePrecision, binaryMetrics, confusionMatrix, expectedCalibrationError, fitTemperature, mcnemarFromCounts,
+  averagePrecision, binaryMetrics, brierScore, confusionMatrix, expectedCalibrationError, fitTemperature, mcnemarFromCounts,
   precisionRecallCurve, quantileSorted, rocAuc, rocCurve,
 } from '../../src/train/metrics/index.js';
 import { Rng } from '../../src/util/index.js';
@@ -60,7 +60,7 @@ for d in params['datasets']:
         'accuracy': metrics.accuracy_score(y, pred), 'precision': metrics.precision_score(y, pred, zero_division=0),
         'recall': metrics.recall_score(y, pred), 'f1': metrics.f1_score(y, pred), 'specificity': tn / (tn + fp),
         'confusion': [int(tp), int(fp), int(tn), int(fn)],
-        'auc': metrics.roc_auc_score(y, p), 'ap': metrics.average_precision_score(y, p),
+        'auc': metrics.roc_auc_score(y, p), 'ap': metrics.average_precision_score(y, p), 'brier': metrics.brier_score_loss(y, p),
         'fpr': fpr.tolist(), 'tpr': tpr.tolist(), 'fpr_all': fpr_all.tolist(), 'tpr_all': tpr_all.tolist(), 'thr_all': thr_all[1:].tolist(),
         'precision_curve': prec.tolist(), 'recall_curve': rec.tolist(), 'pr_thresholds': prthr.tolist(),
         'cal_true': true10.tolist(), 'cal_pred': pred10.tolist(),
@@ -87,7 +87,7 @@ interface Reference {
   unavailable?: string;
   datasets: {
     accuracy: number; precision: number; recall: number; f1: number; specificity: number; confusion: number[];
-    auc: number; ap: number; fpr: number[]; tpr: number[]; fpr_all: number[]; tpr_all: number[]; thr_all: number[];
+    auc: number; ap: number; brier: number; fpr: number[]; tpr: number[]; fpr_all: number[]; tpr_all: number[]; thr_all: number[];
     precision_curve: number[]; recall_curve: number[]; pr_thresholds: number[]; cal_true: number[]; cal_pred: number[];
   }[];
   multiclass: number[][];
@@ -139,7 +139,7 @@ describe('metrics against scikit-learn and scipy', () => {
         ['accuracy', e.metrics.accuracy, r.accuracy], ['precision', e.metrics.precision, r.precision],
         ['recall', e.metrics.recall, r.recall], ['f1', e.metrics.f1, r.f1], ['specificity', e.metrics.specificity, r.specificity],
         ['rocAuc', e.metrics.rocAuc, r.auc], ['prAuc', e.metrics.prAuc, r.ap],
-        ['rocAuc()', rocAuc(d.probs, d.labels), r.auc], ['averagePrecision()', averagePrecision(d.probs, d.labels), r.ap],
+        ['rocAuc()', rocAuc(d.probs, d.labels), r.auc], ['brierScore()', brierScore(d.probs, d.labels), r.brier], ['averagePrecision()', averagePrecision(d.probs, d.labels), r.ap],
       ] as const) {
         assert.ok(Math.abs(value - expected) <= 1e-12, `${name}: ${value} != scikit-learn ${expected}`);
       }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  accuracyScore, applyTemperature, averagePrecision, binaryConfusion, binaryMetrics, bootstrapMetrics, bootstrapStatistic,
+  accuracyScore, applyTemperature, brierScore, compareModels, averagePrecision, binaryConfusion, binaryMetrics, bootstrapMetrics, bootstrapStatistic,
   confusionMatrix, expectedCalibrationError, fitTemperature, mcnemarFromCounts, mcnemarTest, metricsByGroup, METRIC_NAMES,
   MetricsError, mostConfidentCorrect, negativeLogLikelihood, positiveClassProbabilities, rocAuc, rocCurve, topLosses,
 } from '../../src/train/metrics/index.js';
@@ -116,6 +116,7 @@ describe('calibration', () => {
     close(r.bins[3]!.observed, 0.5);
     close(r.ece, 0.5 * 0.3 + 0.5 * 0.1);
     assert.equal(expectedCalibrationError([1, 0], [1, 0]).ece, 0);
+    close(brierScore(probs, labels), (0.04 + 0.64 + 0.01 + 0.01) / 4);
   });
 });
 
@@ -238,6 +239,25 @@ describe('subgroup breakdown', () => {
     assert.deepEqual(ap.metrics, binaryMetrics([0.9, 0.7, 0.1], [1, 0, 0]).metrics);
     assert.ok(ap.intervals !== undefined);
     assert.ok(Number.isNaN(groups[4]!.metrics.rocAuc), 'a group with one class has no AUC');
+  });
+});
+
+describe('model comparison', () => {
+  it('ranks models by accuracy and tests each against the best with McNemar', () => {
+    const labels = [1, 1, 1, 1, 0, 0, 0, 0, 1, 0];
+    const result = compareModels(labels, {
+      weak: [0.9, 0.2, 0.3, 0.8, 0.6, 0.7, 0.1, 0.2, 0.4, 0.3],
+      strong: [0.9, 0.8, 0.7, 0.8, 0.1, 0.2, 0.1, 0.6, 0.9, 0.3],
+      middling: [0.9, 0.8, 0.3, 0.8, 0.1, 0.7, 0.1, 0.2, 0.9, 0.3],
+    }, { bootstrap: { resamples: 100, seed: 1 } });
+    assert.deepEqual(result.map((r) => r.model), ['strong', 'middling', 'weak']);
+    assert.deepEqual(result.map((r) => r.isBest), [true, false, false]);
+    assert.equal(result[0]!.mcnemar, undefined);
+    close(result[0]!.evaluation.metrics.accuracy, 0.9);
+    // weak is wrong on cases 1, 2, 4, 5, 8; strong only on 7: b = 5 (strong right, weak wrong), c = 1.
+    assert.deepEqual([result[2]!.mcnemar!.b, result[2]!.mcnemar!.c], [5, 1]);
+    close(result[2]!.mcnemar!.pValue, 2 * (1 + 6) / 64, 1e-15);
+    assert.equal(result[1]!.intervals.accuracy.estimate, result[1]!.evaluation.metrics.accuracy);
   });
 });
 

@@ -104,3 +104,11 @@ export function expectedCalibrationError(probs: NumberArray, labels: LabelArray,
   }
   return { mode, ece, mce, bins };
 }
+
+/** Brier score: mean squared difference between the fracture probability and the label (lower is better). */
+export function brierScore(probs: NumberArray, labels: LabelArray): number {
+  checkBinaryInputs('brierScore', probs, labels);
+  let sum = 0;
+  for (let i = 0; i < probs.length; i++) sum += ((probs[i] as number) - (labels[i] as number)) ** 2;
+  return sum / probs.length;
+}
