@@ -45,6 +45,8 @@ torch.save(extra, os.path.join(d, 'proto4.pth'), pickle_protocol=4)
 torch.save({'epoch': 3, 'state_dict': extra, 'note': 'x'}, os.path.join(d, 'checkpoint.pth'))
 torch.save({'model': extra, 'step': 10}, os.path.join(d, 'checkpoint_legacy.pth'), _use_new_zipfile_serialization=False)
 torch.save({'epoch': 3, 'weights': extra}, os.path.join(d, 'checkpoint_other_key.pth'))
+# A legacy pickle longer than the 4 MiB hipfrac reads first: the reader must read on.
+torch.save({'model': extra, 'notes': 'x' * (5 << 20)}, os.path.join(d, 'checkpoint_big_legacy.pth'), _use_new_zipfile_serialization=False)
 torch.save(torch.nn.Linear(2, 2), os.path.join(d, 'whole_module.pth'))
 class Evil:
   def __reduce__(self):
@@ -160,6 +162,12 @@ describe('loadPth reads torch.save files', () => {
     disposeAll(legacy.tensors);
   });
 
+  it('a legacy checkpoint whose pickle is longer than the first read (5 MiB of notes) loads', () => {
+    const tensors = loadPth(join(dir, 'checkpoint_big_legacy.pth'));
+    assertMatchesReference(tensors, EXTRA_KEYS);
+    disposeAll(tensors);
+  });
+
   it('a checkpoint with the weights under another key names its keys, and options.key selects it', () => {
     const file = join(dir, 'checkpoint_other_key.pth');
     assertHipfracError(() => loadPth(file), 'HF_IO_PTH_NO_STATE_DICT', file, /weights: dict/);
@@ -209,6 +217,31 @@ describe('loadPth refuses hostile and damaged files with a HipfracError', () => 
       for (const at of points) {
         writeFileSync(cut, whole.subarray(0, at));
         assertHipfracError(() => loadPth(cut), /^HF_IO_/, cut);
+      }
+    }
+  });
+
+  it('randomly corrupted bytes (pickle, zip records, legacy storages): loads or a HipfracError, never a crash', () => {
+    let state = 20240607;
+    const random = (): number => {
+      // xorshift32: deterministic, so a failure names a reproducible mutation.
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 4294967296;
+    };
+    const mutated = join(dir, 'mutated.pth');
+    for (const name of ['proto4.pth', 'checkpoint_legacy.pth']) {
+      const whole = readFileSync(join(dir, name));
+      for (let i = 0; i < 150; i++) {
+        const bytes = Buffer.from(whole);
+        for (let k = 0; k < 1 + Math.floor(random() * 4); k++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+        writeFileSync(mutated, bytes);
+        try {
+          disposeAll(loadPth(mutated));
+        } catch (error) {
+          assert.ok(error instanceof HipfracError, `${name} mutation ${i}: ${String(error)}`);
+        }
       }
     }
   });

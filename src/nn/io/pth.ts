@@ -1,10 +1,10 @@
 // PyTorch `.pth` reader: torch.save's zip format and its legacy (pre-1.6) format, through our own
 // zip and pickle readers, with an allow-list of globals so a weight file can never run code.
-import { readFileSync } from 'node:fs';
 import { asStrided, callTensor, tidy, type DType, type Tensor } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
 import { describe, PyCallable, unpickle, type PyDict } from './pickle.js';
 import { ELEMENT_SIZE, tensorFromBytes } from './tensorBytes.js';
+import { withFileReader, type FileReader } from './fileReader.js';
 import { looksLikeZip, readZipDirectory, readZipEntry } from './zip.js';
 
 /** Keys under which training checkpoints commonly wrap the model's state_dict, tried in this order. */
@@ -53,7 +53,8 @@ class StorageType {
 }
 
 class Storage {
-  bytes: Uint8Array | null = null;
+  /** Reads the storage's bytes (possibly into a shared scratch buffer: copy them at once). */
+  load: (() => Uint8Array) | null = null;
   constructor(
     readonly key: string,
     readonly dtype: DType,
@@ -65,7 +66,7 @@ class Storage {
   ) {}
   data(file: string): Uint8Array {
     const nbytes = this.numel * ELEMENT_SIZE[this.dtype];
-    const bytes = this.root === null ? this.bytes : this.root.data(file).subarray(this.rootOffset * ELEMENT_SIZE[this.dtype], this.rootOffset * ELEMENT_SIZE[this.dtype] + nbytes);
+    const bytes = this.root === null ? (this.load === null ? null : this.load()) : this.root.data(file).subarray(this.rootOffset * ELEMENT_SIZE[this.dtype], this.rootOffset * ELEMENT_SIZE[this.dtype] + nbytes);
     if (bytes === null || bytes.length < nbytes) {
       throw new HipfracError('HF_IO_TRUNCATED', `storage '${this.key}' needs ${nbytes} bytes but the file holds ${bytes?.length ?? 0}.`, {
         input: file,
@@ -231,8 +232,9 @@ function storageFromId(file: string, pid: unknown, storages: Map<string, Storage
   return storage;
 }
 
-function readZipPth(bytes: Uint8Array, file: string): Unpickled {
-  const entries = readZipDirectory(bytes, file);
+function readZipPth(reader: FileReader): Unpickled {
+  const file = reader.file;
+  const entries = readZipDirectory(reader);
   const pickles = [...entries.keys()].filter((name) => name === 'data.pkl' || name.endsWith('/data.pkl')).sort((a, b) => a.split('/').length - b.split('/').length);
   const pickleName = pickles[0];
   if (pickleName === undefined) {
@@ -243,11 +245,11 @@ function readZipPth(bytes: Uint8Array, file: string): Unpickled {
   }
   const prefix = pickleName.slice(0, pickleName.length - 'data.pkl'.length);
   const byteorder = entries.get(`${prefix}byteorder`);
-  if (byteorder !== undefined && new TextDecoder().decode(readZipEntry(bytes, byteorder, file)).trim() !== 'little') {
+  if (byteorder !== undefined && new TextDecoder().decode(readZipEntry(reader, byteorder)).trim() !== 'little') {
     throw new HipfracError('HF_IO_PTH_BYTEORDER', 'the file was saved on a big-endian machine; hipfrac reads little-endian files only.', { input: file, fix: 're-save it on a little-endian machine.' });
   }
   const storages = new Map<string, Storage>();
-  const { value } = unpickle(readZipEntry(bytes, entries.get(pickleName) as NonNullable<ReturnType<typeof entries.get>>, file), 0, {
+  const { value } = unpickle(readZipEntry(reader, entries.get(pickleName) as NonNullable<ReturnType<typeof entries.get>>), 0, {
     source: file,
     findGlobal: (module, name) => findGlobal(file, module, name),
     persistentLoad: (pid) => storageFromId(file, pid, storages, false),
@@ -255,7 +257,7 @@ function readZipPth(bytes: Uint8Array, file: string): Unpickled {
   for (const storage of storages.values()) {
     const entry = entries.get(`${prefix}data/${storage.key}`);
     if (entry === undefined) throw corrupt(file, `storage '${storage.key}' has no entry ${prefix}data/${storage.key}`);
-    storage.bytes = readZipEntry(bytes, entry, file);
+    storage.load = () => readZipEntry(reader, entry, true);
   }
   return { root: value, format: 'zip' };
 }
@@ -263,7 +265,49 @@ function readZipPth(bytes: Uint8Array, file: string): Unpickled {
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
 
-function readLegacyPth(bytes: Uint8Array, file: string): Unpickled {
+/** The legacy pickles are small and come first; read this much, more only if they run past it. */
+const LEGACY_HEAD_BYTES = 1 << 22;
+
+interface LegacyHead {
+  readonly root: unknown;
+  readonly storages: Map<string, Storage>;
+  readonly keys: unknown[];
+  /** Where the storages' bytes begin. */
+  readonly end: number;
+}
+
+function readLegacyPth(reader: FileReader): Unpickled {
+  const file = reader.file;
+  let head: LegacyHead | undefined;
+  for (let headLength = Math.min(reader.size, LEGACY_HEAD_BYTES); head === undefined; headLength = Math.min(reader.size, headLength * 8)) {
+    try {
+      head = readLegacyHead(file, reader.read(0, headLength));
+    } catch (error) {
+      if (!(error instanceof HipfracError) || error.code !== 'HF_IO_TRUNCATED' || headLength === reader.size) throw error;
+    }
+  }
+  // Then, per key: the element count (int64) and the raw bytes, read when the tensors are built.
+  let at = head.end;
+  for (const rawKey of head.keys) {
+    const key = pyStr(rawKey);
+    const storage = key === null ? undefined : head.storages.get(key);
+    if (storage === undefined) throw corrupt(file, `the storage key list names '${String(rawKey)}', which no tensor uses`);
+    if (at + 8 > reader.size) throw new HipfracError('HF_IO_TRUNCATED', `the file ends before storage '${key}'.`, { input: file, fix: 'the file is truncated; download or copy it again.' });
+    const numel = Number(reader.read(at, 8).readBigInt64LE(0));
+    if (numel !== storage.numel) throw corrupt(file, `storage '${key}' holds ${numel} elements but its tensors expect ${storage.numel}`);
+    const nbytes = numel * ELEMENT_SIZE[storage.dtype];
+    const start = at + 8;
+    if (start + nbytes > reader.size) {
+      throw new HipfracError('HF_IO_TRUNCATED', `storage '${key}' needs ${nbytes} bytes but only ${reader.size - start} remain.`, { input: file, fix: 'the file is truncated; download or copy it again.' });
+    }
+    storage.load = () => reader.readShared(start, nbytes);
+    at = start + nbytes;
+  }
+  return { root: head.root, format: 'legacy' };
+}
+
+/** The five pickles at the start of a legacy file: magic, protocol, sys_info, the object, storage keys. */
+function readLegacyHead(file: string, bytes: Uint8Array): LegacyHead {
   const notPth = (cause?: unknown): HipfracError =>
     new HipfracError('HF_IO_NOT_PTH', 'the file is neither a zip archive nor a legacy torch.save file (no PyTorch magic number).', {
       input: file,
@@ -290,24 +334,7 @@ function readLegacyPth(bytes: Uint8Array, file: string): Unpickled {
   const root = unpickle(bytes, sysInfo.end, { ...plain, persistentLoad: (pid) => storageFromId(file, pid, storages, true) });
   const keys = unpickle(bytes, root.end, plain);
   if (!Array.isArray(keys.value)) throw corrupt(file, 'the storage key list is missing');
-  // Then, per key: the element count (int64) and the raw bytes.
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = keys.end;
-  for (const rawKey of keys.value as unknown[]) {
-    const key = pyStr(rawKey);
-    const storage = key === null ? undefined : storages.get(key);
-    if (storage === undefined) throw corrupt(file, `the storage key list names '${String(rawKey)}', which no tensor uses`);
-    if (at + 8 > bytes.length) throw new HipfracError('HF_IO_TRUNCATED', `the file ends before storage '${key}'.`, { input: file, fix: 'the file is truncated; download or copy it again.' });
-    const numel = Number(view.getBigInt64(at, true));
-    if (numel !== storage.numel) throw corrupt(file, `storage '${key}' holds ${numel} elements but its tensors expect ${storage.numel}`);
-    const nbytes = numel * ELEMENT_SIZE[storage.dtype];
-    if (at + 8 + nbytes > bytes.length) {
-      throw new HipfracError('HF_IO_TRUNCATED', `storage '${key}' needs ${nbytes} bytes but only ${bytes.length - at - 8} remain.`, { input: file, fix: 'the file is truncated; download or copy it again.' });
-    }
-    storage.bytes = bytes.subarray(at + 8, at + 8 + nbytes);
-    at += 8 + nbytes;
-  }
-  return { root: root.value, format: 'legacy' };
+  return { root: root.value, storages, keys: keys.value as unknown[], end: keys.end };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -371,15 +398,11 @@ function materialise(dict: Map<string, TensorRef>, file: string): Map<string, Te
  * contiguous, each with its own memory (tensors that shared a storage in PyTorch are copied apart).
  */
 export function readPth(file: string, options: PthOptions = {}): PthContent {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw new HipfracError('HF_IO_READ', `cannot read the weight file: ${(error as Error).message}`, { input: file, fix: 'check the path and its permissions.', cause: error });
-  }
-  const { root, format } = looksLikeZip(bytes) ? readZipPth(bytes, file) : readLegacyPth(bytes, file);
-  const { dict, key } = selectStateDict(root, file, options.key);
-  return { tensors: materialise(dict, file), format, stateDictKey: key };
+  return withFileReader(file, (reader) => {
+    const { root, format } = looksLikeZip(reader) ? readZipPth(reader) : readLegacyPth(reader);
+    const { dict, key } = selectStateDict(root, file, options.key);
+    return { tensors: materialise(dict, file), format, stateDictKey: key };
+  });
 }
 
 /** The state_dict of a PyTorch weight file as name → tensor (see readPth). */

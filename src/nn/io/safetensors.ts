@@ -1,10 +1,11 @@
 // safetensors (Hugging Face's weight format): an 8-byte header length, a JSON header, raw tensor bytes.
 // The reader trusts nothing in the header; the writer is atomic (temp file, fsync, rename).
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type DType, type Tensor } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
+import { withFileReader } from './fileReader.js';
 import { ELEMENT_SIZE, tensorFromBytes, tensorToBytes } from './tensorBytes.js';
 
 /** The format's dtype names and ours. */
@@ -60,19 +61,24 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/**
- * Parses and validates the header of a safetensors file held in `bytes`: length, JSON, dtype names,
- * shapes, data offsets in range, byte count = numel × element size, and tensors tiling the data section
- * exactly (no gap, no overlap).
- */
-export function parseSafetensorsHeader(bytes: Uint8Array, file: string): SafetensorsHeader {
-  if (bytes.length < 8) throw lying(file, `the file has ${bytes.length} bytes, fewer than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
-    throw lying(file, `the header length ${headerLength} exceeds ${bytes.length - 8 < MAX_HEADER_BYTES ? `the ${bytes.length - 8} bytes after it (truncated?)` : 'the 100 MB limit'}`);
+/** The header length from the first 8 bytes, checked against the file size and the 100 MB limit. */
+export function safetensorsHeaderLength(prefix: Uint8Array, file: string, fileSize: number): number {
+  if (fileSize < 8 || prefix.length < 8) throw lying(file, `the file has ${fileSize} bytes, fewer than the 8-byte header length`);
+  const headerLength = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - 8))) {
+    throw lying(file, `the header length ${headerLength} exceeds ${fileSize - 8 < MAX_HEADER_BYTES ? `the ${fileSize - 8} bytes after it (truncated?)` : 'the 100 MB limit'}`);
   }
-  const dataStart = 8 + Number(headerLength);
+  return Number(headerLength);
+}
+
+/**
+ * Parses and validates the header of a safetensors file whose first bytes (at least 8 + header length)
+ * are `bytes`: length, JSON, dtype names, shapes, data offsets in range, byte count = numel × element
+ * size, and tensors tiling the data section exactly (no gap, no overlap).
+ */
+export function parseSafetensorsHeader(bytes: Uint8Array, file: string, fileSize = bytes.length): SafetensorsHeader {
+  const dataStart = 8 + safetensorsHeaderLength(bytes, file, fileSize);
+  if (bytes.length < dataStart) throw lying(file, `only ${bytes.length} of the header's ${dataStart} bytes were given`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
@@ -83,7 +89,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, file: string): Safeten
 
   let metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileSize - dataStart;
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw lying(file, '__metadata__ is not an object', name);
@@ -126,23 +132,21 @@ export function parseSafetensorsHeader(bytes: Uint8Array, file: string): Safeten
 
 /** Reads every tensor and the metadata of a safetensors file (CPU tensors, in header order). */
 export function readSafetensors(file: string): SafetensorsContent {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw new HipfracError('HF_IO_READ', `cannot read the weight file: ${(error as Error).message}`, { input: file, fix: 'check the path and its permissions.', cause: error });
-  }
-  const header = parseSafetensorsHeader(bytes, file);
-  const tensors = new Map<string, Tensor>();
-  try {
-    for (const entry of header.entries) {
-      tensors.set(entry.name, tensorFromBytes(bytes.subarray(header.dataStart + entry.begin, header.dataStart + entry.end), entry.dtype, entry.shape));
+  return withFileReader(file, (reader) => {
+    const length = safetensorsHeaderLength(reader.read(0, Math.min(8, reader.size)), file, reader.size);
+    const header = parseSafetensorsHeader(reader.read(0, 8 + length), file, reader.size);
+    const tensors = new Map<string, Tensor>();
+    try {
+      for (const entry of header.entries) {
+        // Through one scratch buffer: the file is never held whole in JS memory.
+        tensors.set(entry.name, tensorFromBytes(reader.readShared(header.dataStart + entry.begin, entry.end - entry.begin), entry.dtype, entry.shape));
+      }
+    } catch (error) {
+      for (const t of tensors.values()) t.dispose();
+      throw error;
     }
-  } catch (error) {
-    for (const t of tensors.values()) t.dispose();
-    throw error;
-  }
-  return { tensors, metadata: header.metadata };
+    return { tensors, metadata: header.metadata };
+  });
 }
 
 /** Reads every tensor of a safetensors file (use readSafetensors for the metadata too). */

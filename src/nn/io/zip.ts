@@ -1,7 +1,9 @@
 // A minimal ZIP reader for PyTorch's `torch.save` archives: central directory (zip64 included),
-// stored or deflated entries. No writing, no encryption, no multi-disk archives.
+// stored or deflated entries, read on demand from the file. No writing, no encryption, no multi-disk.
+import { constants } from 'node:buffer';
 import { inflateRawSync } from 'node:zlib';
 import { HipfracError } from '../../util/index.js';
+import type { FileReader } from './fileReader.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -21,6 +23,7 @@ const SIG_ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EXTRA_ID = 0x0001;
 const U32_MAX = 0xffffffff;
 const U16_MAX = 0xffff;
+const END_RECORD = 22;
 
 function damaged(file: string, what: string): HipfracError {
   return new HipfracError('HF_IO_ZIP', `the zip archive is damaged or truncated: ${what}.`, {
@@ -29,9 +32,13 @@ function damaged(file: string, what: string): HipfracError {
   });
 }
 
-/** True when the bytes start like a zip archive (a local file header). */
-export function looksLikeZip(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** True when the file starts like a zip archive (a local file header). */
+export function looksLikeZip(reader: FileReader): boolean {
+  return reader.size >= 4 && viewOf(reader.read(0, 4)).getUint32(0, true) === SIG_LOCAL;
 }
 
 function u64(view: DataView, at: number, file: string): number {
@@ -41,37 +48,43 @@ function u64(view: DataView, at: number, file: string): number {
 }
 
 /** Reads the central directory: entry name → entry. */
-export function readZipDirectory(bytes: Uint8Array, file: string): Map<string, ZipEntry> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+export function readZipDirectory(reader: FileReader): Map<string, ZipEntry> {
+  const file = reader.file;
+  if (reader.size < END_RECORD) throw damaged(file, `the file has only ${reader.size} bytes`);
   // The end-of-central-directory record sits in the last 22 + comment (≤ 65535) bytes.
+  const tailStart = Math.max(0, reader.size - END_RECORD - U16_MAX);
+  const tail = reader.read(tailStart, reader.size - tailStart);
+  const tailView = viewOf(tail);
   let end = -1;
-  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - U16_MAX); at--) {
-    if (view.getUint32(at, true) === SIG_END && at + 22 + view.getUint16(at + 20, true) === bytes.length) {
+  for (let at = tail.length - END_RECORD; at >= 0; at--) {
+    if (tailView.getUint32(at, true) === SIG_END && at + END_RECORD + tailView.getUint16(at + 20, true) === tail.length) {
       end = at;
       break;
     }
   }
   if (end < 0) throw damaged(file, 'no end-of-central-directory record');
-  let count = view.getUint16(end + 10, true);
-  let directorySize = view.getUint32(end + 12, true);
-  let directoryOffset = view.getUint32(end + 16, true);
+  let count = tailView.getUint16(end + 10, true);
+  let directorySize = tailView.getUint32(end + 12, true);
+  let directoryOffset = tailView.getUint32(end + 16, true);
   if (count === U16_MAX || directorySize === U32_MAX || directoryOffset === U32_MAX) {
     const locator = end - 20;
-    if (locator < 0 || view.getUint32(locator, true) !== SIG_ZIP64_LOCATOR) throw damaged(file, 'zip64 sizes without a zip64 locator');
-    const record = u64(view, locator + 8, file);
-    if (record + 56 > bytes.length || view.getUint32(record, true) !== SIG_ZIP64_END) throw damaged(file, 'the zip64 end record is missing');
-    count = u64(view, record + 32, file);
-    directorySize = u64(view, record + 40, file);
-    directoryOffset = u64(view, record + 48, file);
+    if (locator < 0 || tailView.getUint32(locator, true) !== SIG_ZIP64_LOCATOR) throw damaged(file, 'zip64 sizes without a zip64 locator');
+    const recordOffset = u64(tailView, locator + 8, file);
+    if (recordOffset + 56 > reader.size) throw damaged(file, 'the zip64 end record lies beyond the end of the file');
+    const record = viewOf(reader.read(recordOffset, 56));
+    if (record.getUint32(0, true) !== SIG_ZIP64_END) throw damaged(file, 'the zip64 end record is missing');
+    count = u64(record, 32, file);
+    directorySize = u64(record, 40, file);
+    directoryOffset = u64(record, 48, file);
   }
-  if (directoryOffset + directorySize > bytes.length) {
-    throw damaged(file, 'the central directory lies beyond the end of the file');
-  }
+  if (directoryOffset + directorySize > reader.size) throw damaged(file, 'the central directory lies beyond the end of the file');
+  const directory = reader.read(directoryOffset, directorySize);
+  const view = viewOf(directory);
 
   const entries = new Map<string, ZipEntry>();
-  let at = directoryOffset;
+  let at = 0;
   for (let i = 0; i < count; i++) {
-    if (at + 46 > bytes.length || view.getUint32(at, true) !== SIG_CENTRAL) throw damaged(file, `central directory entry ${i} is missing`);
+    if (at + 46 > directory.length || view.getUint32(at, true) !== SIG_CENTRAL) throw damaged(file, `central directory entry ${i} is missing`);
     const flags = view.getUint16(at + 8, true);
     const method = view.getUint16(at + 10, true);
     let compressedSize = view.getUint32(at + 20, true);
@@ -80,25 +93,26 @@ export function readZipDirectory(bytes: Uint8Array, file: string): Map<string, Z
     const extraLength = view.getUint16(at + 30, true);
     const commentLength = view.getUint16(at + 32, true);
     let localHeaderOffset = view.getUint32(at + 42, true);
-    if (at + 46 + nameLength + extraLength > bytes.length) throw damaged(file, `central directory entry ${i} runs past the end`);
-    const name = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength));
+    const extraEnd = at + 46 + nameLength + extraLength;
+    if (extraEnd > directory.length) throw damaged(file, `central directory entry ${i} runs past the directory`);
+    const name = new TextDecoder().decode(directory.subarray(at + 46, at + 46 + nameLength));
     // zip64 extra field: the 64-bit values, in this order, for each 32-bit field that is saturated.
     let extra = at + 46 + nameLength;
-    const extraEnd = extra + extraLength;
     while (extra + 4 <= extraEnd) {
       const id = view.getUint16(extra, true);
       const length = view.getUint16(extra + 2, true);
       if (id === ZIP64_EXTRA_ID) {
         let field = extra + 4;
-        if (size === U32_MAX) {
-          size = u64(view, field, file);
+        const fieldEnd = Math.min(extra + 4 + length, extraEnd);
+        const next = (): number => {
+          if (field + 8 > fieldEnd) throw damaged(file, `the zip64 field of '${name}' is too short`);
+          const value = u64(view, field, file);
           field += 8;
-        }
-        if (compressedSize === U32_MAX) {
-          compressedSize = u64(view, field, file);
-          field += 8;
-        }
-        if (localHeaderOffset === U32_MAX) localHeaderOffset = u64(view, field, file);
+          return value;
+        };
+        if (size === U32_MAX) size = next();
+        if (compressedSize === U32_MAX) compressedSize = next();
+        if (localHeaderOffset === U32_MAX) localHeaderOffset = next();
       }
       extra += 4 + length;
     }
@@ -108,23 +122,27 @@ export function readZipDirectory(bytes: Uint8Array, file: string): Map<string, Z
   return entries;
 }
 
-/** The entry's uncompressed bytes (a view into `bytes` when stored). */
-export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, file: string): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const at = entry.localHeaderOffset;
-  if (at + 30 > bytes.length || view.getUint32(at, true) !== SIG_LOCAL) throw damaged(file, `the local header of '${entry.name}' is missing`);
+/**
+ * The entry's uncompressed bytes. With `shared`, stored entries come in the reader's scratch buffer,
+ * valid until its next shared read (for tensor bytes copied at once into a tensor).
+ */
+export function readZipEntry(reader: FileReader, entry: ZipEntry, shared = false): Uint8Array {
+  const file = reader.file;
+  if (entry.localHeaderOffset + 30 > reader.size) throw damaged(file, `the local header of '${entry.name}' lies beyond the end of the file`);
+  const header = viewOf(reader.read(entry.localHeaderOffset, 30));
+  if (header.getUint32(0, true) !== SIG_LOCAL) throw damaged(file, `the local header of '${entry.name}' is missing`);
   if ((entry.flags & 1) !== 0) throw damaged(file, `'${entry.name}' is encrypted`);
-  const start = at + 30 + view.getUint16(at + 26, true) + view.getUint16(at + 28, true);
-  if (start + entry.compressedSize > bytes.length) throw damaged(file, `the data of '${entry.name}' runs past the end of the file`);
-  const raw = bytes.subarray(start, start + entry.compressedSize);
+  const start = entry.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
+  if (start + entry.compressedSize > reader.size) throw damaged(file, `the data of '${entry.name}' runs past the end of the file`);
   if (entry.method === 0) {
     if (entry.size !== entry.compressedSize) throw damaged(file, `stored entry '${entry.name}' has two different sizes`);
-    return raw;
+    return shared ? reader.readShared(start, entry.size) : reader.read(start, entry.size);
   }
   if (entry.method === 8) {
     let out: Buffer;
     try {
-      out = inflateRawSync(raw);
+      // Bounded by the declared size, so a lying entry cannot inflate without limit.
+      out = inflateRawSync(reader.readShared(start, entry.compressedSize), { maxOutputLength: Math.max(1, Math.min(entry.size, constants.MAX_LENGTH)) });
     } catch (error) {
       throw damaged(file, `'${entry.name}' does not inflate (${(error as Error).message})`);
     }
