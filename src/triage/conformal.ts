@@ -45,10 +45,19 @@ export function calibrateConformal(probabilities: ProbabilityRows, labels: reado
   return { score, alpha, qhat, n, statedCoverage: 1 - alpha };
 }
 
-/** The prediction set of one case: classes whose score ≤ qhat, in class order. */
+/**
+ * The prediction set of one case, in class order. LAC: classes whose score ≤ qhat (may be empty).
+ * APS: the most probable classes until their mass reaches qhat (Romano et al.'s non-randomised set: class k is in
+ * when the mass strictly above it is < qhat). That set contains {k : score ≤ qhat}, so coverage stays ≥ 1 − α, and it
+ * never drops the top class — the inclusive rule would give very confident cases an empty set.
+ */
 export function predictionSet(row: readonly number[], calibration: ConformalCalibration): number[] {
   const out: number[] = [];
-  for (let k = 0; k < row.length; k++) if (conformalScore(calibration.score, row, k) <= calibration.qhat) out.push(k);
+  for (let k = 0; k < row.length; k++) {
+    const s = conformalScore(calibration.score, row, k);
+    const inSet = calibration.score === 'lac' ? s <= calibration.qhat : s - (row[k] as number) < calibration.qhat;
+    if (inSet) out.push(k);
+  }
   return out;
 }
 

@@ -129,6 +129,10 @@ test('conformal sets (LAC and APS) reach the stated coverage with miscalibrated 
       assert.equal(c.statedCoverage, 0.9);
       const test = draw(4000);
       coverage += evaluateConformal(test.rows, test.labels, c).coverage;
+      if (score === 'aps') {
+        // APS never drops the most probable class (no empty sets for confident cases).
+        for (const row of test.rows.slice(0, 200)) assert.ok(predictionSet(row, c).includes((row[1] as number) > (row[0] as number) ? 1 : 0));
+      }
     }
     coverage /= trials;
     assert.ok(coverage >= 0.9 - 0.006, `${score}: mean coverage ${coverage}`);
