@@ -90,6 +90,14 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   return Napi::External<TensorBox>::New(env, box, finalizeBox);
 }
 
+// Errors carry a stable `code` (HF_TORCH_*) that src/torch keeps when it wraps them in a HipfracError,
+// so callers can tell a disposed tensor from a bad argument without parsing messages.
+[[noreturn]] void throwCoded(Napi::Env env, const char* code, const std::string& message, bool typeError = false) {
+  Napi::Error e = typeError ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  throw e;
+}
+
 // Accepts an External handle, or any object carrying one under `_h` (the TypeScript Tensor).
 TensorBox* boxOf(const Napi::Value& value) {
   Napi::Value v = value;
@@ -101,10 +109,10 @@ TensorBox* boxOf(const Napi::Value& value) {
 const at::Tensor& tensorOf(Napi::Env env, const Napi::Value& value, const char* what) {
   TensorBox* box = boxOf(value);
   if (box == nullptr) {
-    throw Napi::TypeError::New(env, std::string(what) + ": expected a Tensor");
+    throwCoded(env, "HF_TORCH_BAD_ARGUMENT", std::string(what) + ": expected a Tensor", true);
   }
   if (!box->tensor.defined()) {
-    throw Napi::Error::New(env, std::string(what) + ": tensor used after dispose()");
+    throwCoded(env, "HF_TORCH_DISPOSED", std::string(what) + ": tensor used after dispose()");
   }
   return box->tensor;
 }
@@ -175,8 +183,8 @@ Napi::Value Op(const Napi::CallbackInfo& info) {
   if (it == gOps.end()) {
     auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
     if (!handle.has_value()) {
-      throw Napi::Error::New(env, "unknown operator '" + name + (overload.empty() ? "" : "." + overload) +
-                                      "': no such schema in this LibTorch (" + TORCH_VERSION + ")");
+      throwCoded(env, "HF_TORCH_UNKNOWN_OP", "unknown operator '" + name + (overload.empty() ? "" : "." + overload) +
+                                                 "': no such schema in this LibTorch (" + TORCH_VERSION + ")");
     }
     auto* entry = new OpEntry{*handle, key};  // lives for the process
     it = gOps.emplace(key, entry).first;
@@ -198,8 +206,8 @@ Napi::Value OpSchema(const Napi::CallbackInfo& info) {
                            const Napi::Value& got) {
   std::string kind = got.IsNumber() ? "number" : got.IsString() ? "string" : got.IsBoolean() ? "boolean"
                      : got.IsArray() ? "array" : got.IsNull() ? "null" : got.IsUndefined() ? "undefined" : "object";
-  throw Napi::TypeError::New(env, op.fullName + ": argument '" + arg.name() + "' expected " + expected + ", got " + kind +
-                                      " (schema: " + c10::toString(arg.type()) + ")");
+  throwCoded(env, "HF_TORCH_BAD_ARGUMENT", op.fullName + ": argument '" + arg.name() + "' expected " + expected + ", got " + kind +
+                                              " (schema: " + c10::toString(arg.type()) + ")", true);
 }
 
 int64_t toInt(Napi::Env env, const OpEntry& op, const c10::Argument& arg, const Napi::Value& v) {
@@ -305,7 +313,7 @@ c10::IValue toIValue(Napi::Env env, const OpEntry& op, const c10::Argument& arg,
       TensorBox* box = boxOf(v);
       if (box == nullptr) argError(env, op, arg, "a Tensor", v);
       if (!box->tensor.defined()) {
-        throw Napi::Error::New(env, op.fullName + ": argument '" + arg.name() + "' is a tensor used after dispose()");
+        throwCoded(env, "HF_TORCH_DISPOSED", op.fullName + ": argument '" + arg.name() + "' is a tensor used after dispose()");
       }
       return c10::IValue(box->tensor);
     }
@@ -385,8 +393,8 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
   const auto& params = schema.arguments();
   uint32_t nargs = args.Length();
   if (nargs > params.size()) {
-    throw Napi::TypeError::New(env, op.fullName + ": " + std::to_string(nargs) + " arguments given, the schema takes " +
-                                        std::to_string(params.size()));
+    throwCoded(env, "HF_TORCH_BAD_ARGUMENT", op.fullName + ": " + std::to_string(nargs) + " arguments given, the schema takes " +
+                                                std::to_string(params.size()) + " (schema: " + c10::toString(schema) + ")", true);
   }
   torch::jit::Stack stack;
   stack.reserve(params.size());
@@ -403,8 +411,8 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
         stack.emplace_back();
         continue;
       }
-      throw Napi::TypeError::New(env, op.fullName + ": missing required argument '" + arg.name() + "' (schema: " +
-                                          c10::toString(schema) + ")");
+      throwCoded(env, "HF_TORCH_BAD_ARGUMENT", op.fullName + ": missing required argument '" + arg.name() + "' (schema: " +
+                                                  c10::toString(schema) + ")", true);
     }
     stack.push_back(toIValue(env, op, arg, arg.type(), v));
   }
@@ -502,7 +510,7 @@ Napi::Value Item(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const at::Tensor& t = tensorOf(env, info[0], "item");
   if (t.numel() != 1) {
-    throw Napi::RangeError::New(env, "item(): the tensor has " + std::to_string(t.numel()) + " elements; item() needs exactly one");
+    throwCoded(env, "HF_TORCH_NOT_SCALAR", "item(): the tensor has " + std::to_string(t.numel()) + " elements; item() needs exactly one");
   }
   return Napi::Number::New(env, t.item().toDouble());
 }
@@ -606,7 +614,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   try {
     torch::autograd::backward(outputs, grads, c10::optional<bool>(retain), create);
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, std::string("backward: ") + e.what_without_backtrace());
+    throwCoded(env, "HF_TORCH_AUTOGRAD", std::string("backward: ") + e.what_without_backtrace());
   }
   return env.Undefined();
 }
@@ -624,7 +632,7 @@ Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
   try {
     result = torch::autograd::grad(outputs, inputs, gradOutputs, c10::optional<bool>(retain), create, allowUnused);
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, std::string("grad: ") + e.what_without_backtrace());
+    throwCoded(env, "HF_TORCH_AUTOGRAD", std::string("grad: ") + e.what_without_backtrace());
   }
   Napi::Array arr = Napi::Array::New(env, result.size());
   for (size_t i = 0; i < result.size(); i++) arr.Set(static_cast<uint32_t>(i), wrapTensor(env, result[i]));

@@ -31,16 +31,28 @@ function dtypeOfArray(data: TypedArray): DType {
   return 'uint8';
 }
 
-function flattenNested(data: unknown, shape: number[], out: number[], depth: number): void {
+// `leafDepth` holds the depth of the first number seen: a number at another depth (e.g. [[1, 2], 3]) is
+// as ragged as rows of different lengths.
+function flattenNested(data: unknown, shape: number[], out: number[], depth: number, leafDepth: { value: number } = { value: -1 }): void {
   if (Array.isArray(data)) {
+    if (leafDepth.value !== -1 && depth >= leafDepth.value) throw raggedError(depth);
     if (shape.length <= depth) shape.push(data.length);
-    else if (shape[depth] !== data.length) throw new HipfracError('HF_TORCH_RAGGED', 'tensor(): nested arrays are ragged.', { input: `dimension ${depth}`, fix: 'give every row the same length.' });
-    for (const d of data) flattenNested(d, shape, out, depth + 1);
+    else if (shape[depth] !== data.length) throw raggedError(depth);
+    for (const d of data) flattenNested(d, shape, out, depth + 1, leafDepth);
   } else if (typeof data === 'number' || typeof data === 'boolean') {
+    if (leafDepth.value === -1) leafDepth.value = depth;
+    else if (leafDepth.value !== depth) throw raggedError(Math.min(depth, leafDepth.value));
     out.push(Number(data));
   } else {
     throw new HipfracError('HF_TORCH_BAD_DATA', `tensor(): cannot make a tensor from ${typeof data}.`, { fix: 'pass numbers, nested arrays of numbers, or a typed array.' });
   }
+}
+
+function raggedError(depth: number): HipfracError {
+  return new HipfracError('HF_TORCH_RAGGED', `tensor(): nested arrays are ragged at dimension ${depth} (rows of different lengths, or a number where a row was expected).`, {
+    input: `dimension ${depth}`,
+    fix: 'give every row the same length and nesting depth.',
+  });
 }
 
 /**

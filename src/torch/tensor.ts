@@ -129,7 +129,12 @@ export function callOp(name: string, overload: string, args: readonly unknown[],
   try {
     raw = native().call(op, args, kwargs ?? null);
   } catch (error) {
-    throw new HipfracError('HF_TORCH_OP_FAILED', (error as Error).message, { input: `${name}${overload === '' ? '' : `.${overload}`}`, cause: error });
+    // Keep the addon's code (bad argument, disposed tensor); anything LibTorch itself rejected is OP_FAILED.
+    const code = (error as { code?: unknown }).code;
+    throw new HipfracError(typeof code === 'string' && code.startsWith('HF_') ? code : 'HF_TORCH_OP_FAILED', (error as Error).message, {
+      input: `${name}${overload === '' ? '' : `.${overload}`}`,
+      cause: error,
+    });
   }
   return wrapResult(raw);
 }
