@@ -54,56 +54,78 @@ export function resampleGrey(src: Uint16Array, srcWidth: number, srcHeight: numb
     scaleX = scale;
     scaleY = scale;
   }
-  const columns = filterTaps(srcWidth, size.width, scaleX, x0);
-  const rows = filterTaps(srcHeight, size.height, scaleY, y0);
-  // Horizontal pass into floats (srcHeight × out width), then vertical pass with rounding.
-  const across = new Float32Array(srcHeight * size.width);
-  for (let y = 0; y < srcHeight; y++) {
+  const outW = size.width;
+  const outH = size.height;
+  const columns = filterTaps(srcWidth, outW, scaleX, x0);
+  const rows = filterTaps(srcHeight, outH, scaleY, y0);
+  // Only the source rows some output row reads go through the horizontal pass (all of them when squishing).
+  const firstRow = rows.first[0] as number;
+  const lastRow = (rows.first[outH - 1] as number) + rows.taps - 1;
+  const across = new Float32Array((lastRow - firstRow + 1) * outW);
+  for (let y = firstRow; y <= lastRow; y++) {
     const line = y * srcWidth;
-    for (let x = 0; x < size.width; x++) {
-      const tap = columns[x] as FilterTap;
+    const target = (y - firstRow) * outW;
+    for (let x = 0; x < outW; x++) {
+      const start = line + (columns.first[x] as number);
+      const w = x * columns.taps;
       let sum = 0;
-      for (let k = 0; k < tap.weights.length; k++) sum += (tap.weights[k] as number) * (src[line + tap.first + k] as number);
-      across[y * size.width + x] = sum;
+      for (let k = 0; k < columns.taps; k++) sum += (columns.weights[w + k] as number) * (src[start + k] as number);
+      across[target + x] = sum;
     }
   }
-  const out = new Uint16Array(size.width * size.height);
-  for (let y = 0; y < size.height; y++) {
-    const tap = rows[y] as FilterTap;
-    for (let x = 0; x < size.width; x++) {
-      let sum = 0;
-      for (let k = 0; k < tap.weights.length; k++) sum += (tap.weights[k] as number) * (across[(tap.first + k) * size.width + x] as number);
-      out[y * size.width + x] = Math.min(65535, Math.max(0, Math.round(sum)));
+  // Vertical pass row by row, so the inner loop runs along contiguous memory.
+  const out = new Uint16Array(outW * outH);
+  const acc = new Float32Array(outW);
+  for (let y = 0; y < outH; y++) {
+    acc.fill(0);
+    for (let k = 0; k < rows.taps; k++) {
+      const w = rows.weights[y * rows.taps + k] as number;
+      if (w === 0) continue;
+      const from = ((rows.first[y] as number) + k - firstRow) * outW;
+      for (let x = 0; x < outW; x++) acc[x] += w * (across[from + x] as number);
     }
+    const row = y * outW;
+    for (let x = 0; x < outW; x++) out[row + x] = Math.min(65535, Math.max(0, Math.round(acc[x] as number)));
   }
   return out;
 }
 
-interface FilterTap {
-  readonly first: number;
-  readonly weights: Float64Array;
+/**
+ * Per output pixel: the first source pixel it reads and `taps` normalised triangle weights from there on
+ * (zero-padded to the same count for every pixel, and shifted inwards at the borders so reads stay in range).
+ */
+interface FilterTaps {
+  readonly first: Int32Array;
+  readonly taps: number;
+  readonly weights: Float32Array;
 }
 
-/** Per output pixel: the first source pixel it reads and the normalised triangle weights from there on. */
-function filterTaps(srcLength: number, outLength: number, scale: number, offset: number): FilterTap[] {
+function filterTaps(srcLength: number, outLength: number, scale: number, offset: number): FilterTaps {
   const support = Math.max(1, scale); // the triangle's half-width in source pixels
-  const taps: FilterTap[] = [];
+  const taps = Math.min(srcLength, Math.ceil(2 * support) + 1);
+  const first = new Int32Array(outLength);
+  const weights = new Float32Array(outLength * taps);
   for (let i = 0; i < outLength; i++) {
     const centre = offset + (i + 0.5) * scale; // in source pixel-edge coordinates
-    const first = Math.max(0, Math.floor(centre - support));
-    const last = Math.min(srcLength - 1, Math.ceil(centre + support) - 1);
-    const weights = new Float64Array(Math.max(1, last - first + 1));
+    const lo = Math.max(0, Math.floor(centre - support));
+    const hi = Math.min(srcLength - 1, Math.ceil(centre + support) - 1);
+    const start = Math.max(0, Math.min(lo, srcLength - taps));
+    first[i] = start;
     let total = 0;
-    for (let k = 0; k < weights.length; k++) {
-      const w = Math.max(0, 1 - Math.abs(first + k + 0.5 - centre) / support);
-      weights[k] = w;
+    for (let k = 0; k < taps; k++) {
+      const p = start + k;
+      const w = p < lo || p > hi ? 0 : Math.max(0, 1 - Math.abs(p + 0.5 - centre) / support);
+      weights[i * taps + k] = w;
       total += w;
     }
-    if (total === 0) weights[0] = total = 1;
-    for (let k = 0; k < weights.length; k++) weights[k] /= total;
-    taps.push({ first, weights });
+    if (total === 0) {
+      // Only when the output is far larger than the source's one pixel: take the nearest pixel.
+      weights[i * taps + Math.min(taps - 1, Math.max(0, Math.floor(centre) - start))] = 1;
+      total = 1;
+    }
+    for (let k = 0; k < taps; k++) weights[i * taps + k] /= total;
   }
-  return taps;
+  return { first, taps, weights };
 }
 
 /** The error for a file that cannot be decoded (also rebuilt on the main thread from a worker's report). */
