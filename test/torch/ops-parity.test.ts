@@ -25,8 +25,9 @@ const {
 /** HIPFRAC_TEST_DEVICE=cuda runs our side on the GPU; the PyTorch reference stays on the CPU. */
 const DEVICE = process.env['HIPFRAC_TEST_DEVICE'] ?? 'cpu';
 const ON_GPU = DEVICE !== 'cpu';
-// cuDNN convolutions use TF32 on Ampere+ by default and GPU reductions sum in another order.
-const GPU_TOL: Tolerance = { atol: 2e-3, rtol: 2e-3 };
+// cuDNN convolutions use TF32 on Ampere+ by default (10-bit mantissa: ~1e-3 relative per product, summed
+// over 27-element windows) and GPU reductions sum in another order.
+const GPU_TOL: Tolerance = { atol: 5e-3, rtol: 5e-3 };
 
 type Input = PyInput & { readonly grad?: boolean };
 type X = Record<string, Tensor>;
