@@ -51,8 +51,8 @@ table.confusion .cm-count { display: block; font-size: 20px; font-weight: 700; }
 table.confusion .cm-share { display: block; font-size: 12px; color: var(--muted); }
 table.confusion th.corner { font-size: 11px; text-transform: none; letter-spacing: 0; }
 tr.group-start > * { border-top: 2px solid var(--line); }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0 20px; }
-.card { flex: 1 1 150px; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: var(--soft); }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; margin: 12px 0 20px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: var(--soft); }
 .card .card-label { font-size: 12px; text-transform: uppercase; letter-spacing: 0.05em; color: var(--muted); }
 .card .card-value { font-size: 26px; font-weight: 700; font-variant-numeric: tabular-nums; line-height: 1.2; }
 .card .card-detail { font-size: 12px; color: var(--muted); }

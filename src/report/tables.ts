@@ -75,7 +75,9 @@ const estimateOf = (v: number | Interval | undefined): number => (v === undefine
  * Rows are sorted by accuracy; the best is marked; intervals appear below each value.
  */
 export function comparisonTable(rows: readonly ComparisonRow[], options: { caption?: string } = {}): string {
-  const sorted = [...rows].sort((a, b) => estimateOf(b.accuracy) - estimateOf(a.accuracy));
+  // On equal accuracy the reference of the McNemar tests (the row without one) comes first.
+  const sorted = [...rows].sort((a, b) => estimateOf(b.accuracy) - estimateOf(a.accuracy)
+    || (a.mcnemar === undefined ? 0 : 1) - (b.mcnemar === undefined ? 0 : 1));
   const columns: { key: keyof ComparisonRow & MetricName; label: string }[] = [
     { key: 'accuracy', label: 'Accuracy' }, { key: 'precision', label: 'Precision' }, { key: 'recall', label: 'Recall' },
     { key: 'f1', label: 'F1' }, { key: 'rocAuc', label: 'AUC' },
