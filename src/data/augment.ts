@@ -6,7 +6,7 @@
 // applied to the sampling coordinates, `align_corners=True`, reflection padding; then `_BrightnessLogit` and
 // `_ContrastLogit` in logit space. Written from the published formulas; no fastai code is copied.
 import { HipfracError, type Rng } from '../util/index.js';
-import { clamp, gridSample, log, mm, permute, reshape, sigmoid, slice, tensor, tidy, type Tensor } from '../torch/index.js';
+import { callInplace, callTensor, gridSample, mm, reshape, select, stack, tensor, tidy, type Tensor } from '../torch/index.js';
 
 /** Every augmentation setting; `defaultAugmentConfig` holds fastai's (and the study's) values. */
 export interface AugmentConfig {
@@ -216,9 +216,9 @@ function isIdentityLighting(p: AugmentParams): boolean {
 }
 
 const EPS = 1e-7;
+/** log(x / (1 − x)) after clamping to [ε, 1 − ε], as fastai's logit, in one operator. */
 function logitTensor(x: Tensor): Tensor {
-  const c = clamp(x, EPS, 1 - EPS);
-  return log(c).sub(log(c.neg().add(1)));
+  return callTensor('aten::logit', '', [x, EPS]);
 }
 function logit(p: number): number {
   const c = Math.min(1 - EPS, Math.max(EPS, p));
@@ -242,33 +242,38 @@ export function applyAugment(images: Tensor, params: readonly AugmentParams[], c
   return tidy(() => {
     let out = images;
     if (!params.every(isIdentityGeometry)) {
-      // Output pixel centres in normalised coordinates, as homogeneous rows [x, y, 1].
-      const base = new Float32Array(h * w * 3);
+      // Output pixel centres in normalised coordinates, as homogeneous columns [x; y; 1] (3 × HW).
+      const base = new Float32Array(3 * h * w);
       for (let r = 0; r < h; r++) {
         const y = h === 1 ? 0 : -1 + (2 * r) / (h - 1);
         for (let c = 0; c < w; c++) {
-          const o = (r * w + c) * 3;
-          base[o] = w === 1 ? 0 : -1 + (2 * c) / (w - 1);
-          base[o + 1] = y;
-          base[o + 2] = 1;
+          const i = r * w + c;
+          base[i] = w === 1 ? 0 : -1 + (2 * c) / (w - 1);
+          base[h * w + i] = y;
+          base[2 * h * w + i] = 1;
         }
       }
-      // All images' transposed matrices side by side, [3, 3N], so one small matrix product maps every pixel
-      // for every image (broadcasting [1, HW, 3] over the batch would first copy the grid N times).
+      // Every image's matrix stacked (3N × 3): one matrix product maps every pixel of every image, and each
+      // coordinate comes out as a contiguous plane (gridSample reads a strided grid far more slowly).
       const mats = new Float32Array(9 * n);
-      params.forEach((p, i) => {
-        const m = samplingMatrix(p, h, w);
-        for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) mats[c * 3 * n + i * 3 + r] = m[r * 3 + c]!;
-      });
-      const coords = permute(reshape(mm(tensor(base, [h * w, 3]), tensor(mats, [3, 3 * n])), [h, w, n, 3]), [2, 0, 1, 3]); // [N, H, W, 3]
-      const affineOnly = params.every((p) => p.warp[0] === 0 && p.warp[1] === 0);
-      const grid = affineOnly ? slice(coords, 3, 0, 2) : slice(coords, 3, 0, 2).div(slice(coords, 3, 2, 3));
+      params.forEach((p, i) => mats.set(samplingMatrix(p, h, w), 9 * i));
+      const coords = reshape(mm(tensor(mats, [3 * n, 3]), tensor(base, [3, h * w])), [n, 3, h * w]);
+      let gx = select(coords, 1, 0);
+      let gy = select(coords, 1, 1);
+      if (!params.every((p) => p.warp[0] === 0 && p.warp[1] === 0)) {
+        const gw = select(coords, 1, 2);
+        gx = gx.div(gw);
+        gy = gy.div(gw);
+      }
+      const grid = reshape(stack([gx, gy], 2), [n, h, w, 2]);
       out = gridSample(images.to('float32'), grid, config.interpolation, config.padding, true);
     }
     if (!params.every(isIdentityLighting)) {
       const shift = tensor(Float32Array.from(params, (p) => logit(p.brightness)), [n, 1, 1, 1]);
       const scale = tensor(Float32Array.from(params, (p) => p.contrast), [n, 1, 1, 1]);
-      out = sigmoid(logitTensor(out).add(shift).mul(scale));
+      // In place after the one new tensor: fewer passes and allocations over the batch.
+      const z = logitTensor(out).add_(shift).mul_(scale);
+      out = callInplace(z, 'aten::sigmoid_', '', []);
     }
     // Always hand back a tensor the caller owns, even for an all-identity batch.
     return out === images ? images.clone() : out;
