@@ -264,12 +264,13 @@ describe('optimizer state', () => {
     trainSteps(config, model, optimizer, 0, 2, [2e-2, 5e-3]);
     const before = memoryStats().liveTensors;
     trainSteps(config, model, optimizer, 2, 8, [2e-2, 5e-3]);
-    assert.equal(memoryStats().liveTensors, before);
+    // GC finalizers may free other tests' garbage meanwhile (never add): so at most, not exactly.
+    assert.ok(memoryStats().liveTensors <= before, `live tensors grew from ${before} to ${memoryStats().liveTensors} over 6 steps`);
     optimizer.zeroGrad();
     assert.equal(model.params.w1.grad, null);
     const live = memoryStats().liveTensors;
     optimizer.dispose();
-    assert.equal(memoryStats().liveTensors, live - 4 * 4, 'dispose frees step, exp_avg, exp_avg_sq, max_exp_avg_sq of 4 params');
+    assert.ok(memoryStats().liveTensors <= live - 4 * 4, 'dispose frees step, exp_avg, exp_avg_sq, max_exp_avg_sq of 4 params');
   });
 });
 

@@ -31,7 +31,8 @@ abstract class AdamFamily extends Optimizer<AdamGroup> {
   protected updateParam(param: Tensor, grad: Tensor, group: AdamGroup, state: Map<string, Tensor>): void {
     const { lr, eps, weightDecay, amsgrad } = group;
     const [beta1, beta2] = group.betas;
-    const stepCount = state.get('step') ?? this.initState(state, 'step', scalarTensor(0, { dtype: 'float32', device: param.device }));
+    // On the CPU even for CUDA parameters, as PyTorch keeps it: reading it then costs no device sync.
+    const stepCount = state.get('step') ?? this.initState(state, 'step', scalarTensor(0, { dtype: 'float32' }));
     const expAvg = state.get('exp_avg') ?? this.initState(state, 'exp_avg', zerosLike(param));
     const expAvgSq = state.get('exp_avg_sq') ?? this.initState(state, 'exp_avg_sq', zerosLike(param));
 

@@ -200,9 +200,11 @@ export abstract class Optimizer<G extends ParamGroup> {
     for (const [param, entry] of incoming) {
       const adopted = new Map<string, Tensor>();
       for (const [name, t] of entry) {
+        // The step count stays a float32 CPU scalar (as PyTorch keeps it); the rest follow the parameter.
         const dtype = name === 'step' ? 'float32' : param.dtype;
+        const device = name === 'step' ? 'cpu' : param.device;
         let value = t;
-        if (t.device !== param.device) value = value.to(param.device);
+        if (t.device !== device) value = value.to(device);
         if (value.dtype !== dtype) {
           const cast = value.to(dtype);
           if (value !== t) value.dispose();
