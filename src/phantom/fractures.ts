@@ -35,11 +35,11 @@ export function sampleFracture(rng: Rng, difficulty: Difficulty, allowed: readon
   const displaced = rng.bernoulli(DISPLACED_SHARE[difficulty]);
   const neck = type === 'subcapital' || type === 'transcervical' || type === 'basicervical';
   const jag: Jag = {
-    amplitude1: rng.uniform(0.3, difficulty === 'hard' ? 1.2 : 2.5),
-    wavelength1: rng.uniform(6, 14),
+    amplitude1: rng.uniform(0.3, difficulty === 'hard' ? 1 : 1.8),
+    wavelength1: rng.uniform(10, 24),
     phase1: rng.uniform(0, 2 * Math.PI),
-    amplitude2: rng.uniform(0.1, 0.8),
-    wavelength2: rng.uniform(2, 5),
+    amplitude2: rng.uniform(0.1, 0.45),
+    wavelength2: rng.uniform(3.5, 7),
     phase2: rng.uniform(0, 2 * Math.PI),
   };
   let displacement;
@@ -56,7 +56,7 @@ export function sampleFracture(rng: Rng, difficulty: Difficulty, allowed: readon
     const kind = rng.int(0, 3);
     const subtle = difficulty === 'hard' ? 0.6 : 1;
     displacement = {
-      angulationDeg: rng.uniform(0, 2.5) * subtle,
+      angulationDeg: rng.uniform(0, 1) * subtle,
       shorteningMm: 0,
       translationMm: kind === 2 ? rng.uniform(0.8, 2.2) * subtle : 0,
       gapMm: kind === 1 ? -rng.uniform(0.8, 2.2) * subtle : rng.uniform(0.5, 1.6) * subtle,
