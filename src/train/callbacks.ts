@@ -84,6 +84,8 @@ export class ProgressCallback implements Callback {
   private bar: ProgressBar | null = null;
   constructor(readonly label = 'train', readonly stream: NodeJS.WriteStream = process.stderr) {}
   beforeTrain(learner: Learner): void {
+    // The LR finder's sweep is not an epoch of training: it reports its own result.
+    if (learner.stage === 'lr-find') return;
     this.bar = new ProgressBar({ label: `${this.label} ${learner.stage} ${learner.epoch + 1}/${learner.nEpochs}`, total: learner.train.batchesPerEpoch, unit: 'batch', stream: this.stream });
   }
   afterBatch(learner: Learner): void {
@@ -95,7 +97,7 @@ export class ProgressCallback implements Callback {
   }
   afterEpoch(learner: Learner): void {
     const r = learner.history[learner.history.length - 1];
-    if (r === undefined) return;
+    if (r === undefined || learner.stage === 'lr-find') return;
     this.stream.write(
       `  ${r.stage} epoch ${r.epoch + 1}: train loss ${r.trainLoss.toFixed(4)}  valid loss ${r.validLoss.toFixed(4)}  valid acc ${(100 * r.validAccuracy).toFixed(1)}%  (${r.seconds.toFixed(1)} s)\n`,
     );
@@ -111,6 +113,6 @@ export class JsonlLogger implements Callback {
   }
   afterEpoch(learner: Learner): void {
     const r = learner.history[learner.history.length - 1];
-    if (r !== undefined) appendFileSync(this.file, `${JSON.stringify({ ...r, time: new Date().toISOString() })}\n`);
+    if (r !== undefined && learner.stage !== 'lr-find') appendFileSync(this.file, `${JSON.stringify({ ...r, time: new Date().toISOString() })}\n`);
   }
 }

@@ -40,8 +40,9 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
   let state: TrainingState = {
     stage: 'frozen',
     nextEpoch: 0,
-    frozenLr: config.lr,
-    unfrozenLr: config.unfrozenLr,
+    // Without the range test: the given LRs, else 1e-3 for the head and half of it after unfreezing (fastai's fine_tune halves base_lr).
+    frozenLr: config.lr ?? (config.lrFind ? null : 1e-3),
+    unfrozenLr: config.unfrozenLr ?? (config.lrFind ? null : (config.lr ?? 1e-3) / 2),
     lrFinder: { frozen: null, unfrozen: null },
     earlyStopping: { best: Number.NEGATIVE_INFINITY, wait: 0 },
     saveBest: { accuracy: Number.NEGATIVE_INFINITY, loss: Number.POSITIVE_INFINITY, epoch: -1 },
