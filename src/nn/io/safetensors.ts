@@ -204,11 +204,25 @@ export function saveSafetensors(file: string, tensors: ReadonlyMap<string, Tenso
     closeSync(fd);
     fd = undefined;
     renameSync(temp, file);
+    syncDirectory(path.dirname(file));
   } catch (error) {
     if (fd !== undefined) closeSync(fd);
     rmSync(temp, { force: true });
     if (error instanceof HipfracError) throw error;
     throw new HipfracError('HF_IO_WRITE', `cannot write the weight file: ${(error as Error).message}`, { input: file, fix: 'check that the folder exists, is writable and has space.', cause: error });
+  }
+}
+
+/** Makes the rename itself durable across a power cut. */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems cannot fsync a directory; the rename is atomic all the same.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
