@@ -1,6 +1,8 @@
 // Every CLI command, in the order `hipfrac --help` lists them. Each lives in its own file.
 import type { CliCommand } from '../command.js';
 import { doctorCommand } from './doctor.js';
+import { trainCommand } from './train.js';
+import { compareCommand } from './compare.js';
 import { importCommand } from './import.js';
 import { splitCommand } from './split.js';
 import { checkLeakageCommand } from './check-leakage.js';
@@ -18,4 +20,6 @@ export const commands: readonly CliCommand[] = [
   phantomCommand,
   augmentPreviewCommand,
   modelsCommand,
+  trainCommand,
+  compareCommand,
 ];

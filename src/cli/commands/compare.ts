@@ -1,0 +1,132 @@
+// `hipfrac compare`: the study's comparison — the same protocol per architecture on the same patient
+// split, then its Figure 3 table extended with intervals, size, time, speed and McNemar vs the best.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CliCommand } from '../command.js';
+import { getModelSpec } from '../../models/index.js';
+import { comparisonTable, figure, paragraph, renderReport, rocChart, writeReport, type ComparisonRow } from '../../report/index.js';
+import { compareModels, rocCurve } from '../../train/metrics/index.js';
+import { HipfracError } from '../../util/index.js';
+import { trainRun, type TrainRunResult } from '../pipeline/trainRun.js';
+import { writeRunReport } from '../pipeline/runReport.js';
+import { CONFIG_FLAGS, configFromFlags } from './train.js';
+
+export const STUDY_ARCHS = ['alexnet', 'vgg19', 'resnet50', 'resnet152', 'squeezenet1_1', 'densenet121', 'densenet169'] as const;
+
+interface RunSummary {
+  readonly arch: string;
+  readonly labels: number[];
+  readonly ids: string[];
+  readonly probs: number[];
+  readonly parameters: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+}
+
+function summaryOf(run: TrainRunResult, arch: string): RunSummary {
+  return {
+    arch,
+    labels: Array.from(run.evaluation.labels),
+    ids: run.evaluation.rowIds,
+    probs: Array.from(run.evaluation.probs),
+    parameters: run.model.numParameters(),
+    seconds: run.seconds,
+    imagesPerSecond: run.imagesPerSecond.inference,
+  };
+}
+
+/** A finished run in `dir` (results.json), so an interrupted comparison skips what is done. */
+function finishedRun(dir: string, arch: string): RunSummary | null {
+  const file = path.join(dir, 'results.json');
+  if (!existsSync(file)) return null;
+  const r = JSON.parse(readFileSync(file, 'utf8')) as { predictions: { id: string; label: number; probability: number }[]; parameters: number; seconds: number; imagesPerSecond: { inference: number } };
+  return { arch, labels: r.predictions.map((p) => p.label), ids: r.predictions.map((p) => p.id), probs: r.predictions.map((p) => p.probability), parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond.inference };
+}
+
+export const compareCommand: CliCommand = {
+  name: 'compare',
+  summary: 'train several architectures with the same protocol and split, and compare them',
+  usage: `Usage: hipfrac compare --data DATASET --out DIR [--archs ${STUDY_ARCHS.join(',')}] [train options]
+
+Runs \`hipfrac train\` per architecture into DIR/<arch> (finished ones are reused, an interrupted one
+resumes), then writes DIR/compare.html: the study's table (model, accuracy) extended with precision,
+recall, F1, ROC AUC with 95 % bootstrap intervals, parameters, training time, inference img/s and
+McNemar's paired test of each model against the best. Same options as \`hipfrac train\`.`,
+  async run(argv): Promise<number> {
+    const { values } = parseArgs({
+      args: [...argv],
+      options: { ...CONFIG_FLAGS, archs: { type: 'string', default: STUDY_ARCHS.join(',') }, data: { type: 'string' }, out: { type: 'string' }, 'weights-dir': { type: 'string' }, workers: { type: 'string' } },
+      strict: true,
+    });
+    if (values.data === undefined || values.out === undefined) {
+      throw new HipfracError('HF_CLI_MISSING_OPTION', 'compare needs --data and --out.', { fix: 'e.g. hipfrac compare --data datasets/hips --out runs/compare' });
+    }
+    const archs = values.archs.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    for (const arch of archs) getModelSpec(arch); // unknown names fail before hours of training
+    const summaries: RunSummary[] = [];
+    for (const arch of archs) {
+      const dir = path.join(values.out, arch);
+      const done = finishedRun(dir, arch);
+      if (done !== null) {
+        console.error(`${arch}: finished earlier, reusing ${dir}`);
+        summaries.push(done);
+        continue;
+      }
+      const config = configFromFlags({ ...values, arch });
+      const run = await trainRun({
+        datasetDir: values.data,
+        outDir: dir,
+        config,
+        resume: existsSync(path.join(dir, 'train-state')),
+        ...(values['weights-dir'] !== undefined ? { weightsDir: values['weights-dir'] } : {}),
+        ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
+      });
+      await writeRunReport({ run, config, datasetDir: values.data, outDir: dir });
+      summaries.push(summaryOf(run, arch));
+      run.model.dispose();
+    }
+    const first = summaries[0];
+    if (first === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--archs named no architecture.');
+    for (const s of summaries) {
+      if (s.ids.join() !== first.ids.join()) {
+        throw new HipfracError('HF_CLI_COMPARE_MISMATCH', `${s.arch} was validated on other images than ${first.arch}.`, { input: path.join(values.out, s.arch), fix: 'use the same dataset and split for every architecture (delete the stale run folder).' });
+      }
+    }
+    const compared = compareModels(first.labels, Object.fromEntries(summaries.map((s) => [s.arch, s.probs])), { mcnemar: {}, bootstrap: { seed: 0 } });
+    const rows: ComparisonRow[] = compared.map((c) => {
+      const s = summaries.find((x) => x.arch === c.model) as RunSummary;
+      const iv = c.intervals;
+      return {
+        model: c.model,
+        accuracy: iv.accuracy,
+        precision: iv.precision,
+        recall: iv.recall,
+        f1: iv.f1,
+        rocAuc: iv.rocAuc,
+        parameters: s.parameters,
+        trainingSeconds: s.seconds,
+        imagesPerSecond: s.imagesPerSecond,
+        ...(c.mcnemar === undefined ? {} : { mcnemar: c.mcnemar }),
+      };
+    });
+    const curves = summaries.map((s) => {
+      const roc = rocCurve(s.probs, s.labels);
+      return { name: s.arch, fpr: roc.fpr, tpr: roc.tpr, auc: compared.find((c) => c.model === s.arch)?.evaluation.metrics.rocAuc ?? Number.NaN };
+    });
+    const html = renderReport({
+      title: 'hipfrac — architecture comparison',
+      subtitle: `${summaries.length} architectures, same protocol, same patient-level split (${first.labels.length} validation images)`,
+      sections: [
+        { id: 'comparison', title: 'Comparison (the study\'s Figure 3, extended)', html: comparisonTable(rows) + paragraph('Intervals: 95 % bootstrap (1000 resamples, seed 0). McNemar: paired test of each model\'s correct/incorrect calls against the most accurate model on the same images.') },
+        { id: 'roc', title: 'ROC curves', html: figure(await rocChart(curves), 'All models on the same validation images.') },
+        { id: 'runs', title: 'Runs', html: paragraph(summaries.map((s) => `${s.arch}: ${path.join(values.out as string, s.arch, 'report.html')}`).join(' · ')) },
+      ],
+    });
+    const file = path.join(values.out, 'compare.html');
+    writeReport(file, html);
+    for (const r of rows) console.log(`${r.model.padEnd(16)} accuracy ${(100 * (typeof r.accuracy === 'number' ? r.accuracy : r.accuracy.estimate)).toFixed(1)} %`);
+    console.log(`comparison: ${path.resolve(file)}`);
+    return 0;
+  },
+};
