@@ -82,7 +82,8 @@ class DecodeWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, PendingRequest>();
   private nextId = 0;
-  alive = true;
+  /** Why this worker can take no more work (a crash, or the loader closing). */
+  private failure: HipfracError | null = null;
 
   constructor(onExit: () => void) {
     this.worker = new Worker(new URL('./loaderWorker.js', import.meta.url));
@@ -95,16 +96,19 @@ class DecodeWorker {
       if (response.ok) request.resolve(response.pixels);
       else request.reject(unreadableImage(response.path, response.reason));
     });
-    this.worker.on('error', (error) => this.failAll(new HipfracError('HF_DATA_LOADER_WORKER_FAILED', `A loader worker stopped: ${error.message}.`, { cause: error })));
+    this.worker.on('error', (error) => {
+      this.failure = new HipfracError('HF_DATA_LOADER_WORKER_FAILED', `A loader worker stopped: ${error.message}.`, { cause: error, fix: 'create a new ImageLoader; report the message if it repeats.' });
+      this.failAll(this.failure);
+    });
     this.worker.on('exit', () => {
-      this.alive = false;
-      this.failAll(new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader was closed while images were being decoded.'));
+      this.failure ??= new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader was closed while images were being decoded.', { fix: 'create a new ImageLoader.' });
+      this.failAll(this.failure);
       onExit();
     });
   }
 
   decode(paths: readonly string[], height: number, width: number, method: ResizeMethod): Promise<Uint16Array> {
-    if (!this.alive) return Promise.reject(new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' }));
+    if (this.failure !== null) return Promise.reject(this.failure);
     const id = this.nextId++;
     const request: DecodeRequest = { id, paths, height, width, method };
     return new Promise<Uint16Array>((resolve, reject) => {
