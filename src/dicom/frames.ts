@@ -19,16 +19,33 @@ export interface PixelAttributes {
   readonly numberOfFrames: number;
 }
 
-/** One grey frame of stored values (after pixel representation), ready for the Modality LUT. */
+/**
+ * One grey frame, ready for the Modality LUT. Samples are kept as decoded (no copy for native little-endian
+ * data); the stored value of a sample is bits [shift, shift + bitsStored), two's complement when signed.
+ * The pipeline works on a table over the ≤ 2^16 possible stored values instead of on every pixel.
+ */
 export interface StoredFrame {
   readonly rows: number;
   readonly columns: number;
-  readonly values: Int32Array;
+  readonly samples: Uint8Array | Uint16Array;
+  readonly shift: number;
   /** Bits and sign of the values (8-bit unsigned for colour converted to grey). */
   readonly bitsStored: number;
   readonly signed: boolean;
   /** True when the frame came from a colour image (no Modality LUT or VOI applies then). */
   readonly fromColour: boolean;
+}
+
+/** The stored value of every pixel (pixel representation applied), for tests and research output. */
+export function storedValues(frame: StoredFrame): Int32Array {
+  const mask = 2 ** frame.bitsStored - 1;
+  const half = 2 ** (frame.bitsStored - 1);
+  const out = new Int32Array(frame.samples.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = ((frame.samples[i] as number) >>> frame.shift) & mask;
+    out[i] = frame.signed && v >= half ? v - 2 * half : v;
+  }
+  return out;
 }
 
 export function readPixelAttributes(reader: AttributeReader): PixelAttributes {
@@ -63,6 +80,14 @@ export function readPixelAttributes(reader: AttributeReader): PixelAttributes {
       tag: '(0028,0100)',
       value: String(bitsAllocated),
       fix: 'Convert the image to 8 or 16 bits allocated, e.g. with gdcmconv --raw.',
+    });
+  }
+  if (bitsStored > 16) {
+    throw new DicomError('HF_DICOM_UNSUPPORTED_PIXEL_FORMAT', `Bits Stored ${bitsStored} is more than the 16 bits hipfrac handles.`, {
+      file: reader.file,
+      tag: '(0028,0101)',
+      value: String(bitsStored),
+      fix: 'Rescale the image to at most 16 bits stored.',
     });
   }
   if (bitsStored < 1 || bitsStored > bitsAllocated) bad(Tag.BitsStored, 'Bits Stored', bitsStored, 'Bits Stored must be between 1 and Bits Allocated.');
@@ -118,11 +143,16 @@ function nativeFirstFrame(parsed: ParsedDicom, attrs: PixelAttributes, issues: D
   const littleEndian = parsed.transferSyntax.littleEndian;
   let samples: Uint8Array | Uint16Array;
   if (bytesPerSample === 1) {
-    samples = Uint8Array.from(src.subarray(start, start + count));
+    samples = src.subarray(start, start + count);
   } else if (bytesPerSample === 2) {
-    samples = new Uint16Array(count);
-    for (let i = 0, p = start; i < count; i++, p += 2) {
-      samples[i] = littleEndian ? (src[p] as number) | ((src[p + 1] as number) << 8) : ((src[p] as number) << 8) | (src[p + 1] as number);
+    if (littleEndian && (src.byteOffset + start) % 2 === 0) {
+      // A view on the file's bytes: no copy (the host is little endian, as every Node platform is).
+      samples = new Uint16Array(src.buffer, src.byteOffset + start, count);
+    } else {
+      samples = new Uint16Array(count);
+      for (let i = 0, p = start; i < count; i++, p += 2) {
+        samples[i] = littleEndian ? (src[p] as number) | ((src[p + 1] as number) << 8) : ((src[p] as number) << 8) | (src[p + 1] as number);
+      }
     }
   } else {
     throw new DicomError('HF_DICOM_UNSUPPORTED_PIXEL_FORMAT', '32-bit native pixel data is not supported.', { file: parsed.file, tag: '(0028,0100)', value: '32', fix: 'Rescale the image to 16 bits.' });
@@ -174,34 +204,28 @@ export async function decodeFirstFrame(parsed: ParsedDicom, attrs: PixelAttribut
     }
   }
   if (frame.components === 3 || attrs.samplesPerPixel === 3) return colourToGrey(frame, attrs, encoding, issues);
-  return toStoredValues(frame, attrs, encoding === 'native', issues);
+  return toStoredFrame(frame, attrs, encoding === 'native', issues);
 }
 
-function toStoredValues(frame: CodecFrame, attrs: PixelAttributes, native: boolean, issues: DicomIssue[]): StoredFrame {
-  const count = frame.width * frame.height;
-  const values = new Int32Array(count);
+function toStoredFrame(frame: CodecFrame, attrs: PixelAttributes, native: boolean, issues: DicomIssue[]): StoredFrame {
   // Native data keeps its bits between High Bit and High Bit − Bits Stored + 1; codecs return them at bit 0.
   const shift = native ? attrs.highBit + 1 - attrs.bitsStored : 0;
-  const mask = attrs.bitsStored >= 32 ? 0xffffffff : 2 ** attrs.bitsStored - 1;
-  const signBit = 2 ** (attrs.bitsStored - 1);
   const signed = attrs.pixelRepresentation === 1;
-  const samples = frame.samples;
-  let overflow = false;
-  for (let i = 0; i < count; i++) {
-    const raw = (samples[i] as number) >>> shift;
-    const v = raw & mask;
-    if (!native && !signed && v !== raw) overflow = true;
-    values[i] = signed && v >= signBit ? v - 2 * signBit : v;
+  if (!native && !signed) {
+    const limit = 2 ** attrs.bitsStored - 1;
+    const samples = frame.samples;
+    let max = 0;
+    for (let i = 0; i < samples.length; i++) if ((samples[i] as number) > max) max = samples[i] as number;
+    if (max > limit) {
+      issues.push({ code: 'HF_DICOM_W_STORED_BITS_OVERFLOW', tag: '(0028,0101)', message: `Decoded samples exceed Bits Stored (${attrs.bitsStored}); the high bits were masked off as the standard requires.` });
+    }
   }
-  if (overflow) {
-    issues.push({ code: 'HF_DICOM_W_STORED_BITS_OVERFLOW', tag: '(0028,0101)', message: `Decoded samples exceed Bits Stored (${attrs.bitsStored}); the high bits were masked off as the standard requires.` });
-  }
-  return { rows: frame.height, columns: frame.width, values, bitsStored: attrs.bitsStored, signed, fromColour: false };
+  return { rows: frame.height, columns: frame.width, samples: frame.samples, shift, bitsStored: attrs.bitsStored, signed, fromColour: false };
 }
 
 function colourToGrey(frame: CodecFrame, attrs: PixelAttributes, encoding: string, issues: DicomIssue[]): StoredFrame {
   const count = frame.width * frame.height;
-  const values = new Int32Array(count);
+  const values = frame.bitsPerSample > 8 ? new Uint16Array(count) : new Uint8Array(count);
   const s = frame.samples;
   // libjpeg-turbo and OpenJPEG undo the YCbCr/MCT colour transform themselves and hand back RGB.
   const decodedRgb = encoding === 'jpeg-baseline' || encoding === 'jpeg2000' || encoding === 'htj2k' || (encoding === 'jpeg-extended' && frame.bitsPerSample === 8);
@@ -214,5 +238,5 @@ function colourToGrey(frame: CodecFrame, attrs: PixelAttributes, encoding: strin
     else values[i] = Math.round(0.299 * r + 0.587 * (s[3 * i + 1] as number) + 0.114 * (s[3 * i + 2] as number));
   }
   issues.push({ code: 'HF_DICOM_W_COLOUR_TO_GREY', tag: '(0028,0004)', message: `Colour image (${attrs.photometricInterpretation}) converted to grey (${isYbr ? 'luma plane' : 'ITU-R BT.601 luma'}).` });
-  return { rows: frame.height, columns: frame.width, values, bitsStored: bits, signed: false, fromColour: true };
+  return { rows: frame.height, columns: frame.width, samples: values, shift: 0, bitsStored: bits, signed: false, fromColour: true };
 }

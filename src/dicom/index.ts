@@ -5,7 +5,7 @@ export type { DicomErrorCode, DicomWarningCode, DicomIssue, DicomErrorDetails } 
 export { readDicom, readDicomBytes, tryReadDicom } from './read.js';
 export type { DicomImage, DicomHeader, ReadDicomOptions, ReadDicomResult } from './read.js';
 export type { PixelAttributes, StoredFrame } from './frames.js';
-export { windowValue } from './pixels.js';
+export { windowValue, windowReal } from './pixels.js';
 export type { AppliedVoi, VoiChoice, VoiFunction, PipelineOptions } from './pixels.js';
 export { TRANSFER_SYNTAXES, transferSyntax, nonImageReason } from './uids.js';
 export type { TransferSyntax, PixelEncoding } from './uids.js';

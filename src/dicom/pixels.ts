@@ -45,8 +45,8 @@ export interface PipelineOptions {
 export interface PipelineResult {
   /** Display values 0..65535 in MONOCHROME2 polarity (0 black); padding pixels are 0. */
   readonly display: Uint16Array;
-  readonly modality: Float64Array;
-  readonly padding: Uint8Array | undefined;
+  /** Per-pixel modality values, only when asked for. */
+  readonly modality: Float64Array | undefined;
   readonly voi: AppliedVoi;
 }
 
@@ -88,28 +88,50 @@ function lookup(lut: LookupTable, x: number): number {
   return lut.data[index < 0 ? 0 : index > last ? last : index] as number;
 }
 
-/** Modality LUT: LUT sequence when present, otherwise rescale slope/intercept (identity when absent). */
-export function applyModalityLut(frame: StoredFrame, reader: AttributeReader | undefined): Float64Array {
-  const out = new Float64Array(frame.values.length);
-  const values = frame.values;
-  if (reader === undefined || frame.fromColour) {
-    for (let i = 0; i < values.length; i++) out[i] = values[i] as number;
-    return out;
-  }
-  const lutItem = reader.items(Tag.ModalityLutSequence)[0];
+/**
+ * The table domain: every bit pattern p of Bits Stored bits, with its stored value (two's complement when
+ * signed). Images have at most 2^16 distinct stored values, so each step below costs ≤ 65,536 evaluations
+ * instead of one per pixel, as dcmtk does.
+ */
+interface Domain {
+  readonly size: number;
+  readonly mask: number;
+  readonly value: (pattern: number) => number;
+}
+
+function domainOf(frame: StoredFrame): Domain {
+  const size = 2 ** frame.bitsStored;
+  const half = size / 2;
+  return { size, mask: size - 1, value: frame.signed ? (p) => (p >= half ? p - size : p) : (p) => p };
+}
+
+/** Pixel count per bit pattern. */
+function histogramOf(frame: StoredFrame, domain: Domain): Float64Array {
+  const hist = new Float64Array(domain.size);
+  const { samples, shift } = frame;
+  const mask = domain.mask;
+  for (let i = 0; i < samples.length; i++) hist[((samples[i] as number) >>> shift) & mask]! += 1;
+  return hist;
+}
+
+/** Modality LUT over the domain: LUT sequence when present, else rescale slope/intercept (identity when absent). */
+export function modalityTable(frame: StoredFrame, reader: AttributeReader | undefined): Float64Array {
+  const domain = domainOf(frame);
+  const out = new Float64Array(domain.size);
+  const lutItem = reader === undefined || frame.fromColour ? undefined : reader.items(Tag.ModalityLutSequence)[0];
   if (lutItem !== undefined) {
     const lut = readLut(lutItem, frame.signed);
-    for (let i = 0; i < values.length; i++) out[i] = lookup(lut, values[i] as number);
+    for (let p = 0; p < domain.size; p++) out[p] = lookup(lut, domain.value(p));
     return out;
   }
-  const slope = reader.decimal(Tag.RescaleSlope) ?? 1;
-  const intercept = reader.decimal(Tag.RescaleIntercept) ?? 0;
-  for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) * slope + intercept;
+  const slope = reader === undefined || frame.fromColour ? 1 : (reader.decimal(Tag.RescaleSlope) ?? 1);
+  const intercept = reader === undefined || frame.fromColour ? 0 : (reader.decimal(Tag.RescaleIntercept) ?? 0);
+  for (let p = 0; p < domain.size; p++) out[p] = domain.value(p) * slope + intercept;
   return out;
 }
 
-/** Pixel Padding Value (and Range Limit) marks background pixels; compared against stored values. */
-export function paddingMask(frame: StoredFrame, reader: AttributeReader | undefined): Uint8Array | undefined {
+/** Bit patterns marked as background by Pixel Padding Value (and Range Limit), compared with stored values. */
+function paddingPatterns(frame: StoredFrame, domain: Domain, reader: AttributeReader | undefined): Uint8Array | undefined {
   if (reader === undefined || frame.fromColour) return undefined;
   const raw = reader.bytes(Tag.PixelPaddingValue);
   if (raw === undefined || raw.length < 2) return undefined;
@@ -123,16 +145,12 @@ export function paddingMask(frame: StoredFrame, reader: AttributeReader | undefi
   const b = limitBytes !== undefined && limitBytes.length >= 2 ? toValue(limitBytes) : a;
   const low = Math.min(a, b);
   const high = Math.max(a, b);
-  const mask = new Uint8Array(frame.values.length);
-  let any = false;
-  for (let i = 0; i < mask.length; i++) {
-    const v = frame.values[i] as number;
-    if (v >= low && v <= high) {
-      mask[i] = 1;
-      any = true;
-    }
+  const mask = new Uint8Array(domain.size);
+  for (let p = 0; p < domain.size; p++) {
+    const v = domain.value(p);
+    if (v >= low && v <= high) mask[p] = 1;
   }
-  return any ? mask : undefined;
+  return mask;
 }
 
 /**
@@ -162,50 +180,72 @@ export function windowValue(x: number, center: number, width: number, fn: VoiFun
   return Math.floor(windowReal(x, center, width, fn));
 }
 
-function percentileWindow(modality: Float64Array, padding: Uint8Array | undefined, lowPct: number, highPct: number): { center: number; width: number } {
-  // Sample at most ~1M pixels: percentiles of a stride sample are stable and keep import fast.
-  const stride = Math.max(1, Math.floor(modality.length / 1_000_000));
-  const sample: number[] = [];
-  for (let i = 0; i < modality.length; i += stride) if (padding === undefined || padding[i] === 0) sample.push(modality[i] as number);
-  if (sample.length === 0) return { center: 0, width: 1 };
-  const sorted = Float64Array.from(sample).sort();
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))))] as number;
+/** Windows the table; `inverted` gives MONOCHROME1 polarity, inverting before truncation as dcmtk does. */
+function windowTable(modality: Float64Array, center: number, width: number, fn: VoiFunction, inverted = false): Uint16Array {
+  const out = new Uint16Array(modality.length);
+  for (let p = 0; p < modality.length; p++) out[p] = Math.floor(windowReal(modality[p] as number, center, width, fn, inverted));
+  return out;
+}
+
+/** Patterns present in the image (outside padding), sorted by modality value, with their counts. */
+function presentValues(modality: Float64Array, counts: Float64Array): { values: Float64Array; cumulative: Float64Array; total: number } {
+  const present: number[] = [];
+  for (let p = 0; p < counts.length; p++) if ((counts[p] as number) > 0) present.push(p);
+  present.sort((a, b) => (modality[a] as number) - (modality[b] as number));
+  const values = new Float64Array(present.length);
+  const cumulative = new Float64Array(present.length);
+  let total = 0;
+  present.forEach((p, i) => {
+    total += counts[p] as number;
+    values[i] = modality[p] as number;
+    cumulative[i] = total;
+  });
+  return { values, cumulative, total };
+}
+
+function percentileWindow(modality: Float64Array, counts: Float64Array, lowPct: number, highPct: number): { center: number; width: number } {
+  const { values, cumulative, total } = presentValues(modality, counts);
+  if (total === 0) return { center: 0, width: 1 };
+  const at = (pct: number): number => {
+    const target = (pct / 100) * total;
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((cumulative[mid] as number) >= target) hi = mid;
+      else lo = mid + 1;
+    }
+    return values[lo] as number;
+  };
   const low = at(lowPct);
   const high = at(highPct);
   return { center: (low + high) / 2, width: Math.max(high - low, 1) };
 }
 
-function minMax(modality: Float64Array, padding: Uint8Array | undefined): [number, number] {
+function minMax(modality: Float64Array, counts: Float64Array): [number, number] {
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < modality.length; i++) {
-    if (padding !== undefined && padding[i] === 1) continue;
-    const v = modality[i] as number;
+  for (let p = 0; p < counts.length; p++) {
+    if ((counts[p] as number) === 0) continue;
+    const v = modality[p] as number;
     if (v < min) min = v;
     if (v > max) max = v;
   }
   return min === Infinity ? [0, 0] : [min, max];
 }
 
-/** Windows every pixel; `inverted` gives MONOCHROME1 polarity, inverting before truncation as dcmtk does. */
-function renderWindow(modality: Float64Array, center: number, width: number, fn: VoiFunction, inverted = false): Uint16Array {
-  const out = new Uint16Array(modality.length);
-  for (let i = 0; i < modality.length; i++) {
-    out[i] = Math.floor(windowReal(modality[i] as number, center, width, fn, inverted));
-  }
-  return out;
-}
-
-function saturation(display: Uint16Array, padding: Uint8Array | undefined): number {
+/** Share of (unpadded) pixels that a display table sends to pure black or white. */
+function saturation(table: Uint16Array, counts: Float64Array): number {
   let extreme = 0;
-  let counted = 0;
-  for (let i = 0; i < display.length; i++) {
-    if (padding !== undefined && padding[i] === 1) continue;
-    counted++;
-    const v = display[i] as number;
-    if (v === 0 || v === OUT_MAX) extreme++;
+  let total = 0;
+  for (let p = 0; p < counts.length; p++) {
+    const n = counts[p] as number;
+    if (n === 0) continue;
+    total += n;
+    const v = table[p] as number;
+    if (v === 0 || v === OUT_MAX) extreme += n;
   }
-  return counted === 0 ? 0 : extreme / counted;
+  return total === 0 ? 0 : extreme / total;
 }
 
 function parseVoiFunction(reader: AttributeReader, issues: DicomIssue[]): VoiFunction {
@@ -221,38 +261,40 @@ function parseVoiFunction(reader: AttributeReader, issues: DicomIssue[]): VoiFun
  * Runs Modality LUT → padding → VOI → polarity on a stored frame. The output always has MONOCHROME2
  * polarity: MONOCHROME1 images are inverted after the VOI, as PS3.3 C.7.6.3.1.2 prescribes for display.
  */
-export function runPipeline(frame: StoredFrame, attrs: PixelAttributes, reader: AttributeReader | undefined, options: PipelineOptions, issues: DicomIssue[]): PipelineResult {
-  const modality = applyModalityLut(frame, reader);
-  const padding = paddingMask(frame, reader);
+export function runPipeline(frame: StoredFrame, attrs: PixelAttributes, reader: AttributeReader | undefined, options: PipelineOptions, issues: DicomIssue[], keepModality = false): PipelineResult {
+  const domain = domainOf(frame);
+  const modality = modalityTable(frame, reader);
+  const padding = paddingPatterns(frame, domain, reader);
+  const counts = histogramOf(frame, domain);
+  if (padding !== undefined) for (let p = 0; p < domain.size; p++) if (padding[p] === 1) counts[p] = 0;
   const choice = options.voi ?? 'auto';
   const index = options.voiIndex ?? 0;
   const [lowPct, highPct] = options.percentiles ?? [0.5, 99.5];
   const limit = options.saturationLimit ?? 0.95;
-  let display: Uint16Array | undefined;
-  let voi: AppliedVoi | undefined;
   const mono1 = attrs.photometricInterpretation === 'MONOCHROME1' && !frame.fromColour;
-  // Windows invert inside renderWindow (before truncation); other VOI kinds are inverted at the end.
+  // Windows invert inside windowTable (before truncation); other VOI kinds are inverted at the end.
   let invertedAlready = false;
+  let table: Uint16Array | undefined;
+  let voi: AppliedVoi | undefined;
 
   if (frame.fromColour || choice === 'none') {
     // No VOI: the full range of the stored bits maps linearly to the output.
     const max = 2 ** frame.bitsStored - 1;
     const min = frame.signed ? -(2 ** (frame.bitsStored - 1)) : 0;
     const span = frame.signed ? max / 2 - min : max - min;
-    display = new Uint16Array(modality.length);
-    for (let i = 0; i < modality.length; i++) display[i] = Math.floor(Math.min(1, Math.max(0, ((modality[i] as number) - min) / span)) * OUT_MAX);
+    table = new Uint16Array(domain.size);
+    for (let p = 0; p < domain.size; p++) table[p] = Math.floor(Math.min(1, Math.max(0, ((modality[p] as number) - min) / span)) * OUT_MAX);
     voi = { source: 'none' };
   } else if (typeof choice === 'object') {
     const fn = choice.function ?? 'LINEAR';
-    display = renderWindow(modality, choice.center, choice.width, fn, mono1);
+    table = windowTable(modality, choice.center, choice.width, fn, mono1);
     invertedAlready = mono1;
     voi = { source: 'explicit', center: choice.center, width: choice.width, function: fn };
   } else if (choice === 'minmax') {
-    const [min, max] = minMax(modality, padding);
-    // dcmtk's min-max window: centre between the extremes, width spanning them exactly.
+    const [min, max] = minMax(modality, counts);
     const center = (min + max) / 2;
     const width = Math.max(max - min, 1);
-    display = renderWindow(modality, center, width, 'LINEAR_EXACT', mono1);
+    table = windowTable(modality, center, width, 'LINEAR_EXACT', mono1);
     invertedAlready = mono1;
     voi = { source: 'minmax', center, width, function: 'LINEAR_EXACT' };
   } else if (choice !== 'percentile' && reader !== undefined) {
@@ -269,38 +311,46 @@ export function runPipeline(frame: StoredFrame, attrs: PixelAttributes, reader: 
       if (!(width > minWidth)) {
         issues.push({ code: 'HF_DICOM_W_VOI_ATTRIBUTE_IGNORED', tag: '(0028,1051)', message: `Window Width ${width} is not valid for ${fn} (must exceed ${minWidth}); the percentile window was used.` });
       } else {
-        const candidate = renderWindow(modality, center, width, fn, mono1);
-        invertedAlready = mono1;
-        const saturated = saturation(candidate, padding);
+        const candidate = windowTable(modality, center, width, fn, mono1);
+        const saturated = saturation(candidate, counts);
         if (choice === 'auto' && saturated >= limit) {
-          const fallback = percentileWindow(modality, padding, lowPct, highPct);
+          const fallback = percentileWindow(modality, counts, lowPct, highPct);
           const reason = `header window (centre ${center}, width ${width}) leaves ${(saturated * 100).toFixed(1)} % of pixels black or white`;
           issues.push({ code: 'HF_DICOM_W_VOI_FALLBACK', tag: '(0028,1050)', message: `${reason}; a ${lowPct}–${highPct} percentile window (centre ${fallback.center}, width ${fallback.width}) was used instead.` });
-          display = renderWindow(modality, fallback.center, fallback.width, 'LINEAR_EXACT', mono1);
+          table = windowTable(modality, fallback.center, fallback.width, 'LINEAR_EXACT', mono1);
           voi = { source: 'percentile', center: fallback.center, width: fallback.width, function: 'LINEAR_EXACT', fallbackFrom: { center, width, reason } };
         } else {
-          display = candidate;
+          table = candidate;
           voi = { source: 'window', center, width, function: fn };
         }
+        invertedAlready = mono1;
       }
     } else if (lutItems.length > 0 && choice !== 'window') {
       const item = lutItems[Math.min(index, lutItems.length - 1)] as AttributeReader;
       const lut = readLut(item, frame.signed);
       const scale = OUT_MAX / (2 ** lut.bits - 1);
-      display = new Uint16Array(modality.length);
-      for (let i = 0; i < modality.length; i++) display[i] = Math.floor(Math.min(OUT_MAX, lookup(lut, modality[i] as number) * scale));
+      table = new Uint16Array(domain.size);
+      for (let p = 0; p < domain.size; p++) table[p] = Math.floor(Math.min(OUT_MAX, lookup(lut, modality[p] as number) * scale));
       voi = { source: 'voi-lut' };
     }
   }
-  if (display === undefined || voi === undefined) {
-    const { center, width } = percentileWindow(modality, padding, lowPct, highPct);
-    display = renderWindow(modality, center, width, 'LINEAR_EXACT', mono1);
+  if (table === undefined || voi === undefined) {
+    const { center, width } = percentileWindow(modality, counts, lowPct, highPct);
+    table = windowTable(modality, center, width, 'LINEAR_EXACT', mono1);
     invertedAlready = mono1;
     voi = { source: 'percentile', center, width, function: 'LINEAR_EXACT' };
   }
-  if (mono1 && !invertedAlready) {
-    for (let i = 0; i < display.length; i++) display[i] = OUT_MAX - (display[i] as number);
+  if (mono1 && !invertedAlready) for (let p = 0; p < domain.size; p++) table[p] = OUT_MAX - (table[p] as number);
+  if (padding !== undefined) for (let p = 0; p < domain.size; p++) if (padding[p] === 1) table[p] = 0;
+  // The only per-pixel pass: look every sample up in the finished table.
+  const { samples, shift } = frame;
+  const mask = domain.mask;
+  const display = new Uint16Array(samples.length);
+  for (let i = 0; i < samples.length; i++) display[i] = table[((samples[i] as number) >>> shift) & mask] as number;
+  let perPixelModality: Float64Array | undefined;
+  if (keepModality) {
+    perPixelModality = new Float64Array(samples.length);
+    for (let i = 0; i < samples.length; i++) perPixelModality[i] = modality[((samples[i] as number) >>> shift) & mask] as number;
   }
-  if (padding !== undefined) for (let i = 0; i < display.length; i++) if (padding[i] === 1) display[i] = 0;
-  return { display, modality, padding, voi };
+  return { display, modality: perPixelModality, voi };
 }

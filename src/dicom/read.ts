@@ -2,7 +2,7 @@
 // as a throwing readDicom or a result-returning tryReadDicom that keeps the issues beside the outcome.
 import { readFile } from 'node:fs/promises';
 import { DicomError, type DicomIssue } from './errors.js';
-import { decodeFirstFrame, readPixelAttributes, type PixelAttributes } from './frames.js';
+import { decodeFirstFrame, readPixelAttributes, storedValues, type PixelAttributes } from './frames.js';
 import { AttributeReader, Tag } from './header.js';
 import { parseDicomBytes, tagKey } from './parse.js';
 import { runPipeline, type AppliedVoi, type PipelineOptions } from './pixels.js';
@@ -105,13 +105,14 @@ export async function readDicomBytes(bytes: Uint8Array, file: string, options: R
   }
   const pixel = readPixelAttributes(reader);
   const frame = await decodeFirstFrame(parsed, pixel, issues);
-  const result = runPipeline(frame, pixel, reader, options, issues);
+  const keep = options.keepIntermediate === true;
+  const result = runPipeline(frame, pixel, reader, options, issues, keep);
   return {
     file,
     width: frame.columns,
     height: frame.rows,
     display: result.display,
-    ...(options.keepIntermediate === true ? { stored: frame.values, modality: result.modality } : {}),
+    ...(keep ? { stored: storedValues(frame), ...(result.modality === undefined ? {} : { modality: result.modality }) } : {}),
     pixel,
     header,
     voi: result.voi,
