@@ -239,6 +239,8 @@ export function applyAugment(images: Tensor, params: readonly AugmentParams[], c
   if (params.length !== n) {
     throw new HipfracError('HF_DATA_BAD_BATCH', `got ${params.length} augmentation parameter sets for a batch of ${n} images.`, { fix: 'draw one AugmentParams per image (drawAugmentParams(n, …)).' });
   }
+  // The small tensors built here go where the images are (CPU or GPU).
+  const on = { device: images.device };
   return tidy(() => {
     let out = images;
     if (!params.every(isIdentityGeometry)) {
@@ -257,7 +259,7 @@ export function applyAugment(images: Tensor, params: readonly AugmentParams[], c
       // coordinate comes out as a contiguous plane (gridSample reads a strided grid far more slowly).
       const mats = new Float32Array(9 * n);
       params.forEach((p, i) => mats.set(samplingMatrix(p, h, w), 9 * i));
-      const coords = reshape(mm(tensor(mats, [3 * n, 3]), tensor(base, [3, h * w])), [n, 3, h * w]);
+      const coords = reshape(mm(tensor(mats, [3 * n, 3], on), tensor(base, [3, h * w], on)), [n, 3, h * w]);
       let gx = select(coords, 1, 0);
       let gy = select(coords, 1, 1);
       if (!params.every((p) => p.warp[0] === 0 && p.warp[1] === 0)) {
@@ -269,8 +271,8 @@ export function applyAugment(images: Tensor, params: readonly AugmentParams[], c
       out = gridSample(images.to('float32'), grid, config.interpolation, config.padding, true);
     }
     if (!params.every(isIdentityLighting)) {
-      const shift = tensor(Float32Array.from(params, (p) => logit(p.brightness)), [n, 1, 1, 1]);
-      const scale = tensor(Float32Array.from(params, (p) => p.contrast), [n, 1, 1, 1]);
+      const shift = tensor(Float32Array.from(params, (p) => logit(p.brightness)), [n, 1, 1, 1], on);
+      const scale = tensor(Float32Array.from(params, (p) => p.contrast), [n, 1, 1, 1], on);
       // In place after the one new tensor: fewer passes and allocations over the batch.
       const z = logitTensor(out).add_(shift).mul_(scale);
       out = callInplace(z, 'aten::sigmoid_', '', []);
