@@ -327,28 +327,43 @@ async function planDicom(root: string): Promise<Plan> {
 // ---------------------------------------------------------------- main side: the pool and the run
 
 class WorkerPool {
-  private readonly workers: Worker[] = [];
+  private readonly workers = new Set<Worker>();
   private readonly idle: Worker[] = [];
   private readonly waiting: { task: Task; resolve: (reply: WorkerReply) => void }[] = [];
   private readonly pending = new Map<Worker, (reply: WorkerReply) => void>();
+  private closing = false;
 
-  constructor(size: number, config: WorkerConfig) {
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL(import.meta.url), { workerData: config });
-      worker.on('message', (reply: WorkerReply) => {
-        const resolve = this.pending.get(worker);
-        this.pending.delete(worker);
-        resolve?.(reply);
-        this.next(worker);
-      });
-      worker.on('error', (error) => {
-        const resolve = this.pending.get(worker);
-        this.pending.delete(worker);
-        resolve?.({ ok: false, skip: false, code: 'HF_DATA_WORKER_FAILED', message: describeError(error) });
-      });
-      this.workers.push(worker);
-      this.idle.push(worker);
-    }
+  constructor(
+    size: number,
+    private readonly config: WorkerConfig,
+  ) {
+    for (let i = 0; i < size; i++) this.idle.push(this.spawn());
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(new URL(import.meta.url), { workerData: this.config });
+    worker.on('message', (reply: WorkerReply) => {
+      const resolve = this.pending.get(worker);
+      this.pending.delete(worker);
+      resolve?.(reply);
+      this.next(worker);
+    });
+    // A worker that dies (a codec abort, out of memory) fails only its own file; a fresh one takes its place.
+    worker.on('error', (error) => this.replace(worker, describeError(error)));
+    worker.on('exit', (code) => {
+      if (!this.closing && this.workers.has(worker)) this.replace(worker, `worker exited with code ${code}`);
+    });
+    this.workers.add(worker);
+    return worker;
+  }
+
+  private replace(worker: Worker, message: string): void {
+    if (!this.workers.delete(worker)) return;
+    const resolve = this.pending.get(worker);
+    this.pending.delete(worker);
+    resolve?.({ ok: false, skip: false, code: 'HF_DATA_WORKER_FAILED', message });
+    void worker.terminate();
+    if (!this.closing) this.next(this.spawn());
   }
 
   run(task: Task): Promise<WorkerReply> {
@@ -371,7 +386,8 @@ class WorkerPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.closing = true;
+    await Promise.all([...this.workers].map((w) => w.terminate()));
   }
 }
 
