@@ -45,8 +45,8 @@ export function implantSolids(a: PatientAnatomy, lm: FemurLandmarks, spec: Impla
       part({ kind: 'ellipsoid', center: h, axes: [r * 0.55, r * 0.55, r * 0.55], frame: IDENTITY });
       const shoulder = add(axpy(lm.neckBase, -8 * k, lm.shaftAxis), scale(lm.lateral, 2 * k));
       part(tube(axpy(h, -r * 0.2, lm.neckAxis), axpy(lm.neckBase, 10 * k, lm.neckAxis), 6, 8));
-      part(tube(axpy(lm.neckBase, 12 * k, lm.neckAxis), shoulder, 10 * k, 10 * k));
-      part(tube(shoulder, axpy(lm.neckBase, 150 * k, lm.shaftAxis), 10 * k, 4.5 * k));
+      part(tube(axpy(lm.neckBase, 12 * k, lm.neckAxis), shoulder, 8 * k, 8.5 * k));
+      part(tube(shoulder, axpy(lm.neckBase, 150 * k, lm.shaftAxis), 8.5 * k, 3.5 * k));
       break;
     }
     case 'dynamic-hip-screw': {
@@ -87,7 +87,7 @@ export function implantSolids(a: PatientAnatomy, lm: FemurLandmarks, spec: Impla
       const offsets: Vec3[] = [scale(up, -0.38 * lm.headRadius), add(scale(up, 0.25 * lm.headRadius), scale(ap, 0.33 * lm.headRadius)), add(scale(up, 0.25 * lm.headRadius), scale(ap, -0.33 * lm.headRadius))];
       for (const o of offsets) {
         const tipPoint = add(axpy(h, -6 * k, lm.neckAxis), scale(o, 0.8));
-        const base = add(axpy(lm.neckBase, -32 * k, lm.neckAxis), o);
+        const base = add(axpy(lm.neckBase, -20 * k, lm.neckAxis), o);
         part(tube(base, tipPoint, 3.3, 3.3, 1.8), true);
         part(tube(axpy(base, -3, lm.neckAxis), base, 6, 6));
       }
