@@ -117,6 +117,15 @@ export class BatchNorm2d extends Module {
     if (!this.expectedRank().includes(input.ndim) || input.shape[1] !== this.numFeatures) {
       throw new HipfracError('HF_NN_INPUT_SHAPE', `${this.constructor.name}(${this.numFeatures}) expects input [N, ${this.numFeatures}, …] of rank ${this.expectedRank().join(' or ')}, got [${input.shape.join(', ')}].`);
     }
+    if (this.training) {
+      const perChannel = input.numel / this.numFeatures;
+      // PyTorch refuses this too: the unbiased batch variance of one value is 0/0 and poisons running_var.
+      if (perChannel <= 1) {
+        throw new HipfracError('HF_NN_BATCHNORM_SINGLE_VALUE', `${this.constructor.name}(${this.numFeatures}) in training mode got one value per channel (input [${input.shape.join(', ')}]).`, {
+          fix: 'use batches of at least 2 images (drop the last incomplete batch) or call eval() first.',
+        });
+      }
+    }
     let factor = this.momentum ?? 0;
     const tracked = this.buffer('num_batches_tracked');
     if (this.training && this.trackRunningStats && tracked !== null) {

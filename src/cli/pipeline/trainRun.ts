@@ -123,6 +123,8 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     batchSize: config.batchSize,
     imageSize: config.inputSize,
     shuffle: true,
+    // As fastai's training DataLoader: a last batch of one image would break BatchNorm's statistics.
+    dropLast: true,
     balanced: config.balanced,
     seed: config.seed,
     workers,
