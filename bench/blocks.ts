@@ -1,0 +1,121 @@
+// A DenseNet dense layer and a ResNet bottleneck built from src/nn, forward (eval, no grad) and forward +
+// backward (train), against the same blocks in Python PyTorch, interleaved round by round in one run.
+// Run: node dist/bench/blocks.js [--threads N] [--rounds R]
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BatchNorm2d, Conv2d, Module, ReLU, Sequential } from '../src/nn/index.js';
+import { add, defaultThreadCount, getNumThreads, manualSeed, noGrad, randn, relu, setNumThreads, tidy, type Tensor } from '../src/torch/index.js';
+import {
+  ADDON_MALLOC_ENV, interleave, loadNote, machineDescription, markdownTable, Peer, peerContender, REPO_ROOT, timeEntries, timeIt, today,
+  writeDocSection, writeResults, type Contender,
+} from './lib/results.js';
+
+const { values } = parseArgs({ options: { threads: { type: 'string' }, rounds: { type: 'string', default: '5' } } });
+const threads = values.threads === undefined ? defaultThreadCount() : Number(values.threads);
+const rounds = Number(values.rounds);
+setNumThreads(threads);
+
+// DenseNet121's first block after a few layers (256 input channels, growth 32, bn_size 4) at 28×28, and
+// ResNet50's layer1 bottleneck (256 → 64 → 256) at 56×56: the blocks the paper's best models are made of.
+const SHAPES = { dense: [16, 256, 28, 28], bottleneck: [8, 256, 56, 56] };
+
+/** torchvision's _DenseLayer: BN-ReLU-Conv1x1(→128)-BN-ReLU-Conv3x3(→32). */
+function denseLayer(cIn = 256, growth = 32, bnSize = 4): Module {
+  return new Sequential(
+    new BatchNorm2d(cIn), new ReLU(), new Conv2d(cIn, bnSize * growth, 1, { bias: false }),
+    new BatchNorm2d(bnSize * growth), new ReLU(), new Conv2d(bnSize * growth, growth, 3, { padding: 1, bias: false }),
+  );
+}
+
+/** torchvision's ResNet Bottleneck with an identity shortcut. */
+class Bottleneck extends Module {
+  private readonly c1: Conv2d;
+  private readonly b1: BatchNorm2d;
+  private readonly c2: Conv2d;
+  private readonly b2: BatchNorm2d;
+  private readonly c3: Conv2d;
+  private readonly b3: BatchNorm2d;
+  constructor(inplanes = 256, planes = 64) {
+    super();
+    this.c1 = this.registerModule('conv1', new Conv2d(inplanes, planes, 1, { bias: false }));
+    this.b1 = this.registerModule('bn1', new BatchNorm2d(planes));
+    this.c2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
+    this.b2 = this.registerModule('bn2', new BatchNorm2d(planes));
+    this.c3 = this.registerModule('conv3', new Conv2d(planes, planes * 4, 1, { bias: false }));
+    this.b3 = this.registerModule('bn3', new BatchNorm2d(planes * 4));
+  }
+  forward(x: Tensor): Tensor {
+    return tidy(() => {
+      const out = relu(this.b1.call(this.c1.call(x)));
+      const out2 = relu(this.b2.call(this.c2.call(out)));
+      return relu(add(this.b3.call(this.c3.call(out2)), x));
+    });
+  }
+}
+
+manualSeed(0);
+const blocks: Record<string, { module: Module; x: Tensor }> = {
+  dense: { module: denseLayer(), x: randn(SHAPES.dense) },
+  bottleneck: { module: new Bottleneck(), x: randn(SHAPES.bottleneck) },
+};
+function forward(name: string): void {
+  const { module, x } = blocks[name] as { module: Module; x: Tensor };
+  module.eval();
+  tidy(() => noGrad(() => module.call(x)));
+}
+function forwardBackward(name: string): void {
+  const { module, x } = blocks[name] as { module: Module; x: Tensor };
+  module.train();
+  module.zeroGrad();
+  tidy(() => module.call(x).sum().backward());
+}
+const OURS: Record<string, () => void> = {
+  dense_fwd: () => forward('dense'),
+  dense_fwd_bwd: () => forwardBackward('dense'),
+  bottleneck_fwd: () => forward('bottleneck'),
+  bottleneck_fwd_bwd: () => forwardBackward('bottleneck'),
+};
+const T = `${threads} thread${threads === 1 ? '' : 's'}`;
+const BENCHES = [
+  { name: 'dense_fwd', iters: 5, label: `dense layer [${SHAPES.dense.join(', ')}] forward (eval, no grad), ${T}` },
+  { name: 'dense_fwd_bwd', iters: 3, label: `dense layer [${SHAPES.dense.join(', ')}] forward + backward (train), ${T}` },
+  { name: 'bottleneck_fwd', iters: 5, label: `bottleneck [${SHAPES.bottleneck.join(', ')}] forward (eval, no grad), ${T}` },
+  { name: 'bottleneck_fwd_bwd', iters: 3, label: `bottleneck [${SHAPES.bottleneck.join(', ')}] forward + backward (train), ${T}` },
+];
+
+const python = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
+const script = path.join(REPO_ROOT, 'bench', 'peers', 'torch_ops.py');
+const plain = new Peer('PyTorch', python, [script]);
+const tuned = new Peer('PyTorch + tunables', python, [script], ADDON_MALLOC_ENV);
+const ours: Contender = { label: 'hipfrac', run: async (bench, iters) => timeIt(OURS[bench] as () => void, iters, 1) };
+try {
+  const info = await plain.request<{ torch: string }>({ cmd: 'setup', threads, shapes: SHAPES });
+  await tuned.request({ cmd: 'setup', threads, shapes: SHAPES });
+  const load = loadNote();
+  const medians = await interleave(BENCHES, [ours, peerContender(plain), peerContender(tuned)], rounds);
+  const machine = machineDescription();
+  const date = today();
+  const entries = timeEntries(medians, BENCHES, {
+    ours: 'hipfrac',
+    peers: ['PyTorch', 'PyTorch + tunables'],
+    unit: 'ms/iteration',
+    scale: 1e3,
+    notes: (name) => `torch ${info.torch}, ${getNumThreads()} thread(s), median of ${rounds} interleaved rounds × ${BENCHES.find((b) => b.name === name)?.iters} iterations`,
+  });
+  writeResults('engine', entries);
+  const table = markdownTable(entries);
+  console.log(table);
+  const doc = writeDocSection(
+    `engine-blocks-${getNumThreads()}t`,
+    `### DenseNet dense layer and ResNet bottleneck, ${T}\n\n${machine}; ${date}; ${load} at start.\n` +
+      'Ratio = PyTorch time / our time (the floor is 0.95). "PyTorch + tunables" runs the peer with the glibc malloc ' +
+      'settings our addon applies at load (`MALLOC_MMAP_THRESHOLD_=1GiB MALLOC_TRIM_THRESHOLD_=1GiB MALLOC_TOP_PAD_=256MiB`). ' +
+      'Wall time is what a user waits; CPU time (user + system over all threads of the process) is the work done, and ' +
+      'the fairer figure when the machine is shared.\n\n' +
+      table,
+  );
+  console.log(`wrote ${doc}`);
+} finally {
+  plain.close();
+  tuned.close();
+}
