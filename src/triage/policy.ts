@@ -179,7 +179,7 @@ export function policyFromModelCard(card: unknown, source = 'model card'): Triag
   if (field === undefined || field === null || (typeof field === 'object' && Object.keys(field).length === 0)) {
     throw new HipfracError('HF_TRIAGE_NO_CUTOFF', 'the checkpoint has no triage cut-off (model card field `threshold` is missing).', {
       input: source,
-      fix: 'run `hipfrac triage-calibrate --model CKPT --data VALIDATION` to measure one, or pass --cutoff 0.995 to use a given cut-off knowingly.',
+      fix: 'run `hipfrac triage-calibrate VALIDATION_DIR --model CKPT --labels labels.csv --write` to measure one, or pass --cutoff 0.995 to use a given cut-off knowingly.',
     });
   }
   const p = field as Record<string, unknown>;

@@ -10,6 +10,10 @@ import { qcCommand } from './qc.js';
 import { phantomCommand } from './phantom.js';
 import { augmentPreviewCommand } from './augment-preview.js';
 import { modelsCommand } from './models.js';
+import { predictCommand } from './predict.js';
+import { explainCommand } from './explain.js';
+import { attackCommand } from './attack.js';
+import { triageCalibrateCommand } from './triage-calibrate.js';
 
 export const commands: readonly CliCommand[] = [
   doctorCommand,
@@ -22,4 +26,8 @@ export const commands: readonly CliCommand[] = [
   modelsCommand,
   trainCommand,
   compareCommand,
+  predictCommand,
+  explainCommand,
+  attackCommand,
+  triageCalibrateCommand,
 ];

@@ -1,0 +1,244 @@
+// `hipfrac predict`: fracture probability, triage decision and Grad-CAM heatmap for each radiograph (DICOM,
+// PNG or JPEG; a file or a folder), as JSON or CSV. Also the input helpers the explain/attack/triage commands share.
+import { existsSync, readFileSync, statSync, readdirSync, openSync, readSync, closeSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import type { CliCommand } from '../command.js';
+import { readDicom } from '../../dicom/index.js';
+import { parseCsv, resampleGrey } from '../../data/index.js';
+import { COLORMAPS, GradCam, heatmapsFromTensor, writeOverlayPng, type ColormapName, type GreyImage, type Heatmap } from '../../explain/index.js';
+import { loadCheckpoint, type Classifier, type ModelCard } from '../../models/index.js';
+import { noGrad, tensor, tidy, type Tensor } from '../../torch/index.js';
+import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
+import { HipfracError } from '../../util/index.js';
+
+// ------------------------------------------------------------------------------------------------
+// Shared input helpers
+
+const IMAGE_EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg']);
+
+function isDicomFile(file: string): boolean {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.dcm' || ext === '.dicom') return true;
+  if (ext !== '') return false;
+  // Files without extension (as PACS exports them): the "DICM" magic after the 128-byte preamble.
+  const fd = openSync(file, 'r');
+  try {
+    const magic = Buffer.alloc(4);
+    return readSync(fd, magic, 0, 4, 128) === 4 && magic.toString('latin1') === 'DICM';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The radiographs named by a file or a folder (not recursive), sorted. */
+export function collectInputs(target: string): string[] {
+  if (!existsSync(target)) throw new HipfracError('HF_CLI_INPUT_MISSING', 'the input does not exist.', { input: target, fix: 'give a DICOM/PNG/JPEG file or a folder of them.' });
+  if (!statSync(target).isDirectory()) return [target];
+  const files = readdirSync(target)
+    .map((name) => path.join(target, name))
+    .filter((f) => statSync(f).isFile() && (IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()) || (path.extname(f) === '' && isDicomFile(f))))
+    .sort();
+  if (files.length === 0) throw new HipfracError('HF_CLI_INPUT_MISSING', 'the folder holds no DICOM, PNG or JPEG files.', { input: target });
+  return files;
+}
+
+export interface Radiograph {
+  readonly file: string;
+  /** File name without folder, the case key in outputs. */
+  readonly key: string;
+  /** At the file's own resolution, 16-bit grey (MONOCHROME2 display values for DICOM). */
+  readonly original: GreyImage & { readonly data: Uint16Array };
+}
+
+/** Reads one DICOM (display pipeline of src/dicom) or PNG/JPEG (as 16-bit grey) at its own resolution. */
+export async function readRadiograph(file: string): Promise<Radiograph> {
+  const key = path.basename(file);
+  if (isDicomFile(file)) {
+    const image = await readDicom(file);
+    return { file, key, original: { width: image.width, height: image.height, data: image.display, maxValue: 65535 } };
+  }
+  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
+  try {
+    decoded = await sharp(file).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+  } catch (cause) {
+    throw new HipfracError('HF_CLI_INPUT_UNREADABLE', `cannot decode the image: ${(cause as Error).message}`, { input: file, fix: 'give a DICOM, PNG or JPEG file.', cause });
+  }
+  const { width, height } = decoded.info;
+  const data = new Uint16Array(width * height);
+  data.set(new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, width * height));
+  return { file, key, original: { width, height, data, maxValue: 65535 } };
+}
+
+/** Images resized ('squish', the study's choice) to the model's input, [N, 3, size, size] in [0, 1]. */
+export function modelInput(radiographs: readonly Radiograph[], size: number): Tensor {
+  const plane = size * size;
+  const out = new Float32Array(radiographs.length * 3 * plane);
+  radiographs.forEach((r, i) => {
+    const resized = resampleGrey(r.original.data, r.original.width, r.original.height, { width: size, height: size }, 'squish');
+    for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[(i * 3 + c) * plane + p] = (resized[p] as number) / 65535;
+  });
+  return tensor(out, [radiographs.length, 3, size, size]);
+}
+
+/** The checkpoint's model (eval mode) and card. */
+export function loadModel(dir: string | undefined): { model: Classifier; card: ModelCard } {
+  if (dir === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
+  return loadCheckpoint(dir);
+}
+
+/** Reads `file,label` rows (label an index or a class name of the card); file paths relative to the CSV. */
+export function readLabelsCsv(csvFile: string, classes: readonly string[]): Map<string, number> {
+  const rows = parseCsv(readFileSync(csvFile, 'utf8'));
+  const out = new Map<string, number>();
+  const [header, ...body] = rows;
+  if (header === undefined || header.fields[0]?.trim().toLowerCase() !== 'file' || header.fields[1]?.trim().toLowerCase() !== 'label') {
+    throw new HipfracError('HF_CLI_BAD_LABELS', 'the labels CSV must start with the header "file,label".', { input: csvFile });
+  }
+  for (const { fields, line } of body) {
+    const [file, raw] = fields.map((f) => f.trim());
+    if (file === undefined || file === '' || raw === undefined) continue;
+    const byName = classes.indexOf(raw);
+    const label = byName >= 0 ? byName : Number(raw);
+    if (!Number.isInteger(label) || label < 0 || label >= classes.length) {
+      throw new HipfracError('HF_CLI_BAD_LABELS', `line ${line}: label '${raw}' is neither a class index below ${classes.length} nor one of ${classes.join(', ')}.`, { input: csvFile });
+    }
+    out.set(path.resolve(path.dirname(csvFile), file), label);
+  }
+  return out;
+}
+
+/** Splits a list into batches of `size`. */
+export function batchesOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new HipfracError('HF_CLI_BAD_OPTION', `${name} must be a positive integer, got '${value}'.`, { input: name });
+  return n;
+}
+
+export function colormapOption(value: string | undefined): ColormapName {
+  const name = (value ?? 'jet') as ColormapName;
+  if (!COLORMAPS.includes(name)) throw new HipfracError('HF_CLI_BAD_OPTION', `unknown colour map '${value}'.`, { input: '--colormap', fix: `use one of ${COLORMAPS.join(', ')}.` });
+  return name;
+}
+
+export function numberOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new HipfracError('HF_CLI_BAD_OPTION', `${name} must be a number, got '${value}'.`, { input: name });
+  return n;
+}
+
+// ------------------------------------------------------------------------------------------------
+// The command
+
+const usage = `Usage: hipfrac predict <dicom|png|dir> --model CKPT_DIR [--out DIR] [--format json|csv]
+                       [--cutoff P] [--no-heatmaps] [--colormap jet|viridis|cividis] [--batch N]
+
+For each radiograph: P(fracture), the predicted class, the triage decision (auto-report when the
+calibrated confidence clears the checkpoint's cut-off, else radiologist review) and a Grad-CAM
+overlay at the image's own resolution (written to DIR/heatmaps/, default DIR = ./predictions).
+The cut-off comes from the model card (hipfrac triage-calibrate); --cutoff overrides it knowingly.
+Results go to stdout, and to DIR/predictions.json or .csv.`;
+
+interface PredictionRow {
+  readonly file: string;
+  readonly key: string;
+  readonly fractureProbability: number;
+  readonly predicted: string;
+  readonly confidence: number;
+  readonly decision: TriageDecision['decision'];
+  readonly level: string;
+  readonly heatmap: string;
+  readonly reason: string;
+}
+
+function toCsv(rows: readonly PredictionRow[]): string {
+  const header = ['file', 'key', 'fracture_probability', 'predicted', 'confidence', 'decision', 'level', 'heatmap', 'reason'];
+  const quote = (v: string | number): string => {
+    const s = String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [header.join(','), ...rows.map((r) => [r.file, r.key, r.fractureProbability.toFixed(6), r.predicted, r.confidence.toFixed(6), r.decision, r.level, r.heatmap, r.reason].map(quote).join(','))].join('\n') + '\n';
+}
+
+export const predictCommand: CliCommand = {
+  name: 'predict',
+  summary: 'Fracture probability, triage decision and heatmap per radiograph (DICOM/PNG, file or folder)',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        out: { type: 'string' },
+        format: { type: 'string', default: 'json' },
+        cutoff: { type: 'string' },
+        'no-heatmaps': { type: 'boolean', default: false },
+        colormap: { type: 'string' },
+        batch: { type: 'string' },
+      },
+    });
+    const target = positionals[0];
+    if (target === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', 'no input given.', { fix: usage });
+    const format = values.format;
+    if (format !== 'json' && format !== 'csv') throw new HipfracError('HF_CLI_BAD_OPTION', `--format must be json or csv, got '${format}'.`, { input: '--format' });
+    const colormap = colormapOption(values.colormap);
+    const batchSize = positiveInt(values.batch, 8, '--batch');
+    const files = collectInputs(target);
+    const { model, card } = loadModel(values.model);
+    const cutoff = numberOption(values.cutoff, '--cutoff');
+    const policy: TriagePolicy = cutoff !== undefined ? givenCutoffPolicy(cutoff) : policyFromModelCard(card, path.join(values.model as string, 'model.json'));
+    const outDir = values.out ?? 'predictions';
+    const heatmaps = values['no-heatmaps'] !== true;
+    const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
+    const rows: PredictionRow[] = [];
+    for (const names of batchesOf(files, batchSize)) {
+      const radiographs = await Promise.all(names.map(readRadiograph));
+      const { logits, maps } = tidy(() => {
+        const x = modelInput(radiographs, card.inputSize);
+        if (cam === undefined) return { logits: noGrad(() => model.call(x)).toFloat32Array(), maps: undefined as Heatmap[] | undefined };
+        const r = cam.computeWithLogits(x);
+        return { logits: r.logits.toFloat32Array(), maps: heatmapsFromTensor(r.heatmaps) };
+      });
+      const classes = card.classes.length;
+      for (let i = 0; i < radiographs.length; i++) {
+        const r = radiographs[i] as Radiograph;
+        const probabilities = calibratedProbabilities(Array.from(logits.subarray(i * classes, (i + 1) * classes)), policy);
+        let heatmapFile = '';
+        if (maps !== undefined) {
+          heatmapFile = path.join(outDir, 'heatmaps', `${path.parse(r.key).name}.png`);
+          await writeOverlayPng(heatmapFile, r.original, maps[i] as Heatmap, { colormap });
+        }
+        const d = decide(probabilities, policy, heatmapFile === '' ? {} : { heatmapPath: heatmapFile });
+        rows.push({
+          file: r.file,
+          key: r.key,
+          fractureProbability: d.fractureProbability,
+          predicted: card.classes[d.predicted] ?? String(d.predicted),
+          confidence: d.confidence,
+          decision: d.decision,
+          level: d.level ?? '',
+          heatmap: heatmapFile,
+          reason: d.reason,
+        });
+      }
+    }
+    cam?.dispose();
+    model.dispose();
+    await mkdir(outDir, { recursive: true });
+    const text = format === 'json' ? `${JSON.stringify({ policy, predictions: rows }, null, 2)}\n` : toCsv(rows);
+    await writeFile(path.join(outDir, `predictions.${format}`), text);
+    console.log(text.trimEnd());
+    return 0;
+  },
+};
