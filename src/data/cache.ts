@@ -53,7 +53,9 @@ export async function resizeGrey(image: GreyImage, maxSide: number): Promise<Gre
 /** Encodes a grey image as PNG at the given depth. */
 export async function encodeGreyPng(image: GreyImage, bitDepth: 8 | 16): Promise<Buffer> {
   const pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 1 } });
-  return bitDepth === 16 ? pipeline.toColourspace('grey16').png({ compressionLevel: 6 }).toBuffer() : pipeline.toColourspace('b-w').png({ compressionLevel: 6 }).toBuffer();
+  // Level 3 with adaptive filtering: about the size of level 6 at half its encode time (measured on FracAtlas).
+  const png = { compressionLevel: 3, adaptiveFiltering: true };
+  return bitDepth === 16 ? pipeline.toColourspace('grey16').png(png).toBuffer() : pipeline.toColourspace('b-w').png(png).toBuffer();
 }
 
 /** Writes a file atomically: a temp name in the same folder, then rename, so readers never see half a file. */

@@ -1,5 +1,13 @@
 // The data room's door: manifest, labels, importers, patient-level split, leakage check, image cache and
 // quality control — everything training needs to find its images without decoding DICOM again.
+//
+// A dataset directory (written by `hipfrac import`, `split`, `qc`):
+//   manifest.jsonl      one ManifestRow per image (JSON Lines, appended as import goes)
+//   cache/<hash>.png    the image at working resolution, 16-bit grey (<hash>.8bit.png with --8bit)
+//   import-report.json  the last run: imported / skipped / failed by reason, label join report
+//   split.json          patient-level train/val assignment or k folds, by row id
+//   qc.html             contact sheet of QC-flagged images (self-contained, no identifiers)
+// The salt behind the pseudonymous keys is never in it (~/.config/hipfrac/salt or --salt-file).
 export { MANIFEST_FILE, manifestPath, loadManifest, readManifestRows, appendManifestRow, writeManifest, writeJsonAtomic } from './manifest.js';
 export type { ManifestRow, View, SplitName, QcFlag, QcMetrics } from './manifest.js';
 export { parseCsv, parseLabelTable, readLabelCsv, LabelIndex } from './labels.js';

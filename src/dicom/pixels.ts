@@ -107,11 +107,11 @@ function domainOf(frame: StoredFrame): Domain {
 
 /** Pixel count per bit pattern. */
 function histogramOf(frame: StoredFrame, domain: Domain): Float64Array {
-  const hist = new Float64Array(domain.size);
+  const hist = new Uint32Array(domain.size);
   const { samples, shift } = frame;
   const mask = domain.mask;
   for (let i = 0; i < samples.length; i++) hist[((samples[i] as number) >>> shift) & mask]! += 1;
-  return hist;
+  return Float64Array.from(hist);
 }
 
 /** Modality LUT over the domain: LUT sequence when present, else rescale slope/intercept (identity when absent). */
