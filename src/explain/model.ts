@@ -1,18 +1,24 @@
 // Helpers both CAM methods and attacks need around a classifier: the expected input, train/eval mode
 // saved and restored, the model's device, and the target layer looked up by path with a helpful error.
+import { Classifier } from '../models/index.js';
 import { Conv2d, type Module } from '../nn/index.js';
 import type { Tensor } from '../torch/index.js';
 import { HipfracError } from '../util/index.js';
 
 /** What a classifier accepts: [N, channels, height, width]; undefined fields are not checked. */
 export interface ExpectedInput {
-  readonly channels?: number;
+  /** One count, or the counts accepted (a Classifier takes grey [N, 1, …] or RGB [N, 3, …]). */
+  readonly channels?: number | readonly number[];
   readonly height?: number;
   readonly width?: number;
 }
 
-/** The input channels of the first convolution (the model's stem), or undefined when it has none. */
-export function inferInputChannels(model: Module): number | undefined {
+/**
+ * The channels a model accepts: 1 or 3 for the zoo's Classifier (it replicates grey itself), else the input
+ * channels of the first convolution (the stem); undefined when it has none.
+ */
+export function inferInputChannels(model: Module): number | readonly number[] | undefined {
+  if (model instanceof Classifier) return [1, 3];
   for (const [, m] of model.namedModules()) if (m instanceof Conv2d) return m.inChannels;
   return undefined;
 }
@@ -24,7 +30,8 @@ export function inferInputChannels(model: Module): number | undefined {
 export function checkImageShape(images: Tensor, expected: ExpectedInput, code: string, what = 'images'): void {
   const shape = images.shape;
   const got = `[${shape.join(', ')}]`;
-  const want = `[N, ${expected.channels ?? 'C'}, ${expected.height ?? 'H'}, ${expected.width ?? 'W'}]`;
+  const channelText = expected.channels === undefined ? 'C' : typeof expected.channels === 'number' ? String(expected.channels) : expected.channels.join('|');
+  const want = `[N, ${channelText}, ${expected.height ?? 'H'}, ${expected.width ?? 'W'}]`;
   if (shape.length !== 4) {
     throw new HipfracError(code, `${what} must be a batch [N, C, H, W]; got a tensor of shape ${got}.`, {
       input: what,
@@ -38,10 +45,12 @@ export function checkImageShape(images: Tensor, expected: ExpectedInput, code: s
     });
   }
   const [, c, h, w] = shape as [number, number, number, number];
-  if (expected.channels !== undefined && c !== expected.channels) {
-    throw new HipfracError(code, `${what} have ${c} channel(s) but the model expects ${expected.channels}; got ${got}, expected ${want}.`, {
+  const accepted = expected.channels === undefined ? undefined : typeof expected.channels === 'number' ? [expected.channels] : expected.channels;
+  if (accepted !== undefined && !accepted.includes(c)) {
+    const list = accepted.join(' or ');
+    throw new HipfracError(code, `${what} have ${c} channel(s) but the model expects ${list}; got ${got}, expected ${want}.`, {
       input: what,
-      fix: expected.channels === 3 && c === 1 ? 'repeat the grey channel three times (images.repeat([1, 3, 1, 1])).' : `give ${expected.channels}-channel images.`,
+      fix: accepted.includes(3) && c === 1 ? 'repeat the grey channel three times (images.repeat([1, 3, 1, 1])).' : `give ${list}-channel images.`,
     });
   }
   if ((expected.height !== undefined && h !== expected.height) || (expected.width !== undefined && w !== expected.width)) {
