@@ -90,6 +90,15 @@ test('explain writes overlays and localisation scores; an unknown layer lists va
   const loc = JSON.parse(readFileSync(path.join(out, 'localisation.json'), 'utf8')) as { n: number; randomBaseline: number };
   assert.equal(loc.n, 1);
   assert.ok(Math.abs(loc.randomBaseline - (50 * 40) / (120 * 100)) < 1e-9);
+  // The phantom cohort's annotations.json works as well (two boxed images here).
+  writeFileSync(path.join(dir, 'annotations.json'), JSON.stringify({ images: [{ file: 'img0.png', fractures: [] }, { file: 'img1.png', fractures: [{ box: [10, 10, 60, 50] }] }, { file: 'img2.png', fractures: [{ box: [0, 0, 120, 100] }] }] }));
+  const fromJson = path.join(dir, 'heat-json');
+  await quietly(() => explainCommand.run([images, '--model', ckpt, '--out', fromJson, '--boxes', path.join(dir, 'annotations.json')]));
+  const locJson = JSON.parse(readFileSync(path.join(fromJson, 'localisation.json'), 'utf8')) as { n: number; perImage: ({ hit: boolean } | null)[]; files: string[] };
+  assert.equal(locJson.n, 2);
+  const whole = locJson.files.findIndex((f) => f.endsWith('img2.png'));
+  assert.equal(locJson.perImage[whole]?.hit, true, 'a box covering the whole image always holds the peak');
+  assert.equal(locJson.perImage[locJson.files.findIndex((f) => f.endsWith('img0.png'))], null, 'no box, no score');
   await assert.rejects(explainCommand.run([images, '--model', ckpt, '--layer', 'features.99']), (e: unknown) => isCode('HF_EXPLAIN_UNKNOWN_LAYER')(e) && /body\.features\.12/.test((e as Error).message));
 });
 

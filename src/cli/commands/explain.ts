@@ -30,8 +30,9 @@ const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--out DI
 Writes one overlay PNG per radiograph to DIR (default ./heatmaps) at the image's own resolution.
 --layer: a module path (default: the architecture's Grad-CAM layer; \`hipfrac models\` lists them).
 --target: the class explained (default each image's predicted class), by name or index.
---boxes: CSV "file,x0,y0,x1,y1" in original pixels (x1/y1 exclusive; several rows per file allowed);
-then the pointing game and heat share inside the boxes are printed and written to DIR/localisation.json.`;
+--boxes: CSV "file,x0,y0,x1,y1" in original pixels (x1/y1 exclusive; several rows per file allowed), or the
+phantom cohort's annotations.json; then the pointing game (with the random-heatmap baseline) and the heat share
+inside the boxes are printed and written to DIR/localisation.json.`;
 
 function camFor(method: string, model: ConstructorParameters<typeof GradCam>[0], layer: string): BaseCam {
   switch (method) {
@@ -42,7 +43,24 @@ function camFor(method: string, model: ConstructorParameters<typeof GradCam>[0],
   }
 }
 
-function readBoxes(csvFile: string): Map<string, Box[]> {
+/** The phantom cohort's annotations.json: images[].file with fractures[].box ([x0, y0, x1, y1], x1/y1 exclusive). */
+function readAnnotationBoxes(jsonFile: string): Map<string, Box[]> {
+  const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { images?: { file?: unknown; fractures?: { box?: unknown }[] }[] };
+  if (!Array.isArray(doc.images)) {
+    throw new HipfracError('HF_CLI_BAD_BOXES', 'the annotations JSON has no "images" list.', { input: jsonFile, fix: 'pass the phantom cohort\'s annotations.json or a CSV "file,x0,y0,x1,y1".' });
+  }
+  const out = new Map<string, Box[]>();
+  for (const image of doc.images) {
+    if (typeof image.file !== 'string') continue;
+    const boxes = (image.fractures ?? []).map((f) => f.box).filter((b): b is Box => Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === 'number'));
+    out.set(path.resolve(path.dirname(jsonFile), image.file), boxes);
+  }
+  return out;
+}
+
+function readBoxes(file: string): Map<string, Box[]> {
+  if (file.toLowerCase().endsWith('.json')) return readAnnotationBoxes(file);
+  const csvFile = file;
   const out = new Map<string, Box[]>();
   const [header, ...rows] = parseCsv(readFileSync(csvFile, 'utf8'));
   if (header?.fields.map((f) => f.trim()).join(',') !== 'file,x0,y0,x1,y1') {
@@ -100,7 +118,7 @@ export const explainCommand: CliCommand = {
       }
     }
     const outDir = values.out ?? 'heatmaps';
-    const scored: { heatmap: Heatmap; boxes: Box[] }[] = [];
+    const scored: { file: string; heatmap: Heatmap; boxes: Box[] }[] = [];
     const written: { file: string; overlay: string }[] = [];
     for (const names of batchesOf(files, batchSize)) {
       const radiographs = await Promise.all(names.map(readRadiograph));
@@ -113,7 +131,7 @@ export const explainCommand: CliCommand = {
         written.push({ file: r.file, overlay });
         const b = boxes?.get(path.resolve(r.file));
         // Scores at the original resolution, where the boxes were drawn.
-        if (b !== undefined) scored.push({ heatmap: resizeHeatmap(map, r.original.width, r.original.height), boxes: b });
+        if (b !== undefined) scored.push({ file: r.file, heatmap: resizeHeatmap(map, r.original.width, r.original.height), boxes: b });
       }
     }
     cam.dispose();
@@ -122,7 +140,7 @@ export const explainCommand: CliCommand = {
     if (boxes !== undefined) {
       const summary = localisationScores(scored.map((s) => s.heatmap), scored.map((s) => s.boxes));
       await mkdir(outDir, { recursive: true });
-      await writeFile(path.join(outDir, 'localisation.json'), `${JSON.stringify({ method: cam.method, layer, ...summary }, null, 2)}\n`);
+      await writeFile(path.join(outDir, 'localisation.json'), `${JSON.stringify({ method: cam.method, layer, ...summary, files: scored.map((x) => x.file) }, null, 2)}\n`);
       console.log(`pointing game ${(100 * summary.pointingGame).toFixed(1)} % (random heatmap ${(100 * summary.randomBaseline).toFixed(1)} %), heat inside boxes ${(100 * summary.energyInBoxes).toFixed(1)} %, n = ${summary.n}`);
     }
     return 0;
