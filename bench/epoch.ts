@@ -70,12 +70,20 @@ async function prepareImages(root: string): Promise<Sample[]> {
 
 interface Run {
   seconds: number;
+  /** CPU time of every thread (ours) or of the process and its worker processes (peer): less sensitive to a busy machine. */
+  cpuSeconds: number;
   images: number;
+}
+
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 async function oursLoaderEpoch(samples: Sample[], epoch: number): Promise<Run> {
   const loader = new ImageLoader(samples, { batchSize, imageSize: size, augment: defaultAugmentConfig, seed: epoch, memoryCacheBytes: 0 });
   const start = performance.now();
+  const cpu = cpuNow();
   let seen = 0;
   try {
     for await (const batch of loader.epoch(epoch)) {
@@ -85,7 +93,7 @@ async function oursLoaderEpoch(samples: Sample[], epoch: number): Promise<Run> {
   } finally {
     await loader.close();
   }
-  return { seconds: (performance.now() - start) / 1000, images: seen };
+  return { seconds: (performance.now() - start) / 1000, cpuSeconds: cpuNow() - cpu, images: seen };
 }
 
 async function oursTrainEpoch(samples: Sample[], arch: string, epoch: number): Promise<Run> {
@@ -102,6 +110,7 @@ async function oursTrainEpoch(samples: Sample[], arch: string, epoch: number): P
   optimizer.zeroGrad();
   const loader = new ImageLoader(samples, { batchSize, imageSize: size, augment: defaultAugmentConfig, seed: epoch, memoryCacheBytes: 0 });
   const start = performance.now();
+  const cpu = cpuNow();
   let seen = 0;
   try {
     for await (const batch of loader.epoch(epoch)) {
@@ -117,8 +126,9 @@ async function oursTrainEpoch(samples: Sample[], arch: string, epoch: number): P
     await loader.close();
   }
   const seconds = (performance.now() - start) / 1000;
+  const cpuSeconds = cpuNow() - cpu;
   model.dispose();
-  return { seconds, images: seen };
+  return { seconds, cpuSeconds, images: seen };
 }
 
 function peerEpoch(root: string, mode: 'loader' | 'train', arch: string, tuned: boolean): Run {
@@ -148,46 +158,64 @@ async function main(): Promise<void> {
   try {
     const samples = await prepareImages(root);
     console.log(`${samples.length} images at ${size} px, batch ${batchSize}, ${rounds} interleaved rounds; ${host}`);
-    const jobs: { benchmark: string; ours: (round: number) => Promise<Run>; peer: (tuned: boolean) => Run; note: string }[] = [
+    // `untuned`: also run the peer without our malloc tunables (cheap for the loader; an epoch of training is not).
+    const jobs: { benchmark: string; ours: (round: number) => Promise<Run>; peer: (tuned: boolean) => Run; note: string; untuned: boolean }[] = [
       {
         benchmark: `loader epoch (decode + resize + augment), ${samples.length} images`,
         ours: (r) => oursLoaderEpoch(samples, r),
         peer: (tuned) => peerEpoch(root, 'loader', 'none', tuned),
         note: 'no model; ours: 2 worker threads + batch augmentation on tensors; peer: 2 DataLoader processes with per-image Pillow transforms',
+        untuned: true,
       },
       ...values.archs.split(',').map((arch) => ({
         benchmark: `${arch} train epoch (decode + augment + forward/backward/Adam), ${samples.length} images`,
         ours: (r: number) => oursTrainEpoch(samples, arch, r),
         peer: (tuned: boolean) => peerEpoch(root, 'train', arch, tuned),
         note: `${arch} from scratch + fastai head, batch ${batchSize}, ${size} px, Adam`,
+        untuned: false,
       })),
     ];
     for (const job of jobs) {
       const ours: number[] = [];
       const peer: number[] = [];
       const peerAsItComes: number[] = [];
+      const oursCpu: number[] = [];
+      const peerCpu: number[] = [];
       for (let r = 0; r < rounds; r++) {
         const o = await job.ours(r);
         ours.push(o.images / o.seconds);
         const p = job.peer(true);
         peer.push(p.images / p.seconds);
-        const q = job.peer(false);
-        peerAsItComes.push(q.images / q.seconds);
-        console.log(`  ${job.benchmark} round ${r + 1}: ours ${(o.images / o.seconds).toFixed(2)} img/s, peer ${(p.images / p.seconds).toFixed(2)} (glibc tuned) / ${(q.images / q.seconds).toFixed(2)} (as it comes)`);
+        const q = job.untuned ? job.peer(false) : null;
+        if (q !== null) peerAsItComes.push(q.images / q.seconds);
+        oursCpu.push((1000 * o.cpuSeconds) / o.images);
+        peerCpu.push((1000 * p.cpuSeconds) / p.images);
+        console.log(
+          `  ${job.benchmark} round ${r + 1}: ours ${(o.images / o.seconds).toFixed(2)} img/s (${oursCpu.at(-1)?.toFixed(1)} CPU ms/img), ` +
+            `peer ${(p.images / p.seconds).toFixed(2)} (glibc tuned, ${peerCpu.at(-1)?.toFixed(1)} CPU ms/img) / ${q === null ? 'not run' : (q.images / q.seconds).toFixed(2)} (as it comes)`,
+        );
       }
       const o = median(ours);
       const p = median(peer);
-      const q = median(peerAsItComes);
-      entries.push({ benchmark: job.benchmark, ours: o, peer: p, ratio: o / p, unit: 'images/s (median of rounds)', machine: host, date, note: `${job.note}; peer with our glibc malloc tunables; peer as it comes: ${q.toFixed(2)} img/s (ratio ${(o / q).toFixed(2)})` });
+      const untuned = peerAsItComes.length === 0 ? 'not run' : `${median(peerAsItComes).toFixed(2)} img/s (ratio ${(o / median(peerAsItComes)).toFixed(2)})`;
+      entries.push({ benchmark: job.benchmark, ours: o, peer: p, ratio: o / p, unit: 'images/s (median of rounds)', machine: host, date, note: `${job.note}; peer with our glibc malloc tunables; peer as it comes: ${untuned}` });
+      // CPU time per image: lower is better, so the ratio is peer / ours (above 1 = ours cheaper).
+      const oc = median(oursCpu);
+      const pc = median(peerCpu);
+      entries.push({ benchmark: `${job.benchmark}, CPU time`, ours: oc, peer: pc, ratio: pc / oc, unit: 'CPU ms per image (median of rounds; ratio = peer / ours)', machine: host, date, note: `${job.note}; all threads and worker processes counted` });
+      save(entries); // after each job, so a long run that is stopped keeps what it measured
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  const out = path.join(repo, 'bench', 'results', 'epoch.json');
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(entries, null, 2)}\n`);
   for (const e of entries) console.log(`${e.benchmark}: ours ${e.ours.toFixed(2)}, peer ${e.peer.toFixed(2)} ${e.unit}, ratio ${e.ratio.toFixed(2)}`);
-  console.log(`Wrote ${out}`);
+  console.log(`Wrote ${OUT}`);
+}
+
+const OUT = path.join(repo, 'bench', 'results', 'epoch.json');
+function save(entries: readonly Entry[]): void {
+  mkdirSync(path.dirname(OUT), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify(entries, null, 2)}\n`);
 }
 
 await main();
