@@ -102,7 +102,7 @@ function uidString(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('latin1').replace(/[\0 ]+$/g, '');
 }
 
-function transform(dataSet: DataSet, ctx: { salt: Uint8Array; patientKey: string; bigEndian: boolean; implicit: boolean; pixelVr: string; file: string }): OutElement[] {
+function transform(dataSet: DataSet, ctx: { salt: Uint8Array; patientKey: string; bigEndian: boolean; pixelVr: string }): OutElement[] {
   const out: OutElement[] = [];
   for (const [key, element] of Object.entries(dataSet.elements)) {
     const tag = tagOf(key);
@@ -232,9 +232,7 @@ export function deidentifyDicom(bytes: Uint8Array, file: string, options: Deiden
     salt: options.salt,
     patientKey,
     bigEndian: !transferSyntax.littleEndian,
-    implicit: !transferSyntax.explicitVr,
     pixelVr: bitsAllocated > 8 ? 'OW' : 'OB',
-    file,
   });
   elements.push({ tag: 0x00120062, vr: 'CS', value: text('YES', 'CS') });
   elements.push({ tag: 0x00120063, vr: 'LO', value: text('hipfrac: PS3.15 Basic Application Level Confidentiality Profile', 'LO') });

@@ -53,6 +53,8 @@ export class DicomError extends HipfracError {
   readonly file: string;
   readonly tag: string | undefined;
   readonly value: string | undefined;
+  /** Warnings met before the failure. */
+  readonly issues: DicomIssue[] = [];
 
   constructor(code: DicomErrorCode, message: string, details: DicomErrorDetails) {
     const where = [details.file];

@@ -76,8 +76,9 @@ export class AttributeReader {
   strings(tag: number): string[] {
     const el = this.dataSet.elements[tagKey(tag)];
     if (el === undefined || el.length === 0) return [];
-    const text = this.dataSet.string(tagKey(tag)) === undefined ? '' : readRawString(this.dataSet, tagKey(tag));
-    return text.split('\\').map((s) => s.replace(/\0/g, '').trim());
+    return readRawString(this.dataSet, tagKey(tag))
+      .split('\\')
+      .map((s) => s.replace(/\0/g, '').trim());
   }
 
   /** Numbers of a DS/IS attribute (decimal strings); bad entries are an error naming the value. */

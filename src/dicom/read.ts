@@ -85,6 +85,17 @@ function readHeader(reader: AttributeReader, transferSyntaxUid: string): DicomHe
 export async function readDicomBytes(bytes: Uint8Array, file: string, options: ReadDicomOptions = {}): Promise<DicomImage> {
   const parsed = parseDicomBytes(bytes, file);
   const issues = parsed.issues;
+  try {
+    return await decodeParsed(parsed, file, options);
+  } catch (error) {
+    // Keep what was noticed before the failure beside the error (e.g. "no preamble").
+    if (error instanceof DicomError) error.issues.push(...issues);
+    throw error;
+  }
+}
+
+async function decodeParsed(parsed: ReturnType<typeof parseDicomBytes>, file: string, options: ReadDicomOptions): Promise<DicomImage> {
+  const issues = parsed.issues;
   const reader = new AttributeReader(parsed.dataSet, file);
   const header = readHeader(reader, parsed.transferSyntax.uid);
   const reason = header.sopClassUid === undefined ? undefined : nonImageReason(header.sopClassUid);
@@ -141,7 +152,7 @@ export async function tryReadDicom(path: string, options: ReadDicomOptions = {})
     const image = await readDicom(path, options);
     return { ok: true, image, issues: image.issues };
   } catch (error) {
-    if (error instanceof DicomError) return { ok: false, error, issues: [] };
+    if (error instanceof DicomError) return { ok: false, error, issues: error.issues };
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, error: new DicomError('HF_DICOM_MALFORMED', `Unexpected failure while reading (${message}).`, { file: path, fix: 'Report this file to the hipfrac maintainers with `dcmdump` output.', cause: error }), issues: [] };
   }

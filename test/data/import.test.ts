@@ -218,3 +218,24 @@ describe('patient-level split on a cohort made to tempt it', () => {
     appendFileSync(join(out, 'import-report.json'), '');
   });
 });
+
+describe('hipfrac import (CLI) with labels joined by accession number', () => {
+  it('prints a summary by reason, writes the dataset, and exits 0', () => {
+    const csv = join(dir, 'by-accession.csv');
+    writeFileSync(csv, ['accession_number,fractured', 'PHIACC0,yes', 'PHIACC1,no', 'PHIACC404,yes', ''].join('\n'));
+    const target = join(dir, 'dataset-accession');
+    const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const result = spawnSync(process.execPath, [cli, 'import', input, '--out', target, '--labels', csv, '--join', 'accession', '--salt-file', saltFile, '--max-side', '32'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /Imported 21 file\(s\)/);
+    assert.match(result.stdout, /skipped 1 × HF_DICOM_NOT_AN_IMAGE/);
+    assert.match(result.stdout, /failed {2}1 × HF_DICOM_EMPTY_FILE/);
+    assert.match(result.stdout, /1 label row\(s\) matched no image/);
+    const report = JSON.parse(readFileSync(join(target, 'import-report.json'), 'utf8'));
+    assert.deepEqual(report.labels.unmatchedLabelRows, [{ line: 4, key: null }], 'an accession number is not echoed into the report');
+    const rows = readFileSync(join(target, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ManifestRow);
+    assert.equal(rows.find((r) => r.sourcePath === 'study0/img0.dcm')?.label, 1);
+    assert.equal(rows.find((r) => r.sourcePath === 'study1/img1.dcm')?.label, 0, 'every image of the study with that accession');
+    assert.equal(rows.find((r) => r.sourcePath === 'study2/img0.dcm')?.label, null);
+  });
+});
