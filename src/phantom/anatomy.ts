@@ -312,10 +312,12 @@ export function trabecularTexture(a: PatientAnatomy, rng: Rng): TrabecularTextur
   const ly = 1;
   const tmp = new Float32Array(n * n);
   for (let y = 0; y < n; y++) {
+    // Running sum along the row: add the sample entering the window, drop the one leaving it.
+    let s = 0;
+    for (let dx = -lx; dx <= lx; dx++) s += white[y * n + (dx & 255)] as number;
     for (let x = 0; x < n; x++) {
-      let s = 0;
-      for (let dx = -lx; dx <= lx; dx++) s += white[y * n + ((x + dx) & 255)] as number;
       tmp[y * n + x] = s;
+      s += (white[y * n + ((x + lx + 1) & 255)] as number) - (white[y * n + ((x - lx) & 255)] as number);
     }
   }
   const tile = new Float32Array(n * n);

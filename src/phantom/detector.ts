@@ -225,33 +225,41 @@ export function expose(inputs: ExposureInputs, spec: DetectorSpec, rng: Rng): Ui
   const curveLut = new Float32Array(LUT_SIZE);
   for (let i = 0; i < LUT_SIZE; i++) curveLut[i] = 0.5 + spec.brightness + spec.contrast * Math.tanh(2.6 * (i / LUT_STEPS + CURVE_LO - 0.5)) * 0.5;
   let state = rng.nextUint32() | 1;
+  const lutMax = LUT_SIZE - 1;
+  const sigmaOffset = (-aecRef - SIGMA_LO) * LUT_STEPS + 0.5;
+  const curveScale = invRange * LUT_STEPS;
+  const curveOffset = (-lo * invRange - CURVE_LO) * LUT_STEPS + 0.5;
+  const mono1 = spec.monochrome1;
   for (let y = 0; y < size; y++) {
     const heel = spec.heel * (y / size - 0.5);
+    const rowInField = y >= fy0 && y < fy1;
+    const row = y * size;
     for (let x = 0; x < size; x++) {
-      const i = y * size + x;
-      // xorshift32 inline: one seeded draw per image, then a cheap stream (the method call per pixel was a hot spot).
+      const i = row + x;
+      // xorshift32 inline: one seeded draw per image, then a cheap stream (a method call per pixel was a hot spot).
       state ^= state << 13;
       state ^= state >>> 17;
       state ^= state << 5;
       const z = NORMAL_TABLE[(state >>> 16) & 0xffff] as number;
       let d: number;
-      if (x < fx0 || x >= fx1 || y < fy0 || y >= fy1) {
+      if (!rowInField || x < fx0 || x >= fx1) {
         d = spec.outsideValue + 0.004 * z;
       } else {
         const li = (l[i] as number) + heel;
         // Quantum noise in the log domain: σ = 1/√(detected photons). Automatic exposure control sets the dose so that
-        // a typical soft-tissue path (aecRef) receives N0 photons; capped where metal stops the beam.
-        const si = Math.round((li - aecRef - SIGMA_LO) * LUT_STEPS);
-        const noisy = li + z * (sigmaLut[si < 0 ? 0 : si >= LUT_SIZE ? LUT_SIZE - 1 : si] as number);
-        const processed = noisy - eq * ((softTissue[i] as number) - sMin);
+        // a typical soft-tissue path (aecRef) receives N0 photons; the table caps σ where metal stops the beam.
+        let si = li * LUT_STEPS + sigmaOffset;
+        si = si < 0 ? 0 : si > lutMax ? lutMax : si | 0;
+        const processed = li + z * (sigmaLut[si] as number) - eq * ((softTissue[i] as number) - sMin);
         // A soft S-curve, like a film/processing look-up table.
-        const ti = Math.round(((processed - lo) * invRange - CURVE_LO) * LUT_STEPS);
-        d = curveLut[ti < 0 ? 0 : ti >= LUT_SIZE ? LUT_SIZE - 1 : ti] as number;
+        let ti = processed * curveScale + curveOffset;
+        ti = ti < 0 ? 0 : ti > lutMax ? lutMax : ti | 0;
+        d = curveLut[ti] as number;
       }
       if (d < 0) d = 0;
       else if (d > 1) d = 1;
-      const q = Math.round(d * maxV);
-      out[i] = spec.monochrome1 ? maxV - q : q;
+      const q = (d * maxV + 0.5) | 0;
+      out[i] = mono1 ? maxV - q : q;
     }
   }
   return out;

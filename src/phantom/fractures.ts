@@ -3,7 +3,7 @@
 import type { Rng } from '../util/index.js';
 import { type FemurLandmarks, sideSign } from './anatomy.js';
 import { type RigidTransform, type Vec3, add, applyRigid, axpy, cross, degrees, dot, normalize, rotation, scale, sub } from './geometry.js';
-import type { BoneGroup, ClipPlane, Jag } from './projection.js';
+import type { BoneGroup, ClipPlane, Jag, Solid } from './projection.js';
 import { transformGroup } from './transform.js';
 import type { Difficulty, FractureSpec, FractureType } from './types.js';
 
@@ -179,9 +179,33 @@ export function applyFracture(femur: BoneGroup, lm: FemurLandmarks, f: FractureS
     offset: -(c + half),
     jag: { ...f.jag, phase1: -f.jag.phase1, phase2: -f.jag.phase2 },
   };
-  const distal: BoneGroup = { ...femur, clips: [...(femur.clips ?? []), distalClip] };
-  const proximal: BoneGroup = transformGroup({ ...femur, clips: [...(femur.clips ?? []), proximalClip] }, fragmentMotion(lm, f));
+  // A solid wholly on one side of the fracture adds nothing to the other fragment: leaving it out is exact and
+  // saves projecting, e.g., the whole shaft a second time for a neck fracture.
+  const jagMax = Math.abs(f.jag.amplitude1) + Math.abs(f.jag.amplitude2) + 1e-6;
+  const reaches = femur.solids.map((solid) => extentAlong(solid, plane.normal));
+  const distalSolids = femur.solids.filter((_, i) => (reaches[i] as [number, number])[0] <= c - half + jagMax);
+  const proximalSolids = femur.solids.filter((_, i) => (reaches[i] as [number, number])[1] >= c + half - jagMax);
+  const distal: BoneGroup = { ...femur, solids: distalSolids, clips: [...(femur.clips ?? []), distalClip] };
+  const proximal: BoneGroup = transformGroup({ ...femur, solids: proximalSolids, clips: [...(femur.clips ?? []), proximalClip] }, fragmentMotion(lm, f));
   return [distal, proximal];
+}
+
+/** [min, max] of n·p over a solid (exact for ellipsoids, a bound for tapered tubes). */
+function extentAlong(solid: Solid, n: Vec3): [number, number] {
+  if (solid.kind === 'ellipsoid') {
+    let r2 = 0;
+    for (let k = 0; k < 3; k++) {
+      const col: Vec3 = [solid.frame[k] as number, solid.frame[3 + k] as number, solid.frame[6 + k] as number];
+      r2 += (dot(n, col) * (solid.axes[k] as number)) ** 2;
+    }
+    const m = dot(n, solid.center);
+    const r = Math.sqrt(r2);
+    return [m - r, m + r];
+  }
+  const r = Math.max(solid.r0, solid.r1);
+  const a = dot(n, solid.a);
+  const b = dot(n, solid.b);
+  return [Math.min(a, b) - r, Math.max(a, b) + r];
 }
 
 /** The fracture line across the bone (patient frame, anatomical pose): for drawing and for reports. */
