@@ -72,7 +72,9 @@ export abstract class BaseCam {
    * (default: each sample's predicted class). Several target layers are averaged.
    */
   compute(images: Tensor, targets?: CamTargets): Tensor {
-    return this.computeWithLogits(images, targets).heatmaps;
+    const { heatmaps, logits } = this.computeWithLogits(images, targets);
+    logits.dispose();
+    return heatmaps;
   }
 
   /** As `compute`, also returning the logits [N, classes] of the same forward pass. */
