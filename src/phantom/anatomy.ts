@@ -191,7 +191,8 @@ export function hipBoneGroup(a: PatientAnatomy, side: Side): BoneGroup {
   // The iliac wing is a thin plate facing anterolaterally and flaring outwards at the crest.
   const wingFrame = mulMM(rotation([0, 1, 0], degrees(s * 38)), rotation([0, 0, 1], degrees(s * -(18 + 6 * female))));
   const solids: Solid[] = [
-    ellipsoid(p(hw - 16 * k, -12, 4), [26 * k, 30 * k, 25 * k], IDENTITY, 0.9),
+    // Acetabular body: no cortical rim of its own, so its outline does not draw a second circle round the head.
+    ellipsoid(p(hw - 16 * k, -12, 4), [26 * k, 30 * k, 25 * k], IDENTITY, 0.3),
     ellipsoid(p(hw + 2 * k, -95, 14), [58 * k, 68 * k, 10 * k], wingFrame, 2.2),
     // The column of bone from the acetabulum up to the sacroiliac joint.
     tube(p(hw - 20 * k, -22, 5), p(36 * k + female * 6 * k, -85, 40), 12 * k, 11 * k, 2.0),
