@@ -34,7 +34,7 @@ export class AlexNetBody extends FeatureBody {
   }
 
   forward(x: Tensor): Tensor {
-    return this.features.call(x);
+    return this.withInputFormat(x, (input) => this.features.call(input));
   }
 }
 

@@ -1,6 +1,6 @@
 // DenseNet-121/161/169/201 (Huang et al. 2017), torchvision's structure, names and initialisation,
 // and the one rewrite old DenseNet weight files need (`norm.1` → `norm1`).
-import { cat, dropout, noGrad, relu, type Tensor } from '../torch/index.js';
+import { callOp, cat, dropout, empty, narrow, noGrad, relu, type Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, NamedSequential, init, runChain } from '../nn/index.js';
 import { FeatureBody, ReLUInplace, convAndNorm, type NetOptions } from './body.js';
 
@@ -39,7 +39,7 @@ class DenseLayer extends Module {
 class DenseBlock extends Module {
   private readonly layers: DenseLayer[] = [];
 
-  constructor(numLayers: number, inputFeatures: number, bnSize: number, growthRate: number, dropRate: number, fold: boolean) {
+  constructor(numLayers: number, inputFeatures: number, bnSize: number, readonly growthRate: number, dropRate: number, readonly fold: boolean) {
     super();
     for (let i = 0; i < numLayers; i++) {
       const layer = new DenseLayer(inputFeatures + i * growthRate, growthRate, bnSize, dropRate, fold);
@@ -48,6 +48,13 @@ class DenseBlock extends Module {
   }
 
   forward(initFeatures: Tensor): Tensor {
+    // Batch 1 in NCHW: each layer's input slice of the buffer is contiguous, so nothing is copied.
+    // Other layouts give strided slices that BatchNorm copies anyway: concatenating is as fast there.
+    const preallocate = this.fold && !this.training && initFeatures.shape[0] === 1 && (callOp('aten::stride', 'int', [initFeatures, 1]) as number) !== 1;
+    return preallocate ? this.forwardPreallocated(initFeatures) : this.forwardConcatenating(initFeatures);
+  }
+
+  private forwardConcatenating(initFeatures: Tensor): Tensor {
     const features: Tensor[] = [initFeatures];
     for (const layer of this.layers) {
       const concatenated = features.length === 1 ? initFeatures : cat(features, 1);
@@ -57,6 +64,30 @@ class DenseBlock extends Module {
     const out = cat(features, 1);
     for (let i = 1; i < features.length; i++) if (!(this.layers[i - 1] as DenseLayer).hasForwardHooks) (features[i] as Tensor).dispose();
     return out;
+  }
+
+  /**
+   * Inference (folded copies only): one buffer holds the block's output and every layer writes its
+   * new maps into its channel slice, so the concatenations are never rebuilt. Each layer reads the
+   * leading slice, a contiguous view at batch 1 in NCHW. Not used where autograd may need the graph.
+   */
+  private forwardPreallocated(initFeatures: Tensor): Tensor {
+    const [n, c0, h, w] = initFeatures.shape as [number, number, number, number];
+    const total = c0 + this.layers.length * this.growthRate;
+    const buffer = empty([n, total, h, w]);
+    const head = narrow(buffer, 1, 0, c0);
+    head.copy_(initFeatures);
+    head.dispose();
+    this.layers.forEach((layer, i) => {
+      const start = c0 + i * this.growthRate;
+      const input = narrow(buffer, 1, 0, start);
+      const out = layer.call(input);
+      const slot = narrow(buffer, 1, start, this.growthRate);
+      slot.copy_(out);
+      for (const t of [input, slot]) t.dispose();
+      if (!layer.hasForwardHooks) out.dispose();
+    });
+    return buffer;
   }
 }
 
@@ -130,7 +161,7 @@ export class DenseNetBody extends FeatureBody {
 
   forward(x: Tensor): Tensor {
     // Out of place (torchvision uses inplace=True): the norm5 output stays intact for a Grad-CAM hook.
-    return relu(this.features.call(x));
+    return relu(this.withInputFormat(x, (input) => this.features.call(input)));
   }
 }
 
@@ -157,7 +188,7 @@ export class DenseNet extends DenseNetBody {
   }
 }
 
-const LEGACY_KEY = /^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$/;
+const LEGACY_KEY = /^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$/;
 
 /**
  * Old DenseNet files (including torchvision's downloadable ImageNet weights) name dense-layer

@@ -177,7 +177,7 @@ export class EfficientNetBody extends FeatureBody {
   }
 
   forward(x: Tensor): Tensor {
-    return this.features.call(x);
+    return this.withInputFormat(x, (input) => this.features.call(input));
   }
 }
 

@@ -12,6 +12,7 @@ export type { HeadKind } from './heads.js';
 export { saveCheckpoint, loadCheckpoint, readModelCard, makeModelCard, CHECKPOINT_WEIGHTS, CHECKPOINT_CARD } from './checkpoint.js';
 export type { ModelCard } from './checkpoint.js';
 export { optimizeForInference } from './optimize.js';
+export type { InferenceOptions } from './optimize.js';
 export { resolveWeightsDir, findImagenetWeights } from './weights.js';
 export { rewriteLegacyDenseNetKeys } from './densenet.js';
 export type { ModelsErrorCode } from './errors.js';

@@ -3,7 +3,7 @@
 import { float, noGrad, sqrt, tidy, type Tensor } from '../torch/index.js';
 import { BatchNorm2d, type Module } from '../nn/index.js';
 import { HipfracError } from '../util/index.js';
-import { FoldedNorm } from './body.js';
+import { FeatureBody, FoldedNorm } from './body.js';
 import { Classifier } from './classifier.js';
 import { buildImagenetModel, getArchBuilder, imagenetArchOf } from './registry.js';
 
@@ -31,6 +31,11 @@ function foldedTwin(model: Module): Module {
   return buildImagenetModel(spec.name, { foldBatchNorm: true });
 }
 
+export interface InferenceOptions {
+  /** Run the convolutions in channels-last (NHWC) memory format (see bench/models.ts for where it wins). */
+  readonly channelsLast?: boolean;
+}
+
 /**
  * A copy of `model` for evaluation only: BatchNorm layers that follow a convolution are folded into
  * it (ResNet, VGG-BN, EfficientNet: all of them; DenseNet: norm0 and each layer's norm2 — norm1 and
@@ -38,8 +43,10 @@ function foldedTwin(model: Module): Module {
  * gradients off; its logits equal the original's in eval mode up to float32 rounding. The original
  * is left untouched.
  */
-export function optimizeForInference<M extends Module>(model: M): M {
+export function optimizeForInference<M extends Module>(model: M, options: InferenceOptions = {}): M {
   const twin = foldedTwin(model);
+  const body = twin instanceof Classifier ? twin.body : twin;
+  if (body instanceof FeatureBody) body.inputMemoryFormat = options.channelsLast === true ? 'channels_last' : 'contiguous_format';
   const source = model.stateDict();
   const target = twin.stateDict();
   const folds = new Map<string, string>(); // conv path → BatchNorm path

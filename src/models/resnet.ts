@@ -119,7 +119,7 @@ export class ResNetBody extends FeatureBody {
   }
 
   forward(x: Tensor): Tensor {
-    return runChain(this.stages, x);
+    return this.withInputFormat(x, (input) => runChain(this.stages, input));
   }
 }
 

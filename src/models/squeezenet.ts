@@ -94,7 +94,7 @@ export class SqueezeNetBody extends FeatureBody {
   }
 
   forward(x: Tensor): Tensor {
-    return this.features.call(x);
+    return this.withInputFormat(x, (input) => this.features.call(input));
   }
 }
 

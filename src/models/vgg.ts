@@ -57,7 +57,7 @@ export class VggBody extends FeatureBody {
   }
 
   forward(x: Tensor): Tensor {
-    return this.features.call(x);
+    return this.withInputFormat(x, (input) => this.features.call(input));
   }
 }
 

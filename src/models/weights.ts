@@ -91,5 +91,8 @@ export function loadImagenetIntoBody(body: Module, spec: ArchSpec, builder: Arch
   const rewritten = builder.rewriteKeys === undefined ? state : builder.rewriteKeys(state);
   const kept = new Map<string, Tensor>();
   for (const [key, t] of rewritten) if (!builder.classifierPrefixes.some((p) => key.startsWith(p))) kept.set(key, t);
+  // Files saved before PyTorch 0.4.1 (torchvision's DenseNet weights among them) have no BatchNorm
+  // num_batches_tracked; PyTorch starts the counter at 0 for them, and so do we.
+  for (const [key, t] of body.stateDict()) if (key.endsWith('.num_batches_tracked') && !kept.has(key)) kept.set(key, t);
   loadExactly(body, kept, file, spec.name, 'ImageNet body');
 }

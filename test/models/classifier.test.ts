@@ -255,24 +255,29 @@ describe('models: weights and checkpoints', () => {
 });
 
 describe('models: optimizeForInference', () => {
-  test('folded copies of classifiers give the same logits; the original is untouched', () => {
+  test('folded copies (NCHW and channels-last, batch 1 and 2) give the same logits; the original is untouched', () => {
     for (const name of ['resnet18', 'efficientnet_b0', 'densenet121', 'vgg19_bn']) {
       manualSeed(11);
       const model: Classifier = createClassifier(name).eval();
       randomiseBatchNorm(model);
-      const x = rand([2, 1, 64, 64]);
-      const before = logits(model, x);
-      const fused = optimizeForInference(model);
-      const folded = [...fused.namedModules()].filter(([, m]) => m.constructor.name === 'FoldedNorm').length;
-      const ours = logits(fused, x);
-      const scale = Math.max(1, ...before.map(Math.abs));
-      const error = Math.max(...before.map((v, i) => Math.abs(v - (ours[i] as number)))) / scale;
-      assert.ok(folded > 0, `${name}: nothing was folded`);
-      assert.ok(error < 1e-5, `${name}: folded logits differ by ${error}`);
-      assert.deepEqual(logits(model, x), before, `${name}: the original changed`);
-      dispose(x);
+      for (const channelsLast of [false, true]) {
+        const fused = optimizeForInference(model, { channelsLast });
+        const folded = [...fused.namedModules()].filter(([, m]) => m.constructor.name === 'FoldedNorm').length;
+        assert.ok(folded > 0, `${name}: nothing was folded`);
+        // Batch 1 takes DenseNet's preallocated-buffer path, batch 2 the concatenating one.
+        for (const batch of [1, 2]) {
+          const x = rand([batch, 1, 64, 64]);
+          const before = logits(model, x);
+          const ours = logits(fused, x);
+          const scale = Math.max(1, ...before.map(Math.abs));
+          const error = Math.max(...before.map((v, i) => Math.abs(v - (ours[i] as number)))) / scale;
+          assert.ok(error < 1e-5, `${name} (channelsLast ${channelsLast}, batch ${batch}): folded logits differ by ${error}`);
+          assert.deepEqual(logits(model, x), before, `${name}: the original changed`);
+          dispose(x);
+        }
+        fused.dispose();
+      }
       model.dispose();
-      fused.dispose();
     }
     expectError(() => optimizeForInference(new Sequential(new Conv2d(3, 3, 1))), 'HF_MODELS_NOT_FOLDABLE', 'Sequential');
   });
