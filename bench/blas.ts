@@ -75,6 +75,17 @@ async function main(): Promise<void> {
       date,
       notes: `ours mapped ${r.blas}; PyTorch mapped ${r.peerBlas.join(', ')}; ${r.threads} LibTorch thread(s); median of ${rounds} rounds`,
     });
+    // Per CPU-second: the work rate, less sensitive to neighbours on a shared machine than wall time.
+    entries.push({
+      benchmark: `sgemm ${N}² (mm), ${label}: ours vs PyTorch on the same BLAS — CPU`,
+      ours: gflops(r.oursCpu),
+      peer: gflops(r.peerCpu),
+      ratio: ratioOf(gflops(r.oursCpu), gflops(r.peerCpu), false),
+      unit: 'GFLOP per CPU-second',
+      machine,
+      date,
+      notes: `${r.threads} LibTorch thread(s); median of ${rounds} rounds`,
+    });
   };
   const openblas = runVariant({});
   describe('OpenBLAS (pthread), the installed default', openblas);
