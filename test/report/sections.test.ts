@@ -2,9 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode } from 'fast-png';
-import { heatmapSection } from '../../src/explain/section.js';
-import { robustnessSection } from '../../src/robust/section.js';
-import { triageSection } from '../../src/triage/section.js';
+import { heatmapSection, robustnessSection, triageSection } from '../../src/report/sections/index.js';
 import { calibratedCutoffPolicy, chooseOperatingPoints, riskCoverageCurve } from '../../src/triage/index.js';
 import { Rng } from '../../src/util/index.js';
 

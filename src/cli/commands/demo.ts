@@ -82,7 +82,7 @@ cohort and the import; --fresh starts over in a new --out folder.`,
     console.error('[2/4] import: decode DICOM, de-identify, cache 16-bit PNG, quality control');
     let importBar: ProgressBar | null = null;
     const report = await importDataset({
-      inputDir: cohortDir,
+      inputDir: path.join(cohortDir, 'images'),
       outDir: datasetDir,
       layout: 'dicom',
       labels: { file: path.join(cohortDir, 'labels.csv'), join: 'sop', keyColumn: 'sop_instance_uid', labelColumn: 'label' },
@@ -101,7 +101,7 @@ cohort and the import; --fresh starts over in a new --out folder.`,
     const run = await trainRun({ datasetDir, outDir: runDir, config, resume: values.resume === true });
 
     console.error('[4/4] heatmaps, attacks, triage, report');
-    const extraSections = await afterTrainingSections({ run, config, datasetDir, outDir: runDir, cohortDir });
+    const extraSections = await afterTrainingSections({ run, config, datasetDir, outDir: runDir, cohortDir: path.join(cohortDir) });
     const file = await writeRunReport({ run, config, datasetDir, outDir: runDir, extraSections, title: `hipfrac demo — ${config.arch} on a synthetic cohort` });
     const m = run.evaluation.metrics.metrics;
     console.log(`demo finished in ${((Date.now() - started) / 60000).toFixed(1)} min: ${config.arch} accuracy ${(100 * m.accuracy).toFixed(1)} %, AUC ${m.rocAuc.toFixed(3)} on ${run.validRows.length} synthetic validation images`);

@@ -1,6 +1,7 @@
 // Every CLI command, in the order `hipfrac --help` lists them. Each lives in its own file.
 import type { CliCommand } from '../command.js';
 import { doctorCommand } from './doctor.js';
+import { demoCommand } from './demo.js';
 import { trainCommand } from './train.js';
 import { compareCommand } from './compare.js';
 import { importCommand } from './import.js';
@@ -16,6 +17,7 @@ import { attackCommand } from './attack.js';
 import { triageCalibrateCommand } from './triage-calibrate.js';
 
 export const commands: readonly CliCommand[] = [
+  demoCommand,
   doctorCommand,
   importCommand,
   splitCommand,

@@ -1,8 +1,7 @@
 // The report section for heatmaps: localisation scores against boxes, faithfulness, and a gallery of overlays.
-// Imports the report room's helpers (a layer above), so it stays out of this room's door: import it directly.
-import { escapeHtml, formatNumber, gallery, note, paragraph, statCards, type GalleryItem, type ReportSection, type StatCard } from '../report/index.js';
-import type { PerturbationCurve } from './faithfulness.js';
-import type { LocalisationSummary } from './localisation.js';
+import { escapeHtml, formatNumber, gallery, note, paragraph, statCards, type GalleryItem, type ReportSection, type StatCard } from '../index.js';
+import type { PerturbationCurve } from '../../explain/index.js';
+import type { LocalisationSummary } from '../../explain/index.js';
 
 export interface HeatmapGalleryEntry {
   /** The overlay PNG bytes (writeOverlayPng's output read back, or renderOverlay encoded). */

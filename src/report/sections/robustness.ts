@@ -1,9 +1,9 @@
 // The report section for robustness: accuracy against ε per attack, the robustness table with and without
-// defences, and the attack gallery. Imports the report room (a layer above): import it directly, not via the door.
-import { figure, formatNumber, gallery, lineChart, note, paragraph, type GalleryItem, type LineSeries, type ReportSection } from '../report/index.js';
-import { escapeHtml } from '../report/index.js';
-import type { RobustnessTable } from './table.js';
-import type { SweepRow } from './sweep.js';
+// defences, and the attack gallery.
+import { figure, formatNumber, gallery, lineChart, note, paragraph, type GalleryItem, type LineSeries, type ReportSection } from '../index.js';
+import { escapeHtml } from '../index.js';
+import type { RobustnessTable } from '../../robust/index.js';
+import type { SweepRow } from '../../robust/index.js';
 
 export interface RobustnessSectionInput {
   /** One curve per attack (and per defence), e.g. { name: 'FGSM', rows }. */

@@ -1,8 +1,8 @@
 // The report section for triage: the policy with its measured error and bound, the risk–coverage curve with
-// the chosen cut-off, conformal coverage and the two operating points. Imports the report room (a layer above).
-import { figure, formatNumber, keyValueTable, lineChart, paragraph, statCards, type ReportSection, type StatCard } from '../report/index.js';
-import type { RiskCoverageCurve } from './cutoff.js';
-import type { TriagePolicy } from './policy.js';
+// the chosen cut-off, conformal coverage and the two operating points.
+import { figure, formatNumber, keyValueTable, lineChart, paragraph, statCards, type ReportSection, type StatCard } from '../index.js';
+import type { RiskCoverageCurve } from '../../triage/index.js';
+import type { TriagePolicy } from '../../triage/index.js';
 
 export interface TriageSectionInput {
   readonly policy: TriagePolicy;

@@ -1,0 +1,170 @@
+// After training: the study's three other results, measured on the validation images — Grad-CAM
+// heatmaps scored against the phantom's fracture boxes, FGSM/PGD/rotation attacks with and without TTA,
+// and the triage cut-off (calibrated on one half of validation, its error measured on the other half).
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { cachedPngPath, ImageLoader, type ManifestRow } from '../../data/index.js';
+import {
+  ClassifierOutputTarget,
+  GradCam,
+  greyFromTensor,
+  heatmapsFromTensor,
+  localisationScores,
+  renderOverlay,
+  scaleBoxes,
+  type Box,
+} from '../../explain/index.js';
+import { CHECKPOINT_CARD, type Classifier } from '../../models/index.js';
+import { Fgsm, Pgd, RotationTranslationAttack, TestTimeAugmentation, epsilonSweep, robustnessTable, type LabelledBatch } from '../../robust/index.js';
+import type { ReportSection } from '../../report/index.js';
+import { heatmapSection, robustnessSection, triageSection, type HeatmapGalleryEntry } from '../../report/sections/index.js';
+import { dispose, keep, softmax, tidy } from '../../torch/index.js';
+import type { TrainConfig } from '../../train/index.js';
+import { binaryRows, calibratedCutoffPolicy, chooseOperatingPoints, evaluateCutoff, riskCoverageCurve, type TriagePolicy } from '../../triage/index.js';
+import type { TrainRunResult } from './trainRun.js';
+
+export interface AfterTrainingInput {
+  readonly run: TrainRunResult;
+  readonly config: TrainConfig;
+  readonly datasetDir: string;
+  readonly outDir: string;
+  /** The phantom cohort folder (annotations.json with fracture boxes), when the data are synthetic. */
+  readonly cohortDir?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** Fracture boxes by source path (relative to the cohort's images/ folder or the cohort itself). */
+function phantomBoxes(cohortDir: string): Map<string, { boxes: Box[]; width: number; height: number }> {
+  const file = path.join(cohortDir, 'annotations.json');
+  const out = new Map<string, { boxes: Box[]; width: number; height: number }>();
+  if (!existsSync(file)) return out;
+  const json = JSON.parse(readFileSync(file, 'utf8')) as { images: { file: string; width: number; height: number; fractures: { box: [number, number, number, number] }[] }[] };
+  for (const im of json.images) {
+    const entry = { boxes: im.fractures.map((f) => f.box as Box), width: im.width, height: im.height };
+    out.set(im.file, entry);
+    out.set(im.file.replace(/^images\//, ''), entry);
+  }
+  return out;
+}
+
+/** The validation images as kept batches at the model's input size (small sets: the demo, tests). */
+async function validationBatches(run: TrainRunResult, datasetDir: string, config: TrainConfig, limit: number): Promise<{ batches: LabelledBatch[]; rows: ManifestRow[] }> {
+  const rows = run.validRows.slice(0, limit);
+  const loader = new ImageLoader(rows.map((r) => ({ imagePath: cachedPngPath(datasetDir, r), label: r.label as number })), { batchSize: 16, imageSize: config.inputSize, shuffle: false, workers: 1, augment: null });
+  const batches: LabelledBatch[] = [];
+  try {
+    for await (const b of loader.epoch(0)) batches.push({ images: keep(b.images), labels: keep(b.labels) });
+  } finally {
+    await loader.close();
+  }
+  return { batches, rows };
+}
+
+async function pngOf(image: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }, channels: 1 | 3): Promise<Uint8Array> {
+  return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels } }).png().toBuffer();
+}
+
+async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], rows: readonly ManifestRow[], boxesByPath: ReturnType<typeof phantomBoxes>, size: number): Promise<ReportSection> {
+  const layer = model.spec.gradCamLayer;
+  const cam = new GradCam(model, layer);
+  const items: HeatmapGalleryEntry[] = [];
+  const allMaps: ReturnType<typeof heatmapsFromTensor> = [];
+  const allBoxes: Box[][] = [];
+  let offset = 0;
+  try {
+    for (const batch of batches) {
+      const n = batch.images.shape[0] as number;
+      // Explain the fracture class for every image: where does the model see a fracture?
+      const { maps, probs } = tidy(() => {
+        const out = cam.computeWithLogits(batch.images, new ClassifierOutputTarget(1));
+        return { maps: heatmapsFromTensor(out.heatmaps), probs: softmax(out.logits, 1).toFloat32Array() };
+      });
+      for (let i = 0; i < n; i++) {
+        const row = rows[offset + i] as ManifestRow;
+        const truth = boxesByPath.get(row.sourcePath);
+        const boxes = truth === undefined ? [] : scaleBoxes(truth.boxes, truth, { width: size, height: size });
+        allMaps.push(maps[i] as (typeof maps)[number]);
+        allBoxes.push(boxes);
+        if (row.label === 1 && items.length < 12) {
+          const grey = greyFromTensor(batch.images, i);
+          const overlay = renderOverlay(grey, maps[i] as (typeof maps)[number]);
+          items.push({ overlayPng: await pngOf(overlay, 3), caption: `fracture · P(fracture) = ${(probs[i * 2 + 1] as number).toFixed(2)}`, key: row.id.slice(0, 12) });
+        }
+      }
+      offset += n;
+    }
+  } finally {
+    cam.dispose();
+  }
+  const localisation = allBoxes.some((b) => b.length > 0) ? localisationScores(allMaps, allBoxes) : undefined;
+  return heatmapSection({
+    method: 'Grad-CAM',
+    layers: [layer],
+    items,
+    ...(localisation === undefined ? {} : { localisation }),
+    source: `validation images (${rows.length}); boxes from the phantom's annotations`,
+  });
+}
+
+function robustness(model: Classifier, batches: readonly LabelledBatch[]): Promise<ReportSection> {
+  const eps = [0, 0.5, 1, 2, 4, 8].map((e) => e / 255);
+  const tta = new TestTimeAugmentation({ views: 4, seed: 0 });
+  const fgsm = epsilonSweep(model, batches, { eps });
+  const fgsmTta = epsilonSweep(model, batches, { eps, predictor: tta.predictor(model) });
+  const pgd = epsilonSweep(model, batches, { eps, attack: (m, e) => new Pgd(m, { eps: e, alpha: Math.max(e / 4, 0.25 / 255), steps: 5, seed: 0 }) });
+  const table = robustnessTable(
+    [
+      { name: 'none', model },
+      { name: 'TTA (4 views)', model, predictor: tta.predictor(model) },
+    ],
+    batches,
+    [
+      { name: 'FGSM 2/255', make: (m) => new Fgsm(m, { eps: 2 / 255 }) },
+      { name: 'rotation + translation', make: (m) => new RotationTranslationAttack(m) },
+    ],
+  );
+  return robustnessSection({ sweeps: [{ name: 'FGSM', rows: fgsm }, { name: 'FGSM vs TTA', rows: fgsmTta }, { name: 'PGD (5 steps)', rows: pgd }], table });
+}
+
+/** Calibrates the cut-off on even-indexed validation cases and measures it on the odd ones. */
+function triage(run: TrainRunResult, target: number): { policy: TriagePolicy; section: Promise<ReportSection>; heldOut: ReturnType<typeof evaluateCutoff> } {
+  const probs = Array.from(run.evaluation.probs);
+  const labels = Array.from(run.evaluation.labels);
+  const calIdx = probs.map((_, i) => i).filter((i) => i % 2 === 0);
+  const testIdx = probs.map((_, i) => i).filter((i) => i % 2 === 1);
+  const rowsOf = (idx: number[]): number[][] => binaryRows(idx.map((i) => probs[i] as number));
+  const policy = calibratedCutoffPolicy(rowsOf(calIdx), calIdx.map((i) => labels[i] as number), { targetError: target }, {
+    temperature: run.evaluation.temperature.temperature,
+    operatingPoints: chooseOperatingPoints(probs, labels),
+  });
+  const heldOut = evaluateCutoff(rowsOf(testIdx), testIdx.map((i) => labels[i] as number), policy.cutoff ?? 1);
+  return { policy, heldOut, section: triageSection({ policy, riskCoverage: riskCoverageCurve(binaryRows(probs), labels) }) };
+}
+
+/** Runs the three analyses and returns their report sections; writes the triage policy into the model card. */
+export async function afterTrainingSections(input: AfterTrainingInput): Promise<ReportSection[]> {
+  const log = input.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
+  const model = input.run.model;
+  model.eval();
+  const { batches, rows } = await validationBatches(input.run, input.datasetDir, input.config, 64);
+  const sections: ReportSection[] = [];
+  try {
+    log('  Grad-CAM on the validation images…');
+    sections.push(await heatmaps(model, batches, rows, input.cohortDir === undefined ? new Map() : phantomBoxes(input.cohortDir), input.config.inputSize));
+    log('  attacks: FGSM and PGD sweeps, rotation + translation, TTA…');
+    sections.push(await robustness(model, batches));
+  } finally {
+    dispose(batches);
+  }
+  log('  triage cut-off…');
+  const t = triage(input.run, 0.05);
+  sections.push(await t.section);
+  // The cut-off and its measured error travel in the model card.
+  const cardFile = path.join(input.run.checkpointDir, CHECKPOINT_CARD);
+  const card = JSON.parse(readFileSync(cardFile, 'utf8')) as Record<string, unknown>;
+  card['threshold'] = { ...t.policy, heldOut: { measuredError: t.heldOut.measuredError, errorUpperBound: t.heldOut.errorUpperBound, coverage: t.heldOut.coverage, n: t.heldOut.n } };
+  writeFileSync(`${cardFile}.tmp`, `${JSON.stringify(card, null, 1)}\n`);
+  renameSync(`${cardFile}.tmp`, cardFile);
+  return sections;
+}
