@@ -80,20 +80,25 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
+/**
+ * A loader epoch in steady state: the loader (and its worker threads) is made once per training run, so one
+ * untimed epoch comes first. The peer does the same (its DataLoader re-forks its workers every epoch by default).
+ */
 async function oursLoaderEpoch(samples: Sample[], epoch: number): Promise<Run> {
   const loader = new ImageLoader(samples, { batchSize, imageSize: size, augment: defaultAugmentConfig, seed: epoch, memoryCacheBytes: 0 });
-  const start = performance.now();
-  const cpu = cpuNow();
-  let seen = 0;
   try {
-    for await (const batch of loader.epoch(epoch)) {
+    for await (const batch of loader.epoch(0)) dispose(batch);
+    const start = performance.now();
+    const cpu = cpuNow();
+    let seen = 0;
+    for await (const batch of loader.epoch(1)) {
       seen += batch.indices.length;
       dispose(batch);
     }
+    return { seconds: (performance.now() - start) / 1000, cpuSeconds: cpuNow() - cpu, images: seen };
   } finally {
     await loader.close();
   }
-  return { seconds: (performance.now() - start) / 1000, cpuSeconds: cpuNow() - cpu, images: seen };
 }
 
 async function oursTrainEpoch(samples: Sample[], arch: string, epoch: number): Promise<Run> {
@@ -108,9 +113,10 @@ async function oursTrainEpoch(samples: Sample[], arch: string, epoch: number): P
   // One warm-up step outside the timing, as the peer does (no optimiser step, so Adam starts fresh).
   tidy(() => step(rand([batchSize, 1, size, size]), zeros([batchSize], { dtype: 'int64' })));
   optimizer.zeroGrad();
-  const loader = new ImageLoader(samples, { batchSize, imageSize: size, augment: defaultAugmentConfig, seed: epoch, memoryCacheBytes: 0 });
+  // The loader (worker start-up included) is made inside the timing, as the peer forks its workers inside it.
   const start = performance.now();
   const cpu = cpuNow();
+  const loader = new ImageLoader(samples, { batchSize, imageSize: size, augment: defaultAugmentConfig, seed: epoch, memoryCacheBytes: 0 });
   let seen = 0;
   try {
     for await (const batch of loader.epoch(epoch)) {
@@ -161,13 +167,13 @@ async function main(): Promise<void> {
     // `untuned`: also run the peer without our malloc tunables (cheap for the loader; an epoch of training is not).
     const jobs: { benchmark: string; ours: (round: number) => Promise<Run>; peer: (tuned: boolean) => Run; note: string; untuned: boolean }[] = [
       {
-        benchmark: `loader epoch (decode + resize + augment), ${samples.length} images`,
+        benchmark: `loader epoch in steady state (decode + resize + augment), ${samples.length} images`,
         ours: (r) => oursLoaderEpoch(samples, r),
         peer: (tuned) => peerEpoch(root, 'loader', 'none', tuned),
         note: 'no model; ours: 2 worker threads + batch augmentation on tensors; peer: 2 DataLoader processes with per-image Pillow transforms',
         untuned: true,
       },
-      ...values.archs.split(',').map((arch) => ({
+      ...values.archs.split(',').filter((arch) => arch !== '').map((arch) => ({
         benchmark: `${arch} train epoch (decode + augment + forward/backward/Adam), ${samples.length} images`,
         ours: (r: number) => oursTrainEpoch(samples, arch, r),
         peer: (tuned: boolean) => peerEpoch(root, 'train', arch, tuned),
@@ -213,9 +219,17 @@ async function main(): Promise<void> {
 }
 
 const OUT = path.join(repo, 'bench', 'results', 'epoch.json');
+/** Writes the entries, keeping earlier results of benchmarks this run did not measure (e.g. with --archs ''). */
 function save(entries: readonly Entry[]): void {
   mkdirSync(path.dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify(entries, null, 2)}\n`);
+  let previous: Entry[] = [];
+  try {
+    previous = JSON.parse(readFileSync(OUT, 'utf8')) as Entry[];
+  } catch {
+    previous = [];
+  }
+  const measured = new Set(entries.map((e) => e.benchmark));
+  writeFileSync(OUT, `${JSON.stringify([...previous.filter((e) => !measured.has(e.benchmark)), ...entries], null, 2)}\n`);
 }
 
 await main();

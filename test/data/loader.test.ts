@@ -78,11 +78,11 @@ for (const workers of [2, 0]) {
 }
 
 test('the same seed gives the same batches; another seed or epoch another order', async () => {
-  const order = (seed: number, epoch: number): number[] => new ImageLoader(samples, { seed }).epochOrder(epoch);
+  const order = (seed: number, epoch: number): number[] => new ImageLoader(samples, { seed, workers: 0 }).epochOrder(epoch);
   assert.deepEqual(order(7, 0), order(7, 0));
   assert.notDeepEqual(order(7, 0), order(8, 0));
   assert.notDeepEqual(order(7, 0), order(7, 1));
-  assert.deepEqual(new ImageLoader(samples, { shuffle: false }).epochOrder(3), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(new ImageLoader(samples, { shuffle: false, workers: 0 }).epochOrder(3), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   const a = new ImageLoader(samples, { batchSize: 3, imageSize: 8, seed: 9, augment: defaultAugmentConfig });
   const b = new ImageLoader(samples, { batchSize: 3, imageSize: 8, seed: 9, augment: defaultAugmentConfig, workers: 0 });
   try {
@@ -126,7 +126,7 @@ test('drop_last leaves out the short batch; channels 3 repeats the grey plane', 
 test('balanced sampling draws both classes equally often', () => {
   // 18 intact and 2 fractured: plain shuffling shows 10 % fractures, balanced sampling about half.
   const skewed: Sample[] = Array.from({ length: 20 }, (_, i) => ({ imagePath: `unused-${i}.png`, label: i < 18 ? 0 : 1 }));
-  const loader = new ImageLoader(skewed, { balanced: true, seed: 1 });
+  const loader = new ImageLoader(skewed, { balanced: true, seed: 1, workers: 0 });
   let fractured = 0;
   let total = 0;
   for (let epoch = 0; epoch < 50; epoch++) {
@@ -136,7 +136,7 @@ test('balanced sampling draws both classes equally often', () => {
     total += order.length;
   }
   assert.ok(Math.abs(fractured / total - 0.5) < 0.06, `fractured share ${fractured / total}`);
-  const plain = new ImageLoader(skewed, { seed: 1 }).epochOrder(0).filter((i) => skewed[i]?.label === 1).length;
+  const plain = new ImageLoader(skewed, { seed: 1, workers: 0 }).epochOrder(0).filter((i) => skewed[i]?.label === 1).length;
   assert.equal(plain, 2);
 });
 
@@ -194,7 +194,7 @@ test('the memory store decodes each image once', async () => {
   } finally {
     await loader.close();
   }
-  assert.equal(new ImageLoader(copies, { imageSize: 6, memoryCacheBytes: 100 }).usesMemoryStore, false, 'over budget: no store');
+  assert.equal(new ImageLoader(copies, { imageSize: 6, memoryCacheBytes: 100, workers: 0 }).usesMemoryStore, false, 'over budget: no store');
 });
 
 test('augmentation changes the training batch and keeps it in [0, 1]', async () => {
@@ -237,9 +237,9 @@ test('an unreadable image fails with a coded error naming the file', async () =>
   }
 });
 
-test('workers start on first use and end at close(), also after leaving an epoch early', async () => {
+test('workers start with the loader and end at close(), also after leaving an epoch early', async () => {
   const loader = new ImageLoader(samples, { batchSize: 2, imageSize: 8, workers: 2, prefetch: 4, memoryCacheBytes: 0 });
-  assert.equal(loader.liveWorkers, 0);
+  assert.equal(loader.liveWorkers, 2);
   for await (const batch of loader.epoch(0)) {
     assert.equal(loader.liveWorkers, 2);
     dispose(batch);
