@@ -104,20 +104,30 @@ async function makeJpeg(dir: string, count: number): Promise<Map<string, [number
   return sizes;
 }
 
-async function timeOurs(dir: string): Promise<number> {
-  const out = join(work, `ours-${Math.random().toString(36).slice(2)}`);
-  const start = process.hrtime.bigint();
-  const report = await importDataset({ inputDir: dir, outDir: out, saltFile: join(work, 'salt'), workers: cpus().length });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (report.imported !== readdirSync(dir).length) throw new Error(`hipfrac imported ${report.imported} of ${readdirSync(dir).length}: ${JSON.stringify(report.failed)}`);
-  return report.imported / seconds;
+interface Speed {
+  /** Wall-clock throughput. */
+  readonly filesPerSecond: number;
+  /** Files per CPU-second of all the run's threads: independent of other load on the machine. */
+  readonly filesPerCpuSecond: number;
 }
 
-async function timePydicom(dir: string, processes: number): Promise<number> {
+async function timeOurs(dir: string, workers: number): Promise<Speed> {
+  const out = join(work, `ours-${Math.random().toString(36).slice(2)}`);
+  const start = process.hrtime.bigint();
+  // process.cpuUsage counts every thread of the process, worker threads included.
+  const cpu = process.cpuUsage();
+  const report = await importDataset({ inputDir: dir, outDir: out, saltFile: join(work, 'salt'), workers });
+  const used = process.cpuUsage(cpu);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (report.imported !== readdirSync(dir).length) throw new Error(`hipfrac imported ${report.imported} of ${readdirSync(dir).length}: ${JSON.stringify(report.failed)}`);
+  return { filesPerSecond: report.imported / seconds, filesPerCpuSecond: report.imported / ((used.user + used.system) / 1e6) };
+}
+
+async function timePydicom(dir: string, processes: number): Promise<Speed> {
   const out = join(work, `pydicom-${processes}-${Math.random().toString(36).slice(2)}`);
   const { stdout } = await run('/usr/bin/python3', [join(ROOT, 'bench', 'peers', 'import_pydicom.py'), dir, out, String(processes)], { maxBuffer: 1 << 20 });
-  const result = JSON.parse(stdout) as { files: number; seconds: number };
-  return result.files / result.seconds;
+  const result = JSON.parse(stdout) as { files: number; seconds: number; cpu_seconds: number };
+  return { filesPerSecond: result.files / result.seconds, filesPerCpuSecond: result.files / result.cpu_seconds };
 }
 
 /** dcmj2pnm once per file (how it is used), two at a time to use both cores, 16-bit PNG scaled to 512. */
@@ -150,21 +160,25 @@ async function main(): Promise<void> {
 
   const results: Result[] = [];
   for (const set of sets) {
-    const ours = await timeOurs(set.dir);
+    const ours = await timeOurs(set.dir, cpus().length);
+    const oursOneWorker = await timeOurs(set.dir, 1);
     const py1 = await timePydicom(set.dir, 1);
     const py2 = await timePydicom(set.dir, cpus().length);
     const dcmtk = await timeDcmtk(set.dir, set.sizes, set.dcmtkWindow);
     for (const [peer, value] of [
-      ['pydicom + Pillow, 1 process', py1],
-      [`pydicom + Pillow, ${cpus().length} processes`, py2],
+      ['pydicom + Pillow, 1 process', py1.filesPerSecond],
+      [`pydicom + Pillow, ${cpus().length} processes`, py2.filesPerSecond],
       [`dcmtk dcmj2pnm, ${cpus().length} at a time`, dcmtk],
     ] as const) {
-      results.push({ benchmark: `import ${set.name} vs ${peer}`, ours: round(ours), peer: round(value), ratio: round(ours / value), unit: 'files/s', machine, date });
+      results.push({ benchmark: `import ${set.name}: hipfrac (${cpus().length} workers) vs ${peer}`, ours: round(ours.filesPerSecond), peer: round(value), ratio: round(ours.filesPerSecond / value), unit: 'files/s', machine, date });
     }
+    // CPU efficiency, one worker against one pydicom process: what the machine's other load cannot skew.
+    results.push({ benchmark: `import ${set.name}: CPU efficiency, hipfrac 1 worker vs pydicom + Pillow 1 process`, ours: round(oursOneWorker.filesPerCpuSecond), peer: round(py1.filesPerCpuSecond), ratio: round(oursOneWorker.filesPerCpuSecond / py1.filesPerCpuSecond), unit: 'files/CPU-s', machine, date });
   }
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'import.json'), `${JSON.stringify(results, null, 2)}\n`);
-  const lines = ['| benchmark | hipfrac | peer | ratio | unit |', '| --- | ---: | ---: | ---: | --- |', ...results.map((r) => `| ${r.benchmark} | ${r.ours} | ${r.peer} | ${r.ratio}× | ${r.unit} |`), '', `Machine: ${machine}; ${date}.`];
+  const load = (await import('node:os')).loadavg()[0]?.toFixed(1) ?? '?';
+  const lines = [`Load average at the end of the run: ${load} (other work on the machine lowers wall-clock ratios).`, '', '| benchmark | hipfrac | peer | ratio | unit |', '| --- | ---: | ---: | ---: | --- |', ...results.map((r) => `| ${r.benchmark} | ${r.ours} | ${r.peer} | ${r.ratio}× | ${r.unit} |`), '', `Machine: ${machine}; ${date}.`];
   console.log(lines.join('\n'));
   if (values.keep !== true) rmSync(work, { recursive: true, force: true });
 }

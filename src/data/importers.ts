@@ -257,6 +257,8 @@ const CLASS_WORDS: Record<string, number> = { fracture: 1, fractured: 1, positiv
 
 interface Plan {
   readonly tasks: Task[];
+  /** Files the layout names that do not exist (e.g. FracAtlas label rows without an image). */
+  readonly missing?: string[];
   /** Labels the layout itself gives, by relative path. */
   readonly layoutLabels: Map<string, { label: number; labelName: string }>;
   readonly labelTable?: LabelTable;
@@ -289,6 +291,7 @@ async function planFracAtlas(root: string): Promise<Plan> {
   const col = (name: string): number => header.indexOf(name);
   if (col('image_id') < 0 || col('fractured') < 0) throw new HipfracError('HF_DATA_LAYOUT', 'FracAtlas labels.csv needs image_id and fractured columns.', { input: csvPath, fix: 'Use the dataset as distributed, or --layout folders.' });
   const tasks: Task[] = [];
+  const missing: string[] = [];
   const layoutLabels = new Map<string, { label: number; labelName: string }>();
   for (const record of records.slice(1)) {
     const get = (name: string): string => (col(name) >= 0 ? (record.fields[col(name)] ?? '').trim() : '');
@@ -299,7 +302,8 @@ async function planFracAtlas(root: string): Promise<Plan> {
     try {
       info = await stat(absPath);
     } catch {
-      continue; // reported below as an unmatched label row by the caller's check
+      missing.push(`images/${id}`);
+      continue;
     }
     const relPath = `images/${id}`;
     // FracAtlas marks views with 0/1 columns; frontal is the AP/PA projection.
@@ -309,7 +313,7 @@ async function planFracAtlas(root: string): Promise<Plan> {
     const fractured = get('fractured') === '1';
     layoutLabels.set(relPath, { label: fractured ? 1 : 0, labelName: fractured ? 'fracture' : 'no-fracture' });
   }
-  return { tasks, layoutLabels };
+  return { tasks, layoutLabels, missing };
 }
 
 async function planDicom(root: string): Promise<Plan> {
@@ -452,6 +456,10 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
 
   const skipped: Record<string, number> = {};
   const failed: Record<string, number> = {};
+  for (const path of plan.missing ?? []) {
+    count(failed, 'HF_DATA_MISSING_FILE');
+    outcomes.push({ path, status: 'failed', code: 'HF_DATA_MISSING_FILE', message: 'named in labels.csv but not found; restore the file or remove its row' });
+  }
   let imported = 0;
   let duplicates = 0;
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), todo.length));

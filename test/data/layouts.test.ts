@@ -28,9 +28,14 @@ describe('FracAtlas and folder layouts', () => {
     const root = join(dir, 'fracatlas');
     mkdirSync(join(root, 'images'), { recursive: true });
     for (const r of chosen) copyFileSync(join(FRACATLAS, 'images', r.fields[col('image_id')] as string), join(root, 'images', r.fields[col('image_id')] as string));
-    writeFileSync(join(root, 'labels.csv'), [header.join(','), ...chosen.map((r) => r.fields.map((f) => (f.includes(',') || f.includes(';') ? `"${f}"` : f)).join(','))].join('\n') + '\n');
+    const csvLine = (fields: readonly string[]): string => fields.map((f) => (f.includes(',') || f.includes(';') ? `"${f}"` : f)).join(',');
+    const ghost = [...((chosen[0] as { fields: string[] }).fields)];
+    ghost[col('image_id')] = 'IMG_NOT_THERE.jpg';
+    writeFileSync(join(root, 'labels.csv'), [header.join(','), ...chosen.map((r) => csvLine(r.fields)), csvLine(ghost)].join('\n') + '\n');
     const report = await importDataset({ inputDir: root, outDir: join(dir, 'ds-fracatlas'), layout: 'fracatlas', saltFile, maxSide: 128, workers: 2 });
     assert.equal(report.imported, 16, JSON.stringify(report.problems));
+    assert.deepEqual(report.failed, { HF_DATA_MISSING_FILE: 1 });
+    assert.equal(report.problems[0]?.path, 'images/IMG_NOT_THERE.jpg');
     const rows = await readManifestRows(join(dir, 'ds-fracatlas'));
     for (const r of chosen) {
       const row = rows.find((x) => x.sourcePath === `images/${r.fields[col('image_id')]}`);
