@@ -182,7 +182,9 @@ export function policyFromModelCard(card: unknown, source = 'model card'): Triag
       fix: 'run `hipfrac triage-calibrate VALIDATION_DIR --model CKPT --labels labels.csv --write` to measure one, or pass --cutoff 0.995 to use a given cut-off knowingly.',
     });
   }
-  const p = field as Record<string, unknown>;
+  // The model card's minimal form ({ cutoff } with optional target/measuredError/coverage, no method) reads as a given cut-off.
+  const raw = field as Record<string, unknown>;
+  const p: Record<string, unknown> = raw['method'] === undefined && typeof raw['cutoff'] === 'number' ? { method: 'given-cutoff', ...raw } : raw;
   const problems: string[] = [];
   if (!METHODS.includes(p['method'] as TriageMethod)) problems.push(`method '${String(p['method'])}' is not one of ${METHODS.join(', ')}`);
   for (const key of ['cutoff', 'target', 'measuredError', 'errorUpperBound', 'coverage', 'delta', 'n']) {
@@ -201,7 +203,18 @@ export function policyFromModelCard(card: unknown, source = 'model card'): Triag
   if (problems.length > 0) {
     throw new HipfracError('HF_TRIAGE_BAD_POLICY', `the triage policy is invalid: ${problems.join('; ')}.`, { input: source, fix: 'recalibrate with `hipfrac triage-calibrate`.' });
   }
-  return { ...(p as unknown as TriagePolicy), temperature: temperature as number };
+  const numberOrNull = (key: string): number | null => (p[key] ?? null) as number | null;
+  return {
+    ...(p as unknown as TriagePolicy),
+    cutoff: numberOrNull('cutoff'),
+    target: numberOrNull('target'),
+    measuredError: numberOrNull('measuredError'),
+    errorUpperBound: numberOrNull('errorUpperBound'),
+    coverage: numberOrNull('coverage'),
+    delta: numberOrNull('delta'),
+    n: numberOrNull('n'),
+    temperature: temperature as number,
+  };
 }
 
 /** The policy as the JSON value of the model card's `threshold` field. */

@@ -210,6 +210,12 @@ test('bad input: a checkpoint without a cut-off, an invalid policy, non-probabil
   const code = (c: string, pattern?: RegExp) => (e: unknown): boolean => e instanceof HipfracError && e.code === c && (pattern === undefined || pattern.test(e.message));
   assert.throws(() => policyFromModelCard({ architecture: 'resnet50' }, 'ckpt/model.json'), code('HF_TRIAGE_NO_CUTOFF', /triage-calibrate/));
   assert.throws(() => policyFromModelCard({ threshold: {} }), code('HF_TRIAGE_NO_CUTOFF'));
+  // The card's minimal form (cut-off only) is read as a given cut-off.
+  const minimal = policyFromModelCard({ threshold: { cutoff: 0.99 } });
+  assert.equal(minimal.method, 'given-cutoff');
+  assert.equal(minimal.measuredError, null);
+  assert.equal(minimal.temperature, 1);
+  assert.equal(decide([0.005, 0.995], minimal).decision, 'auto-report');
   assert.throws(() => policyFromModelCard({ threshold: { method: 'magic', cutoff: '0.9' } }), code('HF_TRIAGE_BAD_POLICY', /method 'magic'.*cutoff must be a number/));
   assert.throws(() => calibrateCutoff([[2.3, -1]], [0]), code('HF_TRIAGE_BAD_SCORES', /not logits/));
   assert.throws(() => calibrateCutoff([[0.5, 0.5]], [2]), code('HF_TRIAGE_BAD_SCORES'));
