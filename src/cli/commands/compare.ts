@@ -46,7 +46,7 @@ function finishedRun(dir: string, arch: string): RunSummary | null {
 
 export const compareCommand: CliCommand = {
   name: 'compare',
-  summary: 'train several architectures with the same protocol and split, and compare them',
+  summary: 'Train several architectures with the same protocol and split, and compare them',
   usage: `Usage: hipfrac compare --data DATASET --out DIR [--archs ${STUDY_ARCHS.join(',')}] [train options]
 
 Runs \`hipfrac train\` per architecture into DIR/<arch> (finished ones are reused, an interrupted one

@@ -26,7 +26,7 @@ export const DEMO_CONFIG = {
 
 export const demoCommand: CliCommand = {
   name: 'demo',
-  summary: 'run the whole job on a synthetic cohort: generate → import → train → evaluate → report',
+  summary: 'Run the whole job on a synthetic cohort: generate → import → train → evaluate → report',
   usage: `Usage: hipfrac demo [--out runs/demo] [--patients 240] [--seed 7] [--difficulty easy] [--arch resnet18] [--epochs 8]
 
 Generates a synthetic (phantom) hip radiograph cohort as DICOM, imports it, trains a small CNN from
@@ -45,6 +45,7 @@ cohort and the import; --fresh starts over in a new --out folder.`,
         epochs: { type: 'string', default: String(DEMO_CONFIG.unfrozenEpochs) },
         size: { type: 'string', default: '512' },
         resume: { type: 'boolean' },
+        'no-lr-find': { type: 'boolean' },
       },
       strict: true,
     });
@@ -97,7 +98,7 @@ cohort and the import; --fresh starts over in a new --out folder.`,
     console.error(`  imported ${report.imported}, already imported ${report.alreadyImported}, skipped ${JSON.stringify(report.skipped)}, failed ${JSON.stringify(report.failed)}, labelled ${report.labels.labelled}`);
 
     console.error('[3/4] train and evaluate');
-    const config = resolveConfig({ ...DEMO_CONFIG, arch: values.arch, unfrozenEpochs: Number(values.epochs), seed }, 'demo options');
+    const config = resolveConfig({ ...DEMO_CONFIG, arch: values.arch, unfrozenEpochs: Number(values.epochs), seed, ...(values['no-lr-find'] === true ? { lrFind: false } : {}) }, 'demo options');
     const run = await trainRun({ datasetDir, outDir: runDir, config, resume: values.resume === true });
 
     console.error('[4/4] heatmaps, attacks, triage, report');

@@ -6,7 +6,7 @@ import { describeError } from '../../util/index.js';
 
 export const doctorCommand: CliCommand = {
   name: 'doctor',
-  summary: 'check the installation: LibTorch version, BLAS, threads, CUDA, addon',
+  summary: 'Check the installation: LibTorch version, BLAS, threads, CUDA, addon',
   usage: 'Usage: hipfrac doctor\n\nPrints the engine this installation runs on and exits non-zero if the addon cannot load.',
   async run(): Promise<number> {
     console.log(`node        ${process.version} on ${os.platform()} ${os.arch()}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);

@@ -76,7 +76,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
 
 export const trainCommand: CliCommand = {
   name: 'train',
-  summary: 'train one architecture with the study protocol and write a report',
+  summary: 'Train one architecture with the study protocol and write a report',
   usage: `Usage: hipfrac train --data DATASET --out RUN_DIR [options]
 
   --data DIR            dataset made by \`hipfrac import\` (split by patient if it has no split.json)
