@@ -1,5 +1,6 @@
 // Decoding one image file into 16-bit grey pixels at the model's input size, shared by the loader's
 // worker threads, its in-thread fallback and `hipfrac augment-preview`; and writing grey grids back to PNG.
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { HipfracError } from '../util/index.js';
 
@@ -23,15 +24,31 @@ export interface InputSize {
  */
 export async function decodeGrey(path: string, size: InputSize, method: ResizeMethod): Promise<Uint16Array> {
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
+  let sixteenBit: boolean;
   try {
-    decoded = await sharp(path).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const bytes = await readFile(path);
+    // Only a 16-bit PNG needs a 16-bit decode; 8-bit files decode about twice as fast as 8-bit ('b-w').
+    sixteenBit = isSixteenBitPng(bytes);
+    decoded = await sharp(bytes)
+      .removeAlpha()
+      .toColourspace(sixteenBit ? 'grey16' : 'b-w')
+      .raw(sixteenBit ? { depth: 'ushort' } : {})
+      .toBuffer({ resolveWithObject: true });
   } catch (cause) {
     throw unreadableImage(path, (cause as Error).message, cause);
   }
   const { width, height, channels } = decoded.info;
-  if (channels !== 1 || decoded.data.length !== width * height * 2) throw unreadableImage(path, `decoded ${channels} channels of ${width}×${height} where one grey plane was expected`);
-  const pixels = new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, width * height);
+  const bytesPerPixel = sixteenBit ? 2 : 1;
+  if (channels !== 1 || decoded.data.length !== width * height * bytesPerPixel) throw unreadableImage(path, `decoded ${channels} channels of ${width}×${height} where one grey plane was expected`);
+  const { buffer, byteOffset } = decoded.data;
+  const pixels = sixteenBit ? new Uint16Array(buffer, byteOffset, width * height) : new Uint8Array(buffer, byteOffset, width * height);
   return resampleGrey(pixels, width, height, size, method);
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/** The bit depth byte of a PNG's IHDR chunk (always the first chunk, at offset 24). */
+function isSixteenBitPng(bytes: Uint8Array): boolean {
+  return bytes.length > 25 && PNG_SIGNATURE.every((b, i) => bytes[i] === b) && bytes[24] === 16;
 }
 
 /**
@@ -41,7 +58,9 @@ export async function decodeGrey(path: string, size: InputSize, method: ResizeMe
  * reducers use fixed-point weights that darken white by up to 0.3 %, which is why sharp's resize is not used.)
  * Always returns a new array the caller owns.
  */
-export function resampleGrey(src: Uint16Array, srcWidth: number, srcHeight: number, size: InputSize, method: ResizeMethod): Uint16Array {
+export function resampleGrey(src: Uint16Array | Uint8Array, srcWidth: number, srcHeight: number, size: InputSize, method: ResizeMethod): Uint16Array {
+  // 8-bit sources are widened to the 16-bit scale (×257) inside the horizontal pass.
+  const gain = src instanceof Uint8Array ? 257 : 1;
   // Source pixels per output pixel on each axis, and the source region that is kept.
   let scaleX = srcWidth / size.width;
   let scaleY = srcHeight / size.height;
@@ -56,8 +75,8 @@ export function resampleGrey(src: Uint16Array, srcWidth: number, srcHeight: numb
   }
   const outW = size.width;
   const outH = size.height;
-  const columns = filterTaps(srcWidth, outW, scaleX, x0);
-  const rows = filterTaps(srcHeight, outH, scaleY, y0);
+  const columns = filterTaps(srcWidth, outW, scaleX, x0, gain);
+  const rows = filterTaps(srcHeight, outH, scaleY, y0, 1);
   // Only the source rows some output row reads go through the horizontal pass (all of them when squishing).
   const firstRow = rows.first[0] as number;
   const lastRow = (rows.first[outH - 1] as number) + rows.taps - 1;
@@ -100,7 +119,7 @@ interface FilterTaps {
   readonly weights: Float32Array;
 }
 
-function filterTaps(srcLength: number, outLength: number, scale: number, offset: number): FilterTaps {
+function filterTaps(srcLength: number, outLength: number, scale: number, offset: number, gain: number): FilterTaps {
   const support = Math.max(1, scale); // the triangle's half-width in source pixels
   const taps = Math.min(srcLength, Math.ceil(2 * support) + 1);
   const first = new Int32Array(outLength);
@@ -123,7 +142,7 @@ function filterTaps(srcLength: number, outLength: number, scale: number, offset:
       weights[i * taps + Math.min(taps - 1, Math.max(0, Math.floor(centre) - start))] = 1;
       total = 1;
     }
-    for (let k = 0; k < taps; k++) weights[i * taps + k] /= total;
+    for (let k = 0; k < taps; k++) weights[i * taps + k] *= gain / total;
   }
   return { first, taps, weights };
 }
