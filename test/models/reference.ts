@@ -39,6 +39,12 @@ for i, name in enumerate(params['eval']):
     with torch.no_grad():
         logits = model(x)
     logits.numpy().astype('<f4').tofile(os.path.join(out_dir, name + '.logits.bin'))
+    if name == 'densenet121':
+        # As torchvision's downloadable DenseNet files: legacy (pre-1.6) serialisation, old
+        # 'norm.1' names, no num_batches_tracked (pre-0.4.1 BatchNorm).
+        import re
+        legacy = {re.sub(r'(denselayer\d+\.(?:norm|relu|conv))([12])\.', r'\1.\2.', k): v for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
+        torch.save(legacy, os.path.join(out_dir, 'densenet121-legacy.pth'), _use_new_zipfile_serialization=False)
     del model
 
 # One training step: train mode (BatchNorm batch statistics, running-stat update), dropout off.
