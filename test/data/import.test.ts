@@ -239,3 +239,25 @@ describe('hipfrac import (CLI) with labels joined by accession number', () => {
     assert.equal(rows.find((r) => r.sourcePath === 'study2/img0.dcm')?.label, null);
   });
 });
+
+describe('hipfrac split and hipfrac qc (CLI)', () => {
+  it('split writes a leak-free split.json; qc prints the table and writes a self-contained qc.html without identifiers', () => {
+    const target = join(dir, 'dataset-accession');
+    const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const split = spawnSync(process.execPath, [cli, 'split', target, '--val', '0.25', '--seed', '9', '--by-view'], { encoding: 'utf8' });
+    assert.equal(split.status, 0, split.stderr);
+    assert.match(split.stdout, /train \d+, val \d+/);
+    const file = JSON.parse(readFileSync(join(target, 'split.json'), 'utf8')) as SplitFile;
+    assert.equal(file.seed, 9);
+    assert.equal(file.stratifyByView, true);
+    assert.equal(spawnSync(process.execPath, [cli, 'check-leakage', target], { encoding: 'utf8' }).status, 0);
+    const qc = spawnSync(process.execPath, [cli, 'qc', target], { encoding: 'utf8' });
+    assert.equal(qc.status, 0, qc.stderr);
+    assert.match(qc.stdout, /\| tiny \| 21 \| 100\.0 % \|/, 'every 96×64 fixture is tiny');
+    const html = readFileSync(join(target, 'qc.html'), 'utf8');
+    assert.equal((html.match(/<img /g) ?? []).length, 21);
+    assert.ok(html.includes('src="data:image/png;base64,'));
+    assert.ok(!/src="(?!data:)/.test(html), 'no external image references');
+    assert.ok(!html.includes('PHI') && !html.includes('study0/'), 'no identifiers or paths');
+  });
+});
