@@ -27,6 +27,12 @@ function denseLayer(cIn = 256, growth = 32, bnSize = 4): Module {
   );
 }
 
+/** Disposes `previous` and returns `next` (next is computed from previous before this call). */
+function replace(previous: Tensor, next: Tensor): Tensor {
+  previous.dispose();
+  return next;
+}
+
 /** torchvision's ResNet Bottleneck with an identity shortcut. */
 class Bottleneck extends Module {
   private readonly c1: Conv2d;
@@ -44,12 +50,20 @@ class Bottleneck extends Module {
     this.c3 = this.registerModule('conv3', new Conv2d(planes, planes * 4, 1, { bias: false }));
     this.b3 = this.registerModule('bn3', new BatchNorm2d(planes * 4));
   }
+  // Each intermediate wrapper is released as soon as the next op has consumed it, as Python's reference
+  // counting does (autograd keeps its own references to what backward needs). Holding them all to the
+  // end of a tidy() scope measured ~40 % more CPU here: more fresh memory touched per iteration.
   forward(x: Tensor): Tensor {
-    return tidy(() => {
-      const out = relu(this.b1.call(this.c1.call(x)));
-      const out2 = relu(this.b2.call(this.c2.call(out)));
-      return relu(add(this.b3.call(this.c3.call(out2)), x));
-    });
+    let out = this.c1.call(x);
+    out = replace(out, this.b1.call(out));
+    out = replace(out, relu(out));
+    out = replace(out, this.c2.call(out));
+    out = replace(out, this.b2.call(out));
+    out = replace(out, relu(out));
+    out = replace(out, this.c3.call(out));
+    out = replace(out, this.b3.call(out));
+    out = replace(out, add(out, x));
+    return replace(out, relu(out));
   }
 }
 
