@@ -4,24 +4,40 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { cachedPngPath, contactSheetHtml, qcTable, readCachedImage, readManifestRows, summariseQc } from '../../data/index.js';
+import { DEFAULT_QC, cachedPngPath, contactSheetHtml, qcFlags, qcTable, readCachedImage, readManifestRows, summariseQc } from '../../data/index.js';
+import { HipfracError } from '../../util/index.js';
 
-const usage = `Usage: hipfrac qc <dataset> [--max-images 500]
+const usage = `Usage: hipfrac qc <dataset> [--max-images 500] [--blur ${DEFAULT_QC.blurVariance}] [--min-contrast ${DEFAULT_QC.minContrast}] [--min-std ${DEFAULT_QC.minStd}] [--min-side ${DEFAULT_QC.minSide}]
 
-Prints the QC summary and writes <dataset>/qc.html (flagged images inlined; no identifiers).`;
+Re-flags every image from the metrics stored at import (so thresholds can be tuned without re-importing),
+prints the QC summary and writes <dataset>/qc.html (flagged images inlined; no identifiers).`;
 
 export const qcCommand: CliCommand = {
   name: 'qc',
   summary: 'Quality-control summary and HTML contact sheet of flagged images',
   usage,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { 'max-images': { type: 'string', default: '500' } } });
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        'max-images': { type: 'string', default: '500' },
+        blur: { type: 'string', default: String(DEFAULT_QC.blurVariance) },
+        'min-contrast': { type: 'string', default: String(DEFAULT_QC.minContrast) },
+        'min-std': { type: 'string', default: String(DEFAULT_QC.minStd) },
+        'min-side': { type: 'string', default: String(DEFAULT_QC.minSide) },
+      },
+    });
     const dataset = positionals[0];
     if (dataset === undefined) {
       console.error(usage);
       return 2;
     }
-    const rows = await readManifestRows(dataset);
+    const thresholds = { blurVariance: Number(values.blur), minContrast: Number(values['min-contrast']), minStd: Number(values['min-std']), minSide: Number(values['min-side']) };
+    for (const [name, value] of Object.entries(thresholds)) {
+      if (!Number.isFinite(value) || value < 0) throw new HipfracError('HF_CLI_OPTION', `QC threshold ${name} must be a number ≥ 0.`, { input: String(value), fix: 'e.g. --blur 15' });
+    }
+    const rows = (await readManifestRows(dataset)).map((row) => ({ ...row, qc: qcFlags(row.qcMetrics, row.width, row.height, row.view, thresholds) }));
     console.log(qcTable(summariseQc(rows)));
     const html = await contactSheetHtml(rows, (row) => readCachedImage(cachedPngPath(dataset, row)), { maxImages: Number(values['max-images']) });
     const out = join(dataset, 'qc.html');
