@@ -102,9 +102,10 @@ export function viewFromHeader(header: Pick<DicomHeader, 'viewPosition' | 'image
   ] as const) {
     const t = text?.toUpperCase();
     if (t === undefined) continue;
-    if (/\b(LAT|LATERAL|LAUENSTEIN|FROG|AXIAL|CROSS[ -]?TABLE|XTABLE)\b/.test(t)) return { view: 'lateral', source };
-    if (/\b(AP|PA|FRONTAL|A\.P\.)\b/.test(t)) return { view: 'AP', source };
-    if (/\bOBL(IQUE)?\b/.test(t)) return { view: 'other', source };
+    // Whole words only (letters on neither side), so "LATERALITY" is not "LAT" and "A.P." still counts.
+    if (/(?<![A-Z])(LAT|LATERAL|LAUENSTEIN|FROG|AXIAL|CROSS[ -]?TABLE|XTABLE)(?![A-Z])/.test(t)) return { view: 'lateral', source };
+    if (/(?<![A-Z])(AP|PA|FRONTAL|A\.P\.)(?![A-Z])/.test(t)) return { view: 'AP', source };
+    if (/(?<![A-Z])OBL(IQUE)?(?![A-Z])/.test(t)) return { view: 'other', source };
   }
   return { view: 'unknown', source: 'none' };
 }
