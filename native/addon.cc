@@ -8,7 +8,7 @@
 // loop never turns the event loop, so Node 20 otherwise keeps every disposed tensor's External and
 // N-API reference alive (measured: +5 KB per iteration of a small CNN, and GC-only loops at 800 MB).
 // Node calls finalizers directly from the GC only for modules built as NAPI_EXPERIMENTAL, and then
-// they must not call N-API (finalizeBox does not). binding.gyp's NAPI_VERSION=8 is overridden here.
+// they must not call N-API (finalizeBox does not).
 #undef NAPI_VERSION
 #define NAPI_EXPERIMENTAL
 #include <napi.h>
