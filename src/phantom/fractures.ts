@@ -44,9 +44,10 @@ export function sampleFracture(rng: Rng, difficulty: Difficulty, allowed: readon
   };
   let displacement;
   if (displaced) {
-    const big = difficulty === 'easy' ? 1 : rng.uniform(0.45, 1);
+    // Easy fractures must be learnable by a small CNN at 64–128 px in a few epochs: gaps of several pixels there.
+    const big = difficulty === 'easy' ? 1.4 : rng.uniform(0.45, 1);
     displacement = {
-      angulationDeg: big * rng.uniform(14, neck ? 28 : 24),
+      angulationDeg: Math.min(1, big) * rng.uniform(14, neck ? 28 : 24) + (big > 1 ? 4 : 0),
       shorteningMm: big * rng.uniform(0, neck ? 4 : 8),
       translationMm: big * rng.uniform(2, 7),
       gapMm: big * rng.uniform(2.5, 5.5) * (rng.bernoulli(0.8) ? 1 : -0.6),
