@@ -5,7 +5,7 @@
 // Writes bench/results/epoch.json. Needs /usr/bin/python3 with torch + torchvision (HIPFRAC_PYTHON overrides)
 // and ../shared/datasets/fracatlas-nonhip (HIPFRAC_BENCH_IMAGES overrides).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,10 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     size: { type: 'string', default: '224' },
     batch: { type: 'string', default: '32' },
+    // Internal: run one of our training epochs in a child process and print its Run as JSON (see oursTrainInChild).
+    'child-train': { type: 'string' },
+    'child-root': { type: 'string' },
+    'child-epoch': { type: 'string', default: '0' },
   },
 });
 const count = Number(values.images);
@@ -137,6 +141,24 @@ async function oursTrainEpoch(samples: Sample[], arch: string, epoch: number): P
   return { seconds, cpuSeconds, images: seen };
 }
 
+/**
+ * Our training epoch in a child process, like the peer's: the allocator keeps freed memory (DESIGN.md's malloc
+ * tunables), so a model trained in this process would still hold gigabytes while the peer runs.
+ */
+function oursTrainInChild(root: string, arch: string, epoch: number): Run {
+  const args = [fileURLToPath(import.meta.url), '--child-train', arch, '--child-root', root, '--child-epoch', String(epoch), '--size', String(size), '--batch', String(batchSize)];
+  const run = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (run.status !== 0) throw new Error(`our training epoch failed (${arch}):\n${run.stderr.slice(-3000)}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop() as string) as Run;
+}
+
+/** The samples of an ImageFolder-style root (one folder per class index), as the child process finds them. */
+function samplesOf(root: string): Sample[] {
+  return readdirSync(root)
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((d) => readdirSync(path.join(root, d)).map((f) => ({ imagePath: path.join(root, d, f), label: Number(d) })));
+}
+
 function peerEpoch(root: string, mode: 'loader' | 'train', arch: string, tuned: boolean): Run {
   const args = [PEER, root, '--mode', mode, '--arch', arch, '--batch', String(batchSize), '--size', String(size), '--threads', String(getNumThreads())];
   const run = spawnSync(PYTHON, args, { encoding: 'utf8', env: { ...process.env, ...(tuned ? GLIBC_TUNED : {}) }, maxBuffer: 16 << 20 });
@@ -175,7 +197,7 @@ async function main(): Promise<void> {
       },
       ...values.archs.split(',').filter((arch) => arch !== '').map((arch) => ({
         benchmark: `${arch} train epoch (decode + augment + forward/backward/Adam), ${samples.length} images`,
-        ours: (r: number) => oursTrainEpoch(samples, arch, r),
+        ours: (r: number) => Promise.resolve(oursTrainInChild(root, arch, r)),
         peer: (tuned: boolean) => peerEpoch(root, 'train', arch, tuned),
         note: `${arch} from scratch + fastai head, batch ${batchSize}, ${size} px, Adam`,
         untuned: false,
@@ -232,4 +254,9 @@ function save(entries: readonly Entry[]): void {
   writeFileSync(OUT, `${JSON.stringify([...previous.filter((e) => !measured.has(e.benchmark)), ...entries], null, 2)}\n`);
 }
 
-await main();
+if (values['child-train'] !== undefined) {
+  const run = await oursTrainEpoch(samplesOf(values['child-root'] as string), values['child-train'], Number(values['child-epoch']));
+  console.log(JSON.stringify(run));
+} else {
+  await main();
+}
