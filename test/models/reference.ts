@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { tensor, type Tensor } from '../../src/torch/index.js';
+import { getNumThreads, tensor, type Tensor } from '../../src/torch/index.js';
 import { pythonTorchAvailable, runPython } from '../helpers/python.js';
 
 export { pythonTorchAvailable };
@@ -12,7 +12,8 @@ export { pythonTorchAvailable };
 // eval-mode BatchNorm actually transforms (fresh modules have mean 0, var 1, γ 1, β 0).
 const SCRIPT = String.raw`
 import torch, torchvision, os
-torch.set_num_threads(max(1, os.cpu_count()))
+# Same intra-op thread count as hipfrac: reductions then split alike and results agree bit for bit.
+torch.set_num_threads(params['threads'])
 out_dir = params['dir']
 size = params['size']
 torch.manual_seed(0)
@@ -86,7 +87,7 @@ export interface References {
 /** Writes the references into a fresh temporary folder (removed by cleanup()). */
 export function makeReferences(evalArchs: readonly string[], trainArchs: readonly string[], size = 224, trainSize = 160): References {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-models-'));
-  const out = runPython(SCRIPT, {}, { params: { dir, eval: evalArchs, train: trainArchs, size, trainSize }, timeoutMs: 900_000 });
+  const out = runPython(SCRIPT, {}, { params: { dir, eval: evalArchs, train: trainArchs, size, trainSize, threads: getNumThreads() }, timeoutMs: 900_000 });
   const readF32 = (file: string): Float32Array => {
     const bytes = readFileSync(path.join(dir, file));
     const copy = new Uint8Array(bytes.byteLength);
