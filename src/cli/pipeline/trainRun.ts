@@ -17,7 +17,7 @@ import {
 } from '../../data/index.js';
 import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
 import { Adam, AdamW, SGD } from '../../nn/index.js';
-import type { Tensor } from '../../torch/index.js';
+import { manualSeed, type Tensor } from '../../torch/index.js';
 import { fineTune, JsonlLogger, Learner, ProgressCallback, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
 import { evaluateValidation, type Evaluation } from './evaluate.js';
@@ -133,6 +133,8 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   const validLoader = new ImageLoader(toSamples(split.valid), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null });
 
   const fromScratch = options.weights === undefined && !config.pretrained;
+  // LibTorch seeds its generator from the OS at start-up: seed it so the head (and a from-scratch body) start the same every run.
+  manualSeed(config.seed);
   const model = createClassifier(config.arch, {
     numClasses: 2,
     head: config.head,
