@@ -122,10 +122,14 @@ async function main(): Promise<void> {
       models: { type: 'string', default: 'densenet169,resnet50,squeezenet1_1,efficientnet_b0' },
       rounds: { type: 'string', default: '2' },
       quick: { type: 'boolean', default: false },
+      // Timed iterations per round for infer b1, b8, b32, train b8, b32 (after one warm-up each).
+      iters: { type: 'string', default: CONFIGS.map((c) => c.iters).join(',') },
       out: { type: 'string', default: path.join(ROOT, 'bench/results/models.json') },
     },
   });
   const names = (values.models as string).split(',');
+  const iterations = (values.iters as string).split(',').map(Number);
+  const configs = CONFIGS.map((c, i) => ({ ...c, iters: iterations[i] ?? c.iters }));
   const rounds = Number(values.rounds);
   const threads = getNumThreads();
   const load = os.loadavg().map((l) => l.toFixed(1)).join('/');
@@ -137,8 +141,20 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const notes: string[] = [];
 
+  // Written after every configuration, so a run cut short (memory, time) keeps what it measured.
+  const save = (): void => {
+    mkdirSync(path.dirname(values.out as string), { recursive: true });
+    let previous: Row[] = [];
+    try {
+      previous = (JSON.parse(readFileSync(values.out as string, 'utf8')) as Row[]).filter((r) => !rows.some((n) => n.benchmark === r.benchmark));
+    } catch {
+      previous = [];
+    }
+    writeFileSync(values.out as string, JSON.stringify([...previous, ...rows], (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  };
+
   for (const name of names) {
-    for (const config of CONFIGS) {
+    for (const config of configs) {
       if (values.quick === true && config.batch === 32) continue;
       const x = rand([config.batch, 3, SIZE, SIZE]);
       const y = randint(0, 1000, [config.batch]);
@@ -180,6 +196,7 @@ async function main(): Promise<void> {
       for (const model of new Set(variants.map((v) => v.model))) model.dispose();
       x.dispose();
       y.dispose();
+      save();
     }
   }
 
@@ -197,14 +214,7 @@ async function main(): Promise<void> {
   }
   for (const p of peers) p.close();
 
-  mkdirSync(path.dirname(values.out as string), { recursive: true });
-  let previous: Row[] = [];
-  try {
-    previous = (JSON.parse(readFileSync(values.out as string, 'utf8')) as Row[]).filter((r) => !rows.some((n) => n.benchmark === r.benchmark));
-  } catch {
-    previous = [];
-  }
-  writeFileSync(values.out as string, JSON.stringify([...previous, ...rows], (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  save();
 
   const fmt = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(2)) : '—');
   console.log('\n| benchmark | hipfrac | torchvision | ratio | torchvision + glibc tunables | ratio |');
