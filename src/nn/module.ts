@@ -131,9 +131,9 @@ export abstract class Module {
   /** Looks up a submodule by dotted path ('' is this module). */
   getSubmodule(path: string): Module {
     if (path === '') return this;
-    let current: Module = this;
+    let current: Module | undefined;
     for (const part of path.split('.')) {
-      const next = current.children.get(part);
+      const next: Module | undefined = (current ?? this).children.get(part);
       if (next === undefined) {
         throw new HipfracError('HF_NN_NO_MODULE', `no submodule '${path}' (stopped at '${part}').`, {
           fix: `choose one of: ${[...this.namedModules()].map(([n]) => n).filter((n) => n !== '').slice(0, 20).join(', ')}…`,
@@ -141,7 +141,7 @@ export abstract class Module {
       }
       current = next;
     }
-    return current;
+    return current ?? this;
   }
   numParameters(trainableOnly = false): number {
     let n = 0;
