@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages: LibTorch (engine), OpenBLAS (fast sgemm for linear layers), and the reference tools
 # the tests compare against (PyTorch/torchvision, dcmtk, GDCM, dicom3tools, pydicom, Pillow).
 DEB_RUNTIME="libtorch-dev libopenblas0-pthread"
-DEB_TEST="python3-torch python3-torchvision dcmtk libgdcm-tools dicom3tools python3-pydicom python3-pil python3-numpy"
+DEB_TEST="python3-torch python3-torchvision python3-sklearn python3-scipy dcmtk libgdcm-tools dicom3tools python3-pydicom python3-pil python3-numpy"
 want="$DEB_RUNTIME"
 if [[ "${HIPFRAC_SETUP_TESTS:-0}" == "1" ]]; then want="$want $DEB_TEST"; fi
 missing=""
