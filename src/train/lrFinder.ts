@@ -29,27 +29,25 @@ export interface LrFinderResult {
 export type LrSuggestion = (lrs: readonly number[], losses: readonly number[]) => number;
 export type LrSuggestionName = 'valley' | 'steep' | 'minimum';
 
-/** fastai's valley: the middle of the longest descending stretch of the loss curve. */
+/** fastai's valley: the longest descending run of the loss curve, two thirds of the way down it (as fastai). */
 export const valley: LrSuggestion = (lrs, losses) => {
   const n = losses.length;
   if (n < 2) return lrs[0] ?? Number.NaN;
   const lds = new Array<number>(n).fill(1);
-  const prev = new Array<number>(n).fill(-1);
   let maxStart = 0;
   let maxEnd = 0;
   for (let i = 1; i < n; i++) {
     for (let j = 0; j < i; j++) {
-      if ((losses[i] as number) < (losses[j] as number) && (lds[i] as number) < (lds[j] as number) + 1) {
-        lds[i] = (lds[j] as number) + 1;
-        prev[i] = j;
+      if ((losses[i] as number) < (losses[j] as number) && (lds[i] as number) < (lds[j] as number) + 1) lds[i] = (lds[j] as number) + 1;
+      if ((lds[maxEnd] as number) < (lds[i] as number)) {
+        maxEnd = i;
+        // fastai's approximation of where the run starts (a run of length L ending at i).
+        maxStart = maxEnd - (lds[maxEnd] as number);
       }
     }
-    if ((lds[i] as number) > (lds[maxEnd] as number)) maxEnd = i;
   }
-  maxStart = maxEnd;
-  while ((prev[maxStart] as number) >= 0) maxStart = prev[maxStart] as number;
   const sections = (maxEnd - maxStart) / 3;
-  const idx = Math.round(maxStart + sections + sections / 2);
+  const idx = Math.max(0, maxStart + Math.trunc(sections) + Math.trunc(sections / 2));
   return lrs[Math.min(idx, n - 1)] as number;
 };
 
@@ -142,13 +140,12 @@ export async function lrFind(learner: Learner, options: Partial<LrFinderOptions>
   const n = Math.min(lrs.length, raw.length);
   const losses = smoothLosses(raw.slice(0, n), opts.beta);
   const keptLrs = lrs.slice(0, n);
-  // fastai drops the last few points, where the loss explodes, before suggesting.
-  const trimmed = Math.max(2, n - 5);
-  const suggestions = {
-    valley: valley(keptLrs.slice(0, trimmed), losses.slice(0, trimmed)),
-    steep: steep(keptLrs.slice(0, trimmed), losses.slice(0, trimmed)),
-    minimum: minimum(keptLrs.slice(0, trimmed), losses.slice(0, trimmed)),
-  };
+  // As fastai: drop the first tenth of the sweep (the debiased average is still noisy there) and the last
+  // five points (where the loss explodes) before suggesting.
+  const from = n >= 20 ? Math.floor(opts.numIterations / 10) : 0;
+  const to = Math.max(from + 2, n - 5);
+  const [sLrs, sLosses] = [keptLrs.slice(from, to), losses.slice(from, to)];
+  const suggestions = { valley: valley(sLrs, sLosses), steep: steep(sLrs, sLosses), minimum: minimum(sLrs, sLosses) };
   const method = options.suggestion ?? 'valley';
   return { lrs: keptLrs, losses, suggestions, suggested: suggestions[method], method };
 }
