@@ -127,8 +127,11 @@ export class Learner {
     this.model.unfreeze();
   }
 
-  async event(name: TrainEvent, extra: readonly Callback[]): Promise<void> {
-    await runEvent(extra.length === 0 ? this.callbacks : sortCallbacks([...this.callbacks, ...extra]), name, this);
+  /** The callbacks of the running fit (the learner's plus the fit's extra ones), sorted once per fit. */
+  private active: readonly Callback[] = [];
+
+  async event(name: TrainEvent): Promise<void> {
+    await runEvent(this.active, name, this);
   }
 
   /** Sets one learning rate per parameter group (a single number applies to all). */
@@ -151,43 +154,44 @@ export class Learner {
     this.nIterations = nEpochs * this.train.batchesPerEpoch;
     this.iteration = this.startEpoch * this.train.batchesPerEpoch;
     this.setLearningRates(lrs);
+    this.active = extra.length === 0 ? this.callbacks : sortCallbacks([...this.callbacks, ...extra]);
     try {
-      await this.event('beforeFit', extra);
+      await this.event('beforeFit');
       for (this.epoch = this.startEpoch; this.epoch < nEpochs; this.epoch++) {
         try {
-          await this.runEpoch(extra);
+          await this.runEpoch();
         } catch (error) {
           if (!(error instanceof CancelEpoch)) throw error;
         }
-        await this.event('afterEpoch', extra);
+        await this.event('afterEpoch');
       }
     } catch (error) {
       if (!(error instanceof CancelFit)) throw error;
     } finally {
       this.startEpoch = 0;
     }
-    await this.event('afterFit', extra);
+    await this.event('afterFit');
   }
 
-  private async runEpoch(extra: readonly Callback[]): Promise<void> {
+  private async runEpoch(): Promise<void> {
     const started = Date.now();
     // Dropout masks depend only on (seed, stage, epoch): resuming reproduces them.
     manualSeed(hashSeed(this.seed, this.stage, this.epoch));
-    await this.event('beforeEpoch', extra);
+    await this.event('beforeEpoch');
     this.model.train();
     this.trainLossSum = 0;
     this.trainBatches = 0;
-    await this.event('beforeTrain', extra);
+    await this.event('beforeTrain');
     let batchIndex = 0;
     for await (const batch of this.train.epoch(hashSeed(this.seed, this.stage, this.epoch))) {
       this.batch = batch;
       this.progress = this.nIterations > 0 ? this.iteration / this.nIterations : 0;
       try {
-        await this.event('beforeBatch', extra);
+        await this.event('beforeBatch');
         this.lastLoss = this.trainStep(batch, hashSeed(this.seed, this.stage, this.epoch * 100003 + batchIndex));
         this.trainLossSum += this.lastLoss;
         this.trainBatches++;
-        await this.event('afterStep', extra);
+        await this.event('afterStep');
       } catch (error) {
         if (!(error instanceof CancelBatch)) {
           disposeBatch(batch);
@@ -198,13 +202,13 @@ export class Learner {
       this.batch = null;
       this.iteration++;
       batchIndex++;
-      await this.event('afterBatch', extra);
+      await this.event('afterBatch');
     }
-    await this.event('afterTrain', extra);
+    await this.event('afterTrain');
     try {
-      await this.event('beforeValidate', extra);
+      await this.event('beforeValidate');
       this.lastValidation = await this.validate();
-      await this.event('afterValidate', extra);
+      await this.event('afterValidate');
     } catch (error) {
       if (!(error instanceof CancelValidate)) throw error;
     }

@@ -102,7 +102,7 @@ cohort and the import; --fresh starts over in a new --out folder.`,
     const run = await trainRun({ datasetDir, outDir: runDir, config, resume: values.resume === true });
 
     console.error('[4/4] heatmaps, attacks, triage, report');
-    const extraSections = await afterTrainingSections({ run, config, datasetDir, outDir: runDir, cohortDir: path.join(cohortDir) });
+    const extraSections = await afterTrainingSections({ run, config, datasetDir, outDir: runDir, cohortDir });
     const file = await writeRunReport({ run, config, datasetDir, outDir: runDir, extraSections, title: `hipfrac demo — ${config.arch} on a synthetic cohort` });
     const m = run.evaluation.metrics.metrics;
     console.log(`demo finished in ${((Date.now() - started) / 60000).toFixed(1)} min: ${config.arch} accuracy ${(100 * m.accuracy).toFixed(1)} %, AUC ${m.rocAuc.toFixed(3)} on ${run.validRows.length} synthetic validation images`);

@@ -1,10 +1,10 @@
 // After training: the study's three other results, measured on the validation images — Grad-CAM
 // heatmaps scored against the phantom's fracture boxes, FGSM/PGD/rotation attacks with and without TTA,
 // and the triage cut-off (calibrated on one half of validation, its error measured on the other half).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { cachedPngPath, ImageLoader, type ManifestRow } from '../../data/index.js';
+import { cachedPngPath, ImageLoader, writeJsonAtomic, type ManifestRow } from '../../data/index.js';
 import {
   ClassifierOutputTarget,
   GradCam,
@@ -164,7 +164,6 @@ export async function afterTrainingSections(input: AfterTrainingInput): Promise<
   const cardFile = path.join(input.run.checkpointDir, CHECKPOINT_CARD);
   const card = JSON.parse(readFileSync(cardFile, 'utf8')) as Record<string, unknown>;
   card['threshold'] = { ...t.policy, heldOut: { measuredError: t.heldOut.measuredError, errorUpperBound: t.heldOut.errorUpperBound, coverage: t.heldOut.coverage, n: t.heldOut.n } };
-  writeFileSync(`${cardFile}.tmp`, `${JSON.stringify(card, null, 1)}\n`);
-  renameSync(`${cardFile}.tmp`, cardFile);
+  await writeJsonAtomic(cardFile, card);
   return sections;
 }
