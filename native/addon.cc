@@ -273,6 +273,13 @@ c10::IValue listToIValue(Napi::Env env, const OpEntry& op, const c10::Argument& 
       }
       return c10::IValue(out);
     }
+    case c10::TypeKind::NumberType: {
+      // Scalar[] (the _foreach_ ops' per-tensor step sizes).
+      c10::List<c10::Scalar> out;
+      out.reserve(n);
+      for (uint32_t i = 0; i < n; i++) out.push_back(toScalar(env, op, arg, arr.Get(i)));
+      return c10::IValue(out);
+    }
     case c10::TypeKind::BoolType: {
       c10::List<bool> out;
       for (uint32_t i = 0; i < n; i++) out.push_back(arr.Get(i).ToBoolean().Value());
@@ -679,7 +686,8 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   const auto& hooks = at::detail::getCUDAHooks();
   if (hooks.hasCUDA()) {
     for (int i = 0; i < hooks.getNumGPUs(); i++) {
-      auto gen = hooks.getDefaultCUDAGenerator(static_cast<c10::DeviceIndex>(i));
+      // Context::defaultGenerator(Device) exists in 1.13 and 2.x; the hook's own getter was renamed in 2.x.
+      auto gen = at::globalContext().defaultGenerator(c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(i)));
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_current_seed(seed);
     }
@@ -712,7 +720,7 @@ Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   const auto& hooks = at::detail::getCUDAHooks();
   if (hooks.hasCUDA()) {
     int64_t device = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : hooks.current_device();
-    hooks.deviceSynchronize(device);
+    hooks.deviceSynchronize(static_cast<c10::DeviceIndex>(device));
   }
   return info.Env().Undefined();
 }

@@ -1,11 +1,13 @@
 # Builds hipfrac_torch.node against a LibTorch: Debian's libtorch-dev by default (LIBTORCH=/usr),
 # or another one named at build time, e.g. LIBTORCH=/opt/libtorch (official CUDA build) or a
 # PyTorch wheel's torch/ folder. TORCH_CXX11_ABI=0 for LibTorch builds using the pre-C++11 ABI.
+# C++17, or C++20 where the LibTorch headers require it (PyTorch 2.12 and later refuse older standards).
 {
   "variables": {
     "libtorch%": "<!(node -p \"process.env.LIBTORCH || '/usr'\")",
     "libdir%": "<!(node -p \"const p=process.env.LIBTORCH||'/usr'; p==='/usr' ? '/usr/lib/x86_64-linux-gnu' : p+'/lib'\")",
     "cxx11abi%": "<!(node -p \"process.env.TORCH_CXX11_ABI || '1'\")",
+    "cxxstd%": "<!(node -p \"const fs=require('fs'); const p=process.env.LIBTORCH||'/usr'; const f=p+'/include/ATen/ATen.h'; fs.existsSync(f)&&fs.readFileSync(f,'utf8').includes('202002L')?'c++20':'c++17'\")",
     "cuda%": "<!(node -p \"const fs=require('fs'); const p=process.env.LIBTORCH||'/usr'; const d=p==='/usr'?'/usr/lib/x86_64-linux-gnu':p+'/lib'; fs.existsSync(d+'/libtorch_cuda.so')?1:0\")"
   },
   "targets": [
@@ -20,7 +22,7 @@
       "defines": ["NAPI_CPP_EXCEPTIONS", "_GLIBCXX_USE_CXX11_ABI=<(cxx11abi)"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "cflags_cc": ["-std=<(cxxstd)", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "libraries": ["-L<(libdir)", "-Wl,-rpath,<(libdir)", "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10"],
       "conditions": [
         ["cuda==1", { "libraries": ["-ltorch_cuda", "-lc10_cuda"] }]

@@ -31,6 +31,9 @@ const CONFIGS: Config[] = [
   { name: 'adam_l2_amsgrad', kind: 'Adam', options: { weightDecay: 1e-2, amsgrad: true, betas: [0.85, 0.99], eps: 1e-6 }, group0: { lr: 2e-2 }, group1: { lr: 5e-3 }, schedule: false },
   { name: 'adam_scheduled', kind: 'Adam', options: { betas: [0.95, 0.999] }, group0: { lr: 1e-2 }, group1: { lr: 4e-3 }, schedule: true },
   { name: 'adamw', kind: 'AdamW', options: { weightDecay: 0.1 }, group0: { lr: 1e-2 }, group1: { lr: 3e-3, weightDecay: 0.3 }, schedule: false },
+  // The multi-tensor path (the default for CUDA parameters), forced on the CPU against PyTorch's foreach=True.
+  { name: 'adam_foreach_l2_amsgrad', kind: 'Adam', options: { foreach: true, weightDecay: 1e-2, amsgrad: true, betas: [0.85, 0.99], eps: 1e-6 }, group0: { lr: 2e-2 }, group1: { lr: 5e-3 }, schedule: true },
+  { name: 'adamw_foreach', kind: 'AdamW', options: { foreach: true, weightDecay: 0.1 }, group0: { lr: 1e-2 }, group1: { lr: 3e-3, weightDecay: 0.3 }, schedule: false },
   { name: 'sgd', kind: 'SGD', options: { lr: 0.1 }, group0: {}, group1: { lr: 0.03 }, schedule: false },
   { name: 'sgd_momentum', kind: 'SGD', options: { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 1e-3 }, group0: {}, group1: { lr: 0.02 }, schedule: false },
   { name: 'sgd_nesterov', kind: 'SGD', options: { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, group0: { lr: 0.08 }, group1: {}, schedule: true },
@@ -39,7 +42,8 @@ const PARAM_NAMES = ['w1', 'b1', 'w2', 'b2', 'frozen'] as const;
 const STEPS = 10;
 
 // PyTorch side: reads the initial weights (hipfrac's safetensors writer) with its own parser, runs every
-// configuration with the single-tensor (foreach=False) code path, writes the results in safetensors.
+// configuration with the single-tensor (foreach=False) code path unless the configuration asks for foreach,
+// writes the results in safetensors.
 const REFERENCE = String.raw`
 import sys, json, struct, torch
 import torch.nn.functional as F
@@ -57,13 +61,13 @@ def write_st(path, tensors):
     raw = t.contiguous().numpy().tobytes(); header[k] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [at, at + len(raw)]}; blobs.append(raw); at += len(raw)
   js = json.dumps(header).encode(); js += b' ' * ((8 - len(js) % 8) % 8)
   open(path, 'wb').write(struct.pack('<Q', len(js)) + js + b''.join(blobs))
-KEYS = {'lr': 'lr', 'betas': 'betas', 'eps': 'eps', 'weightDecay': 'weight_decay', 'amsgrad': 'amsgrad', 'momentum': 'momentum', 'dampening': 'dampening', 'nesterov': 'nesterov'}
+KEYS = {'lr': 'lr', 'betas': 'betas', 'eps': 'eps', 'weightDecay': 'weight_decay', 'amsgrad': 'amsgrad', 'momentum': 'momentum', 'dampening': 'dampening', 'nesterov': 'nesterov', 'foreach': 'foreach'}
 def py(o): return {KEYS[k]: (tuple(v) if isinstance(v, list) else v) for k, v in o.items()}
 init = read_st(sys.argv[1]); configs = json.loads(sys.argv[2]); steps = int(sys.argv[3]); results = {}
 for c in configs:
   p = {k: init[k].clone().requires_grad_(k != 'frozen') for k in ['w1', 'b1', 'w2', 'b2', 'frozen']}
   groups = [dict(params=[p['w1'], p['b1']], **py(c['group0'])), dict(params=[p['w2'], p['b2'], p['frozen']], **py(c['group1']))]
-  opt = getattr(torch.optim, c['kind'])(groups, foreach=False, **py(c['options']))
+  opt = getattr(torch.optim, c['kind'])(groups, **{'foreach': False, **py(c['options'])})
   base = [g['lr'] for g in opt.param_groups]
   for step in range(steps):
     if c['schedule']:
@@ -235,7 +239,7 @@ describe('optimizer state', () => {
     const model = makeModel();
     const optimizer = makeOptimizer(adam, model);
     trainSteps(adam, model, optimizer, 0, 3, [1e-2, 3e-3]);
-    const sgdState = makeOptimizer(CONFIGS[5] as Config, makeModel()).stateDict();
+    const sgdState = makeOptimizer(CONFIGS.find((c) => c.name === 'sgd_momentum') as Config, makeModel()).stateDict();
     const refuse = (state: { tensors: Map<string, Tensor>; meta: unknown }, pattern: RegExp): void => {
       assert.throws(() => optimizer.loadStateDict(state), (e: unknown) => e instanceof HipfracError && e.code === 'HF_OPTIM_BAD_STATE' && pattern.test(e.message));
     };
