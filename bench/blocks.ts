@@ -75,7 +75,9 @@ const blocks: Record<string, { module: Module; x: Tensor }> = {
 function forward(name: string): void {
   const { module, x } = blocks[name] as { module: Module; x: Tensor };
   module.eval();
-  tidy(() => noGrad(() => module.call(x)));
+  // The output is dropped inside the scope (a tidy() that returns a tensor keeps it, leaving it to the GC),
+  // as Python frees it when the reference count drops.
+  tidy(() => void noGrad(() => module.call(x)));
 }
 function forwardBackward(name: string): void {
   const { module, x } = blocks[name] as { module: Module; x: Tensor };
