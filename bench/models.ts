@@ -1,6 +1,6 @@
 // Model-zoo benchmark: hipfrac vs torchvision (PyTorch eager) on the same machine and thread count,
 // interleaved round by round. Inference img/s at batch 1/8/32, training img/s at batch 8/32.
-// Run: node dist/bench/models.js [--models densenet169,resnet50] [--rounds 2] [--quick]
+// Run: node dist/bench/models.js [--models densenet169,resnet50] [--rounds 2] [--quick] [--only infer|train]
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -122,6 +122,8 @@ async function main(): Promise<void> {
       models: { type: 'string', default: 'densenet169,resnet50,squeezenet1_1,efficientnet_b0' },
       rounds: { type: 'string', default: '2' },
       quick: { type: 'boolean', default: false },
+      // Only inference or only training configurations.
+      only: { type: 'string' },
       // Only the sgemm peak and DenseNet-169's share of it, against densenet169 rows already in --out.
       'peak-only': { type: 'boolean', default: false },
       // Timed iterations per round for infer b1, b8, b32, train b8, b32 (after one warm-up each).
@@ -158,6 +160,7 @@ async function main(): Promise<void> {
   for (const name of values['peak-only'] === true ? [] : names) {
     for (const config of configs) {
       if (values.quick === true && config.batch === 32) continue;
+      if (values.only !== undefined && config.mode !== values.only) continue;
       const x = rand([config.batch, 3, SIZE, SIZE]);
       const y = randint(0, 1000, [config.batch]);
       const ours = new Map<string, number[]>();
@@ -177,13 +180,15 @@ async function main(): Promise<void> {
           });
         variants = [{ label: 'train step (Adam)', model }];
       }
+      // A training step's first iterations fault in its activation memory (seconds on this VM): warm up twice.
+      const warmup = config.mode === 'train' ? 2 : 1;
       for (let r = 0; r < rounds; r++) {
         for (const v of variants) {
           const fn = trainStep ?? ((): void => inferenceMode(() => tidy(() => void v.model.call(x))));
-          ours.set(v.label, [...(ours.get(v.label) ?? []), ...timeIt(config.iters, 1, fn)]);
+          ours.set(v.label, [...(ours.get(v.label) ?? []), ...timeIt(config.iters, warmup, fn)]);
         }
         for (const peer of peers) {
-          const reply = await peer.request<{ times: number[] }>({ cmd: 'run', model: name, mode: config.mode, batch: config.batch, iters: config.iters, warmup: 1, size: SIZE });
+          const reply = await peer.request<{ times: number[] }>({ cmd: 'run', model: name, mode: config.mode, batch: config.batch, iters: config.iters, warmup, size: SIZE });
           theirs.set(peer.label, [...(theirs.get(peer.label) ?? []), ...reply.times]);
         }
       }

@@ -4,6 +4,8 @@
 # bench/gpu.js (CUDA vs CPU agreement of densenet121/resnet50, img/s against torchvision on the same GPU).
 #
 #   bash scripts/gpu-check.sh            # uses `python3`; HIPFRAC_PYTHON=/path/to/python to choose another
+#   bash scripts/gpu-check.sh --build-only   # only build the addon against that LibTorch
+# Other arguments go to bench/gpu.js.
 #
 # Two ways to build the addon:
 # - with this checkout's node_modules (npm ci done): node-gyp, as on any machine;
@@ -46,7 +48,9 @@ else
 fi
 node -e "import('./dist/src/torch/index.js').then(t => { const b = t.buildInfo(); console.log('addon: torch', b.torchVersion, 'cudaCompiled', b.cudaCompiled, 'devices', t.cuda.deviceCount()); if (!t.cuda.isAvailable()) process.exit(4); })"
 
+if [[ "${1:-}" == "--build-only" ]]; then exit 0; fi
 status=0
 HIPFRAC_TEST_DEVICE=cuda HIPFRAC_PYTHON="$PY" node --test --test-reporter=spec dist/test/torch/ops-parity.test.js || status=$?
+HIPFRAC_PYTHON="$PY" node --test --test-reporter=spec dist/test/train/device.test.js || status=$?
 HIPFRAC_PYTHON="$PY" node dist/bench/gpu.js "$@" || status=$?
 exit "$status"

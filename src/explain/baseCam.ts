@@ -115,7 +115,9 @@ export abstract class BaseCam {
               this.layerCam(a.detach(), (gradients[i] as Tensor).detach(), height, width),
             );
             const mean = perLayer.length === 1 ? (perLayer[0] as Tensor) : stack(perLayer, 0).mean(0);
-            return { heatmaps: normalisePerSample(mean), logits: logits.detach() };
+            // Activations live where the model does (a GPU); the heatmaps go back to the caller's device, as the logits do.
+            const heatmaps = normalisePerSample(mean);
+            return { heatmaps: heatmaps.device === images.device ? heatmaps : heatmaps.to(images.device), logits: logits.detach() };
           }),
         ),
       );

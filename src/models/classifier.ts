@@ -37,6 +37,8 @@ export class Classifier extends Module {
   readonly head: Sequential;
   /** The weight file the body (or whole model) was loaded from; null when randomly initialised. */
   weightsSource: string | null = null;
+  /** Where the weights live and the work runs ('cpu', 'cuda:0'); set by `to()`. */
+  device = 'cpu';
   private readonly mean: Tensor;
   private readonly std: Tensor;
 
@@ -62,11 +64,27 @@ export class Classifier extends Module {
       });
     }
     // buffer('mean') rather than the field: Module.to() replaces buffers when moving devices.
-    const centred = x.sub(this.buffer('mean') ?? this.mean);
+    // A model on the GPU takes and returns tensors on the caller's device: callers that build inputs on the CPU
+    // (explain, attacks, predict) work unchanged, and gradients flow back through the copies. The training loop
+    // moves its batches itself, so nothing is copied twice there.
+    const input = x.device === this.device ? x : x.to(this.device);
+    const centred = input.sub(this.buffer('mean') ?? this.mean);
+    if (input !== x) input.dispose();
     const normalised = centred.div(this.buffer('std') ?? this.std);
     centred.dispose();
     const features = this.body.call(normalised);
-    return this.head.call(features);
+    const logits = this.head.call(features);
+    if (x.device === this.device) return logits;
+    const back = logits.to(x.device);
+    logits.dispose();
+    return back;
+  }
+
+  /** Moves the model (weights and buffers) to a device or dtype; see Module.to. */
+  override to(target: string): this {
+    super.to(target);
+    this.device = (this.buffer('mean') ?? this.mean).device;
+    return this;
   }
 
   /** Freezes the body except its BatchNorm layers (fastai's train_bn); the head stays trainable. */

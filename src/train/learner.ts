@@ -1,6 +1,6 @@
 // The Learner: one training loop (fit) driven by callbacks, with one-cycle and discriminative LRs
 // layered on top, as fastai's Learner.fit / fit_one_cycle — every level callable by users.
-import { crossEntropy, inferenceMode, manualSeed, softmax, tidy, type Tensor } from '../torch/index.js';
+import { crossEntropy, inferenceMode, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { HipfracError } from '../util/index.js';
 import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
@@ -51,6 +51,11 @@ export interface LearnerOptions {
   readonly callbacks?: readonly Callback[];
   /** Seeds dropout per epoch, so a resumed run draws the same masks as an uninterrupted one. */
   readonly seed?: number;
+  /**
+   * Where training runs: 'cpu' (default) or a CUDA device ('cuda', 'cuda:1'). The model is moved there before
+   * the optimiser is built, and every batch (augmentation included) is moved there as it arrives.
+   */
+  readonly device?: string;
 }
 
 export interface EpochRecord {
@@ -85,6 +90,7 @@ export class Learner {
   private readonly makeOptimizer: OptimizerFactory;
   private readonly batchTransform: ((images: Tensor, seed: number) => Tensor) | undefined;
   private readonly labelSmoothing: number;
+  readonly device: string;
 
   // Loop state, readable by callbacks.
   stage = 'fit';
@@ -113,6 +119,8 @@ export class Learner {
     this.labelSmoothing = options.labelSmoothing ?? 0;
     this.callbacks = sortCallbacks(options.callbacks ?? []);
     this.seed = options.seed ?? 0;
+    this.device = resolveDevice(options.device ?? 'cpu');
+    if (this.device !== 'cpu') this.model.to(this.device);
     this.optimizer = this.makeOptimizer(this.model.layerGroups());
   }
 
@@ -227,9 +235,10 @@ export class Learner {
   /** One optimisation step on a batch; returns the loss. */
   trainStep(batch: Batch, augmentSeed: number): number {
     return tidy(() => {
-      const images = this.batchTransform === undefined ? batch.images : this.batchTransform(batch.images, augmentSeed);
+      const [onDevice, labels] = this.toDevice(batch);
+      const images = this.batchTransform === undefined ? onDevice : this.batchTransform(onDevice, augmentSeed);
       const logits = this.model.call(images);
-      const loss = crossEntropy(logits, batch.labels, { labelSmoothing: this.labelSmoothing });
+      const loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing });
       const value = loss.item();
       if (!Number.isFinite(value)) {
         throw new HipfracError('HF_TRAIN_DIVERGED', `the training loss became ${value} at epoch ${this.epoch}, batch ${this.iteration}.`, {
@@ -241,6 +250,12 @@ export class Learner {
       this.optimizer.step();
       return value;
     });
+  }
+
+  /** A batch's images and labels on the training device (the loader's own tensors when that is the CPU). */
+  private toDevice(batch: Batch): [Tensor, Tensor] {
+    if (this.device === 'cpu') return [batch.images, batch.labels];
+    return [batch.images.to(this.device), batch.labels.to(this.device)];
   }
 
   /** Runs the model over the validation set in inference mode; no augmentation. */
@@ -256,10 +271,11 @@ export class Learner {
       for await (const batch of source.epoch(0)) {
         inferenceMode(() =>
           tidy(() => {
-            const logits = this.model.call(batch.images);
+            const [images, labelsOnDevice] = this.toDevice(batch);
+            const logits = this.model.call(images);
             numClasses = logits.shape[1] as number;
             const p = softmax(logits, 1);
-            const perSample = crossEntropy(logits, batch.labels, { reduction: 'none' });
+            const perSample = crossEntropy(logits, labelsOnDevice, { reduction: 'none' });
             for (const v of logits.toFloat32Array()) logitsOut.push(v);
             for (const v of p.toFloat32Array()) probs.push(v);
             for (const v of perSample.toFloat32Array()) losses.push(v);

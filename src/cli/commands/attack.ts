@@ -21,7 +21,7 @@ import { dispose, tensor, tidy } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
 import { batchesOf, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, readRadiograph } from './predict.js';
 
-const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--labels labels.csv] [--attack fgsm|pgd|rotation]
+const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
 
 Attacks the images in [0, 1] pixel space and reports, per ε (in /255), the accuracy on the attacked images
@@ -48,6 +48,7 @@ export const attackCommand: CliCommand = {
       allowPositionals: true,
       options: {
         model: { type: 'string' },
+        device: { type: 'string', default: 'cpu' },
         labels: { type: 'string' },
         attack: { type: 'string', default: 'fgsm' },
         eps: { type: 'string', default: '0,0.5,1,2,4,8' },
@@ -68,7 +69,7 @@ export const attackCommand: CliCommand = {
     const kind = values.attack as string;
     if (!['fgsm', 'pgd', 'rotation'].includes(kind)) throw new HipfracError('HF_CLI_BAD_OPTION', `unknown attack '${kind}'.`, { input: '--attack', fix: 'use fgsm, pgd or rotation.' });
     const files = collectInputs(input);
-    const { model, card } = loadModel(values.model);
+    const { model, card } = loadModel(values.model, values.device);
     const labels = values.labels === undefined ? undefined : readLabelsCsv(values.labels, card.classes);
     // Images are loaded once and kept as batches: a sweep reads them once per ε.
     const batches: LabelledBatch[] = [];

@@ -81,6 +81,7 @@ McNemar's paired test of each model against the best. Same options as \`hipfrac 
         resume: existsSync(path.join(dir, 'train-state')),
         ...(values['weights-dir'] !== undefined ? { weightsDir: values['weights-dir'] } : {}),
         ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
+        device: values.device,
       });
       await writeRunReport({ run, config, datasetDir: values.data, outDir: dir });
       summaries.push(summaryOf(run, arch));

@@ -17,7 +17,9 @@ export const DEMO_CONFIG = {
   arch: 'resnet18',
   inputSize: 128,
   batchSize: 16,
-  frozenEpochs: 1,
+  // From scratch: no head-only stage and one LR for every layer (see configFromFlags).
+  frozenEpochs: 0,
+  lrMult: 1,
   unfrozenEpochs: 8,
   patience: 4,
   pretrained: false,
@@ -28,6 +30,7 @@ export const demoCommand: CliCommand = {
   name: 'demo',
   summary: 'Run the whole job on a synthetic cohort: generate → import → train → evaluate → report',
   usage: `Usage: hipfrac demo [--out runs/demo] [--patients 240] [--seed 7] [--difficulty easy] [--arch resnet18] [--epochs 8]
+       [--input-size 128] [--workers 2] [--device cpu|cuda]
 
 Generates a synthetic (phantom) hip radiograph cohort as DICOM, imports it, trains a small CNN from
 scratch with the study's protocol (scaled down for a CPU), evaluates it, explains it with Grad-CAM,
@@ -46,12 +49,18 @@ cohort and the import; --fresh starts over in a new --out folder.`,
         size: { type: 'string', default: '512' },
         resume: { type: 'boolean' },
         'no-lr-find': { type: 'boolean' },
+        device: { type: 'string', default: 'cpu' },
+        'input-size': { type: 'string', default: String(DEMO_CONFIG.inputSize) },
+        workers: { type: 'string', default: '2' },
       },
       strict: true,
     });
     const out = values.out;
     const patients = Number(values.patients);
     const seed = Number(values.seed);
+    // Phantom rendering, import and the training loader's decoding threads.
+    const workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1) throw new HipfracError('HF_CLI_BAD_OPTION', `--workers must be an integer ≥ 1, got '${values.workers}'.`, { fix: 'e.g. --workers 4' });
     const size = Number(values.size);
     if (!Number.isInteger(patients) || patients < 20) throw new HipfracError('HF_CLI_BAD_OPTION', `--patients must be an integer ≥ 20, got ${values.patients}.`);
     if (!['easy', 'standard', 'hard'].includes(values.difficulty)) throw new HipfracError('HF_CLI_BAD_OPTION', `--difficulty must be easy, standard or hard, got ${values.difficulty}.`);
@@ -67,6 +76,7 @@ cohort and the import; --fresh starts over in a new --out folder.`,
         out: cohortDir,
         patients,
         seed,
+        workers,
         difficulty: values.difficulty as Difficulty,
         size,
         previews: 16,
@@ -86,6 +96,7 @@ cohort and the import; --fresh starts over in a new --out folder.`,
       inputDir: path.join(cohortDir, 'images'),
       outDir: datasetDir,
       layout: 'dicom',
+      workers,
       labels: { file: path.join(cohortDir, 'labels.csv'), join: 'sop', keyColumn: 'sop_instance_uid', labelColumn: 'label' },
       onStart: (total, already) => {
         importBar = new ProgressBar({ label: '  import', total: Math.max(0, total - already), unit: 'file' });
@@ -98,8 +109,8 @@ cohort and the import; --fresh starts over in a new --out folder.`,
     console.error(`  imported ${report.imported}, already imported ${report.alreadyImported}, skipped ${JSON.stringify(report.skipped)}, failed ${JSON.stringify(report.failed)}, labelled ${report.labels.labelled}`);
 
     console.error('[3/4] train and evaluate');
-    const config = resolveConfig({ ...DEMO_CONFIG, arch: values.arch, unfrozenEpochs: Number(values.epochs), seed, ...(values['no-lr-find'] === true ? { lrFind: false } : {}) }, 'demo options');
-    const run = await trainRun({ datasetDir, outDir: runDir, config, resume: values.resume === true });
+    const config = resolveConfig({ ...DEMO_CONFIG, arch: values.arch, unfrozenEpochs: Number(values.epochs), inputSize: Number(values['input-size']), seed, ...(values['no-lr-find'] === true ? { lrFind: false } : {}) }, 'demo options');
+    const run = await trainRun({ datasetDir, outDir: runDir, config, resume: values.resume === true, device: values.device, workers });
 
     console.error('[4/4] heatmaps, attacks, triage, report');
     const extraSections = await afterTrainingSections({ run, config, datasetDir, outDir: runDir, cohortDir });

@@ -23,7 +23,7 @@ import { tidy } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
 import { batchesOf, collectInputs, colormapOption, loadModel, modelInput, numberOption, positiveInt, readRadiograph, type Radiograph } from './predict.js';
 
-const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--out DIR] [--method gradcam|gradcam++|hirescam]
+const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--method gradcam|gradcam++|hirescam]
                        [--layer PATH] [--target predicted|CLASS] [--colormap jet|viridis|cividis] [--opacity 0.4]
                        [--boxes boxes.csv] [--batch N]
 
@@ -89,6 +89,7 @@ export const explainCommand: CliCommand = {
       allowPositionals: true,
       options: {
         model: { type: 'string' },
+        device: { type: 'string', default: 'cpu' },
         out: { type: 'string' },
         method: { type: 'string', default: 'gradcam' },
         layer: { type: 'string' },
@@ -106,7 +107,7 @@ export const explainCommand: CliCommand = {
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const files = collectInputs(input);
     const boxes = values.boxes === undefined ? undefined : readBoxes(values.boxes);
-    const { model, card } = loadModel(values.model);
+    const { model, card } = loadModel(values.model, values.device);
     const layer = values.layer ?? model.spec.gradCamLayer;
     const cam = camFor(values.method as string, model, layer);
     let targetClass: number | undefined;

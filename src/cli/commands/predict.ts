@@ -10,7 +10,7 @@ import { readDicom } from '../../dicom/index.js';
 import { parseCsv, resampleGrey } from '../../data/index.js';
 import { COLORMAPS, GradCam, heatmapsFromTensor, writeOverlayPng, type ColormapName, type GreyImage, type Heatmap } from '../../explain/index.js';
 import { loadCheckpoint, type Classifier, type ModelCard } from '../../models/index.js';
-import { noGrad, tensor, tidy, type Tensor } from '../../torch/index.js';
+import { noGrad, resolveDevice, tensor, tidy, type Tensor } from '../../torch/index.js';
 import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
 
@@ -83,10 +83,13 @@ export function modelInput(radiographs: readonly Radiograph[], size: number): Te
   return tensor(out, [radiographs.length, 3, size, size]);
 }
 
-/** The checkpoint's model (eval mode) and card. */
-export function loadModel(dir: string | undefined): { model: Classifier; card: ModelCard } {
-  if (dir === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
-  return loadCheckpoint(dir);
+/** The checkpoint's model (eval mode) and card, moved to `device` ('cpu' default, 'cuda', 'cuda:N'). */
+export function loadModel(dir: string | undefined, device = 'cpu'): { model: Classifier; card: ModelCard } {
+  if (dir === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR [--device cpu|cuda[:N]] (a folder with model.json and model.safetensors).' });
+  const target = resolveDevice(device);
+  const loaded = loadCheckpoint(dir);
+  if (target !== 'cpu') loaded.model.to(target);
+  return loaded;
 }
 
 /** Reads `file,label` rows (label an index or a class name of the card); file paths relative to the CSV. */
@@ -180,6 +183,7 @@ export const predictCommand: CliCommand = {
       allowPositionals: true,
       options: {
         model: { type: 'string' },
+        device: { type: 'string', default: 'cpu' },
         out: { type: 'string' },
         format: { type: 'string', default: 'json' },
         cutoff: { type: 'string' },
@@ -195,7 +199,7 @@ export const predictCommand: CliCommand = {
     const colormap = colormapOption(values.colormap);
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const files = collectInputs(target);
-    const { model, card } = loadModel(values.model);
+    const { model, card } = loadModel(values.model, values.device);
     const cutoff = numberOption(values.cutoff, '--cutoff');
     const policy: TriagePolicy = cutoff !== undefined ? givenCutoffPolicy(cutoff) : policyFromModelCard(card, path.join(values.model as string, 'model.json'));
     const outDir = values.out ?? 'predictions';

@@ -31,6 +31,8 @@ export const CONFIG_FLAGS = {
   balanced: { type: 'boolean' },
   scratch: { type: 'boolean' },
   config: { type: 'string' },
+  // Not a protocol setting (the same config trains anywhere): where the run computes.
+  device: { type: 'string', default: 'cpu' },
 } as const;
 
 const NUMERIC: Record<string, keyof TrainConfig> = {
@@ -71,6 +73,13 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
   if (values['no-lr-find'] === true) overrides['lrFind'] = false;
   if (values['balanced'] === true) overrides['balanced'] = true;
   if (values['scratch'] === true) overrides['pretrained'] = false;
+  // The study's head-only stage and slice(lr/100, lr) protect pretrained features; a random body has none to
+  // protect, and lr/100 on its first layers keeps it random (measured: from scratch on the phantom the loss never
+  // left chance with them). Unless set explicitly, from-scratch runs train every layer at one rate.
+  if (overrides['pretrained'] === false) {
+    overrides['frozenEpochs'] ??= 0;
+    overrides['lrMult'] ??= 1;
+  }
   return resolveConfig(overrides, typeof file === 'string' ? `${file} and command-line flags` : 'command-line flags');
 }
 
@@ -91,6 +100,7 @@ export const trainCommand: CliCommand = {
   --lr X --unfrozen-lr X (default: LR finder's valley) --optimizer adam|adamw|sgd --head fastai|linear
   --ps X --label-smoothing X --weight-decay X --seed N --valid-fraction X --no-augment --balanced
   --workers N           image-decoding threads (default 2)
+  --device D            cpu (default), cuda or cuda:N (needs the CUDA build, README 'GPU build')
 
 Defaults are the study's protocol: 224 px, batch 32, 8 head-only epochs, then all layers with
 discriminative LRs under one-cycle, early stopping after 7 epochs without validation-accuracy gain.`,
@@ -112,6 +122,7 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
       ...(values.weights !== undefined ? { weights: values.weights } : {}),
       ...(values['weights-dir'] !== undefined ? { weightsDir: values['weights-dir'] } : {}),
       ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
+      device: values.device,
     });
     const report = await writeRunReport({ run, config, datasetDir: values.data, outDir: values.out });
     const m = run.evaluation.metrics.metrics;

@@ -22,7 +22,7 @@ import {
 import { HipfracError } from '../../util/index.js';
 import { batchesOf, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, readRadiograph } from './predict.js';
 
-const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR --labels labels.csv
+const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
                                 [--cutoff 0.995] [--alpha 0.1] [--temperature fit|none] [--sensitivity 0.95]
                                 [--specificity 0.95] [--write] [--out FILE]
@@ -44,6 +44,7 @@ export const triageCalibrateCommand: CliCommand = {
       allowPositionals: true,
       options: {
         model: { type: 'string' },
+        device: { type: 'string', default: 'cpu' },
         labels: { type: 'string' },
         method: { type: 'string', default: 'cutoff' },
         target: { type: 'string' },
@@ -67,7 +68,7 @@ export const triageCalibrateCommand: CliCommand = {
     }
     if (values.temperature !== 'fit' && values.temperature !== 'none') throw new HipfracError('HF_CLI_BAD_OPTION', `--temperature must be fit or none.`, { input: '--temperature' });
     const files = collectInputs(input);
-    const { model, card } = loadModel(values.model);
+    const { model, card } = loadModel(values.model, values.device);
     const labelMap = readLabelsCsv(values.labels, card.classes);
     const logits: number[][] = [];
     const labels: number[] = [];

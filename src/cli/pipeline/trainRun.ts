@@ -17,7 +17,7 @@ import {
 } from '../../data/index.js';
 import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
 import { Adam, AdamW, SGD } from '../../nn/index.js';
-import { manualSeed, type Tensor } from '../../torch/index.js';
+import { manualSeed, resolveDevice, type Tensor } from '../../torch/index.js';
 import { fineTune, JsonlLogger, Learner, ProgressCallback, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
 import { evaluateValidation, type Evaluation } from './evaluate.js';
@@ -33,6 +33,8 @@ export interface TrainRunOptions {
   readonly log?: (line: string) => void;
   /** Image-loading threads (default 2). */
   readonly workers?: number;
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
+  readonly device?: string;
 }
 
 export interface TrainRunResult {
@@ -97,6 +99,8 @@ export function optimizerFactory(config: TrainConfig): OptimizerFactory {
 }
 
 export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
+  // A wrong --device fails here, before the split, the loaders and the model are made.
+  if (options.device !== undefined) resolveDevice(options.device);
   const log = options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
   const { config, outDir } = options;
   mkdirSync(outDir, { recursive: true });
@@ -151,6 +155,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     optimizer: optimizerFactory(config),
     labelSmoothing: config.labelSmoothing,
     seed: config.seed,
+    ...(options.device !== undefined ? { device: options.device } : {}),
     callbacks: [new ProgressCallback(config.arch), new JsonlLogger(path.join(outDir, 'log.jsonl'))],
   });
   const started = Date.now();
