@@ -85,7 +85,7 @@ export function modelInput(radiographs: readonly Radiograph[], size: number): Te
 
 /** The checkpoint's model (eval mode) and card, moved to `device` ('cpu' default, 'cuda', 'cuda:N'). */
 export function loadModel(dir: string | undefined, device = 'cpu'): { model: Classifier; card: ModelCard } {
-  if (dir === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR [--device cpu|cuda[:N]] (a folder with model.json and model.safetensors).' });
+  if (dir === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
   const target = resolveDevice(device);
   const loaded = loadCheckpoint(dir);
   if (target !== 'cpu') loaded.model.to(target);
@@ -143,7 +143,7 @@ export function numberOption(value: string | undefined, name: string): number | 
 // ------------------------------------------------------------------------------------------------
 // The command
 
-const usage = `Usage: hipfrac predict <dicom|png|dir> --model CKPT_DIR [--out DIR] [--format json|csv]
+const usage = `Usage: hipfrac predict <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--format json|csv]
                        [--cutoff P] [--no-heatmaps] [--colormap jet|viridis|cividis] [--batch N]
 
 For each radiograph: P(fracture), the predicted class, the triage decision (auto-report when the
