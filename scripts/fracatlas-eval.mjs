@@ -15,12 +15,13 @@ if (root === undefined || fracatlas === undefined) {
 }
 const datasetDir = path.join(root, 'dataset');
 const evalDir = path.join(root, 'eval');
-const manifest = readFileSync(path.join(datasetDir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+// The manifest is append-only: the last row of an id is the current one (as src/data reads it).
+const manifest = [...new Map(readFileSync(path.join(datasetDir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((r) => [r.id, r])).values()];
 const split = JSON.parse(readFileSync(path.join(datasetDir, 'split.json'), 'utf8')).assignments;
 const results = JSON.parse(readFileSync(path.join(root, 'run', 'results.json'), 'utf8'));
 
 // FracAtlas labels.csv: image_id, …, fractured, …, yolo_boxes ("class cx cy w h;…", normalised).
-const [headerLine, ...lines] = readFileSync(path.join(fracatlas, 'labels.csv'), 'utf8').trim().split('\n');
+const [headerLine, ...lines] = readFileSync(path.join(fracatlas, 'labels.csv'), 'utf8').trim().split(/\r?\n/);
 const header = headerLine.split(',');
 const col = (name) => header.indexOf(name);
 const boxesOf = new Map();
@@ -35,7 +36,7 @@ const labelRows = ['file,label'];
 const boxRows = ['file,x0,y0,x1,y1'];
 let fractured = 0;
 for (const row of manifest) {
-  if (split[row.patientKey] !== 'val' || row.label === null) continue;
+  if (split[row.id] !== 'val' || row.label === null) continue;
   const name = path.basename(row.sourcePath);
   const source = path.resolve(fracatlas, row.sourcePath);
   if (!existsSync(source)) continue;

@@ -420,7 +420,10 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
   await repairManifestTail(outDir);
   const existing = await readManifestRows(outDir);
   const done = new Map(existing.map((r) => [r.sourcePath, r]));
-  const byHash = new Set(existing.map((r) => r.contentHash));
+  // Content hash → the row ids holding it: a file re-imported (touched, same bytes) replaces its own row
+  // (readers keep the last row per id) and is no duplicate of itself.
+  const byHash = new Map<string, Set<string>>();
+  for (const r of existing) byHash.set(r.contentHash, (byHash.get(r.contentHash) ?? new Set()).add(r.id));
   const todo: Task[] = [];
   const outcomes: FileOutcome[] = [];
   let alreadyImported = 0;
@@ -476,8 +479,9 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
         if (reply.ok) {
           const { label, labelName } = labelFor(task.relPath, reply.sopInstanceUid, reply.accessionNumber, reply.row.sopKey, reply.row.accessionKey);
           const row: ManifestRow = { id: rowId(task.relPath), ...reply.row, label, labelName };
-          if (byHash.has(row.contentHash)) duplicates++;
-          byHash.add(row.contentHash);
+          const holders = byHash.get(row.contentHash) ?? new Set<string>();
+          if ([...holders].some((id) => id !== row.id)) duplicates++;
+          byHash.set(row.contentHash, holders.add(row.id));
           seenRows.push(row);
           writing = writing.then(() => appendManifestRow(outDir, row));
           await writing;
