@@ -38,7 +38,8 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
   const log = options.log ?? ((): void => undefined);
   const oneCycle = { div: config.div, divFinal: config.divFinal, pctStart: config.pctStart, moms: config.moms };
   let state: TrainingState = {
-    stage: 'frozen',
+    // No head-only epochs (from scratch): no frozen stage, and no range test for it.
+    stage: config.frozenEpochs > 0 ? 'frozen' : 'unfrozen',
     nextEpoch: 0,
     // Without the range test: the given LRs, else 1e-3 for the head and half of it after unfreezing (fastai's fine_tune halves base_lr).
     frozenLr: config.lr ?? (config.lrFind ? null : 1e-3),
