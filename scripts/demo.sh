@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 node dist/src/cli/main.js doctor
-node dist/src/cli/main.js demo "$@"
+# One GC thread: on a 2-core machine V8's parallel GC threads take cores from LibTorch (docs/benchmarks.md).
+node --single-threaded-gc dist/src/cli/main.js demo "$@"

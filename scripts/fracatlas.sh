@@ -11,7 +11,7 @@ OUT="${OUT:-runs/fracatlas}"
 ARCH="${ARCH:-resnet18}"
 SIZE="${SIZE:-160}"
 EPOCHS="${EPOCHS:-10}"
-hipfrac() { node dist/src/cli/main.js "$@"; }
+hipfrac() { node --single-threaded-gc dist/src/cli/main.js "$@"; }
 
 hipfrac import "$FRACATLAS" --layout fracatlas --out "$OUT/dataset"
 hipfrac train --data "$OUT/dataset" --out "$OUT/run" --arch "$ARCH" --scratch --input-size "$SIZE" \
