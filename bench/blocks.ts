@@ -1,14 +1,10 @@
 // A DenseNet dense layer and a ResNet bottleneck built from src/nn, forward (eval, no grad) and forward +
 // backward (train), against the same blocks in Python PyTorch, interleaved round by round in one run.
 // Run: node dist/bench/blocks.js [--threads N] [--rounds R]
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BatchNorm2d, Conv2d, Module, ReLU, Sequential } from '../src/nn/index.js';
-import { add, defaultThreadCount, getNumThreads, manualSeed, noGrad, randn, relu, setNumThreads, tidy, type Tensor } from '../src/torch/index.js';
-import {
-  ADDON_MALLOC_ENV, interleave, loadNote, machineDescription, markdownTable, Peer, peerContender, REPO_ROOT, timeEntries, timeIt, today,
-  writeDocSection, writeResults, type Contender,
-} from './lib/results.js';
+import { add, defaultThreadCount, manualSeed, noGrad, randn, relu, setNumThreads, tidy, type Tensor } from '../src/torch/index.js';
+import { benchAgainstTorch, timeIt } from './lib/results.js';
 
 const { values } = parseArgs({ options: { threads: { type: 'string' }, rounds: { type: 'string', default: '5' } } });
 const threads = values.threads === undefined ? defaultThreadCount() : Number(values.threads);
@@ -99,39 +95,20 @@ const BENCHES = [
   { name: 'bottleneck_fwd_bwd', iters: 3, label: `bottleneck [${SHAPES.bottleneck.join(', ')}] forward + backward (train), ${T}` },
 ];
 
-const python = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
-const script = path.join(REPO_ROOT, 'bench', 'peers', 'torch_ops.py');
-const plain = new Peer('PyTorch', python, [script]);
-const tuned = new Peer('PyTorch + tunables', python, [script], ADDON_MALLOC_ENV);
-const ours: Contender = { label: 'hipfrac', run: async (bench, iters) => timeIt(OURS[bench] as () => void, iters, 1) };
-try {
-  const info = await plain.request<{ torch: string }>({ cmd: 'setup', threads, shapes: SHAPES });
-  await tuned.request({ cmd: 'setup', threads, shapes: SHAPES });
-  const load = loadNote();
-  const medians = await interleave(BENCHES, [ours, peerContender(plain), peerContender(tuned)], rounds);
-  const machine = machineDescription();
-  const date = today();
-  const entries = timeEntries(medians, BENCHES, {
-    ours: 'hipfrac',
-    peers: ['PyTorch', 'PyTorch + tunables'],
-    unit: 'ms/iteration',
-    scale: 1e3,
-    notes: (name) => `torch ${info.torch}, ${getNumThreads()} thread(s), median of ${rounds} interleaved rounds × ${BENCHES.find((b) => b.name === name)?.iters} iterations`,
-  });
-  writeResults('engine', entries);
-  const table = markdownTable(entries);
-  console.log(table);
-  const doc = writeDocSection(
-    `engine-blocks-${getNumThreads()}t`,
+await benchAgainstTorch({
+  benches: BENCHES,
+  ours: (bench, iters) => timeIt(OURS[bench] as () => void, iters, 1),
+  setup: { shapes: SHAPES },
+  rounds,
+  threads,
+  unit: 'ms/iteration',
+  scale: 1e3,
+  per: 'iterations',
+  section: `engine-blocks-${threads}t`,
+  intro: (machine, date, load) =>
     `### DenseNet dense layer and ResNet bottleneck, ${T}\n\n${machine}; ${date}; ${load} at start.\n` +
-      'Ratio = PyTorch time / our time (the floor is 0.95). "PyTorch + tunables" runs the peer with the glibc malloc ' +
-      'settings our addon applies at load (`MALLOC_MMAP_THRESHOLD_=1GiB MALLOC_TRIM_THRESHOLD_=1GiB MALLOC_TOP_PAD_=256MiB`). ' +
-      'Wall time is what a user waits; CPU time (user + system over all threads of the process) is the work done, and ' +
-      'the fairer figure when the machine is shared.\n\n' +
-      table,
-  );
-  console.log(`wrote ${doc}`);
-} finally {
-  plain.close();
-  tuned.close();
-}
+    'Ratio = PyTorch time / our time (the floor is 0.95). "PyTorch + tunables" runs the peer with the glibc malloc ' +
+    'settings our addon applies at load (`MALLOC_MMAP_THRESHOLD_=1GiB MALLOC_TRIM_THRESHOLD_=1GiB MALLOC_TOP_PAD_=256MiB`). ' +
+    'Wall time is what a user waits; CPU time (user + system over all threads of the process) is the work done, and ' +
+    'the fairer figure when the machine is shared.',
+});

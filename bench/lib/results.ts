@@ -272,3 +272,48 @@ export function timeEntries(
   }
   return entries;
 }
+
+/**
+ * The engine benchmarks' common run: `benches` interleaved for `rounds` rounds against Python PyTorch
+ * (bench/peers/torch_ops.py) as it comes and with the addon's malloc settings; the entries go to
+ * bench/results/engine.json and `section` of docs/benchmarks.md, headed by `intro(machine, date, load)`.
+ */
+export async function benchAgainstTorch(options: {
+  readonly benches: readonly { name: string; iters: number; label: string }[];
+  readonly ours: (bench: string, iters: number) => Timing;
+  readonly setup: Readonly<Record<string, unknown>>;
+  readonly rounds: number;
+  readonly threads: number;
+  readonly unit: string;
+  readonly scale: number;
+  /** What one timed iteration is called in the notes ('iterations', 'calls'). */
+  readonly per: string;
+  readonly section: string;
+  readonly intro: (machine: string, date: string, load: string) => string;
+}): Promise<void> {
+  const python = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
+  const script = path.join(REPO_ROOT, 'bench', 'peers', 'torch_ops.py');
+  const plain = new Peer('PyTorch', python, [script]);
+  const tuned = new Peer('PyTorch + tunables', python, [script], ADDON_MALLOC_ENV);
+  const ours: Contender = { label: 'hipfrac', run: async (bench, iters) => options.ours(bench, iters) };
+  try {
+    const info = await plain.request<{ torch: string }>({ cmd: 'setup', threads: options.threads, ...options.setup });
+    await tuned.request({ cmd: 'setup', threads: options.threads, ...options.setup });
+    const load = loadNote();
+    const medians = await interleave(options.benches, [ours, peerContender(plain), peerContender(tuned)], options.rounds);
+    const entries = timeEntries(medians, options.benches, {
+      ours: 'hipfrac',
+      peers: ['PyTorch', 'PyTorch + tunables'],
+      unit: options.unit,
+      scale: options.scale,
+      notes: (name) => `torch ${info.torch}, ${options.threads} thread(s), median of ${options.rounds} interleaved rounds × ${options.benches.find((b) => b.name === name)?.iters} ${options.per}`,
+    });
+    writeResults('engine', entries);
+    const table = markdownTable(entries);
+    console.log(table);
+    console.log(`wrote ${writeDocSection(options.section, `${options.intro(machineDescription(), today(), load)}\n\n${table}`)}`);
+  } finally {
+    plain.close();
+    tuned.close();
+  }
+}

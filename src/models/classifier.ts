@@ -67,15 +67,16 @@ export class Classifier extends Module {
     // A model on the GPU takes and returns tensors on the caller's device: callers that build inputs on the CPU
     // (explain, attacks, predict) work unchanged, and gradients flow back through the copies. The training loop
     // moves its batches itself, so nothing is copied twice there.
-    const input = x.device === this.device ? x : x.to(this.device);
+    const callerDevice = x.device;
+    const input = callerDevice === this.device ? x : x.to(this.device);
     const centred = input.sub(this.buffer('mean') ?? this.mean);
     if (input !== x) input.dispose();
     const normalised = centred.div(this.buffer('std') ?? this.std);
     centred.dispose();
     const features = this.body.call(normalised);
     const logits = this.head.call(features);
-    if (x.device === this.device) return logits;
-    const back = logits.to(x.device);
+    if (callerDevice === this.device) return logits;
+    const back = logits.to(callerDevice);
     logits.dispose();
     return back;
   }

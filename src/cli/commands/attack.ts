@@ -19,7 +19,7 @@ import {
 } from '../../robust/index.js';
 import { dispose, tensor, tidy } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
-import { batchesOf, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, readRadiograph } from './predict.js';
+import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, readRadiograph } from './predict.js';
 
 const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
@@ -47,8 +47,7 @@ export const attackCommand: CliCommand = {
       args: [...argv],
       allowPositionals: true,
       options: {
-        model: { type: 'string' },
-        device: { type: 'string', default: 'cpu' },
+        ...CHECKPOINT_FLAGS,
         labels: { type: 'string' },
         attack: { type: 'string', default: 'fgsm' },
         eps: { type: 'string', default: '0,0.5,1,2,4,8' },

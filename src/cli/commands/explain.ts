@@ -21,7 +21,7 @@ import {
 } from '../../explain/index.js';
 import { tidy } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
-import { batchesOf, collectInputs, colormapOption, loadModel, modelInput, numberOption, positiveInt, readRadiograph, type Radiograph } from './predict.js';
+import { batchesOf, CHECKPOINT_FLAGS, collectInputs, colormapOption, loadModel, modelInput, numberOption, positiveInt, readRadiograph, type Radiograph } from './predict.js';
 
 const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--method gradcam|gradcam++|hirescam]
                        [--layer PATH] [--target predicted|CLASS] [--colormap jet|viridis|cividis] [--opacity 0.4]
@@ -88,8 +88,7 @@ export const explainCommand: CliCommand = {
       args: [...argv],
       allowPositionals: true,
       options: {
-        model: { type: 'string' },
-        device: { type: 'string', default: 'cpu' },
+        ...CHECKPOINT_FLAGS,
         out: { type: 'string' },
         method: { type: 'string', default: 'gradcam' },
         layer: { type: 'string' },

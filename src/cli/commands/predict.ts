@@ -83,6 +83,12 @@ export function modelInput(radiographs: readonly Radiograph[], size: number): Te
   return tensor(out, [radiographs.length, 3, size, size]);
 }
 
+/** The flags of every command that runs a checkpoint: --model CKPT_DIR and --device (read by loadModel). */
+export const CHECKPOINT_FLAGS = {
+  model: { type: 'string' },
+  device: { type: 'string', default: 'cpu' },
+} as const;
+
 /** The checkpoint's model (eval mode) and card, moved to `device` ('cpu' default, 'cuda', 'cuda:N'). */
 export function loadModel(dir: string | undefined, device = 'cpu'): { model: Classifier; card: ModelCard } {
   if (dir === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
@@ -182,8 +188,7 @@ export const predictCommand: CliCommand = {
       args: [...argv],
       allowPositionals: true,
       options: {
-        model: { type: 'string' },
-        device: { type: 'string', default: 'cpu' },
+        ...CHECKPOINT_FLAGS,
         out: { type: 'string' },
         format: { type: 'string', default: 'json' },
         cutoff: { type: 'string' },

@@ -20,7 +20,7 @@ import {
   type TriagePolicy,
 } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
-import { batchesOf, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, readRadiograph } from './predict.js';
+import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, readRadiograph } from './predict.js';
 
 const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
@@ -43,8 +43,7 @@ export const triageCalibrateCommand: CliCommand = {
       args: [...argv],
       allowPositionals: true,
       options: {
-        model: { type: 'string' },
-        device: { type: 'string', default: 'cpu' },
+        ...CHECKPOINT_FLAGS,
         labels: { type: 'string' },
         method: { type: 'string', default: 'cutoff' },
         target: { type: 'string' },

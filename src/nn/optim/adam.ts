@@ -47,9 +47,11 @@ abstract class AdamFamily extends Optimizer<AdamGroup> {
 
   /** PyTorch's _multi_tensor_adam (1.13 formulas, no lerp): one kernel per step of the formula for the group. */
   protected override updateGroup(items: readonly GroupItem[], group: AdamGroup): boolean {
+    if (this.foreach === false) return false;
     const device = items[0]?.param.device ?? 'cpu';
-    if (this.foreach === false || items.some((i) => i.param.device !== device)) return false;
+    // The CPU default (per parameter, as PyTorch) is settled by the first parameter alone.
     if (this.foreach === undefined && device === 'cpu') return false;
+    if (items.some((i) => i.param.device !== device)) return false;
     const { lr, eps, weightDecay, amsgrad } = group;
     const [beta1, beta2] = group.betas;
     const params = items.map((i) => i.param);
