@@ -24,6 +24,8 @@ export { DEFAULT_QC, qcMetrics, qcFlags, summariseQc, qcTable, contactSheetHtml 
 export type { QcThresholds, QcSummary } from './qc.js';
 export { ImageLoader, defaultLoaderOptions } from './loader.js';
 export type { Sample, LoaderOptions, Batch } from './loader.js';
+export { MemoryBatches } from './memoryBatches.js';
+export type { MemoryBatchOptions } from './memoryBatches.js';
 export { defaultAugmentConfig, identityAugment, resolveAugmentConfig, drawAugmentParams, samplingMatrix, applyAugment, augmentBatch } from './augment.js';
 export type { AugmentConfig, AugmentParams } from './augment.js';
 export { decodeGrey, resampleGrey, writeGreyPng } from './imageIo.js';

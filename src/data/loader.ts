@@ -129,7 +129,7 @@ class DecodeWorker {
 }
 
 /** Folds numbers into one 32-bit seed, so each (seed, epoch, purpose, batch) gets its own stream. */
-function mixSeed(...parts: number[]): number {
+export function mixSeed(...parts: number[]): number {
   let h = 0x811c9dc5;
   for (const p of parts) {
     h = Math.imul(h ^ (p >>> 0), 0x01000193) >>> 0;
@@ -137,8 +137,8 @@ function mixSeed(...parts: number[]): number {
   }
   return h;
 }
-const PURPOSE_ORDER = 1;
-const PURPOSE_AUGMENT = 2;
+export const PURPOSE_ORDER = 1;
+export const PURPOSE_AUGMENT = 2;
 
 function resolveOptions(overrides: Partial<LoaderOptions>): LoaderOptions {
   const o: LoaderOptions = { ...defaultLoaderOptions, ...overrides };

@@ -6,6 +6,8 @@ export { planCohort, validateCohortOptions, DEFAULT_PREVALENCE, DEFAULT_SIZE, DE
 export type { CohortOptions, PlannedImage, PlannedPatient } from './plan.js';
 export { renderImage, imageFrame } from './render.js';
 export { toDisplay8 } from './preview.js';
+export { renderHipCrops } from './hipCrops.js';
+export type { HipCropOptions, HipCropSet } from './hipCrops.js';
 export { writeContactSheet } from './contactSheet.js';
 export type { ContactSheetOptions } from './contactSheet.js';
 export { encodeImage } from './encodeImage.js';
