@@ -22,7 +22,13 @@ export interface InputSize {
  * 8-bit files come out ×257 so that both depths read alike (255 → 65535); colour files are converted to
  * luminance. sharp decodes at full size; the resize is `resampleGrey` (see there for why not libvips').
  */
-export async function decodeGrey(path: string, size: InputSize, method: ResizeMethod): Promise<Uint16Array> {
+/**
+ * A region of interest as fractions of the image's width and height, [x0, y0, x1, y1] (x1/y1 exclusive). It may
+ * reach past the edges (a hip near the border): outside pixels repeat the edge.
+ */
+export type RegionOfInterest = readonly [number, number, number, number];
+
+export async function decodeGrey(path: string, size: InputSize, method: ResizeMethod, region: RegionOfInterest | null = null): Promise<Uint16Array> {
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   let sixteenBit: boolean;
   try {
@@ -42,7 +48,27 @@ export async function decodeGrey(path: string, size: InputSize, method: ResizeMe
   if (channels !== 1 || decoded.data.length !== width * height * bytesPerPixel) throw unreadableImage(path, `decoded ${channels} channels of ${width}×${height} where one grey plane was expected`);
   const { buffer, byteOffset } = decoded.data;
   const pixels = sixteenBit ? new Uint16Array(buffer, byteOffset, width * height) : new Uint8Array(buffer, byteOffset, width * height);
-  return resampleGrey(pixels, width, height, size, method);
+  if (region === null) return resampleGrey(pixels, width, height, size, method);
+  const cut = cropGrey(pixels, width, height, region);
+  return resampleGrey(cut.pixels, cut.width, cut.height, size, method);
+}
+
+/** Cuts a region (fractions of the image) out of a grey image at whole pixels; edge pixels repeat outside. */
+export function cropGrey<T extends Uint16Array | Uint8Array>(pixels: T, width: number, height: number, region: RegionOfInterest): { pixels: T; width: number; height: number } {
+  const [fx0, fy0, fx1, fy1] = region;
+  if (![fx0, fy0, fx1, fy1].every(Number.isFinite) || fx1 <= fx0 || fy1 <= fy0) {
+    throw new HipfracError('HF_DATA_BAD_ROI', `Region of interest [${region.join(', ')}] is empty or not finite.`, { fix: 'give x0 < x1 and y0 < y1 as fractions of the image (the manifest stores them so).' });
+  }
+  const x0 = Math.round(fx0 * width);
+  const y0 = Math.round(fy0 * height);
+  const w = Math.max(1, Math.round(fx1 * width) - x0);
+  const h = Math.max(1, Math.round(fy1 * height) - y0);
+  const out = (pixels instanceof Uint16Array ? new Uint16Array(w * h) : new Uint8Array(w * h)) as T;
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(height - 1, Math.max(0, y0 + y)) * width;
+    for (let x = 0; x < w; x++) out[y * w + x] = pixels[sy + Math.min(width - 1, Math.max(0, x0 + x))] as number;
+  }
+  return { pixels: out, width: w, height: h };
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

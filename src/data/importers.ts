@@ -1,5 +1,6 @@
 // Importers for DICOM trees, folder-per-class PNG/JPEG layouts and the FracAtlas layout: decode on worker
 // threads, cache each image once, append manifest rows as they finish, and report every file's fate.
+import type { RegionOfInterest } from './imageIo.js';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -429,7 +430,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
   let alreadyImported = 0;
   const seenRows: ManifestRow[] = [];
   let relabelled = false;
-  const labelFor = (relPath: string, sopInstanceUid: string | null, accession: string | null, sopKey: string | null, accessionKey: string | null): { label: number | null; labelName: string | null } => {
+  const labelFor = (relPath: string, sopInstanceUid: string | null, accession: string | null, sopKey: string | null, accessionKey: string | null, size: { width: number; height: number }): { label: number | null; labelName: string | null; roi?: RegionOfInterest | null } => {
     const fromLayout = plan.layoutLabels.get(relPath);
     if (labelIndex !== undefined && labelTable !== undefined) {
       let row: LabelRow | undefined;
@@ -438,7 +439,8 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
       else row = accession !== null ? labelIndex.lookup(accession) : accessionKey !== null ? hashedLabels.get(accessionKey) : undefined;
       if (row !== undefined) {
         if (sopInstanceUid === null && accession === null) labelIndex.lookup(row.key); // mark as used
-        return { label: row.label, labelName: row.labelName };
+        const roi = roiFromFields(row.fields, size);
+        return { label: row.label, labelName: row.labelName, ...(roi === undefined ? {} : { roi }) };
       }
       return fromLayout ?? { label: null, labelName: null };
     }
@@ -449,9 +451,9 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
     const previous = done.get(task.relPath);
     if (previous !== undefined && previous.sourceSize === task.size && previous.sourceMtimeMs === task.mtimeMs && (await fileExists(join(outDir, CACHE_DIR, cacheFileName(previous.contentHash, previous.cacheBitDepth))))) {
       alreadyImported++;
-      const { label, labelName } = labelFor(task.relPath, null, null, previous.sopKey, previous.accessionKey);
-      if (label !== previous.label || labelName !== previous.labelName) relabelled = true;
-      seenRows.push({ ...previous, label, labelName });
+      const { label, labelName, roi } = labelFor(task.relPath, null, null, previous.sopKey, previous.accessionKey, previous);
+      if (label !== previous.label || labelName !== previous.labelName || JSON.stringify(roi ?? null) !== JSON.stringify(previous.roi ?? null)) relabelled = true;
+      seenRows.push({ ...previous, label, labelName, ...(roi === undefined ? {} : { roi }) });
       continue;
     }
     todo.push(task);
@@ -477,8 +479,8 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
         const reply = await (pool as WorkerPool).run(task);
         let outcome: FileOutcome;
         if (reply.ok) {
-          const { label, labelName } = labelFor(task.relPath, reply.sopInstanceUid, reply.accessionNumber, reply.row.sopKey, reply.row.accessionKey);
-          const row: ManifestRow = { id: rowId(task.relPath), ...reply.row, label, labelName };
+          const { label, labelName, roi } = labelFor(task.relPath, reply.sopInstanceUid, reply.accessionNumber, reply.row.sopKey, reply.row.accessionKey, reply.row);
+          const row: ManifestRow = { id: rowId(task.relPath), ...reply.row, label, labelName, ...(roi === undefined ? {} : { roi }) };
           const holders = byHash.get(row.contentHash) ?? new Set<string>();
           if ([...holders].some((id) => id !== row.id)) duplicates++;
           byHash.set(row.contentHash, holders.add(row.id));
@@ -527,4 +529,23 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
   };
   await writeJsonAtomic(join(outDir, 'import-report.json'), report);
   return report;
+}
+
+const ROI_COLUMN_SETS = [
+  ['hip_roi_x0', 'hip_roi_y0', 'hip_roi_x1', 'hip_roi_y1'],
+  ['roi_x0', 'roi_y0', 'roi_x1', 'roi_y1'],
+] as const;
+
+/**
+ * The region of interest a label row gives in source pixels, as fractions of the image; undefined when the file
+ * has no ROI columns, null when this row leaves them empty or gives an empty box.
+ */
+function roiFromFields(fields: Readonly<Record<string, string>>, size: { width: number; height: number }): RegionOfInterest | null | undefined {
+  const lower = new Map(Object.entries(fields).map(([k, v]) => [k.trim().toLowerCase(), v] as const));
+  const columns = ROI_COLUMN_SETS.find((set) => set.every((c) => lower.has(c)));
+  if (columns === undefined) return undefined;
+  const [x0, y0, x1, y1] = columns.map((c) => Number((lower.get(c) ?? '').trim() || Number.NaN)) as [number, number, number, number];
+  if (![x0, y0, x1, y1].every(Number.isFinite) || x1 <= x0 || y1 <= y0) return null;
+  const r = (v: number): number => Math.round(v * 1e5) / 1e5;
+  return [r(x0 / size.width), r(y0 / size.height), r(x1 / size.width), r(y1 / size.height)];
 }

@@ -28,5 +28,5 @@ export { MemoryBatches } from './memoryBatches.js';
 export type { MemoryBatchOptions } from './memoryBatches.js';
 export { defaultAugmentConfig, identityAugment, resolveAugmentConfig, drawAugmentParams, samplingMatrix, applyAugment, augmentBatch } from './augment.js';
 export type { AugmentConfig, AugmentParams } from './augment.js';
-export { decodeGrey, resampleGrey, writeGreyPng } from './imageIo.js';
-export type { ResizeMethod, InputSize } from './imageIo.js';
+export { decodeGrey, resampleGrey, writeGreyPng, cropGrey } from './imageIo.js';
+export type { ResizeMethod, InputSize, RegionOfInterest } from './imageIo.js';

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { HipfracError, Rng } from '../util/index.js';
 import { keep, tensor, type Tensor } from '../torch/index.js';
-import { decodeGrey, unreadableImage, type ResizeMethod } from './imageIo.js';
+import { decodeGrey, unreadableImage, type RegionOfInterest, type ResizeMethod } from './imageIo.js';
 import { augmentBatch, resolveAugmentConfig, type AugmentConfig } from './augment.js';
 import type { DecodeRequest, DecodeResponse } from './loaderWorker.js';
 
@@ -12,6 +12,8 @@ export interface Sample {
   /** A grey PNG, 16-bit or 8-bit (the dataset cache); colour files are read as luminance. */
   readonly imagePath: string;
   readonly label: number;
+  /** Cut this region (fractions of the image) out before resizing, e.g. the hip of a pelvis view. */
+  readonly region?: RegionOfInterest | null;
 }
 
 export interface LoaderOptions {
@@ -107,10 +109,10 @@ class DecodeWorker {
     });
   }
 
-  decode(paths: readonly string[], height: number, width: number, method: ResizeMethod): Promise<Uint16Array> {
+  decode(paths: readonly string[], regions: readonly (RegionOfInterest | null)[], height: number, width: number, method: ResizeMethod): Promise<Uint16Array> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const request: DecodeRequest = { id, paths, height, width, method };
+    const request: DecodeRequest = { id, paths, regions, height, width, method };
     return new Promise<Uint16Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.ref();
@@ -290,9 +292,10 @@ export class ImageLoader {
     if (missing.length > 0) {
       const plane = this.height * this.width;
       const paths = missing.map((i) => (this.samples[indices[i] as number] as Sample).imagePath);
+      const regions = missing.map((i) => (this.samples[indices[i] as number] as Sample).region ?? null);
       let decoded: Uint16Array[];
       if (this.options.workers === 0) {
-        decoded = await Promise.all(paths.map((p) => decodeGrey(p, { height: this.height, width: this.width }, this.options.resize)));
+        decoded = await Promise.all(paths.map((p, k) => decodeGrey(p, { height: this.height, width: this.width }, this.options.resize, regions[k] ?? null)));
       } else {
         if (this.closed) throw new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' });
         // Contiguous shares, one per worker, starting where the last batch stopped so work spreads evenly.
@@ -302,7 +305,7 @@ export class ImageLoader {
         for (let s = 0; s < shares; s++) {
           const worker = this.workers[this.nextWorker++ % this.workers.length] as DecodeWorker;
           const chunk = paths.slice(s * per, (s + 1) * per);
-          if (chunk.length > 0) parts.push(worker.decode(chunk, this.height, this.width, this.options.resize));
+          if (chunk.length > 0) parts.push(worker.decode(chunk, regions.slice(s * per, (s + 1) * per), this.height, this.width, this.options.resize));
         }
         decoded = (await Promise.all(parts)).flatMap((buffer) => Array.from({ length: buffer.length / plane }, (_, k) => buffer.subarray(k * plane, (k + 1) * plane)));
       }

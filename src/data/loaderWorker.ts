@@ -2,12 +2,14 @@
 // and posts them back in one transferred buffer. It needs no tensor engine, only sharp.
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
-import { decodeGrey, type ResizeMethod } from './imageIo.js';
+import { decodeGrey, type RegionOfInterest, type ResizeMethod } from './imageIo.js';
 
 /** A request from the loader: decode `paths` in order. */
 export interface DecodeRequest {
   readonly id: number;
   readonly paths: readonly string[];
+  /** Per path: the region to cut out before resizing, or null for the whole image. */
+  readonly regions: readonly (RegionOfInterest | null)[];
   readonly height: number;
   readonly width: number;
   readonly method: ResizeMethod;
@@ -40,7 +42,7 @@ async function decodeAll(request: DecodeRequest): Promise<DecodeResponse> {
   for (let i = 0; i < request.paths.length; i++) {
     const path = request.paths[i] as string;
     try {
-      pixels.set(await decodeGrey(path, size, request.method), i * plane);
+      pixels.set(await decodeGrey(path, size, request.method, request.regions[i] ?? null), i * plane);
     } catch (error) {
       // Errors do not cross threads with their class: send the parts, the loader rebuilds the coded error.
       const reason = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);

@@ -4,6 +4,7 @@ import { appendFile, open, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { HipfracError } from '../util/index.js';
 import { loadSplit } from './split.js';
+import type { RegionOfInterest } from './imageIo.js';
 
 export type View = 'AP' | 'lateral' | 'other' | 'unknown';
 export type SplitName = 'train' | 'val';
@@ -58,6 +59,11 @@ export interface ManifestRow {
   /** Class index (0 = no fracture, 1 = fracture for binary labels), null when unlabelled. */
   readonly label: number | null;
   readonly labelName: string | null;
+  /**
+   * Region of interest (e.g. the hip) as fractions of the image [x0, y0, x1, y1], from the label file's
+   * hip_roi_x0…y1 or roi_x0…y1 columns (pixels of the source image); absent when the file has none.
+   */
+  readonly roi?: RegionOfInterest | null;
   /** Filled from split.json by loadManifest when a split exists. */
   readonly split?: SplitName;
   readonly fold?: number;

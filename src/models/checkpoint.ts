@@ -17,6 +17,8 @@ export interface ModelCard {
   ps: number;
   classes: string[];
   inputSize: number;
+  /** 'roi': inputs are cut to the hip region of interest before resizing (see TrainConfig.crop); default 'none'. */
+  crop?: 'none' | 'roi';
   mean: number[];
   std: number[];
   /** Grey radiographs are replicated to the three ImageNet channels inside the model. */
@@ -62,6 +64,7 @@ export function makeModelCard(model: Classifier, card: Partial<ModelCard> = {}):
     ps: model.ps,
     classes,
     inputSize: card.inputSize ?? model.spec.inputSize,
+    crop: card.crop ?? 'none',
     mean: [...model.spec.mean],
     std: [...model.spec.std],
     channels: 'grey-replicated',
@@ -116,6 +119,7 @@ export function readModelCard(dir: string): ModelCard {
     throw invalid(file, "'classes' must be a non-empty list of names", 'restore model.json from the run that wrote it.');
   }
   if (typeof card.ps !== 'number') throw invalid(file, "'ps' is missing", 'restore model.json from the run that wrote it.');
+  if (card.crop !== undefined && card.crop !== 'none' && card.crop !== 'roi') throw invalid(file, `'crop' is ${JSON.stringify(card.crop)}, not 'none' or 'roi'`, 'restore model.json from the run that wrote it.');
   return card as ModelCard;
 }
 

@@ -8,6 +8,7 @@ import { patientId } from './dicomHeaders.js';
 import { type EncodedImage, encodeImage } from './encodeImage.js';
 import { type CohortOptions, type PlannedImage, type PlannedPatient, DEFAULT_PREVALENCE, DEFAULT_SIZE, planCohort } from './plan.js';
 import type { FractureTruth } from './types.js';
+import { hipRoi } from './roi.js';
 
 export interface GenerateOptions extends CohortOptions {
   /** Output folder; created if missing. */
@@ -135,6 +136,11 @@ export const LABELS_COLUMNS = [
   'rows',
   'columns',
   'pixel_spacing_mm',
+  // The hip region of interest in pixels (see roi.ts): placed from the anatomy, the same way in both classes.
+  'hip_roi_x0',
+  'hip_roi_y0',
+  'hip_roi_x1',
+  'hip_roi_y1',
 ] as const;
 
 function labelsCsv(records: readonly CohortImageRecord[], difficulty: string): string {
@@ -166,6 +172,7 @@ function labelsCsv(records: readonly CohortImageRecord[], difficulty: string): s
         spec.size,
         spec.size,
         round3(spec.view.fieldMm / spec.size),
+        ...hipRoi(spec),
       ]
         .map(csvField)
         .join(','),
@@ -196,6 +203,7 @@ function annotationsJson(records: readonly CohortImageRecord[], options: Generat
       laterality: r.planned.spec.view.side,
       width: r.planned.spec.size,
       height: r.planned.spec.size,
+      hip_roi: hipRoi(r.planned.spec),
       fractures: r.fractures.map((f) => ({
         type: f.type,
         side: f.side,

@@ -7,6 +7,7 @@ export type { CohortOptions, PlannedImage, PlannedPatient } from './plan.js';
 export { renderImage, imageFrame } from './render.js';
 export { toDisplay8 } from './preview.js';
 export { renderHipCrops } from './hipCrops.js';
+export { hipRoi, HIP_ROI_MM } from './roi.js';
 export type { HipCropOptions, HipCropSet } from './hipCrops.js';
 export { writeContactSheet } from './contactSheet.js';
 export type { ContactSheetOptions } from './contactSheet.js';

@@ -7,6 +7,11 @@ export interface TrainConfig {
   readonly arch: string;
   /** Input size in pixels (square). */
   readonly inputSize: number;
+  /**
+   * 'none': the whole image is resized to the input size (the study). 'roi': each image's region of interest
+   * (the hip; from the label file at import) is cut out first — the cascade the study proposed as future work.
+   */
+  readonly crop: 'none' | 'roi';
   readonly batchSize: number;
   /** Head-only epochs before unfreezing (the study: 8). */
   readonly frozenEpochs: number;
@@ -45,6 +50,7 @@ export interface TrainConfig {
 export const paperProtocol: TrainConfig = Object.freeze({
   arch: 'densenet169',
   inputSize: 224,
+  crop: 'none',
   batchSize: 32,
   frozenEpochs: 8,
   unfrozenEpochs: 30,
@@ -118,6 +124,7 @@ export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
   };
   oneOf('optimizer', ['adam', 'adamw', 'sgd']);
   oneOf('head', ['fastai', 'linear']);
+  oneOf('crop', ['none', 'roi']);
   for (const key of ['lrFind', 'augment', 'balanced', 'pretrained']) {
     const v = input[key];
     if (v !== undefined && typeof v !== 'boolean') issues.push({ path: key, message: 'must be true or false', received: v });

@@ -19,7 +19,7 @@ import {
 } from '../../robust/index.js';
 import { dispose, tensor, tidy } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, readRadiograph } from './predict.js';
+import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, radiographReader } from './predict.js';
 
 const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
@@ -69,11 +69,12 @@ export const attackCommand: CliCommand = {
     if (!['fgsm', 'pgd', 'rotation'].includes(kind)) throw new HipfracError('HF_CLI_BAD_OPTION', `unknown attack '${kind}'.`, { input: '--attack', fix: 'use fgsm, pgd or rotation.' });
     const files = collectInputs(input);
     const { model, card } = loadModel(values.model, values.device);
+    const read = radiographReader(card, values.rois);
     const labels = values.labels === undefined ? undefined : readLabelsCsv(values.labels, card.classes);
     // Images are loaded once and kept as batches: a sweep reads them once per ε.
     const batches: LabelledBatch[] = [];
     for (const names of batchesOf(files, batchSize)) {
-      const radiographs = await Promise.all(names.map(readRadiograph));
+      const radiographs = await Promise.all(names.map(read));
       const images = modelInput(radiographs, card.inputSize);
       let y: number[];
       if (labels === undefined) {

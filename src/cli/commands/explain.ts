@@ -21,11 +21,11 @@ import {
 } from '../../explain/index.js';
 import { tidy } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, collectInputs, colormapOption, loadModel, modelInput, numberOption, positiveInt, readRadiograph, type Radiograph } from './predict.js';
+import { batchesOf, CHECKPOINT_FLAGS, collectInputs, colormapOption, loadModel, modelInput, numberOption, positiveInt, radiographReader, type Radiograph } from './predict.js';
 
 const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--method gradcam|gradcam++|hirescam]
                        [--layer PATH] [--target predicted|CLASS] [--colormap jet|viridis|cividis] [--opacity 0.4]
-                       [--boxes boxes.csv] [--batch N]
+                       [--boxes boxes.csv] [--batch N] [--rois FILE]
 
 Writes one overlay PNG per radiograph to DIR (default ./heatmaps) at the image's own resolution.
 --layer: a module path (default: the architecture's Grad-CAM layer; \`hipfrac models\` lists them).
@@ -107,6 +107,7 @@ export const explainCommand: CliCommand = {
     const files = collectInputs(input);
     const boxes = values.boxes === undefined ? undefined : readBoxes(values.boxes);
     const { model, card } = loadModel(values.model, values.device);
+    const read = radiographReader(card, values.rois);
     const layer = values.layer ?? model.spec.gradCamLayer;
     const cam = camFor(values.method as string, model, layer);
     let targetClass: number | undefined;
@@ -121,7 +122,7 @@ export const explainCommand: CliCommand = {
     const scored: { file: string; heatmap: Heatmap; boxes: Box[] }[] = [];
     const written: { file: string; overlay: string }[] = [];
     for (const names of batchesOf(files, batchSize)) {
-      const radiographs = await Promise.all(names.map(readRadiograph));
+      const radiographs = await Promise.all(names.map(read));
       const maps = tidy(() => heatmapsFromTensor(cam.compute(modelInput(radiographs, card.inputSize), targetClass === undefined ? null : new ClassifierOutputTarget(targetClass))));
       for (let i = 0; i < radiographs.length; i++) {
         const r = radiographs[i] as Radiograph;
@@ -129,7 +130,12 @@ export const explainCommand: CliCommand = {
         const overlay = path.join(outDir, `${path.parse(r.key).name}.png`);
         await writeOverlayPng(overlay, r.original, map, { colormap, opacity });
         written.push({ file: r.file, overlay });
-        const b = boxes?.get(path.resolve(r.file));
+        const [ox, oy] = r.origin ?? [0, 0];
+        // Boxes move with the region the image was cut to; a box wholly outside it is not scored.
+        const b = boxes
+          ?.get(path.resolve(r.file))
+          ?.map(([x0, y0, x1, y1]): Box => [Math.max(0, x0 - ox), Math.max(0, y0 - oy), Math.min(r.original.width, x1 - ox), Math.min(r.original.height, y1 - oy)])
+          .filter(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0);
         // Scores at the original resolution, where the boxes were drawn.
         if (b !== undefined) scored.push({ file: r.file, heatmap: resizeHeatmap(map, r.original.width, r.original.height), boxes: b });
       }

@@ -72,9 +72,10 @@ export const phantomCommand: CliCommand = {
     });
     const sheetPath = join(values.out, 'contact-sheet.png');
     if (result.previews.length > 0) await writeContactSheet(sheetPath, result.previews);
-    const fractured = result.images.filter((i) => i.planned.spec.fractureApplied).length;
+    const fracturedImages = result.images.filter((i) => i.planned.spec.fractureApplied).length;
+    const fracturedPatients = result.patients.filter((p) => p.label === 1).length;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`Wrote ${result.images.length} images of ${result.patients.length} synthetic patients (${fractured} with a fracture) to ${values.out} in ${seconds} s.`);
+    console.log(`Wrote ${result.images.length} images of ${result.patients.length} synthetic patients (${fracturedPatients} patients, ${fracturedImages} images with a fracture) to ${values.out} in ${seconds} s.`);
     console.log(`Labels: ${join(values.out, 'labels.csv')}; boxes and masks: ${join(values.out, 'annotations.json')}${result.previews.length > 0 ? `; contact sheet: ${sheetPath}` : ''}.`);
     return 0;
   },

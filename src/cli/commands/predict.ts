@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import type { CliCommand } from '../command.js';
 import { readDicom } from '../../dicom/index.js';
-import { parseCsv, resampleGrey } from '../../data/index.js';
+import { cropGrey, parseCsv, resampleGrey, type RegionOfInterest } from '../../data/index.js';
 import { COLORMAPS, GradCam, heatmapsFromTensor, writeOverlayPng, type ColormapName, type GreyImage, type Heatmap } from '../../explain/index.js';
 import { loadCheckpoint, type Classifier, type ModelCard } from '../../models/index.js';
 import { noGrad, resolveDevice, tensor, tidy, type Tensor } from '../../torch/index.js';
@@ -49,8 +49,10 @@ export interface Radiograph {
   readonly file: string;
   /** File name without folder, the case key in outputs. */
   readonly key: string;
-  /** At the file's own resolution, 16-bit grey (MONOCHROME2 display values for DICOM). */
+  /** At the file's own resolution, 16-bit grey (MONOCHROME2 display values for DICOM); the region only, when cut. */
   readonly original: GreyImage & { readonly data: Uint16Array };
+  /** Where `original` starts in the file's pixels when it was cut to a region of interest. */
+  readonly origin?: readonly [number, number];
 }
 
 /** Reads one DICOM (display pipeline of src/dicom) or PNG/JPEG (as 16-bit grey) at its own resolution. */
@@ -83,11 +85,73 @@ export function modelInput(radiographs: readonly Radiograph[], size: number): Te
   return tensor(out, [radiographs.length, 3, size, size]);
 }
 
-/** The flags of every command that runs a checkpoint: --model CKPT_DIR and --device (read by loadModel). */
+/** The flags of every command that runs a checkpoint: --model CKPT_DIR, --device (loadModel) and --rois (radiographReader). */
 export const CHECKPOINT_FLAGS = {
   model: { type: 'string' },
   device: { type: 'string', default: 'cpu' },
+  rois: { type: 'string' },
 } as const;
+
+const ROI_COLUMNS = [
+  ['hip_roi_x0', 'hip_roi_y0', 'hip_roi_x1', 'hip_roi_y1'],
+  ['roi_x0', 'roi_y0', 'roi_x1', 'roi_y1'],
+] as const;
+
+/**
+ * Reads a CSV of regions of interest: a `file` column (a path, matched against the end of each input's path) and
+ * hip_roi_x0…y1 or roi_x0…y1 in pixels. The phantom's labels.csv is such a file.
+ */
+export function readRoisCsv(csvFile: string): Map<string, readonly [number, number, number, number]> {
+  let text: string;
+  try {
+    text = readFileSync(csvFile, 'utf8');
+  } catch (cause) {
+    throw new HipfracError('HF_CLI_BAD_ROIS', `cannot read the ROI file (${(cause as NodeJS.ErrnoException).code ?? String(cause)}).`, { input: csvFile, fix: 'check the --rois path.', cause });
+  }
+  const [header, ...body] = parseCsv(text);
+  const names = (header?.fields ?? []).map((f) => f.trim().toLowerCase());
+  const fileCol = names.indexOf('file');
+  const set = ROI_COLUMNS.find((cols) => cols.every((c) => names.includes(c)));
+  if (fileCol < 0 || set === undefined) {
+    throw new HipfracError('HF_CLI_BAD_ROIS', 'the ROI file needs a "file" column and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 (pixels).', { input: csvFile, fix: 'e.g. the labels.csv hipfrac phantom writes.' });
+  }
+  const out = new Map<string, readonly [number, number, number, number]>();
+  for (const { fields, line } of body) {
+    const file = fields[fileCol]?.trim() ?? '';
+    if (file === '') continue;
+    const box = set.map((c) => Number(fields[names.indexOf(c)])) as [number, number, number, number];
+    if (!box.every(Number.isFinite) || box[2] <= box[0] || box[3] <= box[1]) {
+      throw new HipfracError('HF_CLI_BAD_ROIS', `line ${line}: the region [${box.join(', ')}] of ${file} is empty or not a number.`, { input: csvFile, fix: 'give x0 < x1 and y0 < y1 in pixels.' });
+    }
+    out.set(file.split(path.sep).join('/'), box);
+  }
+  return out;
+}
+
+/**
+ * How a command reads its inputs for this checkpoint: as they are, or — for a model trained on hip crops
+ * (card.crop 'roi') — cut to each file's region from --rois, so the model sees what it was trained on and the
+ * heatmap overlays show that region.
+ */
+export function radiographReader(card: ModelCard, roisFile: string | undefined): (file: string) => Promise<Radiograph> {
+  if (card.crop !== 'roi') return readRadiograph;
+  if (roisFile === undefined) {
+    throw new HipfracError('HF_CLI_NEEDS_ROI', 'this model was trained on hip regions of interest (crop: roi) and needs one per image.', {
+      fix: 'pass --rois FILE: a CSV with file and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 in pixels (the phantom labels.csv has them).',
+    });
+  }
+  const rois = readRoisCsv(roisFile);
+  return async (file: string): Promise<Radiograph> => {
+    const wanted = file.split(path.sep).join('/');
+    const hit = [...rois].find(([key]) => wanted === key || wanted.endsWith(`/${key}`));
+    if (hit === undefined) throw new HipfracError('HF_CLI_NEEDS_ROI', 'no region of interest for this image in the --rois file.', { input: file, fix: `add a row for it to ${roisFile}.` });
+    const r = await readRadiograph(file);
+    const { width, height } = r.original;
+    const region: RegionOfInterest = [hit[1][0] / width, hit[1][1] / height, hit[1][2] / width, hit[1][3] / height];
+    const cut = cropGrey(r.original.data, width, height, region);
+    return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
+  };
+}
 
 /** The checkpoint's model (eval mode) and card, moved to `device` ('cpu' default, 'cuda', 'cuda:N'). */
 export function loadModel(dir: string | undefined, device = 'cpu'): { model: Classifier; card: ModelCard } {
@@ -150,13 +214,14 @@ export function numberOption(value: string | undefined, name: string): number | 
 // The command
 
 const usage = `Usage: hipfrac predict <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--format json|csv]
-                       [--cutoff P] [--no-heatmaps] [--colormap jet|viridis|cividis] [--batch N]
+                       [--cutoff P] [--no-heatmaps] [--colormap jet|viridis|cividis] [--batch N] [--rois FILE]
 
 For each radiograph: P(fracture), the predicted class, the triage decision (auto-report when the
 calibrated confidence clears the checkpoint's cut-off, else radiologist review) and a Grad-CAM
 overlay at the image's own resolution (written to DIR/heatmaps/, default DIR = ./predictions).
 The cut-off comes from the model card (hipfrac triage-calibrate); --cutoff overrides it knowingly.
-Results go to stdout, and to DIR/predictions.json or .csv.`;
+Results go to stdout, and to DIR/predictions.json or .csv. A model trained with --crop roi needs --rois FILE
+(file, hip_roi_x0…y1 in pixels): each image is cut to its hip region, and the heatmap shows that region.`;
 
 interface PredictionRow {
   readonly file: string;
@@ -205,6 +270,7 @@ export const predictCommand: CliCommand = {
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const files = collectInputs(target);
     const { model, card } = loadModel(values.model, values.device);
+    const read = radiographReader(card, values.rois);
     const cutoff = numberOption(values.cutoff, '--cutoff');
     const policy: TriagePolicy = cutoff !== undefined ? givenCutoffPolicy(cutoff) : policyFromModelCard(card, path.join(values.model as string, 'model.json'));
     const outDir = values.out ?? 'predictions';
@@ -212,7 +278,7 @@ export const predictCommand: CliCommand = {
     const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
     const rows: PredictionRow[] = [];
     for (const names of batchesOf(files, batchSize)) {
-      const radiographs = await Promise.all(names.map(readRadiograph));
+      const radiographs = await Promise.all(names.map(read));
       const { logits, maps } = tidy(() => {
         const x = modelInput(radiographs, card.inputSize);
         if (cam === undefined) return { logits: noGrad(() => model.call(x)).toFloat32Array(), maps: undefined as Heatmap[] | undefined };

@@ -13,6 +13,7 @@ import { writeRunReport } from '../pipeline/runReport.js';
 export const CONFIG_FLAGS = {
   arch: { type: 'string' },
   'input-size': { type: 'string' },
+  crop: { type: 'string' },
   'batch-size': { type: 'string' },
   'frozen-epochs': { type: 'string' },
   'unfrozen-epochs': { type: 'string' },
@@ -69,6 +70,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
   if (typeof values['arch'] === 'string') overrides['arch'] = values['arch'];
   if (typeof values['optimizer'] === 'string') overrides['optimizer'] = values['optimizer'];
   if (typeof values['head'] === 'string') overrides['head'] = values['head'];
+  if (typeof values['crop'] === 'string') overrides['crop'] = values['crop'];
   if (values['no-augment'] === true) overrides['augment'] = false;
   if (values['no-lr-find'] === true) overrides['lrFind'] = false;
   if (values['balanced'] === true) overrides['balanced'] = true;

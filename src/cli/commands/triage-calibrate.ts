@@ -20,7 +20,7 @@ import {
   type TriagePolicy,
 } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, readRadiograph } from './predict.js';
+import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, radiographReader } from './predict.js';
 
 const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
@@ -68,11 +68,12 @@ export const triageCalibrateCommand: CliCommand = {
     if (values.temperature !== 'fit' && values.temperature !== 'none') throw new HipfracError('HF_CLI_BAD_OPTION', `--temperature must be fit or none.`, { input: '--temperature' });
     const files = collectInputs(input);
     const { model, card } = loadModel(values.model, values.device);
+    const read = radiographReader(card, values.rois);
     const labelMap = readLabelsCsv(values.labels, card.classes);
     const logits: number[][] = [];
     const labels: number[] = [];
     for (const names of batchesOf(files, positiveInt(values.batch, 16, '--batch'))) {
-      const radiographs = await Promise.all(names.map(readRadiograph));
+      const radiographs = await Promise.all(names.map(read));
       const out = tidy(() => noGrad(() => model.call(modelInput(radiographs, card.inputSize)).toFloat32Array()));
       const k = card.classes.length;
       radiographs.forEach((r, i) => {

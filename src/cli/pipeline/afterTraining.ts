@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { cachedPngPath, ImageLoader, writeJsonAtomic, type ManifestRow } from '../../data/index.js';
+import { cachedPngPath, ImageLoader, writeJsonAtomic, type ManifestRow, type RegionOfInterest } from '../../data/index.js';
 import {
   ClassifierOutputTarget,
   GradCam,
@@ -22,7 +22,7 @@ import { heatmapSection, robustnessSection, triageSection, type HeatmapGalleryEn
 import { dispose, keep, softmax, tidy } from '../../torch/index.js';
 import type { TrainConfig } from '../../train/index.js';
 import { binaryRows, calibratedCutoffPolicy, chooseOperatingPoints, evaluateCutoff, riskCoverageCurve, type TriagePolicy } from '../../triage/index.js';
-import type { TrainRunResult } from './trainRun.js';
+import { sampleRegion, type TrainRunResult } from './trainRun.js';
 
 export interface AfterTrainingInput {
   readonly run: TrainRunResult;
@@ -51,7 +51,7 @@ function phantomBoxes(cohortDir: string): Map<string, { boxes: Box[]; width: num
 /** The validation images as kept batches at the model's input size (small sets: the demo, tests). */
 async function validationBatches(run: TrainRunResult, datasetDir: string, config: TrainConfig, limit: number): Promise<{ batches: LabelledBatch[]; rows: ManifestRow[] }> {
   const rows = run.validRows.slice(0, limit);
-  const loader = new ImageLoader(rows.map((r) => ({ imagePath: cachedPngPath(datasetDir, r), label: r.label as number })), { batchSize: 16, imageSize: config.inputSize, shuffle: false, workers: 1, augment: null });
+  const loader = new ImageLoader(rows.map((r) => ({ imagePath: cachedPngPath(datasetDir, r), label: r.label as number, region: sampleRegion(r, config) })), { batchSize: 16, imageSize: config.inputSize, shuffle: false, workers: 1, augment: null });
   const batches: LabelledBatch[] = [];
   try {
     for await (const b of loader.epoch(0)) batches.push({ images: keep(b.images), labels: keep(b.labels) });
@@ -65,7 +65,19 @@ async function pngOf(image: { width: number; height: number; data: Uint8Array | 
   return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels } }).png().toBuffer();
 }
 
-async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], rows: readonly ManifestRow[], boxesByPath: ReturnType<typeof phantomBoxes>, size: number): Promise<ReportSection> {
+/**
+ * Fracture boxes (pixels of a width × height image) in the model input's pixels: scaled, or, when the input was
+ * cut to a region (fractions of the image), moved into it and clipped; boxes wholly outside the region are dropped.
+ */
+function boxesInInput(boxes: readonly Box[], image: { width: number; height: number }, region: RegionOfInterest | null, size: number): Box[] {
+  if (region === null) return scaleBoxes(boxes, image, { width: size, height: size });
+  const [rx0, ry0, rx1, ry1] = region;
+  const x = (v: number): number => Math.min(size, Math.max(0, ((v / image.width - rx0) / (rx1 - rx0)) * size));
+  const y = (v: number): number => Math.min(size, Math.max(0, ((v / image.height - ry0) / (ry1 - ry0)) * size));
+  return boxes.map(([x0, y0, x1, y1]): Box => [x(x0), y(y0), x(x1), y(y1)]).filter(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0);
+}
+
+async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], rows: readonly ManifestRow[], boxesByPath: ReturnType<typeof phantomBoxes>, size: number, crop: TrainConfig['crop']): Promise<ReportSection> {
   const layer = model.spec.gradCamLayer;
   const cam = new GradCam(model, layer);
   const items: HeatmapGalleryEntry[] = [];
@@ -83,7 +95,7 @@ async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], ro
       for (let i = 0; i < n; i++) {
         const row = rows[offset + i] as ManifestRow;
         const truth = boxesByPath.get(row.sourcePath);
-        const boxes = truth === undefined ? [] : scaleBoxes(truth.boxes, truth, { width: size, height: size });
+        const boxes = truth === undefined ? [] : boxesInInput(truth.boxes, truth, crop === 'roi' ? (row.roi ?? null) : null, size);
         allMaps.push(maps[i] as (typeof maps)[number]);
         allBoxes.push(boxes);
         if (row.label === 1 && items.length < 12) {
@@ -103,7 +115,7 @@ async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], ro
     layers: [layer],
     items,
     ...(localisation === undefined ? {} : { localisation }),
-    source: `validation images (${rows.length}); boxes from the phantom's annotations`,
+    source: `validation images (${rows.length}${crop === 'roi' ? ', cut to the hip region' : ''}); boxes from the phantom's annotations`,
   });
 }
 
@@ -151,7 +163,7 @@ export async function afterTrainingSections(input: AfterTrainingInput): Promise<
   const sections: ReportSection[] = [];
   try {
     log('  Grad-CAM on the validation images…');
-    sections.push(await heatmaps(model, batches, rows, input.cohortDir === undefined ? new Map() : phantomBoxes(input.cohortDir), input.config.inputSize));
+    sections.push(await heatmaps(model, batches, rows, input.cohortDir === undefined ? new Map() : phantomBoxes(input.cohortDir), input.config.inputSize, input.config.crop));
     log('  attacks: FGSM and PGD sweeps, rotation + translation, TTA…');
     sections.push(await robustness(model, batches));
   } finally {

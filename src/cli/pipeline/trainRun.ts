@@ -13,6 +13,7 @@ import {
   splitPath,
   writeJsonAtomic,
   type ManifestRow,
+  type RegionOfInterest,
   type Sample,
 } from '../../data/index.js';
 import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
@@ -118,7 +119,8 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   }
 
   const split = await datasetSplit(options.datasetDir, config.seed, config.validFraction, log);
-  const toSamples = (rows: readonly ManifestRow[]): Sample[] => rows.map((r) => ({ imagePath: cachedPngPath(options.datasetDir, r), label: r.label as number }));
+  if (config.crop === 'roi') checkRois([...split.train, ...split.valid], options.datasetDir);
+  const toSamples = (rows: readonly ManifestRow[]): Sample[] => rows.map((r) => ({ imagePath: cachedPngPath(options.datasetDir, r), label: r.label as number, region: sampleRegion(r, config) }));
   const fingerprint = dataFingerprint(split.train, split.valid);
   log(`data: ${split.train.length} training and ${split.valid.length} validation images (patient-level split), fingerprint ${fingerprint}`);
 
@@ -179,6 +181,9 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   const checkpointDir = path.join(outDir, 'model');
   saveCheckpoint(checkpointDir, model, {
     classes: ['no fracture', 'fracture'],
+    // The size and crop it was trained at, which predict must reproduce (not the architecture's ImageNet size).
+    inputSize: config.inputSize,
+    crop: config.crop,
     dataFingerprint: fingerprint,
     metrics: {
       accuracy: evaluation.metrics.metrics.accuracy,
@@ -231,4 +236,18 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     parameters: run.model.numParameters(),
     predictions: run.evaluation.rowIds.map((id, i) => ({ id, label: run.evaluation.labels[i], probability: run.evaluation.probs[i] })),
   };
+}
+
+/** The region a row's image is cut to before resizing: its ROI under crop 'roi', else the whole image. */
+export function sampleRegion(row: ManifestRow, config: Pick<TrainConfig, 'crop'>): RegionOfInterest | null {
+  return config.crop === 'roi' ? (row.roi ?? null) : null;
+}
+
+function checkRois(rows: readonly ManifestRow[], datasetDir: string): void {
+  const missing = rows.filter((r) => r.roi === undefined || r.roi === null);
+  if (missing.length === 0) return;
+  throw new HipfracError('HF_TRAIN_NO_ROI', `crop 'roi' needs a region of interest for every image; ${missing.length} of ${rows.length} have none (first: ${missing[0]?.sourcePath}).`, {
+    input: datasetDir,
+    fix: 'import with a label file that has hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 (pixels; the phantom writes them), or train with --crop none.',
+  });
 }
