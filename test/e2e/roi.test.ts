@@ -81,7 +81,7 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
   assert.match(missing.stderr, /--rois/);
 
   const out = path.join(work, 'p1');
-  const predicted = runCli(['predict', one, '--model', path.join(runDir, 'model'), '--rois', path.join(cohortDir, 'labels.csv'), '--out', out]);
+  const predicted = runCli(['predict', one, '--model', path.join(runDir, 'model'), '--rois', path.join(cohortDir, 'labels.csv'), '--cutoff', '0.995', '--out', out]);
   assert.equal(predicted.status, 0, predicted.stderr.slice(-2000));
   const roi = byFile.get(rows[0]?.sourcePath as string) as number[];
   const heatmap = readdirSync(path.join(out, 'heatmaps'))[0] as string;
@@ -102,7 +102,7 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
 
   const badRois = path.join(work, 'bad.csv');
   writeFileSync(badRois, 'file,hip_roi_x0,hip_roi_y0,hip_roi_x1,hip_roi_y1\nx.dcm,10,10,5,20\n');
-  const bad = runCli(['predict', one, '--model', path.join(runDir, 'model'), '--rois', badRois, '--out', path.join(work, 'p2')]);
+  const bad = runCli(['predict', one, '--model', path.join(runDir, 'model'), '--rois', badRois, '--cutoff', '0.995', '--out', path.join(work, 'p2')]);
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /HF_CLI_BAD_ROIS/);
 

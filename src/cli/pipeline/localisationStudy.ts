@@ -1,6 +1,6 @@
 // The phantom localisation study: a CNN trained from scratch on twin hip crops (each fractured crop beside the
-// same crop intact), so that it must find the fracture; then Grad-CAM scored against the known boxes on held-out
-// patients, and FGSM/PGD sweeps on the same model. The whole-image demo model cannot show this on a CPU budget.
+// same crop intact), so the fracture is the only difference it can use; then Grad-CAM scored against the known
+// boxes on held-out patients, and FGSM/PGD sweeps on the same model. The controlled complement to the demo's model.
 import sharp from 'sharp';
 import { MemoryBatches } from '../../data/index.js';
 import { ClassifierOutputTarget, GradCam, greyFromTensor, heatmapsFromTensor, localisationScores, renderOverlay, type Box, type Heatmap, type LocalisationSummary, type RgbImage } from '../../explain/index.js';
