@@ -21,7 +21,7 @@ import { dispose, tensor, tidy } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
 import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, radiographReader } from './predict.js';
 
-const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--labels labels.csv] [--attack fgsm|pgd|rotation]
+const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
 
 Attacks the images in [0, 1] pixel space and reports, per ε (in /255), the accuracy on the attacked images

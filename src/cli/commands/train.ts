@@ -101,6 +101,7 @@ export const trainCommand: CliCommand = {
   --input-size N --batch-size N --frozen-epochs N --unfrozen-epochs N --patience N
   --lr X --unfrozen-lr X (default: LR finder's valley) --optimizer adam|adamw|sgd --head fastai|linear
   --ps X --label-smoothing X --weight-decay X --seed N --valid-fraction X --no-augment --balanced
+  --crop none|roi       roi: cut each image to its hip region (hip_roi_* columns at import) before resizing
   --workers N           image-decoding threads (default 2)
   --device D            cpu (default), cuda or cuda:N (needs the CUDA build, README 'GPU build')
 

@@ -22,7 +22,7 @@ import {
 import { HipfracError } from '../../util/index.js';
 import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, radiographReader } from './predict.js';
 
-const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] --labels labels.csv
+const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
                                 [--cutoff 0.995] [--alpha 0.1] [--temperature fit|none] [--sensitivity 0.95]
                                 [--specificity 0.95] [--write] [--out FILE]

@@ -2,7 +2,9 @@
 // learning curves, LR finder, metrics with intervals, ROC/PR, calibration, per-view table, galleries.
 import path from 'node:path';
 import sharp from 'sharp';
-import { cachedPngPath, type ManifestRow } from '../../data/index.js';
+import { cachedPngPath, decodeGrey, type ManifestRow } from '../../data/index.js';
+import { ClassifierOutputTarget, GradCam, heatmapsFromTensor, renderOverlay, type Heatmap } from '../../explain/index.js';
+import { tensor, tidy } from '../../torch/index.js';
 import {
   breakdownTable,
   confusionMatrixHtml,
@@ -27,7 +29,7 @@ import {
 } from '../../report/index.js';
 import type { LrFinderResult, TrainConfig } from '../../train/index.js';
 import type { CaptionedCase } from '../../train/metrics/index.js';
-import type { TrainRunResult } from './trainRun.js';
+import { sampleRegion, type TrainRunResult } from './trainRun.js';
 
 export interface RunReportInput {
   readonly run: TrainRunResult;
@@ -46,14 +48,33 @@ export async function thumbnail(datasetDir: string, row: ManifestRow, size = 224
   return sharp(cachedPngPath(datasetDir, row)).resize(size, size, { fit: 'inside' }).toColourspace('b-w').png().toBuffer();
 }
 
-async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult, datasetDir: string): Promise<string> {
+/**
+ * The study's top-loss and most-confident galleries, each case with its Grad-CAM for the predicted class over what
+ * the model saw (the hip region under crop 'roi'), captioned "prediction/actual/loss/probability".
+ */
+async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult, datasetDir: string, config: TrainConfig): Promise<string> {
+  if (cases.length === 0) return paragraph('No cases.', { muted: true });
+  const model = run.model;
+  model.eval();
+  const cam = new GradCam(model, model.spec.gradCamLayer);
   const items: GalleryItem[] = [];
-  for (const c of cases) {
-    const rowIndex = run.validation.indices[c.index] as number;
-    const row = run.validRows[rowIndex] as ManifestRow;
-    items.push({ image: await thumbnail(datasetDir, row), caption: c.caption, key: row.id.slice(0, 12) });
+  try {
+    for (const c of cases) {
+      const rowIndex = run.validation.indices[c.index] as number;
+      const row = run.validRows[rowIndex] as ManifestRow;
+      const file = cachedPngPath(datasetDir, row);
+      const region = sampleRegion(row, config);
+      const input = await decodeGrey(file, { width: config.inputSize, height: config.inputSize }, 'squish', region);
+      const shown = await decodeGrey(file, { width: 224, height: 224 }, 'squish', region);
+      const [heatmap] = tidy(() => heatmapsFromTensor(cam.compute(tensor(Float32Array.from(input, (v) => v / 65535), [1, 1, config.inputSize, config.inputSize]), new ClassifierOutputTarget(c.predicted))));
+      const overlay = renderOverlay({ width: 224, height: 224, data: shown, maxValue: 65535 }, heatmap as Heatmap);
+      const png = await sharp(Buffer.from(overlay.data.buffer, overlay.data.byteOffset, overlay.data.byteLength), { raw: { width: 224, height: 224, channels: 3 } }).png().toBuffer();
+      items.push({ image: png, caption: c.caption, key: row.id.slice(0, 12) });
+    }
+  } finally {
+    cam.dispose();
   }
-  return items.length === 0 ? paragraph('No cases.', { muted: true }) : gallery(items, { columns: 4 });
+  return `${paragraph(`Heat: Grad-CAM of the predicted class on ${model.spec.gradCamLayer}${config.crop === 'roi' ? ', over the hip region the model saw' : ''}.`, { muted: true })}${gallery(items, { columns: 4 })}`;
 }
 
 async function lrFinderFigure(result: LrFinderResult | null, title: string): Promise<string> {
@@ -182,9 +203,9 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
     title: 'Top losses and most confident cases',
     html:
       subheading('Top losses (prediction/actual/loss/probability)') +
-      (await caseGallery(ev.topLosses, run, datasetDir)) +
+      (await caseGallery(ev.topLosses, run, datasetDir, config)) +
       subheading('Most confident correct cases') +
-      (await caseGallery(ev.confidentCorrect, run, datasetDir)),
+      (await caseGallery(ev.confidentCorrect, run, datasetDir, config)),
   });
   return [...sections, ...(input.extraSections ?? [])];
 }
