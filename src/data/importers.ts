@@ -1,6 +1,5 @@
 // Importers for DICOM trees, folder-per-class PNG/JPEG layouts and the FracAtlas layout: decode on worker
 // threads, cache each image once, append manifest rows as they finish, and report every file's fate.
-import type { RegionOfInterest } from './imageIo.js';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -10,6 +9,7 @@ import sharp from 'sharp';
 import { DicomError, loadSalt, pseudonymKey, readDicomBytes, type DicomHeader } from '../dicom/index.js';
 import { HipfracError, describeError } from '../util/index.js';
 import { cacheFileName, CACHE_DIR, encodeGreyPng, fileExists, resizeGrey, writeFileAtomic, type GreyImage } from './cache.js';
+import type { RegionOfInterest } from './imageIo.js';
 import { LabelIndex, parseCsv, readLabelCsv, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
 import { appendManifestRow, readManifestRows, repairManifestTail, writeJsonAtomic, writeManifest, type ManifestRow, type View } from './manifest.js';
 import { DEFAULT_QC, qcFlags, qcMetrics, type QcThresholds } from './qc.js';
