@@ -118,7 +118,8 @@ and scores its Grad-CAM against the known fracture boxes and its accuracy under 
           fix: 'pass a new --out folder (or delete this one) to generate a fresh cohort, or run with --crop none.',
         });
       }
-      console.error('  reusing the cohort already generated');
+      const lines = readFileSync(path.join(cohortDir, 'labels.csv'), 'utf8').trim().split(/\r?\n/).length - 1;
+      console.error(`  reusing the cohort already in ${cohortDir} (${lines} images); --patients, --size, --seed and --difficulty apply to a new --out folder`);
     }
 
     console.error('[2/4] import: decode DICOM, de-identify, cache 16-bit PNG, quality control');
