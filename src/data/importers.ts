@@ -10,7 +10,7 @@ import { DicomError, loadSalt, pseudonymKey, readDicomBytes, type DicomHeader } 
 import { HipfracError, describeError } from '../util/index.js';
 import { cacheFileName, CACHE_DIR, encodeGreyPng, fileExists, resizeGrey, writeFileAtomic, type GreyImage } from './cache.js';
 import type { RegionOfInterest } from './imageIo.js';
-import { LabelIndex, parseCsv, readLabelCsv, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
+import { LabelIndex, parseCsv, readLabelCsv, roiFromColumns, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
 import { appendManifestRow, readManifestRows, repairManifestTail, writeJsonAtomic, writeManifest, type ManifestRow, type View } from './manifest.js';
 import { DEFAULT_QC, qcFlags, qcMetrics, type QcThresholds } from './qc.js';
 
@@ -531,21 +531,14 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
   return report;
 }
 
-const ROI_COLUMN_SETS = [
-  ['hip_roi_x0', 'hip_roi_y0', 'hip_roi_x1', 'hip_roi_y1'],
-  ['roi_x0', 'roi_y0', 'roi_x1', 'roi_y1'],
-] as const;
-
 /**
  * The region of interest a label row gives in source pixels, as fractions of the image; undefined when the file
  * has no ROI columns, null when this row leaves them empty or gives an empty box.
  */
 function roiFromFields(fields: Readonly<Record<string, string>>, size: { width: number; height: number }): RegionOfInterest | null | undefined {
   const lower = new Map(Object.entries(fields).map(([k, v]) => [k.trim().toLowerCase(), v] as const));
-  const columns = ROI_COLUMN_SETS.find((set) => set.every((c) => lower.has(c)));
-  if (columns === undefined) return undefined;
-  const [x0, y0, x1, y1] = columns.map((c) => Number((lower.get(c) ?? '').trim() || Number.NaN)) as [number, number, number, number];
-  if (![x0, y0, x1, y1].every(Number.isFinite) || x1 <= x0 || y1 <= y0) return null;
+  const box = roiFromColumns((c) => lower.get(c));
+  if (box === undefined || box === null) return box;
   const r = (v: number): number => Math.round(v * 1e5) / 1e5;
-  return [r(x0 / size.width), r(y0 / size.height), r(x1 / size.width), r(y1 / size.height)];
+  return [r(box[0] / size.width), r(box[1] / size.height), r(box[2] / size.width), r(box[3] / size.height)];
 }

@@ -10,7 +10,7 @@
 // The salt behind the pseudonymous keys is never in it (~/.config/hipfrac/salt or --salt-file).
 export { MANIFEST_FILE, manifestPath, loadManifest, readManifestRows, appendManifestRow, writeManifest, writeJsonAtomic } from './manifest.js';
 export type { ManifestRow, View, SplitName, QcFlag, QcMetrics } from './manifest.js';
-export { parseCsv, parseLabelTable, readLabelCsv, LabelIndex } from './labels.js';
+export { parseCsv, parseLabelTable, readLabelCsv, LabelIndex, ROI_COLUMN_SETS, roiFromColumns } from './labels.js';
 export type { LabelJoin, LabelRow, BadLabelRow, LabelTable, LabelOptions } from './labels.js';
 export { importDataset, viewFromHeader } from './importers.js';
 export type { ImportLayout, ImportOptions, ImportReport, FileOutcome } from './importers.js';

@@ -203,3 +203,21 @@ export class LabelIndex {
     return this.table.rows.filter((r) => !this.used.has(r));
   }
 }
+
+/** Label-file columns that give a region of interest (e.g. the hip) in source pixels, in order of preference. */
+export const ROI_COLUMN_SETS = [
+  ['hip_roi_x0', 'hip_roi_y0', 'hip_roi_x1', 'hip_roi_y1'],
+  ['roi_x0', 'roi_y0', 'roi_x1', 'roi_y1'],
+] as const;
+
+/**
+ * The region [x0, y0, x1, y1] in pixels that a row gives through one of ROI_COLUMN_SETS (`value` returns a column's
+ * cell by lower-case name, undefined for a missing column): undefined when no set of columns is present, null when
+ * the row's cells are empty, not numbers, or an empty box.
+ */
+export function roiFromColumns(value: (column: string) => string | undefined): [number, number, number, number] | null | undefined {
+  const columns = ROI_COLUMN_SETS.find((set) => set.every((c) => value(c) !== undefined));
+  if (columns === undefined) return undefined;
+  const box = columns.map((c) => Number((value(c) ?? '').trim() || Number.NaN)) as [number, number, number, number];
+  return box.every(Number.isFinite) && box[2] > box[0] && box[3] > box[1] ? box : null;
+}

@@ -1,7 +1,7 @@
 // Grey images as plain data: read from the cache's 8/16-bit PNGs, made from [C, H, W] tensors in [0, 1],
 // and RGB images written as PNG with sharp (overlays, attack galleries).
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decode } from 'fast-png';
 import sharp from 'sharp';
@@ -54,14 +54,16 @@ export function greyFromTensor(images: Tensor, index = 0): GreyImage {
   return { width, height, data: all.slice(start, start + height * width), maxValue: 1 };
 }
 
+/** An RGB image as PNG bytes (for reports that inline it); `upscaleTo` enlarges small images with nearest pixels. */
+export async function encodeRgbPng(image: RgbImage, upscaleTo?: number): Promise<Uint8Array> {
+  const raw = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } });
+  return (upscaleTo === undefined ? raw : raw.resize(upscaleTo, upscaleTo, { kernel: 'nearest' })).png().toBuffer();
+}
+
 /** Writes an RGB image as PNG (creating the folder). */
 export async function writeRgbPng(file: string, image: RgbImage): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
-    raw: { width: image.width, height: image.height, channels: 3 },
-  })
-    .png()
-    .toFile(file);
+  await writeFile(file, await encodeRgbPng(image));
 }
 
 /** A grey image as 8-bit RGB (each value / maxValue, clamped). */

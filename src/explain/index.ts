@@ -14,7 +14,7 @@ export { heatmapsFromTensor, resizeHeatmap } from './heatmap.js';
 export type { Heatmap } from './heatmap.js';
 export { colormap, COLORMAPS } from './colormap.js';
 export type { ColormapName } from './colormap.js';
-export { readGreyPng, greyFromTensor, greyToRgb, writeRgbPng } from './image.js';
+export { readGreyPng, greyFromTensor, greyToRgb, writeRgbPng, encodeRgbPng } from './image.js';
 export type { GreyImage, RgbImage } from './image.js';
 export { renderOverlay, writeOverlayPng } from './overlay.js';
 export type { OverlayOptions } from './overlay.js';

@@ -27,6 +27,8 @@ export interface CohortImageRecord {
   readonly planned: PlannedImage;
   readonly photometric: 'MONOCHROME1' | 'MONOCHROME2';
   readonly fractures: readonly FractureTruth[];
+  /** The hip region of interest in pixels (roi.ts), written to both labels.csv and annotations.json. */
+  readonly hipRoi: readonly [number, number, number, number];
 }
 
 export interface CohortPreview {
@@ -172,7 +174,7 @@ function labelsCsv(records: readonly CohortImageRecord[], difficulty: string): s
         spec.size,
         spec.size,
         round3(spec.view.fieldMm / spec.size),
-        ...hipRoi(spec),
+        ...r.hipRoi,
       ]
         .map(csvField)
         .join(','),
@@ -203,7 +205,7 @@ function annotationsJson(records: readonly CohortImageRecord[], options: Generat
       laterality: r.planned.spec.view.side,
       width: r.planned.spec.size,
       height: r.planned.spec.size,
-      hip_roi: hipRoi(r.planned.spec),
+      hip_roi: r.hipRoi,
       fractures: r.fractures.map((f) => ({
         type: f.type,
         side: f.side,
@@ -239,7 +241,7 @@ export async function generateCohort(options: GenerateOptions): Promise<CohortRe
   const records: CohortImageRecord[] = images.map((image) => {
     const r = results.get(image.index);
     if (r === undefined) throw new HipfracError('HF_PHANTOM_RENDER_FAILED', `Image ${image.index + 1} was not rendered`, { input: `image ${image.index + 1}` });
-    return { file: imageFileName(image), sopInstanceUid: r.sopInstanceUid, patientId: patientId(options.seed, image.patientIndex), planned: image, photometric: r.photometric, fractures: r.fractures };
+    return { file: imageFileName(image), sopInstanceUid: r.sopInstanceUid, patientId: patientId(options.seed, image.patientIndex), planned: image, photometric: r.photometric, fractures: r.fractures, hipRoi: hipRoi(image.spec) };
   });
   const csv = labelsCsv(records, options.difficulty);
   const json = annotationsJson(records, options);

@@ -5,6 +5,7 @@ import { HipfracError, Rng } from '../util/index.js';
 import { planCohort } from './plan.js';
 import { toDisplay8 } from './preview.js';
 import { renderImage } from './render.js';
+import { HIP_ROI_MM } from './roi.js';
 import type { Difficulty, FractureType } from './types.js';
 import type { ViewKind } from './views.js';
 
@@ -15,7 +16,7 @@ export interface HipCropOptions {
   readonly difficulty?: Difficulty;
   /** Rendered image side in pixels before cropping (default 256). */
   readonly size?: number;
-  /** Side of the square field cut around the hip, in millimetres at the detector (default 180). */
+  /** Side of the square field cut around the hip, in millimetres at the detector (default HIP_ROI_MM, 180). */
   readonly cropMm?: number;
   /** Side of each crop in pixels (default 96). */
   readonly outputSize?: number;
@@ -48,7 +49,7 @@ const DEFAULT_VIEWS: readonly ViewKind[] = ['AP_PELVIS', 'AP_HIP'];
 /** Renders the twin crops of a cohort in which every patient has a fracture (prevalence 1). Deterministic. */
 export function renderHipCrops(options: HipCropOptions): HipCropSet {
   const size = options.size ?? 256;
-  const cropMm = options.cropMm ?? 180;
+  const cropMm = options.cropMm ?? HIP_ROI_MM;
   const out = options.outputSize ?? 96;
   const jitter = options.jitter ?? 0.25;
   const views = options.views ?? DEFAULT_VIEWS;

@@ -7,7 +7,8 @@ import { dispose } from '../../src/torch/index.js';
 import { HipfracError } from '../../src/util/index.js';
 
 const n = 20;
-const images = Float32Array.from({ length: n * 4 * 4 }, (_, i) => Math.floor(i / 16) / n);
+// Image i holds i / n plus 0.01 per column, so its first pixel names it and a left/right flip shows.
+const images = Float32Array.from({ length: n * 4 * 4 }, (_, i) => Math.floor(i / 16) / n + 0.01 * (i % 4));
 const labels = Uint8Array.from({ length: n }, (_, i) => i % 2);
 const all = Array.from({ length: n }, (_, i) => i);
 
@@ -39,13 +40,15 @@ test('each epoch serves every sample once, twins side by side, with their own pi
   assert.notDeepEqual((await collect(source, 1)).indices, e0.indices, 'another epoch, another order');
 });
 
-test('no shuffle keeps the given order; dropLast drops the short batch; augmentation is seeded', async () => {
+test('no shuffle keeps the given order; dropLast drops the short batch; augmentation is applied and seeded', async () => {
   const plain = new MemoryBatches(images, labels, [4, 4], all, { batchSize: 8, shuffle: false, dropLast: true });
   assert.deepEqual((await collect(plain, 3)).indices, [all.slice(0, 8), all.slice(8, 16)]);
   const flipped = new MemoryBatches(images, labels, [4, 4], all, { batchSize: 8, augment: { flipP: 1, pAffine: 0, pLighting: 0 }, seed: 2 });
   const a = await collect(flipped, 0);
   const b = await collect(flipped, 0);
   assert.deepEqual(a.first, b.first);
+  // Flipped: each image's first pixel is now its last column's.
+  a.indices.forEach((batch, k) => batch.forEach((i, j) => assert.ok(Math.abs((a.first[k]?.[j] as number) - (i / n + 0.03)) < 1e-5, `image ${i}: ${a.first[k]?.[j]}`)));
 });
 
 test('inconsistent images, labels, indices or group sizes are refused', () => {

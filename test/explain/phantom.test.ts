@@ -1,57 +1,30 @@
 // Grad-CAM and attacks on the phantom cohort, with a ResNet-18 trained here from scratch until it finds the
 // fractures: twin hip crops (each fractured crop beside the same crop intact) split by patient. The pointing game
 // on held-out fractures must be far above a random heatmap's, and FGSM/PGD must cost accuracy monotonically in ε.
-// About two minutes on two cores: one training run serves every test in the file.
-import { before, test } from 'node:test';
+// The training is the demo's localisation study's (trainTwinCropModel); about two minutes on two cores, one run
+// serving every test in the file.
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBatches } from '../../src/data/index.js';
 import { ClassifierOutputTarget, GradCam, GradCamPlusPlus, heatmapsFromTensor, localisationScores, type Box, type Heatmap } from '../../src/explain/index.js';
-import { createClassifier, type Classifier } from '../../src/models/index.js';
-import { Adam } from '../../src/nn/index.js';
+import { cropBatch, labelledCropBatches, trainTwinCropModel } from '../../src/cli/pipeline/localisationStudy.js';
+import type { Classifier } from '../../src/models/index.js';
 import { renderHipCrops, type HipCropSet } from '../../src/phantom/index.js';
-import { epsilonSweep, Pgd, type LabelledBatch } from '../../src/robust/index.js';
-import { Learner } from '../../src/train/index.js';
-import { defaultThreadCount, manualSeed, rand, setNumThreads, tensor, tidy, type Tensor } from '../../src/torch/index.js';
+import { epsilonSweep, Pgd } from '../../src/robust/index.js';
+import { defaultThreadCount, manualSeed, rand, setNumThreads, tidy } from '../../src/torch/index.js';
 import { auc } from '../phantom/classifier.js';
 
 setNumThreads(defaultThreadCount());
 
 let crops: HipCropSet;
 let model: Classifier;
-let held: number[];
+let held: readonly number[];
 let probabilities: Float32Array;
-
-/** Crops `indices` as one [N, 1, S, S] tensor. */
-function batchOf(indices: readonly number[]): Tensor {
-  const s = crops.outputSize;
-  const plane = s * s;
-  const data = new Float32Array(indices.length * plane);
-  indices.forEach((i, k) => data.set(crops.images.subarray(i * plane, (i + 1) * plane), k * plane));
-  return tensor(data, [indices.length, 1, s, s]);
-}
 
 before(async () => {
   crops = renderHipCrops({ patients: 300, seed: 11, outputSize: 96 });
-  const all = Array.from({ length: crops.count }, (_, i) => i);
-  // Every fifth patient is held out; twins stay together on one side of the split.
-  const train = all.filter((i) => (crops.patients[i] as number) % 5 !== 0);
-  held = all.filter((i) => (crops.patients[i] as number) % 5 === 0);
-  const size = [crops.outputSize, crops.outputSize] as const;
-  manualSeed(1);
-  model = createClassifier('resnet18', { head: 'linear', ps: 0.25 });
-  const learner = new Learner({
-    model,
-    // Twins share a batch: the step sees the fracture as the only difference. Flips only; warps move the box.
-    train: new MemoryBatches(crops.images, crops.labels, size, train, { batchSize: 32, groupSize: 2, seed: 3, augment: { flipP: 0.5, pAffine: 0, pLighting: 0 } }),
-    valid: new MemoryBatches(crops.images, crops.labels, size, held, { batchSize: 64, shuffle: false }),
-    optimizer: (groups) => new Adam(groups.filter((g) => g.length > 0).map((g) => ({ params: g })), { lr: 1e-3 }),
-    seed: 5,
-  });
-  await learner.fitOneCycle(14, 1e-3);
-  const result = await learner.validate();
-  probabilities = Float32Array.from({ length: held.length }, (_, k) => result.probs[2 * k + 1] as number);
-  model.eval();
+  ({ model, held, heldOutProbabilities: probabilities } = await trainTwinCropModel(crops));
 });
+after(() => model.dispose());
 
 test('the model trained on twin hip crops separates fractured from intact held-out hips', () => {
   const labels = held.map((i) => crops.labels[i] as number);
@@ -67,7 +40,7 @@ test('Grad-CAM points at the fracture far more often than a random heatmap', () 
     const maps: Heatmap[] = [];
     for (let s = 0; s < fractured.length; s += 32) {
       tidy(() => {
-        maps.push(...heatmapsFromTensor(new Cam(model, 'body.layer3').compute(batchOf(fractured.slice(s, s + 32)), new ClassifierOutputTarget(1))));
+        maps.push(...heatmapsFromTensor(new Cam(model, 'body.layer3').compute(cropBatch(crops, fractured.slice(s, s + 32)), new ClassifierOutputTarget(1))));
       });
     }
     const scores = localisationScores(maps, boxes);
@@ -86,11 +59,7 @@ test('Grad-CAM points at the fracture far more often than a random heatmap', () 
 test('FGSM and PGD cost the phantom model accuracy monotonically in ε', () => {
   // Past the ε where accuracy reaches 0, one-step FGSM can overshoot and give an image back: the sweep stops there.
   const eps = [0, 0.25, 0.5, 1, 2, 4].map((v) => v / 255);
-  const batches: LabelledBatch[] = [];
-  for (let s = 0; s < held.length; s += 64) {
-    const part = held.slice(s, s + 64);
-    batches.push({ images: batchOf(part), labels: tensor(BigInt64Array.from(part, (i) => BigInt(crops.labels[i] as number)), [part.length]) });
-  }
+  const batches = labelledCropBatches(crops, held);
   try {
     const fgsm = epsilonSweep(model, batches, { eps });
     const pgd = epsilonSweep(model, batches, { eps, attack: (m, e) => new Pgd(m, { eps: e, alpha: e / 4, steps: 5, seed: 0 }) });

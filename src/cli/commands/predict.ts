@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import type { CliCommand } from '../command.js';
 import { readDicom } from '../../dicom/index.js';
-import { cropGrey, parseCsv, resampleGrey, type RegionOfInterest } from '../../data/index.js';
+import { cropGrey, parseCsv, resampleGrey, ROI_COLUMN_SETS, roiFromColumns, type RegionOfInterest } from '../../data/index.js';
 import { COLORMAPS, GradCam, heatmapsFromTensor, writeOverlayPng, type ColormapName, type GreyImage, type Heatmap } from '../../explain/index.js';
 import { loadCheckpoint, type Classifier, type ModelCard } from '../../models/index.js';
 import { noGrad, resolveDevice, tensor, tidy, type Tensor } from '../../torch/index.js';
@@ -92,11 +92,6 @@ export const CHECKPOINT_FLAGS = {
   rois: { type: 'string' },
 } as const;
 
-const ROI_COLUMNS = [
-  ['hip_roi_x0', 'hip_roi_y0', 'hip_roi_x1', 'hip_roi_y1'],
-  ['roi_x0', 'roi_y0', 'roi_x1', 'roi_y1'],
-] as const;
-
 /**
  * Reads a CSV of regions of interest: a `file` column (a path, matched against the end of each input's path) and
  * hip_roi_x0…y1 or roi_x0…y1 in pixels. The phantom's labels.csv is such a file.
@@ -111,17 +106,16 @@ export function readRoisCsv(csvFile: string): Map<string, readonly [number, numb
   const [header, ...body] = parseCsv(text);
   const names = (header?.fields ?? []).map((f) => f.trim().toLowerCase());
   const fileCol = names.indexOf('file');
-  const set = ROI_COLUMNS.find((cols) => cols.every((c) => names.includes(c)));
-  if (fileCol < 0 || set === undefined) {
+  if (fileCol < 0 || !ROI_COLUMN_SETS.some((cols) => cols.every((c) => names.includes(c)))) {
     throw new HipfracError('HF_CLI_BAD_ROIS', 'the ROI file needs a "file" column and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 (pixels).', { input: csvFile, fix: 'e.g. the labels.csv hipfrac phantom writes.' });
   }
   const out = new Map<string, readonly [number, number, number, number]>();
   for (const { fields, line } of body) {
     const file = fields[fileCol]?.trim() ?? '';
     if (file === '') continue;
-    const box = set.map((c) => Number(fields[names.indexOf(c)])) as [number, number, number, number];
-    if (!box.every(Number.isFinite) || box[2] <= box[0] || box[3] <= box[1]) {
-      throw new HipfracError('HF_CLI_BAD_ROIS', `line ${line}: the region [${box.join(', ')}] of ${file} is empty or not a number.`, { input: csvFile, fix: 'give x0 < x1 and y0 < y1 in pixels.' });
+    const box = roiFromColumns((c) => (names.includes(c) ? (fields[names.indexOf(c)] ?? '') : undefined));
+    if (box === null || box === undefined) {
+      throw new HipfracError('HF_CLI_BAD_ROIS', `line ${line}: the region of ${file} is empty or not a number.`, { input: csvFile, fix: 'give x0 < x1 and y0 < y1 in pixels.' });
     }
     out.set(file.split(path.sep).join('/'), box);
   }
@@ -142,12 +136,13 @@ export function radiographReader(card: ModelCard, roisFile: string | undefined):
   }
   const rois = readRoisCsv(roisFile);
   return async (file: string): Promise<Radiograph> => {
-    const wanted = file.split(path.sep).join('/');
-    const hit = [...rois].find(([key]) => wanted === key || wanted.endsWith(`/${key}`));
-    if (hit === undefined) throw new HipfracError('HF_CLI_NEEDS_ROI', 'no region of interest for this image in the --rois file.', { input: file, fix: `add a row for it to ${roisFile}.` });
+    // The row naming the longest tail of the input's path (a relative path or a bare file name) wins.
+    const parts = file.split(path.sep);
+    const box = parts.map((_, i) => rois.get(parts.slice(i).join('/'))).find((b) => b !== undefined);
+    if (box === undefined) throw new HipfracError('HF_CLI_NEEDS_ROI', 'no region of interest for this image in the --rois file.', { input: file, fix: `add a row for it to ${roisFile}.` });
     const r = await readRadiograph(file);
     const { width, height } = r.original;
-    const region: RegionOfInterest = [hit[1][0] / width, hit[1][1] / height, hit[1][2] / width, hit[1][3] / height];
+    const region: RegionOfInterest = [box[0] / width, box[1] / height, box[2] / width, box[3] / height];
     const cut = cropGrey(r.original.data, width, height, region);
     return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
   };

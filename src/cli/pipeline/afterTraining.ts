@@ -3,10 +3,10 @@
 // and the triage cut-off (calibrated on one half of validation, its error measured on the other half).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { cachedPngPath, ImageLoader, writeJsonAtomic, type ManifestRow, type RegionOfInterest } from '../../data/index.js';
 import {
   ClassifierOutputTarget,
+  encodeRgbPng,
   GradCam,
   greyFromTensor,
   heatmapsFromTensor,
@@ -61,10 +61,6 @@ async function validationBatches(run: TrainRunResult, datasetDir: string, config
   return { batches, rows };
 }
 
-async function pngOf(image: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }, channels: 1 | 3): Promise<Uint8Array> {
-  return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels } }).png().toBuffer();
-}
-
 /**
  * Fracture boxes (pixels of a width × height image) in the model input's pixels: scaled, or, when the input was
  * cut to a region (fractions of the image), moved into it and clipped; boxes wholly outside the region are dropped.
@@ -101,7 +97,7 @@ async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], ro
         if (row.label === 1 && items.length < 12) {
           const grey = greyFromTensor(batch.images, i);
           const overlay = renderOverlay(grey, maps[i] as (typeof maps)[number]);
-          items.push({ overlayPng: await pngOf(overlay, 3), caption: `fracture · P(fracture) = ${(probs[i * 2 + 1] as number).toFixed(2)}`, key: row.id.slice(0, 12) });
+          items.push({ overlayPng: await encodeRgbPng(overlay), caption: `fracture · P(fracture) = ${(probs[i * 2 + 1] as number).toFixed(2)}`, key: row.id.slice(0, 12) });
         }
       }
       offset += n;

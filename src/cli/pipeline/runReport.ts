@@ -1,9 +1,8 @@
 // Builds the HTML report of one training run from its result: summary, configuration and data,
 // learning curves, LR finder, metrics with intervals, ROC/PR, calibration, per-view table, galleries.
 import path from 'node:path';
-import sharp from 'sharp';
 import { cachedPngPath, decodeGrey, type ManifestRow } from '../../data/index.js';
-import { ClassifierOutputTarget, GradCam, heatmapsFromTensor, renderOverlay, type Heatmap } from '../../explain/index.js';
+import { ClassifierOutputTarget, encodeRgbPng, GradCam, heatmapsFromTensor, renderOverlay, type Heatmap } from '../../explain/index.js';
 import { tensor, tidy } from '../../torch/index.js';
 import {
   breakdownTable,
@@ -43,11 +42,6 @@ export interface RunReportInput {
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : '–');
 
-/** A thumbnail of a cached image as PNG bytes (the report embeds it). */
-export async function thumbnail(datasetDir: string, row: ManifestRow, size = 224): Promise<Uint8Array> {
-  return sharp(cachedPngPath(datasetDir, row)).resize(size, size, { fit: 'inside' }).toColourspace('b-w').png().toBuffer();
-}
-
 /**
  * The study's top-loss and most-confident galleries, each case with its Grad-CAM for the predicted class over what
  * the model saw (the hip region under crop 'roi'), captioned "prediction/actual/loss/probability".
@@ -68,8 +62,7 @@ async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult,
       const shown = await decodeGrey(file, { width: 224, height: 224 }, 'squish', region);
       const [heatmap] = tidy(() => heatmapsFromTensor(cam.compute(tensor(Float32Array.from(input, (v) => v / 65535), [1, 1, config.inputSize, config.inputSize]), new ClassifierOutputTarget(c.predicted))));
       const overlay = renderOverlay({ width: 224, height: 224, data: shown, maxValue: 65535 }, heatmap as Heatmap);
-      const png = await sharp(Buffer.from(overlay.data.buffer, overlay.data.byteOffset, overlay.data.byteLength), { raw: { width: 224, height: 224, channels: 3 } }).png().toBuffer();
-      items.push({ image: png, caption: c.caption, key: row.id.slice(0, 12) });
+      items.push({ image: await encodeRgbPng(overlay), caption: c.caption, key: row.id.slice(0, 12) });
     }
   } finally {
     cam.dispose();
