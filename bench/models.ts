@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   }
 
   // Share of the measured sgemm peak that DenseNet-169 inference reaches (best variant, largest batch run).
-  if (names.includes('densenet169')) {
+  if (names.includes('densenet169') && values.only !== 'train') {
     const peak = sgemmPeak();
     const probe = buildImagenetModel('densenet169').eval();
     const flops = forwardFlops(probe, SIZE);

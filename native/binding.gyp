@@ -13,7 +13,7 @@
   "targets": [
     {
       "target_name": "hipfrac_torch",
-      "sources": ["addon.cc"],
+      "sources": ["addon.cc", "cpu_allocator.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<(libtorch)/include",

@@ -283,16 +283,16 @@ export class NamedSequential extends Module {
 }
 
 /**
- * Runs layers in order. An intermediate is freed as soon as the next layer has consumed it, unless
- * autograd may need it (requiresGrad) or a forward hook saw it (Grad-CAM keeps a reference), which
- * keeps inference memory flat like PyTorch's reference counting does.
+ * Runs layers in order. An intermediate's handle is dropped as soon as the next layer has consumed it,
+ * unless a forward hook saw it (Grad-CAM keeps a reference), as Python drops it by reference count.
+ * Autograd holds its own reference to what backward needs and releases it during backward.
  */
 export function runChain(layers: readonly Module[], input: Tensor): Tensor {
   let x = input;
   let xSeenByHook = false;
   for (const layer of layers) {
     const y = layer.call(x);
-    if (x !== input && y !== x && !xSeenByHook && !x.requiresGrad) x.dispose();
+    if (x !== input && y !== x && !xSeenByHook) x.dispose();
     xSeenByHook = layer.hasForwardHooks;
     x = y;
   }

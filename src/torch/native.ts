@@ -23,6 +23,8 @@ export interface NativeMemoryStats {
   liveTensors: number;
   reportedBytes: number;
   mallocInUseBytes: number;
+  /** The caching allocator that serves CPU tensors of 1 MiB and more (native/cpu_allocator.cc). */
+  cpuCache: { allocatedBytes: number; cachedBytes: number; limitBytes: number; hits: number; misses: number };
 }
 
 export interface NativeBinding {
@@ -37,6 +39,8 @@ export interface NativeBinding {
   item(handle: NativeHandle): number;
   dispose(handle: NativeHandle): void;
   isDisposed(handle: NativeHandle): boolean;
+  setDeferReport(defer: boolean): void;
+  reportExternal(handle: NativeHandle): void;
   sameTensor(a: NativeHandle, b: NativeHandle): boolean;
   requiresGrad(handle: NativeHandle): boolean;
   setRequiresGrad(handle: NativeHandle, value: boolean): void;
@@ -66,6 +70,7 @@ export interface NativeBinding {
   cudaSynchronize(device?: number): void;
   buildInfo(): NativeBuildInfo;
   memoryStats(): NativeMemoryStats;
+  emptyCpuCache(): void;
 }
 
 function addonPath(): string {

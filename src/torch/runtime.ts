@@ -66,9 +66,17 @@ export function buildInfo(): NativeBuildInfo {
   return native().buildInfo();
 }
 
-/** Live native tensors, bytes reported to V8 and malloc's in-use bytes. */
+/** Live native tensors, bytes reported to V8, malloc's in-use bytes and the CPU block cache. */
 export function memoryStats(): NativeMemoryStats {
   return native().memoryStats();
+}
+
+/**
+ * Returns the CPU block cache to the system (torch.cuda.empty_cache for host memory): CPU tensors of
+ * 1 MiB and more keep their memory mapped after they are freed, for the next tensor of that size.
+ */
+export function emptyCpuCache(): void {
+  native().emptyCpuCache();
 }
 
 /** The BLAS library actually mapped into this process (what decides Linear/sgemm speed). */

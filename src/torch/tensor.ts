@@ -50,16 +50,16 @@ function collectTensors(value: unknown, out: Set<Tensor>, depth = 0): void {
  */
 export function tidy<T>(fn: () => T): T {
   const scope: Scope = { tracked: new Set() };
-  scopes.push(scope);
+  pushScope(scope);
   let result: T;
   try {
     result = fn();
   } catch (error) {
-    scopes.pop();
+    popScope();
     for (const t of scope.tracked) t.dispose();
     throw error;
   }
-  scopes.pop();
+  popScope();
   if (result instanceof Promise) {
     throw new HipfracError('HF_TORCH_TIDY_ASYNC', 'tidy() got an async function; scopes must be synchronous.', {
       fix: 'await outside tidy() and call tidy() on the synchronous part.',
@@ -68,14 +68,31 @@ export function tidy<T>(fn: () => T): T {
   const survivors = new Set<Tensor>();
   collectTensors(result, survivors);
   for (const t of scope.tracked) if (!survivors.has(t)) t.dispose();
-  for (const t of survivors) if (scope.tracked.has(t)) track(t);
+  for (const t of survivors) {
+    if (!scope.tracked.has(t)) continue;
+    if (scopes.length > 0) track(t);
+    else native().reportExternal(t._h);
+  }
   return result;
 }
 
 /** Exempts a tensor from every enclosing scope (e.g. a parameter or a running buffer). */
 export function keep<T extends Tensor>(tensor: T): T {
   for (const scope of scopes) scope.tracked.delete(tensor);
+  if (scopes.length > 0) native().reportExternal(tensor._h);
   return tensor;
+}
+
+// Tensors made inside a scope are not reported to V8 as external memory until they outlive it: the
+// scope frees them, and reporting every activation made V8 run a full GC per 64 MB allocated.
+function pushScope(scope: Scope): void {
+  if (scopes.length === 0) native().setDeferReport(true);
+  scopes.push(scope);
+}
+
+function popScope(): void {
+  scopes.pop();
+  if (scopes.length === 0) native().setDeferReport(false);
 }
 
 /** Disposes every tensor found in `value` (tensor, array, Map, plain object). */

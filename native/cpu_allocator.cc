@@ -1,0 +1,195 @@
+// Large CPU blocks are mapped once and reused by size, as PyTorch's CUDA caching allocator does for GPU
+// memory. A training step allocates the same activation and gradient sizes every iteration; served by
+// glibc's heap, which Node's own small allocations share, those blocks fragmented it: the heap kept
+// growing and every step faulted in 10-40 k fresh pages (~7-10 µs each on this project's VMs), where the
+// Python process faulted none. Blocks here are private mappings, so small allocations never pin them.
+#include "cpu_allocator.h"
+
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace hipfrac {
+namespace {
+
+constexpr size_t kMinCached = size_t(1) << 20;
+constexpr size_t kHugePageMin = size_t(4) << 20;
+
+// Rounds up to 1/16 of the size's power of two (at most 6.25 % slack), so that nearby sizes (a last
+// batch, another image size) share blocks.
+size_t bucketSize(size_t n) {
+  size_t p = 1;
+  while (p < n) p <<= 1;
+  const size_t step = std::max<size_t>(p / 16, 4096);
+  return (n + step - 1) / step * step;
+}
+
+struct CacheState {
+  std::mutex mutex;
+  std::unordered_map<void*, size_t> live;        // block → its size, for the deleter
+  std::map<size_t, std::vector<void*>> free;     // size → cached blocks
+  size_t allocated = 0;
+  size_t cached = 0;
+  size_t limit = 0;
+  size_t hits = 0;
+  size_t misses = 0;
+};
+
+// Never destroyed: tensors may be freed by static destructors after this file's would have run.
+CacheState& state() {
+  static auto* s = new CacheState();
+  return *s;
+}
+
+c10::Allocator* gFallback = nullptr;
+c10::DeleterFnPtr gFallbackRawDelete = nullptr;
+
+void unmapAll(std::vector<std::pair<void*, size_t>>& blocks) {
+  for (auto& [p, size] : blocks) munmap(p, size);
+  blocks.clear();
+}
+
+// Takes cached blocks out until `need` more bytes fit under the limit (caller holds the lock).
+void evictFor(CacheState& s, size_t need, std::vector<std::pair<void*, size_t>>& out) {
+  while (s.cached + need > s.limit && !s.free.empty()) {
+    auto it = s.free.begin();
+    out.emplace_back(it->second.back(), it->first);
+    it->second.pop_back();
+    s.cached -= it->first;
+    if (it->second.empty()) s.free.erase(it);
+  }
+}
+
+void release(void* p) {
+  if (p == nullptr) return;
+  CacheState& s = state();
+  std::vector<std::pair<void*, size_t>> unmap;
+  bool ours = false;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.live.find(p);
+    if (it != s.live.end()) {
+      ours = true;
+      const size_t size = it->second;
+      s.live.erase(it);
+      s.allocated -= size;
+      if (size > s.limit) {
+        unmap.emplace_back(p, size);
+      } else {
+        evictFor(s, size, unmap);
+        s.free[size].push_back(p);
+        s.cached += size;
+      }
+    }
+  }
+  // A small block from the default allocator, freed through raw_deleter() (oneDNN's ideep does this).
+  if (!ours) gFallbackRawDelete(p);
+  unmapAll(unmap);
+}
+
+void* mapBlock(size_t size) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  // Transparent huge pages where the kernel offers them on request: the first step of an EfficientNet-B0
+  // batch-32 training run faulted 42 k pages instead of 926 k (8.3-9.7 s instead of 10.3-10.8 s).
+  if (size >= kHugePageMin) madvise(p, size, MADV_HUGEPAGE);
+  return p;
+}
+
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(size_t nbytes) const override {
+    if (nbytes < kMinCached) return gFallback->allocate(nbytes);
+    const size_t size = bucketSize(nbytes);
+    CacheState& s = state();
+    void* p = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      auto it = s.free.find(size);
+      if (it != s.free.end()) {
+        p = it->second.back();
+        it->second.pop_back();
+        if (it->second.empty()) s.free.erase(it);
+        s.cached -= size;
+        s.hits++;
+      } else {
+        s.misses++;
+      }
+    }
+    if (p == nullptr) p = mapBlock(size);
+    if (p == nullptr) {
+      // Out of address space or memory: give the cache back and try once more.
+      emptyCpuCache();
+      p = mapBlock(size);
+    }
+    TORCH_CHECK(p != nullptr, "hipfrac CPU allocator: out of memory allocating ", nbytes, " bytes (", strerror(errno), ")");
+    {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      s.live.emplace(p, size);
+      s.allocated += size;
+    }
+    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+  // LibTorch 2.x declares this pure virtual; 1.13 does not have it.
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+};
+
+size_t defaultLimit() {
+  if (const char* mb = std::getenv("HIPFRAC_CPU_CACHE_MB"); mb != nullptr && *mb != '\0') {
+    return static_cast<size_t>(std::strtoull(mb, nullptr, 10)) << 20;
+  }
+  // Half the machine: the cache only ever holds blocks the process has already used at once.
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long pageSize = sysconf(_SC_PAGESIZE);
+  return pages > 0 && pageSize > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(pageSize) / 2 : size_t(4) << 30;
+}
+
+}  // namespace
+
+void installCpuCachingAllocator() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (const char* off = std::getenv("HIPFRAC_CPU_CACHE"); off != nullptr && std::strcmp(off, "0") == 0) return;
+    state().limit = defaultLimit();
+    gFallback = c10::GetCPUAllocator();
+    gFallbackRawDelete = gFallback->raw_deleter();
+    static auto* allocator = new CachingCpuAllocator();
+    // Priority above the default registration, so it stays in place.
+    c10::SetCPUAllocator(allocator, /*priority=*/10);
+  });
+}
+
+CpuCacheStats cpuCacheStats() {
+  CacheState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return {s.allocated, s.cached, s.limit, s.hits, s.misses};
+}
+
+void emptyCpuCache() {
+  CacheState& s = state();
+  std::vector<std::pair<void*, size_t>> unmap;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    for (auto& [size, blocks] : s.free) {
+      for (void* p : blocks) unmap.emplace_back(p, size);
+    }
+    s.free.clear();
+    s.cached = 0;
+  }
+  unmapAll(unmap);
+}
+
+}  // namespace hipfrac
