@@ -180,8 +180,9 @@ async function main(): Promise<void> {
           });
         variants = [{ label: 'train step (Adam)', model }];
       }
-      // A training step's first iterations fault in its activation memory (seconds on this VM): warm up twice.
-      const warmup = config.mode === 'train' ? 2 : 1;
+      // A training step's first iterations fault in its activation memory (seconds on this VM) and, on both
+      // sides, the allocators settle over the first 2-3 steps (measured page faults per step): warm up 3 times.
+      const warmup = config.mode === 'train' ? 3 : 1;
       for (let r = 0; r < rounds; r++) {
         for (const v of variants) {
           const fn = trainStep ?? ((): void => inferenceMode(() => tidy(() => void v.model.call(x))));

@@ -108,7 +108,18 @@ void* mapBlock(size_t size) {
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(size_t nbytes) const override {
+  // LibTorch 1.13 declares allocate() const and later releases non-const: defining both overrides whichever
+  // this LibTorch's base class declares (hence no `override`).
+  c10::DataPtr allocate(size_t nbytes) const { return allocateBlock(nbytes); }
+  c10::DataPtr allocate(size_t nbytes) { return allocateBlock(nbytes); }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+  // LibTorch 2.x declares this pure virtual; 1.13 does not have it.
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+
+ private:
+  static c10::DataPtr allocateBlock(size_t nbytes) {
     if (nbytes < kMinCached) return gFallback->allocate(nbytes);
     const size_t size = bucketSize(nbytes);
     CacheState& s = state();
@@ -140,11 +151,6 @@ class CachingCpuAllocator final : public c10::Allocator {
     }
     return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
   }
-
-  c10::DeleterFnPtr raw_deleter() const override { return &release; }
-
-  // LibTorch 2.x declares this pure virtual; 1.13 does not have it.
-  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 };
 
 size_t defaultLimit() {
