@@ -11,10 +11,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <deque>
+#include <iterator>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -34,10 +37,18 @@ size_t bucketSize(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+struct Block {
+  void* ptr;
+  size_t size;
+};
+
 struct CacheState {
   std::mutex mutex;
-  std::unordered_map<void*, size_t> live;        // block → its size, for the deleter
-  std::map<size_t, std::vector<void*>> free;     // size → cached blocks
+  std::unordered_map<void*, size_t> live;  // block → its size, for the deleter
+  // Cached blocks, least recently freed first: a full cache evicts what the current workload no longer uses
+  // (after training a large model, the next model's sizes stay cached instead of the oldest model's).
+  std::list<Block> lru;
+  std::unordered_map<size_t, std::deque<std::list<Block>::iterator>> free;  // size → its blocks, oldest first
   size_t allocated = 0;
   size_t cached = 0;
   size_t limit = 0;
@@ -54,26 +65,48 @@ CacheState& state() {
 c10::Allocator* gFallback = nullptr;
 c10::DeleterFnPtr gFallbackRawDelete = nullptr;
 
-void unmapAll(std::vector<std::pair<void*, size_t>>& blocks) {
-  for (auto& [p, size] : blocks) munmap(p, size);
+void unmapAll(std::vector<Block>& blocks) {
+  for (const Block& b : blocks) munmap(b.ptr, b.size);
   blocks.clear();
 }
 
-// Takes cached blocks out until `need` more bytes fit under the limit (caller holds the lock).
-void evictFor(CacheState& s, size_t need, std::vector<std::pair<void*, size_t>>& out) {
-  while (s.cached + need > s.limit && !s.free.empty()) {
-    auto it = s.free.begin();
-    out.emplace_back(it->second.back(), it->first);
-    it->second.pop_back();
-    s.cached -= it->first;
-    if (it->second.empty()) s.free.erase(it);
+// Takes cached blocks out, least recently freed first, until `need` more bytes fit under the limit (caller
+// holds the lock). The globally oldest block is also the oldest of its size class, the front of its queue.
+void evictFor(CacheState& s, size_t need, std::vector<Block>& out) {
+  while (s.cached + need > s.limit && !s.lru.empty()) {
+    const Block oldest = s.lru.front();
+    auto q = s.free.find(oldest.size);
+    q->second.pop_front();
+    if (q->second.empty()) s.free.erase(q);
+    s.lru.pop_front();
+    s.cached -= oldest.size;
+    out.push_back(oldest);
   }
+}
+
+void cacheBlock(CacheState& s, void* p, size_t size) {
+  s.lru.push_back({p, size});
+  s.free[size].push_back(std::prev(s.lru.end()));
+  s.cached += size;
+}
+
+// The most recently freed block of this size (warmest in the CPU caches), or nullptr.
+void* takeCached(CacheState& s, size_t size) {
+  auto q = s.free.find(size);
+  if (q == s.free.end()) return nullptr;
+  auto block = q->second.back();
+  q->second.pop_back();
+  if (q->second.empty()) s.free.erase(q);
+  void* p = block->ptr;
+  s.lru.erase(block);
+  s.cached -= size;
+  return p;
 }
 
 void release(void* p) {
   if (p == nullptr) return;
   CacheState& s = state();
-  std::vector<std::pair<void*, size_t>> unmap;
+  std::vector<Block> unmap;
   bool ours = false;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
@@ -84,11 +117,10 @@ void release(void* p) {
       s.live.erase(it);
       s.allocated -= size;
       if (size > s.limit) {
-        unmap.emplace_back(p, size);
+        unmap.push_back({p, size});
       } else {
         evictFor(s, size, unmap);
-        s.free[size].push_back(p);
-        s.cached += size;
+        cacheBlock(s, p, size);
       }
     }
   }
@@ -126,16 +158,9 @@ class CachingCpuAllocator final : public c10::Allocator {
     void* p = nullptr;
     {
       std::lock_guard<std::mutex> lock(s.mutex);
-      auto it = s.free.find(size);
-      if (it != s.free.end()) {
-        p = it->second.back();
-        it->second.pop_back();
-        if (it->second.empty()) s.free.erase(it);
-        s.cached -= size;
-        s.hits++;
-      } else {
-        s.misses++;
-      }
+      p = takeCached(s, size);
+      if (p != nullptr) s.hits++;
+      else s.misses++;
     }
     if (p == nullptr) p = mapBlock(size);
     if (p == nullptr) {
@@ -186,12 +211,11 @@ CpuCacheStats cpuCacheStats() {
 
 void emptyCpuCache() {
   CacheState& s = state();
-  std::vector<std::pair<void*, size_t>> unmap;
+  std::vector<Block> unmap;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
-    for (auto& [size, blocks] : s.free) {
-      for (void* p : blocks) unmap.emplace_back(p, size);
-    }
+    unmap.assign(s.lru.begin(), s.lru.end());
+    s.lru.clear();
     s.free.clear();
     s.cached = 0;
   }

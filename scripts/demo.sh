@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 node dist/src/cli/main.js doctor
-# One GC thread: on a 2-core machine V8's parallel GC threads take cores from LibTorch (docs/benchmarks.md).
+# One GC thread: it kept V8's parallel GC threads off LibTorch's cores while every activation was reported to V8;
+# since scopes stopped reporting temporaries it measures no difference (README, Configuration).
 node --single-threaded-gc dist/src/cli/main.js demo "$@"

@@ -44,11 +44,26 @@ describe('CPU caching allocator', () => {
     assert.equal(memoryStats().cpuCache.cachedBytes, 0);
   });
 
+  const torchIndex = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/torch/index.js');
+  /** Runs `body` (with zeros and memoryStats in scope) in a fresh process and returns its cache statistics. */
+  const cacheStatsAfter = (body: string, env: Record<string, string>): { cachedBytes: number; limitBytes: number; hits: number; misses: number } => {
+    const probe = `import('${torchIndex}').then(({ zeros, memoryStats }) => { ${body}; console.log(JSON.stringify(memoryStats().cpuCache)); });`;
+    return JSON.parse(execFileSync(process.execPath, ['-e', probe], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim().split('\n').pop() as string);
+  };
+
+  it('evicts the least recently freed block when the cache is full', () => {
+    // 4 + 3 MiB cached, then a 2 MiB block arrives under an 8 MiB limit: the 4 MiB one, freed first, goes.
+    const sizes = { four: MiB, three: (3 * MiB) / 4, two: MiB / 2 }; // float32 elements
+    const stats = cacheStatsAfter(
+      `for (const n of [${sizes.four}, ${sizes.three}, ${sizes.two}]) zeros([n]).dispose(); zeros([${sizes.three}]).dispose(); zeros([${sizes.four}]).dispose()`,
+      { HIPFRAC_CPU_CACHE_MB: '8' },
+    );
+    assert.equal(stats.hits, 1, 'the 3 MiB block stayed cached');
+    assert.equal(stats.misses, 4, 'the 4 MiB block had been evicted, so it was mapped again');
+  });
+
   it('is configured by HIPFRAC_CPU_CACHE_MB and switched off by HIPFRAC_CPU_CACHE=0', () => {
-    const torchIndex = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../src/torch/index.js');
-    const probe = `import('${torchIndex}').then(({ zeros, memoryStats }) => { zeros([${FOUR_MIB_FLOATS}]).dispose(); console.log(JSON.stringify(memoryStats().cpuCache)); });`;
-    const run = (env: Record<string, string>): { cachedBytes: number; limitBytes: number; misses: number } =>
-      JSON.parse(execFileSync(process.execPath, ['-e', probe], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim().split('\n').pop() as string);
+    const run = (env: Record<string, string>): { cachedBytes: number; limitBytes: number; misses: number } => cacheStatsAfter(`zeros([${FOUR_MIB_FLOATS}]).dispose()`, env);
     const small = run({ HIPFRAC_CPU_CACHE_MB: '2' });
     assert.equal(small.limitBytes, 2 * MiB);
     assert.equal(small.cachedBytes, 0, 'a block larger than the limit is unmapped, not cached');
