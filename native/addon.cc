@@ -84,15 +84,21 @@ void finalizeBox(Napi::BasicEnv /*env*/, TensorBox* box) {
   delete box;
 }
 
-Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
-  if (!tensor.defined()) return env.Null();
-  flushPendingMemory(env);
-  auto* box = new TensorBox{std::move(tensor), 0};
-  box->reportedBytes = tDeferReport ? 0 : hostBytes(box->tensor);
+// Reports a box's host bytes to V8 once (not again if already reported).
+void reportBox(Napi::Env env, TensorBox* box) {
+  if (!box->tensor.defined() || box->reportedBytes != 0) return;
+  box->reportedBytes = hostBytes(box->tensor);
   if (box->reportedBytes > 0) {
     tReportedBytes += box->reportedBytes;
     Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
   }
+}
+
+Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
+  if (!tensor.defined()) return env.Null();
+  flushPendingMemory(env);
+  auto* box = new TensorBox{std::move(tensor), 0};
+  if (!tDeferReport) reportBox(env, box);
   gLiveTensors.fetch_add(1, std::memory_order_relaxed);
   return Napi::External<TensorBox>::New(env, box, finalizeBox);
 }
@@ -555,13 +561,7 @@ Napi::Value ReportExternal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TensorBox* box = boxOf(info[0]);
   if (box == nullptr) throw Napi::TypeError::New(env, "reportExternal: expected a Tensor");
-  if (box->tensor.defined() && box->reportedBytes == 0) {
-    box->reportedBytes = hostBytes(box->tensor);
-    if (box->reportedBytes > 0) {
-      tReportedBytes += box->reportedBytes;
-      Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
-    }
-  }
+  reportBox(env, box);
   return env.Undefined();
 }
 

@@ -117,6 +117,14 @@ const csvField = (v: string | number): string => {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/**
+ * How a cohort's label file joins its DICOM files, as importDataset's `labels` option: by SOP Instance UID,
+ * label in `label`. `file` defaults to the cohort's own labels.csv (pass another for an edited copy).
+ */
+export function cohortLabelSpec(cohortDir: string, file = join(cohortDir, 'labels.csv')): { file: string; join: 'sop'; keyColumn: string; labelColumn: string } {
+  return { file, join: 'sop', keyColumn: 'sop_instance_uid', labelColumn: 'label' };
+}
+
 export const LABELS_COLUMNS = [
   'file',
   'sop_instance_uid',

@@ -1,6 +1,6 @@
 // The phantom room: a synthetic hip radiograph cohort (DICOM + labels + fracture boxes and masks), rendered from
 // analytic anatomy as X-ray line integrals. Synthetic, not clinical data; deterministic for a given seed.
-export { generateCohort, imageFileName, LABELS_COLUMNS } from './cohort.js';
+export { cohortLabelSpec, generateCohort, imageFileName, LABELS_COLUMNS } from './cohort.js';
 export type { CohortImageRecord, CohortPreview, CohortResult, GenerateOptions } from './cohort.js';
 export { planCohort, validateCohortOptions, DEFAULT_PREVALENCE, DEFAULT_SIZE, DEFAULT_TRANSFER_SYNTAXES } from './plan.js';
 export type { CohortOptions, PlannedImage, PlannedPatient } from './plan.js';

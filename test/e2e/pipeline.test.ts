@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { mkdirSync } from 'node:fs';
-import { generateCohort } from '../../src/phantom/index.js';
+import { cohortLabelSpec, generateCohort } from '../../src/phantom/index.js';
 import { Rng } from '../../src/util/index.js';
 import { importDataset } from '../../src/data/index.js';
 
@@ -70,7 +70,7 @@ test('e2e: synthetic cohort → import → train → report; resume after SIGKIL
   const phantomReport = await importDataset({
     inputDir: path.join(cohortDir, 'images'),
     outDir: phantomDataset,
-    labels: { file: path.join(cohortDir, 'labels.csv'), join: 'sop', keyColumn: 'sop_instance_uid', labelColumn: 'label' },
+    labels: cohortLabelSpec(cohortDir),
     saltFile,
     workers: 2,
   });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { importDataset, parseCsv, readManifestRows } from '../../src/data/index.js';
-import { generateCohort, hipRoi, planCohort } from '../../src/phantom/index.js';
+import { cohortLabelSpec, generateCohort, hipRoi, planCohort } from '../../src/phantom/index.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-roi-'));
@@ -54,7 +54,7 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
   const report = await importDataset({
     inputDir: path.join(cohortDir, 'images'),
     outDir: datasetDir,
-    labels: { file: path.join(cohortDir, 'labels.csv'), join: 'sop', keyColumn: 'sop_instance_uid', labelColumn: 'label' },
+    labels: cohortLabelSpec(cohortDir),
     saltFile,
     workers: 2,
   });
@@ -112,7 +112,7 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
   const keep = header.map((h, i) => (h.startsWith('hip_roi') ? -1 : i)).filter((i) => i >= 0);
   writeFileSync(path.join(work, 'labels-noroi.csv'), `${labels.map((r) => keep.map((i) => r.fields[i]).join(',')).join('\n')}\n`);
   const plain = path.join(work, 'dataset-noroi');
-  await importDataset({ inputDir: path.join(cohortDir, 'images'), outDir: plain, labels: { file: path.join(work, 'labels-noroi.csv'), join: 'sop', keyColumn: 'sop_instance_uid', labelColumn: 'label' }, saltFile, workers: 2 });
+  await importDataset({ inputDir: path.join(cohortDir, 'images'), outDir: plain, labels: cohortLabelSpec(cohortDir, path.join(work, 'labels-noroi.csv')), saltFile, workers: 2 });
   const noRoi = runCli(['train', '--data', plain, '--out', path.join(work, 'run2'), '--arch', 'resnet18', '--scratch', '--crop', 'roi', '--input-size', '32', '--unfrozen-epochs', '1', '--no-lr-find', '--workers', '1']);
   assert.notEqual(noRoi.status, 0);
   assert.match(noRoi.stderr, /HF_TRAIN_NO_ROI/);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { importDataset } from '../../data/index.js';
-import { generateCohort, type Difficulty } from '../../phantom/index.js';
+import { cohortLabelSpec, generateCohort, type Difficulty } from '../../phantom/index.js';
 import { resolveConfig } from '../../train/index.js';
 import { HipfracError, ProgressBar } from '../../util/index.js';
 import { trainRun } from '../pipeline/trainRun.js';
@@ -128,7 +128,7 @@ and scores its Grad-CAM against the known fracture boxes and its accuracy under 
       outDir: datasetDir,
       layout: 'dicom',
       workers,
-      labels: { file: path.join(cohortDir, 'labels.csv'), join: 'sop', keyColumn: 'sop_instance_uid', labelColumn: 'label' },
+      labels: cohortLabelSpec(cohortDir),
       onStart: (total, already) => {
         importBar = new ProgressBar({ label: '  import', total: Math.max(0, total - already), unit: 'file' });
       },
