@@ -40,7 +40,7 @@ if [[ -n "${HIPFRAC_NODE_HEADERS:-}" ]]; then
   time g++ -shared -fPIC -std=$CXXSTD -O2 -fexceptions -frtti -Wno-unused-parameter -Wno-deprecated-declarations \
     -DNAPI_CPP_EXCEPTIONS -D_GLIBCXX_USE_CXX11_ABI="$TORCH_CXX11_ABI" -DBUILDING_NODE_EXTENSION \
     -I"$HIPFRAC_NODE_HEADERS" -I"$LIBTORCH/include" -I"$LIBTORCH/include/torch/csrc/api/include" \
-    native/addon.cc -o native/build/Release/hipfrac_torch.node \
+    native/addon.cc native/cpu_allocator.cc -o native/build/Release/hipfrac_torch.node \
     -L"$LIBTORCH/lib" -Wl,-rpath,"$LIBTORCH/lib" -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 -ltorch_cuda -lc10_cuda
 else
   npx node-gyp rebuild -C native --loglevel=warn
