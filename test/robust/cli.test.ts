@@ -12,7 +12,7 @@ import { explainCommand } from '../../src/cli/commands/explain.js';
 import { predictCommand } from '../../src/cli/commands/predict.js';
 import { triageCalibrateCommand } from '../../src/cli/commands/triage-calibrate.js';
 import { createClassifier, saveCheckpoint } from '../../src/models/index.js';
-import { manualSeed, setNumThreads } from '../../src/torch/index.js';
+import { manualSeed, noGrad, rand, randn, setNumThreads, tidy } from '../../src/torch/index.js';
 import { HipfracError } from '../../src/util/index.js';
 
 setNumThreads(1);
@@ -80,6 +80,34 @@ test('predict refuses a checkpoint without a cut-off; triage-calibrate writes on
   const csv = await quietly(() => predictCommand.run([path.join(images, 'img0.png'), '--model', ckpt, '--out', out, '--format', 'csv', '--cutoff', '1', '--no-heatmaps']));
   assert.match(csv.out, /^file,key,fracture_probability/m);
   assert.match(csv.out, /radiologist-review/);
+});
+
+test('predict --fast (BatchNorm folded, channels-last) gives the plain model\'s probabilities; with heatmaps it is refused', async () => {
+  // A ResNet-18 with non-trivial BatchNorm statistics, so the folding changes every convolution's weights.
+  const resnet = path.join(dir, 'ckpt-resnet18');
+  manualSeed(3);
+  const model = createClassifier('resnet18', { weights: null });
+  noGrad(() => {
+    for (const [key, t] of model.stateDict()) {
+      // Small head weights keep the probabilities away from 0 and 1, where rounding would hide a difference.
+      if (key.startsWith('head.') && t.shape.length === 2) tidy(() => void t.copy_(t.mul(0.02)));
+      if (!key.startsWith('body.')) continue;
+      if (key.endsWith('running_var')) tidy(() => void t.copy_(rand(t.shape).add(0.5)));
+      else if (key.endsWith('running_mean') || (key.endsWith('.bias') && key.includes('bn'))) tidy(() => void t.copy_(randn(t.shape).mul(0.1)));
+    }
+  });
+  saveCheckpoint(resnet, model, { classes: ['intact', 'fracture'] });
+  model.dispose();
+  const read = (out: string): number[] =>
+    (JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8')) as { predictions: { fractureProbability: number }[] }).predictions.map((p) => p.fractureProbability);
+  await quietly(() => predictCommand.run([images, '--model', resnet, '--out', path.join(dir, 'plain'), '--cutoff', '0.5', '--no-heatmaps']));
+  await quietly(() => predictCommand.run([images, '--model', resnet, '--out', path.join(dir, 'fast'), '--cutoff', '0.5', '--no-heatmaps', '--fast']));
+  const plain = read(path.join(dir, 'plain'));
+  const fast = read(path.join(dir, 'fast'));
+  assert.equal(fast.length, 4);
+  assert.ok(Math.max(...plain) - Math.min(...plain) > 1e-4, `the images give different probabilities: ${plain.join(', ')}`);
+  for (let i = 0; i < plain.length; i++) assert.ok(Math.abs((fast[i] as number) - (plain[i] as number)) < 1e-5, `image ${i}: ${fast[i]} vs ${plain[i]}`);
+  await assert.rejects(predictCommand.run([images, '--model', resnet, '--out', path.join(dir, 'p2'), '--cutoff', '0.5', '--fast']), (e: unknown) => isCode('HF_CLI_BAD_OPTION')(e) && /--no-heatmaps/.test((e as Error).message));
 });
 
 test('explain writes overlays and localisation scores; an unknown layer lists valid ones', async () => {
