@@ -3,7 +3,7 @@
 // killed with SIGKILL and resumed ends with exactly the predictions of an uninterrupted run.
 // (A CNN trained from scratch on ~200 tiny phantom images does not generalise yet, so the learning check
 // uses a simpler synthetic fracture: a lucent gap across a bone-like band.)
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -63,8 +63,9 @@ function runCli(args: readonly string[]): { status: number | null; stderr: strin
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
-test('e2e: synthetic cohort → import → train → report; resume after SIGKILL equals an uninterrupted run', { timeout: 1_500_000 }, async (t) => {
-  t.after(() => rmSync(work, { recursive: true, force: true }));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test('e2e: synthetic cohort → import → train → report; resume after SIGKILL equals an uninterrupted run', { timeout: 1_500_000 }, async () => {
   // The phantom cohort's DICOM (several transfer syntaxes, MONOCHROME1/2) imports without a failure.
   const cohort = await generateCohort({ out: cohortDir, patients: 12, seed: 11, difficulty: 'easy', size: 128, workers: 2 });
   const phantomReport = await importDataset({
@@ -123,4 +124,27 @@ test('e2e: synthetic cohort → import → train → report; resume after SIGKIL
     assert.ok(Math.abs((q?.probability ?? Number.NaN) - p.probability) < 1e-5, `prediction ${i}: ${q?.probability} vs ${p.probability}`);
   });
   assert.equal(resultsB.metrics.accuracy, resultsA.metrics.accuracy);
+});
+
+test('e2e: compare trains two architectures on the same split, writes compare.html, and reuses finished runs', { timeout: 900_000 }, () => {
+  // Needs the folder dataset the test above imported.
+  assert.ok(existsSync(datasetDir), 'the import test ran first');
+  const out = path.join(work, 'compare');
+  const args = ['compare', '--data', datasetDir, '--out', out, '--archs', 'resnet18,squeezenet1_1', ...TRAIN_ARGS.filter((a, i, all) => a !== '--arch' && all[i - 1] !== '--arch' && a !== '--unfrozen-epochs' && all[i - 1] !== '--unfrozen-epochs'), '--unfrozen-epochs', '1'];
+  const first = runCli(args);
+  assert.equal(first.status, 0, first.stderr.slice(-2000));
+  assert.match(first.stdout, /^resnet18 +accuracy \d+\.\d %$/m);
+  assert.match(first.stdout, /^squeezenet1_1 +accuracy \d+\.\d %$/m);
+  const html = readFileSync(path.join(out, 'compare.html'), 'utf8');
+  assert.match(html, /2 architectures, same protocol, same patient-level split \(\d+ validation images\)/);
+  for (const arch of ['resnet18', 'squeezenet1_1']) {
+    assert.ok(existsSync(path.join(out, arch, 'model', 'model.json')), `${arch} checkpoint`);
+    assert.equal(readResults(path.join(out, arch)).predictions.length, readResults(path.join(out, 'resnet18')).predictions.length, 'same validation images');
+  }
+  // A second call trains nothing: both runs are finished, and the comparison is rebuilt from their results.
+  const again = runCli(args);
+  assert.equal(again.status, 0, again.stderr.slice(-2000));
+  assert.match(again.stderr, /resnet18: finished earlier, reusing/);
+  assert.match(again.stderr, /squeezenet1_1: finished earlier, reusing/);
+  assert.equal(again.stdout, first.stdout, 'the same table from the stored results');
 });
