@@ -130,7 +130,10 @@ test('e2e: compare trains two architectures on the same split, writes compare.ht
   // Needs the folder dataset the test above imported.
   assert.ok(existsSync(datasetDir), 'the import test ran first');
   const out = path.join(work, 'compare');
-  const args = ['compare', '--data', datasetDir, '--out', out, '--archs', 'resnet18,squeezenet1_1', ...TRAIN_ARGS.filter((a, i, all) => a !== '--arch' && all[i - 1] !== '--arch' && a !== '--unfrozen-epochs' && all[i - 1] !== '--unfrozen-epochs'), '--unfrozen-epochs', '1'];
+  // TRAIN_ARGS without its --arch and --unfrozen-epochs pairs (compare names the architectures; one epoch each).
+  const dropped = new Set(['--arch', '--unfrozen-epochs']);
+  const trainArgs = TRAIN_ARGS.filter((a, i) => !dropped.has(a) && !dropped.has(TRAIN_ARGS[i - 1] ?? ''));
+  const args = ['compare', '--data', datasetDir, '--out', out, '--archs', 'resnet18,squeezenet1_1', ...trainArgs, '--unfrozen-epochs', '1'];
   const first = runCli(args);
   assert.equal(first.status, 0, first.stderr.slice(-2000));
   assert.match(first.stdout, /^resnet18 +accuracy \d+\.\d %$/m);
