@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: LibTorch (engine), OpenBLAS (fast sgemm for linear layers), and the reference tools
-# the tests compare against (PyTorch/torchvision, dcmtk, GDCM, dicom3tools, pydicom, Pillow).
+# the tests compare against or run as real peers (PyTorch/torchvision, dcmtk, GDCM, dicom3tools, pydicom, Pillow,
+# ONNX's checker, Orthanc as the PACS, Chromium for the review UI's browser tests).
 DEB_RUNTIME="libtorch-dev libopenblas0-pthread"
-DEB_TEST="python3-torch python3-torchvision python3-sklearn python3-scipy dcmtk libgdcm-tools dicom3tools python3-pydicom python3-pil python3-numpy"
+DEB_TEST="python3-torch python3-torchvision python3-sklearn python3-scipy dcmtk libgdcm-tools dicom3tools python3-pydicom python3-pil python3-numpy python3-onnx orthanc chromium"
 want="$DEB_RUNTIME"
 if [[ "${HIPFRAC_SETUP_TESTS:-0}" == "1" ]]; then want="$want $DEB_TEST"; fi
 missing=""
@@ -22,7 +23,8 @@ fi
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "hipfrac setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node ships its CPU binary in the package; its postinstall would try to download CUDA parts.
+  ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund --loglevel=error
 fi
 
 if [[ ! -f native/build/Release/hipfrac_torch.node || native/addon.cc -nt native/build/Release/hipfrac_torch.node || native/binding.gyp -nt native/build/Release/hipfrac_torch.node ]]; then

@@ -17,7 +17,8 @@ export type DicomErrorCode =
   | 'HF_DICOM_PIXEL_DATA_SHORT'
   | 'HF_DICOM_DECODE_FAILED'
   | 'HF_DICOM_READ_FAILED'
-  | 'HF_DICOM_SALT';
+  | 'HF_DICOM_SALT'
+  | 'HF_DICOM_WRITE';
 
 /** Warnings: the image was produced, but something about it should be known (kept beside the result). */
 export type DicomWarningCode =

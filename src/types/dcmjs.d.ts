@@ -1,0 +1,27 @@
+// The part of dcmjs's API hipfrac uses (the package ships no type declarations).
+declare module 'dcmjs' {
+  /** A dataset by DICOM keywords (PatientName, Rows, …); sequences are arrays of such objects. */
+  export type NaturalDataset = Record<string, unknown>;
+  /** A dataset by tag ("00100010") with { vr, Value } entries: dcmjs's wire-level form. */
+  export type DenaturalizedDataset = Record<string, { vr: string; Value?: unknown[] }>;
+  export namespace data {
+    class DicomDict {
+      constructor(meta: DenaturalizedDataset);
+      meta: DenaturalizedDataset;
+      dict: DenaturalizedDataset;
+      write(options?: { allowInvalidVRLength?: boolean; fragmentMultiframe?: boolean }): ArrayBuffer;
+    }
+    class DicomMessage {
+      static readFile(buffer: ArrayBuffer, options?: { ignoreErrors?: boolean; untilTag?: string; includeUntilTagValue?: boolean }): DicomDict;
+    }
+    const DicomMetaDictionary: {
+      naturalizeDataset(dataset: DenaturalizedDataset): NaturalDataset;
+      denaturalizeDataset(dataset: NaturalDataset): DenaturalizedDataset;
+      uid(): string;
+      dictionary: Record<string, { tag: string; vr: string; name: string; vm: string; version: string }>;
+      nameMap: Record<string, { tag: string; vr: string; name: string; vm: string; version: string }>;
+    };
+  }
+  const dcmjs: { data: typeof data };
+  export default dcmjs;
+}
