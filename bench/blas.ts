@@ -66,18 +66,18 @@ async function main(): Promise<void> {
   const entries: BenchEntry[] = [];
   const describe = (label: string, r: ChildReport): void => {
     entries.push({
-      benchmark: `sgemm ${N}² (mm), ${label}: ours vs PyTorch on the same BLAS — wall`,
+      benchmark: `sgemm ${N}² (mm), ${label}: hipfrac vs PyTorch on the same BLAS — wall`,
       ours: gflops(r.oursWall),
       peer: gflops(r.peerWall),
       ratio: ratioOf(gflops(r.oursWall), gflops(r.peerWall), false),
       unit: 'GFLOP/s',
       machine,
       date,
-      notes: `ours mapped ${r.blas}; PyTorch mapped ${r.peerBlas.join(', ')}; ${r.threads} LibTorch thread(s); median of ${rounds} rounds`,
+      notes: `hipfrac mapped ${r.blas}; PyTorch mapped ${r.peerBlas.join(', ')}; ${r.threads} LibTorch thread(s); median of ${rounds} rounds`,
     });
     // Per CPU-second: the work rate, less sensitive to neighbours on a shared machine than wall time.
     entries.push({
-      benchmark: `sgemm ${N}² (mm), ${label}: ours vs PyTorch on the same BLAS — CPU`,
+      benchmark: `sgemm ${N}² (mm), ${label}: hipfrac vs PyTorch on the same BLAS — CPU`,
       ours: gflops(r.oursCpu),
       peer: gflops(r.peerCpu),
       ratio: ratioOf(gflops(r.oursCpu), gflops(r.peerCpu), false),
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     reference = runVariant({ LD_LIBRARY_PATH: [REFERENCE_DIR, process.env['LD_LIBRARY_PATH']].filter(Boolean).join(':') });
     describe('Debian reference BLAS (LD_LIBRARY_PATH)', reference);
     entries.push({
-      benchmark: `sgemm ${N}² (mm) through our engine: OpenBLAS (ours) vs reference BLAS (peer) — wall`,
+      benchmark: `sgemm ${N}² (mm) through hipfrac: OpenBLAS (hipfrac column) vs reference BLAS (peer column) — wall`,
       ours: gflops(openblas.oursWall),
       peer: gflops(reference.oursWall),
       ratio: ratioOf(gflops(openblas.oursWall), gflops(reference.oursWall), false),

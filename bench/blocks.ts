@@ -107,8 +107,8 @@ await benchAgainstTorch({
   section: `engine-blocks-${threads}t`,
   intro: (machine, date, load) =>
     `### DenseNet dense layer and ResNet bottleneck, ${T}\n\n${machine}; ${date}; ${load} at start.\n` +
-    'Ratio = PyTorch time / our time (the floor is 0.95). "PyTorch + tunables" runs the peer with the glibc malloc ' +
-    'settings our addon applies at load (`MALLOC_MMAP_THRESHOLD_=1GiB MALLOC_TRIM_THRESHOLD_=1GiB MALLOC_TOP_PAD_=256MiB`). ' +
+    'Ratio = PyTorch time / hipfrac time (the floor is 0.95). "PyTorch + tunables", the stronger peer and listed first, runs the peer with the glibc malloc ' +
+    'settings the addon applies at load (`MALLOC_MMAP_THRESHOLD_=1GiB MALLOC_TRIM_THRESHOLD_=1GiB MALLOC_TOP_PAD_=256MiB`). ' +
     'Wall time is what a user waits; CPU time (user + system over all threads of the process) is the work done, and ' +
     'the fairer figure when the machine is shared.',
 });

@@ -41,5 +41,5 @@ await benchAgainstTorch({
   intro: (machine, date, load) =>
     `### Per-operator call overhead, ${T}\n\n${machine}; ${date}; ${load}.\n` +
     'Tiny tensors, so the time is the call path (JS → N-API → boxed dispatcher → JS wrapper), not the kernel. ' +
-    'Ours disposes each result explicitly; Python frees by reference count.',
+    'hipfrac disposes each result explicitly; Python frees by reference count.',
 });

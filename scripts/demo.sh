@@ -5,6 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 node dist/src/cli/main.js doctor
-# One GC thread: it kept V8's parallel GC threads off LibTorch's cores while every activation was reported to V8;
-# since scopes stopped reporting temporaries it measures no difference (README, Configuration).
+# One GC thread keeps V8's parallel GC threads off LibTorch's cores (docs/engine.md).
 node --single-threaded-gc dist/src/cli/main.js demo "$@"

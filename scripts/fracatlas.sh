@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's real-image figure, reproducible: FracAtlas (non-hip part; ../shared/datasets, CC BY 4.0, never
+# The real-image run (docs/results.md, 'Not published' until a run is stored): FracAtlas (non-hip part; ../shared/datasets, CC BY 4.0, never
 # committed) imported, split by image (the set has no patient IDs), a CNN trained from scratch (no ImageNet
 # weights are available offline), then Grad-CAM localisation against FracAtlas's fracture boxes and the triage
 # policies measured on held-out halves of the validation images. Sized for a 2-core CPU (~30 min).

@@ -153,9 +153,9 @@ function formatNumber(x: number | null): string {
   return x.toPrecision(3);
 }
 
-/** A markdown table of entries: benchmark | ours | peer | ratio | unit | notes. */
+/** A markdown table of entries: benchmark | hipfrac | peer | ratio | unit | notes. */
 export function markdownTable(entries: readonly BenchEntry[]): string {
-  const rows = ['| benchmark | ours | peer | ratio (≥ 1: we are faster) | unit | notes |', '| --- | ---: | ---: | ---: | --- | --- |'];
+  const rows = ['| benchmark | hipfrac | peer | ratio (≥ 1: hipfrac faster) | unit | notes |', '| --- | ---: | ---: | ---: | --- | --- |'];
   for (const e of entries) {
     rows.push(`| ${e.benchmark} | ${formatNumber(e.ours)} | ${formatNumber(e.peer)} | ${e.ratio === null ? '—' : e.ratio.toFixed(2)} | ${e.unit} | ${e.notes ?? ''} |`);
   }
@@ -303,7 +303,8 @@ export async function benchAgainstTorch(options: {
     const medians = await interleave(options.benches, [ours, peerContender(plain), peerContender(tuned)], options.rounds);
     const entries = timeEntries(medians, options.benches, {
       ours: 'hipfrac',
-      peers: ['PyTorch', 'PyTorch + tunables'],
+      // The strongest peer first: the same malloc settings as the addon, then PyTorch as it comes.
+      peers: ['PyTorch + tunables', 'PyTorch'],
       unit: options.unit,
       scale: options.scale,
       notes: (name) => `torch ${info.torch}, ${options.threads} thread(s), median of ${options.rounds} interleaved rounds × ${options.benches.find((b) => b.name === name)?.iters} ${options.per}`,

@@ -1,5 +1,5 @@
 // A contact sheet: a grid of phantom previews with fracture boxes drawn in red, written as PNG with sharp.
-// For the README and for a quick look at a freshly generated cohort.
+// For docs/data.md and for a quick look at a freshly generated cohort.
 import sharp from 'sharp';
 import type { CohortPreview } from './cohort.js';
 

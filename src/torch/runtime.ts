@@ -52,7 +52,7 @@ export function resolveDevice(name: string): string {
     const why = buildInfo().cudaCompiled ? 'no CUDA device is visible to this process' : 'the addon was built against a CPU-only LibTorch';
     throw new HipfracError('HF_TORCH_NO_CUDA', `device '${name}' was asked for, but ${why}.`, {
       input: name,
-      fix: "rebuild the addon against a CUDA LibTorch (README, 'GPU build'; `hipfrac doctor` shows the build) or use --device cpu.",
+      fix: "rebuild the addon against a CUDA LibTorch (docs/gpu.md, GPU build; `hipfrac doctor` shows the build) or use --device cpu.",
     });
   }
   const index = Number(m[2] ?? 0);

@@ -59,7 +59,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
     try {
       fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     } catch (error) {
-      throw new HipfracError('HF_CLI_BAD_CONFIG_FILE', `cannot read the config file: ${(error as Error).message}`, { input: file, fix: 'pass a JSON object with TrainConfig keys (see README).' });
+      throw new HipfracError('HF_CLI_BAD_CONFIG_FILE', `cannot read the config file: ${(error as Error).message}`, { input: file, fix: 'pass a JSON object with TrainConfig keys (see docs/training.md).' });
     }
   }
   const overrides: Record<string, unknown> = { ...defaults, ...fromFile };
@@ -103,7 +103,7 @@ export const trainCommand: CliCommand = {
   --ps X --label-smoothing X --weight-decay X --seed N --valid-fraction X --no-augment --balanced
   --crop none|roi       roi: cut each image to its hip region (hip_roi_* columns at import) before resizing
   --workers N           image-decoding threads (default 2)
-  --device D            cpu (default), cuda or cuda:N (needs the CUDA build, README 'GPU build')
+  --device D            cpu (default), cuda or cuda:N (needs the CUDA build, docs/gpu.md)
 
 Defaults are the study's protocol: 224 px, batch 32, 8 head-only epochs, then all layers with
 discriminative LRs under one-cycle, early stopping after 7 epochs without validation-accuracy gain.`,
