@@ -1,0 +1,118 @@
+// Claims equal checks for the documentation: the README's Quick start is exactly the two commands and CI runs the
+// test one; the CLI table lists every command and only those; every command line in README and docs/ uses options
+// its command has; every local link (and heading anchor) resolves; README stays short; no first person.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { commands } from '../../src/cli/commands/index.js';
+
+// dist/test/docs → repository root.
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const read = (rel: string): string => readFileSync(path.join(ROOT, rel), 'utf8');
+const README = read('README.md');
+const DOCS = readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+const PAGES = ['README.md', ...DOCS];
+
+/** The text of a `## title` section, up to the next heading of level 2. */
+function section(markdown: string, title: string): string {
+  const start = markdown.indexOf(`\n## ${title}\n`);
+  assert.ok(start >= 0, `README has no "## ${title}" section`);
+  const end = markdown.indexOf('\n## ', start + 1);
+  return markdown.slice(start, end < 0 ? undefined : end);
+}
+
+/** Lines inside ``` fences, continuation lines (indented) joined to the line before. */
+function codeLines(markdown: string): string[] {
+  const lines: string[] = [];
+  let inside = false;
+  for (const line of markdown.split('\n')) {
+    if (line.startsWith('```')) {
+      inside = !inside;
+      continue;
+    }
+    if (!inside) continue;
+    if (/^\s+\S/.test(line) && lines.length > 0) lines[lines.length - 1] += ` ${line.trim()}`;
+    else lines.push(line);
+  }
+  return lines;
+}
+
+test('the Quick start is exactly the two commands, and CI runs the test command', () => {
+  const commandsShown = codeLines(section(README, 'Quick start'))
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter((l) => l !== '');
+  assert.deepEqual(commandsShown, ['bash scripts/demo.sh', 'bash scripts/test.sh']);
+  assert.ok(existsSync(path.join(ROOT, 'scripts/demo.sh')) && existsSync(path.join(ROOT, 'scripts/test.sh')));
+  const ci = read('.ci/run').split('\n').map((l) => l.trim());
+  assert.ok(ci.includes('bash scripts/test.sh'), '.ci/run must run `bash scripts/test.sh`');
+});
+
+test("the README's CLI table lists every command of src/cli/commands/index.ts, and only those", () => {
+  const listed = [...section(README, 'CLI').matchAll(/^\| `([a-z][a-z-]*)` \|/gm)].map((m) => m[1] as string);
+  assert.deepEqual([...listed].sort(), commands.map((c) => c.name).sort());
+  assert.equal(new Set(listed).size, listed.length, 'a command is listed twice');
+});
+
+test('every `hipfrac <command> --option` in README and docs names a command and an option it has', () => {
+  const byName = new Map(commands.map((c) => [c.name, c]));
+  const problems: string[] = [];
+  let checked = 0;
+  for (const page of PAGES) {
+    const text = read(page);
+    const inline = [...text.replace(/\n/g, ' ').matchAll(/`(hipfrac [^`]+)`/g)].map((m) => m[1] as string);
+    const invocations = [...codeLines(text), ...inline].flatMap((l) => l.split(/&&|;/)).map((l) => l.trim()).filter((l) => l.startsWith('hipfrac '));
+    for (const line of invocations) {
+      const name = line.split(/\s+/)[1] ?? '';
+      if (name.startsWith('<')) continue; // `hipfrac <command> --help`
+      const command = byName.get(name);
+      if (command === undefined) {
+        problems.push(`${page}: unknown command in "${line}"`);
+        continue;
+      }
+      // The options a command takes are named in its source (parseArgs keys, usage text); compare takes train's.
+      const sources = [command.usage, read(`src/cli/commands/${name}.ts`), ...(name === 'compare' ? [read('src/cli/commands/train.ts')] : [])].join('\n');
+      for (const m of line.matchAll(/(?:^|[\s[])--([a-z0-9][a-z0-9-]*)/g)) {
+        const flag = m[1] as string;
+        checked++;
+        if (flag === 'help') continue;
+        const known = sources.includes(`'${flag}'`) || new RegExp(`[{,\\s]${flag}: \\{`).test(sources) || sources.includes(`--${flag}`);
+        if (!known) problems.push(`${page}: hipfrac ${name} has no --${flag} ("${line}")`);
+      }
+    }
+  }
+  assert.ok(checked > 20, `only ${checked} options found: the parser missed the command lines`);
+  assert.deepEqual(problems, []);
+});
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
+function anchors(markdown: string): Set<string> {
+  return new Set([...markdown.matchAll(/^#{1,6} (.+)$/gm)].map((m) => (m[1] as string).toLowerCase().replace(/[^\p{L}\p{N}\s-]/gu, '').replace(/ /g, '-')));
+}
+
+test('every local link in README and docs resolves, anchors included', () => {
+  const problems: string[] = [];
+  for (const page of PAGES) {
+    for (const m of read(page).matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1] as string;
+      if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+      const [file, anchor] = target.split('#') as [string, string | undefined];
+      const resolved = file === '' ? page : path.join(path.dirname(page), file);
+      if (!existsSync(path.join(ROOT, resolved))) {
+        problems.push(`${page}: ${target} (no such file)`);
+        continue;
+      }
+      if (anchor !== undefined && resolved.endsWith('.md') && !anchors(read(resolved)).has(anchor)) problems.push(`${page}: ${target} (no such heading)`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('README reads in two minutes (under 8 KB) and no page speaks in the first person', () => {
+  assert.ok(Buffer.byteLength(README) < 8192, `README is ${Buffer.byteLength(README)} bytes`);
+  for (const page of PAGES) {
+    const hits = [...read(page).matchAll(/\b(I|we|We|our|Our|ours|Ours|my|My)\b/g)].map((m) => m[1]);
+    assert.deepEqual(hits, [], `${page} speaks in the first person`);
+  }
+});
