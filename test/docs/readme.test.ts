@@ -1,12 +1,14 @@
 // Claims equal checks for the documentation: the README's Quick start is exactly the two commands and CI runs the
 // test one; the CLI table lists every command and only those; every command line in README and docs/ uses options
-// its command has; every local link (and heading anchor) resolves; README stays short; no first person.
+// its command has; every local link (and heading anchor) resolves; README stays short; no first person; the
+// weights table matches the zoo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commands } from '../../src/cli/commands/index.js';
+import { listModels } from '../../src/models/index.js';
 
 // dist/test/docs → repository root.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -115,4 +117,11 @@ test('README reads in two minutes (under 8 KB) and no page speaks in the first p
     const hits = [...read(page).matchAll(/\b(I|we|We|our|Our|ours|Ours|my|My)\b/g)].map((m) => m[1]);
     assert.deepEqual(hits, [], `${page} speaks in the first person`);
   }
+});
+
+test('the weights table of docs/models.md names every architecture with a file name the zoo looks for', () => {
+  const zoo = read('src/models/zoo.ts');
+  const rows = [...read('docs/models.md').matchAll(/^\| ([a-z0-9_]+) \| `([^`]+\.pth)`/gm)].map((m) => ({ arch: m[1] as string, file: m[2] as string }));
+  assert.deepEqual(rows.map((r) => r.arch).sort(), listModels().map((s) => s.name).sort());
+  for (const r of rows) assert.ok(zoo.includes(r.file), `${r.arch}: ${r.file} is not a file name src/models/zoo.ts knows`);
 });
