@@ -10,7 +10,9 @@ import { DicomError, loadSalt, pseudonymKey, readDicomBytes, type DicomHeader } 
 import { HipfracError, describeError } from '../util/index.js';
 import { cacheFileName, CACHE_DIR, encodeGreyPng, fileExists, resizeGrey, writeFileAtomic, type GreyImage } from './cache.js';
 import type { RegionOfInterest } from './imageIo.js';
-import { LabelIndex, parseCsv, readLabelCsv, roiFromColumns, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
+import { classIndexOf, FRACTURE_CLASSES } from './classes.js';
+import { parseCsv } from './csv.js';
+import { LabelIndex, readLabelCsv, roiFromColumns, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
 import { appendManifestRow, readManifestRows, repairManifestTail, writeJsonAtomic, writeManifest, type ManifestRow, type View } from './manifest.js';
 import { DEFAULT_QC, qcFlags, qcMetrics, type QcThresholds } from './qc.js';
 
@@ -255,7 +257,6 @@ function posixRelative(root: string, path: string): string {
   return relative(root, path).split(sep).join('/');
 }
 
-const CLASS_WORDS: Record<string, number> = { fracture: 1, fractured: 1, positive: 1, yes: 1, '1': 1, normal: 0, 'no-fracture': 0, no_fracture: 0, nofracture: 0, 'non-fractured': 0, negative: 0, no: 0, '0': 0, intact: 0 };
 
 interface Plan {
   readonly tasks: Task[];
@@ -269,7 +270,7 @@ interface Plan {
 async function planFolders(root: string): Promise<Plan> {
   const classes = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
   if (classes.length === 0) throw new HipfracError('HF_DATA_LAYOUT', 'The folder-per-class layout needs one sub-folder per class.', { input: root, fix: 'Arrange images as <dir>/<class>/<image>.png, or use --layout dicom.' });
-  const known = classes.every((c) => CLASS_WORDS[c.toLowerCase()] !== undefined);
+  const known = classes.every((c) => classIndexOf(c, FRACTURE_CLASSES) !== undefined);
   const tasks: Task[] = [];
   const layoutLabels = new Map<string, { label: number; labelName: string }>();
   for (const [index, name] of classes.entries()) {
@@ -280,7 +281,7 @@ async function planFolders(root: string): Promise<Plan> {
       const info = await stat(file);
       const relPath = posixRelative(root, file);
       tasks.push({ absPath: file, relPath, size: info.size, mtimeMs: info.mtimeMs, kind: 'image' });
-      layoutLabels.set(relPath, { label: known ? (CLASS_WORDS[name.toLowerCase()] as number) : index, labelName: name });
+      layoutLabels.set(relPath, { label: known ? (classIndexOf(name, FRACTURE_CLASSES) as number) : index, labelName: name });
     }
   }
   return { tasks, layoutLabels };
@@ -288,7 +289,7 @@ async function planFolders(root: string): Promise<Plan> {
 
 async function planFracAtlas(root: string): Promise<Plan> {
   const csvPath = join(root, 'labels.csv');
-  const records = parseCsv(await readFile(csvPath, 'utf8'));
+  const records = parseCsv(await readFile(csvPath, 'utf8'), csvPath);
   const header = (records[0]?.fields ?? []).map((h) => h.trim().toLowerCase());
   const col = (name: string): number => header.indexOf(name);
   if (col('image_id') < 0 || col('fractured') < 0) throw new HipfracError('HF_DATA_LAYOUT', 'FracAtlas labels.csv needs image_id and fractured columns.', { input: csvPath, fix: 'Use the dataset as distributed, or --layout folders.' });

@@ -19,7 +19,8 @@ import {
 } from '../../robust/index.js';
 import { dispose, tensor, tidy } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, radiographReader } from './predict.js';
+import { collectInputs, modelInput, radiographReader, readImageLabels } from '../../data/index.js';
+import { batchesOf, CHECKPOINT_FLAGS, loadModel, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
@@ -70,7 +71,7 @@ export const attackCommand: CliCommand = {
     const files = collectInputs(input);
     const { model, card } = loadModel(values.model, values.device);
     const read = radiographReader(card, values.rois);
-    const labels = values.labels === undefined ? undefined : readLabelsCsv(values.labels, card.classes);
+    const labels = values.labels === undefined ? undefined : await readImageLabels(values.labels, card.classes);
     // Images are loaded once and kept as batches: a sweep reads them once per ε.
     const batches: LabelledBatch[] = [];
     for (const names of batchesOf(files, batchSize)) {
@@ -81,7 +82,7 @@ export const attackCommand: CliCommand = {
         y = predictedClasses(modelPredictor(model), images);
       } else {
         y = radiographs.map((r) => {
-          const label = labels.get(path.resolve(r.file));
+          const label = labels.labelOf(r.file);
           if (label === undefined) throw new HipfracError('HF_CLI_BAD_LABELS', 'an image has no row in the labels CSV.', { input: r.file, fix: 'add "file,label" for every image, or leave out --labels.' });
           return label;
         });

@@ -20,7 +20,8 @@ import {
   type TriagePolicy,
 } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, radiographReader } from './predict.js';
+import { collectInputs, modelInput, radiographReader, readImageLabels } from '../../data/index.js';
+import { batchesOf, CHECKPOINT_FLAGS, loadModel, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
@@ -69,7 +70,7 @@ export const triageCalibrateCommand: CliCommand = {
     const files = collectInputs(input);
     const { model, card } = loadModel(values.model, values.device);
     const read = radiographReader(card, values.rois);
-    const labelMap = readLabelsCsv(values.labels, card.classes);
+    const labelMap = await readImageLabels(values.labels, card.classes);
     const logits: number[][] = [];
     const labels: number[] = [];
     for (const names of batchesOf(files, positiveInt(values.batch, 16, '--batch'))) {
@@ -77,7 +78,7 @@ export const triageCalibrateCommand: CliCommand = {
       const out = tidy(() => noGrad(() => model.call(modelInput(radiographs, card.inputSize)).toFloat32Array()));
       const k = card.classes.length;
       radiographs.forEach((r, i) => {
-        const label = labelMap.get(path.resolve(r.file));
+        const label = labelMap.labelOf(r.file);
         if (label === undefined) throw new HipfracError('HF_CLI_BAD_LABELS', 'an image has no row in the labels CSV.', { input: r.file });
         logits.push(Array.from(out.subarray(i * k, (i + 1) * k)));
         labels.push(label);
