@@ -1,7 +1,7 @@
 // Option parsing shared by the commands: the checkpoint flags, numbers and colour maps checked at the boundary
 // (HF_CLI_BAD_OPTION, exit status 2), and the checkpoint a command runs.
 import { COLORMAPS, type ColormapName } from '../explain/index.js';
-import { loadCheckpoint, type Classifier, type ModelCard } from '../models/index.js';
+import { listModels, loadCheckpoint, readModelCard, type Classifier, type ModelCard } from '../models/index.js';
 import { resolveDevice } from '../torch/index.js';
 import { CliError } from './errors.js';
 
@@ -12,6 +12,15 @@ export const CHECKPOINT_FLAGS = {
   rois: { type: 'string' },
 } as const;
 
+/**
+ * The checkpoint's card alone (cheap: no weights), so a command checks its labels, regions and policy against it
+ * before loading the model. Throws HF_CLI_MISSING_OPTION without --model.
+ */
+export function checkpointCard(dir: string | undefined): ModelCard {
+  if (dir === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
+  return readModelCard(dir);
+}
+
 /** The checkpoint's model (eval mode) and card, moved to `device` ('cpu' default, 'cuda', 'cuda:N'). */
 export function loadModel(dir: string | undefined, device = 'cpu'): { model: Classifier; card: ModelCard } {
   if (dir === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
@@ -19,6 +28,13 @@ export function loadModel(dir: string | undefined, device = 'cpu'): { model: Cla
   const loaded = loadCheckpoint(dir);
   if (target !== 'cpu') loaded.model.to(target);
   return loaded;
+}
+
+/** An architecture name of the registry (HF_CLI_BAD_OPTION naming the known ones otherwise). */
+export function architectureOption(value: string, option = '--arch'): string {
+  const known = listModels().map((m) => m.name);
+  if (!known.includes(value)) throw new CliError('HF_CLI_BAD_OPTION', `unknown architecture '${value}'.`, { input: option, fix: `use one of ${known.join(', ')} (hipfrac models).` });
+  return value;
 }
 
 /** Splits a list into batches of `size`. */

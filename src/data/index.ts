@@ -8,7 +8,7 @@
 //   split.json          patient-level train/val assignment or k folds, by row id
 //   qc.html             contact sheet of QC-flagged images (self-contained, no identifiers)
 // The salt behind the pseudonymous keys is never in it (~/.config/hipfrac/salt or --salt-file).
-export { MANIFEST_FILE, manifestPath, loadManifest, readManifestRows, appendManifestRow, writeManifest, writeJsonAtomic } from './manifest.js';
+export { MANIFEST_FILE, manifestPath, loadManifest, readManifestRows, requireDataset, appendManifestRow, writeManifest, writeJsonAtomic } from './manifest.js';
 export type { ManifestRow, View, SplitName, QcFlag, QcMetrics } from './manifest.js';
 export { DataError } from './errors.js';
 export type { DataErrorCode } from './errors.js';

@@ -4,6 +4,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
+import { CliError } from '../errors.js';
 import {
   ClassifierOutputTarget,
   GradCam,
@@ -18,9 +19,8 @@ import {
   type Heatmap,
 } from '../../explain/index.js';
 import { tidy } from '../../torch/index.js';
-import { HipfracError } from '../../util/index.js';
 import { collectInputs, modelInput, radiographReader, readBoxes, type Radiograph } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--method gradcam|gradcam++|hirescam]
                        [--layer PATH] [--target predicted|CLASS] [--colormap jet|viridis|cividis] [--opacity 0.4]
@@ -38,7 +38,7 @@ function camFor(method: string, model: ConstructorParameters<typeof GradCam>[0],
     case 'gradcam': return new GradCam(model, layer);
     case 'gradcam++': return new GradCamPlusPlus(model, layer);
     case 'hirescam': return new HiResCam(model, layer);
-    default: throw new HipfracError('HF_CLI_BAD_OPTION', `unknown CAM method '${method}'.`, { input: '--method', fix: 'use gradcam, gradcam++ or hirescam.' });
+    default: throw new CliError('HF_CLI_BAD_OPTION', `unknown CAM method '${method}'.`, { input: '--method', fix: 'use gradcam, gradcam++ or hirescam.' });
   }
 }
 
@@ -63,14 +63,14 @@ export const explainCommand: CliCommand = {
       },
     });
     const input = positionals[0];
-    if (input === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', 'no input given.', { fix: usage });
+    if (input === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
     const colormap = colormapOption(values.colormap);
     const opacity = numberOption(values.opacity, '--opacity') ?? 0.4;
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const files = collectInputs(input);
     const boxes = values.boxes === undefined ? undefined : readBoxes(values.boxes);
+    const read = radiographReader(checkpointCard(values.model), values.rois);
     const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
     const layer = values.layer ?? model.spec.gradCamLayer;
     const cam = camFor(values.method as string, model, layer);
     let targetClass: number | undefined;
@@ -78,7 +78,7 @@ export const explainCommand: CliCommand = {
       const byName = card.classes.indexOf(values.target as string);
       targetClass = byName >= 0 ? byName : Number(values.target);
       if (!Number.isInteger(targetClass) || targetClass < 0 || targetClass >= card.classes.length) {
-        throw new HipfracError('HF_CLI_BAD_OPTION', `--target '${values.target}' is not 'predicted', a class name (${card.classes.join(', ')}) or an index.`, { input: '--target' });
+        throw new CliError('HF_CLI_BAD_OPTION', `--target '${values.target}' is not 'predicted', a class name (${card.classes.join(', ')}) or an index.`, { input: '--target' });
       }
     }
     const outDir = values.out ?? 'heatmaps';

@@ -8,9 +8,10 @@ import { collectInputs, modelInput, radiographReader, type Radiograph } from '..
 import { GradCam, heatmapsFromTensor, writeOverlayPng, type Heatmap } from '../../explain/index.js';
 import { optimizeForInference } from '../../models/index.js';
 import { inferenceMode, noGrad, tidy } from '../../torch/index.js';
-import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
+import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
+import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
-import { batchesOf, CHECKPOINT_FLAGS, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
 
 // ------------------------------------------------------------------------------------------------
 // The command
@@ -69,21 +70,34 @@ export const predictCommand: CliCommand = {
       },
     });
     const target = positionals[0];
-    if (target === undefined) throw new CliError('HF_CLI_BAD_OPTION', 'no input given.', { fix: usage });
+    if (target === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
     const format = values.format;
     if (format !== 'json' && format !== 'csv') throw new CliError('HF_CLI_BAD_OPTION', `--format must be json or csv, got '${format}'.`, { input: '--format' });
     const colormap = colormapOption(values.colormap);
     const batchSize = positiveInt(values.batch, 8, '--batch');
-    const files = collectInputs(target);
-    const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
     const cutoff = numberOption(values.cutoff, '--cutoff');
-    const policy: TriagePolicy = cutoff !== undefined ? givenCutoffPolicy(cutoff) : policyFromModelCard(card, path.join(values.model as string, 'model.json'));
-    const outDir = values.out ?? 'predictions';
+    if (cutoff !== undefined && !(cutoff >= 0 && cutoff <= 1)) throw new CliError('HF_CLI_BAD_OPTION', `--cutoff must be a probability in [0, 1], got ${cutoff}.`, { input: '--cutoff', fix: 'e.g. --cutoff 0.995' });
     const heatmaps = values['no-heatmaps'] !== true;
     if (values.fast === true && heatmaps) {
       throw new CliError('HF_CLI_BAD_OPTION', '--fast runs without gradients, and Grad-CAM heatmaps need them.', { input: '--fast', fix: 'add --no-heatmaps, or drop --fast.' });
     }
+    const files = collectInputs(target);
+    // Card, regions and policy are checked before the weights load.
+    const card = checkpointCard(values.model);
+    const read = radiographReader(card, values.rois);
+    let policy: TriagePolicy;
+    let warning: string | undefined;
+    try {
+      policy = cutoff !== undefined ? givenCutoffPolicy(cutoff) : policyFromModelCard(card, path.join(values.model as string, 'model.json'));
+    } catch (error) {
+      // Without a measured cut-off the probabilities are still given; no case is auto-reported.
+      if (!(error instanceof HipfracError && error.code === 'HF_TRIAGE_NO_CUTOFF')) throw error;
+      policy = uncalibratedPolicy();
+      warning = UNCALIBRATED_REASON;
+      console.error(`hipfrac: warning: ${warning}.`);
+    }
+    const { model } = loadModel(values.model, values.device);
+    const outDir = values.out ?? 'predictions';
     const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
     const fast = values.fast === true ? optimizeForInference(model, { channelsLast: true }).to(model.device) : undefined;
     const rows: PredictionRow[] = [];
@@ -122,7 +136,7 @@ export const predictCommand: CliCommand = {
     cam?.dispose();
     model.dispose();
     await mkdir(outDir, { recursive: true });
-    const text = format === 'json' ? `${JSON.stringify({ policy, predictions: rows }, null, 2)}\n` : toCsv(rows);
+    const text = format === 'json' ? `${JSON.stringify({ policy, ...(warning === undefined ? {} : { warning }), predictions: rows }, null, 2)}\n` : toCsv(rows);
     await writeFile(path.join(outDir, `predictions.${format}`), text);
     console.log(text.trimEnd());
     return 0;
