@@ -2,6 +2,7 @@
 // The `hipfrac` command-line entry: dispatches to one command per file in ./commands.
 import { readFileSync } from 'node:fs';
 import { commands } from './commands/index.js';
+import { asUsageError, CliError, exitCodeOf } from './errors.js';
 import { describeError } from '../util/index.js';
 
 function version(): string {
@@ -27,14 +28,17 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const command = commands.find((c) => c.name === name);
   if (command === undefined) {
-    console.error(`hipfrac: unknown command '${name}'. Known commands: ${commands.map((c) => c.name).join(', ')}.`);
-    return 2;
+    throw new CliError('HF_CLI_UNKNOWN_COMMAND', `unknown command '${name}'.`, { fix: `use one of ${commands.map((c) => c.name).join(', ')} (hipfrac --help).` });
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.usage);
     return 0;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    throw asUsageError(error, command.usage);
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -42,8 +46,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    // One line with the code and the fix; the stack only when asked for (HIPFRAC_DEBUG=1). Usage errors exit 2.
     console.error(`hipfrac: ${describeError(error)}`);
     if (process.env['HIPFRAC_DEBUG'] === '1' && error instanceof Error) console.error(error.stack);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOf(error);
   },
 );

@@ -5,7 +5,8 @@
 // `rotate_mat`, `zoom_mat` composed in that order into one affine matrix, then `_WarpCoord`'s perspective warp
 // applied to the sampling coordinates, `align_corners=True`, reflection padding; then `_BrightnessLogit` and
 // `_ContrastLogit` in logit space. Written from the published formulas; no fastai code is copied.
-import { HipfracError, type Rng } from '../util/index.js';
+import { type Rng } from '../util/index.js';
+import { DataError } from './errors.js';
 import { callInplace, callTensor, gridSample, mm, reshape, select, stack, tensor, tidy, type Tensor } from '../torch/index.js';
 
 /** Every augmentation setting; `defaultAugmentConfig` holds fastai's (and the study's) values. */
@@ -89,7 +90,7 @@ export function resolveAugmentConfig(overrides: Partial<AugmentConfig> = {}): Au
   if (!['reflection', 'border', 'zeros'].includes(config.padding)) problems.push(`padding must be 'reflection', 'border' or 'zeros', got '${String(config.padding)}'`);
   if (!['bilinear', 'nearest'].includes(config.interpolation)) problems.push(`interpolation must be 'bilinear' or 'nearest', got '${String(config.interpolation)}'`);
   if (problems.length > 0) {
-    throw new HipfracError('HF_DATA_BAD_AUGMENT_CONFIG', `Invalid augmentation settings: ${problems.join('; ')}.`, {
+    throw new DataError('HF_DATA_BAD_AUGMENT_CONFIG', `Invalid augmentation settings: ${problems.join('; ')}.`, {
       fix: 'see defaultAugmentConfig in src/data/augment.ts for the accepted values.',
     });
   }
@@ -233,11 +234,11 @@ function logit(p: number): number {
 export function applyAugment(images: Tensor, params: readonly AugmentParams[], config: AugmentConfig = defaultAugmentConfig): Tensor {
   const shape = images.shape;
   if (shape.length !== 4) {
-    throw new HipfracError('HF_DATA_BAD_BATCH', `augmentation needs images [N, C, H, W], got shape [${shape.join(', ')}].`);
+    throw new DataError('HF_DATA_BAD_BATCH', `augmentation needs images [N, C, H, W], got shape [${shape.join(', ')}].`);
   }
   const [n, , h, w] = shape as [number, number, number, number];
   if (params.length !== n) {
-    throw new HipfracError('HF_DATA_BAD_BATCH', `got ${params.length} augmentation parameter sets for a batch of ${n} images.`, { fix: 'draw one AugmentParams per image (drawAugmentParams(n, …)).' });
+    throw new DataError('HF_DATA_BAD_BATCH', `got ${params.length} augmentation parameter sets for a batch of ${n} images.`, { fix: 'draw one AugmentParams per image (drawAugmentParams(n, …)).' });
   }
   // The small tensors built here go where the images are (CPU or GPU).
   const on = { device: images.device };

@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { decode } from 'fast-png';
-import { HipfracError } from '../util/index.js';
+import { DataError } from './errors.js';
 import type { ManifestRow } from './manifest.js';
 
 export interface CacheOptions {
@@ -81,10 +81,10 @@ export async function readCachedImage(path: string): Promise<GreyImage> {
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    throw new HipfracError('HF_DATA_CACHE_MISSING', 'A cached image is missing.', { input: path, fix: 'Re-run `hipfrac import` on the same folder; it rewrites missing cache files.', cause });
+    throw new DataError('HF_DATA_CACHE_MISSING', 'A cached image is missing.', { input: path, fix: 'Re-run `hipfrac import` on the same folder; it rewrites missing cache files.', cause });
   }
   const png = decode(bytes);
-  if (png.channels !== 1) throw new HipfracError('HF_DATA_CACHE_FORMAT', `Cached image has ${png.channels} channels; 1 expected.`, { input: path, fix: 'Delete the file and re-run `hipfrac import`.' });
+  if (png.channels !== 1) throw new DataError('HF_DATA_CACHE_FORMAT', `Cached image has ${png.channels} channels; 1 expected.`, { input: path, fix: 'Delete the file and re-run `hipfrac import`.' });
   const data = png.data instanceof Uint16Array ? png.data : Uint16Array.from(png.data as Uint8Array, (v) => v * 257);
   return { width: png.width, height: png.height, data };
 }

@@ -2,7 +2,7 @@
 // worker threads, its in-thread fallback and `hipfrac augment-preview`; and writing grey grids back to PNG.
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { HipfracError } from '../util/index.js';
+import { DataError } from './errors.js';
 
 /**
  * How an image of another aspect ratio reaches the input size:
@@ -57,7 +57,7 @@ export async function decodeGrey(path: string, size: InputSize, method: ResizeMe
 export function cropGrey<T extends Uint16Array | Uint8Array>(pixels: T, width: number, height: number, region: RegionOfInterest): { pixels: T; width: number; height: number } {
   const [fx0, fy0, fx1, fy1] = region;
   if (![fx0, fy0, fx1, fy1].every(Number.isFinite) || fx1 <= fx0 || fy1 <= fy0) {
-    throw new HipfracError('HF_DATA_BAD_ROI', `Region of interest [${region.join(', ')}] is empty or not finite.`, { fix: 'give x0 < x1 and y0 < y1 as fractions of the image (the manifest stores them so).' });
+    throw new DataError('HF_DATA_BAD_ROI', `Region of interest [${region.join(', ')}] is empty or not finite.`, { fix: 'give x0 < x1 and y0 < y1 as fractions of the image (the manifest stores them so).' });
   }
   const x0 = Math.round(fx0 * width);
   const y0 = Math.round(fy0 * height);
@@ -174,8 +174,8 @@ function filterTaps(srcLength: number, outLength: number, scale: number, offset:
 }
 
 /** The error for a file that cannot be decoded (also rebuilt on the main thread from a worker's report). */
-export function unreadableImage(path: string, reason: string, cause?: unknown): HipfracError {
-  return new HipfracError('HF_DATA_IMAGE_UNREADABLE', `Cannot decode the image: ${reason}.`, {
+export function unreadableImage(path: string, reason: string, cause?: unknown): DataError {
+  return new DataError('HF_DATA_IMAGE_UNREADABLE', `Cannot decode the image: ${reason}.`, {
     input: path,
     fix: 'check that the file exists and is a PNG; re-run `hipfrac import` to rebuild the cache.',
     cause,

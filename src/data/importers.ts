@@ -7,10 +7,13 @@ import { basename, join, relative, resolve, sep, extname } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
 import { DicomError, loadSalt, pseudonymKey, readDicomBytes, type DicomHeader } from '../dicom/index.js';
-import { HipfracError, describeError } from '../util/index.js';
+import { describeError } from '../util/index.js';
+import { DataError } from './errors.js';
 import { cacheFileName, CACHE_DIR, encodeGreyPng, fileExists, resizeGrey, writeFileAtomic, type GreyImage } from './cache.js';
 import type { RegionOfInterest } from './imageIo.js';
-import { LabelIndex, parseCsv, readLabelCsv, roiFromColumns, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
+import { classIndexOf, FRACTURE_CLASSES } from './classes.js';
+import { parseCsv } from './csv.js';
+import { LabelIndex, readLabelCsv, roiFromColumns, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
 import { appendManifestRow, readManifestRows, repairManifestTail, writeJsonAtomic, writeManifest, type ManifestRow, type View } from './manifest.js';
 import { DEFAULT_QC, qcFlags, qcMetrics, type QcThresholds } from './qc.js';
 
@@ -87,6 +90,11 @@ type WorkerReply =
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 const IGNORED_NAMES = new Set(['labels.csv', 'README.md', 'readme.md', '.DS_Store', 'Thumbs.db']);
+/**
+ * Files a DICOM tree may hold beside its images (a phantom cohort's annotations.json and contact-sheet.png, exported
+ * reports, spreadsheets): reported as skipped side files, not as DICOM files that failed to decode.
+ */
+const SIDE_FILE_EXTENSIONS = new Set(['.json', '.jsonl', '.csv', '.tsv', '.txt', '.md', '.html', '.htm', '.pdf', '.xml', '.png', '.jpg', '.jpeg', '.gif', '.svg', '.zip', '.log']);
 
 // ---------------------------------------------------------------- view and laterality from the header
 
@@ -255,7 +263,6 @@ function posixRelative(root: string, path: string): string {
   return relative(root, path).split(sep).join('/');
 }
 
-const CLASS_WORDS: Record<string, number> = { fracture: 1, fractured: 1, positive: 1, yes: 1, '1': 1, normal: 0, 'no-fracture': 0, no_fracture: 0, nofracture: 0, 'non-fractured': 0, negative: 0, no: 0, '0': 0, intact: 0 };
 
 interface Plan {
   readonly tasks: Task[];
@@ -263,13 +270,15 @@ interface Plan {
   readonly missing?: string[];
   /** Labels the layout itself gives, by relative path. */
   readonly layoutLabels: Map<string, { label: number; labelName: string }>;
+  /** Files the layout leaves out on purpose (side files beside DICOM images), by relative path. */
+  readonly sideFiles?: string[];
   readonly labelTable?: LabelTable;
 }
 
 async function planFolders(root: string): Promise<Plan> {
   const classes = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
-  if (classes.length === 0) throw new HipfracError('HF_DATA_LAYOUT', 'The folder-per-class layout needs one sub-folder per class.', { input: root, fix: 'Arrange images as <dir>/<class>/<image>.png, or use --layout dicom.' });
-  const known = classes.every((c) => CLASS_WORDS[c.toLowerCase()] !== undefined);
+  if (classes.length === 0) throw new DataError('HF_DATA_LAYOUT', 'The folder-per-class layout needs one sub-folder per class.', { input: root, fix: 'Arrange images as <dir>/<class>/<image>.png, or use --layout dicom.' });
+  const known = classes.every((c) => classIndexOf(c, FRACTURE_CLASSES) !== undefined);
   const tasks: Task[] = [];
   const layoutLabels = new Map<string, { label: number; labelName: string }>();
   for (const [index, name] of classes.entries()) {
@@ -280,7 +289,7 @@ async function planFolders(root: string): Promise<Plan> {
       const info = await stat(file);
       const relPath = posixRelative(root, file);
       tasks.push({ absPath: file, relPath, size: info.size, mtimeMs: info.mtimeMs, kind: 'image' });
-      layoutLabels.set(relPath, { label: known ? (CLASS_WORDS[name.toLowerCase()] as number) : index, labelName: name });
+      layoutLabels.set(relPath, { label: known ? (classIndexOf(name, FRACTURE_CLASSES) as number) : index, labelName: name });
     }
   }
   return { tasks, layoutLabels };
@@ -288,10 +297,10 @@ async function planFolders(root: string): Promise<Plan> {
 
 async function planFracAtlas(root: string): Promise<Plan> {
   const csvPath = join(root, 'labels.csv');
-  const records = parseCsv(await readFile(csvPath, 'utf8'));
+  const records = parseCsv(await readFile(csvPath, 'utf8'), csvPath);
   const header = (records[0]?.fields ?? []).map((h) => h.trim().toLowerCase());
   const col = (name: string): number => header.indexOf(name);
-  if (col('image_id') < 0 || col('fractured') < 0) throw new HipfracError('HF_DATA_LAYOUT', 'FracAtlas labels.csv needs image_id and fractured columns.', { input: csvPath, fix: 'Use the dataset as distributed, or --layout folders.' });
+  if (col('image_id') < 0 || col('fractured') < 0) throw new DataError('HF_DATA_LAYOUT', 'FracAtlas labels.csv needs image_id and fractured columns.', { input: csvPath, fix: 'Use the dataset as distributed, or --layout folders.' });
   const tasks: Task[] = [];
   const missing: string[] = [];
   const layoutLabels = new Map<string, { label: number; labelName: string }>();
@@ -322,12 +331,17 @@ async function planDicom(root: string): Promise<Plan> {
   const files: string[] = [];
   await walk(root, files);
   const tasks: Task[] = [];
+  const sideFiles: string[] = [];
   for (const file of files) {
     if (IGNORED_NAMES.has(basename(file))) continue;
+    if (SIDE_FILE_EXTENSIONS.has(extname(file).toLowerCase())) {
+      sideFiles.push(posixRelative(root, file));
+      continue;
+    }
     const info = await stat(file);
     tasks.push({ absPath: file, relPath: posixRelative(root, file), size: info.size, mtimeMs: info.mtimeMs, kind: 'dicom' });
   }
-  return { tasks, layoutLabels: new Map() };
+  return { tasks, layoutLabels: new Map(), sideFiles };
 }
 
 // ---------------------------------------------------------------- main side: the pool and the run
@@ -410,10 +424,20 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
   const inputDir = resolve(options.inputDir);
   const outDir = resolve(options.outDir);
   const layout = options.layout ?? 'dicom';
-  await mkdir(join(outDir, CACHE_DIR), { recursive: true });
-  const salt = await loadSalt({ ...(options.saltFile === undefined ? {} : { saltFile: options.saltFile }), forbiddenDirs: [outDir, inputDir] });
-  const plan = layout === 'folders' ? await planFolders(inputDir) : layout === 'fracatlas' ? await planFracAtlas(inputDir) : await planDicom(inputDir);
+  // Everything that can be wrong with the input is found before the dataset folder is created.
+  const inputInfo = await stat(inputDir).catch(() => undefined);
+  if (inputInfo === undefined) throw new DataError('HF_DATA_INPUT_MISSING', 'the folder to import does not exist.', { input: inputDir, fix: 'give the folder that holds the DICOM files (or class folders, or FracAtlas).' });
+  if (!inputInfo.isDirectory()) throw new DataError('HF_DATA_INPUT_MISSING', 'import takes a folder, not a file.', { input: inputDir, fix: 'give the folder that holds the file.' });
   const labelTable = options.labels === undefined ? undefined : await readLabelCsv(options.labels.file, { join: options.labels.join, ...(options.labels.keyColumn === undefined ? {} : { keyColumn: options.labels.keyColumn }), ...(options.labels.labelColumn === undefined ? {} : { labelColumn: options.labels.labelColumn }) });
+  const plan = layout === 'folders' ? await planFolders(inputDir) : layout === 'fracatlas' ? await planFracAtlas(inputDir) : await planDicom(inputDir);
+  if (plan.tasks.length === 0 && (plan.missing ?? []).length === 0 && !(await fileExists(join(outDir, 'manifest.jsonl')))) {
+    throw new DataError('HF_DATA_EMPTY', `the folder holds no files to import${(plan.sideFiles ?? []).length > 0 ? ` (only ${(plan.sideFiles ?? []).length} side file(s) such as ${(plan.sideFiles ?? [])[0]})` : ''}.`, {
+      input: inputDir,
+      fix: layout === 'dicom' ? 'point at the folder with the DICOM files (a phantom cohort keeps them in images/), or pick --layout folders|fracatlas.' : 'check the folder and --layout.',
+    });
+  }
+  const salt = await loadSalt({ ...(options.saltFile === undefined ? {} : { saltFile: options.saltFile }), forbiddenDirs: [outDir, inputDir] });
+  await mkdir(join(outDir, CACHE_DIR), { recursive: true });
   const labelIndex = labelTable === undefined ? undefined : new LabelIndex(labelTable);
   const hashedLabels = new Map<string, LabelRow>();
   if (labelTable !== undefined && labelTable.join !== 'path') for (const row of labelTable.rows) hashedLabels.set(pseudonymKey(salt, labelTable.join, row.key), row);
@@ -462,6 +486,10 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
 
   const skipped: Record<string, number> = {};
   const failed: Record<string, number> = {};
+  for (const path of plan.sideFiles ?? []) {
+    count(skipped, 'HF_DATA_SIDE_FILE');
+    outcomes.push({ path, status: 'skipped', code: 'HF_DATA_SIDE_FILE', message: 'not a DICOM image (a side file such as annotations or a contact sheet): left out' });
+  }
   for (const path of plan.missing ?? []) {
     count(failed, 'HF_DATA_MISSING_FILE');
     outcomes.push({ path, status: 'failed', code: 'HF_DATA_MISSING_FILE', message: 'named in labels.csv but not found; restore the file or remove its row' });

@@ -8,10 +8,19 @@
 //   split.json          patient-level train/val assignment or k folds, by row id
 //   qc.html             contact sheet of QC-flagged images (self-contained, no identifiers)
 // The salt behind the pseudonymous keys is never in it (~/.config/hipfrac/salt or --salt-file).
-export { MANIFEST_FILE, manifestPath, loadManifest, readManifestRows, appendManifestRow, writeManifest, writeJsonAtomic } from './manifest.js';
+export { MANIFEST_FILE, manifestPath, loadManifest, readManifestRows, requireDataset, appendManifestRow, writeManifest, writeJsonAtomic } from './manifest.js';
 export type { ManifestRow, View, SplitName, QcFlag, QcMetrics } from './manifest.js';
-export { parseCsv, parseLabelTable, readLabelCsv, LabelIndex, ROI_COLUMN_SETS, roiFromColumns } from './labels.js';
-export type { LabelJoin, LabelRow, BadLabelRow, LabelTable, LabelOptions } from './labels.js';
+export { DataError } from './errors.js';
+export type { DataErrorCode } from './errors.js';
+export { parseCsv } from './csv.js';
+export type { CsvRecord } from './csv.js';
+export { FRACTURE_CLASSES, POSITIVE_WORDS, NEGATIVE_WORDS, classIndexOf, describeClassWords, normaliseClassWord } from './classes.js';
+export { parseLabelTable, readLabelCsv, readImageLabels, LabelIndex, ROI_COLUMN_SETS, roiFromColumns } from './labels.js';
+export type { LabelJoin, LabelRow, BadLabelRow, LabelTable, LabelOptions, ImageLabels } from './labels.js';
+export { collectInputs, readRadiograph, modelInput, radiographReader } from './radiographs.js';
+export type { Radiograph } from './radiographs.js';
+export { readRoisCsv, readBoxes } from './rois.js';
+export type { PixelBox } from './rois.js';
 export { importDataset, viewFromHeader } from './importers.js';
 export type { ImportLayout, ImportOptions, ImportReport, FileOutcome } from './importers.js';
 export { SPLIT_FILE, splitByPatient, loadSplit, splitPath, rowsOf, leakageGroups } from './split.js';

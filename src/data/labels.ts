@@ -1,8 +1,10 @@
-// Label CSVs: parsing (RFC 4180 quoting), choosing the join column (SOP Instance UID, accession or path)
+// Label CSVs: choosing the join column (SOP Instance UID, accession or path)
 // and the label column, and a report of bad rows and of rows that matched no image.
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
-import { HipfracError } from '../util/index.js';
+import path, { basename } from 'node:path';
+import { classIndexOf, describeClassWords } from './classes.js';
+import { parseCsv } from './csv.js';
+import { DataError } from './errors.js';
 
 export type LabelJoin = 'sop' | 'accession' | 'path';
 
@@ -37,50 +39,6 @@ const KEY_COLUMNS: Record<LabelJoin, readonly string[]> = {
   path: ['path', 'file', 'filename', 'file_name', 'image', 'image_id', 'image_path'],
 };
 const LABEL_COLUMNS = ['label', 'fractured', 'fracture', 'class', 'target', 'diagnosis'];
-const POSITIVE = new Set(['1', 'true', 'yes', 'y', 'fracture', 'fractured', 'positive', 'pos']);
-const NEGATIVE = new Set(['0', 'false', 'no', 'n', 'normal', 'no-fracture', 'no_fracture', 'nofracture', 'negative', 'neg', 'intact']);
-
-/** Splits CSV text into records of fields, honouring double-quoted fields with commas, quotes and newlines. */
-export function parseCsv(text: string): { fields: string[]; line: number }[] {
-  const records: { fields: string[]; line: number }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  let line = 1;
-  let recordLine = 1;
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  for (let i = 0; i < body.length; i++) {
-    const ch = body[i] as string;
-    if (quoted) {
-      if (ch === '"') {
-        if (body[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-    } else if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') {
-      fields.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && body[i + 1] === '\n') i++;
-      fields.push(field);
-      if (!(fields.length === 1 && fields[0] === '')) records.push({ fields, line: recordLine });
-      fields = [];
-      field = '';
-      line++;
-      recordLine = line;
-    } else field += ch;
-  }
-  if (field !== '' || fields.length > 0) {
-    fields.push(field);
-    records.push({ fields, line: recordLine });
-  }
-  return records;
-}
 
 function normalise(name: string): string {
   return name.trim().toLowerCase();
@@ -91,87 +49,140 @@ export interface LabelOptions {
   /** Column names; found among the usual names when not given. */
   readonly keyColumn?: string;
   readonly labelColumn?: string;
+  /** The model's class names: labels may name them or give an index below their count. Default: any index. */
+  readonly classes?: readonly string[];
 }
 
-/** Reads a label CSV. Throws HF_DATA_LABELS when the file or its required columns are missing. */
-export async function readLabelCsv(file: string, options: LabelOptions): Promise<LabelTable> {
-  let text: string;
+async function readLabelText(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (cause) {
-    throw new HipfracError('HF_DATA_LABELS', `The label file cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)}).`, { input: file, fix: 'Check the --labels path.', cause });
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new DataError('HF_DATA_LABELS_MISSING', `the label file cannot be read (${code ?? String(cause)}).`, {
+      input: file,
+      fix: code === 'ENOENT' ? 'check the --labels path: no file is there.' : 'check the --labels path and that the file is readable.',
+      cause,
+    });
   }
-  return parseLabelTable(text, file, options);
+}
+
+/** Reads a label CSV for import: bad rows are listed in the table, not thrown. Throws HF_DATA_LABELS_MISSING / HF_DATA_LABELS. */
+export async function readLabelCsv(file: string, options: LabelOptions): Promise<LabelTable> {
+  return parseLabelTable(await readLabelText(file), file, options);
+}
+
+function labelNameOf(label: number, classes: readonly string[] | undefined): string {
+  if (classes !== undefined) return classes[label] ?? `class-${label}`;
+  return label === 1 ? 'fracture' : label === 0 ? 'no-fracture' : `class-${label}`;
 }
 
 export function parseLabelTable(text: string, file: string, options: LabelOptions): LabelTable {
-  const records = parseCsv(text);
+  const records = parseCsv(text, file);
   const headerRecord = records[0];
-  if (headerRecord === undefined) throw new HipfracError('HF_DATA_LABELS', 'The label file is empty.', { input: file, fix: 'Give a CSV with a header line, e.g. "sop_instance_uid,label".' });
+  if (headerRecord === undefined) throw new DataError('HF_DATA_LABELS', 'the label file is empty.', { input: file, fix: 'give a CSV with a header line, e.g. "file,label" or "sop_instance_uid,label".' });
   const header = headerRecord.fields.map((h) => h.trim());
   const lower = header.map(normalise);
   const pick = (wanted: string | undefined, candidates: readonly string[], what: string): number => {
     if (wanted !== undefined) {
       const i = lower.indexOf(normalise(wanted));
-      if (i < 0) throw new HipfracError('HF_DATA_LABELS', `Column "${wanted}" (${what}) is not in the header (${header.join(', ')}).`, { input: file, fix: `Name an existing column or rename it in the CSV.` });
+      if (i < 0) throw new DataError('HF_DATA_LABELS', `column "${wanted}" (${what}) is not in the header (${header.join(', ')}).`, { input: file, fix: 'name an existing column or rename it in the CSV.' });
       return i;
     }
     const i = lower.findIndex((h) => candidates.includes(h));
-    if (i < 0) throw new HipfracError('HF_DATA_LABELS', `No ${what} column found; looked for ${candidates.join(', ')} in the header (${header.join(', ')}).`, { input: file, fix: `Rename the column or pass it explicitly (--key-column / --label-column).` });
+    if (i < 0) throw new DataError('HF_DATA_LABELS', `no ${what} column found; looked for ${candidates.join(', ')} in the header (${header.join(', ')}).`, { input: file, fix: 'rename the column or pass it explicitly (--key-column / --label-column).' });
     return i;
   };
   const keyIndex = pick(options.keyColumn, KEY_COLUMNS[options.join], `${options.join} key`);
   const labelIndex = pick(options.labelColumn, LABEL_COLUMNS, 'label');
+  const keyName = header[keyIndex] as string;
+  const labelName = header[labelIndex] as string;
   const rows: LabelRow[] = [];
   const bad: BadLabelRow[] = [];
   const seen = new Map<string, LabelRow>();
+  const conflicted = new Set<string>();
   for (const record of records.slice(1)) {
     if (record.fields.length !== header.length) {
       bad.push({ line: record.line, reason: `has ${record.fields.length} fields; the header has ${header.length}` });
       continue;
     }
-    const key = (record.fields[keyIndex] ?? '').trim();
+    const rawKey = (record.fields[keyIndex] ?? '').trim();
     const raw = (record.fields[labelIndex] ?? '').trim();
-    if (key === '') {
-      bad.push({ line: record.line, reason: `empty ${header[keyIndex]}` });
+    if (rawKey === '') {
+      bad.push({ line: record.line, reason: `empty ${keyName}` });
       continue;
     }
-    const value = normalise(raw);
-    let label: number;
-    let labelName: string;
-    if (POSITIVE.has(value)) {
-      label = 1;
-      labelName = 'fracture';
-    } else if (NEGATIVE.has(value)) {
-      label = 0;
-      labelName = 'no-fracture';
-    } else if (/^\d+$/.test(value)) {
-      label = Number(value);
-      labelName = `class-${label}`;
-    } else {
-      bad.push({ line: record.line, reason: `label ${JSON.stringify(raw)} in column ${header[labelIndex]} is not a known class (0/1 or another integer, yes/no, true/false, fracture/normal)` });
+    if (raw === '') {
+      bad.push({ line: record.line, reason: `empty label in column ${labelName} for ${JSON.stringify(rawKey)}` });
+      continue;
+    }
+    const label = classIndexOf(raw, options.classes);
+    if (label === undefined) {
+      bad.push({ line: record.line, reason: `label ${JSON.stringify(raw)} in column ${labelName} is not a known class (${describeClassWords(options.classes)})` });
       continue;
     }
     const fields: Record<string, string> = {};
     header.forEach((h, i) => (fields[h] = record.fields[i] ?? ''));
-    const row: LabelRow = { line: record.line, key: options.join === 'path' ? key.replace(/\\/g, '/') : key, label, labelName, fields };
-    const previous = seen.get(row.key);
+    const key = options.join === 'path' ? rawKey.replace(/\\/g, '/') : rawKey;
+    const row: LabelRow = { line: record.line, key, label, labelName: labelNameOf(label, options.classes), fields };
+    const previous = seen.get(key);
     if (previous !== undefined) {
-      bad.push({ line: record.line, reason: previous.label === label ? `repeats key ${JSON.stringify(key)} of line ${previous.line}` : `gives key ${JSON.stringify(key)} label ${label}, but line ${previous.line} gave ${previous.label}` });
-      if (previous.label !== label) {
-        const index = rows.indexOf(previous);
-        if (index >= 0) rows.splice(index, 1);
+      if (previous.label === label) bad.push({ line: record.line, reason: `repeats key ${JSON.stringify(rawKey)} of line ${previous.line}` });
+      else {
+        bad.push({ line: record.line, reason: `gives key ${JSON.stringify(rawKey)} label ${label}, but line ${previous.line} gave ${previous.label}` });
+        conflicted.add(key);
       }
       continue;
     }
-    seen.set(row.key, row);
+    seen.set(key, row);
     rows.push(row);
   }
   // A key whose lines disagree is dropped entirely: neither label can be trusted.
-  const conflicted = new Set(bad.filter((b) => b.reason.includes('but line')).map((b) => b.reason.match(/key (".*?")/)?.[1] ?? ''));
-  const kept = rows.filter((r) => !conflicted.has(JSON.stringify(r.key)));
-  const classes = ['no-fracture', 'fracture'];
-  return { file, join: options.join, keyColumn: header[keyIndex] as string, labelColumn: header[labelIndex] as string, rows: kept, bad, classes };
+  const kept = rows.filter((r) => !conflicted.has(r.key));
+  const classes = options.classes ?? ['no-fracture', 'fracture'];
+  return { file, join: options.join, keyColumn: keyName, labelColumn: labelName, rows: kept, bad, classes };
+}
+
+/** The labels of the images a command runs on, by file: every row must be sound. */
+export interface ImageLabels {
+  readonly file: string;
+  /** The label of an input image (its path as given to the command), or undefined when no row names it. */
+  labelOf(image: string): number | undefined;
+}
+
+/**
+ * Reads the labels of the images a command runs on (predict, attack, triage-calibrate): a path column (file, path,
+ * image …) relative to the CSV's folder, and a label column holding a class name of `classes`, an index, or a word
+ * of the class vocabulary. Unlike an import, which lists bad rows and goes on, any empty, unknown, repeated or
+ * conflicting label is an error naming every such line (HF_DATA_LABELS); a missing file is HF_DATA_LABELS_MISSING.
+ * An image matches the row whose path resolves to it, else the row naming the longest tail of its path.
+ */
+export async function readImageLabels(file: string, classes: readonly string[]): Promise<ImageLabels> {
+  const table = parseLabelTable(await readLabelText(file), file, { join: 'path', classes });
+  if (table.bad.length > 0) {
+    const shown = table.bad.slice(0, 10).map((b) => `line ${b.line}: ${b.reason}`);
+    const more = table.bad.length > 10 ? `; and ${table.bad.length - 10} more` : '';
+    throw new DataError('HF_DATA_LABELS', `${table.bad.length} label row(s) cannot be used: ${shown.join('; ')}${more}.`, {
+      input: file,
+      fix: 'give each image exactly one row with a non-empty label.',
+    });
+  }
+  if (table.rows.length === 0) throw new DataError('HF_DATA_LABELS', 'the label file has a header but no rows.', { input: file, fix: 'add one row per image: file,label.' });
+  const folder = path.dirname(path.resolve(file));
+  const byAbsolute = new Map(table.rows.map((r) => [path.resolve(folder, r.key), r.label]));
+  const byTail = new Map(table.rows.map((r) => [path.normalize(r.key).split(path.sep).join('/'), r.label]));
+  return {
+    file,
+    labelOf(image: string): number | undefined {
+      const exact = byAbsolute.get(path.resolve(image));
+      if (exact !== undefined) return exact;
+      const parts = path.resolve(image).split(path.sep);
+      for (let i = 1; i < parts.length; i++) {
+        const hit = byTail.get(parts.slice(i).join('/'));
+        if (hit !== undefined) return hit;
+      }
+      return undefined;
+    },
+  };
 }
 
 /** Looks labels up by key; a path key matches the relative path, else a unique file name. */

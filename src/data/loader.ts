@@ -2,6 +2,7 @@
 // PNG decoding in worker threads with prefetch, an optional in-memory store, optional batch augmentation.
 import { Worker } from 'node:worker_threads';
 import { HipfracError, Rng } from '../util/index.js';
+import { DataError } from './errors.js';
 import { keep, tensor, type Tensor } from '../torch/index.js';
 import { decodeGrey, unreadableImage, type RegionOfInterest, type ResizeMethod } from './imageIo.js';
 import { augmentBatch, resolveAugmentConfig, type AugmentConfig } from './augment.js';
@@ -99,11 +100,11 @@ class DecodeWorker {
       else request.reject(unreadableImage(response.path, response.reason));
     });
     this.worker.on('error', (error) => {
-      this.failure = new HipfracError('HF_DATA_LOADER_WORKER_FAILED', `A loader worker stopped: ${error.message}.`, { cause: error, fix: 'create a new ImageLoader; report the message if it repeats.' });
+      this.failure = new DataError('HF_DATA_LOADER_WORKER_FAILED', `A loader worker stopped: ${error.message}.`, { cause: error, fix: 'create a new ImageLoader; report the message if it repeats.' });
       this.failAll(this.failure);
     });
     this.worker.on('exit', () => {
-      this.failure ??= new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader was closed while images were being decoded.', { fix: 'create a new ImageLoader.' });
+      this.failure ??= new DataError('HF_DATA_LOADER_CLOSED', 'The loader was closed while images were being decoded.', { fix: 'create a new ImageLoader.' });
       this.failAll(this.failure);
       onExit();
     });
@@ -158,7 +159,7 @@ function resolveOptions(overrides: Partial<LoaderOptions>): LoaderOptions {
   if (!Number.isFinite(o.seed)) problems.push(`seed must be a number, got ${o.seed}`);
   if (!(o.memoryCacheBytes >= 0)) problems.push(`memoryCacheBytes must be ≥ 0, got ${o.memoryCacheBytes}`);
   if (problems.length > 0) {
-    throw new HipfracError('HF_DATA_BAD_LOADER_OPTION', `Invalid loader options: ${problems.join('; ')}.`, { fix: 'see defaultLoaderOptions in src/data/loader.ts.' });
+    throw new DataError('HF_DATA_BAD_LOADER_OPTION', `Invalid loader options: ${problems.join('; ')}.`, { fix: 'see defaultLoaderOptions in src/data/loader.ts.' });
   }
   return Object.freeze({ ...o, augment: o.augment === null ? null : resolveAugmentConfig(o.augment) });
 }
@@ -190,10 +191,10 @@ export class ImageLoader {
     this.options = resolveOptions(options);
     const size = this.options.imageSize;
     [this.height, this.width] = typeof size === 'number' ? [size, size] : [size[0], size[1]];
-    if (samples.length === 0) throw new HipfracError('HF_DATA_EMPTY', 'The loader was given no samples.', { fix: 'check the split or the manifest the samples come from.' });
+    if (samples.length === 0) throw new DataError('HF_DATA_EMPTY', 'The loader was given no samples.', { fix: 'check the split or the manifest the samples come from.' });
     samples.forEach((s, i) => {
-      if (typeof s.imagePath !== 'string' || s.imagePath === '') throw new HipfracError('HF_DATA_BAD_SAMPLE', `Sample ${i} has no imagePath.`, { input: JSON.stringify(s) });
-      if (!Number.isInteger(s.label) || s.label < 0) throw new HipfracError('HF_DATA_BAD_SAMPLE', `Sample ${i} has label ${s.label}; a class index (integer ≥ 0) is expected.`, { input: s.imagePath });
+      if (typeof s.imagePath !== 'string' || s.imagePath === '') throw new DataError('HF_DATA_BAD_SAMPLE', `Sample ${i} has no imagePath.`, { input: JSON.stringify(s) });
+      if (!Number.isInteger(s.label) || s.label < 0) throw new DataError('HF_DATA_BAD_SAMPLE', `Sample ${i} has label ${s.label}; a class index (integer ≥ 0) is expected.`, { input: s.imagePath });
     });
     this.samples = samples.slice();
     this.labels = samples.map((s) => s.label);
@@ -237,7 +238,7 @@ export class ImageLoader {
    * Images are decoded `prefetch` batches ahead. The consumer disposes each batch's tensors.
    */
   async *epoch(epochIndex: number): AsyncGenerator<Batch, void, undefined> {
-    if (this.closed) throw new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' });
+    if (this.closed) throw new DataError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' });
     const order = this.epochOrder(epochIndex);
     const { batchSize, prefetch } = this.options;
     const batches: number[][] = [];
@@ -297,7 +298,7 @@ export class ImageLoader {
       if (this.options.workers === 0) {
         decoded = await Promise.all(paths.map((p, k) => decodeGrey(p, { height: this.height, width: this.width }, this.options.resize, regions[k] ?? null)));
       } else {
-        if (this.closed) throw new HipfracError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' });
+        if (this.closed) throw new DataError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' });
         // Contiguous shares, one per worker, starting where the last batch stopped so work spreads evenly.
         const shares = Math.min(this.workers.length, paths.length);
         const per = Math.ceil(paths.length / shares);

@@ -1,8 +1,9 @@
 // The dataset manifest: one JSON line per imported image (content hash, pseudonymous keys, view, encoding,
 // QC, label), appended as import goes so an interrupted run keeps every row it finished.
 import { appendFile, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { HipfracError } from '../util/index.js';
+import { DataError } from './errors.js';
 import { loadSplit } from './split.js';
 import type { RegionOfInterest } from './imageIo.js';
 
@@ -94,7 +95,7 @@ export async function readManifestRows(datasetDir: string): Promise<ManifestRow[
     } catch (cause) {
       // A torn line from an interrupted append (repaired by a newline, so possibly not last): skip it.
       if (!line.trimEnd().endsWith('}') || i >= lines.length - 2) return;
-      throw new HipfracError('HF_DATA_MANIFEST_CORRUPT', `Manifest line ${i + 1} is not valid JSON.`, { input: manifestPath(datasetDir), fix: 'Delete the damaged line (or the manifest) and re-run `hipfrac import`; done images are kept in the cache.', cause });
+      throw new DataError('HF_DATA_MANIFEST_CORRUPT', `Manifest line ${i + 1} is not valid JSON.`, { input: manifestPath(datasetDir), fix: 'Delete the damaged line (or the manifest) and re-run `hipfrac import`; done images are kept in the cache.', cause });
     }
   });
   return [...byId.values()];
@@ -153,4 +154,17 @@ export async function loadManifest(datasetDir: string): Promise<ManifestRow[]> {
     const fold = split.foldOf[row.id];
     return { ...row, ...(set === undefined ? {} : { split: set }), ...(fold === undefined ? {} : { fold }) };
   });
+}
+
+/**
+ * Checks that `datasetDir` is a dataset `hipfrac import` wrote, before a command reads or writes anything in it:
+ * HF_DATA_INPUT_MISSING for a path that is not a folder, HF_DATA_NO_MANIFEST for a folder without manifest.jsonl.
+ */
+export function requireDataset(datasetDir: string): void {
+  if (!existsSync(datasetDir) || !statSync(datasetDir).isDirectory()) {
+    throw new DataError('HF_DATA_INPUT_MISSING', 'the dataset folder does not exist (or is a file).', { input: datasetDir, fix: 'give the folder `hipfrac import --out` wrote.' });
+  }
+  if (!existsSync(manifestPath(datasetDir))) {
+    throw new DataError('HF_DATA_NO_MANIFEST', 'the folder is not a dataset: it has no manifest.jsonl.', { input: datasetDir, fix: 'run `hipfrac import <images> --out <dataset>` first, and pass that --out folder.' });
+  }
 }

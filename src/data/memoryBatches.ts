@@ -1,7 +1,8 @@
 // Batches from images already in memory (rendered, not read from disk), with the loader's seeding: the same
 // seed and epoch give the same order and augmentation. Groups of consecutive samples (e.g. a fractured image and
 // its intact twin) can be kept in one batch, so each step compares them.
-import { HipfracError, Rng } from '../util/index.js';
+import { Rng } from '../util/index.js';
+import { DataError } from './errors.js';
 import { keep, tensor } from '../torch/index.js';
 import { augmentBatch, resolveAugmentConfig, type AugmentConfig } from './augment.js';
 import { mixSeed, PURPOSE_AUGMENT, PURPOSE_ORDER, type Batch } from './loader.js';
@@ -45,7 +46,7 @@ export class MemoryBatches {
     if (indices.length === 0) problems.push('no samples');
     if (indices.length % groupSize !== 0) problems.push(`${indices.length} samples do not split into groups of ${groupSize}`);
     for (const i of indices) if (!Number.isInteger(i) || i < 0 || i >= labels.length) problems.push(`sample index ${i} out of range [0, ${labels.length})`);
-    if (problems.length > 0) throw new HipfracError('HF_DATA_BAD_SAMPLE', `In-memory batches: ${problems.slice(0, 3).join('; ')}.`, { fix: 'pass images, labels and indices that agree.' });
+    if (problems.length > 0) throw new DataError('HF_DATA_BAD_SAMPLE', `In-memory batches: ${problems.slice(0, 3).join('; ')}.`, { fix: 'pass images, labels and indices that agree.' });
     this.groups = Array.from({ length: indices.length / groupSize }, (_, g) => indices.slice(g * groupSize, (g + 1) * groupSize));
     this.augment = options.augment === undefined || options.augment === null ? null : resolveAugmentConfig(options.augment);
     this.options = { batchSize: options.batchSize, shuffle: options.shuffle ?? true, groupSize, seed: options.seed ?? 0, dropLast: options.dropLast ?? false };

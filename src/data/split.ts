@@ -2,7 +2,8 @@
 // Images sharing a patient or a content hash form one group that always lands in one set.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HipfracError, Rng } from '../util/index.js';
+import { Rng } from '../util/index.js';
+import { DataError } from './errors.js';
 import type { ManifestRow, SplitName } from './manifest.js';
 
 export interface SplitOptions {
@@ -75,8 +76,8 @@ export function splitByPatient(rows: readonly ManifestRow[], options: SplitOptio
   const valFraction = options.valFraction ?? 0.2;
   const seed = options.seed ?? 42;
   const folds = options.folds ?? null;
-  if (!(valFraction > 0 && valFraction < 1)) throw new HipfracError('HF_DATA_SPLIT_OPTION', `Validation fraction must lie strictly between 0 and 1.`, { input: String(valFraction), fix: 'Use e.g. --val 0.2.' });
-  if (folds !== null && (!Number.isInteger(folds) || folds < 2)) throw new HipfracError('HF_DATA_SPLIT_OPTION', 'The number of folds must be an integer ≥ 2.', { input: String(folds), fix: 'Use e.g. --folds 5.' });
+  if (!(valFraction > 0 && valFraction < 1)) throw new DataError('HF_DATA_SPLIT_OPTION', `Validation fraction must lie strictly between 0 and 1.`, { input: String(valFraction), fix: 'Use e.g. --val 0.2.' });
+  if (folds !== null && (!Number.isInteger(folds) || folds < 2)) throw new DataError('HF_DATA_SPLIT_OPTION', 'The number of folds must be an integer ≥ 2.', { input: String(folds), fix: 'Use e.g. --folds 5.' });
   const byId = new Map(rows.map((r) => [r.id, r]));
   // Sort so the result does not depend on manifest order.
   const groups = leakageGroups(rows)
@@ -146,14 +147,14 @@ export async function loadSplit(datasetDir: string): Promise<SplitFile | undefin
     return JSON.parse(await readFile(splitPath(datasetDir), 'utf8')) as SplitFile;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new HipfracError('HF_DATA_SPLIT_CORRUPT', 'split.json cannot be read.', { input: splitPath(datasetDir), fix: 'Run `hipfrac split` again.', cause: error });
+    throw new DataError('HF_DATA_SPLIT_CORRUPT', 'split.json cannot be read.', { input: splitPath(datasetDir), fix: 'Run `hipfrac split` again.', cause: error });
   }
 }
 
 /** Rows of one set: 'train'/'val', or for k-fold the training or validation rows of fold k. */
 export function rowsOf(rows: readonly ManifestRow[], split: SplitFile, set: SplitName, fold?: number): ManifestRow[] {
   if (split.folds !== null) {
-    if (fold === undefined) throw new HipfracError('HF_DATA_SPLIT_OPTION', 'This split has folds; name the fold.', { input: `folds=${split.folds}`, fix: 'Pass a fold index 0..k-1.' });
+    if (fold === undefined) throw new DataError('HF_DATA_SPLIT_OPTION', 'This split has folds; name the fold.', { input: `folds=${split.folds}`, fix: 'Pass a fold index 0..k-1.' });
     return rows.filter((r) => (split.foldOf[r.id] === fold) === (set === 'val') && split.foldOf[r.id] !== undefined);
   }
   return rows.filter((r) => split.assignments[r.id] === set);

@@ -1,8 +1,8 @@
 // When to trust the model: per-image routing (auto-report or radiologist review with heatmap) from a given or
 // calibrated confidence cut-off with a Clopper–Pearson bound, conformal sets, risk–coverage and operating points.
 export type { TriageErrorCode } from './errors.js';
-export { clopperPearsonUpper, clopperPearsonLower, regularizedBeta, betaQuantile, logGamma } from './binomial.js';
-export { binaryRows, checkScores, confidenceOf, softmaxRow, fitTemperature } from './scores.js';
+export { clopperPearsonUpper, clopperPearsonLower, regularizedBeta, betaQuantile } from './binomial.js';
+export { binaryRows, checkScores, confidenceOf, softmaxRow } from './scores.js';
 export type { ProbabilityRows } from './scores.js';
 export { riskCoverageCurve, calibrateCutoff, evaluateCutoff, NO_AUTO_REPORT } from './cutoff.js';
 export type { RiskCoveragePoint, RiskCoverageCurve, CutoffOptions, CalibratedCutoff } from './cutoff.js';
@@ -20,5 +20,7 @@ export {
   calibratedProbabilities,
   policyFromModelCard,
   policyToJson,
+  uncalibratedPolicy,
+  UNCALIBRATED_REASON,
 } from './policy.js';
 export type { TriagePolicy, TriageMethod, TriageDecision, TriageRoute, PolicyExtras } from './policy.js';

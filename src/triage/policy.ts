@@ -6,8 +6,13 @@ import { calibrateCutoff, evaluateCutoff, type CutoffOptions } from './cutoff.js
 import { fractureLevel, type FractureLevel, type OperatingPoints } from './operatingPoints.js';
 import { checkScores, confidenceOf, softmaxRow, type ProbabilityRows } from './scores.js';
 
-export type TriageMethod = 'given-cutoff' | 'calibrated-cutoff' | 'conformal-lac' | 'conformal-aps';
+/** 'uncalibrated': the checkpoint has no measured cut-off, so every case goes to review (never read from a card). */
+export type TriageMethod = 'given-cutoff' | 'calibrated-cutoff' | 'conformal-lac' | 'conformal-aps' | 'uncalibrated';
+/** The methods a model card may carry. */
 const METHODS: readonly TriageMethod[] = ['given-cutoff', 'calibrated-cutoff', 'conformal-lac', 'conformal-aps'];
+
+/** Why every case goes to review under the 'uncalibrated' policy, with the fix. */
+export const UNCALIBRATED_REASON = 'no calibrated cut-off in the model card, so every case goes to radiologist review (measure one with `hipfrac triage-calibrate … --write`, or pass --cutoff knowingly)';
 
 /** The study's example cut-off: 99.5 % confidence. */
 export const DEFAULT_CUTOFF = 0.995;
@@ -63,6 +68,14 @@ export function givenCutoffPolicy(cutoff = DEFAULT_CUTOFF, validation?: { probab
     n: m.n,
     ...extras(more),
   };
+}
+
+/**
+ * The policy for a checkpoint without a measured cut-off: the model's probabilities as they are (temperature 1) and
+ * every case routed to radiologist review, since nothing shows that any confidence is safe to auto-report.
+ */
+export function uncalibratedPolicy(): TriagePolicy {
+  return { method: 'uncalibrated', cutoff: null, target: null, measuredError: null, errorUpperBound: null, coverage: null, delta: null, n: null, temperature: 1 };
 }
 
 /** The lowest cut-off whose error among auto-reported validation cases is ≤ target with 1 − δ confidence. */
@@ -129,7 +142,10 @@ export function decide(probabilities: readonly number[], policy: TriagePolicy, o
   let route: TriageRoute;
   let reason: string;
   let set: number[] | undefined;
-  if (policy.conformal !== undefined) {
+  if (policy.method === 'uncalibrated' || (policy.conformal === undefined && policy.cutoff === null)) {
+    route = 'radiologist-review';
+    reason = UNCALIBRATED_REASON;
+  } else if (policy.conformal !== undefined) {
     set = predictionSet(probabilities, { ...policy.conformal, qhat: policy.conformal.qhat ?? Number.POSITIVE_INFINITY, statedCoverage: 1 - policy.conformal.alpha });
     route = set.length === 1 && set[0] === predicted ? 'auto-report' : 'radiologist-review';
     reason = `conformal set {${set.join(', ')}} at ${(100 * (1 - policy.conformal.alpha)).toFixed(1)} % coverage`;

@@ -2,5 +2,6 @@
 export { HipfracError, describeError } from './errors.js';
 export type { HipfracErrorDetails } from './errors.js';
 export { Rng } from './rng.js';
+export { logGamma } from './special.js';
 export { ProgressBar, formatSeconds } from './progress.js';
 export type { ProgressOptions } from './progress.js';

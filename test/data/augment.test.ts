@@ -11,8 +11,8 @@ import { augmentPreviewCommand } from '../../src/cli/commands/augment-preview.js
 import { decode, encode } from 'fast-png';
 import { HipfracError, Rng } from '../../src/util/index.js';
 import { dispose, rand, tensor, tidy } from '../../src/torch/index.js';
+import { needs, PYTHON } from '../helpers/references.js';
 
-const PYTHON = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
 
 /** A Gaussian spot (σ 1.2 px) centred at (x, y) on an h×w image, so its centroid survives resampling. */
 function spot(h: number, w: number, x: number, y: number): Float32Array {
@@ -144,12 +144,7 @@ test('the symmetric warp moves a marked point as the corner-to-corner perspectiv
   }
 });
 
-test('one composed batch matches PyTorch running fastai\'s formulas (affine_grid · warp · grid_sample · lighting)', (t) => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    t.skip(`no PyTorch at ${PYTHON}`);
-    return;
-  }
+test('one composed batch matches PyTorch running fastai\'s formulas (affine_grid · warp · grid_sample · lighting)', needs('torch'), () => {
   const [n, h, w] = [4, 24, 32];
   const params = drawAugmentParams(n, new Rng(11), { ...defaultAugmentConfig, pAffine: 1, pLighting: 1, flipP: 0.5 });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-aug-'));

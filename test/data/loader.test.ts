@@ -12,6 +12,7 @@ import { decodeGrey } from '../../src/data/imageIo.js';
 import { defaultAugmentConfig } from '../../src/data/augment.js';
 import { HipfracError } from '../../src/util/index.js';
 import { dispose } from '../../src/torch/index.js';
+import { needs, PYTHON } from '../helpers/references.js';
 
 let dir = '';
 /** Ten uniform images: sample i has grey level LEVELS[i] (16-bit files for even i, 8-bit for odd). */
@@ -160,12 +161,8 @@ test("'squish' keeps the whole image, 'crop' the centre of the shortest side", a
   assert.ok(Math.abs((await mean('squish')) - 1 / 3) < 0.05);
 });
 
-test("the resize is Pillow's antialiased bilinear (torchvision's Resize on PIL images) within one grey level", async (t) => {
-  const python = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
-  if (spawnSync(python, ['-c', 'import PIL, numpy'], { encoding: 'utf8' }).status !== 0) {
-    t.skip(`no Pillow at ${python}`);
-    return;
-  }
+test("the resize is Pillow's antialiased bilinear (torchvision's Resize on PIL images) within one grey level", needs('PIL', 'numpy'), async () => {
+  const python = PYTHON;
   // A textured 8-bit image: gradient plus a fixed pseudo-random pattern, so every filter tap matters.
   const file = writeGrey('texture.png', 53, 37, 8, (x, y) => (x * 3 + y * 2 + ((x * 7919 + y * 104729) % 61)) % 256);
   for (const [width, height] of [[20, 16], [40, 9], [70, 50]] as const) {

@@ -77,7 +77,7 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
   const one = path.join(cohortDir, 'images', rows[0]?.sourcePath as string);
   const missing = runCli(['predict', one, '--model', path.join(runDir, 'model'), '--out', path.join(work, 'p0')]);
   assert.notEqual(missing.status, 0);
-  assert.match(missing.stderr, /HF_CLI_NEEDS_ROI/);
+  assert.match(missing.stderr, /HF_DATA_NEEDS_ROI/);
   assert.match(missing.stderr, /--rois/);
 
   const out = path.join(work, 'p1');
@@ -104,7 +104,7 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
   writeFileSync(badRois, 'file,hip_roi_x0,hip_roi_y0,hip_roi_x1,hip_roi_y1\nx.dcm,10,10,5,20\n');
   const bad = runCli(['predict', one, '--model', path.join(runDir, 'model'), '--rois', badRois, '--cutoff', '0.995', '--out', path.join(work, 'p2')]);
   assert.notEqual(bad.status, 0);
-  assert.match(bad.stderr, /HF_CLI_BAD_ROIS/);
+  assert.match(bad.stderr, /HF_DATA_BAD_ROIS/);
 
   // A dataset without ROIs cannot train with --crop roi: the error names the fix.
   const labels = parseCsv(readFileSync(path.join(cohortDir, 'labels.csv'), 'utf8'));

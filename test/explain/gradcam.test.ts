@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { ClassifierOutputTarget, GradCam, GradCamPlusPlus, HiResCam, heatmapsFromTensor } from '../../src/explain/index.js';
 import { dispose, manualSeed, rand, setNumThreads, tidy, type Tensor } from '../../src/torch/index.js';
 import { HipfracError } from '../../src/util/index.js';
-import { runPython, pythonTorchAvailable } from '../helpers/python.js';
+import { runPython } from '../helpers/python.js';
+import { needs } from '../helpers/references.js';
 import { PY_TINY_CNN, TinyCnn, weightsForPython } from './fixtures.js';
 
 setNumThreads(1);
@@ -51,7 +52,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test('Grad-CAM, Grad-CAM++ and HiResCAM equal the PyTorch reference (predicted class, per-sample targets, two layers)', { skip: !pythonTorchAvailable() && 'no /usr/bin/python3 with torch' }, () => {
+test('Grad-CAM, Grad-CAM++ and HiResCAM equal the PyTorch reference (predicted class, per-sample targets, two layers)', needs('torch'), () => {
   const model = new TinyCnn(3);
   manualSeed(11);
   const images = rand([4, 3, 24, 20]);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { GradCam, GradCamPlusPlus } from '../../src/explain/index.js';
 import { createClassifier } from '../../src/models/index.js';
 import { manualSeed, rand, repeat, setNumThreads, tidy } from '../../src/torch/index.js';
-import { runPython, pythonTorchAvailable, type PyInput } from '../helpers/python.js';
+import { runPython, type PyInput } from '../helpers/python.js';
+import { needs } from '../helpers/references.js';
 
 setNumThreads(1);
 
@@ -48,7 +49,7 @@ for name, w in [('gradcam', g.mean(dim=(2, 3), keepdim=True)), ('gradcampp', Non
 outputs['logits'] = logits
 `;
 
-test('Grad-CAM and Grad-CAM++ on ResNet-18 + fastai head (layer from the registry) equal torchvision in PyTorch', { skip: !pythonTorchAvailable() && 'no /usr/bin/python3 with torch' }, () => {
+test('Grad-CAM and Grad-CAM++ on ResNet-18 + fastai head (layer from the registry) equal torchvision in PyTorch', needs('torch', 'torchvision'), () => {
   manualSeed(21);
   const model = createClassifier('resnet18', { weights: null });
   model.eval();

@@ -1,12 +1,12 @@
-// Runs a Python script (the reference PyTorch at /usr/bin/python3) from a test and exchanges arrays with it
-// through raw little-endian files plus a JSON manifest in a temporary folder. Test-time only: the product never needs Python.
+// Runs a Python script (the reference PyTorch; test/helpers/references.ts finds it, HIPFRAC_PYTHON overrides it) from a
+// test and exchanges arrays with it through raw little-endian files plus a JSON manifest in a temporary folder.
+// Test-time only: the product never needs Python. Tests that call it declare needs('torch', …).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-/** The interpreter with torch; HIPFRAC_PYTHON overrides it (e.g. a CUDA machine's own PyTorch). */
-export const PYTHON = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
+import { PYTHON } from './references.js';
 
 export type PyDType = 'float32' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 export type PyData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
@@ -115,17 +115,6 @@ for _name, _v in outputs.items():
 with open(os.path.join(_dir, 'outputs.json'), 'w') as _f:
     json.dump({'arrays': _arrays, 'values': _values}, _f, default=lambda o: o.item() if hasattr(o, 'item') else str(o))
 `;
-
-let torchAvailable: boolean | undefined;
-
-/** Whether the reference interpreter exists and imports torch (tests skip, not fail, without it). */
-export function pythonTorchAvailable(): boolean {
-  if (torchAvailable === undefined) {
-    const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-    torchAvailable = r.status === 0;
-  }
-  return torchAvailable;
-}
 
 /**
  * Runs `script` under the reference Python. The script sees `inputs` (name → torch tensor), `params`

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { crossEntropy, dispose, inferenceMode, tensor, tidy, type Tensor } from '../../src/torch/index.js';
 import { loadPth, type Module } from '../../src/nn/index.js';
 import { buildImagenetModel, createClassifier, listModels, optimizeForInference } from '../../src/models/index.js';
-import { makeReferences, maxRelativeError, pythonTorchAvailable, type References } from './reference.js';
+import { makeReferences, maxRelativeError, type References } from './reference.js';
+import { needs } from '../helpers/references.js';
 
 const EVAL_ARCHS = listModels().map((s) => s.name);
 const TRAIN_ARCHS = ['densenet121', 'resnet50'];
@@ -14,7 +15,6 @@ const TRAIN_ARCHS = ['densenet121', 'resnet50'];
 const LOGIT_TOLERANCE = 1e-4;
 const GRAD_TOLERANCE = 1e-3;
 
-const skip = pythonTorchAvailable() ? false : 'needs /usr/bin/python3 with torch and torchvision';
 
 function loadInto(model: Module, file: string): void {
   const state = loadPth(file);
@@ -36,7 +36,7 @@ function evalLogits(model: Module, input: Tensor): Float32Array {
   return inferenceMode(() => tidy(() => model.call(input).toFloat32Array()));
 }
 
-describe('models: torchvision parity', { skip }, () => {
+describe('models: torchvision parity', needs('torch', 'torchvision'), () => {
   let refs: References;
   before(() => {
     refs = makeReferences(EVAL_ARCHS, TRAIN_ARCHS);

@@ -4,9 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { getNumThreads, tensor, type Tensor } from '../../src/torch/index.js';
-import { pythonTorchAvailable, runPython } from '../helpers/python.js';
+import { runPython } from '../helpers/python.js';
 
-export { pythonTorchAvailable };
 
 // Random weights, and BatchNorm running statistics / affine parameters made non-trivial so that
 // eval-mode BatchNorm actually transforms (fresh modules have mean 0, var 1, γ 1, β 0).

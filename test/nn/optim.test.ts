@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import { Adam, AdamW, loadOptimizerState, loadSafetensors, saveOptimizerState, saveSafetensors, SGD, tensorToBytes, type Optimizer, type ParamGroup } from '../../src/nn/index.js';
 import { add, linear, manualSeed, memoryStats, mseLoss, randn, tanh, tidy, type Tensor } from '../../src/torch/index.js';
 import { HipfracError } from '../../src/util/index.js';
+import { needs, PYTHON } from '../helpers/references.js';
 
-const PYTHON = '/usr/bin/python3';
 const dir = mkdtempSync(join(tmpdir(), 'hipfrac-optim-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
@@ -154,7 +154,7 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
   return worst;
 }
 
-describe('optimisers match PyTorch 1.13 after 10 steps', () => {
+describe('optimisers match PyTorch 1.13 after 10 steps', needs('torch'), () => {
   const initFile = join(dir, 'init.safetensors');
   const refFile = join(dir, 'reference.safetensors');
   saveSafetensors(initFile, INIT);

@@ -8,13 +8,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readDicom } from '../../src/dicom/index.js';
 import { TransferSyntax, generateCohort, renderImage, type CohortResult } from '../../src/phantom/index.js';
+import { needs } from '../helpers/references.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hipfrac-phantom-dicom-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const hasTool = (name: string): boolean => spawnSync('which', [name]).status === 0;
-const missing = ['dcmdump', 'dciodvfy', 'dcmconv'].filter((t) => !hasTool(t));
-const skip = missing.length > 0 ? `needs ${missing.join(', ')} (apt-get install dcmtk dicom3tools)` : false;
 
 let cohort: CohortResult | null = null;
 async function theCohort(): Promise<CohortResult> {
@@ -46,7 +44,7 @@ describe('phantom DICOM files', () => {
     assert.equal(new Set(c.images.map((i) => i.photometric)).size, 2);
   });
 
-  it('pass dcmdump without errors', { skip }, async () => {
+  it('pass dcmdump without errors', needs('dcmtk'), async () => {
     for (const image of (await theCohort()).images) {
       const r = spawnSync('dcmdump', [join(root, 'cohort', image.file)], { encoding: 'utf8' });
       assert.equal(r.status, 0, `${image.file}: ${r.stderr}`);
@@ -59,7 +57,7 @@ describe('phantom DICOM files', () => {
     }
   });
 
-  it('pass dciodvfy without errors (deflated files are checked after dcmconv inflates them: this dciodvfy has no zlib)', { skip }, async () => {
+  it('pass dciodvfy without errors (deflated files are checked after dcmconv inflates them: this dciodvfy has no zlib)', needs('dcmtk', 'dicom3tools'), async () => {
     for (const image of (await theCohort()).images) {
       let file = join(root, 'cohort', image.file);
       if (image.planned.transferSyntax === TransferSyntax.deflatedExplicitVrLittleEndian) {

@@ -58,8 +58,19 @@ before(() => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('predict refuses a checkpoint without a cut-off; triage-calibrate writes one into the card; predict then routes and writes heatmaps', async () => {
-  await assert.rejects(predictCommand.run([images, '--model', ckpt, '--out', path.join(dir, 'p0')]), isCode('HF_TRIAGE_NO_CUTOFF'));
+test('predict without a cut-off gives probabilities and sends every case to review, saying why; triage-calibrate writes one into the card; predict then routes and writes heatmaps', async () => {
+  const uncalibrated = await quietly(() => predictCommand.run([images, '--model', ckpt, '--out', path.join(dir, 'p0'), '--no-heatmaps']));
+  assert.equal(uncalibrated.code, 0);
+  const first = JSON.parse(readFileSync(path.join(dir, 'p0', 'predictions.json'), 'utf8')) as { policy: { method: string; cutoff: number | null }; warning: string; predictions: { decision: string; reason: string; fractureProbability: number }[] };
+  assert.equal(first.policy.method, 'uncalibrated');
+  assert.equal(first.policy.cutoff, null);
+  assert.match(first.warning, /no calibrated cut-off.*triage-calibrate/);
+  assert.equal(first.predictions.length, 4);
+  for (const p of first.predictions) {
+    assert.ok(p.fractureProbability > 0 && p.fractureProbability < 1, 'a probability is given');
+    assert.equal(p.decision, 'radiologist-review');
+    assert.match(p.reason, /no calibrated cut-off/);
+  }
   const cal = await quietly(() => triageCalibrateCommand.run([images, '--model', ckpt, '--labels', path.join(dir, 'labels.csv'), '--method', 'given', '--cutoff', '0.5', '--write']));
   assert.equal(cal.code, 0);
   const card = JSON.parse(readFileSync(path.join(ckpt, 'model.json'), 'utf8')) as { threshold: { method: string; cutoff: number; coverage: number; n: number } };

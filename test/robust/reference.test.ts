@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fgsm, FgsmRandomStart, Pgd } from '../../src/robust/index.js';
 import { manualSeed, rand, randint } from '../../src/torch/index.js';
-import { runPython, pythonTorchAvailable } from '../helpers/python.js';
+import { runPython } from '../helpers/python.js';
+import { needs } from '../helpers/references.js';
 import { PY_TINY_CNN, TinyCnn, weightsForPython } from '../explain/fixtures.js';
 
 const PY_ATTACKS = PY_TINY_CNN + String.raw`
@@ -33,7 +34,7 @@ delta = torch.clamp(delta + 1.25 * eps * g.sign(), -eps, eps)
 outputs['fgsm_rs'] = torch.clamp(x + delta, 0, 1)
 `;
 
-test('FGSM, PGD and FGSM-RS adversarial images equal the PyTorch reference', { skip: !pythonTorchAvailable() && 'no /usr/bin/python3 with torch' }, () => {
+test('FGSM, PGD and FGSM-RS adversarial images equal the PyTorch reference', needs('torch'), () => {
   const model = new TinyCnn(7);
   manualSeed(3);
   const images = rand([6, 3, 20, 20]);

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../../src/nn/index.js';
 import { crossEntropy, manualSeed, noGrad, tensor, tidy, type Tensor } from '../../src/torch/index.js';
-import { pythonTorchAvailable, runPython, type PyInput, type PythonOutputs } from '../helpers/python.js';
+import { runPython, type PyInput, type PythonOutputs } from '../helpers/python.js';
+import { needs } from '../helpers/references.js';
 import { assertClose, InputMaker } from './compare.js';
 
 const INIT_SEED = 7;
@@ -54,7 +55,7 @@ with torch.no_grad():
     outputs['eval_logits'] = model(inputs['x'])
 `;
 
-describe('small CNN parity with PyTorch', { skip: pythonTorchAvailable() ? false : 'the reference PyTorch is not installed' }, () => {
+describe('small CNN parity with PyTorch', needs('torch'), () => {
   const model = buildOurs();
   const m = new InputMaker(99);
   const x = m.randn([4, 3, 12, 12]);

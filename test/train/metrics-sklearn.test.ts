@@ -1,15 +1,14 @@
-// Metrics against scikit-learn and scipy computed at test time by the reference Python (/usr/bin/python3)
-// on random data with many tied scores. Skips (not fails) where that interpreter or scikit-learn is missing.
+// Metrics against scikit-learn and scipy computed at test time by the reference Python (test/helpers/references.ts)
+// on random data with many tied scores. Skips where scikit-learn or scipy is missing; fails there under CI.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   averagePrecision, binaryMetrics, brierScore, confusionMatrix, expectedCalibrationError, fitTemperature, mcnemarFromCounts,
   precisionRecallCurve, quantileSorted, rocAuc, rocCurve,
 } from '../../src/train/metrics/index.js';
 import { Rng } from '../../src/util/index.js';
-
-const PYTHON = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
+import { needs, PYTHON } from '../helpers/references.js';
 
 /** Runs `script` with `params` (JSON on stdin, as `params`) and returns the JSON it assigns to `result`. */
 function python(script: string, params: unknown): unknown {
@@ -39,14 +38,10 @@ const DATASETS: Dataset[] = [
 ];
 
 const REFERENCE = String.raw`
-try:
-    import numpy as np
-    from sklearn import metrics
-    from sklearn.calibration import calibration_curve
-    from scipy import optimize, stats
-except ImportError as e:
-    print(json.dumps({'unavailable': str(e)}))
-    sys.exit(0)
+import numpy as np
+from sklearn import metrics
+from sklearn.calibration import calibration_curve
+from scipy import optimize, stats
 result = {'datasets': []}
 for d in params['datasets']:
     p = np.array(d['probs'], dtype=np.float64); y = np.array(d['labels'])
@@ -84,7 +79,6 @@ result['quantiles'] = [float(np.percentile(q, 100 * a)) for a in params['quantil
 `;
 
 interface Reference {
-  unavailable?: string;
   datasets: {
     accuracy: number; precision: number; recall: number; f1: number; specificity: number; confusion: number[];
     auc: number; ap: number; brier: number; fpr: number[]; tpr: number[]; fpr_all: number[]; tpr_all: number[]; thr_all: number[];
@@ -103,7 +97,7 @@ function assertArraysClose(actual: ArrayLike<number>, expected: readonly number[
   }
 }
 
-describe('metrics against scikit-learn and scipy', () => {
+describe('metrics against scikit-learn and scipy', needs('numpy', 'sklearn', 'scipy'), () => {
   const mcRng = new Rng(9);
   const multiclass = {
     actual: Array.from({ length: 200 }, () => mcRng.int(0, 3)),
@@ -121,16 +115,9 @@ describe('metrics against scikit-learn and scipy', () => {
     reference ??= python(REFERENCE, { datasets: DATASETS, multiclass, margins, marginLabels, mcnemar: mcnemarPairs, quantileValues, quantiles }) as Reference;
     return reference;
   };
-  /** Skips (not fails) the test where the reference Python lacks scikit-learn or scipy. */
-  const available = (t: TestContext): boolean => {
-    const missing = ref().unavailable;
-    if (missing !== undefined) t.skip(`${PYTHON} cannot import the reference libraries: ${missing}`);
-    return missing === undefined;
-  };
 
   for (const [k, d] of DATASETS.entries()) {
-    it(`threshold metrics, ROC-AUC and average precision (${d.name})`, (t) => {
-    if (!available(t)) return;
+    it(`threshold metrics, ROC-AUC and average precision (${d.name})`, () => {
       const r = ref().datasets[k]!;
       const e = binaryMetrics(d.probs, d.labels);
       const c = e.confusion;
@@ -145,8 +132,7 @@ describe('metrics against scikit-learn and scipy', () => {
       }
     });
 
-    it(`ROC and PR curve points (${d.name})`, (t) => {
-    if (!available(t)) return;
+    it(`ROC and PR curve points (${d.name})`, () => {
       const r = ref().datasets[k]!;
       const roc = rocCurve(d.probs, d.labels);
       assertArraysClose(roc.fpr, r.fpr, 1e-15, 'fpr');
@@ -160,8 +146,7 @@ describe('metrics against scikit-learn and scipy', () => {
       assertArraysClose(pr.thresholds, r.pr_thresholds, 0, 'pr thresholds');
     });
 
-    it(`reliability bins equal calibration_curve (${d.name})`, (t) => {
-    if (!available(t)) return;
+    it(`reliability bins equal calibration_curve (${d.name})`, () => {
       const r = ref().datasets[k]!;
       const bins = expectedCalibrationError(d.probs, d.labels, { bins: 10, mode: 'positive-class' }).bins.filter((b) => b.count > 0);
       assertArraysClose(bins.map((b) => b.observed), r.cal_true, 1e-12, 'fraction of positives');
@@ -169,19 +154,16 @@ describe('metrics against scikit-learn and scipy', () => {
     });
   }
 
-  it('multi-class confusion matrix', (t) => {
-    if (!available(t)) return;
+  it('multi-class confusion matrix', () => {
     assert.deepEqual(confusionMatrix(multiclass.actual, multiclass.predicted), ref().multiclass);
   });
 
-  it('temperature equals scipy bounded minimisation of the NLL', (t) => {
-    if (!available(t)) return;
+  it('temperature equals scipy bounded minimisation of the NLL', () => {
     const fitted = fitTemperature(margins, marginLabels, { numClasses: 1 }).temperature;
     assert.ok(Math.abs(fitted - ref().temperature) < 1e-6, `T ${fitted} != scipy ${ref().temperature}`);
   });
 
-  it('McNemar p-values equal scipy binomtest / chi2.sf', (t) => {
-    if (!available(t)) return;
+  it('McNemar p-values equal scipy binomtest / chi2.sf', () => {
     mcnemarPairs.forEach(([b, c], i) => {
       const p = mcnemarFromCounts(b!, c!).pValue;
       const expected = ref().mcnemar[i]!;
@@ -189,8 +171,7 @@ describe('metrics against scikit-learn and scipy', () => {
     });
   });
 
-  it('bootstrap percentiles interpolate as numpy.percentile', (t) => {
-    if (!available(t)) return;
+  it('bootstrap percentiles interpolate as numpy.percentile', () => {
     const sorted = Float64Array.from(quantileValues).sort();
     assertArraysClose(quantiles.map((q) => quantileSorted(sorted, q)), ref().quantiles, 1e-12, 'quantiles');
   });

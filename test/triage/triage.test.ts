@@ -14,7 +14,6 @@ import {
   decide,
   evaluateConformal,
   evaluateCutoff,
-  fitTemperature,
   fractureLevel,
   givenCutoffPolicy,
   policyFromModelCard,
@@ -22,6 +21,7 @@ import {
   predictionSet,
   riskCoverageCurve,
 } from '../../src/triage/index.js';
+import { fitTemperature } from '../../src/train/metrics/index.js';
 import { HipfracError, Rng } from '../../src/util/index.js';
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
@@ -168,7 +168,7 @@ test('operating points: suspicious meets the sensitivity target, definite the sp
   assert.equal(fractureLevel(ops.suspicious.threshold - 1e-9, ops), 'negative');
 });
 
-test('temperature scaling recovers the over-confidence factor; risk–coverage on a hand example', () => {
+test('temperature scaling (the one in train/metrics, checked against SciPy there) recovers the over-confidence factor of two-logit rows; risk–coverage on a hand example', () => {
   const rng = new Rng(13);
   const logits: number[][] = [];
   const labels: number[] = [];
@@ -177,7 +177,7 @@ test('temperature scaling recovers the over-confidence factor; risk–coverage o
     labels.push(rng.next() < sigmoid(z) ? 1 : 0);
     logits.push([0, 3 * z]);
   }
-  const temperature = fitTemperature(logits, labels);
+  const temperature = fitTemperature(logits.flat(), labels, { numClasses: 2 }).temperature;
   assert.ok(Math.abs(temperature - 3) < 0.3, `T = ${temperature}`);
   const curve = riskCoverageCurve([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], [1, 1, 1, 0]);
   assert.deepEqual(curve.points.map((q) => [q.coverage, q.risk]), [[0.25, 0], [0.5, 0.5], [0.75, 1 / 3], [1, 0.25]]);

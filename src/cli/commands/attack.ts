@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
+import { CliError } from '../errors.js';
 import {
   adversarialGallery,
   epsilonSweep,
@@ -18,8 +19,8 @@ import {
   type LabelledBatch,
 } from '../../robust/index.js';
 import { dispose, tensor, tidy } from '../../torch/index.js';
-import { HipfracError } from '../../util/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, radiographReader } from './predict.js';
+import { collectInputs, modelInput, radiographReader, readImageLabels } from '../../data/index.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, loadModel, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
@@ -33,7 +34,7 @@ instead of ε. Writes DIR/attack.json and, with --gallery K, K clean/perturbatio
 function parseEps(text: string): number[] {
   const values = text.split(',').map((s) => Number(s.trim()));
   if (values.some((v) => !Number.isFinite(v) || v < 0 || v > 255)) {
-    throw new HipfracError('HF_ROBUST_EPS_RANGE', `--eps takes budgets in /255 units between 0 and 255, separated by commas; got '${text}'.`, { input: '--eps', fix: 'e.g. --eps 0,0.5,1,2,4,8' });
+    throw new CliError('HF_CLI_BAD_OPTION', `--eps takes budgets in /255 units between 0 and 255, separated by commas; got '${text}'.`, { input: '--eps', fix: 'e.g. --eps 0,0.5,1,2,4,8' });
   }
   return values.map((v) => v / 255);
 }
@@ -60,17 +61,18 @@ export const attackCommand: CliCommand = {
       },
     });
     const input = positionals[0];
-    if (input === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', 'no input given.', { fix: usage });
+    if (input === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
     const eps = parseEps(values.eps as string);
     const steps = positiveInt(values.steps, 10, '--steps');
     const seed = numberOption(values.seed, '--seed') ?? 0;
     const batchSize = positiveInt(values.batch, 16, '--batch');
     const kind = values.attack as string;
-    if (!['fgsm', 'pgd', 'rotation'].includes(kind)) throw new HipfracError('HF_CLI_BAD_OPTION', `unknown attack '${kind}'.`, { input: '--attack', fix: 'use fgsm, pgd or rotation.' });
+    if (!['fgsm', 'pgd', 'rotation'].includes(kind)) throw new CliError('HF_CLI_BAD_OPTION', `unknown attack '${kind}'.`, { input: '--attack', fix: 'use fgsm, pgd or rotation.' });
     const files = collectInputs(input);
+    const checked = checkpointCard(values.model);
+    const read = radiographReader(checked, values.rois);
+    const labels = values.labels === undefined ? undefined : await readImageLabels(values.labels, checked.classes);
     const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
-    const labels = values.labels === undefined ? undefined : readLabelsCsv(values.labels, card.classes);
     // Images are loaded once and kept as batches: a sweep reads them once per ε.
     const batches: LabelledBatch[] = [];
     for (const names of batchesOf(files, batchSize)) {
@@ -81,8 +83,8 @@ export const attackCommand: CliCommand = {
         y = predictedClasses(modelPredictor(model), images);
       } else {
         y = radiographs.map((r) => {
-          const label = labels.get(path.resolve(r.file));
-          if (label === undefined) throw new HipfracError('HF_CLI_BAD_LABELS', 'an image has no row in the labels CSV.', { input: r.file, fix: 'add "file,label" for every image, or leave out --labels.' });
+          const label = labels.labelOf(r.file);
+          if (label === undefined) throw new CliError('HF_CLI_BAD_LABELS', 'an image has no row in the labels CSV.', { input: r.file, fix: 'add "file,label" for every image, or leave out --labels.' });
           return label;
         });
       }

@@ -3,7 +3,9 @@
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { augmentBatch, decodeGrey, defaultAugmentConfig, drawAugmentParams, resolveAugmentConfig, writeGreyPng, type AugmentConfig, type AugmentParams } from '../../data/index.js';
-import { HipfracError, Rng } from '../../util/index.js';
+import { Rng } from '../../util/index.js';
+import { CliError } from '../errors.js';
+import { numberOption, positiveInt } from '../options.js';
 import { tensor, tidy } from '../../torch/index.js';
 
 const usage = `Usage: hipfrac augment-preview --image PNG --out GRID.png [--n 8] [--seed 0] [--size 224] [--set key=value …]
@@ -18,7 +20,7 @@ function parseOverrides(settings: readonly string[]): Partial<AugmentConfig> {
   for (const setting of settings) {
     const match = /^(\w+)=(.+)$/.exec(setting);
     if (match === null || !(match[1] as string in defaultAugmentConfig)) {
-      throw new HipfracError('HF_CLI_BAD_OPTION', `--set expects key=value with a known key, got '${setting}'.`, { fix: `use one of: ${Object.keys(defaultAugmentConfig).join(', ')}.` });
+      throw new CliError('HF_CLI_BAD_OPTION', `--set expects key=value with a known key, got '${setting}'.`, { fix: `use one of: ${Object.keys(defaultAugmentConfig).join(', ')}.` });
     }
     const [, key, raw] = match as unknown as [string, keyof AugmentConfig, string];
     out[key] = typeof defaultAugmentConfig[key] === 'number' ? Number(raw) : raw;
@@ -35,12 +37,6 @@ function describe(p: AugmentParams): string {
   if (p.brightness !== 0.5) parts.push(`brightness ${p.brightness.toFixed(3)}`);
   if (p.contrast !== 1) parts.push(`contrast ${p.contrast.toFixed(3)}`);
   return parts.length === 0 ? 'unchanged' : parts.join(', ');
-}
-
-function positiveInt(name: string, raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) throw new HipfracError('HF_CLI_BAD_OPTION', `--${name} must be a positive integer, got '${raw}'.`);
-  return v;
 }
 
 export const augmentPreviewCommand: CliCommand = {
@@ -60,13 +56,11 @@ export const augmentPreviewCommand: CliCommand = {
       },
     });
     if (values.image === undefined || values.out === undefined) {
-      console.error(usage);
-      return 2;
+      throw new CliError('HF_CLI_MISSING_OPTION', `${values.image === undefined ? '--image' : '--out'} is required.`, { fix: usage.split('\n')[0] ?? '' });
     }
-    const n = positiveInt('n', values.n);
-    const size = positiveInt('size', values.size);
-    const seed = Number(values.seed);
-    if (!Number.isFinite(seed)) throw new HipfracError('HF_CLI_BAD_OPTION', `--seed must be a number, got '${values.seed}'.`);
+    const n = positiveInt(values.n, 8, '--n');
+    const size = positiveInt(values.size, 224, '--size');
+    const seed = numberOption(values.seed, '--seed') as number;
     const config = resolveAugmentConfig(parseOverrides(values.set));
 
     const pixels = await decodeGrey(values.image, { height: size, width: size }, 'squish');

@@ -2,8 +2,8 @@
 // sets of the dataset's split; exits non-zero when one does.
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { checkLeakage, loadSplit, readManifestRows, splitPath } from '../../data/index.js';
-import { HipfracError } from '../../util/index.js';
+import { checkLeakage, DataError, loadSplit, readManifestRows, requireDataset, splitPath } from '../../data/index.js';
+import { CliError } from '../errors.js';
 
 const usage = `Usage: hipfrac check-leakage <dataset> [--json]
 
@@ -16,12 +16,10 @@ export const checkLeakageCommand: CliCommand = {
   async run(argv) {
     const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
     const dataset = positionals[0];
-    if (dataset === undefined) {
-      console.error(usage);
-      return 2;
-    }
+    if (dataset === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no dataset folder given.', { fix: usage.split('\n')[0] ?? '' });
+    requireDataset(dataset);
     const split = await loadSplit(dataset);
-    if (split === undefined) throw new HipfracError('HF_DATA_NO_SPLIT', 'The dataset has no split.json.', { input: splitPath(dataset), fix: 'Run `hipfrac split <dataset>` first.' });
+    if (split === undefined) throw new DataError('HF_DATA_NO_SPLIT', 'The dataset has no split.json.', { input: splitPath(dataset), fix: 'Run `hipfrac split <dataset>` first.' });
     const report = checkLeakage(await readManifestRows(dataset), split);
     if (values.json === true) console.log(JSON.stringify(report, null, 2));
     else {

@@ -4,11 +4,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { getModelSpec } from '../../models/index.js';
+import { listModels } from '../../models/index.js';
 import { emptyCpuCache } from '../../torch/index.js';
 import { comparisonTable, figure, paragraph, renderReport, rocChart, writeReport, type ComparisonRow } from '../../report/index.js';
 import { compareModels, rocCurve } from '../../train/metrics/index.js';
-import { HipfracError } from '../../util/index.js';
+import { requireDataset } from '../../data/index.js';
+import type { TrainConfig } from '../../train/index.js';
+import { CliError } from '../errors.js';
+import { positiveInt } from '../options.js';
 import { trainRun, type TrainRunResult } from '../pipeline/trainRun.js';
 import { writeRunReport } from '../pipeline/runReport.js';
 import { CONFIG_FLAGS, configFromFlags } from './train.js';
@@ -37,11 +40,44 @@ function summaryOf(run: TrainRunResult, arch: string): RunSummary {
   };
 }
 
-/** A finished run in `dir` (results.json), so an interrupted comparison skips what is done. */
-function finishedRun(dir: string, arch: string): RunSummary | null {
+interface StoredResults {
+  config?: TrainConfig;
+  predictions: { id: string; label: number; probability: number }[];
+  parameters: number;
+  seconds: number;
+  imagesPerSecond: { inference: number };
+}
+
+/** The keys whose values differ between two configurations, as "key: stored → now". */
+function configDifferences(stored: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const keys = [...new Set([...Object.keys(stored), ...Object.keys(now)])].sort();
+  return keys.filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(now[k])).map((k) => `${k}: ${JSON.stringify(stored[k])} → ${JSON.stringify(now[k])}`);
+}
+
+/**
+ * A finished run in `dir` (results.json), so an interrupted comparison skips what is done — only when it was
+ * trained with the configuration and dataset asked for now; else HF_CLI_COMPARE_MISMATCH, before anything trains.
+ */
+function finishedRun(dir: string, arch: string, config: TrainConfig, datasetDir: string): RunSummary | null {
   const file = path.join(dir, 'results.json');
   if (!existsSync(file)) return null;
-  const r = JSON.parse(readFileSync(file, 'utf8')) as { predictions: { id: string; label: number; probability: number }[]; parameters: number; seconds: number; imagesPerSecond: { inference: number } };
+  let r: StoredResults;
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8')) as StoredResults;
+    if (!Array.isArray(r.predictions)) throw new Error('no "predictions" list');
+  } catch (cause) {
+    throw new CliError('HF_CLI_COMPARE_MISMATCH', `the finished run's results.json cannot be read (${(cause as Error).message}).`, { input: file, fix: `delete ${dir} to train ${arch} again.`, cause });
+  }
+  const differences = configDifferences((r.config ?? {}) as unknown as Record<string, unknown>, config as unknown as Record<string, unknown>);
+  const configFile = path.join(dir, 'config.json');
+  const storedData = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as { datasetDir?: string }).datasetDir : undefined;
+  if (storedData !== undefined && path.resolve(storedData) !== path.resolve(datasetDir)) differences.push(`dataset: ${storedData} → ${path.resolve(datasetDir)}`);
+  if (differences.length > 0) {
+    throw new CliError('HF_CLI_COMPARE_MISMATCH', `${arch} finished earlier with another configuration (${differences.slice(0, 6).join('; ')}${differences.length > 6 ? '; …' : ''}), so it cannot be compared as it is.`, {
+      input: dir,
+      fix: `run compare with the options that run used, or delete ${dir} (or pass another --out) to train ${arch} again.`,
+    });
+  }
   return { arch, labels: r.predictions.map((p) => p.label), ids: r.predictions.map((p) => p.id), probs: r.predictions.map((p) => p.probability), parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond.inference };
 }
 
@@ -61,27 +97,36 @@ McNemar's paired test of each model against the best. Same options as \`hipfrac 
       strict: true,
     });
     if (values.data === undefined || values.out === undefined) {
-      throw new HipfracError('HF_CLI_MISSING_OPTION', 'compare needs --data and --out.', { fix: 'e.g. hipfrac compare --data datasets/hips --out runs/compare' });
+      throw new CliError('HF_CLI_MISSING_OPTION', 'compare needs --data and --out.', { fix: 'e.g. hipfrac compare --data datasets/hips --out runs/compare' });
     }
     const archs = values.archs.split(',').map((a) => a.trim()).filter((a) => a !== '');
-    for (const arch of archs) getModelSpec(arch); // unknown names fail before hours of training
+    if (archs.length === 0) throw new CliError('HF_CLI_BAD_OPTION', '--archs named no architecture.', { input: '--archs', fix: `e.g. --archs ${STUDY_ARCHS.slice(0, 2).join(',')}` });
+    // Unknown names fail before hours of training.
+    const known = new Set(listModels().map((m) => m.name));
+    const unknown = archs.filter((a) => !known.has(a));
+    if (unknown.length > 0) throw new CliError('HF_CLI_BAD_OPTION', `--archs names unknown architecture(s): ${unknown.join(', ')}.`, { input: '--archs', fix: `use some of ${[...known].join(', ')} (hipfrac models).` });
+    const workers = values.workers === undefined ? undefined : positiveInt(values.workers, 2, '--workers');
+    const configs = new Map(archs.map((arch) => [arch, configFromFlags({ ...values, arch })]));
+    requireDataset(values.data);
+    // Every finished run is checked against the configuration asked for before any architecture trains.
+    const finished = new Map(archs.map((arch) => [arch, finishedRun(path.join(values.out as string, arch), arch, configs.get(arch) as TrainConfig, values.data as string)]));
     const summaries: RunSummary[] = [];
     for (const arch of archs) {
       const dir = path.join(values.out, arch);
-      const done = finishedRun(dir, arch);
+      const done = finished.get(arch) ?? null;
       if (done !== null) {
-        console.error(`${arch}: finished earlier, reusing ${dir}`);
+        console.error(`${arch}: finished earlier with the same configuration, reusing ${dir}`);
         summaries.push(done);
         continue;
       }
-      const config = configFromFlags({ ...values, arch });
+      const config = configs.get(arch) as TrainConfig;
       const run = await trainRun({
         datasetDir: values.data,
         outDir: dir,
         config,
         resume: existsSync(path.join(dir, 'train-state')),
         ...(values['weights-dir'] !== undefined ? { weightsDir: values['weights-dir'] } : {}),
-        ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
+        ...(workers !== undefined ? { workers } : {}),
         device: values.device,
       });
       await writeRunReport({ run, config, datasetDir: values.data, outDir: dir });
@@ -92,10 +137,10 @@ McNemar's paired test of each model against the best. Same options as \`hipfrac 
       emptyCpuCache();
     }
     const first = summaries[0];
-    if (first === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--archs named no architecture.');
+    if (first === undefined) throw new CliError('HF_CLI_BAD_OPTION', '--archs named no architecture.', { input: '--archs' });
     for (const s of summaries) {
       if (s.ids.join() !== first.ids.join()) {
-        throw new HipfracError('HF_CLI_COMPARE_MISMATCH', `${s.arch} was validated on other images than ${first.arch}.`, { input: path.join(values.out, s.arch), fix: 'use the same dataset and split for every architecture (delete the stale run folder).' });
+        throw new CliError('HF_CLI_COMPARE_MISMATCH', `${s.arch} was validated on other images than ${first.arch}.`, { input: path.join(values.out, s.arch), fix: 'use the same dataset and split for every architecture (delete the stale run folder).' });
       }
     }
     const compared = compareModels(first.labels, Object.fromEntries(summaries.map((s) => [s.arch, s.probs])), { mcnemar: {}, bootstrap: { seed: 0 } });

@@ -1,6 +1,7 @@
 // `hipfrac doctor`: what engine this installation runs on (LibTorch, BLAS, threads, CUDA) and
 // whether the addon loads, so a user can tell a broken install from a slow one.
 import os from 'node:os';
+import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { describeError } from '../../util/index.js';
 
@@ -8,7 +9,8 @@ export const doctorCommand: CliCommand = {
   name: 'doctor',
   summary: 'Check the installation: LibTorch version, BLAS, threads, CUDA, addon',
   usage: 'Usage: hipfrac doctor\n\nPrints the engine this installation runs on and exits non-zero if the addon cannot load.',
-  async run(): Promise<number> {
+  async run(argv): Promise<number> {
+    parseArgs({ args: [...argv], options: {} }); // it takes no options: anything else is a usage error
     console.log(`node        ${process.version} on ${os.platform()} ${os.arch()}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
     let torch: typeof import('../../torch/index.js');
     try {

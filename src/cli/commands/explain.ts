@@ -1,11 +1,10 @@
 // `hipfrac explain`: heatmap overlays (Grad-CAM, Grad-CAM++ or HiResCAM) for radiographs at their own
 // resolution, and localisation scores when fracture boxes are given.
-import { readFileSync } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { parseCsv } from '../../data/index.js';
+import { CliError } from '../errors.js';
 import {
   ClassifierOutputTarget,
   GradCam,
@@ -20,8 +19,8 @@ import {
   type Heatmap,
 } from '../../explain/index.js';
 import { tidy } from '../../torch/index.js';
-import { HipfracError } from '../../util/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, collectInputs, colormapOption, loadModel, modelInput, numberOption, positiveInt, radiographReader, type Radiograph } from './predict.js';
+import { collectInputs, modelInput, radiographReader, readBoxes, type Radiograph } from '../../data/index.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--method gradcam|gradcam++|hirescam]
                        [--layer PATH] [--target predicted|CLASS] [--colormap jet|viridis|cividis] [--opacity 0.4]
@@ -39,44 +38,8 @@ function camFor(method: string, model: ConstructorParameters<typeof GradCam>[0],
     case 'gradcam': return new GradCam(model, layer);
     case 'gradcam++': return new GradCamPlusPlus(model, layer);
     case 'hirescam': return new HiResCam(model, layer);
-    default: throw new HipfracError('HF_CLI_BAD_OPTION', `unknown CAM method '${method}'.`, { input: '--method', fix: 'use gradcam, gradcam++ or hirescam.' });
+    default: throw new CliError('HF_CLI_BAD_OPTION', `unknown CAM method '${method}'.`, { input: '--method', fix: 'use gradcam, gradcam++ or hirescam.' });
   }
-}
-
-/** The phantom cohort's annotations.json: images[].file with fractures[].box ([x0, y0, x1, y1], x1/y1 exclusive). */
-function readAnnotationBoxes(jsonFile: string): Map<string, Box[]> {
-  const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { images?: { file?: unknown; fractures?: { box?: unknown }[] }[] };
-  if (!Array.isArray(doc.images)) {
-    throw new HipfracError('HF_CLI_BAD_BOXES', 'the annotations JSON has no "images" list.', { input: jsonFile, fix: 'pass the phantom cohort\'s annotations.json or a CSV "file,x0,y0,x1,y1".' });
-  }
-  const out = new Map<string, Box[]>();
-  for (const image of doc.images) {
-    if (typeof image.file !== 'string') continue;
-    const boxes = (image.fractures ?? []).map((f) => f.box).filter((b): b is Box => Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === 'number'));
-    out.set(path.resolve(path.dirname(jsonFile), image.file), boxes);
-  }
-  return out;
-}
-
-function readBoxes(file: string): Map<string, Box[]> {
-  if (file.toLowerCase().endsWith('.json')) return readAnnotationBoxes(file);
-  const csvFile = file;
-  const out = new Map<string, Box[]>();
-  const [header, ...rows] = parseCsv(readFileSync(csvFile, 'utf8'));
-  if (header?.fields.map((f) => f.trim()).join(',') !== 'file,x0,y0,x1,y1') {
-    throw new HipfracError('HF_CLI_BAD_BOXES', 'the boxes CSV must start with the header "file,x0,y0,x1,y1".', { input: csvFile });
-  }
-  for (const { fields, line } of rows) {
-    if (fields.length < 5 || fields[0]?.trim() === '') continue;
-    const [file, ...coords] = fields.map((f) => f.trim());
-    const box = coords.slice(0, 4).map(Number);
-    if (box.some((v) => !Number.isFinite(v)) || (box[2] as number) <= (box[0] as number) || (box[3] as number) <= (box[1] as number)) {
-      throw new HipfracError('HF_CLI_BAD_BOXES', `line ${line}: [${coords.join(', ')}] is not a box x0 < x1, y0 < y1.`, { input: csvFile });
-    }
-    const key = path.resolve(path.dirname(csvFile), file as string);
-    out.set(key, [...(out.get(key) ?? []), box as unknown as Box]);
-  }
-  return out;
 }
 
 export const explainCommand: CliCommand = {
@@ -100,14 +63,14 @@ export const explainCommand: CliCommand = {
       },
     });
     const input = positionals[0];
-    if (input === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', 'no input given.', { fix: usage });
+    if (input === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
     const colormap = colormapOption(values.colormap);
     const opacity = numberOption(values.opacity, '--opacity') ?? 0.4;
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const files = collectInputs(input);
     const boxes = values.boxes === undefined ? undefined : readBoxes(values.boxes);
+    const read = radiographReader(checkpointCard(values.model), values.rois);
     const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
     const layer = values.layer ?? model.spec.gradCamLayer;
     const cam = camFor(values.method as string, model, layer);
     let targetClass: number | undefined;
@@ -115,7 +78,7 @@ export const explainCommand: CliCommand = {
       const byName = card.classes.indexOf(values.target as string);
       targetClass = byName >= 0 ? byName : Number(values.target);
       if (!Number.isInteger(targetClass) || targetClass < 0 || targetClass >= card.classes.length) {
-        throw new HipfracError('HF_CLI_BAD_OPTION', `--target '${values.target}' is not 'predicted', a class name (${card.classes.join(', ')}) or an index.`, { input: '--target' });
+        throw new CliError('HF_CLI_BAD_OPTION', `--target '${values.target}' is not 'predicted', a class name (${card.classes.join(', ')}) or an index.`, { input: '--target' });
       }
     }
     const outDir = values.out ?? 'heatmaps';

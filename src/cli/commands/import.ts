@@ -3,7 +3,9 @@
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { importDataset, type ImportLayout, type LabelJoin } from '../../data/index.js';
-import { HipfracError, ProgressBar } from '../../util/index.js';
+import { ProgressBar } from '../../util/index.js';
+import { CliError } from '../errors.js';
+import { positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac import <dir> --out <dataset> [options]
 
@@ -45,15 +47,14 @@ export const importCommand: CliCommand = {
     });
     const input = positionals[0];
     if (input === undefined || values.out === undefined) {
-      console.error(usage);
-      return 2;
+      throw new CliError('HF_CLI_MISSING_OPTION', input === undefined ? 'no folder to import given.' : '--out is required.', { fix: usage.split('\n')[0] ?? '' });
     }
     const layout = values.layout as ImportLayout;
-    if (!['dicom', 'folders', 'fracatlas'].includes(layout)) throw new HipfracError('HF_CLI_OPTION', `Unknown layout "${values.layout}".`, { input: '--layout', fix: 'Use dicom, folders or fracatlas.' });
+    if (!['dicom', 'folders', 'fracatlas'].includes(layout)) throw new CliError('HF_CLI_BAD_OPTION', `Unknown layout "${values.layout}".`, { input: '--layout', fix: 'Use dicom, folders or fracatlas.' });
     const join = values.join as LabelJoin;
-    if (!['sop', 'accession', 'path'].includes(join)) throw new HipfracError('HF_CLI_OPTION', `Unknown join "${values.join}".`, { input: '--join', fix: 'Use sop, accession or path.' });
+    if (!['sop', 'accession', 'path'].includes(join)) throw new CliError('HF_CLI_BAD_OPTION', `Unknown join "${values.join}".`, { input: '--join', fix: 'Use sop, accession or path.' });
     const maxSide = Number(values['max-side']);
-    if (!Number.isInteger(maxSide) || maxSide < 16) throw new HipfracError('HF_CLI_OPTION', `--max-side must be an integer ≥ 16.`, { input: String(values['max-side']), fix: 'e.g. --max-side 512' });
+    if (!Number.isInteger(maxSide) || maxSide < 16) throw new CliError('HF_CLI_BAD_OPTION', `--max-side must be an integer ≥ 16, got '${values['max-side']}'.`, { input: '--max-side', fix: 'e.g. --max-side 512' });
     let bar: ProgressBar | undefined;
     const report = await importDataset({
       inputDir: input,
@@ -62,7 +63,7 @@ export const importCommand: CliCommand = {
       ...(values.labels === undefined ? {} : { labels: { file: values.labels, join, ...(values['key-column'] === undefined ? {} : { keyColumn: values['key-column'] }), ...(values['label-column'] === undefined ? {} : { labelColumn: values['label-column'] }) } }),
       maxSide,
       bitDepth: values['8bit'] === true ? 8 : 16,
-      ...(values.workers === undefined ? {} : { workers: Number(values.workers) }),
+      ...(values.workers === undefined ? {} : { workers: positiveInt(values.workers, 2, '--workers') }),
       ...(values['salt-file'] === undefined ? {} : { saltFile: values['salt-file'] }),
       onStart: (total, done) => {
         bar = new ProgressBar({ label: 'import', total: total - done, unit: 'files' });

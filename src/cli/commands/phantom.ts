@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { type Difficulty, DIFFICULTIES, generateCohort, writeContactSheet } from '../../phantom/index.js';
-import { HipfracError, ProgressBar } from '../../util/index.js';
+import { ProgressBar } from '../../util/index.js';
+import { CliError } from '../errors.js';
 
 const usage = `Usage: hipfrac phantom --patients N --seed S --difficulty easy|standard|hard --out DIR
                        [--size 1024] [--prevalence 0.43] [--label-noise 0] [--workers 2] [--sheet 16]
@@ -15,13 +16,13 @@ DIR/images/, with DIR/labels.csv, DIR/annotations.json (fracture boxes and masks
 
 function integer(name: string, text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n)) throw new HipfracError('HF_PHANTOM_BAD_OPTIONS', `--${name} must be an integer (got '${text}').`, { input: `--${name}`, fix: usage.split('\n')[0] ?? '' });
+  if (text.trim() === '' || !Number.isInteger(n)) throw new CliError('HF_CLI_BAD_OPTION', `--${name} must be an integer (got '${text}').`, { input: `--${name}`, fix: usage.split('\n')[0] ?? '' });
   return n;
 }
 
 function number(name: string, text: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n)) throw new HipfracError('HF_PHANTOM_BAD_OPTIONS', `--${name} must be a number (got '${text}').`, { input: `--${name}` });
+  if (text.trim() === '' || !Number.isFinite(n)) throw new CliError('HF_CLI_BAD_OPTION', `--${name} must be a number (got '${text}').`, { input: `--${name}`, fix: usage.split('\n')[0] ?? '' });
   return n;
 }
 
@@ -45,11 +46,10 @@ export const phantomCommand: CliCommand = {
       },
     });
     if (values.patients === undefined || values.out === undefined) {
-      console.error(usage);
-      return 2;
+      throw new CliError('HF_CLI_MISSING_OPTION', `${values.patients === undefined ? '--patients' : '--out'} is required.`, { fix: usage.split('\n')[0] ?? '' });
     }
     const difficulty = values.difficulty as Difficulty;
-    if (!DIFFICULTIES.includes(difficulty)) throw new HipfracError('HF_PHANTOM_BAD_OPTIONS', `--difficulty must be one of ${DIFFICULTIES.join('|')} (got '${values.difficulty}').`, { input: '--difficulty' });
+    if (!DIFFICULTIES.includes(difficulty)) throw new CliError('HF_CLI_BAD_OPTION', `--difficulty must be one of ${DIFFICULTIES.join('|')} (got '${values.difficulty}').`, { input: '--difficulty', fix: `use ${DIFFICULTIES.join(', ')}.` });
     const patients = integer('patients', values.patients);
     const sheet = integer('sheet', values.sheet);
     let bar: ProgressBar | null = null;

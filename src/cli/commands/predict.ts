@@ -1,209 +1,17 @@
 // `hipfrac predict`: fracture probability, triage decision and Grad-CAM heatmap for each radiograph (DICOM,
-// PNG or JPEG; a file or a folder), as JSON or CSV. Also the input helpers the explain/attack/triage commands share.
-import { existsSync, readFileSync, statSync, readdirSync, openSync, readSync, closeSync } from 'node:fs';
+// PNG or JPEG; a file or a folder), as JSON or CSV.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import type { CliCommand } from '../command.js';
-import { readDicom } from '../../dicom/index.js';
-import { cropGrey, parseCsv, resampleGrey, ROI_COLUMN_SETS, roiFromColumns, type RegionOfInterest } from '../../data/index.js';
-import { COLORMAPS, GradCam, heatmapsFromTensor, writeOverlayPng, type ColormapName, type GreyImage, type Heatmap } from '../../explain/index.js';
-import { loadCheckpoint, optimizeForInference, type Classifier, type ModelCard } from '../../models/index.js';
-import { inferenceMode, noGrad, resolveDevice, tensor, tidy, type Tensor } from '../../torch/index.js';
-import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
+import { collectInputs, modelInput, radiographReader, type Radiograph } from '../../data/index.js';
+import { GradCam, heatmapsFromTensor, writeOverlayPng, type Heatmap } from '../../explain/index.js';
+import { optimizeForInference } from '../../models/index.js';
+import { inferenceMode, noGrad, tidy } from '../../torch/index.js';
+import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
-
-// ------------------------------------------------------------------------------------------------
-// Shared input helpers
-
-const IMAGE_EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg']);
-
-function isDicomFile(file: string): boolean {
-  const ext = path.extname(file).toLowerCase();
-  if (ext === '.dcm' || ext === '.dicom') return true;
-  if (ext !== '') return false;
-  // Files without extension (as PACS exports them): the "DICM" magic after the 128-byte preamble.
-  const fd = openSync(file, 'r');
-  try {
-    const magic = Buffer.alloc(4);
-    return readSync(fd, magic, 0, 4, 128) === 4 && magic.toString('latin1') === 'DICM';
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The radiographs named by a file or a folder (not recursive), sorted. */
-export function collectInputs(target: string): string[] {
-  if (!existsSync(target)) throw new HipfracError('HF_CLI_INPUT_MISSING', 'the input does not exist.', { input: target, fix: 'give a DICOM/PNG/JPEG file or a folder of them.' });
-  if (!statSync(target).isDirectory()) return [target];
-  const files = readdirSync(target)
-    .map((name) => path.join(target, name))
-    .filter((f) => statSync(f).isFile() && (IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()) || (path.extname(f) === '' && isDicomFile(f))))
-    .sort();
-  if (files.length === 0) throw new HipfracError('HF_CLI_INPUT_MISSING', 'the folder holds no DICOM, PNG or JPEG files.', { input: target });
-  return files;
-}
-
-export interface Radiograph {
-  readonly file: string;
-  /** File name without folder, the case key in outputs. */
-  readonly key: string;
-  /** At the file's own resolution, 16-bit grey (MONOCHROME2 display values for DICOM); the region only, when cut. */
-  readonly original: GreyImage & { readonly data: Uint16Array };
-  /** Where `original` starts in the file's pixels when it was cut to a region of interest. */
-  readonly origin?: readonly [number, number];
-}
-
-/** Reads one DICOM (display pipeline of src/dicom) or PNG/JPEG (as 16-bit grey) at its own resolution. */
-export async function readRadiograph(file: string): Promise<Radiograph> {
-  const key = path.basename(file);
-  if (isDicomFile(file)) {
-    const image = await readDicom(file);
-    return { file, key, original: { width: image.width, height: image.height, data: image.display, maxValue: 65535 } };
-  }
-  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
-  try {
-    decoded = await sharp(file).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
-  } catch (cause) {
-    throw new HipfracError('HF_CLI_INPUT_UNREADABLE', `cannot decode the image: ${(cause as Error).message}`, { input: file, fix: 'give a DICOM, PNG or JPEG file.', cause });
-  }
-  const { width, height } = decoded.info;
-  const data = new Uint16Array(width * height);
-  data.set(new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, width * height));
-  return { file, key, original: { width, height, data, maxValue: 65535 } };
-}
-
-/** Images resized ('squish', the study's choice) to the model's input, [N, 3, size, size] in [0, 1]. */
-export function modelInput(radiographs: readonly Radiograph[], size: number): Tensor {
-  const plane = size * size;
-  const out = new Float32Array(radiographs.length * 3 * plane);
-  radiographs.forEach((r, i) => {
-    const resized = resampleGrey(r.original.data, r.original.width, r.original.height, { width: size, height: size }, 'squish');
-    for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[(i * 3 + c) * plane + p] = (resized[p] as number) / 65535;
-  });
-  return tensor(out, [radiographs.length, 3, size, size]);
-}
-
-/** The flags of every command that runs a checkpoint: --model CKPT_DIR, --device (loadModel) and --rois (radiographReader). */
-export const CHECKPOINT_FLAGS = {
-  model: { type: 'string' },
-  device: { type: 'string', default: 'cpu' },
-  rois: { type: 'string' },
-} as const;
-
-/**
- * Reads a CSV of regions of interest: a `file` column (a path, matched against the end of each input's path) and
- * hip_roi_x0…y1 or roi_x0…y1 in pixels. The phantom's labels.csv is such a file.
- */
-export function readRoisCsv(csvFile: string): Map<string, readonly [number, number, number, number]> {
-  let text: string;
-  try {
-    text = readFileSync(csvFile, 'utf8');
-  } catch (cause) {
-    throw new HipfracError('HF_CLI_BAD_ROIS', `cannot read the ROI file (${(cause as NodeJS.ErrnoException).code ?? String(cause)}).`, { input: csvFile, fix: 'check the --rois path.', cause });
-  }
-  const [header, ...body] = parseCsv(text);
-  const names = (header?.fields ?? []).map((f) => f.trim().toLowerCase());
-  const fileCol = names.indexOf('file');
-  if (fileCol < 0 || !ROI_COLUMN_SETS.some((cols) => cols.every((c) => names.includes(c)))) {
-    throw new HipfracError('HF_CLI_BAD_ROIS', 'the ROI file needs a "file" column and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 (pixels).', { input: csvFile, fix: 'e.g. the labels.csv hipfrac phantom writes.' });
-  }
-  const out = new Map<string, readonly [number, number, number, number]>();
-  for (const { fields, line } of body) {
-    const file = fields[fileCol]?.trim() ?? '';
-    if (file === '') continue;
-    const box = roiFromColumns((c) => (names.includes(c) ? (fields[names.indexOf(c)] ?? '') : undefined));
-    if (box === null || box === undefined) {
-      throw new HipfracError('HF_CLI_BAD_ROIS', `line ${line}: the region of ${file} is empty or not a number.`, { input: csvFile, fix: 'give x0 < x1 and y0 < y1 in pixels.' });
-    }
-    out.set(file.split(path.sep).join('/'), box);
-  }
-  return out;
-}
-
-/**
- * How a command reads its inputs for this checkpoint: as they are, or — for a model trained on hip crops
- * (card.crop 'roi') — cut to each file's region from --rois, so the model sees what it was trained on and the
- * heatmap overlays show that region.
- */
-export function radiographReader(card: ModelCard, roisFile: string | undefined): (file: string) => Promise<Radiograph> {
-  if (card.crop !== 'roi') return readRadiograph;
-  if (roisFile === undefined) {
-    throw new HipfracError('HF_CLI_NEEDS_ROI', 'this model was trained on hip regions of interest (crop: roi) and needs one per image.', {
-      fix: 'pass --rois FILE: a CSV with file and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 in pixels (the phantom labels.csv has them).',
-    });
-  }
-  const rois = readRoisCsv(roisFile);
-  return async (file: string): Promise<Radiograph> => {
-    // The row naming the longest tail of the input's path (a relative path or a bare file name) wins.
-    const parts = file.split(path.sep);
-    const box = parts.map((_, i) => rois.get(parts.slice(i).join('/'))).find((b) => b !== undefined);
-    if (box === undefined) throw new HipfracError('HF_CLI_NEEDS_ROI', 'no region of interest for this image in the --rois file.', { input: file, fix: `add a row for it to ${roisFile}.` });
-    const r = await readRadiograph(file);
-    const { width, height } = r.original;
-    const region: RegionOfInterest = [box[0] / width, box[1] / height, box[2] / width, box[3] / height];
-    const cut = cropGrey(r.original.data, width, height, region);
-    return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
-  };
-}
-
-/** The checkpoint's model (eval mode) and card, moved to `device` ('cpu' default, 'cuda', 'cuda:N'). */
-export function loadModel(dir: string | undefined, device = 'cpu'): { model: Classifier; card: ModelCard } {
-  if (dir === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
-  const target = resolveDevice(device);
-  const loaded = loadCheckpoint(dir);
-  if (target !== 'cpu') loaded.model.to(target);
-  return loaded;
-}
-
-/** Reads `file,label` rows (label an index or a class name of the card); file paths relative to the CSV. */
-export function readLabelsCsv(csvFile: string, classes: readonly string[]): Map<string, number> {
-  const rows = parseCsv(readFileSync(csvFile, 'utf8'));
-  const out = new Map<string, number>();
-  const [header, ...body] = rows;
-  if (header === undefined || header.fields[0]?.trim().toLowerCase() !== 'file' || header.fields[1]?.trim().toLowerCase() !== 'label') {
-    throw new HipfracError('HF_CLI_BAD_LABELS', 'the labels CSV must start with the header "file,label".', { input: csvFile });
-  }
-  for (const { fields, line } of body) {
-    const [file, raw] = fields.map((f) => f.trim());
-    if (file === undefined || file === '' || raw === undefined) continue;
-    const byName = classes.indexOf(raw);
-    const label = byName >= 0 ? byName : Number(raw);
-    if (!Number.isInteger(label) || label < 0 || label >= classes.length) {
-      throw new HipfracError('HF_CLI_BAD_LABELS', `line ${line}: label '${raw}' is neither a class index below ${classes.length} nor one of ${classes.join(', ')}.`, { input: csvFile });
-    }
-    out.set(path.resolve(path.dirname(csvFile), file), label);
-  }
-  return out;
-}
-
-/** Splits a list into batches of `size`. */
-export function batchesOf<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-export function positiveInt(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new HipfracError('HF_CLI_BAD_OPTION', `${name} must be a positive integer, got '${value}'.`, { input: name });
-  return n;
-}
-
-export function colormapOption(value: string | undefined): ColormapName {
-  const name = (value ?? 'jet') as ColormapName;
-  if (!COLORMAPS.includes(name)) throw new HipfracError('HF_CLI_BAD_OPTION', `unknown colour map '${value}'.`, { input: '--colormap', fix: `use one of ${COLORMAPS.join(', ')}.` });
-  return name;
-}
-
-export function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new HipfracError('HF_CLI_BAD_OPTION', `${name} must be a number, got '${value}'.`, { input: name });
-  return n;
-}
+import { CliError } from '../errors.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
 
 // ------------------------------------------------------------------------------------------------
 // The command
@@ -262,21 +70,34 @@ export const predictCommand: CliCommand = {
       },
     });
     const target = positionals[0];
-    if (target === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', 'no input given.', { fix: usage });
+    if (target === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
     const format = values.format;
-    if (format !== 'json' && format !== 'csv') throw new HipfracError('HF_CLI_BAD_OPTION', `--format must be json or csv, got '${format}'.`, { input: '--format' });
+    if (format !== 'json' && format !== 'csv') throw new CliError('HF_CLI_BAD_OPTION', `--format must be json or csv, got '${format}'.`, { input: '--format' });
     const colormap = colormapOption(values.colormap);
     const batchSize = positiveInt(values.batch, 8, '--batch');
-    const files = collectInputs(target);
-    const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
     const cutoff = numberOption(values.cutoff, '--cutoff');
-    const policy: TriagePolicy = cutoff !== undefined ? givenCutoffPolicy(cutoff) : policyFromModelCard(card, path.join(values.model as string, 'model.json'));
-    const outDir = values.out ?? 'predictions';
+    if (cutoff !== undefined && !(cutoff >= 0 && cutoff <= 1)) throw new CliError('HF_CLI_BAD_OPTION', `--cutoff must be a probability in [0, 1], got ${cutoff}.`, { input: '--cutoff', fix: 'e.g. --cutoff 0.995' });
     const heatmaps = values['no-heatmaps'] !== true;
     if (values.fast === true && heatmaps) {
-      throw new HipfracError('HF_CLI_BAD_OPTION', '--fast runs without gradients, and Grad-CAM heatmaps need them.', { input: '--fast', fix: 'add --no-heatmaps, or drop --fast.' });
+      throw new CliError('HF_CLI_BAD_OPTION', '--fast runs without gradients, and Grad-CAM heatmaps need them.', { input: '--fast', fix: 'add --no-heatmaps, or drop --fast.' });
     }
+    const files = collectInputs(target);
+    // Card, regions and policy are checked before the weights load.
+    const card = checkpointCard(values.model);
+    const read = radiographReader(card, values.rois);
+    let policy: TriagePolicy;
+    let warning: string | undefined;
+    try {
+      policy = cutoff !== undefined ? givenCutoffPolicy(cutoff) : policyFromModelCard(card, path.join(values.model as string, 'model.json'));
+    } catch (error) {
+      // Without a measured cut-off the probabilities are still given; no case is auto-reported.
+      if (!(error instanceof HipfracError && error.code === 'HF_TRIAGE_NO_CUTOFF')) throw error;
+      policy = uncalibratedPolicy();
+      warning = UNCALIBRATED_REASON;
+      console.error(`hipfrac: warning: ${warning}.`);
+    }
+    const { model } = loadModel(values.model, values.device);
+    const outDir = values.out ?? 'predictions';
     const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
     const fast = values.fast === true ? optimizeForInference(model, { channelsLast: true }).to(model.device) : undefined;
     const rows: PredictionRow[] = [];
@@ -315,7 +136,7 @@ export const predictCommand: CliCommand = {
     cam?.dispose();
     model.dispose();
     await mkdir(outDir, { recursive: true });
-    const text = format === 'json' ? `${JSON.stringify({ policy, predictions: rows }, null, 2)}\n` : toCsv(rows);
+    const text = format === 'json' ? `${JSON.stringify({ policy, ...(warning === undefined ? {} : { warning }), predictions: rows }, null, 2)}\n` : toCsv(rows);
     await writeFile(path.join(outDir, `predictions.${format}`), text);
     console.log(text.trimEnd());
     return 0;

@@ -4,8 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { DEFAULT_QC, cachedPngPath, contactSheetHtml, qcFlags, qcTable, readCachedImage, readManifestRows, summariseQc } from '../../data/index.js';
-import { HipfracError } from '../../util/index.js';
+import { DEFAULT_QC, cachedPngPath, contactSheetHtml, qcFlags, qcTable, readCachedImage, readManifestRows, requireDataset, summariseQc } from '../../data/index.js';
+import { CliError } from '../errors.js';
+import { positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac qc <dataset> [--max-images 500] [--blur ${DEFAULT_QC.blurVariance}] [--min-contrast ${DEFAULT_QC.minContrast}] [--min-std ${DEFAULT_QC.minStd}] [--min-side ${DEFAULT_QC.minSide}]
 
@@ -29,17 +30,16 @@ export const qcCommand: CliCommand = {
       },
     });
     const dataset = positionals[0];
-    if (dataset === undefined) {
-      console.error(usage);
-      return 2;
-    }
+    if (dataset === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no dataset folder given.', { fix: usage.split('\n')[0] ?? '' });
     const thresholds = { blurVariance: Number(values.blur), minContrast: Number(values['min-contrast']), minStd: Number(values['min-std']), minSide: Number(values['min-side']) };
     for (const [name, value] of Object.entries(thresholds)) {
-      if (!Number.isFinite(value) || value < 0) throw new HipfracError('HF_CLI_OPTION', `QC threshold ${name} must be a number ≥ 0.`, { input: String(value), fix: 'e.g. --blur 15' });
+      if (!Number.isFinite(value) || value < 0) throw new CliError('HF_CLI_BAD_OPTION', `QC threshold ${name} must be a number ≥ 0, got ${value}.`, { input: name, fix: 'e.g. --blur 15' });
     }
+    const maxImages = positiveInt(values['max-images'], 500, '--max-images');
+    requireDataset(dataset);
     const rows = (await readManifestRows(dataset)).map((row) => ({ ...row, qc: qcFlags(row.qcMetrics, row.width, row.height, row.view, thresholds) }));
     console.log(qcTable(summariseQc(rows)));
-    const html = await contactSheetHtml(rows, (row) => readCachedImage(cachedPngPath(dataset, row)), { maxImages: Number(values['max-images']) });
+    const html = await contactSheetHtml(rows, (row) => readCachedImage(cachedPngPath(dataset, row)), { maxImages });
     const out = join(dataset, 'qc.html');
     await writeFile(out, html, 'utf8');
     console.log(`Wrote ${out}.`);

@@ -3,8 +3,9 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { checkLeakage, readManifestRows, splitByPatient, splitPath, writeJsonAtomic } from '../../data/index.js';
-import { HipfracError } from '../../util/index.js';
+import { checkLeakage, DataError, readManifestRows, requireDataset, splitByPatient, splitPath, writeJsonAtomic } from '../../data/index.js';
+import { CliError } from '../errors.js';
+import { numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac split <dataset> [--val 0.2] [--seed 42] [--by-view] [--folds k]
 
@@ -22,20 +23,22 @@ export const splitCommand: CliCommand = {
       options: { val: { type: 'string', default: '0.2' }, seed: { type: 'string', default: '42' }, 'by-view': { type: 'boolean', default: false }, folds: { type: 'string' } },
     });
     const dataset = positionals[0];
-    if (dataset === undefined) {
-      console.error(usage);
-      return 2;
-    }
+    if (dataset === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no dataset folder given.', { fix: usage.split('\n')[0] ?? '' });
+    const valFraction = numberOption(values.val, '--val') as number;
+    if (!(valFraction > 0 && valFraction < 1)) throw new CliError('HF_CLI_BAD_OPTION', `--val must lie between 0 and 1, got ${values.val}.`, { input: '--val', fix: 'e.g. --val 0.2' });
+    const seed = numberOption(values.seed, '--seed') as number;
+    const folds = values.folds === undefined ? undefined : positiveInt(values.folds, 5, '--folds');
+    requireDataset(dataset);
     const rows = await readManifestRows(dataset);
-    if (rows.length === 0) throw new HipfracError('HF_DATA_EMPTY', 'The dataset has no images.', { input: join(dataset, 'manifest.jsonl'), fix: 'Run `hipfrac import` first.' });
+    if (rows.length === 0) throw new DataError('HF_DATA_EMPTY', 'The dataset has no images.', { input: join(dataset, 'manifest.jsonl'), fix: 'Run `hipfrac import` first.' });
     const split = splitByPatient(rows, {
-      valFraction: Number(values.val),
-      seed: Number(values.seed),
+      valFraction,
+      seed,
       stratifyByView: values['by-view'] === true,
-      ...(values.folds === undefined ? {} : { folds: Number(values.folds) }),
+      ...(folds === undefined ? {} : { folds }),
     });
     const leakage = checkLeakage(rows, split);
-    if (!leakage.ok) throw new HipfracError('HF_DATA_LEAKAGE', `The split leaks ${leakage.leaks.length} group(s); not saved.`, { input: dataset, fix: 'Report this as a bug.' });
+    if (!leakage.ok) throw new DataError('HF_DATA_LEAKAGE', `The split leaks ${leakage.leaks.length} group(s); not saved.`, { input: dataset, fix: 'Report this as a bug.' });
     await writeJsonAtomic(splitPath(dataset), split);
     const sizes = Object.entries(leakage.setSizes).map(([set, n]) => `${set} ${n}`).join(', ');
     console.log(`Wrote ${splitPath(dataset)}: ${sizes} (${new Set(rows.map((r) => r.patientKey)).size} patients, seed ${split.seed}).`);

@@ -5,7 +5,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { paperProtocol, resolveConfig, type TrainConfig } from '../../train/index.js';
+import { requireDataset } from '../../data/index.js';
 import { HipfracError } from '../../util/index.js';
+import { CliError } from '../errors.js';
+import { architectureOption, positiveInt } from '../options.js';
 import { trainRun } from '../pipeline/trainRun.js';
 import { writeRunReport } from '../pipeline/runReport.js';
 
@@ -59,7 +62,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
     try {
       fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     } catch (error) {
-      throw new HipfracError('HF_CLI_BAD_CONFIG_FILE', `cannot read the config file: ${(error as Error).message}`, { input: file, fix: 'pass a JSON object with TrainConfig keys (see docs/training.md).' });
+      throw new CliError('HF_CLI_BAD_CONFIG_FILE', `cannot read the config file: ${(error as Error).message}`, { input: file, fix: 'pass a JSON object with TrainConfig keys (see docs/training.md).' });
     }
   }
   const overrides: Record<string, unknown> = { ...defaults, ...fromFile };
@@ -67,7 +70,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
     const v = values[flag];
     if (typeof v === 'string') overrides[key] = v.trim() === '' ? v : Number(v);
   }
-  if (typeof values['arch'] === 'string') overrides['arch'] = values['arch'];
+  if (typeof values['arch'] === 'string') overrides['arch'] = architectureOption(values['arch']);
   if (typeof values['optimizer'] === 'string') overrides['optimizer'] = values['optimizer'];
   if (typeof values['head'] === 'string') overrides['head'] = values['head'];
   if (typeof values['crop'] === 'string') overrides['crop'] = values['crop'];
@@ -82,7 +85,15 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
     overrides['frozenEpochs'] ??= 0;
     overrides['lrMult'] ??= 1;
   }
-  return resolveConfig(overrides, typeof file === 'string' ? `${file} and command-line flags` : 'command-line flags');
+  try {
+    return resolveConfig(overrides, typeof file === 'string' ? `${file} and command-line flags` : 'command-line flags');
+  } catch (error) {
+    // A value out of range on the command line is a usage error (exit 2); one from --config stays HF_TRAIN_BAD_CONFIG.
+    if (error instanceof HipfracError && error.code === 'HF_TRAIN_BAD_CONFIG' && typeof file !== 'string') {
+      throw new CliError('HF_CLI_BAD_OPTION', error.message.replace(/ \(input: .*$/s, ''), { input: 'command-line flags', ...(error.fix === undefined ? {} : { fix: error.fix }), cause: error });
+    }
+    throw error;
+  }
 }
 
 export const trainCommand: CliCommand = {
@@ -114,9 +125,11 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
       strict: true,
     });
     if (values.data === undefined || values.out === undefined) {
-      throw new HipfracError('HF_CLI_MISSING_OPTION', 'train needs --data and --out.', { fix: 'e.g. hipfrac train --data datasets/hips --out runs/densenet169' });
+      throw new CliError('HF_CLI_MISSING_OPTION', 'train needs --data and --out.', { fix: 'e.g. hipfrac train --data datasets/hips --out runs/densenet169' });
     }
     const config = configFromFlags(values);
+    const workers = values.workers === undefined ? undefined : positiveInt(values.workers, 2, '--workers');
+    requireDataset(values.data);
     const run = await trainRun({
       datasetDir: values.data,
       outDir: values.out,
@@ -124,7 +137,7 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
       resume: values.resume === true,
       ...(values.weights !== undefined ? { weights: values.weights } : {}),
       ...(values['weights-dir'] !== undefined ? { weightsDir: values['weights-dir'] } : {}),
-      ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
+      ...(workers !== undefined ? { workers } : {}),
       device: values.device,
     });
     const report = await writeRunReport({ run, config, datasetDir: values.data, outDir: values.out });

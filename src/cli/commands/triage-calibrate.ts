@@ -5,22 +5,23 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
+import { CliError } from '../errors.js';
 import { writeJsonAtomic } from '../../data/index.js';
 import { CHECKPOINT_CARD } from '../../models/index.js';
 import { noGrad, tidy } from '../../torch/index.js';
+import { fitTemperature } from '../../train/metrics/index.js';
 import {
   calibratedCutoffPolicy,
   chooseOperatingPoints,
   conformalPolicy,
-  fitTemperature,
   givenCutoffPolicy,
   policyToJson,
   riskCoverageCurve,
   softmaxRow,
   type TriagePolicy,
 } from '../../triage/index.js';
-import { HipfracError } from '../../util/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, collectInputs, loadModel, modelInput, numberOption, positiveInt, readLabelsCsv, radiographReader } from './predict.js';
+import { collectInputs, modelInput, radiographReader, readImageLabels } from '../../data/index.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, loadModel, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
@@ -59,49 +60,56 @@ export const triageCalibrateCommand: CliCommand = {
       },
     });
     const input = positionals[0];
-    if (input === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', 'no input given.', { fix: usage });
-    if (values.labels === undefined) throw new HipfracError('HF_CLI_BAD_OPTION', '--labels is required: a cut-off is measured against the truth.', { fix: 'pass a CSV "file,label" for the validation images.' });
+    if (input === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
+    if (values.labels === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--labels is required: a cut-off is measured against the truth.', { fix: 'pass a CSV "file,label" for the validation images.' });
     const method = values.method as string;
     if (!['cutoff', 'given', 'conformal-lac', 'conformal-aps'].includes(method)) {
-      throw new HipfracError('HF_CLI_BAD_OPTION', `unknown method '${method}'.`, { input: '--method', fix: 'use cutoff, given, conformal-lac or conformal-aps.' });
+      throw new CliError('HF_CLI_BAD_OPTION', `unknown method '${method}'.`, { input: '--method', fix: 'use cutoff, given, conformal-lac or conformal-aps.' });
     }
-    if (values.temperature !== 'fit' && values.temperature !== 'none') throw new HipfracError('HF_CLI_BAD_OPTION', `--temperature must be fit or none.`, { input: '--temperature' });
+    if (values.temperature !== 'fit' && values.temperature !== 'none') throw new CliError('HF_CLI_BAD_OPTION', `--temperature must be fit or none.`, { input: '--temperature' });
+    // Every number is checked before the model runs.
+    const sensitivity = numberOption(values.sensitivity, '--sensitivity');
+    const specificity = numberOption(values.specificity, '--specificity');
+    const target = numberOption(values.target, '--target');
+    const givenCutoff = numberOption(values.cutoff, '--cutoff');
+    const alpha = numberOption(values.alpha, '--alpha');
+    const batchSize = positiveInt(values.batch, 16, '--batch');
     const files = collectInputs(input);
+    const checked = checkpointCard(values.model);
+    const read = radiographReader(checked, values.rois);
+    const labelMap = await readImageLabels(values.labels, checked.classes);
     const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
-    const labelMap = readLabelsCsv(values.labels, card.classes);
     const logits: number[][] = [];
     const labels: number[] = [];
-    for (const names of batchesOf(files, positiveInt(values.batch, 16, '--batch'))) {
+    for (const names of batchesOf(files, batchSize)) {
       const radiographs = await Promise.all(names.map(read));
       const out = tidy(() => noGrad(() => model.call(modelInput(radiographs, card.inputSize)).toFloat32Array()));
       const k = card.classes.length;
       radiographs.forEach((r, i) => {
-        const label = labelMap.get(path.resolve(r.file));
-        if (label === undefined) throw new HipfracError('HF_CLI_BAD_LABELS', 'an image has no row in the labels CSV.', { input: r.file });
+        const label = labelMap.labelOf(r.file);
+        if (label === undefined) throw new CliError('HF_CLI_BAD_LABELS', 'an image has no row in the labels CSV.', { input: r.file });
         logits.push(Array.from(out.subarray(i * k, (i + 1) * k)));
         labels.push(label);
       });
     }
     model.dispose();
-    const temperature = values.temperature === 'fit' ? fitTemperature(logits, labels) : 1;
+    // Temperature scaling: the one implementation (train/metrics, tested against SciPy).
+    const temperature = values.temperature === 'fit' ? fitTemperature(logits.flat(), labels, { numClasses: card.classes.length }).temperature : 1;
     const probabilities = logits.map((z) => softmaxRow(z, temperature));
     const operatingPoints = card.classes.length === 2 && labels.includes(0) && labels.includes(1)
       ? chooseOperatingPoints(probabilities.map((p) => p[1] as number), labels, {
-          ...(values.sensitivity === undefined ? {} : { targetSensitivity: numberOption(values.sensitivity, '--sensitivity') as number }),
-          ...(values.specificity === undefined ? {} : { targetSpecificity: numberOption(values.specificity, '--specificity') as number }),
+          ...(values.sensitivity === undefined ? {} : { targetSensitivity: sensitivity }),
+          ...(values.specificity === undefined ? {} : { targetSpecificity: specificity }),
         })
       : undefined;
     const extras = { temperature, ...(operatingPoints === undefined ? {} : { operatingPoints }) };
     const delta = numberOption(values.delta, '--delta');
     let policy: TriagePolicy;
     if (method === 'cutoff') {
-      const target = numberOption(values.target, '--target');
       policy = calibratedCutoffPolicy(probabilities, labels, { ...(target === undefined ? {} : { targetError: target }), ...(delta === undefined ? {} : { delta }) }, extras);
     } else if (method === 'given') {
-      policy = givenCutoffPolicy(numberOption(values.cutoff, '--cutoff') ?? 0.995, { probabilities, labels, ...(delta === undefined ? {} : { delta }) }, extras);
+      policy = givenCutoffPolicy(givenCutoff ?? 0.995, { probabilities, labels, ...(delta === undefined ? {} : { delta }) }, extras);
     } else {
-      const alpha = numberOption(values.alpha, '--alpha');
       policy = conformalPolicy(probabilities, labels, { score: method === 'conformal-lac' ? 'lac' : 'aps', ...(alpha === undefined ? {} : { alpha }) }, extras);
     }
     const curve = riskCoverageCurve(probabilities, labels);

@@ -9,6 +9,7 @@ import {
   ImageLoader,
   loadManifest,
   loadSplit,
+  requireDataset,
   splitByPatient,
   splitPath,
   writeJsonAtomic,
@@ -104,6 +105,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   if (options.device !== undefined) resolveDevice(options.device);
   const log = options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
   const { config, outDir } = options;
+  requireDataset(options.datasetDir); // before the run folder is made: a wrong --data leaves nothing behind
   mkdirSync(outDir, { recursive: true });
   const configFile = path.join(outDir, 'config.json');
   if (options.resume && existsSync(configFile)) {

@@ -1,6 +1,7 @@
 // McNemar's paired test of two classifiers on the same cases: exact two-sided binomial test when there
 // are few discordant pairs (< 25 by default), else χ² with Edwards' continuity correction (1 degree of freedom).
 import { badOption, checkBinaryLabels, checkNotEmpty, checkSameLength, MetricsError, type LabelArray } from './errors.js';
+import { logGamma } from '../../util/index.js';
 
 export interface McNemarResult {
   /** Cases model A got right and model B wrong. */
@@ -18,22 +19,10 @@ export interface McNemarOptions {
   readonly exactBelow?: number;
 }
 
-/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; ~15 significant digits). */
-function lnGamma(x: number): number {
-  const g = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
-  const z = x - 1;
-  let a = g[0] as number;
-  const t = z + 7.5;
-  for (let i = 1; i < 9; i++) a += (g[i] as number) / (z + i);
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
 /** Regularised upper incomplete gamma Q(a, x): series below a + 1, Lentz continued fraction above. */
 export function gammaQ(a: number, x: number): number {
   if (x <= 0) return 1;
-  const lnPrefix = -x + a * Math.log(x) - lnGamma(a);
+  const lnPrefix = -x + a * Math.log(x) - logGamma(a);
   if (x < a + 1) {
     let term = 1 / a, sum = term;
     for (let n = 1; n < 1000; n++) {

@@ -1,0 +1,65 @@
+// Option parsing shared by the commands: the checkpoint flags, numbers and colour maps checked at the boundary
+// (HF_CLI_BAD_OPTION, exit status 2), and the checkpoint a command runs.
+import { COLORMAPS, type ColormapName } from '../explain/index.js';
+import { listModels, loadCheckpoint, readModelCard, type Classifier, type ModelCard } from '../models/index.js';
+import { resolveDevice } from '../torch/index.js';
+import { CliError } from './errors.js';
+
+/** The flags of every command that runs a checkpoint: --model CKPT_DIR, --device (loadModel) and --rois (radiographReader). */
+export const CHECKPOINT_FLAGS = {
+  model: { type: 'string' },
+  device: { type: 'string', default: 'cpu' },
+  rois: { type: 'string' },
+} as const;
+
+/**
+ * The checkpoint's card alone (cheap: no weights), so a command checks its labels, regions and policy against it
+ * before loading the model. Throws HF_CLI_MISSING_OPTION without --model.
+ */
+export function checkpointCard(dir: string | undefined): ModelCard {
+  if (dir === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
+  return readModelCard(dir);
+}
+
+/** The checkpoint's model (eval mode) and card, moved to `device` ('cpu' default, 'cuda', 'cuda:N'). */
+export function loadModel(dir: string | undefined, device = 'cpu'): { model: Classifier; card: ModelCard } {
+  if (dir === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--model is required.', { fix: 'pass --model CKPT_DIR (a folder with model.json and model.safetensors).' });
+  const target = resolveDevice(device);
+  const loaded = loadCheckpoint(dir);
+  if (target !== 'cpu') loaded.model.to(target);
+  return loaded;
+}
+
+/** An architecture name of the registry (HF_CLI_BAD_OPTION naming the known ones otherwise). */
+export function architectureOption(value: string, option = '--arch'): string {
+  const known = listModels().map((m) => m.name);
+  if (!known.includes(value)) throw new CliError('HF_CLI_BAD_OPTION', `unknown architecture '${value}'.`, { input: option, fix: `use one of ${known.join(', ')} (hipfrac models).` });
+  return value;
+}
+
+/** Splits a list into batches of `size`. */
+export function batchesOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError('HF_CLI_BAD_OPTION', `${name} must be a positive integer, got '${value}'.`, { input: name, fix: `e.g. ${name} ${fallback}` });
+  return n;
+}
+
+export function colormapOption(value: string | undefined): ColormapName {
+  const name = (value ?? 'jet') as ColormapName;
+  if (!COLORMAPS.includes(name)) throw new CliError('HF_CLI_BAD_OPTION', `unknown colour map '${value}'.`, { input: '--colormap', fix: `use one of ${COLORMAPS.join(', ')}.` });
+  return name;
+}
+
+export function numberOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new CliError('HF_CLI_BAD_OPTION', `${name} must be a number, got '${value}'.`, { input: name, fix: `give a number, e.g. ${name} 0.5` });
+  return n;
+}

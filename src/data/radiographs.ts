@@ -1,0 +1,112 @@
+// The radiographs a command runs a model on (predict, explain, attack, triage-calibrate): collecting a file or a
+// folder of DICOM/PNG/JPEG, reading each at its own resolution (cut to its hip region for crop-trained models) and
+// resizing a batch to the model's input.
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { readDicom } from '../dicom/index.js';
+import { tensor, type Tensor } from '../torch/index.js';
+import type { GreyImage } from './cache.js';
+import { DataError } from './errors.js';
+import { cropGrey, resampleGrey, type RegionOfInterest } from './imageIo.js';
+import { readRoisCsv } from './rois.js';
+
+const IMAGE_EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg']);
+
+function isDicomFile(file: string): boolean {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.dcm' || ext === '.dicom') return true;
+  if (ext !== '') return false;
+  // Files without extension (as PACS exports them): the "DICM" magic after the 128-byte preamble.
+  const fd = openSync(file, 'r');
+  try {
+    const magic = Buffer.alloc(4);
+    return readSync(fd, magic, 0, 4, 128) === 4 && magic.toString('latin1') === 'DICM';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The radiographs named by a file or a folder (not recursive), sorted. Throws HF_DATA_INPUT_MISSING. */
+export function collectInputs(target: string): string[] {
+  if (!existsSync(target)) throw new DataError('HF_DATA_INPUT_MISSING', 'the input does not exist.', { input: target, fix: 'give a DICOM/PNG/JPEG file or a folder of them.' });
+  if (!statSync(target).isDirectory()) {
+    const ext = path.extname(target).toLowerCase();
+    if (!IMAGE_EXTENSIONS.has(ext) && !(ext === '' && isDicomFile(target))) {
+      throw new DataError('HF_DATA_INPUT_UNREADABLE', `'${ext || 'no extension'}' is not a radiograph file type.`, { input: target, fix: 'give a .dcm/.dicom (or extension-less DICOM), .png, .jpg or .jpeg file, or a folder of them.' });
+    }
+    return [target];
+  }
+  const files = readdirSync(target)
+    .map((name) => path.join(target, name))
+    .filter((f) => statSync(f).isFile() && (IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()) || (path.extname(f) === '' && isDicomFile(f))))
+    .sort();
+  if (files.length === 0) throw new DataError('HF_DATA_INPUT_MISSING', 'the folder holds no DICOM, PNG or JPEG files.', { input: target, fix: 'point at the folder that holds the radiographs (not recursive).' });
+  return files;
+}
+
+export interface Radiograph {
+  readonly file: string;
+  /** File name without folder, the case key in outputs. */
+  readonly key: string;
+  /** At the file's own resolution, 16-bit grey (MONOCHROME2 display values for DICOM); the region only, when cut. */
+  readonly original: GreyImage & { readonly maxValue: number };
+  /** Where `original` starts in the file's pixels when it was cut to a region of interest. */
+  readonly origin?: readonly [number, number];
+}
+
+/** Reads one DICOM (display pipeline of src/dicom) or PNG/JPEG (as 16-bit grey) at its own resolution. */
+export async function readRadiograph(file: string): Promise<Radiograph> {
+  const key = path.basename(file);
+  if (isDicomFile(file)) {
+    const image = await readDicom(file);
+    return { file, key, original: { width: image.width, height: image.height, data: image.display, maxValue: 65535 } };
+  }
+  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
+  try {
+    decoded = await sharp(file).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+  } catch (cause) {
+    throw new DataError('HF_DATA_INPUT_UNREADABLE', `cannot decode the image: ${(cause as Error).message}`, { input: file, fix: 'give a DICOM, PNG or JPEG file.', cause });
+  }
+  const { width, height } = decoded.info;
+  const data = new Uint16Array(width * height);
+  data.set(new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, width * height));
+  return { file, key, original: { width, height, data, maxValue: 65535 } };
+}
+
+/** Images resized ('squish', the study's choice) to the model's input, [N, 3, size, size] in [0, 1]. */
+export function modelInput(radiographs: readonly Radiograph[], size: number): Tensor {
+  const plane = size * size;
+  const out = new Float32Array(radiographs.length * 3 * plane);
+  radiographs.forEach((r, i) => {
+    const resized = resampleGrey(r.original.data, r.original.width, r.original.height, { width: size, height: size }, 'squish');
+    for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[(i * 3 + c) * plane + p] = (resized[p] as number) / 65535;
+  });
+  return tensor(out, [radiographs.length, 3, size, size]);
+}
+
+/**
+ * How a command reads its inputs for a checkpoint: as they are, or — for a model trained on hip crops (its card's
+ * crop is 'roi') — cut to each file's region from the ROI CSV, so the model sees what it was trained on and the
+ * heatmap overlays show that region. Throws HF_DATA_NEEDS_ROI when a crop-trained model gets no ROI file.
+ */
+export function radiographReader(card: { readonly crop?: string | undefined }, roisFile: string | undefined): (file: string) => Promise<Radiograph> {
+  if (card.crop !== 'roi') return readRadiograph;
+  if (roisFile === undefined) {
+    throw new DataError('HF_DATA_NEEDS_ROI', 'this model was trained on hip regions of interest (crop: roi) and needs one per image.', {
+      fix: 'pass --rois FILE: a CSV with file and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 in pixels (the phantom labels.csv has them).',
+    });
+  }
+  const rois = readRoisCsv(roisFile);
+  return async (file: string): Promise<Radiograph> => {
+    // The row naming the longest tail of the input's path (a relative path or a bare file name) wins.
+    const parts = file.split(path.sep);
+    const box = parts.map((_, i) => rois.get(parts.slice(i).join('/'))).find((b) => b !== undefined);
+    if (box === undefined) throw new DataError('HF_DATA_NEEDS_ROI', 'no region of interest for this image in the --rois file.', { input: file, fix: `add a row for it to ${roisFile}.` });
+    const r = await readRadiograph(file);
+    const { width, height } = r.original;
+    const region: RegionOfInterest = [box[0] / width, box[1] / height, box[2] / width, box[3] / height];
+    const cut = cropGrey(r.original.data, width, height, region);
+    return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
+  };
+}
