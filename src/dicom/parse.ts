@@ -2,6 +2,7 @@
 // meta header has no preamble, and bare data sets with no meta header at all (implicit or explicit VR).
 import { createRequire } from 'node:module';
 import type * as DicomParserModule from 'dicom-parser';
+import { implicitVrCallback } from './dictionary.js';
 import { DicomError, type DicomIssue } from './errors.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, transferSyntax, type TransferSyntax } from './uids.js';
 
@@ -84,7 +85,8 @@ export function parseDicomBytes(bytes: Uint8Array, file: string): ParsedDicom {
   }
   let dataSet: DataSet;
   try {
-    dataSet = dicomParser.parseDicom(input, options);
+    // Implicit-VR data sets: the dictionary tells which elements are sequences (dicom-parser asks per element).
+    dataSet = dicomParser.parseDicom(input, { ...options, vrCallback: implicitVrCallback });
   } catch (thrown) {
     const message = messageOf(thrown);
     const truncated = /past end|overrun|overread|beyond|end of buffer/i.test(message) || /cannot be greater than or equal to/.test(message);
