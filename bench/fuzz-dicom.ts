@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixtureSeeds, fuzzCases, phantomSeeds } from './lib/fuzzDicom.js';
-import { runCases, summarise } from './lib/fuzzRunner.js';
+import { runCases, summarise, type CaseResult, type FuzzSummary } from './lib/fuzzRunner.js';
 import { machineDescription, REPO_ROOT } from './lib/results.js';
 
 function option(name: string, fallback: string): string {
@@ -23,7 +23,30 @@ const seeds = [...phantomSeeds(), ...fixtures.seeds];
 const started = Date.now();
 let done = 0;
 let retriedAfterTimeOut = 0;
-const results = await runCases(fuzzCases(seeds, seed, cases), {
+const finished: CaseResult[] = [];
+
+/** The stored result; written every 250 cases too, so a run stopped early still records what it decided. */
+function save(complete: boolean): FuzzSummary {
+  const summary = summarise(finished);
+  const report = {
+    benchmark: 'fuzz-dicom',
+    command: `node dist/bench/fuzz-dicom.js --cases ${cases} --seed ${seed} --workers ${workers}`,
+    machine: machineDescription(),
+    date: new Date().toISOString().slice(0, 10),
+    complete,
+    casesPlanned: cases,
+    timeLimitMs: TIME_LIMIT_MS,
+    seedFiles: seeds.map((s) => s.label),
+    seconds: Math.round((Date.now() - started) / 1000),
+    retriedAfterTimeOut,
+    ...summary,
+  };
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  return summary;
+}
+
+await runCases(fuzzCases(seeds, seed, cases), {
   workerUrl: new URL('./lib/fuzzDicomWorker.js', import.meta.url),
   workers,
   timeLimitMs: TIME_LIMIT_MS,
@@ -32,24 +55,15 @@ const results = await runCases(fuzzCases(seeds, seed, cases), {
   onRetries: (n) => (retriedAfterTimeOut = n),
   onResult: (r) => {
     done++;
+    finished.push(r);
     if (r.outcome === 'crash' || r.outcome === 'hang') console.log(`case ${r.index} (${r.label}, ${r.mutation}): ${r.outcome} ${r.message ?? ''}`);
-    if (done % 500 === 0) console.log(`${done}/${cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    if (done % 250 === 0) {
+      save(false);
+      console.log(`${done}/${cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    }
   },
 });
 fixtures.cleanup();
-const summary = summarise(results);
-const report = {
-  benchmark: 'fuzz-dicom',
-  command: `node dist/bench/fuzz-dicom.js --cases ${cases} --seed ${seed} --workers ${workers}`,
-  machine: machineDescription(),
-  date: new Date().toISOString().slice(0, 10),
-  timeLimitMs: TIME_LIMIT_MS,
-  seedFiles: seeds.map((s) => s.label),
-  seconds: Math.round((Date.now() - started) / 1000),
-  retriedAfterTimeOut,
-  ...summary,
-};
-mkdirSync(path.dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+const summary = save(true);
 console.log(`${summary.cases} cases: ${summary.accepted} accepted, ${summary.rejected} rejected (coded), ${summary.crashes} crashes, ${summary.hangs} hangs; slowest ${summary.maxMs} ms → ${path.relative(REPO_ROOT, out)}`);
 process.exitCode = summary.crashes + summary.hangs === 0 ? 0 : 1;

@@ -62,8 +62,6 @@ interface Slot {
 function spawnRunner(options: RunOptions): Runner {
   if (options.isolation === 'process') {
     const child = fork(fileURLToPath(options.workerUrl), [], { serialization: 'advanced', execArgv: [`--max-old-space-size=${options.heapMb}`], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
-    child.unref();
-    child.channel?.unref();
     return {
       post: (m) => child.send(m as never),
       on: (e, l) => void child.on(e, l as never),
@@ -78,7 +76,6 @@ function spawnRunner(options: RunOptions): Runner {
     };
   }
   const worker = new Worker(options.workerUrl, { resourceLimits: { maxOldGenerationSizeMb: options.heapMb }, stdout: true, stderr: true });
-  worker.unref();
   return {
     post: (m) => worker.postMessage(m),
     on: (e, l) => void worker.on(e, l as never),

@@ -180,3 +180,14 @@ describe('hostile safetensors files', () => {
     refusal(() => loadSafetensors(file), /^HF_IO_SAFETENSORS_|^HF_IO_TRUNCATED$/);
   });
 });
+
+describe('weight-file fuzzing (100 seeded cases)', needs('torch'), () => {
+  it('damaged .pth and safetensors files are read or refused with a coded error, each within 2 s, none crashes', async () => {
+    const { fuzzWeights } = await import('../../bench/fuzz-weights.js');
+    const summary = await fuzzWeights(100, 20260612, 2);
+    assert.equal(summary.cases, 100);
+    assert.deepEqual(summary.failures.map((f) => `case ${f.index} (${f.label}, ${f.mutation}): ${f.outcome} ${f.message ?? ''}`), []);
+    assert.ok(Object.keys(summary.codes).every((code) => code.startsWith('HF_IO_')), JSON.stringify(summary.codes));
+    assert.ok(summary.rejected > 50, `${summary.rejected} refused`);
+  });
+});
