@@ -121,6 +121,7 @@ export async function decodeCompressedFrame(encoding: PixelEncoding, encoded: Ui
     case 'jpeg-lossless':
       return decodeJpegLossless(encoded, shape);
     case 'jpeg-ls':
+      requireEndOfImage(encoded, 'JPEG-LS');
       return decodeWithWasm('charls', encoded);
     case 'jpeg2000':
       return decodeWithWasm('openjpeg', encoded);
@@ -129,6 +130,16 @@ export async function decodeCompressedFrame(encoding: PixelEncoding, encoded: Ui
     case 'native':
       throw new Error('native pixel data is not compressed');
   }
+}
+
+/**
+ * CharLS (this WASM build) never returns on a JPEG-LS scan cut short, found by bench/fuzz-dicom.ts: a stream must
+ * end with its EOI marker (FFD9, optionally followed by zero padding) before it is handed over.
+ */
+function requireEndOfImage(encoded: Uint8Array, what: string): void {
+  let end = encoded.length;
+  while (end > 0 && encoded[end - 1] === 0) end--;
+  if (end < 4 || encoded[end - 2] !== 0xff || encoded[end - 1] !== 0xd9) throw new Error(`the ${what} stream ends without its EOI marker: it was cut short`);
 }
 
 /** The sample precision from the first SOF marker of a JPEG stream (8 when none is found). */

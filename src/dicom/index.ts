@@ -9,7 +9,7 @@ export { windowValue, windowReal } from './pixels.js';
 export type { AppliedVoi, VoiChoice, VoiFunction, PipelineOptions } from './pixels.js';
 export { TRANSFER_SYNTAXES, transferSyntax, nonImageReason } from './uids.js';
 export type { TransferSyntax, PixelEncoding } from './uids.js';
-export { BASIC_PROFILE, profileAction } from './profile.js';
+export { BASIC_PROFILE, RETAINED_ATTRIBUTES, isRetained, profileAction } from './profile.js';
 export type { ProfileAction, ProfileEntry } from './profile.js';
 export { deidentifyDicom, patientKeyOf } from './deidentify.js';
 export type { DeidentifyOptions } from './deidentify.js';

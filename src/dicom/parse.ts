@@ -2,6 +2,7 @@
 // meta header has no preamble, and bare data sets with no meta header at all (implicit or explicit VR).
 import { createRequire } from 'node:module';
 import type * as DicomParserModule from 'dicom-parser';
+import { implicitVrCallback } from './dictionary.js';
 import { DicomError, type DicomIssue } from './errors.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, transferSyntax, type TransferSyntax } from './uids.js';
 
@@ -82,9 +83,11 @@ export function parseDicomBytes(bytes: Uint8Array, file: string): ParsedDicom {
       });
     }
   }
+  checkNesting(input, file);
   let dataSet: DataSet;
   try {
-    dataSet = dicomParser.parseDicom(input, options);
+    // Implicit-VR data sets: the dictionary tells which elements are sequences (dicom-parser asks per element).
+    dataSet = dicomParser.parseDicom(input, { ...options, vrCallback: implicitVrCallback });
   } catch (thrown) {
     const message = messageOf(thrown);
     const truncated = /past end|overrun|overread|beyond|end of buffer/i.test(message) || /cannot be greater than or equal to/.test(message);
@@ -107,6 +110,30 @@ export function parseDicomBytes(bytes: Uint8Array, file: string): ParsedDicom {
     });
   }
   return { file, bytes: input, dataSet, transferSyntax: syntax, issues };
+}
+
+/** Deeper than any real object (SR content trees stay in the tens); dicom-parser's recursion must not see more. */
+export const MAX_SEQUENCE_DEPTH = 128;
+
+/**
+ * Refuses items of undefined length nested deeper than MAX_SEQUENCE_DEPTH before dicom-parser recurses into
+ * them: unclosed nesting makes every level search the rest of the file (quadratic time, found by
+ * bench/fuzz-dicom.ts), and deep nesting exhausts the stack. Counts item starts with undefined length
+ * (FFFE,E000 FFFFFFFF) against item delimiters (FFFE,E00D), little endian.
+ */
+function checkNesting(bytes: Uint8Array, file: string): void {
+  let depth = 0;
+  for (let at = bytes.indexOf(0xfe); at >= 0 && at + 8 <= bytes.length; at = bytes.indexOf(0xfe, at + 1)) {
+    if (bytes[at + 1] !== 0xff || bytes[at + 3] !== 0xe0) continue;
+    if (bytes[at + 2] === 0x00 && bytes[at + 4] === 0xff && bytes[at + 5] === 0xff && bytes[at + 6] === 0xff && bytes[at + 7] === 0xff) {
+      if (++depth > MAX_SEQUENCE_DEPTH) {
+        throw new DicomError('HF_DICOM_MALFORMED', `Sequences are nested more than ${MAX_SEQUENCE_DEPTH} items deep (at byte ${at}); no real object nests that deep.`, {
+          file,
+          fix: 'Check the file with dciodvfy or dcmdump; it is damaged or built to attack readers.',
+        });
+      }
+    } else if (bytes[at + 2] === 0x0d && depth > 0) depth--;
+  }
 }
 
 function withPreamble(meta: Uint8Array): Uint8Array {

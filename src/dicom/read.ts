@@ -87,11 +87,26 @@ export async function readDicomBytes(bytes: Uint8Array, file: string, options: R
   const issues = parsed.issues;
   try {
     return await decodeParsed(parsed, file, options);
-  } catch (error) {
+  } catch (thrown) {
+    const error = thrown instanceof DicomError ? thrown : malformed(thrown, file);
     // Keep what was noticed before the failure beside the error (e.g. "no preamble").
-    if (error instanceof DicomError) error.issues.push(...issues);
+    error.issues.push(...issues);
     throw error;
   }
+}
+
+/**
+ * The reader's boundary: dicom-parser throws plain strings when a value it is asked for runs past the buffer
+ * (a lying length the lenient parse let through), and typed-array reads throw RangeError on the same. Both mean
+ * a damaged file, never a bug to show the user as a stack trace.
+ */
+function malformed(thrown: unknown, file: string): DicomError {
+  const message = typeof thrown === 'string' ? thrown : thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
+  return new DicomError('HF_DICOM_MALFORMED', `The file is not well-formed DICOM: an element's value does not fit where its length says (${message}).`, {
+    file,
+    fix: 'Check the file with dciodvfy or dcmdump; re-export it from the source.',
+    cause: thrown,
+  });
 }
 
 async function decodeParsed(parsed: ReturnType<typeof parseDicomBytes>, file: string, options: ReadDicomOptions): Promise<DicomImage> {

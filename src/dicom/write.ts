@@ -1,15 +1,20 @@
 // The one DICOM writer: a dataset named by DICOM keywords becomes Part 10 bytes through dcmjs's writer and
 // dictionary. Every object hipfrac creates (phantom images, de-identified copies, SR, Secondary Capture) goes through here.
+import { deflateRawSync } from 'node:zlib';
 import dcmjs from 'dcmjs';
-import type { NaturalDataset } from 'dcmjs';
+import type { DenaturalizedDataset, NaturalDataset } from 'dcmjs';
 import { DicomError } from './errors.js';
 
-export type { NaturalDataset } from 'dcmjs';
+export type { DenaturalizedDataset, NaturalDataset } from 'dcmjs';
 
 /** Transfer syntaxes hipfrac writes, by their DICOM UIDs. */
 export const WRITE_TRANSFER_SYNTAXES = {
   implicitVrLittleEndian: '1.2.840.10008.1.2',
   explicitVrLittleEndian: '1.2.840.10008.1.2.1',
+  /** The data set after the file meta is deflated (RFC 1951) around dcmjs's explicit VR LE output. */
+  deflatedExplicitVrLittleEndian: '1.2.840.10008.1.2.1.99',
+  /** PixelData given as RLE-encoded frames (PS3.5 Annex G), one fragment each. */
+  rleLossless: '1.2.840.10008.1.2.5',
 } as const;
 
 /** hipfrac's Implementation Class UID (a 2.25 UUID-derived root) and version name, written in every file meta. */
@@ -20,6 +25,8 @@ export interface WriteDicomOptions {
   /** Default explicit VR little endian. Encapsulated syntaxes need PixelData already as fragments. */
   readonly transferSyntaxUid?: string;
   readonly implementationVersionName?: string;
+  /** Copy values whose length exceeds their VR's limit as they are (de-identified copies of others' files). */
+  readonly allowInvalidVRLength?: boolean;
 }
 
 /**
@@ -28,9 +35,20 @@ export interface WriteDicomOptions {
  * for elements whose dictionary VR is ambiguous (PixelData: 'OB' or 'OW').
  */
 export function writeDicom(dataset: NaturalDataset, options: WriteDicomOptions = {}): Buffer {
-  const sopClassUid = dataset['SOPClassUID'];
-  const sopInstanceUid = dataset['SOPInstanceUID'];
-  if (typeof sopClassUid !== 'string' || typeof sopInstanceUid !== 'string') {
+  return writeDicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset), options);
+}
+
+const text = (entry: { Value?: unknown[] } | undefined): string | undefined => (typeof entry?.Value?.[0] === 'string' ? entry.Value[0] : undefined);
+
+/**
+ * Encodes a dataset in dcmjs's tag-keyed form ("00080018": { vr, Value }), for callers that carry VRs
+ * themselves (de-identification copies elements by tag). Encapsulated syntaxes take PixelData as one
+ * ArrayBuffer per frame, written one fragment per frame with a basic offset table.
+ */
+export function writeDicomDict(dict: DenaturalizedDataset, options: WriteDicomOptions = {}): Buffer {
+  const sopClassUid = text(dict['00080016']);
+  const sopInstanceUid = text(dict['00080018']);
+  if (sopClassUid === undefined || sopInstanceUid === undefined) {
     throw new DicomError('HF_DICOM_WRITE', 'cannot write a DICOM object without SOPClassUID and SOPInstanceUID', {
       file: '(dataset being written)',
       fix: 'set both before writing',
@@ -45,7 +63,12 @@ export function writeDicom(dataset: NaturalDataset, options: WriteDicomOptions =
     ImplementationVersionName: options.implementationVersionName ?? IMPLEMENTATION_VERSION_NAME,
   };
   const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  return Buffer.from(dict.write());
+  const out = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
+  out.dict = dict;
+  const bytes = Buffer.from(out.write({ allowInvalidVRLength: options.allowInvalidVRLength ?? false, fragmentMultiframe: false }));
+  if (meta['TransferSyntaxUID'] !== WRITE_TRANSFER_SYNTAXES.deflatedExplicitVrLittleEndian) return bytes;
+  // dcmjs writes the data set of a deflated syntax as plain explicit VR LE; deflate what follows the meta group
+  // (preamble 128 + "DICM" 4 + group length element 12 + the group length's value).
+  const metaEnd = 144 + bytes.readUInt32LE(140);
+  return Buffer.concat([bytes.subarray(0, metaEnd), deflateRawSync(bytes.subarray(metaEnd), { level: 9 })]);
 }

@@ -116,6 +116,11 @@ function rebuildTensor(file: string, args: readonly unknown[]): TensorRef {
     throw corrupt(file, `a tensor has invalid offset/size/stride (${JSON.stringify([offset, size, stride])})`);
   }
   const ref = new TensorRef(storage, offset, size, stride);
+  // A shape may not claim more elements than its storage holds (stride-0 shapes would otherwise ask for any amount
+  // of memory from a few bytes of file): memory stays bounded by the file.
+  if (!Number.isSafeInteger(ref.numel) || ref.numel > storage.numel) {
+    throw corrupt(file, `a tensor of shape [${size.join(', ')}] declares ${ref.numel} elements, more than its ${storage.numel}-element storage`);
+  }
   if (ref.numel > 0) {
     const last = offset + size.reduce((sum, n, d) => sum + (n - 1) * (stride[d] as number), 0);
     if (last >= storage.numel) throw corrupt(file, `a tensor of shape [${size.join(', ')}] reaches element ${last} of a ${storage.numel}-element storage`);

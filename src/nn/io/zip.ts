@@ -116,11 +116,45 @@ export function readZipDirectory(reader: FileReader): Map<string, ZipEntry> {
       }
       extra += 4 + length;
     }
+    checkName(file, name);
+    if (entries.has(name)) throw unsafe(file, 'HF_IO_ZIP_NAME', `the archive holds two entries named '${name}'`);
     entries.set(name, { name, method, compressedSize, size, localHeaderOffset, flags });
     at = extraEnd + commentLength;
   }
+  checkOverlap(file, [...entries.values()]);
   return entries;
 }
+
+/** Refusals of hostile archives (zip-slip names, overlapping entries, decompression bombs). */
+function unsafe(file: string, code: 'HF_IO_ZIP_NAME' | 'HF_IO_ZIP_OVERLAP' | 'HF_IO_ZIP_BOMB', what: string): HipfracError {
+  return new HipfracError(code, `the zip archive is refused: ${what}.`, {
+    input: file,
+    fix: 'use a weight file written by torch.save (or hipfrac); this archive is malformed or built to attack readers.',
+  });
+}
+
+/** Entry names are relative paths inside the archive: no '..' segment, no absolute or drive path, no NUL or backslash. */
+function checkName(file: string, name: string): void {
+  const bad = name === '' || name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.includes('\\') || name.includes('\0') || name.split('/').some((part) => part === '..');
+  if (bad) throw unsafe(file, 'HF_IO_ZIP_NAME', `the entry name ${JSON.stringify(name)} points outside the archive (zip-slip)`);
+}
+
+/** Two entries whose data share bytes (a classic way to multiply a small file into a huge one) are refused. */
+function checkOverlap(file: string, entries: readonly ZipEntry[]): void {
+  const sorted = entries.slice().sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  for (let i = 1; i < sorted.length; i++) {
+    const previous = sorted[i - 1] as ZipEntry;
+    const current = sorted[i] as ZipEntry;
+    // 30 bytes of local header at least, then the data: the next header must start after the previous data.
+    if (current.localHeaderOffset < previous.localHeaderOffset + 30 + previous.compressedSize) {
+      throw unsafe(file, 'HF_IO_ZIP_OVERLAP', `entries '${previous.name}' and '${current.name}' overlap in the file`);
+    }
+  }
+}
+
+/** The most one deflated entry may expand to, and the largest expansion ratio accepted (deflate's own limit is ~1032). */
+export const MAX_INFLATED_BYTES = 1 << 30;
+const MAX_RATIO = 200;
 
 /**
  * The entry's uncompressed bytes. With `shared`, stored entries come in the reader's scratch buffer,
@@ -139,6 +173,9 @@ export function readZipEntry(reader: FileReader, entry: ZipEntry, shared = false
     return shared ? reader.readShared(start, entry.size) : reader.read(start, entry.size);
   }
   if (entry.method === 8) {
+    if (entry.size > MAX_INFLATED_BYTES || entry.size > MAX_RATIO * Math.max(entry.compressedSize, 1024)) {
+      throw unsafe(file, 'HF_IO_ZIP_BOMB', `'${entry.name}' declares ${entry.size} bytes from ${entry.compressedSize} compressed (a decompression bomb; at most ${MAX_RATIO}:1 and ${MAX_INFLATED_BYTES} bytes are inflated)`);
+    }
     let out: Buffer;
     try {
       // Bounded by the declared size, so a lying entry cannot inflate without limit.
