@@ -17,7 +17,7 @@ import {
   type Tensor,
 } from '../torch/index.js';
 import { HipfracError } from '../util/index.js';
-import { checkImageShape, inferInputChannels, resolveLayer, withMode, type ExpectedInput } from './model.js';
+import { checkImageShape, inferInputChannels, resolveLayer, withMode, type ExpectedInput } from '../models/index.js';
 import { ClassifierOutputTarget, type OutputTarget } from './targets.js';
 
 export interface CamOptions {

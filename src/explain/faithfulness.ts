@@ -19,7 +19,7 @@ import {
   type Tensor,
 } from '../torch/index.js';
 import { HipfracError } from '../util/index.js';
-import { withMode } from './model.js';
+import { withMode } from '../models/index.js';
 import { SoftmaxOutputTarget, type OutputTarget } from './targets.js';
 
 /** What removed pixels become: images [N, C, H, W] → baseline images of the same shape. */

@@ -8,8 +8,6 @@ export type { CamOptions, CamTargets } from './baseCam.js';
 export { GradCam } from './gradCam.js';
 export { GradCamPlusPlus } from './gradCamPlusPlus.js';
 export { HiResCam } from './hiResCam.js';
-export { checkImageShape, withMode, modelDevice, inferInputChannels, candidateLayers, resolveLayer } from './model.js';
-export type { ExpectedInput } from './model.js';
 export { heatmapsFromTensor, resizeHeatmap } from './heatmap.js';
 export type { Heatmap } from './heatmap.js';
 export { colormap, COLORMAPS } from './colormap.js';

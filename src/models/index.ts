@@ -18,3 +18,5 @@ export { rewriteLegacyDenseNetKeys } from './densenet.js';
 export type { ModelsErrorCode } from './errors.js';
 
 registerBuiltinModels();
+export { checkImageShape, withMode, modelDevice, inferInputChannels, candidateLayers, resolveLayer } from './inspect.js';
+export type { ExpectedInput } from './inspect.js';

@@ -1,6 +1,6 @@
 // The base of every attack: the [0, 1] pixel contract, labels and ε checks, the model's device and mode
 // (eval during the attack, restored in finally), and the gradient of the attack loss with respect to the image.
-import { checkImageShape, inferInputChannels, modelDevice, withMode, type ExpectedInput } from '../explain/index.js';
+import { checkImageShape, inferInputChannels, modelDevice, withMode, type ExpectedInput } from '../models/index.js';
 import type { Module } from '../nn/index.js';
 import { crossEntropy, enableGrad, grad, max, min, noGrad, tidy, type Tensor } from '../torch/index.js';
 import { HipfracError } from '../util/index.js';

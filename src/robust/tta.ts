@@ -3,7 +3,7 @@
 import type { Module } from '../nn/index.js';
 import { noGrad, softmax, stack, tidy, type Tensor } from '../torch/index.js';
 import { HipfracError, Rng } from '../util/index.js';
-import { withMode } from '../explain/index.js';
+import { withMode } from '../models/index.js';
 import type { Predictor } from './predict.js';
 import { affineTransform } from './transforms.js';
 

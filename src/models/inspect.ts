@@ -1,6 +1,6 @@
-// Helpers both CAM methods and attacks need around a classifier: the expected input, train/eval mode
-// saved and restored, the model's device, and the target layer looked up by path with a helpful error.
-import { Classifier } from '../models/index.js';
+// Generic helpers around a model that Grad-CAM (explain) and attacks (robust) both need: the expected input,
+// train/eval mode saved and restored, the model's device, and a layer looked up by path with a helpful error.
+import { Classifier } from './classifier.js';
 import { Conv2d, type Module } from '../nn/index.js';
 import type { Tensor } from '../torch/index.js';
 import { HipfracError } from '../util/index.js';
