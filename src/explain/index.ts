@@ -1,5 +1,6 @@
 // Why the model decided: Grad-CAM, Grad-CAM++ and HiResCAM heatmaps, overlays as PNG, localisation scores
 // against fracture boxes and faithfulness curves. Images are [N, C, H, W] in [0, 1]; normalisation is in the model.
+export { ExplainError } from './errors.js';
 export type { ExplainErrorCode } from './errors.js';
 export { ClassifierOutputTarget, SoftmaxOutputTarget, BinaryClassifierOutputTarget, BinarySoftmaxOutputTarget } from './targets.js';
 export type { OutputTarget } from './targets.js';

@@ -15,6 +15,7 @@ export { optimizeForInference } from './optimize.js';
 export type { InferenceOptions } from './optimize.js';
 export { resolveWeightsDir, findImagenetWeights } from './weights.js';
 export { rewriteLegacyDenseNetKeys } from './densenet.js';
+export { ModelsError } from './errors.js';
 export type { ModelsErrorCode } from './errors.js';
 
 registerBuiltinModels();
