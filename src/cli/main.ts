@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `hipfrac` command-line entry: dispatches to one command per file in ./commands.
 import { readFileSync } from 'node:fs';
-import { commands } from './commands/index.js';
+import { COMMAND_LOADERS } from './commands/loaders.js';
 import { asUsageError, CliError, exitCodeOf } from './errors.js';
 import { describeError } from '../util/index.js';
 
@@ -10,7 +10,9 @@ function version(): string {
   return (JSON.parse(readFileSync(pkgUrl, 'utf8')) as { version: string }).version;
 }
 
-function help(): string {
+async function help(): Promise<string> {
+  // Help lists every command's summary, so it loads them all; running one command loads only that one.
+  const { commands } = await import('./commands/index.js');
   const width = Math.max(...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return [`hipfrac ${version()} — hip fracture detection on radiographs`, '', 'Usage: hipfrac <command> [options]', '', 'Commands:', ...lines, '', 'Run `hipfrac <command> --help` for the options of one command.'].join('\n');
@@ -19,17 +21,18 @@ function help(): string {
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(help());
+    console.log(await help());
     return 0;
   }
   if (name === '--version' || name === '-v') {
     console.log(version());
     return 0;
   }
-  const command = commands.find((c) => c.name === name);
-  if (command === undefined) {
-    throw new CliError('HF_CLI_UNKNOWN_COMMAND', `unknown command '${name}'.`, { fix: `use one of ${commands.map((c) => c.name).join(', ')} (hipfrac --help).` });
+  const load = Object.hasOwn(COMMAND_LOADERS, name) ? COMMAND_LOADERS[name] : undefined;
+  if (load === undefined) {
+    throw new CliError('HF_CLI_UNKNOWN_COMMAND', `unknown command '${name}'.`, { fix: `use one of ${Object.keys(COMMAND_LOADERS).join(', ')} (hipfrac --help).` });
   }
+  const command = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.usage);
     return 0;

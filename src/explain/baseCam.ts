@@ -16,9 +16,9 @@ import {
   tidy,
   type Tensor,
 } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
-import { checkImageShape, inferInputChannels, resolveLayer, withMode, type ExpectedInput } from './model.js';
+import { checkImageShape, inferInputChannels, resolveLayer, withMode, type ExpectedInput } from '../models/index.js';
 import { ClassifierOutputTarget, type OutputTarget } from './targets.js';
+import { ExplainError } from './errors.js';
 
 export interface CamOptions {
   /** Input contract checked before each call; channels default to the stem convolution's. */
@@ -52,7 +52,7 @@ export abstract class BaseCam {
   constructor(readonly model: Module, targetLayers: readonly (Module | string)[] | Module | string, options: CamOptions = {}) {
     const list = Array.isArray(targetLayers) ? (targetLayers as readonly (Module | string)[]) : [targetLayers as Module | string];
     if (list.length === 0) {
-      throw new HipfracError('HF_EXPLAIN_UNKNOWN_LAYER', 'no target layer given.', { fix: 'name at least one layer, usually the last convolutional block.' });
+      throw new ExplainError('HF_EXPLAIN_UNKNOWN_LAYER', 'no target layer given.', { fix: 'name at least one layer, usually the last convolutional block.' });
     }
     const resolved = list.map((l) => resolveLayer(model, l));
     this.layerPaths = resolved.map((r) => r.path);
@@ -79,7 +79,7 @@ export abstract class BaseCam {
 
   /** As `compute`, also returning the logits [N, classes] of the same forward pass. */
   computeWithLogits(images: Tensor, targets?: CamTargets): { heatmaps: Tensor; logits: Tensor } {
-    if (this.disposed) throw new HipfracError('HF_EXPLAIN_DISPOSED', `this ${this.method} object was disposed.`, { fix: 'create a new one.' });
+    if (this.disposed) throw new ExplainError('HF_EXPLAIN_DISPOSED', `this ${this.method} object was disposed.`, { fix: 'create a new one.' });
     checkImageShape(images, this.expected, 'HF_EXPLAIN_IMAGE_SHAPE');
     const [n, , height, width] = images.shape as [number, number, number, number];
     const captured: (Tensor | undefined)[] = this.layers.map(() => undefined);
@@ -97,13 +97,13 @@ export abstract class BaseCam {
             const scores = this.targetScores(logits, targets, n);
             const activations = captured.map((a, i) => {
               if (a === undefined) {
-                throw new HipfracError('HF_EXPLAIN_LAYER_NOT_USED', `target layer '${this.layerPaths[i]}' did not run in the forward pass.`, {
+                throw new ExplainError('HF_EXPLAIN_LAYER_NOT_USED', `target layer '${this.layerPaths[i]}' did not run in the forward pass.`, {
                   input: this.layerPaths[i],
                   fix: 'choose a layer that the model calls in forward (see model.namedModules()).',
                 });
               }
               if (a.ndim !== 4) {
-                throw new HipfracError('HF_EXPLAIN_LAYER_SHAPE', `target layer '${this.layerPaths[i]}' outputs [${a.shape.join(', ')}], not a feature map [N, K, h, w].`, {
+                throw new ExplainError('HF_EXPLAIN_LAYER_SHAPE', `target layer '${this.layerPaths[i]}' outputs [${a.shape.join(', ')}], not a feature map [N, K, h, w].`, {
                   input: this.layerPaths[i],
                   fix: 'choose a convolutional layer or block (before global pooling).',
                 });
@@ -143,7 +143,7 @@ export abstract class BaseCam {
     } else if (Array.isArray(targets)) {
       list = targets as readonly OutputTarget[];
       if (list.length !== n) {
-        throw new HipfracError('HF_EXPLAIN_TARGETS', `got ${list.length} targets for a batch of ${n} images.`, {
+        throw new ExplainError('HF_EXPLAIN_TARGETS', `got ${list.length} targets for a batch of ${n} images.`, {
           fix: 'give one target per image, a single target for all, or none for the predicted class.',
         });
       }

@@ -1,5 +1,6 @@
 // The explain room's error codes (Grad-CAM, overlays, localisation scores), each thrown as a HipfracError.
 // A retired code is never reused.
+import { HipfracError } from '../util/index.js';
 
 export type ExplainErrorCode =
   | 'HF_EXPLAIN_UNKNOWN_LAYER'
@@ -10,3 +11,14 @@ export type ExplainErrorCode =
   | 'HF_EXPLAIN_DISPOSED'
   | 'HF_EXPLAIN_BAD_OPTION'
   | 'HF_EXPLAIN_HEATMAP_SHAPE';
+
+/** An error of this room: the code is checked against the catalogue above at compile time. */
+export class ExplainError extends HipfracError {
+  override readonly code: ExplainErrorCode;
+
+  constructor(code: ExplainErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
+    super(code, message, details);
+    this.name = 'ExplainError';
+    this.code = code;
+  }
+}

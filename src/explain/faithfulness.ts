@@ -18,9 +18,9 @@ import {
   zerosLike,
   type Tensor,
 } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
-import { withMode } from './model.js';
+import { withMode } from '../models/index.js';
 import { SoftmaxOutputTarget, type OutputTarget } from './targets.js';
+import { ExplainError } from './errors.js';
 
 /** What removed pixels become: images [N, C, H, W] → baseline images of the same shape. */
 export type Imputer = (images: Tensor) => Tensor;
@@ -33,7 +33,7 @@ export function constantImputer(value = 0): Imputer {
 /** Removed pixels take a local mean (a box blur of `kernel` px, RISE's insertion baseline). */
 export function blurImputer(kernel = 11): Imputer {
   if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0) {
-    throw new HipfracError('HF_EXPLAIN_BAD_OPTION', `blur kernel must be an odd positive integer, got ${kernel}.`, { input: 'kernel' });
+    throw new ExplainError('HF_EXPLAIN_BAD_OPTION', `blur kernel must be an odd positive integer, got ${kernel}.`, { input: 'kernel' });
   }
   return (images) => avgPool2d(images, kernel, 1, Math.floor(kernel / 2), false, false);
 }
@@ -68,11 +68,11 @@ export interface PerturbationCurve {
 export function perturbationCurve(model: Module, images: Tensor, heatmaps: Tensor, options: PerturbationOptions = {}): PerturbationCurve {
   const mode = options.mode ?? 'deletion';
   const steps = options.steps ?? 16;
-  if (!Number.isInteger(steps) || steps < 1) throw new HipfracError('HF_EXPLAIN_BAD_OPTION', `steps must be a positive integer, got ${steps}.`, { input: 'steps' });
+  if (!Number.isInteger(steps) || steps < 1) throw new ExplainError('HF_EXPLAIN_BAD_OPTION', `steps must be a positive integer, got ${steps}.`, { input: 'steps' });
   const [n, , height, width] = images.shape as [number, number, number, number];
   const hs = heatmaps.shape;
   if (hs.length !== 3 || hs[0] !== n || hs[1] !== height || hs[2] !== width) {
-    throw new HipfracError('HF_EXPLAIN_HEATMAP_SHAPE', `heatmaps must be [${n}, ${height}, ${width}] to match the images; got [${hs.join(', ')}].`);
+    throw new ExplainError('HF_EXPLAIN_HEATMAP_SHAPE', `heatmaps must be [${n}, ${height}, ${width}] to match the images; got [${hs.join(', ')}].`);
   }
   const imputer = options.imputer ?? (mode === 'insertion' ? blurImputer() : constantImputer(0));
   const pixels = height * width;
@@ -91,7 +91,7 @@ export function perturbationCurve(model: Module, images: Tensor, heatmaps: Tenso
           targets = predicted.map((k) => new SoftmaxOutputTarget(k));
         }
         const list = Array.isArray(targets) ? (targets as readonly OutputTarget[]) : Array.from({ length: n }, () => targets as OutputTarget);
-        if (list.length !== n) throw new HipfracError('HF_EXPLAIN_TARGETS', `got ${list.length} targets for ${n} images.`);
+        if (list.length !== n) throw new ExplainError('HF_EXPLAIN_TARGETS', `got ${list.length} targets for ${n} images.`);
         const perStep = fractions.map((f) =>
           tidy(() => {
             const k = Math.round(f * pixels);

@@ -1,7 +1,7 @@
 // A heatmap as plain data (values in [0, 1], row-major), so overlays, localisation scores and reports
 // work without tensors; plus bilinear resampling to another resolution.
 import type { Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
+import { ExplainError } from './errors.js';
 
 export interface Heatmap {
   readonly width: number;
@@ -14,7 +14,7 @@ export interface Heatmap {
 export function heatmapsFromTensor(maps: Tensor): Heatmap[] {
   const shape = maps.shape;
   if (shape.length !== 2 && shape.length !== 3) {
-    throw new HipfracError('HF_EXPLAIN_HEATMAP_SHAPE', `heatmaps must be [N, H, W] or [H, W]; got [${shape.join(', ')}].`);
+    throw new ExplainError('HF_EXPLAIN_HEATMAP_SHAPE', `heatmaps must be [N, H, W] or [H, W]; got [${shape.join(', ')}].`);
   }
   const [n, height, width] = (shape.length === 2 ? [1, ...shape] : shape) as [number, number, number];
   const all = maps.toFloat32Array();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { decode } from 'fast-png';
 import sharp from 'sharp';
 import type { Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
+import { ExplainError } from './errors.js';
 
 /** One grey image with values in [0, maxValue]. */
 export interface GreyImage {
@@ -30,11 +30,11 @@ export function readGreyPng(file: string): GreyImage {
   try {
     png = decode(readFileSync(file));
   } catch (error) {
-    throw new HipfracError('HF_EXPLAIN_IMAGE_SHAPE', `cannot read PNG: ${(error as Error).message}`, { input: file, fix: 'give an 8- or 16-bit PNG (the data cache writes these).', cause: error });
+    throw new ExplainError('HF_EXPLAIN_IMAGE_SHAPE', `cannot read PNG: ${(error as Error).message}`, { input: file, fix: 'give an 8- or 16-bit PNG (the data cache writes these).', cause: error });
   }
   const { width, height, channels, depth } = png;
   if (depth !== 8 && depth !== 16) {
-    throw new HipfracError('HF_EXPLAIN_IMAGE_SHAPE', `PNG bit depth ${depth} is not supported.`, { input: file, fix: 'give an 8- or 16-bit PNG.' });
+    throw new ExplainError('HF_EXPLAIN_IMAGE_SHAPE', `PNG bit depth ${depth} is not supported.`, { input: file, fix: 'give an 8- or 16-bit PNG.' });
   }
   const source = png.data as Uint8Array | Uint16Array;
   const data = depth === 16 ? new Uint16Array(width * height) : new Uint8Array(width * height);
@@ -47,7 +47,7 @@ export function greyFromTensor(images: Tensor, index = 0): GreyImage {
   const shape = images.shape;
   const [n, c, height, width] = (shape.length === 3 ? [1, ...shape] : shape) as [number, number, number, number];
   if (shape.length < 3 || shape.length > 4 || index < 0 || index >= n) {
-    throw new HipfracError('HF_EXPLAIN_IMAGE_SHAPE', `expected images [N, C, H, W] and an index below N; got [${shape.join(', ')}] and ${index}.`);
+    throw new ExplainError('HF_EXPLAIN_IMAGE_SHAPE', `expected images [N, C, H, W] and an index below N; got [${shape.join(', ')}] and ${index}.`);
   }
   const all = images.toFloat32Array();
   const start = index * c * height * width;

@@ -1,5 +1,6 @@
 // Why the model decided: Grad-CAM, Grad-CAM++ and HiResCAM heatmaps, overlays as PNG, localisation scores
 // against fracture boxes and faithfulness curves. Images are [N, C, H, W] in [0, 1]; normalisation is in the model.
+export { ExplainError } from './errors.js';
 export type { ExplainErrorCode } from './errors.js';
 export { ClassifierOutputTarget, SoftmaxOutputTarget, BinaryClassifierOutputTarget, BinarySoftmaxOutputTarget } from './targets.js';
 export type { OutputTarget } from './targets.js';
@@ -8,8 +9,6 @@ export type { CamOptions, CamTargets } from './baseCam.js';
 export { GradCam } from './gradCam.js';
 export { GradCamPlusPlus } from './gradCamPlusPlus.js';
 export { HiResCam } from './hiResCam.js';
-export { checkImageShape, withMode, modelDevice, inferInputChannels, candidateLayers, resolveLayer } from './model.js';
-export type { ExpectedInput } from './model.js';
 export { heatmapsFromTensor, resizeHeatmap } from './heatmap.js';
 export type { Heatmap } from './heatmap.js';
 export { colormap, COLORMAPS } from './colormap.js';

@@ -1,7 +1,7 @@
 // Localisation scores of heatmaps against ground-truth fracture boxes: the pointing game and the share of
 // heatmap energy inside the boxes, with the score a random heatmap would get for comparison.
-import { HipfracError } from '../util/index.js';
 import type { Heatmap } from './heatmap.js';
+import { ExplainError } from './errors.js';
 
 /** [x0, y0, x1, y1] in the heatmap's pixels, x1/y1 exclusive (the phantom's FractureTruth.box). */
 export type Box = readonly [number, number, number, number];
@@ -28,7 +28,7 @@ function boxMask(width: number, height: number, boxes: readonly Box[], tolerance
 
 function checkBoxes(boxes: readonly Box[]): void {
   if (boxes.length === 0) {
-    throw new HipfracError('HF_EXPLAIN_BAD_OPTION', 'localisation needs at least one ground-truth box per image.', {
+    throw new ExplainError('HF_EXPLAIN_BAD_OPTION', 'localisation needs at least one ground-truth box per image.', {
       fix: 'score only images with a fracture box (intact hips have nothing to point at).',
     });
   }
@@ -93,7 +93,7 @@ export interface LocalisationSummary {
 /** Scores many heatmaps against their boxes; images without boxes are skipped (null in perImage). */
 export function localisationScores(heatmaps: readonly Heatmap[], boxes: readonly (readonly Box[])[], tolerance = 0): LocalisationSummary {
   if (heatmaps.length !== boxes.length) {
-    throw new HipfracError('HF_EXPLAIN_BAD_OPTION', `got ${heatmaps.length} heatmaps but ${boxes.length} box lists.`, { fix: 'give one box list per heatmap (empty for intact hips).' });
+    throw new ExplainError('HF_EXPLAIN_BAD_OPTION', `got ${heatmaps.length} heatmaps but ${boxes.length} box lists.`, { fix: 'give one box list per heatmap (empty for intact hips).' });
   }
   const perImage = heatmaps.map((h, i) => {
     const b = boxes[i] as readonly Box[];

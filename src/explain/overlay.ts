@@ -1,9 +1,9 @@
 // Heatmap overlays: the map resized to the image's own resolution, coloured, and blended onto the grey
 // radiograph with a chosen opacity; written as PNG.
-import { HipfracError } from '../util/index.js';
 import { colormap, COLORMAPS, type ColormapName } from './colormap.js';
 import { resizeHeatmap, type Heatmap } from './heatmap.js';
 import { writeRgbPng, type GreyImage, type RgbImage } from './image.js';
+import { ExplainError } from './errors.js';
 
 export interface OverlayOptions {
   /** Colour map; 'viridis' or 'cividis' for colour-blind-safe figures. Default 'jet'. */
@@ -23,10 +23,10 @@ export function renderOverlay(image: GreyImage, heatmap: Heatmap, options: Overl
   const opacity = options.opacity ?? 0.4;
   const threshold = options.threshold ?? 0;
   if (!COLORMAPS.includes(name)) {
-    throw new HipfracError('HF_EXPLAIN_BAD_OPTION', `unknown colour map '${String(name)}'.`, { input: 'colormap', fix: `use one of ${COLORMAPS.join(', ')}.` });
+    throw new ExplainError('HF_EXPLAIN_BAD_OPTION', `unknown colour map '${String(name)}'.`, { input: 'colormap', fix: `use one of ${COLORMAPS.join(', ')}.` });
   }
   if (!(opacity >= 0 && opacity <= 1)) {
-    throw new HipfracError('HF_EXPLAIN_BAD_OPTION', `overlay opacity must be in [0, 1], got ${opacity}.`, { input: 'opacity' });
+    throw new ExplainError('HF_EXPLAIN_BAD_OPTION', `overlay opacity must be in [0, 1], got ${opacity}.`, { input: 'opacity' });
   }
   const heat = resizeHeatmap(heatmap, image.width, image.height);
   const out = new Uint8Array(image.width * image.height * 3);

@@ -3,6 +3,7 @@
 import type { Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, Sequential } from '../nn/index.js';
 import { FeatureBody, ReLUInplace } from './body.js';
+import { poolFlattenLinear } from './tail.js';
 
 /** `features`: five convolutions with ReLU and three max pools, ending at 256 channels. */
 export class AlexNetBody extends FeatureBody {
@@ -54,12 +55,6 @@ export class AlexNet extends AlexNetBody {
   }
 
   override forward(x: Tensor): Tensor {
-    const features = super.forward(x);
-    const pooled = this.avgpool.call(features);
-    const flat = pooled.flatten(1);
-    const out = this.classifier.call(flat);
-    pooled.dispose();
-    flat.dispose();
-    return out;
+    return poolFlattenLinear(super.forward(x), this.avgpool, this.classifier);
   }
 }

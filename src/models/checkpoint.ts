@@ -10,6 +10,7 @@ import { Classifier, createClassifier } from './classifier.js';
 import type { HeadKind } from './heads.js';
 import { getModelSpec } from './registry.js';
 import { loadExactly } from './weights.js';
+import { ModelsError } from './errors.js';
 
 export interface ModelCard {
   architecture: string;
@@ -53,7 +54,7 @@ export function hipfracVersion(): string {
 export function makeModelCard(model: Classifier, card: Partial<ModelCard> = {}): ModelCard {
   const classes = card.classes ?? Array.from({ length: model.numClasses }, (_, i) => `class${i}`);
   if (classes.length !== model.numClasses) {
-    throw new HipfracError('HF_MODELS_CHECKPOINT_INVALID', `the card lists ${classes.length} classes but the model has ${model.numClasses} outputs.`, {
+    throw new ModelsError('HF_MODELS_CHECKPOINT_INVALID', `the card lists ${classes.length} classes but the model has ${model.numClasses} outputs.`, {
       input: `classes: ${JSON.stringify(classes)}`,
       fix: 'give one class name per model output.',
     });
@@ -97,14 +98,14 @@ export function saveCheckpoint(dir: string, model: Classifier, card: Partial<Mod
 }
 
 function invalid(file: string, what: string, fix: string): HipfracError {
-  return new HipfracError('HF_MODELS_CHECKPOINT_INVALID', `checkpoint card is invalid: ${what}.`, { input: file, fix });
+  return new ModelsError('HF_MODELS_CHECKPOINT_INVALID', `checkpoint card is invalid: ${what}.`, { input: file, fix });
 }
 
 /** Reads and validates dir/model.json. */
 export function readModelCard(dir: string): ModelCard {
   const file = path.join(dir, CHECKPOINT_CARD);
   if (!existsSync(file)) {
-    throw new HipfracError('HF_MODELS_CHECKPOINT_MISSING', `no model card in the checkpoint folder.`, { input: file, fix: 'point at a folder written by saveCheckpoint / `hipfrac train` (it holds model.json and model.safetensors).' });
+    throw new ModelsError('HF_MODELS_CHECKPOINT_MISSING', `no model card in the checkpoint folder.`, { input: file, fix: 'point at a folder written by saveCheckpoint / `hipfrac train` (it holds model.json and model.safetensors).' });
   }
   let card: Partial<ModelCard>;
   try {
@@ -128,7 +129,7 @@ export function loadCheckpoint(dir: string): { model: Classifier; card: ModelCar
   const card = readModelCard(dir);
   const weightsFile = path.join(dir, CHECKPOINT_WEIGHTS);
   if (!existsSync(weightsFile)) {
-    throw new HipfracError('HF_MODELS_CHECKPOINT_MISSING', `the checkpoint has a card but no weights.`, { input: weightsFile, fix: 'copy model.safetensors together with model.json.' });
+    throw new ModelsError('HF_MODELS_CHECKPOINT_MISSING', `the checkpoint has a card but no weights.`, { input: weightsFile, fix: 'copy model.safetensors together with model.json.' });
   }
   const { tensors, metadata } = readSafetensors(weightsFile);
   try {

@@ -2,11 +2,11 @@
 // first step (inputs are [0,1] images, grey or RGB), freezing and layer groups as fastai does.
 import { dispose, tensor, type Tensor } from '../torch/index.js';
 import { BatchNorm2d, Module, type Sequential } from '../nn/index.js';
-import { HipfracError } from '../util/index.js';
 import type { FeatureBody } from './body.js';
 import { fastaiHead, linearHead, type HeadKind } from './heads.js';
 import { getArchBuilder, getModelSpec, type ArchSpec } from './registry.js';
 import { findImagenetWeights, loadExactly, loadImagenetIntoBody, readWeightFile, resolveWeightsDir, weightsNotFound } from './weights.js';
+import { ModelsError } from './errors.js';
 
 export interface ClassifierOptions {
   /** Output classes (default 2: no fracture / fracture). */
@@ -59,7 +59,7 @@ export class Classifier extends Module {
   forward(x: Tensor): Tensor {
     const shape = x.shape;
     if (shape.length !== 4 || (shape[1] !== 1 && shape[1] !== 3)) {
-      throw new HipfracError('HF_MODELS_INPUT_SHAPE', `${this.spec.name} expects images [N, 1 or 3, H, W], got [${shape.join(', ')}].`, {
+      throw new ModelsError('HF_MODELS_INPUT_SHAPE', `${this.spec.name} expects images [N, 1 or 3, H, W], got [${shape.join(', ')}].`, {
         fix: 'pass a batch of grey ([N, 1, H, W]) or RGB ([N, 3, H, W]) images with values in [0, 1].',
       });
     }
@@ -129,13 +129,13 @@ export class Classifier extends Module {
 
 function checkOptions(name: string, numClasses: number, head: string, ps: number): void {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new HipfracError('HF_MODELS_BAD_OPTION', `numClasses must be a positive integer, got ${numClasses}.`, { input: `${name} numClasses` });
+    throw new ModelsError('HF_MODELS_BAD_OPTION', `numClasses must be a positive integer, got ${numClasses}.`, { input: `${name} numClasses` });
   }
   if (head !== 'fastai' && head !== 'linear') {
-    throw new HipfracError('HF_MODELS_BAD_OPTION', `unknown head '${head}'.`, { input: `${name} head`, fix: "use 'fastai' or 'linear'." });
+    throw new ModelsError('HF_MODELS_BAD_OPTION', `unknown head '${head}'.`, { input: `${name} head`, fix: "use 'fastai' or 'linear'." });
   }
   if (!(ps >= 0 && ps <= 1)) {
-    throw new HipfracError('HF_MODELS_BAD_OPTION', `ps (head dropout) must be in [0, 1], got ${ps}.`, { input: `${name} ps` });
+    throw new ModelsError('HF_MODELS_BAD_OPTION', `ps (head dropout) must be in [0, 1], got ${ps}.`, { input: `${name} ps` });
   }
 }
 

@@ -3,6 +3,7 @@
 import { callOp, cat, dropout, empty, narrow, noGrad, relu, type Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, NamedSequential, init, runChain } from '../nn/index.js';
 import { FeatureBody, ReLUInplace, convAndNorm, type NetOptions } from './body.js';
+import { poolFlattenLinear } from './tail.js';
 
 /** BN → ReLU → 1×1 conv (bn_size·k) → BN → ReLU → 3×3 conv (k new feature maps). */
 class DenseLayer extends Module {
@@ -177,13 +178,10 @@ export class DenseNet extends DenseNetBody {
   }
 
   override forward(x: Tensor): Tensor {
+    // The final ReLU's output is this network's own (no module returns it, so no hook holds it): freed here.
     const features = super.forward(x);
-    const pooled = this.avgpool.call(features);
-    const flat = pooled.flatten(1);
-    const out = this.classifier.call(flat);
+    const out = poolFlattenLinear(features, this.avgpool, this.classifier);
     features.dispose();
-    pooled.dispose();
-    flat.dispose();
     return out;
   }
 }

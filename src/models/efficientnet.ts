@@ -3,6 +3,7 @@
 import { callInplace, empty, noGrad, sigmoid, type Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, Module, Sequential, init, runChain } from '../nn/index.js';
 import { FeatureBody, convAndNorm, type NetOptions } from './body.js';
+import { poolFlattenLinear } from './tail.js';
 
 /** torchvision's SiLU(inplace=True). */
 class SiLUInplace extends Module {
@@ -194,13 +195,7 @@ export class EfficientNet extends EfficientNetBody {
   }
 
   override forward(x: Tensor): Tensor {
-    const features = super.forward(x);
-    const pooled = this.avgpool.call(features);
-    const flat = pooled.flatten(1);
-    const out = this.classifier.call(flat);
-    pooled.dispose();
-    flat.dispose();
-    return out;
+    return poolFlattenLinear(super.forward(x), this.avgpool, this.classifier);
   }
 }
 

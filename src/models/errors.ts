@@ -1,5 +1,6 @@
 // The model zoo's error codes, one place: each names what went wrong; messages carry the file,
 // architecture and offending keys. A retired code is never reused.
+import { HipfracError } from '../util/index.js';
 
 export type ModelsErrorCode =
   | 'HF_MODELS_UNKNOWN_ARCH' // name not in the registry
@@ -11,4 +12,16 @@ export type ModelsErrorCode =
   | 'HF_MODELS_WEIGHTS_MISMATCH' // the file's keys or shapes do not fit the architecture
   | 'HF_MODELS_CHECKPOINT_MISSING' // model.json or model.safetensors absent
   | 'HF_MODELS_CHECKPOINT_INVALID' // model.json malformed or inconsistent with the weights
-  | 'HF_MODELS_NOT_FOLDABLE'; // optimizeForInference got a module the zoo did not build
+  | 'HF_MODELS_NOT_FOLDABLE' // optimizeForInference got a module the zoo did not build
+  | 'HF_MODELS_UNKNOWN_LAYER'; // a layer path (e.g. a Grad-CAM target) that is not a submodule
+
+/** An error of this room: the code is checked against the catalogue above at compile time. */
+export class ModelsError extends HipfracError {
+  override readonly code: ModelsErrorCode;
+
+  constructor(code: ModelsErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
+    super(code, message, details);
+    this.name = 'ModelsError';
+    this.code = code;
+  }
+}

@@ -15,6 +15,9 @@ export { optimizeForInference } from './optimize.js';
 export type { InferenceOptions } from './optimize.js';
 export { resolveWeightsDir, findImagenetWeights } from './weights.js';
 export { rewriteLegacyDenseNetKeys } from './densenet.js';
+export { ModelsError } from './errors.js';
 export type { ModelsErrorCode } from './errors.js';
 
 registerBuiltinModels();
+export { checkImageShape, withMode, modelDevice, inferInputChannels, candidateLayers, resolveLayer } from './inspect.js';
+export type { ExpectedInput } from './inspect.js';

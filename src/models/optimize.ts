@@ -2,10 +2,10 @@
 // into that convolution's weight and bias (y = γ·(Wx + b − μ)/√(σ² + ε) + β), removing a pass per layer.
 import { float, noGrad, sqrt, tidy, type Tensor } from '../torch/index.js';
 import { BatchNorm2d, type Module } from '../nn/index.js';
-import { HipfracError } from '../util/index.js';
 import { FeatureBody, FoldedNorm } from './body.js';
 import { Classifier } from './classifier.js';
 import { buildImagenetModel, getArchBuilder, imagenetArchOf } from './registry.js';
+import { ModelsError } from './errors.js';
 
 function parentOf(modulePath: string): string {
   const i = modulePath.lastIndexOf('.');
@@ -24,7 +24,7 @@ function foldedTwin(model: Module): Module {
   }
   const spec = imagenetArchOf(model);
   if (spec === undefined) {
-    throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `optimizeForInference takes a Classifier or a network from buildImagenetModel, got a ${model.constructor.name}.`, {
+    throw new ModelsError('HF_MODELS_NOT_FOLDABLE', `optimizeForInference takes a Classifier or a network from buildImagenetModel, got a ${model.constructor.name}.`, {
       fix: 'build the model with createClassifier, loadCheckpoint or buildImagenetModel.',
     });
   }
@@ -56,17 +56,17 @@ export function optimizeForInference<M extends Module>(model: M, options: Infere
     for (const [key, t] of target) {
       if (folds.has(parentOf(key))) continue;
       const s = source.get(key);
-      if (s === undefined) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: the folded copy has '${key}', the model does not.`);
+      if (s === undefined) throw new ModelsError('HF_MODELS_NOT_FOLDABLE', `internal: the folded copy has '${key}', the model does not.`);
       t.copy_(s);
     }
     for (const [convPath, bnPath] of folds) {
       const bn = model.getSubmodule(bnPath);
-      if (!(bn instanceof BatchNorm2d)) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: '${bnPath}' is a ${bn.constructor.name}, not a BatchNorm2d.`);
+      if (!(bn instanceof BatchNorm2d)) throw new ModelsError('HF_MODELS_NOT_FOLDABLE', `internal: '${bnPath}' is a ${bn.constructor.name}, not a BatchNorm2d.`);
       // In float64, so the folded weights round once, to float32, at the end.
       tidy(() => {
         const get = (key: string): Tensor => {
           const t = source.get(key);
-          if (t === undefined) throw new HipfracError('HF_MODELS_NOT_FOLDABLE', `internal: '${key}' is missing.`);
+          if (t === undefined) throw new ModelsError('HF_MODELS_NOT_FOLDABLE', `internal: '${key}' is missing.`);
           return t.to('float64');
         };
         const scale = get(`${bnPath}.weight`).div(sqrt(get(`${bnPath}.running_var`).add(float(bn.eps))));

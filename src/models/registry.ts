@@ -2,8 +2,8 @@
 // and builders, so training, reports and the CLI compare architectures by looping over names.
 import type { Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import { HipfracError } from '../util/index.js';
 import type { FeatureBody, NetOptions } from './body.js';
+import { ModelsError } from './errors.js';
 
 /** What the rest of hipfrac needs to know about an architecture. */
 export interface ArchSpec {
@@ -44,7 +44,7 @@ const builtBy = new WeakMap<Module, Entry>();
 /** Adds an architecture; a name registered twice is an error. */
 export function registerModel(spec: ArchSpec, builder: ArchBuilder): void {
   if (entries.has(spec.name)) {
-    throw new HipfracError('HF_MODELS_DUPLICATE_ARCH', `architecture '${spec.name}' is already registered.`, { input: spec.name, fix: 'choose another name for the new architecture.' });
+    throw new ModelsError('HF_MODELS_DUPLICATE_ARCH', `architecture '${spec.name}' is already registered.`, { input: spec.name, fix: 'choose another name for the new architecture.' });
   }
   entries.set(spec.name, { spec: Object.freeze({ ...spec, mean: [...spec.mean], std: [...spec.std] }) as ArchSpec, builder });
 }
@@ -57,7 +57,7 @@ export function listModels(): ArchSpec[] {
 function entry(name: string): Entry {
   const e = entries.get(name);
   if (e === undefined) {
-    throw new HipfracError('HF_MODELS_UNKNOWN_ARCH', `unknown architecture '${name}'.`, { input: name, fix: `use one of: ${[...entries.keys()].join(', ')}.` });
+    throw new ModelsError('HF_MODELS_UNKNOWN_ARCH', `unknown architecture '${name}'.`, { input: name, fix: `use one of: ${[...entries.keys()].join(', ')}.` });
   }
   return e;
 }

@@ -3,6 +3,7 @@
 import { noGrad, type Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, Sequential, init, runChain } from '../nn/index.js';
 import { FeatureBody, ReLUInplace, convAndNorm, relu_, type NetOptions } from './body.js';
+import { poolFlattenLinear } from './tail.js';
 
 type BlockKind = 'basic' | 'bottleneck';
 const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
@@ -136,13 +137,7 @@ export class ResNet extends ResNetBody {
   }
 
   override forward(x: Tensor): Tensor {
-    const features = super.forward(x);
-    const pooled = this.avgpool.call(features);
-    const flat = pooled.flatten(1);
-    const out = this.fc.call(flat);
-    pooled.dispose();
-    flat.dispose();
-    return out;
+    return poolFlattenLinear(super.forward(x), this.avgpool, this.fc);
   }
 }
 

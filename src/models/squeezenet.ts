@@ -3,6 +3,7 @@
 import { cat, noGrad, type Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, Conv2d, Dropout, MaxPool2d, Module, Sequential, init } from '../nn/index.js';
 import { FeatureBody, ReLUInplace, relu_ } from './body.js';
+import { poolFlattenLinear } from './tail.js';
 
 /** Squeeze (1×1) then expand with 1×1 and 3×3 convolutions side by side, concatenated. */
 class Fire extends Module {
@@ -110,10 +111,6 @@ export class SqueezeNet extends SqueezeNetBody {
   }
 
   override forward(x: Tensor): Tensor {
-    const features = super.forward(x);
-    const pooled = this.classifier.call(features);
-    const out = pooled.flatten(1);
-    pooled.dispose();
-    return out;
+    return poolFlattenLinear(super.forward(x), this.classifier);
   }
 }

@@ -3,6 +3,7 @@
 import { noGrad, type Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, MaxPool2d, Module, Sequential, init } from '../nn/index.js';
 import { FeatureBody, FoldedNorm, ReLUInplace, type NetOptions } from './body.js';
+import { poolFlattenLinear } from './tail.js';
 
 /** Configuration "E" of the paper (VGG-19): channel counts, 'M' = 2×2 max pool. */
 const CONFIG_E = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512, 'M'] as const;
@@ -78,12 +79,6 @@ export class Vgg extends VggBody {
   }
 
   override forward(x: Tensor): Tensor {
-    const features = super.forward(x);
-    const pooled = this.avgpool.call(features);
-    const flat = pooled.flatten(1);
-    const out = this.classifier.call(flat);
-    pooled.dispose();
-    flat.dispose();
-    return out;
+    return poolFlattenLinear(super.forward(x), this.avgpool, this.classifier);
   }
 }

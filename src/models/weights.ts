@@ -6,6 +6,7 @@ import type { Tensor } from '../torch/index.js';
 import { formatLoadReport, loadPth, loadSafetensors, type LoadReport, type Module } from '../nn/index.js';
 import { HipfracError } from '../util/index.js';
 import type { ArchBuilder, ArchSpec } from './registry.js';
+import { ModelsError } from './errors.js';
 
 /** The weights directory: the option, else HIPFRAC_WEIGHTS_DIR, else none. */
 export function resolveWeightsDir(weightsDir?: string): string | null {
@@ -27,7 +28,7 @@ export function findImagenetWeights(spec: ArchSpec, dir: string | null): string 
 /** The error for pretrained weights that are not there: which file, for which network, where to get it. */
 export function weightsNotFound(spec: ArchSpec, dir: string | null): HipfracError {
   const where = dir === null ? 'no weights directory is set (HIPFRAC_WEIGHTS_DIR or --weights-dir)' : `it is not in ${dir}`;
-  return new HipfracError('HF_MODELS_WEIGHTS_NOT_FOUND', `ImageNet weights for ${spec.name} (${spec.weightFile}) were asked for, but ${where}.`, {
+  return new ModelsError('HF_MODELS_WEIGHTS_NOT_FOUND', `ImageNet weights for ${spec.name} (${spec.weightFile}) were asked for, but ${where}.`, {
     input: dir === null ? spec.weightFile : path.join(dir, spec.weightFile),
     fix: `on a connected machine download ${spec.weightUrl} into the weights directory (or pass --weights PATH), or train from scratch (weights: null / --from-scratch).`,
   });
@@ -47,12 +48,12 @@ function looksLikeSafetensors(file: string): boolean {
 /** Reads a weight file by its content (safetensors or PyTorch .pth), whatever its extension. */
 export function readWeightFile(file: string): Map<string, Tensor> {
   if (!existsSync(file)) {
-    throw new HipfracError('HF_MODELS_WEIGHTS_NOT_FOUND', `weight file not found.`, { input: file, fix: 'check the path; torchvision file names are listed by `hipfrac models`.' });
+    throw new ModelsError('HF_MODELS_WEIGHTS_NOT_FOUND', `weight file not found.`, { input: file, fix: 'check the path; torchvision file names are listed by `hipfrac models`.' });
   }
   try {
     return looksLikeSafetensors(file) ? loadSafetensors(file) : loadPth(file);
   } catch (error) {
-    throw new HipfracError('HF_MODELS_WEIGHTS_UNREADABLE', `cannot read weights: ${(error as Error).message}`, {
+    throw new ModelsError('HF_MODELS_WEIGHTS_UNREADABLE', `cannot read weights: ${(error as Error).message}`, {
       input: file,
       fix: 'pass a torchvision .pth file (torch.save of a state_dict) or a .safetensors file.',
       cause: error,
@@ -75,7 +76,7 @@ export function loadExactly(module: Module, state: ReadonlyMap<string, Tensor>, 
     if (s !== undefined && (s.ndim !== t.ndim || s.shape.some((d, i) => d !== t.shape[i]))) report.mismatchedKeys.push({ key, expected: t.shape, received: s.shape });
   }
   if (problems(report) > 0) {
-    throw new HipfracError('HF_MODELS_WEIGHTS_MISMATCH', `${path.basename(file)} does not fit ${arch} (${what}): ${formatLoadReport(report)}.`, {
+    throw new ModelsError('HF_MODELS_WEIGHTS_MISMATCH', `${path.basename(file)} does not fit ${arch} (${what}): ${formatLoadReport(report)}.`, {
       input: file,
       fix: `use the file made for ${arch} (\`hipfrac models\` lists the torchvision file names), or train from scratch.`,
     });

@@ -26,3 +26,5 @@ export type { Conv2dOptions } from './layers.js';
 export * as init from './init.js';
 export * from './optim/index.js';
 export * from './io/index.js';
+export { NnError } from './errors.js';
+export type { NnErrorCode } from './errors.js';

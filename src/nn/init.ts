@@ -1,7 +1,7 @@
 // Weight initialisers, computed exactly as torch.nn.init does (same formulas, same in-place
 // LibTorch RNG calls), so a seeded model here starts from the same numbers as in PyTorch.
 import { noGrad, type Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
+import { NnError } from './errors.js';
 
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu';
 export type FanMode = 'fan_in' | 'fan_out';
@@ -10,7 +10,7 @@ export type FanMode = 'fan_in' | 'fan_out';
 export function fans(weight: Tensor): { fanIn: number; fanOut: number } {
   const shape = weight.shape;
   if (shape.length < 2) {
-    throw new HipfracError('HF_NN_INIT_SHAPE', `fan in/out need a tensor with at least 2 dimensions, got [${shape.join(', ')}].`);
+    throw new NnError('HF_NN_INIT_SHAPE', `fan in/out need a tensor with at least 2 dimensions, got [${shape.join(', ')}].`);
   }
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: (shape[1] as number) * receptive, fanOut: (shape[0] as number) * receptive };

@@ -19,9 +19,9 @@ import {
   zeros,
   type Tensor,
 } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
 import { kaimingUniform_, fans, uniform_ } from './init.js';
 import { Module } from './module.js';
+import { NnError } from './errors.js';
 
 type IntPair = number | readonly [number, number];
 
@@ -47,7 +47,7 @@ export class Conv2d extends Module {
     super();
     const groups = options.groups ?? 1;
     if (inChannels % groups !== 0 || outChannels % groups !== 0) {
-      throw new HipfracError('HF_NN_BAD_OPTION', `Conv2d: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${groups}).`);
+      throw new NnError('HF_NN_BAD_OPTION', `Conv2d: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${groups}).`);
     }
     this.inChannels = inChannels;
     this.outChannels = outChannels;
@@ -63,7 +63,7 @@ export class Conv2d extends Module {
 
   forward(input: Tensor): Tensor {
     if (input.ndim !== 4 || input.shape[1] !== this.inChannels) {
-      throw new HipfracError('HF_NN_INPUT_SHAPE', `Conv2d(${this.inChannels}→${this.outChannels}) expects input [N, ${this.inChannels}, H, W], got [${input.shape.join(', ')}].`);
+      throw new NnError('HF_NN_INPUT_SHAPE', `Conv2d(${this.inChannels}→${this.outChannels}) expects input [N, ${this.inChannels}, H, W], got [${input.shape.join(', ')}].`);
     }
     return conv2d(input, this.param('weight'), this.paramOrNull('bias'), this.stride, this.padding, this.dilation, this.groups);
   }
@@ -79,7 +79,7 @@ export class Linear extends Module {
   }
   forward(input: Tensor): Tensor {
     if (input.shape[input.ndim - 1] !== this.inFeatures) {
-      throw new HipfracError('HF_NN_INPUT_SHAPE', `Linear(${this.inFeatures}→${this.outFeatures}) expects input [..., ${this.inFeatures}], got [${input.shape.join(', ')}].`);
+      throw new NnError('HF_NN_INPUT_SHAPE', `Linear(${this.inFeatures}→${this.outFeatures}) expects input [..., ${this.inFeatures}], got [${input.shape.join(', ')}].`);
     }
     return linear(input, this.param('weight'), this.paramOrNull('bias'));
   }
@@ -115,13 +115,13 @@ export class BatchNorm2d extends Module {
 
   forward(input: Tensor): Tensor {
     if (!this.expectedRank().includes(input.ndim) || input.shape[1] !== this.numFeatures) {
-      throw new HipfracError('HF_NN_INPUT_SHAPE', `${this.constructor.name}(${this.numFeatures}) expects input [N, ${this.numFeatures}, …] of rank ${this.expectedRank().join(' or ')}, got [${input.shape.join(', ')}].`);
+      throw new NnError('HF_NN_INPUT_SHAPE', `${this.constructor.name}(${this.numFeatures}) expects input [N, ${this.numFeatures}, …] of rank ${this.expectedRank().join(' or ')}, got [${input.shape.join(', ')}].`);
     }
     if (this.training) {
       const perChannel = input.numel / this.numFeatures;
       // PyTorch refuses this too: the unbiased batch variance of one value is 0/0 and poisons running_var.
       if (perChannel <= 1) {
-        throw new HipfracError('HF_NN_BATCHNORM_SINGLE_VALUE', `${this.constructor.name}(${this.numFeatures}) in training mode got one value per channel (input [${input.shape.join(', ')}]).`, {
+        throw new NnError('HF_NN_BATCHNORM_SINGLE_VALUE', `${this.constructor.name}(${this.numFeatures}) in training mode got one value per channel (input [${input.shape.join(', ')}]).`, {
           fix: 'use batches of at least 2 images (drop the last incomplete batch) or call eval() first.',
         });
       }
@@ -157,7 +157,7 @@ export class BatchNorm1d extends BatchNorm2d {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    if (p < 0 || p > 1) throw new HipfracError('HF_NN_BAD_OPTION', `Dropout probability must be in [0, 1], got ${p}.`);
+    if (p < 0 || p > 1) throw new NnError('HF_NN_BAD_OPTION', `Dropout probability must be in [0, 1], got ${p}.`);
   }
   forward(input: Tensor): Tensor {
     return dropout(input, this.p, this.training);

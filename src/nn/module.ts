@@ -1,7 +1,7 @@
 // Module: the building block of every network, with parameters, buffers and children whose dotted
 // names are PyTorch's state_dict keys (`features.denseblock1.denselayer1.conv1.weight`).
 import { isDType, keep, noGrad, Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
+import { NnError } from './errors.js';
 
 export type ForwardHook = (module: Module, input: Tensor, output: Tensor) => void;
 
@@ -71,17 +71,17 @@ export abstract class Module {
 
   private checkName(name: string): void {
     if (name === '' || name.includes('.')) {
-      throw new HipfracError('HF_NN_BAD_NAME', `module attribute name '${name}' is not allowed.`, { fix: 'use a non-empty name without dots.' });
+      throw new NnError('HF_NN_BAD_NAME', `module attribute name '${name}' is not allowed.`, { fix: 'use a non-empty name without dots.' });
     }
     if (this.params.has(name) || this.buffers.has(name) || this.children.has(name)) {
-      throw new HipfracError('HF_NN_DUPLICATE_NAME', `'${name}' is already registered in ${this.constructor.name}.`);
+      throw new NnError('HF_NN_DUPLICATE_NAME', `'${name}' is already registered in ${this.constructor.name}.`);
     }
   }
 
   /** A parameter by local name (throws when absent). */
   param(name: string): Tensor {
     const p = this.params.get(name);
-    if (p === undefined || p === null) throw new HipfracError('HF_NN_NO_PARAMETER', `${this.constructor.name} has no parameter '${name}'.`);
+    if (p === undefined || p === null) throw new NnError('HF_NN_NO_PARAMETER', `${this.constructor.name} has no parameter '${name}'.`);
     return p;
   }
   /** A parameter or null (e.g. an optional bias). */
@@ -100,7 +100,7 @@ export abstract class Module {
   }
   child(name: string): Module {
     const c = this.children.get(name);
-    if (c === undefined) throw new HipfracError('HF_NN_NO_MODULE', `${this.constructor.name} has no child module '${name}'.`);
+    if (c === undefined) throw new NnError('HF_NN_NO_MODULE', `${this.constructor.name} has no child module '${name}'.`);
     return c;
   }
 
@@ -135,7 +135,7 @@ export abstract class Module {
     for (const part of path.split('.')) {
       const next: Module | undefined = (current ?? this).children.get(part);
       if (next === undefined) {
-        throw new HipfracError('HF_NN_NO_MODULE', `no submodule '${path}' (stopped at '${part}').`, {
+        throw new NnError('HF_NN_NO_MODULE', `no submodule '${path}' (stopped at '${part}').`, {
           fix: `choose one of: ${[...this.namedModules()].map(([n]) => n).filter((n) => n !== '').slice(0, 20).join(', ')}…`,
         });
       }
@@ -197,7 +197,7 @@ export abstract class Module {
     }
     const problems = report.missingKeys.length + report.unexpectedKeys.length + report.mismatchedKeys.length;
     if (strict && problems > 0) {
-      throw new HipfracError('HF_NN_STATE_DICT_MISMATCH', `state_dict does not fit ${this.constructor.name}: ${formatLoadReport(report)}`, {
+      throw new NnError('HF_NN_STATE_DICT_MISMATCH', `state_dict does not fit ${this.constructor.name}: ${formatLoadReport(report)}`, {
         ...(options.source === undefined ? {} : { input: options.source }),
         fix: 'check that the weight file is for this architecture and head, or load with strict: false to keep the fitting tensors.',
       });

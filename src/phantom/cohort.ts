@@ -3,12 +3,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { HipfracError } from '../util/index.js';
 import { patientId } from './dicomHeaders.js';
 import { type EncodedImage, encodeImage } from './encodeImage.js';
 import { type CohortOptions, type PlannedImage, type PlannedPatient, DEFAULT_PREVALENCE, DEFAULT_SIZE, planCohort } from './plan.js';
 import type { FractureTruth } from './types.js';
 import { hipRoi } from './roi.js';
+import { PhantomError } from './errors.js';
 
 export interface GenerateOptions extends CohortOptions {
   /** Output folder; created if missing. */
@@ -95,7 +95,7 @@ async function runPool(tasks: readonly WorkerTask[], workers: number, onDone: (r
           onDone(reply.result);
           feed();
         } else {
-          failure = new HipfracError('HF_PHANTOM_RENDER_FAILED', `Rendering image ${reply.index + 1} failed: ${reply.message}`, { input: `image ${reply.index + 1}`, fix: 'Report the seed and options; rerun with --workers 0 to see the stack.' });
+          failure = new PhantomError('HF_PHANTOM_RENDER_FAILED', `Rendering image ${reply.index + 1} failed: ${reply.message}`, { input: `image ${reply.index + 1}`, fix: 'Report the seed and options; rerun with --workers 0 to see the stack.' });
           reject(failure);
         }
       });
@@ -248,7 +248,7 @@ export async function generateCohort(options: GenerateOptions): Promise<CohortRe
   });
   const records: CohortImageRecord[] = images.map((image) => {
     const r = results.get(image.index);
-    if (r === undefined) throw new HipfracError('HF_PHANTOM_RENDER_FAILED', `Image ${image.index + 1} was not rendered`, { input: `image ${image.index + 1}` });
+    if (r === undefined) throw new PhantomError('HF_PHANTOM_RENDER_FAILED', `Image ${image.index + 1} was not rendered`, { input: `image ${image.index + 1}` });
     return { file: imageFileName(image), sopInstanceUid: r.sopInstanceUid, patientId: patientId(options.seed, image.patientIndex), planned: image, photometric: r.photometric, fractures: r.fractures, hipRoi: hipRoi(image.spec) };
   });
   const csv = labelsCsv(records, options.difficulty);

@@ -1,13 +1,14 @@
 // Twin hip crops: each planned radiograph rendered twice — with its fracture and as the same patient, exposure and
 // noise without it — and cut out around the index hip. A localisation benchmark where the only difference between
 // the classes is the fracture, so Grad-CAM can be scored against a box that the model must have used.
-import { HipfracError, Rng } from '../util/index.js';
+import { Rng } from '../util/index.js';
 import { planCohort } from './plan.js';
 import { toDisplay8 } from './preview.js';
 import { renderImage } from './render.js';
 import { HIP_ROI_MM } from './roi.js';
 import type { Difficulty, FractureType } from './types.js';
 import type { ViewKind } from './views.js';
+import { PhantomError } from './errors.js';
 
 export interface HipCropOptions {
   readonly patients: number;
@@ -58,7 +59,7 @@ export function renderHipCrops(options: HipCropOptions): HipCropSet {
   if (!Number.isInteger(out) || out < 16 || out > 1024) problems.push(`outputSize must be an integer in [16, 1024], got ${out}`);
   if (!(jitter >= 0 && jitter <= 0.45)) problems.push(`jitter must be in [0, 0.45] (larger moves the fracture out of the crop), got ${jitter}`);
   if (views.length === 0) problems.push('views must not be empty');
-  if (problems.length > 0) throw new HipfracError('HF_PHANTOM_BAD_OPTIONS', `Invalid hip-crop options: ${problems.join('; ')}.`, { fix: 'Correct the options listed and run again.' });
+  if (problems.length > 0) throw new PhantomError('HF_PHANTOM_BAD_OPTIONS', `Invalid hip-crop options: ${problems.join('; ')}.`, { fix: 'Correct the options listed and run again.' });
 
   const plan = planCohort({ patients: options.patients, seed: options.seed, difficulty: options.difficulty ?? 'easy', size, prevalence: 1 });
   const rng = new Rng((options.seed ^ 0x5eed) >>> 0);

@@ -35,3 +35,5 @@ export type {
 export type { PatientAnatomy, Side } from './anatomy.js';
 export type { ViewKind, ViewSpec, LateralStyle } from './views.js';
 export type { DetectorSpec } from './detector.js';
+export { PhantomError } from './errors.js';
+export type { PhantomErrorCode } from './errors.js';

@@ -1,6 +1,6 @@
 // Cohort planning: which patients, which fractures, which images, with which confounders and encodings.
 // Every choice that could leak the label (implants, markers, exposure, views, encoding) is drawn independently of it.
-import { HipfracError, Rng } from '../util/index.js';
+import { Rng } from '../util/index.js';
 import { type Side, sampleAnatomy } from './anatomy.js';
 import type { DetectorSpec } from './detector.js';
 import { sampleFracture } from './fractures.js';
@@ -9,6 +9,7 @@ import { sampleMarkers } from './markers.js';
 import { DIFFICULTIES, type Difficulty, type ImageSpec, type ImplantSpec } from './types.js';
 import { type ViewKind, sampleView } from './views.js';
 import { TransferSyntax, type TransferSyntaxUid } from './dicomWriter.js';
+import { PhantomError } from './errors.js';
 
 export interface CohortOptions {
   readonly patients: number;
@@ -80,7 +81,7 @@ export function validateCohortOptions(o: CohortOptions): void {
   const known: readonly string[] = Object.values(TransferSyntax);
   for (const ts of o.transferSyntaxes ?? []) if (!known.includes(ts)) problems.push(`unsupported transfer syntax ${ts} (known: ${known.join(', ')})`);
   if (o.transferSyntaxes !== undefined && o.transferSyntaxes.length === 0) problems.push('transferSyntaxes must not be empty');
-  if (problems.length > 0) throw new HipfracError('HF_PHANTOM_BAD_OPTIONS', `Invalid phantom options: ${problems.join('; ')}.`, { fix: 'Correct the options listed and run again.' });
+  if (problems.length > 0) throw new PhantomError('HF_PHANTOM_BAD_OPTIONS', `Invalid phantom options: ${problems.join('; ')}.`, { fix: 'Correct the options listed and run again.' });
 }
 
 function sampleDetector(rng: Rng, difficulty: Difficulty, size: number): DetectorSpec {

@@ -2,8 +2,8 @@
 // start or PGD) to train on instead of, or beside, the clean images.
 import type { Module } from '../nn/index.js';
 import type { Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
 import { FgsmRandomStart, Pgd } from './pgd.js';
+import { RobustError } from './errors.js';
 
 export interface AdversarialBatchOptions {
   /** 'fgsm-rs' (Wong et al. 2020, one gradient) or 'pgd' (Madry et al. 2018). */
@@ -34,6 +34,6 @@ export function adversarialBatch(model: Module, images: Tensor, labels: Tensor, 
     case 'pgd':
       return new Pgd(model, { eps: options.eps, alpha: options.alpha ?? options.eps / 4, steps: options.steps ?? 7, mode, ...seed }).run(images, labels);
     default:
-      throw new HipfracError('HF_ROBUST_BAD_OPTION', `unknown adversarial-training method '${String(options.method)}'.`, { input: 'method', fix: "use 'fgsm-rs' or 'pgd'." });
+      throw new RobustError('HF_ROBUST_BAD_OPTION', `unknown adversarial-training method '${String(options.method)}'.`, { input: 'method', fix: "use 'fgsm-rs' or 'pgd'." });
   }
 }

@@ -1,9 +1,9 @@
 // The base of every attack: the [0, 1] pixel contract, labels and ε checks, the model's device and mode
 // (eval during the attack, restored in finally), and the gradient of the attack loss with respect to the image.
-import { checkImageShape, inferInputChannels, modelDevice, withMode, type ExpectedInput } from '../explain/index.js';
+import { checkImageShape, inferInputChannels, modelDevice, withMode, type ExpectedInput } from '../models/index.js';
 import type { Module } from '../nn/index.js';
 import { crossEntropy, enableGrad, grad, max, min, noGrad, tidy, type Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
+import { RobustError } from './errors.js';
 
 /** The quantity an attack increases: logits [N, classes], labels [N] (int64) → scalar. */
 export type AttackLoss = (logits: Tensor, labels: Tensor) => Tensor;
@@ -26,7 +26,7 @@ const PIXEL_SLACK = 1e-6;
 /** Checks an L∞ budget in pixel units ([0, 1] scale). */
 export function checkEpsilon(eps: number, name = 'eps'): void {
   if (!Number.isFinite(eps) || eps < 0 || eps > 1) {
-    throw new HipfracError('HF_ROBUST_EPS_RANGE', `${name} must be in [0, 1] (pixel units of [0, 1] images), got ${eps}.`, {
+    throw new RobustError('HF_ROBUST_EPS_RANGE', `${name} must be in [0, 1] (pixel units of [0, 1] images), got ${eps}.`, {
       input: name,
       fix: eps > 1 && eps <= 255 ? `budgets are on the [0, 1] scale: use ${eps}/255 = ${(eps / 255).toFixed(5)}.` : 'give a value such as 8/255 ≈ 0.0314.',
     });
@@ -57,7 +57,7 @@ export abstract class Attack {
     checkPixelRange(images);
     const n = images.shape[0] as number;
     if (labels.ndim !== 1 || labels.shape[0] !== n || labels.dtype !== 'int64') {
-      throw new HipfracError('HF_ROBUST_LABELS', `labels must be int64 [${n}]; got ${labels.dtype} [${labels.shape.join(', ')}].`, {
+      throw new RobustError('HF_ROBUST_LABELS', `labels must be int64 [${n}]; got ${labels.dtype} [${labels.shape.join(', ')}].`, {
         fix: 'pass class indices as tensor(BigInt64Array.from(labels, BigInt), [N]).',
       });
     }
@@ -92,7 +92,7 @@ export abstract class Attack {
 export function checkPixelRange(images: Tensor, what = 'images'): void {
   const [lo, hi] = tidy(() => noGrad(() => [min(images).item(), max(images).item()]));
   if (lo < -PIXEL_SLACK || hi > 1 + PIXEL_SLACK) {
-    throw new HipfracError('HF_ROBUST_PIXEL_RANGE', `${what} must be in [0, 1]; values span [${lo.toFixed(3)}, ${hi.toFixed(3)}].`, {
+    throw new RobustError('HF_ROBUST_PIXEL_RANGE', `${what} must be in [0, 1]; values span [${lo.toFixed(3)}, ${hi.toFixed(3)}].`, {
       input: what,
       fix: lo < 0 ? 'pass un-normalised images: ImageNet mean/std normalisation is the model\'s own first step.' : 'divide by the white level (255 or 65535).',
     });

@@ -1,5 +1,6 @@
 // The robust room's error codes (attacks, defences, sweeps), each thrown as a HipfracError.
 // A retired code is never reused.
+import { HipfracError } from '../util/index.js';
 
 export type RobustErrorCode =
   | 'HF_ROBUST_EPS_RANGE'
@@ -7,3 +8,14 @@ export type RobustErrorCode =
   | 'HF_ROBUST_IMAGE_SHAPE'
   | 'HF_ROBUST_LABELS'
   | 'HF_ROBUST_BAD_OPTION';
+
+/** An error of this room: the code is checked against the catalogue above at compile time. */
+export class RobustError extends HipfracError {
+  override readonly code: RobustErrorCode;
+
+  constructor(code: RobustErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
+    super(code, message, details);
+    this.name = 'RobustError';
+    this.code = code;
+  }
+}

@@ -1,5 +1,6 @@
 // How easily the model is fooled: FGSM, PGD and rotation-translation attacks in [0, 1] pixel space, ε sweeps,
 // defences (test-time augmentation, an adversarial-training hook), the robustness table and gallery data.
+export { RobustError } from './errors.js';
 export type { RobustErrorCode } from './errors.js';
 export { Attack, checkEpsilon, checkPixelRange, crossEntropyLoss } from './attack.js';
 export type { AttackLoss, AttackOptions } from './attack.js';

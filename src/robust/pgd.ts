@@ -2,8 +2,8 @@
 // and FGSM with random start, the cheap step used for adversarial training.
 import type { Module } from '../nn/index.js';
 import { clamp, empty, manualSeed, sign, tidy, type Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
 import { Attack, checkEpsilon, type AttackOptions } from './attack.js';
+import { RobustError } from './errors.js';
 
 export interface PgdOptions extends AttackOptions {
   /** L∞ budget on the [0, 1] scale. Default 8/255. */
@@ -24,7 +24,7 @@ export interface PgdOptions extends AttackOptions {
 }
 
 function checkSteps(steps: number, alpha: number): void {
-  if (!Number.isInteger(steps) || steps < 1) throw new HipfracError('HF_ROBUST_BAD_OPTION', `steps must be a positive integer, got ${steps}.`, { input: 'steps' });
+  if (!Number.isInteger(steps) || steps < 1) throw new RobustError('HF_ROBUST_BAD_OPTION', `steps must be a positive integer, got ${steps}.`, { input: 'steps' });
   checkEpsilon(alpha, 'alpha');
 }
 
@@ -65,7 +65,7 @@ export class Pgd extends Attack {
     let x = images;
     if (this.startNoise !== undefined) {
       if (this.startNoise.shape.join() !== images.shape.join()) {
-        throw new HipfracError('HF_ROBUST_BAD_OPTION', `startNoise is [${this.startNoise.shape.join(', ')}] but images are [${images.shape.join(', ')}].`, { input: 'startNoise' });
+        throw new RobustError('HF_ROBUST_BAD_OPTION', `startNoise is [${this.startNoise.shape.join(', ')}] but images are [${images.shape.join(', ')}].`, { input: 'startNoise' });
       }
       x = clamp(images.add(this.startNoise.to(images.device)), 0, 1);
     } else if (this.randomStart) {

@@ -1,6 +1,6 @@
 // Class probabilities from a classifier (eval mode, no gradients), and the Predictor shape that lets a
 // defence (test-time augmentation) stand in for the plain model when accuracy is measured.
-import { withMode } from '../explain/index.js';
+import { withMode } from '../models/index.js';
 import type { Module } from '../nn/index.js';
 import { argmax, noGrad, softmax, tidy, type Tensor } from '../torch/index.js';
 

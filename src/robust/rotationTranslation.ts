@@ -2,9 +2,9 @@
 // Engstrom et al., "Exploring the Landscape of Spatial Robustness" ("A rotation and a translation suffice"), ICML 2019.
 import type { Module } from '../nn/index.js';
 import { crossEntropy, full, gt, noGrad, tidy, where, type Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
 import { Attack, type AttackOptions } from './attack.js';
 import { affineTransform, type AffineParams } from './transforms.js';
+import { RobustError } from './errors.js';
 
 export interface RotationTranslationOptions extends Omit<AttackOptions, 'loss'> {
   /** Largest rotation, degrees (grid is symmetric). Default 30 (Engstrom et al.). */
@@ -20,7 +20,7 @@ export interface RotationTranslationOptions extends Omit<AttackOptions, 'loss'> 
 }
 
 function gridValues(max: number, steps: number, name: string): number[] {
-  if (!Number.isInteger(steps) || steps < 1) throw new HipfracError('HF_ROBUST_BAD_OPTION', `${name} steps must be a positive integer, got ${steps}.`, { input: name });
+  if (!Number.isInteger(steps) || steps < 1) throw new RobustError('HF_ROBUST_BAD_OPTION', `${name} steps must be a positive integer, got ${steps}.`, { input: name });
   if (steps === 1) return [0];
   return Array.from({ length: steps }, (_, i) => -max + (2 * max * i) / (steps - 1));
 }
@@ -42,8 +42,8 @@ export class RotationTranslationAttack extends Attack {
     super(model, options);
     const maxRotation = options.maxRotationDeg ?? 30;
     const maxShift = options.maxTranslationPx ?? 3;
-    if (!(maxRotation >= 0 && maxRotation <= 180)) throw new HipfracError('HF_ROBUST_EPS_RANGE', `maxRotationDeg must be in [0, 180], got ${maxRotation}.`, { input: 'maxRotationDeg' });
-    if (!(maxShift >= 0)) throw new HipfracError('HF_ROBUST_EPS_RANGE', `maxTranslationPx must be ≥ 0, got ${maxShift}.`, { input: 'maxTranslationPx' });
+    if (!(maxRotation >= 0 && maxRotation <= 180)) throw new RobustError('HF_ROBUST_EPS_RANGE', `maxRotationDeg must be in [0, 180], got ${maxRotation}.`, { input: 'maxRotationDeg' });
+    if (!(maxShift >= 0)) throw new RobustError('HF_ROBUST_EPS_RANGE', `maxTranslationPx must be ≥ 0, got ${maxShift}.`, { input: 'maxTranslationPx' });
     const angles = gridValues(maxRotation, options.rotationSteps ?? 7, 'rotation');
     const shifts = gridValues(maxShift, options.translationSteps ?? 3, 'translation');
     const all: AffineParams[] = [{ angleDeg: 0, txPx: 0, tyPx: 0 }];

@@ -2,10 +2,10 @@
 // trained, …) against each attack. Attacks are crafted on each entry's own model (grey-box for TTA).
 import type { Module } from '../nn/index.js';
 import { tidy } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
 import type { Attack } from './attack.js';
 import { modelPredictor, predictedClasses, type Predictor } from './predict.js';
 import type { LabelledBatch } from './sweep.js';
+import { RobustError } from './errors.js';
 
 export interface DefendedModel {
   /** Row label, e.g. 'none', 'TTA (8 views)', 'adversarial training (FGSM-RS, 2/255)'. */
@@ -41,7 +41,7 @@ export interface RobustnessTable {
  */
 export function robustnessTable(entries: readonly DefendedModel[], batches: readonly LabelledBatch[], attacks: readonly AttackSpec[]): RobustnessTable {
   const names = attacks.map((a) => a.name);
-  if (new Set(names).size !== names.length) throw new HipfracError('HF_ROBUST_BAD_OPTION', `attack names must be unique: ${names.join(', ')}.`);
+  if (new Set(names).size !== names.length) throw new RobustError('HF_ROBUST_BAD_OPTION', `attack names must be unique: ${names.join(', ')}.`);
   const counts = entries.map(() => ({ n: 0, clean: 0, attacked: new Map<string, number>(names.map((n) => [n, 0])) }));
   const models = [...new Set(entries.map((e) => e.model))];
   for (const model of models) {

@@ -2,10 +2,11 @@
 // rotated / shifted / zoomed views (the study's proposed defence against FGSM).
 import type { Module } from '../nn/index.js';
 import { noGrad, softmax, stack, tidy, type Tensor } from '../torch/index.js';
-import { HipfracError, Rng } from '../util/index.js';
-import { withMode } from '../explain/index.js';
+import { Rng } from '../util/index.js';
+import { withMode } from '../models/index.js';
 import type { Predictor } from './predict.js';
 import { affineTransform } from './transforms.js';
+import { RobustError } from './errors.js';
 
 export interface TtaOptions {
   /** Number of views including the original. Default 8. */
@@ -47,9 +48,9 @@ export class TestTimeAugmentation {
     const maxRotation = options.maxRotationDeg ?? 5;
     const maxShift = options.maxShift ?? 0.04;
     const maxZoom = options.maxZoom ?? 1.1;
-    if (!Number.isInteger(n) || n < 1) throw new HipfracError('HF_ROBUST_BAD_OPTION', `TTA needs a positive integer number of views, got ${n}.`, { input: 'views' });
+    if (!Number.isInteger(n) || n < 1) throw new RobustError('HF_ROBUST_BAD_OPTION', `TTA needs a positive integer number of views, got ${n}.`, { input: 'views' });
     if (!(maxZoom >= 1) || !(maxShift >= 0 && maxShift < 0.5) || !(maxRotation >= 0 && maxRotation <= 180)) {
-      throw new HipfracError('HF_ROBUST_BAD_OPTION', `TTA ranges out of bounds: maxZoom ${maxZoom} (≥ 1), maxShift ${maxShift} ([0, 0.5)), maxRotationDeg ${maxRotation} ([0, 180]).`);
+      throw new RobustError('HF_ROBUST_BAD_OPTION', `TTA ranges out of bounds: maxZoom ${maxZoom} (≥ 1), maxShift ${maxShift} ([0, 0.5)), maxRotationDeg ${maxRotation} ([0, 180]).`);
     }
     const rng = new Rng(options.seed ?? 0);
     const flips = options.flips ?? true;

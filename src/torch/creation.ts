@@ -2,6 +2,7 @@
 import { native } from './native.js';
 import { callTensor, Tensor, type DType, type Device, type Scalar, type TypedArray } from './tensor.js';
 import { HipfracError } from '../util/index.js';
+import { TorchError } from './errors.js';
 
 export interface FactoryOptions {
   readonly dtype?: DType;
@@ -44,12 +45,12 @@ function flattenNested(data: unknown, shape: number[], out: number[], depth: num
     else if (leafDepth.value !== depth) throw raggedError(Math.min(depth, leafDepth.value));
     out.push(Number(data));
   } else {
-    throw new HipfracError('HF_TORCH_BAD_DATA', `tensor(): cannot make a tensor from ${typeof data}.`, { fix: 'pass numbers, nested arrays of numbers, or a typed array.' });
+    throw new TorchError('HF_TORCH_BAD_DATA', `tensor(): cannot make a tensor from ${typeof data}.`, { fix: 'pass numbers, nested arrays of numbers, or a typed array.' });
   }
 }
 
 function raggedError(depth: number): HipfracError {
-  return new HipfracError('HF_TORCH_RAGGED', `tensor(): nested arrays are ragged at dimension ${depth} (rows of different lengths, or a number where a row was expected).`, {
+  return new TorchError('HF_TORCH_RAGGED', `tensor(): nested arrays are ragged at dimension ${depth} (rows of different lengths, or a number where a row was expected).`, {
     input: `dimension ${depth}`,
     fix: 'give every row the same length and nesting depth.',
   });
@@ -77,7 +78,7 @@ export function tensor(data: TypedArray | readonly unknown[] | number, shapeOrOp
   }
   const expected = shape.reduce((a, b) => a * b, 1);
   if (expected !== typed.length) {
-    throw new HipfracError('HF_TORCH_SHAPE_MISMATCH', `tensor(): shape [${shape.join(', ')}] needs ${expected} elements but the data has ${typed.length}.`, {
+    throw new TorchError('HF_TORCH_SHAPE_MISMATCH', `tensor(): shape [${shape.join(', ')}] needs ${expected} elements but the data has ${typed.length}.`, {
       fix: 'pass a shape whose product equals the data length.',
     });
   }

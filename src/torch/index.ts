@@ -11,3 +11,5 @@ export { manualSeed, setNumThreads, getNumThreads, defaultThreadCount, cuda, res
 export type { FactoryOptions } from './creation.js';
 
 initRuntime();
+export { TorchError } from './errors.js';
+export type { TorchErrorCode } from './errors.js';

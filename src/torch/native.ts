@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { HipfracError } from '../util/index.js';
+import { TorchError } from './errors.js';
 
 /** An opaque native tensor handle (a N-API External). */
 export type NativeHandle = { readonly __nativeTensor: unique symbol };
@@ -82,7 +82,7 @@ function addonPath(): string {
     path.resolve(here, '../../native/build/Release/hipfrac_torch.node'),
   ].filter((p): p is string => p !== undefined);
   for (const candidate of candidates) if (existsSync(candidate)) return candidate;
-  throw new HipfracError('HF_TORCH_ADDON_MISSING', 'The LibTorch addon is not built.', {
+  throw new TorchError('HF_TORCH_ADDON_MISSING', 'The LibTorch addon is not built.', {
     input: candidates.join(', '),
     fix: 'run `bash scripts/setup.sh` (or `npx node-gyp rebuild -C native`) to build it.',
   });
@@ -98,7 +98,7 @@ export function native(): NativeBinding {
     try {
       binding = require(file) as NativeBinding;
     } catch (error) {
-      throw new HipfracError('HF_TORCH_ADDON_LOAD', `The LibTorch addon failed to load: ${(error as Error).message}`, {
+      throw new TorchError('HF_TORCH_ADDON_LOAD', `The LibTorch addon failed to load: ${(error as Error).message}`, {
         input: file,
         fix: 'install Debian libtorch-dev (or set LD_LIBRARY_PATH to your LibTorch lib/) and rebuild with `bash scripts/setup.sh`.',
         cause: error,

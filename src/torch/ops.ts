@@ -1,7 +1,7 @@
 // Typed wrappers over ATen operators, named and ordered as in torch / torch.nn.functional.
 // Each is one dispatcher call; argument order and defaults follow PyTorch's Python API.
 import { callOp, callTensor, Tensor, type DType, type Scalar } from './tensor.js';
-import { HipfracError } from '../util/index.js';
+import { TorchError } from './errors.js';
 
 type IntPair = number | readonly [number, number];
 type Reduction = 'none' | 'mean' | 'sum';
@@ -9,7 +9,7 @@ const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
 
 function reduction(r: Reduction): number {
   const code = REDUCTION[r];
-  if (code === undefined) throw new HipfracError('HF_TORCH_BAD_OPTION', `unknown reduction '${String(r)}'.`, { fix: "use 'none', 'mean' or 'sum'." });
+  if (code === undefined) throw new TorchError('HF_TORCH_BAD_OPTION', `unknown reduction '${String(r)}'.`, { fix: "use 'none', 'mean' or 'sum'." });
   return code;
 }
 function dims(dim: number | readonly number[]): readonly number[] {
@@ -222,7 +222,7 @@ export function batchNorm(
   return callTensor('aten::batch_norm', '', [input, weight, bias, runningMean, runningVar, training, momentum, eps, true]);
 }
 export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
-  if (p < 0 || p > 1) throw new HipfracError('HF_TORCH_BAD_OPTION', `dropout probability must be in [0, 1], got ${p}.`);
+  if (p < 0 || p > 1) throw new TorchError('HF_TORCH_BAD_OPTION', `dropout probability must be in [0, 1], got ${p}.`);
   return callTensor('aten::dropout', '', [input, p, training]);
 }
 export function maxPool2d(input: Tensor, kernelSize: IntPair, stride: IntPair | null = null, padding: IntPair = 0, dilation: IntPair = 1, ceilMode = false): Tensor {
@@ -264,7 +264,7 @@ export function logSoftmax(a: Tensor, dim: number): Tensor {
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: { weight?: Tensor; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number } = {}): Tensor {
   const smoothing = options.labelSmoothing ?? 0;
-  if (smoothing < 0 || smoothing > 1) throw new HipfracError('HF_TORCH_BAD_OPTION', `label smoothing must be in [0, 1], got ${smoothing}.`);
+  if (smoothing < 0 || smoothing > 1) throw new TorchError('HF_TORCH_BAD_OPTION', `label smoothing must be in [0, 1], got ${smoothing}.`);
   return callTensor('aten::cross_entropy_loss', '', [logits, target, options.weight ?? null, reduction(options.reduction ?? 'mean'), options.ignoreIndex ?? -100, smoothing]);
 }
 export function nllLoss(logProbs: Tensor, target: Tensor, options: { weight?: Tensor; reduction?: Reduction } = {}): Tensor {

@@ -1,8 +1,8 @@
 // Engine-wide settings and facts: seeding, intra-op threads, CUDA queries, build and memory info.
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import { HipfracError } from '../util/index.js';
 import { native, type NativeBuildInfo, type NativeMemoryStats } from './native.js';
+import { TorchError } from './errors.js';
 
 /** Seeds LibTorch's CPU (and CUDA) generators, as torch.manual_seed. */
 export function manualSeed(seed: number): void {
@@ -45,19 +45,19 @@ export const cuda = {
 export function resolveDevice(name: string): string {
   const m = /^(cpu|cuda)(?::(\d+))?$/.exec(name.trim());
   if (m === null || (m[1] === 'cpu' && m[2] !== undefined)) {
-    throw new HipfracError('HF_TORCH_BAD_DEVICE', `unknown device '${name}'.`, { input: name, fix: "use 'cpu', 'cuda' or 'cuda:N'." });
+    throw new TorchError('HF_TORCH_BAD_DEVICE', `unknown device '${name}'.`, { input: name, fix: "use 'cpu', 'cuda' or 'cuda:N'." });
   }
   if (m[1] === 'cpu') return 'cpu';
   if (!cuda.isAvailable()) {
     const why = buildInfo().cudaCompiled ? 'no CUDA device is visible to this process' : 'the addon was built against a CPU-only LibTorch';
-    throw new HipfracError('HF_TORCH_NO_CUDA', `device '${name}' was asked for, but ${why}.`, {
+    throw new TorchError('HF_TORCH_NO_CUDA', `device '${name}' was asked for, but ${why}.`, {
       input: name,
       fix: "rebuild the addon against a CUDA LibTorch (docs/gpu.md, GPU build; `hipfrac doctor` shows the build) or use --device cpu.",
     });
   }
   const index = Number(m[2] ?? 0);
   if (index >= cuda.deviceCount()) {
-    throw new HipfracError('HF_TORCH_NO_CUDA', `device '${name}' does not exist: this machine has ${cuda.deviceCount()} CUDA device(s).`, { input: name, fix: `use cuda:0 … cuda:${cuda.deviceCount() - 1}.` });
+    throw new TorchError('HF_TORCH_NO_CUDA', `device '${name}' does not exist: this machine has ${cuda.deviceCount()} CUDA device(s).`, { input: name, fix: `use cuda:0 … cuda:${cuda.deviceCount() - 1}.` });
   }
   return `cuda:${index}`;
 }

@@ -2,6 +2,7 @@
 // Native tensors are invisible to V8's GC: scopes and dispose() free them; a finalizer is only the net.
 import { native, type NativeHandle, type NativeOp } from './native.js';
 import { HipfracError } from '../util/index.js';
+import { TorchError } from './errors.js';
 
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 /** 'cpu', 'cuda', 'cuda:0', … */
@@ -61,7 +62,7 @@ export function tidy<T>(fn: () => T): T {
   }
   popScope();
   if (result instanceof Promise) {
-    throw new HipfracError('HF_TORCH_TIDY_ASYNC', 'tidy() got an async function; scopes must be synchronous.', {
+    throw new TorchError('HF_TORCH_TIDY_ASYNC', 'tidy() got an async function; scopes must be synchronous.', {
       fix: 'await outside tidy() and call tidy() on the synchronous part.',
     });
   }
@@ -114,7 +115,7 @@ function resolveOp(name: string, overload: string): NativeOp {
     try {
       op = native().op(name, overload);
     } catch (error) {
-      throw new HipfracError('HF_TORCH_UNKNOWN_OP', (error as Error).message, {
+      throw new TorchError('HF_TORCH_UNKNOWN_OP', (error as Error).message, {
         input: `${name}${overload === '' ? '' : `.${overload}`}`,
         fix: 'check the operator name and overload against `native_functions.yaml` of your LibTorch version.',
       });

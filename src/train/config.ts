@@ -1,6 +1,6 @@
 // The study's training protocol as one typed, validated, frozen configuration object (units in
 // comments); CLI flags and config files override it, and every problem is reported at once.
-import { HipfracError } from '../util/index.js';
+import { TrainError } from './errors.js';
 
 export interface TrainConfig {
   /** Architecture name from the model registry. */
@@ -142,7 +142,7 @@ export function resolveConfig(overrides: Record<string, unknown> = {}, source = 
   const issues = checkConfig(overrides);
   if (issues.length > 0) {
     const lines = issues.map((i) => `${i.path}: ${i.message} (got ${JSON.stringify(i.received)})`);
-    throw new HipfracError('HF_TRAIN_BAD_CONFIG', `invalid training configuration: ${lines.join('; ')}.`, {
+    throw new TrainError('HF_TRAIN_BAD_CONFIG', `invalid training configuration: ${lines.join('; ')}.`, {
       input: source,
       fix: `correct the listed option(s); valid options: ${Object.keys(paperProtocol).join(', ')}.`,
     });

@@ -1,7 +1,7 @@
 // The closed set of training events and the Callback shape: handlers are optional, run by `order`,
 // and a failing handler is re-thrown naming the callback and the event. Cancel errors say what they skip.
-import { HipfracError } from '../util/index.js';
 import type { Learner } from './learner.js';
+import { TrainError } from './errors.js';
 
 export const TRAIN_EVENTS = [
   'beforeFit',
@@ -46,7 +46,7 @@ export async function runEvent(callbacks: readonly Callback[], event: TrainEvent
       await handler.call(cb, learner);
     } catch (error) {
       if (isCancel(error)) throw error;
-      throw new HipfracError('HF_TRAIN_CALLBACK_FAILED', `callback '${cb.name}' failed in '${event}': ${(error as Error).message}`, { cause: error });
+      throw new TrainError('HF_TRAIN_CALLBACK_FAILED', `callback '${cb.name}' failed in '${event}': ${(error as Error).message}`, { cause: error });
     }
   }
 }

@@ -2,9 +2,9 @@
 // layered on top, as fastai's Learner.fit / fit_one_cycle — every level callable by users.
 import { crossEntropy, inferenceMode, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import { HipfracError } from '../util/index.js';
 import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
 import { defaultOneCycle, oneCycleLr, oneCycleMomentum, type OneCycleOptions, type Schedule } from './schedule.js';
+import { TrainError } from './errors.js';
 
 /** One batch: images in [0, 1] as [N, C, H, W] float32, labels [N] int64, dataset row indices. */
 export interface Batch {
@@ -156,7 +156,7 @@ export class Learner {
    */
   async fit(nEpochs: number, lrs: number | readonly number[], extra: readonly Callback[] = []): Promise<void> {
     if (!Number.isInteger(nEpochs) || nEpochs < 0) {
-      throw new HipfracError('HF_TRAIN_BAD_OPTION', `fit: epochs must be a non-negative integer, got ${nEpochs}.`);
+      throw new TrainError('HF_TRAIN_BAD_OPTION', `fit: epochs must be a non-negative integer, got ${nEpochs}.`);
     }
     this.nEpochs = nEpochs;
     this.nIterations = nEpochs * this.train.batchesPerEpoch;
@@ -241,7 +241,7 @@ export class Learner {
       const loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing });
       const value = loss.item();
       if (!Number.isFinite(value)) {
-        throw new HipfracError('HF_TRAIN_DIVERGED', `the training loss became ${value} at epoch ${this.epoch}, batch ${this.iteration}.`, {
+        throw new TrainError('HF_TRAIN_DIVERGED', `the training loss became ${value} at epoch ${this.epoch}, batch ${this.iteration}.`, {
           fix: 'lower the learning rate (run the LR finder) or check the data for broken images.',
         });
       }

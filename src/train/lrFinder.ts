@@ -4,6 +4,7 @@ import { keep, noGrad, type Tensor } from '../torch/index.js';
 import { HipfracError } from '../util/index.js';
 import { CancelFit, CancelValidate, type Callback } from './events.js';
 import type { Learner } from './learner.js';
+import { TrainError } from './errors.js';
 
 export interface LrFinderOptions {
   readonly startLr: number;
@@ -87,7 +88,7 @@ export function smoothLosses(raw: readonly number[], beta = 0.98): number[] {
 export async function lrFind(learner: Learner, options: Partial<LrFinderOptions> & { suggestion?: LrSuggestionName } = {}): Promise<LrFinderResult> {
   const opts: LrFinderOptions = { ...defaultLrFinder, ...options };
   if (!(opts.startLr > 0 && opts.endLr > opts.startLr)) {
-    throw new HipfracError('HF_TRAIN_BAD_OPTION', `LR finder needs 0 < startLr < endLr, got ${opts.startLr} and ${opts.endLr}.`);
+    throw new TrainError('HF_TRAIN_BAD_OPTION', `LR finder needs 0 < startLr < endLr, got ${opts.startLr} and ${opts.endLr}.`);
   }
   const saved = new Map<string, Tensor>();
   noGrad(() => {

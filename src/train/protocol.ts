@@ -1,13 +1,13 @@
 // The study's schedule as one call (fastai's fine_tune shape): LR finder → head-only one-cycle →
 // unfreeze → LR finder → discriminative one-cycle with early stopping, best weights kept, and a
 // training-state checkpoint after every epoch so `resume` continues exactly where a crash stopped.
-import { HipfracError } from '../util/index.js';
 import { EarlyStopping, SaveBest } from './callbacks.js';
 import type { TrainConfig } from './config.js';
 import type { Callback } from './events.js';
 import { discriminativeLrs, type Learner } from './learner.js';
 import { lrFind, type LrFinderResult } from './lrFinder.js';
 import { readTrainingState, writeTrainingState, type TrainingState } from './trainingState.js';
+import { TrainError } from './errors.js';
 
 export interface ProtocolOptions {
   /** Folder for the resumable training state (written atomically each epoch); null = no checkpoints. */
@@ -52,7 +52,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
   };
   let resumedBest: Map<string, import('../torch/index.js').Tensor> | null = null;
   if (options.resume) {
-    if (options.stateDir === null) throw new HipfracError('HF_TRAIN_NO_STATE', 'resume needs a training-state folder.', { fix: 'pass the run folder of the interrupted run.' });
+    if (options.stateDir === null) throw new TrainError('HF_TRAIN_NO_STATE', 'resume needs a training-state folder.', { fix: 'pass the run folder of the interrupted run.' });
     const restored = readTrainingState(options.stateDir, learner);
     if (restored !== null) {
       state = restored.state;

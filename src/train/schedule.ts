@@ -1,6 +1,6 @@
 // Schedules as pure functions of training progress in [0, 1] (fastai's shape): annealers between
 // two values, joined by percentages; the one-cycle policy is one such combination.
-import { HipfracError } from '../util/index.js';
+import { TrainError } from './errors.js';
 
 /** A value as a function of progress p ∈ [0, 1]. */
 export type Schedule = (progress: number) => number;
@@ -13,11 +13,11 @@ export const schedConst = (value: number): Schedule => () => value;
 /** Joins schedules: `pcts` (summing to 1) says which share of training each one covers. */
 export function combineScheds(pcts: readonly number[], scheds: readonly Schedule[]): Schedule {
   if (pcts.length !== scheds.length || pcts.length === 0) {
-    throw new HipfracError('HF_TRAIN_BAD_SCHEDULE', `combineScheds needs one percentage per schedule (got ${pcts.length} and ${scheds.length}).`);
+    throw new TrainError('HF_TRAIN_BAD_SCHEDULE', `combineScheds needs one percentage per schedule (got ${pcts.length} and ${scheds.length}).`);
   }
   const total = pcts.reduce((a, b) => a + b, 0);
   if (Math.abs(total - 1) > 1e-6 || pcts.some((p) => p < 0)) {
-    throw new HipfracError('HF_TRAIN_BAD_SCHEDULE', `schedule percentages must be non-negative and sum to 1, got ${pcts.join(' + ')} = ${total}.`);
+    throw new TrainError('HF_TRAIN_BAD_SCHEDULE', `schedule percentages must be non-negative and sum to 1, got ${pcts.join(' + ')} = ${total}.`);
   }
   const bounds: number[] = [0];
   for (const p of pcts) bounds.push((bounds[bounds.length - 1] as number) + p);

@@ -4,9 +4,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import path from 'node:path';
 import { loadSafetensors, saveSafetensors } from '../nn/index.js';
 import type { Tensor } from '../torch/index.js';
-import { HipfracError } from '../util/index.js';
 import type { EpochRecord, Learner } from './learner.js';
 import type { LrFinderResult } from './lrFinder.js';
+import { TrainError } from './errors.js';
 
 export interface TrainingState {
   readonly stage: 'frozen' | 'unfrozen' | 'done';
@@ -74,7 +74,7 @@ export function readTrainingState(dir: string, learner: Learner): { state: Train
   try {
     parsed = decode(readFileSync(path.join(stateDir, 'state.json'), 'utf8'));
   } catch (error) {
-    throw new HipfracError('HF_TRAIN_BAD_STATE', `the training state cannot be read: ${(error as Error).message}`, {
+    throw new TrainError('HF_TRAIN_BAD_STATE', `the training state cannot be read: ${(error as Error).message}`, {
       input: path.join(stateDir, 'state.json'),
       fix: 'delete the train-state folder to start the run again.',
     });

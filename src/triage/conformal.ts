@@ -1,7 +1,7 @@
 // Split-conformal prediction sets: on calibration data, a score threshold such that the set of plausible
 // classes contains the true one with probability ≥ 1 − α. A single-class set can be reported; others go to review.
-import { HipfracError } from '../util/index.js';
 import { checkScores, type ProbabilityRows } from './scores.js';
+import { TriageError } from './errors.js';
 
 /**
  * 'lac': score 1 − p_y (Sadinle et al. 2019), the default and the useful one for two classes.
@@ -40,8 +40,8 @@ export function conformalScore(score: ConformalScore, row: readonly number[], k:
 export function calibrateConformal(probabilities: ProbabilityRows, labels: readonly number[], options: { alpha?: number; score?: ConformalScore } = {}): ConformalCalibration {
   const alpha = options.alpha ?? 0.1;
   const score = options.score ?? 'lac';
-  if (!(alpha > 0 && alpha < 1)) throw new HipfracError('HF_TRIAGE_BAD_OPTION', `alpha must be in (0, 1), got ${alpha}.`, { input: 'alpha', fix: 'e.g. 0.1 for 90 % coverage.' });
-  if (score !== 'lac' && score !== 'aps') throw new HipfracError('HF_TRIAGE_BAD_OPTION', `unknown conformal score '${String(score)}'.`, { input: 'score', fix: "use 'lac' or 'aps'." });
+  if (!(alpha > 0 && alpha < 1)) throw new TriageError('HF_TRIAGE_BAD_OPTION', `alpha must be in (0, 1), got ${alpha}.`, { input: 'alpha', fix: 'e.g. 0.1 for 90 % coverage.' });
+  if (score !== 'lac' && score !== 'aps') throw new TriageError('HF_TRIAGE_BAD_OPTION', `unknown conformal score '${String(score)}'.`, { input: 'score', fix: "use 'lac' or 'aps'." });
   checkScores(probabilities, labels);
   const n = probabilities.length;
   const scores = probabilities.map((row, i) => conformalScore(score, row, labels[i] as number)).sort((a, b) => a - b);

@@ -1,8 +1,8 @@
 // The confidence cut-off: below it a radiologist reviews the case. Either given (the study's 99.5 %) or
 // chosen on validation data so the error rate among auto-reported cases stays under a target with 1 − δ confidence.
-import { HipfracError } from '../util/index.js';
 import { clopperPearsonUpper, regularizedBeta } from './binomial.js';
 import { checkScores, confidenceOf, type ProbabilityRows } from './scores.js';
+import { TriageError } from './errors.js';
 
 /** A cut-off no probability reaches: every case goes to a radiologist (serialises as a plain number). */
 export const NO_AUTO_REPORT = 1 + Number.EPSILON;
@@ -100,8 +100,8 @@ export interface CalibratedCutoff {
 export function calibrateCutoff(probabilities: ProbabilityRows, labels: readonly number[], options: CutoffOptions = {}): CalibratedCutoff {
   const targetError = options.targetError ?? 0.005;
   const delta = options.delta ?? 0.05;
-  if (!(targetError > 0 && targetError < 1)) throw new HipfracError('HF_TRIAGE_BAD_OPTION', `targetError must be in (0, 1), got ${targetError}.`, { input: 'targetError', fix: 'e.g. 0.005 for 0.5 %.' });
-  if (!(delta > 0 && delta < 1)) throw new HipfracError('HF_TRIAGE_BAD_OPTION', `delta must be in (0, 1), got ${delta}.`, { input: 'delta' });
+  if (!(targetError > 0 && targetError < 1)) throw new TriageError('HF_TRIAGE_BAD_OPTION', `targetError must be in (0, 1), got ${targetError}.`, { input: 'targetError', fix: 'e.g. 0.005 for 0.5 %.' });
+  if (!(delta > 0 && delta < 1)) throw new TriageError('HF_TRIAGE_BAD_OPTION', `delta must be in (0, 1), got ${delta}.`, { input: 'delta' });
   const cases = casesOf(probabilities, labels);
   const minimumAccepted = Math.ceil(Math.log(delta) / Math.log(1 - targetError));
   let chosen: RiskCoveragePoint | undefined;

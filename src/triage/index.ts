@@ -1,5 +1,6 @@
 // When to trust the model: per-image routing (auto-report or radiologist review with heatmap) from a given or
 // calibrated confidence cut-off with a Clopper–Pearson bound, conformal sets, risk–coverage and operating points.
+export { TriageError } from './errors.js';
 export type { TriageErrorCode } from './errors.js';
 export { clopperPearsonUpper, clopperPearsonLower, regularizedBeta, betaQuantile } from './binomial.js';
 export { binaryRows, checkScores, confidenceOf, softmaxRow } from './scores.js';

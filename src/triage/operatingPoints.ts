@@ -1,7 +1,7 @@
 // Two operating points on the fracture probability, as commercial fracture readers report them: a
 // high-sensitivity "suspicious" threshold and a high-specificity "definite" one, chosen on validation data.
-import { HipfracError } from '../util/index.js';
 import { clopperPearsonLower } from './binomial.js';
+import { TriageError } from './errors.js';
 
 export interface OperatingPoint {
   /** Flag when P(fracture) ≥ threshold. */
@@ -54,14 +54,14 @@ export function chooseOperatingPoints(p: readonly number[], labels: readonly num
   const targetSensitivity = options.targetSensitivity ?? 0.95;
   const targetSpecificity = options.targetSpecificity ?? 0.95;
   const delta = options.delta ?? 0.05;
-  if (p.length !== labels.length) throw new HipfracError('HF_TRIAGE_BAD_SCORES', `${p.length} probabilities but ${labels.length} labels.`);
+  if (p.length !== labels.length) throw new TriageError('HF_TRIAGE_BAD_SCORES', `${p.length} probabilities but ${labels.length} labels.`);
   for (const [name, v] of [['targetSensitivity', targetSensitivity], ['targetSpecificity', targetSpecificity]] as const) {
-    if (!(v > 0 && v <= 1)) throw new HipfracError('HF_TRIAGE_BAD_OPTION', `${name} must be in (0, 1], got ${v}.`, { input: name });
+    if (!(v > 0 && v <= 1)) throw new TriageError('HF_TRIAGE_BAD_OPTION', `${name} must be in (0, 1], got ${v}.`, { input: name });
   }
   const positives = p.filter((_, i) => labels[i] === 1).sort((a, b) => b - a);
   const negatives = p.filter((_, i) => labels[i] === 0).sort((a, b) => a - b);
   if (positives.length === 0 || negatives.length === 0) {
-    throw new HipfracError('HF_TRIAGE_BAD_SCORES', `operating points need both classes (got ${positives.length} fractures, ${negatives.length} intact).`);
+    throw new TriageError('HF_TRIAGE_BAD_SCORES', `operating points need both classes (got ${positives.length} fractures, ${negatives.length} intact).`);
   }
   const suspiciousThreshold = positives[Math.ceil(targetSensitivity * positives.length) - 1] as number;
   // Just above the m-th smallest negative, so those m negatives fall below the threshold.

@@ -1,10 +1,10 @@
 // The triage policy: how each image is routed (auto-report or radiologist review with its heatmap), built
 // from a given or calibrated cut-off or from conformal sets; serialisable into the model card's `threshold` field.
-import { HipfracError } from '../util/index.js';
 import { calibrateConformal, predictionSet, type ConformalScore } from './conformal.js';
 import { calibrateCutoff, evaluateCutoff, type CutoffOptions } from './cutoff.js';
 import { fractureLevel, type FractureLevel, type OperatingPoints } from './operatingPoints.js';
 import { checkScores, confidenceOf, softmaxRow, type ProbabilityRows } from './scores.js';
+import { TriageError } from './errors.js';
 
 /** 'uncalibrated': the checkpoint has no measured cut-off, so every case goes to review (never read from a card). */
 export type TriageMethod = 'given-cutoff' | 'calibrated-cutoff' | 'conformal-lac' | 'conformal-aps' | 'uncalibrated';
@@ -51,7 +51,7 @@ function extras(e: PolicyExtras): { temperature: number; operatingPoints?: Opera
 
 /** A fixed cut-off (default 0.995); its error and coverage measured when validation data is given. */
 export function givenCutoffPolicy(cutoff = DEFAULT_CUTOFF, validation?: { probabilities: ProbabilityRows; labels: readonly number[]; delta?: number }, more: PolicyExtras = {}): TriagePolicy {
-  if (!(cutoff >= 0 && cutoff <= 1)) throw new HipfracError('HF_TRIAGE_BAD_OPTION', `the cut-off must be a probability in [0, 1], got ${cutoff}.`, { input: 'cutoff', fix: 'e.g. 0.995 for 99.5 %.' });
+  if (!(cutoff >= 0 && cutoff <= 1)) throw new TriageError('HF_TRIAGE_BAD_OPTION', `the cut-off must be a probability in [0, 1], got ${cutoff}.`, { input: 'cutoff', fix: 'e.g. 0.995 for 99.5 %.' });
   if (validation === undefined) {
     return { method: 'given-cutoff', cutoff, target: null, measuredError: null, errorUpperBound: null, coverage: null, delta: null, n: null, ...extras(more) };
   }
@@ -193,7 +193,7 @@ export function policyFromModelCard(card: unknown, source = 'model card'): Triag
   const isObject = typeof card === 'object' && card !== null;
   const field = isObject && 'threshold' in card ? (card as { threshold: unknown }).threshold : isObject && 'method' in card ? card : undefined;
   if (field === undefined || field === null || (typeof field === 'object' && Object.keys(field).length === 0)) {
-    throw new HipfracError('HF_TRIAGE_NO_CUTOFF', 'the checkpoint has no triage cut-off (model card field `threshold` is missing).', {
+    throw new TriageError('HF_TRIAGE_NO_CUTOFF', 'the checkpoint has no triage cut-off (model card field `threshold` is missing).', {
       input: source,
       fix: 'run `hipfrac triage-calibrate VALIDATION_DIR --model CKPT --labels labels.csv --write` to measure one, or pass --cutoff 0.995 to use a given cut-off knowingly.',
     });
@@ -217,7 +217,7 @@ export function policyFromModelCard(card: unknown, source = 'model card'): Triag
     }
   }
   if (problems.length > 0) {
-    throw new HipfracError('HF_TRIAGE_BAD_POLICY', `the triage policy is invalid: ${problems.join('; ')}.`, { input: source, fix: 'recalibrate with `hipfrac triage-calibrate`.' });
+    throw new TriageError('HF_TRIAGE_BAD_POLICY', `the triage policy is invalid: ${problems.join('; ')}.`, { input: source, fix: 'recalibrate with `hipfrac triage-calibrate`.' });
   }
   const numberOrNull = (key: string): number | null => (p[key] ?? null) as number | null;
   return {

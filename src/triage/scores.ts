@@ -1,6 +1,6 @@
 // Scores as plain data for triage: class-probability rows with labels, checked once; confidence and
 // correctness per case; softmax and temperature scaling (Guo et al. 2017) to calibrate confidence.
-import { HipfracError } from '../util/index.js';
+import { TriageError } from './errors.js';
 
 /** Class probabilities per case (rows sum to 1). */
 export type ProbabilityRows = readonly (readonly number[])[];
@@ -12,12 +12,12 @@ export function binaryRows(positiveProbabilities: readonly number[]): number[][]
 
 /** Checks rows (finite, in [0, 1], summing to ~1, same width) and labels (integers in range, same count). */
 export function checkScores(probabilities: ProbabilityRows, labels?: readonly number[]): void {
-  if (probabilities.length === 0) throw new HipfracError('HF_TRIAGE_BAD_SCORES', 'no cases given.', { fix: 'pass the validation set\'s probabilities.' });
+  if (probabilities.length === 0) throw new TriageError('HF_TRIAGE_BAD_SCORES', 'no cases given.', { fix: 'pass the validation set\'s probabilities.' });
   const classes = (probabilities[0] as readonly number[]).length;
   probabilities.forEach((row, i) => {
     const sum = row.reduce((a, b) => a + b, 0);
     if (row.length !== classes || row.some((v) => !Number.isFinite(v) || v < 0 || v > 1) || Math.abs(sum - 1) > 1e-3) {
-      throw new HipfracError('HF_TRIAGE_BAD_SCORES', `case ${i}: probabilities [${row.join(', ')}] are not a distribution over ${classes} classes.`, {
+      throw new TriageError('HF_TRIAGE_BAD_SCORES', `case ${i}: probabilities [${row.join(', ')}] are not a distribution over ${classes} classes.`, {
         input: `case ${i}`,
         fix: 'pass softmax probabilities (not logits), one row per case.',
       });
@@ -25,10 +25,10 @@ export function checkScores(probabilities: ProbabilityRows, labels?: readonly nu
   });
   if (labels !== undefined) {
     if (labels.length !== probabilities.length) {
-      throw new HipfracError('HF_TRIAGE_BAD_SCORES', `${probabilities.length} probability rows but ${labels.length} labels.`);
+      throw new TriageError('HF_TRIAGE_BAD_SCORES', `${probabilities.length} probability rows but ${labels.length} labels.`);
     }
     labels.forEach((y, i) => {
-      if (!Number.isInteger(y) || y < 0 || y >= classes) throw new HipfracError('HF_TRIAGE_BAD_SCORES', `case ${i}: label ${y} is not a class index below ${classes}.`, { input: `case ${i}` });
+      if (!Number.isInteger(y) || y < 0 || y >= classes) throw new TriageError('HF_TRIAGE_BAD_SCORES', `case ${i}: label ${y} is not a class index below ${classes}.`, { input: `case ${i}` });
     });
   }
 }

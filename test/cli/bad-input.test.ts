@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { encode } from 'fast-png';
 import { commands } from '../../src/cli/commands/index.js';
+import { COMMAND_LOADERS } from '../../src/cli/commands/loaders.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'hipfrac-bad-input-'));
@@ -193,6 +194,11 @@ const CASES: Record<string, readonly Case[]> = {
 describe('every command is in the table', () => {
   it('lists each command of src/cli/commands/index.ts, and nothing else', () => {
     assert.deepEqual(Object.keys(CASES).sort(), commands.map((c) => c.name).sort());
+  });
+
+  it('the lazy loaders the CLI runs commands through name the same commands and load the same objects', async () => {
+    assert.deepEqual(Object.keys(COMMAND_LOADERS).sort(), commands.map((c) => c.name).sort());
+    for (const c of commands) assert.equal(await (COMMAND_LOADERS[c.name] as () => Promise<unknown>)(), c, c.name);
   });
 });
 

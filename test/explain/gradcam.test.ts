@@ -127,7 +127,7 @@ test('an unknown target layer is a clear error listing valid layers', () => {
   const model = new TinyCnn(5);
   assert.throws(
     () => new GradCam(model, 'features.denseblock4'),
-    (e: unknown) => e instanceof HipfracError && e.code === 'HF_EXPLAIN_UNKNOWN_LAYER' && /features\.conv2/.test(e.message) && /denseblock4/.test(e.message),
+    (e: unknown) => e instanceof HipfracError && e.code === 'HF_MODELS_UNKNOWN_LAYER' && /features\.conv2/.test(e.message) && /denseblock4/.test(e.message),
   );
   assert.throws(() => new GradCam(model, 'head.fc').compute(rand([1, 3, 8, 8])), (e: unknown) => e instanceof HipfracError && e.code === 'HF_EXPLAIN_LAYER_SHAPE');
   model.dispose();

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClassifierOutputTarget, GradCam, GradCamPlusPlus, heatmapsFromTensor, localisationScores, type Box, type Heatmap } from '../../src/explain/index.js';
-import { cropBatch, labelledCropBatches, trainTwinCropModel } from '../../src/cli/pipeline/localisationStudy.js';
+import { cropBatch, labelledCropBatches, trainTwinCropModel } from '../../src/cli/pipeline/index.js';
 import type { Classifier } from '../../src/models/index.js';
 import { renderHipCrops, type HipCropSet } from '../../src/phantom/index.js';
 import { epsilonSweep, Pgd } from '../../src/robust/index.js';

@@ -138,7 +138,7 @@ test('explain writes overlays and localisation scores; an unknown layer lists va
   const whole = locJson.files.findIndex((f) => f.endsWith('img2.png'));
   assert.equal(locJson.perImage[whole]?.hit, true, 'a box covering the whole image always holds the peak');
   assert.equal(locJson.perImage[locJson.files.findIndex((f) => f.endsWith('img0.png'))], null, 'no box, no score');
-  await assert.rejects(explainCommand.run([images, '--model', ckpt, '--layer', 'features.99']), (e: unknown) => isCode('HF_EXPLAIN_UNKNOWN_LAYER')(e) && /body\.features\.12/.test((e as Error).message));
+  await assert.rejects(explainCommand.run([images, '--model', ckpt, '--layer', 'features.99']), (e: unknown) => isCode('HF_MODELS_UNKNOWN_LAYER')(e) && /body\.features\.12/.test((e as Error).message));
 });
 
 test('attack reports accuracy per ε and writes a gallery; ε out of range is refused', async () => {

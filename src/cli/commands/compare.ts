@@ -12,8 +12,7 @@ import { requireDataset } from '../../data/index.js';
 import type { TrainConfig } from '../../train/index.js';
 import { CliError } from '../errors.js';
 import { positiveInt } from '../options.js';
-import { trainRun, type TrainRunResult } from '../pipeline/trainRun.js';
-import { writeRunReport } from '../pipeline/runReport.js';
+import { trainRun, writeRunReport, type TrainRunResult } from '../pipeline/index.js';
 import { CONFIG_FLAGS, configFromFlags } from './train.js';
 
 export const STUDY_ARCHS = ['alexnet', 'vgg19', 'resnet50', 'resnet152', 'squeezenet1_1', 'densenet121', 'densenet169'] as const;

@@ -10,10 +10,7 @@ import { importDataset } from '../../data/index.js';
 import { cohortLabelSpec, generateCohort, type Difficulty } from '../../phantom/index.js';
 import { resolveConfig, type TrainConfig } from '../../train/index.js';
 import { HipfracError, ProgressBar } from '../../util/index.js';
-import { trainRun } from '../pipeline/trainRun.js';
-import { writeRunReport } from '../pipeline/runReport.js';
-import { afterTrainingSections } from '../pipeline/afterTraining.js';
-import { localisationStudy } from '../pipeline/localisationStudy.js';
+import { afterTrainingSections, localisationStudy, trainRun, writeRunReport } from '../pipeline/index.js';
 
 /**
  * The demo's training settings: the study's protocol scaled down to a 2-core CPU and a few minutes, and changed

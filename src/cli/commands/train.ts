@@ -9,8 +9,7 @@ import { requireDataset } from '../../data/index.js';
 import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
 import { architectureOption, positiveInt } from '../options.js';
-import { trainRun } from '../pipeline/trainRun.js';
-import { writeRunReport } from '../pipeline/runReport.js';
+import { trainRun, writeRunReport } from '../pipeline/index.js';
 
 /** CLI flags → config keys; numbers are parsed and validated with the rest of the config. */
 export const CONFIG_FLAGS = {

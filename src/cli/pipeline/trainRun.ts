@@ -20,8 +20,7 @@ import {
 import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
 import { Adam, AdamW, SGD } from '../../nn/index.js';
 import { manualSeed, resolveDevice, type Tensor } from '../../torch/index.js';
-import { fineTune, JsonlLogger, Learner, ProgressCallback, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
-import { HipfracError } from '../../util/index.js';
+import { fineTune, JsonlLogger, Learner, ProgressCallback, TrainError, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { evaluateValidation, type Evaluation } from './evaluate.js';
 
 export interface TrainRunOptions {
@@ -63,16 +62,16 @@ export async function datasetSplit(datasetDir: string, seed: number, validFracti
     log(`no split.json in ${datasetDir}: made a patient-level ${Math.round((1 - validFraction) * 100)}/${Math.round(validFraction * 100)} split (seed ${seed})`);
     rows = await loadManifest(datasetDir);
   } else if ((await loadSplit(datasetDir)) === undefined) {
-    throw new HipfracError('HF_TRAIN_NO_SPLIT', 'the dataset has split columns but no split.json.', { input: datasetDir, fix: 'run `hipfrac split` again.' });
+    throw new TrainError('HF_TRAIN_NO_SPLIT', 'the dataset has split columns but no split.json.', { input: datasetDir, fix: 'run `hipfrac split` again.' });
   }
   const labelled = rows.filter((r) => r.label !== null);
   if (labelled.length === 0) {
-    throw new HipfracError('HF_TRAIN_NO_LABELS', 'the dataset has no labelled images.', { input: datasetDir, fix: 'import it with --labels labels.csv (or a folder-per-class layout).' });
+    throw new TrainError('HF_TRAIN_NO_LABELS', 'the dataset has no labelled images.', { input: datasetDir, fix: 'import it with --labels labels.csv (or a folder-per-class layout).' });
   }
   const train = labelled.filter((r) => r.split === 'train');
   const valid = labelled.filter((r) => r.split === 'val');
   if (train.length === 0 || valid.length === 0) {
-    throw new HipfracError('HF_TRAIN_EMPTY_SPLIT', `the split has ${train.length} training and ${valid.length} validation images.`, { input: datasetDir, fix: 'import more images or split again with another --val-fraction.' });
+    throw new TrainError('HF_TRAIN_EMPTY_SPLIT', `the split has ${train.length} training and ${valid.length} validation images.`, { input: datasetDir, fix: 'import more images or split again with another --val-fraction.' });
   }
   return { train, valid, all: labelled };
 }
@@ -111,7 +110,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   if (options.resume && existsSync(configFile)) {
     const saved = JSON.parse(readFileSync(configFile, 'utf8')) as { config: TrainConfig };
     if (JSON.stringify(saved.config) !== JSON.stringify(config)) {
-      throw new HipfracError('HF_TRAIN_RESUME_CONFIG', 'the configuration differs from the one the interrupted run started with.', {
+      throw new TrainError('HF_TRAIN_RESUME_CONFIG', 'the configuration differs from the one the interrupted run started with.', {
         input: configFile,
         fix: 'resume with the same options, or start a new run in another --out folder.',
       });
@@ -248,7 +247,7 @@ export function sampleRegion(row: ManifestRow, config: Pick<TrainConfig, 'crop'>
 function checkRois(rows: readonly ManifestRow[], datasetDir: string): void {
   const missing = rows.filter((r) => r.roi === undefined || r.roi === null);
   if (missing.length === 0) return;
-  throw new HipfracError('HF_TRAIN_NO_ROI', `crop 'roi' needs a region of interest for every image; ${missing.length} of ${rows.length} have none (first: ${missing[0]?.sourcePath}).`, {
+  throw new TrainError('HF_TRAIN_NO_ROI', `crop 'roi' needs a region of interest for every image; ${missing.length} of ${rows.length} have none (first: ${missing[0]?.sourcePath}).`, {
     input: datasetDir,
     fix: 'import with a label file that has hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 (pixels; the phantom writes them), or train with --crop none.',
   });

@@ -1,7 +1,7 @@
 // Positional reads from a weight file, so a 500 MB VGG checkpoint is never held whole in JS memory:
 // tensor bytes pass through one reused scratch buffer straight into native tensors.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { HipfracError } from '../../util/index.js';
+import { NnError } from '../errors.js';
 
 export class FileReader {
   readonly size: number;
@@ -13,7 +13,7 @@ export class FileReader {
       this.fd = openSync(file, 'r');
       this.size = fstatSync(this.fd).size;
     } catch (error) {
-      throw new HipfracError('HF_IO_READ', `cannot read the weight file: ${(error as Error).message}`, { input: file, fix: 'check the path and its permissions.', cause: error });
+      throw new NnError('HF_IO_READ', `cannot read the weight file: ${(error as Error).message}`, { input: file, fix: 'check the path and its permissions.', cause: error });
     }
   }
 
@@ -32,7 +32,7 @@ export class FileReader {
 
   private check(offset: number, length: number): void {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new HipfracError('HF_IO_TRUNCATED', `the file ends at byte ${this.size}, but ${length} bytes are needed at byte ${offset}.`, {
+      throw new NnError('HF_IO_TRUNCATED', `the file ends at byte ${this.size}, but ${length} bytes are needed at byte ${offset}.`, {
         input: this.file,
         fix: 'the file is truncated or damaged; download or copy it again.',
       });
@@ -43,7 +43,7 @@ export class FileReader {
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, target, done, length - done, offset + done);
-      if (n === 0) throw new HipfracError('HF_IO_TRUNCATED', `the file shrank while being read (at byte ${offset + done}).`, { input: this.file });
+      if (n === 0) throw new NnError('HF_IO_TRUNCATED', `the file shrank while being read (at byte ${offset + done}).`, { input: this.file });
       done += n;
     }
     return target;

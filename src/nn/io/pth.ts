@@ -7,6 +7,7 @@ import { ELEMENT_SIZE, tensorFromBytes } from './tensorBytes.js';
 import { corrupt, findGlobal, pyStr, Storage, storageFromId, TensorRef } from './torchPickle.js';
 import { withFileReader, type FileReader } from './fileReader.js';
 import { looksLikeZip, readZipDirectory, readZipEntry } from './zip.js';
+import { NnError } from '../errors.js';
 
 /** Keys under which training checkpoints commonly wrap the model's state_dict, tried in this order. */
 export const STATE_DICT_KEYS: readonly string[] = ['state_dict', 'model', 'model_state_dict'];
@@ -37,7 +38,7 @@ function readZipPth(reader: FileReader): Unpickled {
   const pickles = [...entries.keys()].filter((name) => name === 'data.pkl' || name.endsWith('/data.pkl')).sort((a, b) => a.split('/').length - b.split('/').length);
   const pickleName = pickles[0];
   if (pickleName === undefined) {
-    throw new HipfracError('HF_IO_PTH', 'the zip archive holds no data.pkl, so it is not a torch.save file.', {
+    throw new NnError('HF_IO_PTH', 'the zip archive holds no data.pkl, so it is not a torch.save file.', {
       input: file,
       fix: 'pass a file written by torch.save(model.state_dict(), path).',
     });
@@ -45,7 +46,7 @@ function readZipPth(reader: FileReader): Unpickled {
   const prefix = pickleName.slice(0, pickleName.length - 'data.pkl'.length);
   const byteorder = entries.get(`${prefix}byteorder`);
   if (byteorder !== undefined && new TextDecoder().decode(readZipEntry(reader, byteorder)).trim() !== 'little') {
-    throw new HipfracError('HF_IO_PTH_BYTEORDER', 'the file was saved on a big-endian machine; hipfrac reads little-endian files only.', { input: file, fix: 're-save it on a little-endian machine.' });
+    throw new NnError('HF_IO_PTH_BYTEORDER', 'the file was saved on a big-endian machine; hipfrac reads little-endian files only.', { input: file, fix: 're-save it on a little-endian machine.' });
   }
   const storages = new Map<string, Storage>();
   const { value } = unpickle(readZipEntry(reader, entries.get(pickleName) as NonNullable<ReturnType<typeof entries.get>>), 0, {
@@ -91,13 +92,13 @@ function readLegacyPth(reader: FileReader): Unpickled {
     const key = pyStr(rawKey);
     const storage = key === null ? undefined : head.storages.get(key);
     if (storage === undefined) throw corrupt(file, `the storage key list names '${String(rawKey)}', which no tensor uses`);
-    if (at + 8 > reader.size) throw new HipfracError('HF_IO_TRUNCATED', `the file ends before storage '${key}'.`, { input: file, fix: 'the file is truncated; download or copy it again.' });
+    if (at + 8 > reader.size) throw new NnError('HF_IO_TRUNCATED', `the file ends before storage '${key}'.`, { input: file, fix: 'the file is truncated; download or copy it again.' });
     const numel = Number(reader.read(at, 8).readBigInt64LE(0));
     if (numel !== storage.numel) throw corrupt(file, `storage '${key}' holds ${numel} elements but its tensors expect ${storage.numel}`);
     const nbytes = numel * ELEMENT_SIZE[storage.dtype];
     const start = at + 8;
     if (start + nbytes > reader.size) {
-      throw new HipfracError('HF_IO_TRUNCATED', `storage '${key}' needs ${nbytes} bytes but only ${reader.size - start} remain.`, { input: file, fix: 'the file is truncated; download or copy it again.' });
+      throw new NnError('HF_IO_TRUNCATED', `storage '${key}' needs ${nbytes} bytes but only ${reader.size - start} remain.`, { input: file, fix: 'the file is truncated; download or copy it again.' });
     }
     storage.load = () => reader.readShared(start, nbytes);
     at = start + nbytes;
@@ -108,7 +109,7 @@ function readLegacyPth(reader: FileReader): Unpickled {
 /** The five pickles at the start of a legacy file: magic, protocol, sys_info, the object, storage keys. */
 function readLegacyHead(file: string, bytes: Uint8Array): LegacyHead {
   const notPth = (cause?: unknown): HipfracError =>
-    new HipfracError('HF_IO_NOT_PTH', 'the file is neither a zip archive nor a legacy torch.save file (no PyTorch magic number).', {
+    new NnError('HF_IO_NOT_PTH', 'the file is neither a zip archive nor a legacy torch.save file (no PyTorch magic number).', {
       input: file,
       fix: 'pass a .pth/.pt file written by torch.save (or a .safetensors file to loadSafetensors).',
       cause,
@@ -127,7 +128,7 @@ function readLegacyHead(file: string, bytes: Uint8Array): LegacyHead {
   if (protocol.value !== LEGACY_PROTOCOL) throw corrupt(file, `legacy protocol version ${String(protocol.value)} is not ${LEGACY_PROTOCOL}`);
   const sysInfo = unpickle(bytes, protocol.end, plain);
   if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) {
-    throw new HipfracError('HF_IO_PTH_BYTEORDER', 'the file was saved on a big-endian machine; hipfrac reads little-endian files only.', { input: file, fix: 're-save it on a little-endian machine.' });
+    throw new NnError('HF_IO_PTH_BYTEORDER', 'the file was saved on a big-endian machine; hipfrac reads little-endian files only.', { input: file, fix: 're-save it on a little-endian machine.' });
   }
   const storages = new Map<string, Storage>();
   const root = unpickle(bytes, sysInfo.end, { ...plain, persistentLoad: (pid) => storageFromId(file, pid, storages, true) });
@@ -148,7 +149,7 @@ function isStateDict(value: unknown): value is Map<string, TensorRef> {
 function selectStateDict(root: unknown, file: string, key: string | undefined): { dict: Map<string, TensorRef>; key: string | null } {
   if (key !== undefined) {
     const inner = root instanceof Map ? root.get(key) : undefined;
-    if (!isStateDict(inner)) throw new HipfracError('HF_IO_PTH_NO_STATE_DICT', `the file has no state_dict under key '${key}'.`, { input: file, fix: 'check the key, or leave it out to search the usual ones.' });
+    if (!isStateDict(inner)) throw new NnError('HF_IO_PTH_NO_STATE_DICT', `the file has no state_dict under key '${key}'.`, { input: file, fix: 'check the key, or leave it out to search the usual ones.' });
     return { dict: inner, key };
   }
   if (isStateDict(root)) return { dict: root, key: null };
@@ -158,12 +159,12 @@ function selectStateDict(root: unknown, file: string, key: string | undefined): 
       if (isStateDict(inner)) return { dict: inner, key: candidate };
     }
     const summary = [...root].slice(0, 12).map(([k, v]) => `${String(k)}: ${describe(v)}`).join(', ');
-    throw new HipfracError('HF_IO_PTH_NO_STATE_DICT', `the file holds a dict that is not a state_dict and has none under ${STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')} (it holds ${summary}).`, {
+    throw new NnError('HF_IO_PTH_NO_STATE_DICT', `the file holds a dict that is not a state_dict and has none under ${STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')} (it holds ${summary}).`, {
       input: file,
       fix: 'pass the key holding the weights (options.key), or re-save with torch.save(model.state_dict(), path).',
     });
   }
-  throw new HipfracError('HF_IO_PTH_NO_STATE_DICT', `the file holds a ${describe(root)}, not a state_dict.`, { input: file, fix: 're-save with torch.save(model.state_dict(), path).' });
+  throw new NnError('HF_IO_PTH_NO_STATE_DICT', `the file holds a ${describe(root)}, not a state_dict.`, { input: file, fix: 're-save with torch.save(model.state_dict(), path).' });
 }
 
 function materialise(dict: Map<string, TensorRef>, file: string): Map<string, Tensor> {

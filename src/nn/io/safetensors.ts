@@ -7,6 +7,7 @@ import { type DType, type Tensor } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
 import { withFileReader } from './fileReader.js';
 import { ELEMENT_SIZE, tensorFromBytes, tensorToBytes } from './tensorBytes.js';
+import { NnError } from '../errors.js';
 
 /** The format's dtype names and ours. */
 const DTYPE_OF_NAME: Readonly<Record<string, DType>> = {
@@ -51,7 +52,7 @@ export interface SafetensorsHeader {
 }
 
 function lying(file: string, what: string, key?: string): HipfracError {
-  return new HipfracError('HF_IO_SAFETENSORS_HEADER', `safetensors header is invalid: ${what}.`, {
+  return new NnError('HF_IO_SAFETENSORS_HEADER', `safetensors header is invalid: ${what}.`, {
     input: key === undefined ? file : `${file}, tensor '${key}'`,
     fix: 'the file is damaged or was not written by a safetensors writer; re-export it from its source.',
   });
@@ -162,17 +163,17 @@ export function saveSafetensors(file: string, tensors: ReadonlyMap<string, Tenso
   const named = [...tensors];
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') {
-      throw new HipfracError('HF_IO_SAFETENSORS_METADATA', `safetensors metadata value '${k}' is a ${typeof v}, not a string.`, { input: file, fix: 'JSON.stringify non-string values.' });
+      throw new NnError('HF_IO_SAFETENSORS_METADATA', `safetensors metadata value '${k}' is a ${typeof v}, not a string.`, { input: file, fix: 'JSON.stringify non-string values.' });
     }
   }
   const seen = new Set<string>();
   for (const [name, t] of named) {
     if (name === '' || name === METADATA_KEY || seen.has(name)) {
-      throw new HipfracError('HF_IO_SAFETENSORS_NAME', `tensor name '${name}' is empty, reserved or repeated.`, { input: file, fix: 'give each tensor a distinct, non-empty name.' });
+      throw new NnError('HF_IO_SAFETENSORS_NAME', `tensor name '${name}' is empty, reserved or repeated.`, { input: file, fix: 'give each tensor a distinct, non-empty name.' });
     }
     seen.add(name);
     if (NAME_OF_DTYPE[t.dtype] === undefined) {
-      throw new HipfracError('HF_IO_SAFETENSORS_DTYPE', `tensor '${name}' has dtype ${t.dtype}, which safetensors cannot hold.`, { input: file });
+      throw new NnError('HF_IO_SAFETENSORS_DTYPE', `tensor '${name}' has dtype ${t.dtype}, which safetensors cannot hold.`, { input: file });
     }
   }
   // As the reference writer: larger elements first so every tensor stays aligned, then by name.
@@ -209,7 +210,7 @@ export function saveSafetensors(file: string, tensors: ReadonlyMap<string, Tenso
     if (fd !== undefined) closeSync(fd);
     rmSync(temp, { force: true });
     if (error instanceof HipfracError) throw error;
-    throw new HipfracError('HF_IO_WRITE', `cannot write the weight file: ${(error as Error).message}`, { input: file, fix: 'check that the folder exists, is writable and has space.', cause: error });
+    throw new NnError('HF_IO_WRITE', `cannot write the weight file: ${(error as Error).message}`, { input: file, fix: 'check that the folder exists, is writable and has space.', cause: error });
   }
 }
 

@@ -4,6 +4,7 @@ import type { DType } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
 import { describe, PyCallable, type PyDict } from './pickle.js';
 import { ELEMENT_SIZE } from './tensorBytes.js';
+import { NnError } from '../errors.js';
 
 const STORAGE_DTYPE: Readonly<Record<string, DType>> = {
   DoubleStorage: 'float64',
@@ -47,7 +48,7 @@ export class Storage {
     const nbytes = this.numel * ELEMENT_SIZE[this.dtype];
     const bytes = this.root === null ? (this.load === null ? null : this.load()) : this.root.data(file).subarray(this.rootOffset * ELEMENT_SIZE[this.dtype], this.rootOffset * ELEMENT_SIZE[this.dtype] + nbytes);
     if (bytes === null || bytes.length < nbytes) {
-      throw new HipfracError('HF_IO_TRUNCATED', `storage '${this.key}' needs ${nbytes} bytes but the file holds ${bytes?.length ?? 0}.`, {
+      throw new NnError('HF_IO_TRUNCATED', `storage '${this.key}' needs ${nbytes} bytes but the file holds ${bytes?.length ?? 0}.`, {
         input: file,
         fix: 'the file is truncated or damaged; download or copy it again.',
       });
@@ -92,7 +93,7 @@ function isCountList(value: unknown): value is number[] {
 }
 
 export function corrupt(file: string, what: string): HipfracError {
-  return new HipfracError('HF_IO_PTH', `the .pth file is not a valid PyTorch weight file: ${what}.`, {
+  return new NnError('HF_IO_PTH', `the .pth file is not a valid PyTorch weight file: ${what}.`, {
     input: file,
     fix: 're-save the weights with torch.save(model.state_dict(), path).',
   });

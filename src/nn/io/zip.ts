@@ -4,6 +4,7 @@ import { constants } from 'node:buffer';
 import { inflateRawSync } from 'node:zlib';
 import { HipfracError } from '../../util/index.js';
 import type { FileReader } from './fileReader.js';
+import { NnError } from '../errors.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -26,7 +27,7 @@ const U16_MAX = 0xffff;
 const END_RECORD = 22;
 
 function damaged(file: string, what: string): HipfracError {
-  return new HipfracError('HF_IO_ZIP', `the zip archive is damaged or truncated: ${what}.`, {
+  return new NnError('HF_IO_ZIP', `the zip archive is damaged or truncated: ${what}.`, {
     input: file,
     fix: 'download or copy the file again; a complete torch.save file ends with a zip central directory.',
   });
@@ -186,7 +187,7 @@ export function readZipEntry(reader: FileReader, entry: ZipEntry, shared = false
     if (out.length !== entry.size) throw damaged(file, `'${entry.name}' inflates to ${out.length} bytes, not ${entry.size}`);
     return out;
   }
-  throw new HipfracError('HF_IO_ZIP_METHOD', `zip entry '${entry.name}' uses compression method ${entry.method}; only stored (0) and deflate (8) are supported.`, {
+  throw new NnError('HF_IO_ZIP_METHOD', `zip entry '${entry.name}' uses compression method ${entry.method}; only stored (0) and deflate (8) are supported.`, {
     input: file,
     fix: 're-save it with torch.save, which stores entries uncompressed.',
   });

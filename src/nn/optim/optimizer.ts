@@ -2,6 +2,7 @@
 // between steps), the no-grad step loop, and a state dict of tensors + JSON for resuming training.
 import { keep, noGrad, tidy, Tensor } from '../../torch/index.js';
 import { HipfracError } from '../../util/index.js';
+import { NnError } from '../errors.js';
 
 /** A parameter about to be updated, with its gradient and its optimiser state. */
 export interface GroupItem {
@@ -41,7 +42,7 @@ export interface OptimizerState {
 }
 
 export function badHyperparameter(kind: string, group: number, name: string, value: unknown, rule: string): HipfracError {
-  return new HipfracError('HF_OPTIM_BAD_HYPERPARAMETER', `${kind}: parameter group ${group} has ${name} = ${JSON.stringify(value)}; ${rule}.`, {
+  return new NnError('HF_OPTIM_BAD_HYPERPARAMETER', `${kind}: parameter group ${group} has ${name} = ${JSON.stringify(value)}; ${rule}.`, {
     input: `paramGroups[${group}].${name}`,
     fix: `set ${name} to a value that satisfies: ${rule}.`,
   });
@@ -67,7 +68,7 @@ export abstract class Optimizer<G extends ParamGroup> {
       : (params as readonly unknown[]).map((g) => (isTensorList(g) ? ({ params: g } as GroupInput) : (g as GroupInput)));
     for (const group of groups) this.addParamGroup(group);
     if (this.paramGroups.every((g) => g.params.length === 0)) {
-      throw new HipfracError('HF_OPTIM_NO_PARAMS', `${this.constructor.name} got an empty parameter list.`, { fix: 'pass model.parameters() or the model\'s layer groups.' });
+      throw new NnError('HF_OPTIM_NO_PARAMS', `${this.constructor.name} got an empty parameter list.`, { fix: 'pass model.parameters() or the model\'s layer groups.' });
     }
   }
 
@@ -77,10 +78,10 @@ export abstract class Optimizer<G extends ParamGroup> {
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
     for (const p of full.params) {
       if (seen.has(p)) {
-        throw new HipfracError('HF_OPTIM_DUPLICATE_PARAM', `${this.constructor.name}: a parameter appears in more than one group (or twice in one).`, { fix: 'give each parameter to exactly one group.' });
+        throw new NnError('HF_OPTIM_DUPLICATE_PARAM', `${this.constructor.name}: a parameter appears in more than one group (or twice in one).`, { fix: 'give each parameter to exactly one group.' });
       }
       if (!p.isLeaf) {
-        throw new HipfracError('HF_OPTIM_NON_LEAF', `${this.constructor.name} cannot optimise a tensor computed from others (a non-leaf).`, { input: p.toString(), fix: 'pass the module\'s parameters themselves.' });
+        throw new NnError('HF_OPTIM_NON_LEAF', `${this.constructor.name} cannot optimise a tensor computed from others (a non-leaf).`, { input: p.toString(), fix: 'pass the module\'s parameters themselves.' });
       }
       seen.add(p);
     }
@@ -180,7 +181,7 @@ export abstract class Optimizer<G extends ParamGroup> {
   loadStateDict(state: { readonly tensors: ReadonlyMap<string, Tensor>; readonly meta: unknown }): void {
     const meta = state.meta as Partial<OptimizerMeta> | null;
     const refuse = (what: string): HipfracError =>
-      new HipfracError('HF_OPTIM_BAD_STATE', `${this.kind}: the optimizer state does not fit: ${what}.`, {
+      new NnError('HF_OPTIM_BAD_STATE', `${this.kind}: the optimizer state does not fit: ${what}.`, {
         fix: 'load a state saved from the same optimiser over the same model and parameter groups, or start without it.',
       });
     if (meta === null || typeof meta !== 'object' || meta.format !== 'hipfrac.optimizer' || !Array.isArray(meta.paramGroups)) throw refuse('its meta is not a hipfrac optimizer state');

@@ -3,6 +3,7 @@
 import { readSafetensors, saveSafetensors } from '../io/index.js';
 import { HipfracError } from '../../util/index.js';
 import type { Optimizer, ParamGroup } from './optimizer.js';
+import { NnError } from '../errors.js';
 
 const META_KEY = 'hipfrac.optimizer';
 
@@ -26,7 +27,7 @@ export function loadOptimizerState(file: string, optimizer: Optimizer<ParamGroup
     meta = JSON.parse(text);
   } catch (error) {
     for (const t of tensors.values()) t.dispose();
-    throw new HipfracError('HF_OPTIM_BAD_STATE', `the file holds no optimizer state (${(error as Error).message}).`, {
+    throw new NnError('HF_OPTIM_BAD_STATE', `the file holds no optimizer state (${(error as Error).message}).`, {
       input: file,
       fix: 'pass a file written by saveOptimizerState.',
     });

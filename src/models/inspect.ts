@@ -1,9 +1,10 @@
-// Helpers both CAM methods and attacks need around a classifier: the expected input, train/eval mode
-// saved and restored, the model's device, and the target layer looked up by path with a helpful error.
-import { Classifier } from '../models/index.js';
+// Generic helpers around a model that Grad-CAM (explain) and attacks (robust) both need: the expected input,
+// train/eval mode saved and restored, the model's device, and a layer looked up by path with a helpful error.
+import { Classifier } from './classifier.js';
 import { Conv2d, type Module } from '../nn/index.js';
 import type { Tensor } from '../torch/index.js';
 import { HipfracError } from '../util/index.js';
+import { ModelsError } from './errors.js';
 
 /** What a classifier accepts: [N, channels, height, width]; undefined fields are not checked. */
 export interface ExpectedInput {
@@ -90,13 +91,13 @@ export function candidateLayers(model: Module, limit = 8): string[] {
 export function resolveLayer(model: Module, layer: Module | string): { path: string; module: Module } {
   if (typeof layer !== 'string') {
     for (const [name, m] of model.namedModules()) if (m === layer) return { path: name, module: m };
-    throw new HipfracError('HF_EXPLAIN_UNKNOWN_LAYER', `the target layer (${layer.constructor.name}) is not a submodule of this model.`, {
+    throw new ModelsError('HF_MODELS_UNKNOWN_LAYER', `the target layer (${layer.constructor.name}) is not a submodule of this model.`, {
       fix: `pass a module of this model or a path such as ${candidateLayers(model, 5).map((n) => `'${n}'`).join(', ')}.`,
     });
   }
   const names = new Set([...model.namedModules()].map(([n]) => n));
   if (!names.has(layer)) {
-    throw new HipfracError('HF_EXPLAIN_UNKNOWN_LAYER', `the model has no layer '${layer}'.`, {
+    throw new ModelsError('HF_MODELS_UNKNOWN_LAYER', `the model has no layer '${layer}'.`, {
       input: layer,
       fix: `choose one of its ${names.size - 1} layers, e.g. (last convolutions first) ${candidateLayers(model).map((n) => `'${n}'`).join(', ')}.`,
     });

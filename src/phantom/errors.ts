@@ -1,0 +1,17 @@
+// The phantom room's catalogue of coded errors. Codes are stable; a retired code is never reused.
+import { HipfracError } from '../util/index.js';
+
+export type PhantomErrorCode =
+  | 'HF_PHANTOM_BAD_OPTIONS'
+  | 'HF_PHANTOM_RENDER_FAILED';
+
+/** An error of this room: the code is checked against the catalogue above at compile time. */
+export class PhantomError extends HipfracError {
+  override readonly code: PhantomErrorCode;
+
+  constructor(code: PhantomErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
+    super(code, message, details);
+    this.name = 'PhantomError';
+    this.code = code;
+  }
+}
