@@ -15,5 +15,5 @@ export { deidentifyDicom, patientKeyOf } from './deidentify.js';
 export type { DeidentifyOptions } from './deidentify.js';
 export { loadSalt, defaultSaltFile, keyedHash, pseudonymKey, pseudonymousUid } from './pseudonym.js';
 export type { SaltOptions } from './pseudonym.js';
-export { writeDicom, WRITE_TRANSFER_SYNTAXES, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './write.js';
-export type { NaturalDataset, WriteDicomOptions } from './write.js';
+export { writeDicom, writeDicomDict, WRITE_TRANSFER_SYNTAXES, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './write.js';
+export type { DenaturalizedDataset, NaturalDataset, WriteDicomOptions } from './write.js';

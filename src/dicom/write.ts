@@ -25,6 +25,8 @@ export interface WriteDicomOptions {
   /** Default explicit VR little endian. Encapsulated syntaxes need PixelData already as fragments. */
   readonly transferSyntaxUid?: string;
   readonly implementationVersionName?: string;
+  /** zlib level for the deflated syntax (default 6). */
+  readonly deflateLevel?: number;
   /** Copy values whose length exceeds their VR's limit as they are (de-identified copies of others' files). */
   readonly allowInvalidVRLength?: boolean;
 }
@@ -70,5 +72,5 @@ export function writeDicomDict(dict: DenaturalizedDataset, options: WriteDicomOp
   // dcmjs writes the data set of a deflated syntax as plain explicit VR LE; deflate what follows the meta group
   // (preamble 128 + "DICM" 4 + group length element 12 + the group length's value).
   const metaEnd = 144 + bytes.readUInt32LE(140);
-  return Buffer.concat([bytes.subarray(0, metaEnd), deflateRawSync(bytes.subarray(metaEnd), { level: 9 })]);
+  return Buffer.concat([bytes.subarray(0, metaEnd), deflateRawSync(bytes.subarray(metaEnd), { level: options.deflateLevel ?? 6 })]);
 }

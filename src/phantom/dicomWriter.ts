@@ -1,7 +1,8 @@
-// A small DICOM Part 10 encoder for the phantom's images: file meta, explicit/implicit VR little endian,
-// Deflated Explicit VR LE and RLE Lossless pixel data. Written by hand so output bytes are fully deterministic.
+// The phantom's DICOM Part 10 files, written through hipfrac's one DICOM writer (src/dicom/write.ts over dcmjs):
+// explicit/implicit VR little endian, deflated explicit VR LE, and RLE Lossless, whose frame this module encodes
+// (PS3.5 Annex G) before dcmjs encapsulates it. Same inputs, same bytes.
 import { endianness } from 'node:os';
-import { deflateRawSync } from 'node:zlib';
+import { DicomError, writeDicomDict, type DenaturalizedDataset } from '../dicom/index.js';
 import { HipfracError } from '../util/index.js';
 
 /** Transfer syntaxes the phantom writes, by their DICOM UIDs. */
@@ -34,129 +35,8 @@ export interface DicomImage {
   readonly pixels: Uint16Array;
 }
 
-export const IMPLEMENTATION_CLASS_UID = '2.25.203990617261311474522473640766187720466';
 export const IMPLEMENTATION_VERSION_NAME = 'HIPFRAC_PHANTOM';
 const PIXEL_DATA = 0x7fe00010;
-
-// VRs whose explicit encoding uses a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
-const LONG_VRS = new Set<Vr>(['OB', 'OW', 'SQ']);
-// UI values pad with NUL, every other string VR with a space (PS3.5 6.2).
-const padByte = (vr: Vr): number => (vr === 'UI' ? 0 : 0x20);
-
-class ByteSink {
-  private chunks: Uint8Array[] = [];
-  private current = new Uint8Array(4096);
-  private view = new DataView(this.current.buffer);
-  private pos = 0;
-  length = 0;
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.current.length) return;
-    this.chunks.push(this.current.subarray(0, this.pos));
-    this.current = new Uint8Array(Math.max(4096, n));
-    this.view = new DataView(this.current.buffer);
-    this.pos = 0;
-  }
-  u16(v: number): void {
-    this.ensure(2);
-    this.view.setUint16(this.pos, v, true);
-    this.pos += 2;
-    this.length += 2;
-  }
-  u32(v: number): void {
-    this.ensure(4);
-    this.view.setUint32(this.pos, v, true);
-    this.pos += 4;
-    this.length += 4;
-  }
-  bytes(b: Uint8Array): void {
-    // Large blocks (pixel data) are kept by reference instead of copied.
-    if (b.length > 1024) {
-      this.chunks.push(this.current.subarray(0, this.pos));
-      this.chunks.push(b);
-      this.current = new Uint8Array(4096);
-      this.view = new DataView(this.current.buffer);
-      this.pos = 0;
-    } else {
-      this.ensure(b.length);
-      this.current.set(b, this.pos);
-      this.pos += b.length;
-    }
-    this.length += b.length;
-  }
-  finish(): Uint8Array {
-    this.chunks.push(this.current.subarray(0, this.pos));
-    return Buffer.concat(this.chunks);
-  }
-}
-
-function encodeValue(element: DicomElement, explicit: boolean): Uint8Array {
-  switch (element.vr) {
-    case 'US':
-    case 'SS': {
-      const out = new Uint8Array(element.value.length * 2);
-      const dv = new DataView(out.buffer);
-      const signed = element.vr === 'SS';
-      element.value.forEach((v, i) => (signed ? dv.setInt16(i * 2, v, true) : dv.setUint16(i * 2, v, true)));
-      return out;
-    }
-    case 'SQ': {
-      const sink = new ByteSink();
-      for (const item of element.value) {
-        const body = encodeDataset(item, explicit);
-        sink.u16(0xfffe);
-        sink.u16(0xe000);
-        sink.u32(body.length);
-        sink.bytes(body);
-      }
-      return sink.finish();
-    }
-    case 'OB':
-    case 'OW': {
-      if (element.value.length % 2 === 0) return element.value;
-      const out = new Uint8Array(element.value.length + 1);
-      out.set(element.value);
-      return out;
-    }
-    default: {
-      const text = Buffer.from(element.value, 'latin1');
-      if (text.length % 2 === 0) return text;
-      const out = new Uint8Array(text.length + 1);
-      out.set(text);
-      out[text.length] = padByte(element.vr);
-      return out;
-    }
-  }
-}
-
-function writeElement(sink: ByteSink, element: DicomElement, explicit: boolean): void {
-  const value = encodeValue(element, explicit);
-  sink.u16(element.tag >>> 16);
-  sink.u16(element.tag & 0xffff);
-  if (explicit) {
-    sink.bytes(Buffer.from(element.vr, 'latin1'));
-    if (LONG_VRS.has(element.vr)) {
-      sink.u16(0);
-      sink.u32(value.length);
-    } else {
-      if (value.length > 0xffff) throw new HipfracError('HF_PHANTOM_DICOM_VALUE_TOO_LONG', `Value of tag ${tagText(element.tag)} is too long for VR ${element.vr}`, { input: tagText(element.tag) });
-      sink.u16(value.length);
-    }
-  } else {
-    sink.u32(value.length);
-  }
-  sink.bytes(value);
-}
-
-function encodeDataset(elements: readonly DicomElement[], explicit: boolean): Uint8Array {
-  const sink = new ByteSink();
-  const sorted = [...elements].sort((a, b) => a.tag - b.tag);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]?.tag === sorted[i - 1]?.tag) throw new HipfracError('HF_PHANTOM_DICOM_DUPLICATE_TAG', `Tag ${tagText(sorted[i]?.tag ?? 0)} appears twice`, { input: tagText(sorted[i]?.tag ?? 0) });
-  }
-  for (const e of sorted) writeElement(sink, e, explicit);
-  return sink.finish();
-}
 
 export function tagText(tag: number): string {
   return `(${(tag >>> 16).toString(16).padStart(4, '0').toUpperCase()},${(tag & 0xffff).toString(16).padStart(4, '0').toUpperCase()})`;
@@ -235,49 +115,31 @@ export function encodeRleFrame(pixels: Uint16Array, rows: number, columns: numbe
   return Buffer.concat([header, ...segments]);
 }
 
-function encapsulatedPixelData(frame: Uint8Array): Uint8Array {
-  const sink = new ByteSink();
-  sink.u16(0x7fe0);
-  sink.u16(0x0010);
-  sink.bytes(Buffer.from('OB', 'latin1'));
-  sink.u16(0);
-  sink.u32(0xffffffff);
-  // Empty Basic Offset Table item: one frame needs no offsets.
-  sink.u16(0xfffe);
-  sink.u16(0xe000);
-  sink.u32(0);
-  sink.u16(0xfffe);
-  sink.u16(0xe000);
-  sink.u32(frame.length);
-  sink.bytes(frame);
-  // Sequence Delimitation Item.
-  sink.u16(0xfffe);
-  sink.u16(0xe0dd);
-  sink.u32(0);
-  return sink.finish();
+/** A phantom element as dcmjs's tag-keyed entry: strings split on '\\', numbers, items, or one byte buffer. */
+function entryOf(element: DicomElement): DenaturalizedDataset[string] {
+  switch (element.vr) {
+    case 'US':
+    case 'SS':
+      return { vr: element.vr, Value: [...element.value] };
+    case 'SQ':
+      return { vr: 'SQ', Value: element.value.map(datasetOf) };
+    case 'OB':
+    case 'OW':
+      return { vr: element.vr, Value: [Uint8Array.from(element.value).buffer] };
+    default:
+      return { vr: element.vr, Value: element.value === '' ? [] : element.value.split('\\') };
+  }
 }
 
-function fileMeta(image: DicomImage): Uint8Array {
-  const elements: DicomElement[] = [
-    { tag: 0x00020001, vr: 'OB', value: new Uint8Array([0, 1]) },
-    { tag: 0x00020002, vr: 'UI', value: image.sopClassUid },
-    { tag: 0x00020003, vr: 'UI', value: image.sopInstanceUid },
-    { tag: 0x00020010, vr: 'UI', value: image.transferSyntax },
-    { tag: 0x00020012, vr: 'UI', value: IMPLEMENTATION_CLASS_UID },
-    { tag: 0x00020013, vr: 'SH', value: IMPLEMENTATION_VERSION_NAME },
-  ];
-  const body = encodeDataset(elements, true);
-  const sink = new ByteSink();
-  sink.bytes(new Uint8Array(128));
-  sink.bytes(Buffer.from('DICM', 'latin1'));
-  // (0002,0000) File Meta Information Group Length, UL: written by hand, the element model has no UL.
-  sink.u16(0x0002);
-  sink.u16(0x0000);
-  sink.bytes(Buffer.from('UL', 'latin1'));
-  sink.u16(4);
-  sink.u32(body.length);
-  sink.bytes(body);
-  return sink.finish();
+/** Elements in tag order, keyed as dcmjs wants ("00080016"); a tag given twice is an error. */
+function datasetOf(elements: readonly DicomElement[]): DenaturalizedDataset {
+  const out: DenaturalizedDataset = {};
+  for (const element of [...elements].sort((x, y) => x.tag - y.tag)) {
+    const key = (element.tag >>> 0).toString(16).padStart(8, '0').toUpperCase();
+    if (out[key] !== undefined) throw new HipfracError('HF_PHANTOM_DICOM_DUPLICATE_TAG', `Tag ${tagText(element.tag)} appears twice`, { input: tagText(element.tag) });
+    out[key] = entryOf(element);
+  }
+  return out;
 }
 
 /** Encodes one single-frame image as a complete DICOM Part 10 file. */
@@ -285,24 +147,19 @@ export function encodeDicomFile(image: DicomImage): Uint8Array {
   if (image.pixels.length !== image.rows * image.columns) {
     throw new HipfracError('HF_PHANTOM_DICOM_PIXEL_COUNT', `Pixel count ${image.pixels.length} does not match ${image.rows}×${image.columns}`, { input: image.sopInstanceUid });
   }
-  const explicit = image.transferSyntax !== TransferSyntax.implicitVrLittleEndian;
+  const rle = image.transferSyntax === TransferSyntax.rleLossless;
+  const pixels = rle ? encodeRleFrame(image.pixels, image.rows, image.columns) : nativePixelBytes(image.pixels);
   const elements: DicomElement[] = [
     ...image.elements,
     { tag: 0x00080016, vr: 'UI', value: image.sopClassUid },
     { tag: 0x00080018, vr: 'UI', value: image.sopInstanceUid },
+    { tag: PIXEL_DATA, vr: rle ? 'OB' : 'OW', value: pixels },
   ];
-  let pixelPart: Uint8Array;
-  if (image.transferSyntax === TransferSyntax.rleLossless) {
-    pixelPart = encapsulatedPixelData(encodeRleFrame(image.pixels, image.rows, image.columns));
-  } else {
-    const sink = new ByteSink();
-    writeElement(sink, { tag: PIXEL_DATA, vr: 'OW', value: nativePixelBytes(image.pixels) }, explicit);
-    pixelPart = sink.finish();
+  try {
+    // Deflate level 1: this noisy data compresses almost as well as at level 6, at a fraction of the time.
+    return writeDicomDict(datasetOf(elements), { transferSyntaxUid: image.transferSyntax, implementationVersionName: IMPLEMENTATION_VERSION_NAME, deflateLevel: 1 });
+  } catch (error) {
+    if (error instanceof HipfracError || error instanceof DicomError) throw error;
+    throw new HipfracError('HF_PHANTOM_DICOM_ENCODE', `The phantom image could not be encoded: ${(error as Error).message}`, { input: image.sopInstanceUid, cause: error });
   }
-  let dataset: Uint8Array = Buffer.concat([encodeDataset(elements, explicit), pixelPart]);
-  if (image.transferSyntax === TransferSyntax.deflatedExplicitVrLittleEndian) {
-    // Level 1: this noisy data compresses almost as well as at level 6, at a fraction of the time.
-    dataset = deflateRawSync(dataset, { level: 1 });
-  }
-  return Buffer.concat([fileMeta(image), dataset]);
 }
