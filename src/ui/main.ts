@@ -251,10 +251,10 @@ async function casePage(key: string): Promise<void> {
     try {
       const body = { verdict, comment: comment.value, image: mark?.image ?? null, box: mark?.box ?? null };
       const r = await request<{ verdict: VerdictView; others: VerdictView[] }>('POST', `${API}/cases/${encodeURIComponent(key)}/verdicts`, body);
-      saved.textContent = `Saved: ${r.verdict.verdict} (version ${r.verdict.version}).${r.others.length > 0 ? ` Also read by ${r.others.map((o) => `${o.reader}: ${o.verdict}`).join(', ')} — both verdicts are kept.` : ''}`;
       const again = await request<CaseDetail>('GET', `${API}/cases/${encodeURIComponent(key)}`);
       renderHistory(again.verdicts);
       replace(resultBox, ...resultLines(again));
+      saved.textContent = `Saved: ${r.verdict.verdict} (version ${r.verdict.version}).${r.others.length > 0 ? ` Also read by ${r.others.map((o) => `${o.reader}: ${o.verdict}`).join(', ')} — both verdicts are kept.` : ''}`;
     } catch (error) {
       saved.textContent = error instanceof Error ? error.message : String(error);
     }

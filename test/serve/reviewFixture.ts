@@ -86,11 +86,11 @@ export interface ReviewFixture {
 export const PASSWORD = 'correct horse battery';
 
 /** A data folder with four studies: two needing review (one with a heatmap), two auto-reported. */
-export async function reviewFixture(): Promise<ReviewFixture> {
+export async function reviewFixture(options: { readonly size?: number } = {}): Promise<ReviewFixture> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-review-'));
   const { store, blobs } = openStore(dir, { migrations: REVIEW_MIGRATIONS, minFreeBytes: 0 });
   const repo = new ReviewRepository(store);
-  const dicoms = phantomDicoms(4);
+  const dicoms = phantomDicoms(4, options.size ?? 256);
   const studies: FixtureStudy[] = [];
   const specs = [
     { decision: 'review', probability: 0.62 },
