@@ -320,3 +320,36 @@ test('SSO header mode: off by default; on, a trusted proxy\'s header signs a kno
     }
   });
 });
+
+test('hipfrac user add reads the password from stdin and stores an argon2id hash; bad role and short password refused', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { openStore } = await import('../../src/serve/store/index.js');
+  const { REVIEW_MIGRATIONS, ReviewRepository, verifyPassword } = await import('../../src/serve/review/index.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-user-'));
+  const cli = path.resolve('dist/src/cli/main.js');
+  try {
+    const add = spawnSync(process.execPath, [cli, 'user', 'add', 'dr.smith', '--role', 'radiologist', '--data', dir], { input: `${PASSWORD}\n`, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(add.status, 0, add.stderr);
+    assert.match(add.stdout, /Added dr\.smith \(radiologist\)/);
+    const badRole = spawnSync(process.execPath, [cli, 'user', 'add', 'x', '--role', 'superuser', '--data', dir], { input: `${PASSWORD}\n`, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(badRole.status, 2);
+    const short = spawnSync(process.execPath, [cli, 'user', 'add', 'y', '--role', 'viewer', '--data', dir], { input: 'short\n', encoding: 'utf8', timeout: 120_000 });
+    assert.equal(short.status, 1);
+    assert.match(short.stderr, /at least 10 characters/);
+    const { store } = openStore(dir, { migrations: REVIEW_MIGRATIONS });
+    try {
+      const repo = new ReviewRepository(store);
+      assert.deepEqual(repo.listUsers().map((u) => `${u.name}:${u.role}`), ['dr.smith:radiologist']);
+      const hash = repo.passwordHash(repo.userByName('dr.smith')!.id);
+      assert.match(hash, /^\$argon2id\$/);
+      assert.equal(await verifyPassword(hash, PASSWORD), true);
+      assert.equal(await verifyPassword(hash, 'not the password'), false);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
