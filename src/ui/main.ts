@@ -239,7 +239,7 @@ async function casePage(key: string): Promise<void> {
       v.box !== null ? ` · location on image ${(v.image ?? 0) + 1}` : '',
       v.comment !== '' ? h('blockquote', { class: 'comment' }, v.comment) : null,
     )));
-    if (list.length === 0) history.appendChild(h('li', {}, 'No verdict yet.'));
+    if (list.length === 0) history.appendChild(h('li', { class: 'none' }, 'No verdict yet.'));
   };
   renderHistory(detail.verdicts);
 

@@ -147,6 +147,15 @@ test('review app in Chromium: sign-in to sign-out, keyboard verdicts, roles, CSR
   await page.mouse.up();
   await page.waitForFunction((before) => document.querySelector('figure.pane figcaption')?.getAttribute('data-window') !== before, windowBefore);
   assert.notEqual(await meanGrey(page, canvas), greyBefore);
+  // I inverts; a preset by key restores the default window; wheel zooms.
+  const greyWindowed = await meanGrey(page, canvas);
+  await page.keyboard.press('i');
+  assert.equal(await page.getAttribute('#toggle-invert', 'aria-pressed'), 'true');
+  await page.waitForFunction(() => /inverted/.test(document.querySelector('figure.pane figcaption')?.textContent ?? ''));
+  assert.notEqual(await meanGrey(page, canvas), greyWindowed);
+  await page.keyboard.press('i');
+  await page.keyboard.press('1');
+  await page.waitForFunction((before) => document.querySelector('figure.pane figcaption')?.getAttribute('data-window') === before, windowBefore);
 
   // A verdict by keyboard with an XSS payload as comment: saved, and shown as text.
   const xss = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
@@ -200,6 +209,12 @@ test('review app in Chromium: sign-in to sign-out, keyboard verdicts, roles, CSR
   await page.keyboard.press('n');
   await page.waitForFunction(() => /cannot give verdicts/.test(document.getElementById('verdict-status')?.textContent ?? ''));
   assert.equal(f.repo.reviewedCases().length, 1, 'only the one case read by the radiologists');
+  // Arrow keys move through the worklist order.
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction((k) => location.hash.startsWith('#/case/') && location.hash !== `#/case/${k}`, keys[1] as string);
+  await imagesShown(page);
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction((k) => location.hash === `#/case/${k}`, keys[1] as string);
 
   // The export reproduces the verdicts.
   const out = path.join(f.dir, 'export');
