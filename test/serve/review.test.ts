@@ -299,6 +299,14 @@ test('feedback export: consensus labels, boxes in source pixels, de-identified i
     assert.equal(labels.get(`${s1!.studyKey}_1.dcm`), 0);
     const roi = rows.find((r) => r.sourcePath === `${s0!.studyKey}_1.dcm`)?.roi;
     assert.deepEqual(roi, [0.25, 0.5, 0.5, 0.75], 'the drawn box comes back as the image\'s ROI');
+    // The CLI writes the same labels (the store is closed here so the CLI process has it alone).
+    f.store.close();
+    const { spawnSync } = await import('node:child_process');
+    const viaCli = path.join(f.dir, 'export-cli');
+    const run = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'feedback', 'export', '--data', f.dir, '--out', viaCli, '--salt-file', saltFile], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /Exported 2 studies \(1 fracture, 1 no fracture\)/);
+    assert.equal(readFileSync(path.join(viaCli, 'labels.csv'), 'utf8'), text);
   });
 });
 
