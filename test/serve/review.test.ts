@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { parseLabelTable } from '../../src/data/index.js';
-import { exportFeedback } from '../../src/serve/review/index.js';
+import { exportFeedback, type ReviewPluginOptions } from '../../src/serve/review/index.js';
 import { PASSWORD, reviewFixture, type ReviewFixture } from './reviewFixture.js';
 
 interface Signed { readonly cookie: string; readonly csrf: string }
@@ -37,7 +37,7 @@ const get = (app: FastifyInstance, s: Signed, url: string) => app.inject({ metho
 const post = (app: FastifyInstance, s: Signed, url: string, payload: unknown, csrf: string | null = s.csrf) =>
   app.inject({ method: 'POST', url, headers: { cookie: s.cookie, ...(csrf === null ? {} : { 'x-csrf-token': csrf }) }, payload: payload as Record<string, unknown> });
 
-async function withFixture(fn: (f: ReviewFixture, app: FastifyInstance) => Promise<void>, options = {}): Promise<void> {
+async function withFixture(fn: (f: ReviewFixture, app: FastifyInstance) => Promise<void>, options: Partial<ReviewPluginOptions> = {}): Promise<void> {
   const f = await reviewFixture();
   const app = await f.app(options);
   try {
@@ -308,6 +308,24 @@ test('feedback export: consensus labels, boxes in source pixels, de-identified i
     assert.match(run.stdout, /Exported 2 studies \(1 fracture, 1 no fracture\)/);
     assert.equal(readFileSync(path.join(viaCli, 'labels.csv'), 'utf8'), text);
   });
+});
+
+test('sign-in: Secure cookie under TLS; attempts per address are rate-limited whatever the user name', async () => {
+  await withFixture(async (f, app) => {
+    await f.addUser('rad1', 'radiologist');
+    const pre = await app.inject({ method: 'GET', url: '/review/api/login-token' });
+    const res = await app.inject({ method: 'POST', url: '/review/api/login', headers: { cookie: cookieOf(pre.headers['set-cookie'], 'hf_pre'), 'x-csrf-token': pre.json().csrf }, payload: { name: 'rad1', password: PASSWORD } });
+    const session = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith('hf_session='));
+    assert.match(session ?? '', /; Secure/i);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await app.inject({ method: 'GET', url: '/review/api/login-token' });
+      const r = await app.inject({ method: 'POST', url: '/review/api/login', headers: { cookie: cookieOf(p.headers['set-cookie'], 'hf_pre'), 'x-csrf-token': p.json().csrf }, payload: { name: `someone${i}`, password: 'a guess at it' } });
+      statuses.push(r.statusCode);
+      if (r.statusCode === 429) assert.match(r.json().message, /too many sign-in attempts/);
+    }
+    assert.deepEqual(statuses, [401, 429, 429], 'the limit is 2 per minute here, the first used by the good sign-in');
+  }, { secureCookies: true, signInsPerMinute: 2 });
 });
 
 test('SSO header mode: off by default; on, a trusted proxy\'s header signs a known user in and others are refused', async () => {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
+import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpPlugin } from '../http/index.js';
 import type { BlobStore, SqliteStore } from '../store/index.js';
@@ -27,6 +28,8 @@ export interface ReviewPluginOptions extends SessionOptions {
   readonly pollMs?: number;
   /** Bootstrap resamples for the dashboard's intervals (default 1000). */
   readonly resamples?: number;
+  /** Sign-in attempts per minute from one address, whatever the user name (default 30); the lock-out is per account. */
+  readonly signInsPerMinute?: number;
 }
 
 /** Largest JSON body the review routes take (a verdict with a 2,000-character comment fits easily). */
@@ -83,6 +86,10 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
   const viewBySop = new Map<string, string>();
 
   await app.register(fastifyCookie);
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => ({ statusCode: 429, error: 'HF_REVIEW_RATE_LIMIT', message: `too many sign-in attempts from this address; try again in ${Math.ceil(context.ttl / 1000)} s.` }),
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
     return payload;
@@ -146,6 +153,7 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
 
   app.post<{ Body: { name: string; password: string } }>('/api/login', {
     bodyLimit: BODY_LIMIT,
+    config: { rateLimit: { max: options.signInsPerMinute ?? 30, timeWindow: 60_000 } },
     schema: { body: { type: 'object', required: ['name', 'password'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 256 } } } },
   }, async (request, reply) => {
     sessions.checkPreSessionCsrf(request);
