@@ -379,3 +379,29 @@ test('hipfrac user add reads the password from stdin and stores an argon2id hash
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('reviewPlugin registers beside node plugins that already use @fastify/cookie and @fastify/rate-limit app-wide', async () => {
+  const f = await reviewFixture();
+  const { buildHttpApp } = await import('../../src/serve/http/index.js');
+  const { createServeLogger } = await import('../../src/serve/log.js');
+  const { reviewPlugin } = await import('../../src/serve/review/index.js');
+  const cookie = (await import('@fastify/cookie')).default;
+  const rateLimit = (await import('@fastify/rate-limit')).default;
+  const { Writable } = await import('node:stream');
+  const sink = new Writable({ write(_c, _e, done) { done(); } });
+  const app = await buildHttpApp({ store: f.store, logger: createServeLogger({ destination: sink }), health: () => ({ status: 'ok', version: 't', uptimeSeconds: 0, checks: {} }) }, [
+    async (root) => {
+      await root.register(cookie);
+      await root.register(rateLimit, { global: false });
+    },
+    reviewPlugin({ store: f.store, blobs: f.blobs }),
+  ]);
+  try {
+    await f.addUser('rad1', 'radiologist');
+    const s = await signIn(app, 'rad1');
+    assert.equal((await get(app, s, '/review/api/worklist')).json().total, 4);
+  } finally {
+    await app.close();
+    f.close();
+  }
+});

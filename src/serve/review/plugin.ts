@@ -85,8 +85,9 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
   /** View Position of each image decoded so far, for the worklist's views column. */
   const viewBySop = new Map<string, string>();
 
-  await app.register(fastifyCookie);
-  await app.register(fastifyRateLimit, {
+  // The node may have registered these app-wide already; a second registration would clash on its decorators.
+  if (!app.hasDecorator('parseCookie')) await app.register(fastifyCookie);
+  if (!app.hasDecorator('rateLimit')) await app.register(fastifyRateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) => ({ statusCode: 429, error: 'HF_REVIEW_RATE_LIMIT', message: `too many sign-in attempts from this address; try again in ${Math.ceil(context.ttl / 1000)} s.` }),
   });
