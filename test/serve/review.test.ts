@@ -113,6 +113,15 @@ test('worklist: review cases first, newest first; keyset pages cover every case 
       if (after === null) break;
     }
     assert.deepEqual(seen, all.rows.map((r: { studyKey: string }) => r.studyKey));
+    // The views column fills itself from the stored headers (bounded wait: the filler runs every 100 ms here).
+    let views = '';
+    for (let i = 0; i < 100 && views === ''; i++) {
+      views = (await get(app, rad, '/review/api/worklist?limit=1')).json().rows[0].views;
+      if (views === '') await new Promise((r) => setTimeout(r, 100));
+    }
+    const first = f.studies.find((s) => s.studyKey === all.rows[0].studyKey)!;
+    assert.equal(views.split(' + ').length, first.sopInstanceUids.length);
+    assert.match(views, /\bAP\b/);
     const review = (await get(app, rad, '/review/api/worklist?queue=review')).json();
     assert.equal(review.total, 2);
     assert.equal((await get(app, rad, '/review/api/worklist?after=not-a-cursor')).statusCode, 400);

@@ -3,7 +3,7 @@
 // default window (the 0.5–99.5 percentile range of the non-padding pixels). Decoded images are kept in a small LRU.
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { readDicomBytes } from '../../dicom/index.js';
+import { parseDicomBytes, readDicomBytes } from '../../dicom/index.js';
 import type { BlobStore, InstanceRecord } from '../store/index.js';
 import { ReviewError } from './errors.js';
 
@@ -105,5 +105,16 @@ export class ViewerImages {
       windowWidth: window.width,
       view: (image.header.viewPosition ?? '').trim(),
     };
+  }
+}
+
+/** The View Position (0018,5101) of a stored image from its header alone (no pixel decoding); '' when absent or unreadable. */
+export async function viewPositionOf(blobs: BlobStore, instance: InstanceRecord): Promise<string> {
+  if (instance.status !== 'stored' || instance.file === '') return '';
+  try {
+    const parsed = parseDicomBytes(await blobs.read(instance.file), instance.file);
+    return (parsed.dataSet.string('x00185101') ?? '').replace(/[^A-Za-z0-9 _-]/g, '').trim();
+  } catch {
+    return '';
   }
 }

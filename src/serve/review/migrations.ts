@@ -88,7 +88,7 @@ export const REVIEW_MIGRATIONS: readonly Migration[] = [
           WHERE study_uid = NEW.study_uid;
         END;
         CREATE TRIGGER review_instance_insert AFTER INSERT ON instances BEGIN
-          UPDATE review_cases SET images = images + 1, seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
+          UPDATE review_cases SET images = images + 1, views = '', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
           WHERE study_uid = NEW.study_uid;
         END;
       `);

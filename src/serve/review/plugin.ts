@@ -12,7 +12,7 @@ import type { BlobStore, SqliteStore } from '../store/index.js';
 import { agreementReport, type AgreementInput } from './agreement.js';
 import { readAsset, type AssetName } from './assets.js';
 import { REVIEW_HTTP_STATUS, ReviewError, type ReviewErrorCode } from './errors.js';
-import { ViewerImages } from './images.js';
+import { ViewerImages, viewPositionOf } from './images.js';
 import { ReviewRepository } from './repository.js';
 import { requirePermission, Sessions, type Authenticated, type SessionOptions } from './session.js';
 import { PERMISSIONS, VERDICTS, type ReviewCase, type ReviewUser, type VerdictInput, type VerdictRecord, type WorklistFilter } from './types.js';
@@ -28,6 +28,8 @@ export interface ReviewPluginOptions extends SessionOptions {
   readonly pollMs?: number;
   /** Bootstrap resamples for the dashboard's intervals (default 1000). */
   readonly resamples?: number;
+  /** Studies whose views column is filled from the stored headers per poll interval (default 8). */
+  readonly viewsPerTick?: number;
   /** Sign-in attempts per minute from one address, whatever the user name (default 30); the lock-out is per account. */
   readonly signInsPerMinute?: number;
 }
@@ -82,8 +84,6 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
   const images = new ViewerImages(blobs);
   const streams = new Set<ServerResponse>();
   const pollMs = options.pollMs ?? 1000;
-  /** View Position of each image decoded so far, for the worklist's views column. */
-  const viewBySop = new Map<string, string>();
 
   // The node may have registered these app-wide already; a second registration would clash on its decorators.
   if (!app.hasDecorator('parseCookie')) await app.register(fastifyCookie);
@@ -95,7 +95,28 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
     return payload;
   });
+  // Views column: a few studies at a time, from the stored headers (no pixel decoding), review queue first.
+  let filling = false;
+  const fillViews = async (): Promise<void> => {
+    if (filling) return;
+    filling = true;
+    try {
+      for (const { studyInstanceUid } of repo.casesWithoutViews(options.viewsPerTick ?? 8)) {
+        const instances = store.instancesOfStudy(studyInstanceUid);
+        const views: string[] = [];
+        for (const inst of instances) views.push((await viewPositionOf(blobs, inst)) || (inst.status === 'stored' ? 'image' : inst.status));
+        repo.setViews(studyInstanceUid, views.length === 0 ? '—' : views.join(' + '));
+      }
+    } catch (error) {
+      app.log.warn({ code: (error as { code?: string }).code ?? 'views' }, 'review: views not filled');
+    } finally {
+      filling = false;
+    }
+  };
+  const filler = setInterval(() => void fillViews(), pollMs);
+  filler.unref();
   app.addHook('preClose', async () => {
+    clearInterval(filler);
     for (const s of streams) s.end();
     streams.clear();
   });
@@ -268,8 +289,6 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
     auth(request, reply);
     const c = findCase(request.params.key);
     const image = await images.get(imageOf(c, request.params.index));
-    viewBySop.set(image.sopInstanceUid, image.view === '' ? 'image' : image.view);
-    repo.setViews(c.studyInstanceUid, store.instancesOfStudy(c.studyInstanceUid).map((inst) => viewBySop.get(inst.sopInstanceUid) ?? '?').join(' + '));
     const gzip = /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
     reply.header('x-image-width', String(image.width)).header('x-image-height', String(image.height))
       .header('x-window-center', String(image.windowCenter)).header('x-window-width', String(image.windowWidth))

@@ -251,8 +251,14 @@ export class ReviewRepository {
     this.#db.prepare(`UPDATE review_cases SET state = 'in-review', opened_by = ?, seq = (SELECT MAX(seq) + 1 FROM review_cases) WHERE study_uid = ? AND state = 'new'`).run(userName, studyInstanceUid);
   }
 
+  /** Sets the views column; a change counts as a worklist change for the live updates. */
   setViews(studyInstanceUid: string, views: string): void {
-    this.#db.prepare('UPDATE review_cases SET views = ? WHERE study_uid = ? AND views != ?').run(views, studyInstanceUid, views);
+    this.#db.prepare('UPDATE review_cases SET views = ?, seq = (SELECT MAX(seq) + 1 FROM review_cases) WHERE study_uid = ? AND views != ?').run(views, studyInstanceUid, views);
+  }
+
+  /** Cases whose views column is still empty (review queue first), for the background filler. */
+  casesWithoutViews(limit: number): { readonly studyInstanceUid: string }[] {
+    return this.#db.prepare<Row>(`SELECT study_uid FROM review_cases WHERE views = '' AND images > 0 ORDER BY priority, arrival DESC LIMIT ?`).all(limit).map((r) => ({ studyInstanceUid: str(r.study_uid) }));
   }
 
   maxSeq(): number {
