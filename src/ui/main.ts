@@ -105,7 +105,7 @@ function start(signed: Me): void {
   });
   events.addEventListener('signed-out', () => {
     events?.close();
-    void signInPage('Your session has ended; sign in again.');
+    if (me !== null) void signInPage('Your session has ended; sign in again.');
   });
 }
 
@@ -422,6 +422,9 @@ async function route(): Promise<void> {
 }
 
 whenSignedOut((message) => {
+  // Only a session that ends while in use: before sign-in, route() shows the sign-in page itself (two pages at
+  // once would each set a sign-in token cookie, and the form could carry the other one's token).
+  if (me === null) return;
   void signInPage(message.includes('expired') ? 'Your session has expired; sign in again.' : message);
 });
 window.addEventListener('hashchange', () => void route());
