@@ -33,3 +33,5 @@ if [[ ! -f native/build/Release/hipfrac_torch.node || native/addon.cc -nt native
 fi
 echo "hipfrac setup: compiling TypeScript"
 npx tsc -p tsconfig.json
+echo "hipfrac setup: building the review UI (esbuild, into dist/ui)"
+node dist/src/serve/review/assets.js

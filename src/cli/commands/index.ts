@@ -15,6 +15,9 @@ import { predictCommand } from './predict.js';
 import { explainCommand } from './explain.js';
 import { attackCommand } from './attack.js';
 import { triageCalibrateCommand } from './triage-calibrate.js';
+// The review UI's commands (kept together for merging beside serve's).
+import { userCommand } from './user.js';
+import { feedbackCommand } from './feedback.js';
 
 export const commands: readonly CliCommand[] = [
   demoCommand,
@@ -32,4 +35,6 @@ export const commands: readonly CliCommand[] = [
   explainCommand,
   attackCommand,
   triageCalibrateCommand,
+  userCommand,
+  feedbackCommand,
 ];

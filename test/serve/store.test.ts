@@ -1,0 +1,155 @@
+// The serve store: migrations (core and a feature's), the job state machine, idempotent receive by SOP Instance
+// UID, one result per image, crash recovery of claimed jobs, study decisions and deliveries, hashed tokens,
+// and the content-addressed, durable file area.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openStore, STORE_FILE, type NewInstance, type SqliteStore } from '../../src/serve/store/index.js';
+import { HipfracError } from '../../src/util/index.js';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-store-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function instance(sop: string, study = '1.2.3', status: NewInstance['status'] = 'stored'): NewInstance {
+  return {
+    sopInstanceUid: sop,
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1',
+    studyInstanceUid: study,
+    seriesInstanceUid: `${study}.1`,
+    transferSyntaxUid: '1.2.840.10008.1.2.1',
+    sha256: 'ab'.repeat(32),
+    file: 'objects/x.dcm',
+    bytes: 10,
+    status,
+    reason: status === 'stored' ? '' : 'not an image',
+    source: 'ae:MODALITY',
+    context: { studyInstanceUid: study, patientId: 'PID-1', patientName: 'Doe^Jane', accessionNumber: 'A1', studyDate: '20260101' },
+  };
+}
+
+test('the store opens in WAL mode, applies core and feature migrations once, in id order', (t) => {
+  const dir = tempDir(t);
+  const order: string[] = [];
+  const feature = [
+    { id: '0101_b', up: (db: SqliteStore['database']) => { order.push('0101'); db.exec('ALTER TABLE review_users ADD COLUMN role TEXT'); } },
+    { id: '0100_a', up: (db: SqliteStore['database']) => { order.push('0100'); db.exec('CREATE TABLE review_users (id INTEGER PRIMARY KEY)'); } },
+  ];
+  const a = openStore(dir, { migrations: feature }).store;
+  assert.equal(a.database.pragma('journal_mode', { simple: true }), 'wal');
+  a.close();
+  const b = openStore(dir, { migrations: feature }).store;
+  assert.deepEqual(order, ['0100', '0101']);
+  const ids = b.database.prepare<{ id: string }>('SELECT id FROM schema_migrations ORDER BY id').all().map((r) => r.id);
+  assert.deepEqual(ids, ['0001_core', '0100_a', '0101_b']);
+  b.database.prepare('INSERT INTO review_users (id, role) VALUES (1, ?)').run('radiologist');
+  b.close();
+});
+
+test('receive is idempotent by SOP Instance UID; a job moves only along the state machine; one result per image', (t) => {
+  const { store } = openStore(tempDir(t));
+  t.after(() => store.close());
+  const first = store.recordInstance(instance('1.2.3.4.1'));
+  assert.equal(first.isNew, true);
+  assert.equal(first.job?.state, 'queued');
+  const again = store.recordInstance(instance('1.2.3.4.1'));
+  assert.equal(again.isNew, false);
+  assert.equal(again.job, undefined);
+  assert.equal(again.instance.receiveCount, 2);
+  const skipped = store.recordInstance(instance('1.2.3.4.2', '1.2.3', 'skipped'));
+  assert.equal(skipped.job, undefined);
+  assert.equal(store.queueDepth(), 1);
+  const jobId = first.job?.id as number;
+  assert.throws(() => store.transitionJob(jobId, 'done'), (e: unknown) => e instanceof HipfracError && e.code === 'HF_SERVE_BAD_TRANSITION');
+  const [claimed] = store.claimJobs(8);
+  assert.equal(claimed?.state, 'inferring');
+  assert.equal(claimed?.attempts, 1);
+  assert.deepEqual(store.claimJobs(8), []);
+  const result = { sopInstanceUid: '1.2.3.4.1', decision: 'review', fractureProbability: 0.7, predicted: 'fracture', confidence: 0.7, level: 'suspicious', reason: 'below cut-off', heatmap: '' };
+  store.recordResult(jobId, result);
+  assert.throws(() => store.recordResult(jobId, result), (e: unknown) => e instanceof HipfracError && e.code === 'HF_SERVE_BAD_TRANSITION');
+  assert.equal(store.resultsOfStudy('1.2.3').length, 1);
+  assert.equal(store.jobsOfStudy('1.2.3')[0]?.state, 'done');
+});
+
+test('after a crash, claimed jobs return to the queue, and fail after the attempt limit', (t) => {
+  const dir = tempDir(t);
+  let { store } = openStore(dir, { maxAttempts: 2 });
+  const id = store.recordInstance(instance('9.1')).job?.id as number;
+  store.claimJobs(1);
+  store.close(); // as if killed while inferring
+  store = openStore(dir, { maxAttempts: 2 }).store;
+  assert.equal(store.recoverJobs(), 1);
+  assert.equal(store.claimJobs(1)[0]?.attempts, 2);
+  store.close();
+  store = openStore(dir, { maxAttempts: 2 }).store;
+  store.recoverJobs();
+  const job = store.jobsOfStudy('1.2.3').find((j) => j.id === id);
+  assert.equal(job?.state, 'failed');
+  assert.match(job?.error ?? '', /2 times/);
+  store.close();
+});
+
+test('a study is decided once its images are done and it has been quiet; deliveries close it; a late image reopens it', (t) => {
+  const { store } = openStore(tempDir(t));
+  t.after(() => store.close());
+  const job = store.recordInstance(instance('5.1', '5')).job as { id: number };
+  const later = new Date(Date.now() + 60_000).toISOString();
+  assert.deepEqual(store.studiesReadyToDecide(later), [], 'an open job holds the study back');
+  store.claimJobs(1);
+  store.recordResult(job.id, { sopInstanceUid: '5.1', decision: 'auto-report', fractureProbability: 0.01, predicted: 'intact', confidence: 0.99, level: '', reason: 'confident', heatmap: '' });
+  assert.deepEqual(store.studiesReadyToDecide(new Date(0).toISOString()), [], 'not quiet yet');
+  const [ready] = store.studiesReadyToDecide(later);
+  assert.equal(ready?.studyInstanceUid, '5');
+  assert.match(ready?.studyKey ?? '', /^S[0-9a-f]{16}$/);
+  store.recordStudyDecision('5', { decision: 'no-fracture', reason: 'r', fractureProbability: 0.01 }, [
+    { studyInstanceUid: '5', kind: 'sr', sopInstanceUid: '2.25.1', destination: 'PACS@127.0.0.1:104', file: 'results/sr.dcm' },
+  ]);
+  assert.deepEqual(store.studiesReadyToDecide(later), []);
+  assert.equal(store.getStudy('5')?.state, 'decided');
+  const [due] = store.dueDeliveries(later, 10);
+  store.markDeliveryRetry(due?.id as number, 'connection refused', later, false);
+  assert.deepEqual(store.dueDeliveries(new Date().toISOString(), 10), [], 'backed off');
+  store.markDeliverySent(due?.id as number);
+  assert.equal(store.getStudy('5')?.state, 'delivered');
+  assert.equal(store.jobsOfStudy('5')[0]?.state, 'delivered');
+  store.recordInstance(instance('5.2', '5'));
+  assert.equal(store.getStudy('5')?.revision, 1);
+  assert.equal(store.getStudy('5')?.state, 'receiving');
+  const page = store.listStudies({ state: 'receiving', pageSize: 1 });
+  assert.equal(page.total, 1);
+});
+
+test('API tokens are stored as hashes and verified by secret and scope', (t) => {
+  const dir = tempDir(t);
+  const { store } = openStore(dir);
+  t.after(() => store.close());
+  const { token, record } = store.createToken('ci', ['read']);
+  assert.match(token, /^hft_[0-9a-f]{12}_/);
+  assert.deepEqual(store.verifyToken(token)?.scopes, ['read']);
+  assert.equal(store.verifyToken(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`), undefined);
+  assert.equal(store.verifyToken('garbage'), undefined);
+  const secret = token.split('_').slice(2).join('_');
+  assert.equal(readFileSync(path.join(dir, STORE_FILE)).includes(Buffer.from(secret)), false, 'the secret is not in the database file');
+  store.revokeToken(record.id);
+  assert.equal(store.verifyToken(token), undefined);
+  assert.throws(() => store.createToken('x', []), (e: unknown) => e instanceof HipfracError && e.code === 'HF_SERVE_BAD_TOKEN');
+});
+
+test('files are kept by content, durably, and refused with HF_SERVE_DISK_FULL below the reserve', async (t) => {
+  const dir = tempDir(t);
+  const { store, blobs } = openStore(dir);
+  t.after(() => store.close());
+  const bytes = new TextEncoder().encode('hello dicom');
+  const a = await blobs.put(bytes);
+  const b = await blobs.put(bytes);
+  assert.equal(a.file, b.file);
+  assert.match(a.file, /^objects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}\.dcm$/);
+  assert.deepEqual(new Uint8Array(await blobs.read(a.file)), bytes);
+  const { blobs: full } = openStore(dir, { minFreeBytes: Number.MAX_SAFE_INTEGER });
+  await assert.rejects(full.put(new TextEncoder().encode('more')), (e: unknown) => e instanceof HipfracError && e.code === 'HF_SERVE_DISK_FULL');
+});
