@@ -11,3 +11,5 @@ export { manualSeed, setNumThreads, getNumThreads, defaultThreadCount, cuda, res
 export type { FactoryOptions } from './creation.js';
 
 initRuntime();
+export { ProcessGroup, GradReducer, distributedAvailable, distError } from './distributed.js';
+export type { ProcessGroupOptions, DistErrorCode } from './distributed.js';

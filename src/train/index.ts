@@ -15,3 +15,6 @@ export { fineTune } from './protocol.js';
 export type { ProtocolOptions, ProtocolResult } from './protocol.js';
 export { writeTrainingState, readTrainingState } from './trainingState.js';
 export type { TrainingState, StatefulOptimizer } from './trainingState.js';
+export type { DataParallelHooks } from './learner.js';
+export { DataParallel, broadcastModule, configHash, gatherValidation } from './distributed/index.js';
+export type { DataParallelOptions, ReduceStats } from './distributed/index.js';
