@@ -16,5 +16,5 @@ export type { ProtocolOptions, ProtocolResult } from './protocol.js';
 export { writeTrainingState, readTrainingState } from './trainingState.js';
 export type { TrainingState, StatefulOptimizer } from './trainingState.js';
 export type { DataParallelHooks } from './learner.js';
-export { DataParallel, broadcastModule, configHash, gatherValidation } from './distributed/index.js';
-export type { DataParallelOptions, ReduceStats } from './distributed/index.js';
+export { DataParallel, broadcastModule, configHash, gatherValidation, launchRanks, rankFromEnvironment } from './distributed/index.js';
+export type { DataParallelOptions, ReduceStats, LaunchOptions, RankExit } from './distributed/index.js';

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shardOrder } from '../../src/data/index.js';
 import { distributedAvailable } from '../../src/torch/index.js';
+import { launchRanks } from '../../src/train/index.js';
 import { ShardedSource } from './distributedToy.js';
 import { toyData } from './toy.js';
 
@@ -203,4 +204,24 @@ test('kill -9 of one rank ends the other with a coded error within the collectiv
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the launcher starts one process per rank with torchrun\'s variables and reports a failed rank with a code', dist, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ddp-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'l');
+  const env = { HIPFRAC_TEST_OUT: out, HIPFRAC_TEST_VALIDATE_ONLY: '1', HIPFRAC_TEST_TIMEOUT_MS: String(PEER_TIMEOUT_MS) };
+  const exits = await launchRanks({ nprocPerNode: 2, masterPort: await freePort(), script: RANK_SCRIPT, args: [], env });
+  assert.deepEqual(exits.map((e) => [e.rank, e.code]), [[0, 0], [1, 0]]);
+  assert.deepEqual(readResult(out, 1).validation.indices, [...Array(37).keys()]);
+  await assert.rejects(
+    launchRanks({ nprocPerNode: 2, masterPort: await freePort(), script: RANK_SCRIPT, args: [], env: { ...env, HIPFRAC_TEST_FAIL_RANK: '1' }, graceMs: PEER_TIMEOUT_MS + 5_000 }),
+    (error: Error & { code?: string }) => error.code === 'HF_DIST_RANK_FAILED' && /rank 1 exited with code 3/.test(error.message),
+  );
+  const holder = createServer();
+  const port = await freePort();
+  await new Promise<void>((resolve) => holder.listen(port, resolve));
+  t.after(() => holder.close());
+  await assert.rejects(launchRanks({ nprocPerNode: 2, masterPort: port, script: RANK_SCRIPT, args: [], env }), { code: 'HF_DIST_PORT_IN_USE' });
+  await assert.rejects(launchRanks({ nprocPerNode: 2, nnodes: 2, nodeRank: 2, script: RANK_SCRIPT, args: [] }), { code: 'HF_DIST_BAD_LAUNCH' });
 });

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     timeoutMs: Number(process.env['HIPFRAC_TEST_TIMEOUT_MS'] ?? 20000),
     configHash: configHash(config),
   });
+  if (process.env['HIPFRAC_TEST_FAIL_RANK'] === String(rank)) process.exit(3); // a rank that crashes after joining
   if (group !== null) await broadcastModule(group, model);
   const ddp = group === null ? undefined : new DataParallel(group, { bucketCapBytes: 1024 });
   const learner = new Learner({

@@ -3,3 +3,5 @@
 export { DataParallel, broadcastModule, configHash } from './dataParallel.js';
 export type { DataParallelOptions, ReduceStats } from './dataParallel.js';
 export { gatherValidation } from './gatherValidation.js';
+export { launchRanks, rankFromEnvironment, RANK_ENV } from './launch.js';
+export type { LaunchOptions, RankExit } from './launch.js';
