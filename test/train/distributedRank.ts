@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { dispose, manualSeed, ProcessGroup, setNumThreads } from '../../src/torch/index.js';
 import { SGD } from '../../src/nn/index.js';
-import { broadcastModule, configHash, DataParallel, Learner } from '../../src/train/index.js';
+import { broadcastModule, configHash, DataParallel, hashSeed, Learner } from '../../src/train/index.js';
 import { describeError } from '../../src/util/index.js';
 import { toyData } from './toy.js';
 import { PlainNet, ShardedSource } from './distributedToy.js';
@@ -35,6 +35,22 @@ async function main(): Promise<void> {
   });
   if (process.env['HIPFRAC_TEST_FAIL_RANK'] === String(rank)) process.exit(3); // a rank that crashes after joining
   if (group !== null) await broadcastModule(group, model);
+  const dump = process.env['HIPFRAC_TEST_DUMP'];
+  if (dump !== undefined && rank === 0) {
+    // What PyTorch's DDP needs to repeat this run: initial weights, data, and the epoch's global order.
+    const data = toyData(TRAIN_SAMPLES, 7);
+    writeFileSync(dump, JSON.stringify({
+      params: Object.fromEntries([...model.namedParameters()].map(([name, p]) => [name, { shape: p.shape, values: Array.from(p.toFloat32Array()) }])),
+      images: Array.from(data.images),
+      labels: data.labels,
+      size: data.size,
+      order: new ShardedSource(data, globalBatch, true, { rank: 0, worldSize: 1 }).order(hashSeed(5, 'fit', 0)),
+      globalBatch,
+      lr: LR,
+      momentum: 0.9,
+      steps: Math.ceil(TRAIN_SAMPLES / globalBatch),
+    }));
+  }
   const ddp = group === null ? undefined : new DataParallel(group, { bucketCapBytes: 1024 });
   const learner = new Learner({
     model,
