@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { launchRanks, paperProtocol, rankFromEnvironment, resolveConfig, type TrainConfig } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
-import { trainRun } from '../pipeline/trainRun.js';
+import { checkDistributedConfig, trainRun } from '../pipeline/trainRun.js';
 import { writeRunReport } from '../pipeline/runReport.js';
 
 /** CLI flags → config keys; numbers are parsed and validated with the rest of the config. */
@@ -136,6 +136,7 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
     const rank = rankFromEnvironment();
     if (values['nproc-per-node'] !== undefined && rank === null) {
       // The launcher: the ranks re-run this command with torchrun's environment variables set.
+      checkDistributedConfig(config, Number(values['nproc-per-node']) * Number(values.nnodes ?? 1));
       await launchRanks({
         nprocPerNode: Number(values['nproc-per-node']),
         nnodes: Number(values.nnodes ?? 1),

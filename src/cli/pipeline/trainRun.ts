@@ -111,20 +111,28 @@ export function optimizerFactory(config: TrainConfig): OptimizerFactory {
   };
 }
 
-export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
-  // A wrong --device fails here, before the split, the loaders and the model are made.
-  if (options.device !== undefined) resolveDevice(options.device);
-  const dist = options.distributed;
-  if (dist === undefined) return trainRunOnRanks(options, null);
-  const { config } = options;
-  if (config.batchSize % dist.worldSize !== 0) {
-    throw new HipfracError('HF_DIST_BATCH', `the global batch ${config.batchSize} does not split evenly over ${dist.worldSize} ranks.`, { input: `--batch-size ${config.batchSize}`, fix: `use a multiple of ${dist.worldSize}.` });
+/**
+ * Refuses, before any rank starts, what a data-parallel run cannot do: a global batch that does not split over
+ * the ranks, and the LR finder (each rank would stop on its own shard's loss).
+ */
+export function checkDistributedConfig(config: TrainConfig, worldSize: number): void {
+  if (config.batchSize % worldSize !== 0) {
+    throw new HipfracError('HF_DIST_BATCH', `the global batch ${config.batchSize} does not split evenly over ${worldSize} ranks.`, { input: `--batch-size ${config.batchSize}`, fix: `use a multiple of ${worldSize}.` });
   }
   if (config.lrFind && (config.lr === null || config.unfrozenLr === null)) {
     throw new HipfracError('HF_DIST_LR_FIND', 'the LR finder does not run data-parallel yet (each rank would stop on its own shard\'s loss).', {
       fix: 'run the LR finder in one process, then pass --lr and --unfrozen-lr (or --no-lr-find) to the data-parallel run.',
     });
   }
+}
+
+export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
+  // A wrong --device fails here, before the split, the loaders and the model are made.
+  if (options.device !== undefined) resolveDevice(options.device);
+  const dist = options.distributed;
+  if (dist === undefined) return trainRunOnRanks(options, null);
+  const { config } = options;
+  checkDistributedConfig(config, dist.worldSize);
   const group = await ProcessGroup.create({
     masterAddr: dist.masterAddr,
     masterPort: dist.masterPort,
