@@ -149,7 +149,7 @@ export async function launchRanks(options: LaunchOptions): Promise<RankExit[]> {
   if (firstFailure !== undefined) {
     const how = firstFailure.signal !== null ? `was killed by ${firstFailure.signal}` : `exited with code ${firstFailure.code}`;
     const others = all.filter((e) => e !== firstFailure && (e.code !== 0 || e.signal !== null)).map((e) => e.rank);
-    throw new HipfracError('HF_DIST_RANK_FAILED', `rank ${firstFailure.rank} ${how}${others.length > 0 ? `; ranks ${others.join(', ')} stopped after it` : ''}.`, {
+    throw new HipfracError('HF_DIST_RANK_FAILED', `rank ${firstFailure.rank} ${how}${others.length > 0 ? `; rank${others.length > 1 ? 's' : ''} ${others.join(', ')} stopped after it` : ''}.`, {
       fix: 'read the failing rank\'s error above; the last checkpoint in --out is intact (continue with --resume).',
     });
   }
