@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,23 +12,13 @@ import sharp from 'sharp';
 import { importDataset } from '../../src/data/index.js';
 import { distributedAvailable } from '../../src/torch/index.js';
 import { Rng } from '../../src/util/index.js';
+import { freePort } from '../helpers/ports.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const EPOCHS = 3;
 const ARGS = ['--arch', 'squeezenet1_1', '--scratch', '--input-size', '48', '--batch-size', '8', '--frozen-epochs', '0', '--unfrozen-epochs', String(EPOCHS), '--patience', '10', '--lr', '0.001', '--unfrozen-lr', '0.001', '--no-augment', '--seed', '3', '--workers', '1', '--nproc-per-node', '2', '--dist-timeout', '30'];
 /** Bound on one CLI run; a run still alive then is killed and the test fails. */
 const RUN_LIMIT_MS = 300_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function writeFolders(dir: string, perClass: number): Promise<void> {
   const rng = new Rng(9);

@@ -13,6 +13,7 @@ import { shardOrder } from '../../src/data/index.js';
 import { distributedAvailable } from '../../src/torch/index.js';
 import { launchRanks } from '../../src/train/index.js';
 import { needs, PYTHON } from '../helpers/references.js';
+import { freePort } from '../helpers/ports.js';
 import { ShardedSource } from './distributedToy.js';
 import { toyData } from './toy.js';
 
@@ -27,17 +28,6 @@ interface RankRun {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function startRank(env: Record<string, string>, onStdout?: (text: string, kill: () => void) => void): Promise<RankRun> {
