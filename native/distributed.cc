@@ -12,7 +12,8 @@
 
 #include <torch/csrc/api/include/torch/version.h>
 
-#if __has_include(<torch/csrc/distributed/c10d/TCPStore.hpp>) && __has_include(<gloo/config.h>)
+// HIPFRAC_NO_GLOO forces the fallback (to check that it compiles where the headers exist).
+#if !defined(HIPFRAC_NO_GLOO) && __has_include(<torch/csrc/distributed/c10d/TCPStore.hpp>) && __has_include(<gloo/config.h>)
 #define HIPFRAC_HAS_GLOO 1
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
