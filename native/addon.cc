@@ -30,6 +30,7 @@
 #include <malloc.h>
 
 #include "cpu_allocator.h"
+#include "tensor_handles.h"
 
 #include <atomic>
 #include <cmath>
@@ -838,9 +839,19 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStats));
   exports.Set("emptyCpuCache", Napi::Function::New(env, EmptyCpuCache));
+  hipfrac::registerDistributed(env, exports);
   return exports;
 }
 
 }  // namespace
+
+// The handle helpers shared with distributed.cc (tensor_handles.h).
+namespace hipfrac {
+const at::Tensor& tensorArg(Napi::Env env, const Napi::Value& value, const char* what) { return tensorOf(env, value, what); }
+Napi::Value wrapTensorValue(Napi::Env env, at::Tensor tensor) { return wrapTensor(env, std::move(tensor)); }
+void throwCodedError(Napi::Env env, const char* code, const std::string& message, bool typeError) {
+  throwCoded(env, code, message, typeError);
+}
+}  // namespace hipfrac
 
 NODE_API_MODULE(hipfrac_torch, Init)

@@ -1,6 +1,7 @@
 # Builds hipfrac_torch.node against a LibTorch: Debian's libtorch-dev by default (LIBTORCH=/usr),
 # or another one named at build time, e.g. LIBTORCH=/opt/libtorch (official CUDA build) or a
 # PyTorch wheel's torch/ folder. TORCH_CXX11_ABI=0 for LibTorch builds using the pre-C++11 ABI.
+# NCCL (distributed.cc, CUDA builds only) needs nccl.h: NCCL_HOME=<dir with include/nccl.h>.
 # C++17, or C++20 where the LibTorch headers require it (PyTorch 2.12 and later refuse older standards).
 {
   "variables": {
@@ -13,7 +14,7 @@
   "targets": [
     {
       "target_name": "hipfrac_torch",
-      "sources": ["addon.cc", "cpu_allocator.cc"],
+      "sources": ["addon.cc", "cpu_allocator.cc", "distributed.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<(libtorch)/include",
@@ -25,7 +26,11 @@
       "cflags_cc": ["-std=<(cxxstd)", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "libraries": ["-L<(libdir)", "-Wl,-rpath,<(libdir)", "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10"],
       "conditions": [
-        ["cuda==1", { "libraries": ["-ltorch_cuda", "-lc10_cuda"] }]
+        ["cuda==1", {
+          "libraries": ["-ltorch_cuda", "-lc10_cuda"],
+          "defines": ["HIPFRAC_WITH_CUDA"],
+          "include_dirs": ["<!(node -p \"process.env.NCCL_HOME ? process.env.NCCL_HOME + '/include' : (process.env.LIBTORCH || '/usr') + '/include'\")"]
+        }]
       ]
     }
   ]

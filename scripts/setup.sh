@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: LibTorch (engine), OpenBLAS (fast sgemm for linear layers), and the reference tools
+# Debian packages: LibTorch (engine), Gloo's headers (c10d's CPU process group, for data-parallel training),
+# OpenBLAS (fast sgemm for linear layers), and the reference tools
 # the tests compare against or run as real peers (PyTorch/torchvision, dcmtk, GDCM, dicom3tools, pydicom, Pillow,
 # ONNX's checker, Orthanc as the PACS, Chromium for the review UI's browser tests).
-DEB_RUNTIME="libtorch-dev libopenblas0-pthread"
+DEB_RUNTIME="libtorch-dev libgloo-dev libopenblas0-pthread"
 DEB_TEST="python3-torch python3-torchvision python3-sklearn python3-scipy dcmtk libgdcm-tools dicom3tools python3-pydicom python3-pil python3-numpy python3-onnx orthanc chromium"
 want="$DEB_RUNTIME"
 if [[ "${HIPFRAC_SETUP_TESTS:-0}" == "1" ]]; then want="$want $DEB_TEST"; fi
@@ -27,7 +28,11 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [[ ! -f native/build/Release/hipfrac_torch.node || native/addon.cc -nt native/build/Release/hipfrac_torch.node || native/binding.gyp -nt native/build/Release/hipfrac_torch.node ]]; then
+addon=native/build/Release/hipfrac_torch.node
+stale=0
+[[ -f $addon ]] || stale=1
+for f in native/*.cc native/*.h native/binding.gyp; do if [[ $f -nt $addon ]]; then stale=1; fi; done
+if [[ $stale == 1 ]]; then
   echo "hipfrac setup: building the LibTorch addon (LIBTORCH=${LIBTORCH:-/usr})"
   npx node-gyp rebuild -C native --loglevel=warn
 fi

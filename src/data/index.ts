@@ -32,6 +32,8 @@ export type { CacheOptions, GreyImage } from './cache.js';
 export { DEFAULT_QC, qcMetrics, qcFlags, summariseQc, qcTable, contactSheetHtml } from './qc.js';
 export type { QcThresholds, QcSummary } from './qc.js';
 export { ImageLoader, defaultLoaderOptions } from './loader.js';
+export { shardOrder } from './distributedSampler.js';
+export type { Shard } from './distributedSampler.js';
 export type { Sample, LoaderOptions, Batch } from './loader.js';
 export { MemoryBatches } from './memoryBatches.js';
 export type { MemoryBatchOptions } from './memoryBatches.js';

@@ -6,6 +6,7 @@ import { DataError } from './errors.js';
 import { keep, tensor, type Tensor } from '../torch/index.js';
 import { decodeGrey, unreadableImage, type RegionOfInterest, type ResizeMethod } from './imageIo.js';
 import { augmentBatch, resolveAugmentConfig, type AugmentConfig } from './augment.js';
+import { shardOrder, type Shard } from './distributedSampler.js';
 import type { DecodeRequest, DecodeResponse } from './loaderWorker.js';
 
 /** One image and its class index (0 = intact, 1 = fractured in the study's two-class setting). */
@@ -45,6 +46,8 @@ export interface LoaderOptions {
   readonly memoryCacheBytes: number;
   /** Augment each batch with these settings (training); null for none (evaluation). Default null. */
   readonly augment: AugmentConfig | null;
+  /** Read only this rank's share of every epoch (data-parallel training; see shardOrder). Default null. */
+  readonly shard: Shard | null;
 }
 
 export const defaultLoaderOptions: LoaderOptions = Object.freeze({
@@ -60,6 +63,7 @@ export const defaultLoaderOptions: LoaderOptions = Object.freeze({
   prefetch: 3,
   memoryCacheBytes: 512 * 2 ** 20,
   augment: null,
+  shard: null,
 });
 
 /**
@@ -207,7 +211,8 @@ export class ImageLoader {
 
   /** Batches one epoch yields. */
   get batchesPerEpoch(): number {
-    const n = this.samples.length;
+    const shard = this.options.shard;
+    const n = shard === null ? this.samples.length : Math.ceil(this.samples.length / shard.worldSize);
     return this.options.dropLast ? Math.floor(n / this.options.batchSize) : Math.ceil(n / this.options.batchSize);
   }
 
@@ -223,14 +228,20 @@ export class ImageLoader {
 
   /**
    * The sample positions epoch `epochIndex` visits, in order: all samples (shuffled when `shuffle`), or, when
-   * `balanced`, as many draws with replacement where every class has the same total weight.
+   * `balanced`, as many draws with replacement where every class has the same total weight; with `shard`, only
+   * that rank's share of it.
    */
   epochOrder(epochIndex: number): number[] {
     const n = this.samples.length;
     const rng = new Rng(mixSeed(this.options.seed, epochIndex, PURPOSE_ORDER));
-    if (this.options.balanced) return balancedDraw(this.labels, n, rng);
+    const shard = this.options.shard;
+    if (this.options.balanced) {
+      const drawn = balancedDraw(this.labels, n, rng);
+      return shard === null ? drawn : shardOrder(drawn, shard);
+    }
     const order = Array.from({ length: n }, (_, i) => i);
-    return this.options.shuffle ? rng.shuffle(order) : order;
+    const ordered = this.options.shuffle ? rng.shuffle(order) : order;
+    return shard === null ? ordered : shardOrder(ordered, shard);
   }
 
   /**

@@ -11,6 +11,26 @@ export type NativeHandle = { readonly __nativeTensor: unique symbol };
 /** An opaque resolved operator (a N-API External). */
 export type NativeOp = { readonly __nativeOp: unique symbol };
 export type NativeGuard = { readonly __nativeGuard: unique symbol };
+/** An opaque c10d process group (a N-API External; native/distributed.cc). */
+export type NativeGroup = { readonly __nativeGroup: unique symbol };
+/** An opaque gradient reducer (hooks + buckets) over a process group. */
+export type NativeReducer = { readonly __nativeReducer: unique symbol };
+
+export interface NativeGroupOptions {
+  masterAddr: string;
+  masterPort: number;
+  worldSize: number;
+  rank: number;
+  timeoutMs: number;
+  backend: 'gloo' | 'nccl';
+  /** The address Gloo binds on this host ('' = resolve the host name, as torch's default). */
+  hostname?: string;
+  /** A network interface for Gloo (GLOO_SOCKET_IFNAME), instead of hostname. */
+  interface?: string;
+  /** Compared across ranks at rendezvous; a difference is refused (HF_DIST_CONFIG_MISMATCH). */
+  configHash: string;
+  threads?: number;
+}
 
 export interface NativeBuildInfo {
   torchVersion: string;
@@ -71,6 +91,18 @@ export interface NativeBinding {
   buildInfo(): NativeBuildInfo;
   memoryStats(): NativeMemoryStats;
   emptyCpuCache(): void;
+  distAvailable(): { gloo: boolean; nccl: boolean };
+  distCreateGroup(options: NativeGroupOptions): Promise<NativeGroup>;
+  distCloseGroup(group: NativeGroup): void;
+  distGroupInfo(group: NativeGroup): { rank: number; worldSize: number; backend: string };
+  distAllreduce(group: NativeGroup, tensors: readonly NativeHandle[], average: boolean): Promise<void>;
+  distBroadcast(group: NativeGroup, tensors: readonly NativeHandle[], root: number): Promise<void>;
+  distAllgather(group: NativeGroup, tensor: NativeHandle): Promise<NativeHandle[]>;
+  distBarrier(group: NativeGroup): Promise<void>;
+  distReducerCreate(group: NativeGroup, params: readonly NativeHandle[], bucketCapBytes: number): { handle: NativeReducer; bucketNumels: number[] };
+  distReducerPrepare(reducer: NativeReducer): void;
+  distReducerFinish(reducer: NativeReducer): Promise<{ buckets: number; startedDuringBackward: number }>;
+  distReducerRelease(reducer: NativeReducer): void;
 }
 
 function addonPath(): string {

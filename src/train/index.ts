@@ -17,3 +17,6 @@ export { writeTrainingState, readTrainingState } from './trainingState.js';
 export type { TrainingState, StatefulOptimizer } from './trainingState.js';
 export { TrainError } from './errors.js';
 export type { TrainErrorCode } from './errors.js';
+export type { DataParallelHooks } from './learner.js';
+export { DataParallel, broadcastModule, configHash, gatherValidation, launchRanks, rankFromEnvironment } from './distributed/index.js';
+export type { DataParallelOptions, ReduceStats, LaunchOptions, RankExit } from './distributed/index.js';

@@ -40,6 +40,19 @@ export interface OptimizerLike {
 }
 export type OptimizerFactory = (groups: Tensor[][]) => OptimizerLike;
 
+/**
+ * Data-parallel training (src/train/distributed): gradients averaged across ranks between backward and the
+ * optimiser step, and validation results gathered from every rank's shard.
+ */
+export interface DataParallelHooks {
+  /** Called just before backward with the parameters that will receive gradients. */
+  beforeBackward(params: readonly Tensor[]): void;
+  /** Resolves once every parameter's gradient is the average over all ranks. */
+  afterBackward(): Promise<void>;
+  /** Every rank's validation result merged into what a single process would have computed. */
+  gatherValidation(result: ValidationResult): Promise<ValidationResult>;
+}
+
 export interface LearnerOptions {
   readonly model: TrainableModel;
   readonly train: BatchSource;
@@ -56,6 +69,8 @@ export interface LearnerOptions {
    * the optimiser is built, and every batch (augmentation included) is moved there as it arrives.
    */
   readonly device?: string;
+  /** Set on each rank of a data-parallel run. */
+  readonly dataParallel?: DataParallelHooks;
 }
 
 export interface EpochRecord {
@@ -91,6 +106,7 @@ export class Learner {
   private readonly batchTransform: ((images: Tensor, seed: number) => Tensor) | undefined;
   private readonly labelSmoothing: number;
   readonly device: string;
+  readonly dataParallel: DataParallelHooks | undefined;
 
   // Loop state, readable by callbacks.
   stage = 'fit';
@@ -120,6 +136,7 @@ export class Learner {
     this.callbacks = sortCallbacks(options.callbacks ?? []);
     this.seed = options.seed ?? 0;
     this.device = resolveDevice(options.device ?? 'cpu');
+    this.dataParallel = options.dataParallel;
     if (this.device !== 'cpu') this.model.to(this.device);
     this.optimizer = this.makeOptimizer(this.model.layerGroups());
   }
@@ -196,7 +213,8 @@ export class Learner {
       this.progress = this.nIterations > 0 ? this.iteration / this.nIterations : 0;
       try {
         await this.event('beforeBatch');
-        this.lastLoss = this.trainStep(batch, hashSeed(this.seed, this.stage, this.epoch * 100003 + batchIndex));
+        const augmentSeed = hashSeed(this.seed, this.stage, this.epoch * 100003 + batchIndex);
+        this.lastLoss = this.dataParallel === undefined ? this.trainStep(batch, augmentSeed) : await this.trainStepDataParallel(batch, augmentSeed, this.dataParallel);
         this.trainLossSum += this.lastLoss;
         this.trainBatches++;
         await this.event('afterStep');
@@ -235,21 +253,35 @@ export class Learner {
   /** One optimisation step on a batch; returns the loss. */
   trainStep(batch: Batch, augmentSeed: number): number {
     return tidy(() => {
-      const [onDevice, labels] = this.toDevice(batch);
-      const images = this.batchTransform === undefined ? onDevice : this.batchTransform(onDevice, augmentSeed);
-      const logits = this.model.call(images);
-      const loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing });
-      const value = loss.item();
-      if (!Number.isFinite(value)) {
-        throw new TrainError('HF_TRAIN_DIVERGED', `the training loss became ${value} at epoch ${this.epoch}, batch ${this.iteration}.`, {
-          fix: 'lower the learning rate (run the LR finder) or check the data for broken images.',
-        });
-      }
-      this.optimizer.zeroGrad();
-      loss.backward();
+      const value = this.forwardBackward(batch, augmentSeed, undefined);
       this.optimizer.step();
       return value;
     });
+  }
+
+  /** One step of a data-parallel run: backward starts the gradient all-reduce, the step waits for it. */
+  async trainStepDataParallel(batch: Batch, augmentSeed: number, hooks: DataParallelHooks): Promise<number> {
+    const value = tidy(() => this.forwardBackward(batch, augmentSeed, hooks));
+    await hooks.afterBackward();
+    tidy(() => this.optimizer.step());
+    return value;
+  }
+
+  private forwardBackward(batch: Batch, augmentSeed: number, hooks: DataParallelHooks | undefined): number {
+    const [onDevice, labels] = this.toDevice(batch);
+    const images = this.batchTransform === undefined ? onDevice : this.batchTransform(onDevice, augmentSeed);
+    const logits = this.model.call(images);
+    const loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing });
+    const value = loss.item();
+    if (!Number.isFinite(value)) {
+      throw new TrainError('HF_TRAIN_DIVERGED', `the training loss became ${value} at epoch ${this.epoch}, batch ${this.iteration}.`, {
+        fix: 'lower the learning rate (run the LR finder) or check the data for broken images.',
+      });
+    }
+    this.optimizer.zeroGrad();
+    hooks?.beforeBackward(this.model.parameters().filter((p) => p.requiresGrad));
+    loss.backward();
+    return value;
   }
 
   /** A batch's images and labels on the training device (the loader's own tensors when that is the CPU). */
@@ -295,7 +327,7 @@ export class Learner {
       if (best === labels[i]) correct++;
     }
     const n = labels.length;
-    return {
+    const result: ValidationResult = {
       loss: n > 0 ? losses.reduce((a, b) => a + b, 0) / n : Number.NaN,
       accuracy: n > 0 ? correct / n : Number.NaN,
       probs: Float32Array.from(probs),
@@ -305,6 +337,7 @@ export class Learner {
       numClasses,
       perSampleLoss: Float32Array.from(losses),
     };
+    return this.dataParallel === undefined ? result : await this.dataParallel.gatherValidation(result);
   }
 
   /**

@@ -13,6 +13,11 @@ export interface ProtocolOptions {
   /** Folder for the resumable training state (written atomically each epoch); null = no checkpoints. */
   readonly stateDir: string | null;
   readonly resume: boolean;
+  /**
+   * Read the state in stateDir (for resume) but never write it: the ranks other than 0 of a data-parallel run,
+   * which resume from rank 0's state on a shared folder. Default false.
+   */
+  readonly readOnlyState?: boolean;
   /** Extra callbacks for both stages (progress, logging). */
   readonly callbacks?: readonly Callback[];
   readonly log?: (line: string) => void;
@@ -77,7 +82,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
         earlyStopping: early === null ? state.earlyStopping : { best: early.best, wait: early.wait },
         saveBest: saveBest === null ? state.saveBest : { accuracy: saveBest.bestAccuracy, loss: saveBest.bestLoss, epoch: saveBest.bestEpoch },
       };
-      writeTrainingState(options.stateDir, l, state, saveBest?.best ?? null);
+      if (options.readOnlyState !== true) writeTrainingState(options.stateDir, l, state, saveBest?.best ?? null);
     },
   });
 
@@ -105,7 +110,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
       history: [...learner.history],
     };
     resumedBest = null;
-    if (options.stateDir !== null) writeTrainingState(options.stateDir, learner, state, null);
+    if (options.stateDir !== null && options.readOnlyState !== true) writeTrainingState(options.stateDir, learner, state, null);
   }
 
   // --- stage 2: all layers, discriminative LRs, early stopping ---
@@ -140,7 +145,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
       saveBest: { accuracy: saveBest.bestAccuracy, loss: saveBest.bestLoss, epoch: saveBest.bestEpoch },
       history: [...learner.history],
     };
-    if (options.stateDir !== null) writeTrainingState(options.stateDir, learner, state, null);
+    if (options.stateDir !== null && options.readOnlyState !== true) writeTrainingState(options.stateDir, learner, state, null);
   }
 
   const frozenLr = state.frozenLr ?? Number.NaN;

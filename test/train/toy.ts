@@ -8,9 +8,11 @@ import type { Batch, BatchSource, TrainableModel } from '../../src/train/index.j
 export class ToyNet extends Module implements TrainableModel {
   readonly body: Sequential;
   readonly head: Sequential;
-  constructor() {
+  /** @param batchNorm false leaves out the BatchNorm (data-parallel equivalence needs no per-rank statistics). */
+  constructor(batchNorm = true) {
     super();
-    this.body = this.registerModule('body', new Sequential(new Conv2d(1, 8, 3, { padding: 1 }), new BatchNorm2d(8), new ReLU(), new Conv2d(8, 8, 3, { padding: 1, stride: 2 }), new ReLU()));
+    const norm = batchNorm ? [new BatchNorm2d(8)] : [];
+    this.body = this.registerModule('body', new Sequential(new Conv2d(1, 8, 3, { padding: 1 }), ...norm, new ReLU(), new Conv2d(8, 8, 3, { padding: 1, stride: 2 }), new ReLU()));
     this.head = this.registerModule('head', new Sequential(new AdaptiveAvgPool2d(2), new Flatten(), new Linear(32, 2)));
   }
   forward(x: Tensor): Tensor {
@@ -54,9 +56,14 @@ export class ToySource implements BatchSource {
   get batchesPerEpoch(): number {
     return Math.ceil(this.data.labels.length / this.batchSize);
   }
-  async *epoch(seed: number): AsyncGenerator<Batch> {
+  /** The sample indices an epoch with this seed visits, in order. */
+  order(seed: number): number[] {
     const n = this.data.labels.length;
-    const order = this.shuffle ? new Rng(seed).shuffle([...Array(n).keys()]) : [...Array(n).keys()];
+    return this.shuffle ? new Rng(seed).shuffle([...Array(n).keys()]) : [...Array(n).keys()];
+  }
+  async *epoch(seed: number): AsyncGenerator<Batch> {
+    const order = this.order(seed);
+    const n = order.length;
     const px = this.data.size * this.data.size;
     for (let start = 0; start < n; start += this.batchSize) {
       const idx = order.slice(start, start + this.batchSize);

@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { paperProtocol, resolveConfig, type TrainConfig } from '../../train/index.js';
+import { launchRanks, paperProtocol, rankFromEnvironment, resolveConfig, type TrainConfig } from '../../train/index.js';
 import { requireDataset } from '../../data/index.js';
 import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
 import { architectureOption, positiveInt } from '../options.js';
-import { trainRun, writeRunReport } from '../pipeline/index.js';
+import { checkDistributedConfig, trainRun, writeRunReport } from '../pipeline/index.js';
 
 /** CLI flags → config keys; numbers are parsed and validated with the rest of the config. */
 export const CONFIG_FLAGS = {
@@ -36,6 +36,16 @@ export const CONFIG_FLAGS = {
   config: { type: 'string' },
   // Not a protocol setting (the same config trains anywhere): where the run computes.
   device: { type: 'string', default: 'cpu' },
+} as const;
+
+/** torchrun's launch flags (data-parallel training). */
+const LAUNCH_FLAGS = {
+  'nproc-per-node': { type: 'string' },
+  nnodes: { type: 'string' },
+  'node-rank': { type: 'string' },
+  'master-addr': { type: 'string' },
+  'master-port': { type: 'string' },
+  'dist-timeout': { type: 'string' },
 } as const;
 
 const NUMERIC: Record<string, keyof TrainConfig> = {
@@ -115,12 +125,17 @@ export const trainCommand: CliCommand = {
   --workers N           image-decoding threads (default 2)
   --device D            cpu (default), cuda or cuda:N (needs the CUDA build, docs/gpu.md)
 
+Data-parallel (torchrun's names; docs/distributed.md): one process per rank, Gloo on CPU, NCCL on CUDA.
+  --nproc-per-node N    ranks on this node; --batch-size stays the global batch (split over all ranks)
+  --nnodes M --node-rank R --master-addr HOST --master-port P (default 1, 0, 127.0.0.1, 29500)
+  --dist-timeout S      seconds before a stalled collective fails every rank (default 300)
+
 Defaults are the study's protocol: 224 px, batch 32, 8 head-only epochs, then all layers with
 discriminative LRs under one-cycle, early stopping after 7 epochs without validation-accuracy gain.`,
   async run(argv): Promise<number> {
     const { values } = parseArgs({
       args: [...argv],
-      options: { ...CONFIG_FLAGS, data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, weights: { type: 'string' }, 'weights-dir': { type: 'string' }, workers: { type: 'string' } },
+      options: { ...CONFIG_FLAGS, ...LAUNCH_FLAGS, data: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, weights: { type: 'string' }, 'weights-dir': { type: 'string' }, workers: { type: 'string' } },
       strict: true,
     });
     if (values.data === undefined || values.out === undefined) {
@@ -129,6 +144,23 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
     const config = configFromFlags(values);
     const workers = values.workers === undefined ? undefined : positiveInt(values.workers, 2, '--workers');
     requireDataset(values.data);
+    const timeoutMs = 1000 * Number(values['dist-timeout'] ?? 300);
+    const rank = rankFromEnvironment();
+    if (values['nproc-per-node'] !== undefined && rank === null) {
+      // The launcher: the ranks re-run this command with torchrun's environment variables set.
+      checkDistributedConfig(config, Number(values['nproc-per-node']) * Number(values.nnodes ?? 1));
+      await launchRanks({
+        nprocPerNode: Number(values['nproc-per-node']),
+        nnodes: Number(values.nnodes ?? 1),
+        nodeRank: Number(values['node-rank'] ?? 0),
+        masterAddr: values['master-addr'] ?? '127.0.0.1',
+        masterPort: Number(values['master-port'] ?? 29500),
+        script: process.argv[1] as string,
+        args: ['train', ...argv],
+        graceMs: timeoutMs + 30_000,
+      });
+      return 0;
+    }
     const run = await trainRun({
       datasetDir: values.data,
       outDir: values.out,
@@ -138,7 +170,9 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
       ...(values['weights-dir'] !== undefined ? { weightsDir: values['weights-dir'] } : {}),
       ...(workers !== undefined ? { workers } : {}),
       device: values.device,
+      ...(rank === null ? {} : { distributed: { ...rank, timeoutMs } }),
     });
+    if (rank !== null && rank.rank !== 0) return 0; // rank 0 alone writes the report
     const report = await writeRunReport({ run, config, datasetDir: values.data, outDir: values.out });
     const m = run.evaluation.metrics.metrics;
     console.log(`${config.arch}: accuracy ${(100 * m.accuracy).toFixed(1)} %, AUC ${m.rocAuc.toFixed(3)} on ${run.validRows.length} validation images`);

@@ -19,8 +19,9 @@ import {
 } from '../../data/index.js';
 import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
 import { Adam, AdamW, SGD } from '../../nn/index.js';
-import { manualSeed, resolveDevice, type Tensor } from '../../torch/index.js';
-import { fineTune, JsonlLogger, Learner, ProgressCallback, TrainError, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
+import { manualSeed, ProcessGroup, resolveDevice, type Tensor } from '../../torch/index.js';
+import { broadcastModule, configHash, DataParallel, fineTune, JsonlLogger, Learner, ProgressCallback, TrainError, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
+import { HipfracError } from '../../util/index.js';
 import { evaluateValidation, type Evaluation } from './evaluate.js';
 
 export interface TrainRunOptions {
@@ -36,6 +37,18 @@ export interface TrainRunOptions {
   readonly workers?: number;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   readonly device?: string;
+  /** This process's rank in a data-parallel run (from the launcher's environment); absent = one process. */
+  readonly distributed?: DistributedRank;
+}
+
+/** Where a rank of a data-parallel run finds its peers. */
+export interface DistributedRank {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly masterAddr: string;
+  readonly masterPort: number;
+  /** Rendezvous and collective time-out (ms): a dead or stalled rank fails the others within it. */
+  readonly timeoutMs: number;
 }
 
 export interface TrainRunResult {
@@ -99,15 +112,57 @@ export function optimizerFactory(config: TrainConfig): OptimizerFactory {
   };
 }
 
+/**
+ * Refuses, before any rank starts, what a data-parallel run cannot do: a global batch that does not split over
+ * the ranks, and the LR finder (each rank would stop on its own shard's loss).
+ */
+export function checkDistributedConfig(config: TrainConfig, worldSize: number): void {
+  if (config.batchSize % worldSize !== 0) {
+    throw new HipfracError('HF_DIST_BATCH', `the global batch ${config.batchSize} does not split evenly over ${worldSize} ranks.`, { input: `--batch-size ${config.batchSize}`, fix: `use a multiple of ${worldSize}.` });
+  }
+  if (config.lrFind && (config.lr === null || config.unfrozenLr === null)) {
+    throw new HipfracError('HF_DIST_LR_FIND', 'the LR finder does not run data-parallel yet (each rank would stop on its own shard\'s loss).', {
+      fix: 'run the LR finder in one process, then pass --lr and --unfrozen-lr (or --no-lr-find) to the data-parallel run.',
+    });
+  }
+}
+
 export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
   // A wrong --device fails here, before the split, the loaders and the model are made.
   if (options.device !== undefined) resolveDevice(options.device);
-  const log = options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
+  const dist = options.distributed;
+  if (dist === undefined) return trainRunOnRanks(options, null);
+  const { config } = options;
+  checkDistributedConfig(config, dist.worldSize);
+  const group = await ProcessGroup.create({
+    masterAddr: dist.masterAddr,
+    masterPort: dist.masterPort,
+    worldSize: dist.worldSize,
+    rank: dist.rank,
+    timeoutMs: dist.timeoutMs,
+    backend: options.device !== undefined && options.device.startsWith('cuda') ? 'nccl' : 'gloo',
+    configHash: configHash({ config, weights: options.weights ?? null, resume: options.resume }),
+  });
+  try {
+    return await trainRunOnRanks(options, group);
+  } finally {
+    group.close();
+  }
+}
+
+/** One process's run; with a group, this rank's part of a data-parallel run (rank 0 alone writes files). */
+async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | null): Promise<TrainRunResult> {
+  const rank = group?.rank ?? 0;
+  const writer = rank === 0;
+  const quiet = (): void => undefined;
+  const log = writer ? (options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`))) : quiet;
   const { config, outDir } = options;
   requireDataset(options.datasetDir); // before the run folder is made: a wrong --data leaves nothing behind
-  mkdirSync(outDir, { recursive: true });
+  if (writer) mkdirSync(outDir, { recursive: true });
   const configFile = path.join(outDir, 'config.json');
-  if (options.resume && existsSync(configFile)) {
+  if (!writer) {
+    // Rank 0 checks the run folder and writes config.json and split.json first.
+  } else if (options.resume && existsSync(configFile)) {
     const saved = JSON.parse(readFileSync(configFile, 'utf8')) as { config: TrainConfig };
     if (JSON.stringify(saved.config) !== JSON.stringify(config)) {
       throw new TrainError('HF_TRAIN_RESUME_CONFIG', 'the configuration differs from the one the interrupted run started with.', {
@@ -119,15 +174,21 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     writeFileSync(configFile, `${JSON.stringify({ config, datasetDir: path.resolve(options.datasetDir) }, null, 1)}\n`);
   }
 
+  if (group !== null && rank !== 0) await group.barrier();
   const split = await datasetSplit(options.datasetDir, config.seed, config.validFraction, log);
+  if (group !== null && rank === 0) await group.barrier();
   if (config.crop === 'roi') checkRois([...split.train, ...split.valid], options.datasetDir);
   const toSamples = (rows: readonly ManifestRow[]): Sample[] => rows.map((r) => ({ imagePath: cachedPngPath(options.datasetDir, r), label: r.label as number, region: sampleRegion(r, config) }));
   const fingerprint = dataFingerprint(split.train, split.valid);
   log(`data: ${split.train.length} training and ${split.valid.length} validation images (patient-level split), fingerprint ${fingerprint}`);
 
   const workers = options.workers ?? 2;
+  // --batch-size stays the global batch: each rank takes its share, so the schedule and LRs are those of one
+  // process with the same batch (no LR scaling).
+  const shard = group === null ? null : { rank, worldSize: group.worldSize };
   const trainLoader = new ImageLoader(toSamples(split.train), {
-    batchSize: config.batchSize,
+    batchSize: config.batchSize / (group?.worldSize ?? 1),
+    shard,
     imageSize: config.inputSize,
     shuffle: true,
     // As fastai's training DataLoader: a last batch of one image would break BatchNorm's statistics.
@@ -137,7 +198,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     workers,
     augment: config.augment ? defaultAugmentConfig : null,
   });
-  const validLoader = new ImageLoader(toSamples(split.valid), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null });
+  const validLoader = new ImageLoader(toSamples(split.valid), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null, shard });
 
   const fromScratch = options.weights === undefined && !config.pretrained;
   // LibTorch seeds its generator from the OS at start-up: seed it so the head (and a from-scratch body) start the same every run.
@@ -149,6 +210,11 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     ...(options.weights !== undefined ? { weights: options.weights } : config.pretrained ? { pretrained: true } : { weights: null }),
     ...(options.weightsDir !== undefined ? { weightsDir: options.weightsDir } : {}),
   });
+  const dataParallel = group === null ? undefined : new DataParallel(group);
+  if (group !== null) {
+    await broadcastModule(group, model);
+    log(`data-parallel: ${group.worldSize} ranks over ${group.backend}, ${config.batchSize / group.worldSize} images per rank and step`);
+  }
   log(`model: ${config.arch} with a ${config.head} head, ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${fromScratch ? 'trained from scratch (no ImageNet weights)' : 'ImageNet-pretrained'}`);
 
   const learner = new Learner({
@@ -159,12 +225,13 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     labelSmoothing: config.labelSmoothing,
     seed: config.seed,
     ...(options.device !== undefined ? { device: options.device } : {}),
-    callbacks: [new ProgressCallback(config.arch), new JsonlLogger(path.join(outDir, 'log.jsonl'))],
+    ...(dataParallel === undefined ? {} : { dataParallel }),
+    callbacks: writer ? [new ProgressCallback(config.arch), new JsonlLogger(path.join(outDir, 'log.jsonl'))] : [],
   });
   const started = Date.now();
   let protocol: ProtocolResult;
   try {
-    protocol = await fineTune(learner, config, { stateDir: outDir, resume: options.resume, log });
+    protocol = await fineTune(learner, config, { stateDir: outDir, resume: options.resume, log, readOnlyState: !writer });
   } catch (error) {
     await trainLoader.close();
     await validLoader.close();
@@ -179,8 +246,9 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
 
   const evaluation = evaluateValidation(validation, split.valid, { seed: config.seed });
   const trainedImages = learner.history.length * split.train.length;
+  dataParallel?.release();
   const checkpointDir = path.join(outDir, 'model');
-  saveCheckpoint(checkpointDir, model, {
+  if (writer) saveCheckpoint(checkpointDir, model, {
     classes: ['no fracture', 'fracture'],
     // The size and crop it was trained at, which predict must reproduce (not the architecture's ImageNet size).
     inputSize: config.inputSize,
@@ -210,7 +278,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     dataFingerprint: fingerprint,
     fromScratch,
   };
-  await writeJsonAtomic(path.join(outDir, 'results.json'), summarise(result, config));
+  if (writer) await writeJsonAtomic(path.join(outDir, 'results.json'), summarise(result, config));
   return result;
 }
 
