@@ -18,3 +18,4 @@ export { rewriteLegacyDenseNetKeys } from './densenet.js';
 export type { ModelsErrorCode } from './errors.js';
 
 registerBuiltinModels();
+export * from './onnx/index.js';

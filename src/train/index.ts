@@ -15,3 +15,5 @@ export { fineTune } from './protocol.js';
 export type { ProtocolOptions, ProtocolResult } from './protocol.js';
 export { writeTrainingState, readTrainingState } from './trainingState.js';
 export type { TrainingState, StatefulOptimizer } from './trainingState.js';
+export { exportCheckpointOnnx, measureAccuracyChange, validationImages } from './exportOnnx.js';
+export type { ExportRequest, QuantizeRequest, AccuracyChange } from './exportOnnx.js';
