@@ -4,7 +4,8 @@
 import { writeFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { inferenceMode, tidy, zeros } from '../../torch/index.js';
-import type { Module } from '../../nn/index.js';
+import { BatchNorm2d, type Module } from '../../nn/index.js';
+import { FoldedNorm } from '../body.js';
 import { HipfracError } from '../../util/index.js';
 import { hipfracVersion, type ModelCard } from '../checkpoint.js';
 import { Classifier } from '../classifier.js';
@@ -66,6 +67,17 @@ function probeShapes(model: Module, inputShape: readonly number[]): ShapeTable {
   return table;
 }
 
+/** Whether the folded copy has the model's modules, path by path, with BatchNorm2d → FoldedNorm only. */
+function sameTree(model: Module, folded: Module): boolean {
+  const a = [...model.namedModules()];
+  const b = new Map(folded.namedModules());
+  if (a.length !== b.size) return false;
+  return a.every(([p, m]) => {
+    const twin = b.get(p);
+    return twin !== undefined && (twin.constructor === m.constructor || (m instanceof BatchNorm2d && twin instanceof FoldedNorm));
+  });
+}
+
 function valueInfo(name: string, dims: readonly (number | string)[], elemType: number = DataType.FLOAT): ValueInfoProto {
   return { name, type: { tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } } };
 }
@@ -81,8 +93,16 @@ export function buildOnnxGraph(model: Module, options: OnnxExportOptions = {}): 
   const isClassifier = model instanceof Classifier;
   const size = options.inputSize ?? options.card?.inputSize ?? (isClassifier ? model.spec.inputSize : 224);
   const inputShape = [isClassifier ? 1 : 3, size, size] as const;
-  const fold = options.foldBatchNorm ?? true;
-  const source = fold ? optimizeForInference(model) : model;
+  let source = model;
+  if (options.foldBatchNorm ?? true) {
+    source = optimizeForInference(model);
+    // The folded copy is rebuilt from the architecture: a tree changed after building would lose its changes there.
+    if (!sameTree(model, source)) {
+      source.dispose();
+      source = model;
+    }
+  }
+  const fold = source !== model;
   try {
     const shapes = probeShapes(source, inputShape);
     const graph = new GraphBuilder();

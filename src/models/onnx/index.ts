@@ -9,3 +9,4 @@ export { tritonConfig, writeTritonRepository } from './triton.js';
 export type { TritonOptions } from './triton.js';
 export { quantizeInt8, calibrate, activationsToQuantise } from './quantize.js';
 export type { CalibrationMethod, QuantizeOptions } from './quantize.js';
+export { openCheckpointOnnx, CHECKPOINT_ONNX } from './checkpoint.js';

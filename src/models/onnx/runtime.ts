@@ -80,11 +80,12 @@ function softmaxRows(logits: Float32Array, classes: number): Float32Array {
   return out;
 }
 
-/** Opens an exported model on ONNX Runtime's CPU provider. */
-export async function createOnnxPredictor(modelPath: string, options: OnnxPredictorOptions = {}): Promise<OnnxPredictor> {
+/** Opens an exported model (a file, or the bytes of one) on ONNX Runtime's CPU provider. */
+export async function createOnnxPredictor(model: string | Uint8Array, options: OnnxPredictorOptions = {}): Promise<OnnxPredictor> {
+  const modelPath = typeof model === 'string' ? model : '(ONNX bytes in memory)';
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(modelPath);
+    bytes = typeof model === 'string' ? readFileSync(model) : model;
   } catch (cause) {
     throw invalid(modelPath, `cannot read the ONNX file (${(cause as NodeJS.ErrnoException).code ?? String(cause)}).`, cause);
   }
