@@ -17,7 +17,15 @@ export interface QuantizeOptions {
   /** Images per calibration run (default 2: every activation of the batch is held at once). */
   readonly batchSize?: number;
   readonly threads?: number;
+  /**
+   * Values left in float32, with the weights of the nodes producing them (default: the classifier's head, names
+   * starting 'head.': pooling and two small fully connected layers, under 0.1 % of the work and the most
+   * sensitive to rounding, as first/last layers usually are).
+   */
+  readonly keepFloat?: (value: string) => boolean;
 }
+
+const inHead = (value: string): boolean => value.startsWith('head.');
 
 // Operators whose inputs and outputs are quantised: ONNX Runtime has int8 kernels for them in QDQ form.
 const QUANTISED_OPS = new Set(['Conv', 'Gemm', 'Add', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Relu', 'Mul', 'Sigmoid', 'Flatten']);
@@ -29,13 +37,13 @@ interface Range {
 }
 
 /** Activations to quantise: outputs of or inputs to quantised ops, except a tensor only a Relu reads (its output is quantised). */
-export function activationsToQuantise(nodes: readonly NodeProto[]): string[] {
+export function activationsToQuantise(nodes: readonly NodeProto[], keepFloat: (value: string) => boolean = inHead): string[] {
   const consumers = new Map<string, NodeProto[]>();
   for (const n of nodes) for (const i of n.input) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const out: string[] = [];
   for (const n of nodes) {
     for (const t of n.output) {
-      if (t === ONNX_OUTPUT) continue;
+      if (t === ONNX_OUTPUT || keepFloat(t)) continue;
       const readers = consumers.get(t) ?? [];
       if (readers.length > 0 && readers.every((r) => r.op_type === 'Relu')) continue;
       if (QUANTISED_OPS.has(n.op_type) || readers.some((r) => QUANTISED_OPS.has(r.op_type))) out.push(t);
@@ -75,7 +83,10 @@ function histogramQuantile(hist: Float64Array, range: Range, q: number): number 
  * The threshold on |x| that minimises the KL divergence between the histogram of |x| and its quantisation
  * to `levels` levels (the entropy calibration of TensorRT, Migacz 2017), as a bin count.
  */
-function klThresholdBins(hist: Float64Array, levels: number): number {
+function klThresholdBins(counts: Float64Array, levels: number): number {
+  // The exact zeros a ReLU writes (often half the values) fall in bin 0 and would dominate the divergence.
+  const hist = Float64Array.from(counts);
+  hist[0] = 0;
   let bestBins = BINS;
   let bestKl = Infinity;
   for (let i = levels; i <= BINS; i += 8) {
@@ -194,7 +205,8 @@ function quantiseWeight(w: Float32Array, channels: number): { q: Int8Array; scal
 export async function quantizeInt8(onnx: OnnxGraph, images: Float32Array, count: number, options: QuantizeOptions = {}): Promise<OnnxGraph> {
   const method = options.method ?? 'percentile';
   const nodes = onnx.graph.nodes;
-  const tensors = activationsToQuantise(nodes);
+  const keepFloat = options.keepFloat ?? inHead;
+  const tensors = activationsToQuantise(nodes, keepFloat);
   const ranges = await calibrate(onnx, images, count, tensors, options);
   const g: GraphBuilder = onnx.graph.derive();
   const params = new Map<string, { scale: number; zeroPoint: number; scaleName: string; zeroName: string }>();
@@ -207,7 +219,7 @@ export async function quantizeInt8(onnx: OnnxGraph, images: Float32Array, count:
   let weights = 0;
   for (const node of nodes) {
     const inputs = node.input.map((i) => renamed.get(i) ?? i);
-    if ((node.op_type === 'Conv' || node.op_type === 'Gemm') && params.has(node.input[0] as string)) {
+    if ((node.op_type === 'Conv' || node.op_type === 'Gemm') && params.has(node.input[0] as string) && !node.output.some(keepFloat)) {
       const wName = node.input[1] as string;
       const w = onnx.graph.floatValues(wName);
       const wDims = dims.get(wName);
