@@ -2,17 +2,16 @@
 // (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0): the same probabilities (float32 rounding) and the same
 // predicted classes and triage decisions; `hipfrac export` writes the graph predict then runs; heatmaps refuse onnx.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { exportCommand } from '../../src/cli/commands/export.js';
 import { predictCommand } from '../../src/cli/commands/predict.js';
-import { BatchNorm1d, BatchNorm2d } from '../../src/nn/index.js';
 import { createClassifier, readOnnxFacts, saveCheckpoint } from '../../src/models/index.js';
-import { manualSeed, noGrad, rand } from '../../src/torch/index.js';
+import { manualSeed } from '../../src/torch/index.js';
+import { fracAtlasFiles, spreadRunningVariances } from './onnxFixtures.js';
 
-const FRACATLAS = path.join(process.cwd(), '..', 'shared', 'datasets', 'fracatlas-nonhip', 'images');
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-onnx-predict-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -49,20 +48,13 @@ describe('predict on ONNX Runtime', () => {
   test('a checkpoint and 12 FracAtlas radiographs', () => {
     manualSeed(3);
     const model = createClassifier('resnet18', { head: 'fastai', weights: null });
-    noGrad(() => {
-      for (const [, m] of model.namedModules()) {
-        if (!(m instanceof BatchNorm2d || m instanceof BatchNorm1d)) continue;
-        const r = rand([m.numFeatures]);
-        m.buffer('running_var')?.copy_(r.add(0.5));
-        r.dispose();
-      }
-    });
+    spreadRunningVariances(model);
     model.eval();
     // A cut-off inside the spread of this random model's confidences, so both decisions occur.
     saveCheckpoint(checkpoint, model, { classes: ['intact', 'fracture'], inputSize: 64, threshold: { cutoff: 0.82, method: 'given-cutoff' } });
     model.dispose();
     mkdirSync(images);
-    for (const f of readdirSync(FRACATLAS).filter((n) => n.endsWith('.jpg')).sort().slice(0, 12)) symlinkSync(path.join(FRACATLAS, f), path.join(images, f));
+    for (const f of fracAtlasFiles(12)) symlinkSync(f, path.join(images, path.basename(f)));
   });
 
   test('--no-heatmaps runs on onnx by default; probabilities and decisions equal libtorch', async () => {

@@ -3,30 +3,21 @@
 // the graph holds int8 per-channel weights and uint8 activations in QDQ form, passes ONNX's checker, and says int8.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { decodeGrey } from '../../src/data/index.js';
-import { BatchNorm1d, BatchNorm2d } from '../../src/nn/index.js';
 import { buildOnnxGraph, createClassifier, createOnnxPredictor, decodeModel, finishOnnx, quantizeInt8, writeOnnxFile, type CalibrationMethod, type OnnxGraph } from '../../src/models/index.js';
-import { manualSeed, noGrad, rand } from '../../src/torch/index.js';
+import { manualSeed } from '../../src/torch/index.js';
+import { fracAtlasGrey, spreadRunningVariances } from './onnxFixtures.js';
 import { needs, PYTHON } from '../helpers/references.js';
 
 const SIZE = 64;
-const FRACATLAS = path.join(process.cwd(), '..', 'shared', 'datasets', 'fracatlas-nonhip', 'images');
 // int8 logits within this fraction of the largest fp32 logit. Measured on this random-weight ResNet-18 and set: 0.038
 // (percentile), 0.058 (entropy), 0.067 (min-max); a trained network's logits move less (docs/inference.md).
 const INT8_TOLERANCE = 0.1;
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-onnx-int8-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-async function fracAtlas(count: number, skip: number): Promise<Float32Array> {
-  const files = readdirSync(FRACATLAS).filter((f) => f.endsWith('.jpg')).sort().slice(skip, skip + count);
-  const out = new Float32Array(count * SIZE * SIZE);
-  for (const [i, f] of files.entries()) out.set(Float32Array.from(await decodeGrey(path.join(FRACATLAS, f), { width: SIZE, height: SIZE }, 'squish'), (v) => v / 65535), i * SIZE * SIZE);
-  return out;
-}
 
 async function logits(bytes: Uint8Array, images: Float32Array, count: number): Promise<Float32Array> {
   const predictor = await createOnnxPredictor(bytes, { threads: 2 });
@@ -46,19 +37,12 @@ describe('int8 QDQ quantisation', () => {
   test('an fp32 graph and a fixed set: 8 calibration and 8 other FracAtlas radiographs', async () => {
     manualSeed(5);
     const model = createClassifier('resnet18', { head: 'fastai', weights: null });
-    noGrad(() => {
-      for (const [, m] of model.namedModules()) {
-        if (!(m instanceof BatchNorm2d || m instanceof BatchNorm1d)) continue;
-        const r = rand([m.numFeatures]);
-        m.buffer('running_var')?.copy_(r.add(0.5));
-        r.dispose();
-      }
-    });
+    spreadRunningVariances(model);
     model.eval();
     fp32 = buildOnnxGraph(model, { inputSize: SIZE });
     model.dispose();
-    calibration = await fracAtlas(8, 0);
-    evaluation = await fracAtlas(8, 8);
+    calibration = await fracAtlasGrey(8, 0, SIZE);
+    evaluation = await fracAtlasGrey(8, 8, SIZE);
     reference = await logits(finishOnnx(fp32, undefined), evaluation, 8);
   });
 
