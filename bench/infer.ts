@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   });
   const out = values.out as string;
   if (values['doc-only'] === true) {
-    writeDocSection('infer', table(JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[]; notes: string[] }));
+    writeDocSection('infer', table(JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[]; notes: string[]; quick?: boolean }));
     return;
   }
   const names = (values.models as string).split(',');
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
 }
 
 /** The docs table: per model and batch, every side's img/s, GFLOP/s, share of peak and ratio to the fastest fp32 peer. */
-function table(result: { rows: readonly Row[]; notes: readonly string[] }): string {
+function table(result: { rows: readonly Row[]; notes: readonly string[]; quick?: boolean }): string {
   const lines = [
     '### Inference engines (`bench/infer.ts`, random seeded weights, 224 px, grey input)',
     '',
@@ -214,6 +214,7 @@ function table(result: { rows: readonly Row[]; notes: readonly string[] }): stri
     const ours = OURS_FP32.includes(r.side) || r.side === SIDES.int8 || r.side === SIDES.bf16;
     lines.push(`| ${r.model} | ${r.batch} | ${r.side} | ${r.imgPerS.toFixed(1)} | ${r.bestImgPerS.toFixed(1)} | ${r.gflops.toFixed(0)} | ${(100 * r.shareOfPeak).toFixed(1)} | ${ours ? `**${r.ratioToFastestFp32Peer.toFixed(2)}**` : r.ratioToFastestFp32Peer.toFixed(2)} |`);
   }
+  if (result.quick === true) lines.push('', '**A --quick run (2 rounds, 1 timed call per side) on a shared, heavily loaded machine: the figures are noisy and far below this CPU\'s quiet speed; rerun without --quick on a quiet machine.**');
   lines.push('', ...result.notes.map((n) => `- ${n}`));
   return lines.join('\n');
 }
