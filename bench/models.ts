@@ -12,8 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildInfo, crossEntropy, getNumThreads, inferenceMode, loadedBlas, manualSeed, mm, rand, randint, tidy } from '../src/torch/index.js';
-import { Adam, Conv2d, Linear, type Module } from '../src/nn/index.js';
+import { Adam, type Module } from '../src/nn/index.js';
 import { buildImagenetModel, optimizeForInference } from '../src/models/index.js';
+import { forwardFlops } from './lib/flops.js';
 import { Peer, median, writeDocSection } from './lib/results.js';
 
 const PYTHON = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
@@ -76,19 +77,6 @@ function sgemmPeak(): number {
   a.dispose();
   b.dispose();
   return (2 * n ** 3) / Math.min(...times) / 1e9;
-}
-
-/** FLOPs of one forward image, counted from the convolution and linear layers actually run. */
-function forwardFlops(model: Module, size: number): number {
-  let flops = 0;
-  const handles = [...model.namedModules()].flatMap(([, m]) => {
-    if (m instanceof Conv2d) return [m.registerForwardHook((_m, _in, out) => (flops += 2 * out.numel * (m.inChannels / m.groups) * m.kernelSize[0] * m.kernelSize[1]))];
-    if (m instanceof Linear) return [m.registerForwardHook((_m, _in, out) => (flops += 2 * out.numel * m.inFeatures))];
-    return [];
-  });
-  inferenceMode(() => tidy(() => void model.call(rand([1, 3, size, size]))));
-  for (const h of handles) h.remove();
-  return flops;
 }
 
 interface Row {
@@ -225,7 +213,7 @@ async function main(): Promise<void> {
   if (names.includes('densenet169') && values.only !== 'train') {
     const peak = sgemmPeak();
     const probe = buildImagenetModel('densenet169').eval();
-    const flops = forwardFlops(probe, SIZE);
+    const flops = forwardFlops(probe, [1, 3, SIZE, SIZE]);
     probe.dispose();
     let measured = rows.filter((r) => r.benchmark.startsWith('densenet169 inference'));
     if (measured.length === 0) {

@@ -17,7 +17,7 @@ export type { CsvRecord } from './csv.js';
 export { FRACTURE_CLASSES, POSITIVE_WORDS, NEGATIVE_WORDS, classIndexOf, describeClassWords, normaliseClassWord } from './classes.js';
 export { parseLabelTable, readLabelCsv, readImageLabels, LabelIndex, ROI_COLUMN_SETS, roiFromColumns } from './labels.js';
 export type { LabelJoin, LabelRow, BadLabelRow, LabelTable, LabelOptions, ImageLabels } from './labels.js';
-export { collectInputs, readRadiograph, modelInput, radiographReader } from './radiographs.js';
+export { collectInputs, readRadiograph, modelInput, greyModelInput, radiographReader } from './radiographs.js';
 export type { Radiograph } from './radiographs.js';
 export { readRoisCsv, readBoxes } from './rois.js';
 export type { PixelBox } from './rois.js';

@@ -74,14 +74,26 @@ export async function readRadiograph(file: string): Promise<Radiograph> {
   return { file, key, original: { width, height, data, maxValue: 65535 } };
 }
 
+/** Grey [N, 1, size, size] in [0, 1], each image squished to size × size: what an exported ONNX graph takes. */
+export function greyModelInput(radiographs: readonly Radiograph[], size: number): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(radiographs.length * plane);
+  radiographs.forEach((r, i) => {
+    const resized = resampleGrey(r.original.data, r.original.width, r.original.height, { width: size, height: size }, 'squish');
+    for (let p = 0; p < plane; p++) out[i * plane + p] = (resized[p] as number) / 65535;
+  });
+  return out;
+}
+
 /** Images resized ('squish', the study's choice) to the model's input, [N, 3, size, size] in [0, 1]. */
 export function modelInput(radiographs: readonly Radiograph[], size: number): Tensor {
   const plane = size * size;
+  const grey = greyModelInput(radiographs, size);
   const out = new Float32Array(radiographs.length * 3 * plane);
-  radiographs.forEach((r, i) => {
-    const resized = resampleGrey(r.original.data, r.original.width, r.original.height, { width: size, height: size }, 'squish');
-    for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[(i * 3 + c) * plane + p] = (resized[p] as number) / 65535;
-  });
+  for (let i = 0; i < radiographs.length; i++) {
+    const image = grey.subarray(i * plane, (i + 1) * plane);
+    for (let c = 0; c < 3; c++) out.set(image, (i * 3 + c) * plane);
+  }
   return tensor(out, [radiographs.length, 3, size, size]);
 }
 

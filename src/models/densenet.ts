@@ -6,7 +6,7 @@ import { FeatureBody, ReLUInplace, convAndNorm, type NetOptions } from './body.j
 import { poolFlattenLinear } from './tail.js';
 
 /** BN → ReLU → 1×1 conv (bn_size·k) → BN → ReLU → 3×3 conv (k new feature maps). */
-class DenseLayer extends Module {
+export class DenseLayer extends Module {
   private readonly chain: Module[];
 
   constructor(inputFeatures: number, growthRate: number, bnSize: number, readonly dropRate: number, fold: boolean) {
@@ -37,7 +37,7 @@ class DenseLayer extends Module {
  * torchvision's _DenseBlock. The concatenations are released as soon as their layer has run, so
  * memory stays at what PyTorch's reference counting would hold.
  */
-class DenseBlock extends Module {
+export class DenseBlock extends Module {
   private readonly layers: DenseLayer[] = [];
 
   constructor(numLayers: number, inputFeatures: number, bnSize: number, readonly growthRate: number, dropRate: number, readonly fold: boolean) {
@@ -93,7 +93,7 @@ class DenseBlock extends Module {
 }
 
 /** BN → ReLU → 1×1 conv (halving the channels) → 2×2 average pool, between dense blocks. */
-class Transition extends NamedSequential {
+export class Transition extends NamedSequential {
   constructor(inputFeatures: number, outputFeatures: number) {
     super([
       ['norm', new BatchNorm2d(inputFeatures)],

@@ -6,7 +6,7 @@ import { FeatureBody, convAndNorm, type NetOptions } from './body.js';
 import { poolFlattenLinear } from './tail.js';
 
 /** torchvision's SiLU(inplace=True). */
-class SiLUInplace extends Module {
+export class SiLUInplace extends Module {
   forward(input: Tensor): Tensor {
     return callInplace(input, 'aten::silu_', '', []);
   }
@@ -19,7 +19,7 @@ function convNormActivation(inChannels: number, outChannels: number, kernelSize:
 }
 
 /** Squeeze-and-excitation (Hu et al. 2018): channel weights from a global average, applied to the input. */
-class SqueezeExcitation extends Module {
+export class SqueezeExcitation extends Module {
   private readonly chain: Module[];
 
   constructor(inputChannels: number, squeezeChannels: number) {
@@ -42,7 +42,7 @@ class SqueezeExcitation extends Module {
 }
 
 /** Drops the whole residual branch per sample with probability p in training (Huang et al. 2016), "row" mode. */
-class StochasticDepth extends Module {
+export class StochasticDepth extends Module {
   constructor(readonly p: number) {
     super();
   }
@@ -75,8 +75,8 @@ function makeDivisible(v: number, divisor = 8): number {
 }
 
 /** Inverted residual: expand 1×1 → depthwise k×k → SE → project 1×1, shortcut when shapes allow. */
-class MBConv extends Module {
-  private readonly useResidual: boolean;
+export class MBConv extends Module {
+  readonly useResidual: boolean;
   private readonly block: Sequential;
   private readonly stochasticDepth: StochasticDepth;
 

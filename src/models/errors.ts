@@ -13,6 +13,9 @@ export type ModelsErrorCode =
   | 'HF_MODELS_CHECKPOINT_MISSING' // model.json or model.safetensors absent
   | 'HF_MODELS_CHECKPOINT_INVALID' // model.json malformed or inconsistent with the weights
   | 'HF_MODELS_NOT_FOLDABLE' // optimizeForInference got a module the zoo did not build
+  | 'HF_MODELS_ONNX_UNSUPPORTED' // ONNX export of a module without an emitter, or of a model in training mode
+  | 'HF_MODELS_ONNX_INVALID' // an .onnx file that is unreadable, not hipfrac's, or not runnable by ONNX Runtime
+  | 'HF_MODELS_ONNX_CALIBRATION' // int8 calibration without images or with a bad method/option
   | 'HF_MODELS_UNKNOWN_LAYER'; // a layer path (e.g. a Grad-CAM target) that is not a submodule
 
 /** An error of this room: the code is checked against the catalogue above at compile time. */

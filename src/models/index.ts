@@ -21,3 +21,4 @@ export type { ModelsErrorCode } from './errors.js';
 registerBuiltinModels();
 export { checkImageShape, withMode, modelDevice, inferInputChannels, candidateLayers, resolveLayer } from './inspect.js';
 export type { ExpectedInput } from './inspect.js';
+export * from './onnx/index.js';

@@ -9,7 +9,7 @@ type BlockKind = 'basic' | 'bottleneck';
 const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
 
 /** Two 3×3 convolutions with an identity shortcut (ResNet-18/34). */
-class BasicBlock extends Module {
+export class BasicBlock extends Module {
   private readonly main: Module[];
   private readonly downsample: Module | null;
 
@@ -36,7 +36,7 @@ class BasicBlock extends Module {
 }
 
 /** 1×1 reduce, 3×3, 1×1 expand (×4) with a shortcut (ResNet-50/101/152; stride on the 3×3, "v1.5"). */
-class Bottleneck extends Module {
+export class Bottleneck extends Module {
   private readonly main: Module[];
   private readonly downsample: Module | null;
 

@@ -6,7 +6,7 @@ import { FeatureBody, ReLUInplace, relu_ } from './body.js';
 import { poolFlattenLinear } from './tail.js';
 
 /** Squeeze (1×1) then expand with 1×1 and 3×3 convolutions side by side, concatenated. */
-class Fire extends Module {
+export class Fire extends Module {
   private readonly squeeze: Conv2d;
   private readonly expand1x1: Conv2d;
   private readonly expand3x3: Conv2d;

@@ -20,3 +20,5 @@ export type { TrainErrorCode } from './errors.js';
 export type { DataParallelHooks } from './learner.js';
 export { DataParallel, broadcastModule, configHash, gatherValidation, launchRanks, rankFromEnvironment } from './distributed/index.js';
 export type { DataParallelOptions, ReduceStats, LaunchOptions, RankExit } from './distributed/index.js';
+export { exportCheckpointOnnx, measureAccuracyChange, validationImages } from './exportOnnx.js';
+export type { ExportRequest, QuantizeRequest, AccuracyChange } from './exportOnnx.js';

@@ -12,6 +12,7 @@ import { phantomCommand } from './phantom.js';
 import { augmentPreviewCommand } from './augment-preview.js';
 import { modelsCommand } from './models.js';
 import { predictCommand } from './predict.js';
+import { exportCommand } from './export.js';
 import { explainCommand } from './explain.js';
 import { attackCommand } from './attack.js';
 import { triageCalibrateCommand } from './triage-calibrate.js';
@@ -32,6 +33,7 @@ export const commands: readonly CliCommand[] = [
   trainCommand,
   compareCommand,
   predictCommand,
+  exportCommand,
   explainCommand,
   attackCommand,
   triageCalibrateCommand,

@@ -4,9 +4,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { collectInputs, modelInput, radiographReader, type Radiograph } from '../../data/index.js';
+import { collectInputs, greyModelInput, modelInput, radiographReader, type Radiograph } from '../../data/index.js';
 import { GradCam, heatmapsFromTensor, writeOverlayPng, type Heatmap } from '../../explain/index.js';
-import { optimizeForInference } from '../../models/index.js';
+import { onnxFactsOf, openCheckpointOnnx, optimizeForInference, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { inferenceMode, noGrad, tidy } from '../../torch/index.js';
 import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
@@ -18,6 +18,7 @@ import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, colormapOption, loadModel,
 
 const usage = `Usage: hipfrac predict <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--format json|csv]
                        [--cutoff P] [--no-heatmaps [--fast]] [--colormap jet|viridis|cividis] [--batch N] [--rois FILE]
+                       [--engine onnx|libtorch] [--onnx FILE]
 
 For each radiograph: P(fracture), the predicted class, the triage decision (auto-report when the
 calibrated confidence clears the checkpoint's cut-off, else radiologist review) and a Grad-CAM
@@ -27,7 +28,26 @@ Results go to stdout, and to DIR/predictions.json or .csv. A model trained with 
 (file, hip_roi_x0…y1 in pixels): each image is cut to its hip region, and the heatmap shows that region.
 --fast (with --no-heatmaps) runs an inference copy of the model: BatchNorm folded into the convolutions,
 channels-last, inference mode (0.98-20.6x torchvision on CPU, docs/benchmarks.md). Its probabilities equal the
-plain model's to float32 rounding (~1e-6), so a case exactly at the cut-off can land on the other side.`;
+plain model's to float32 rounding (~1e-6), so a case exactly at the cut-off can land on the other side.
+--engine: with --no-heatmaps the default is onnx (ONNX Runtime on the checkpoint's graph: --onnx FILE, else
+MODEL_DIR/model.onnx when newer than the weights, else an fp32 export made in memory); heatmaps need gradients
+and run on libtorch. An int8 graph's precision and measured accuracy change are printed to stderr.`;
+
+/** ONNX Runtime unless heatmaps, --fast, a GPU or --engine libtorch ask for LibTorch; says on stderr what runs. */
+async function onnxEngine(values: { engine?: string | undefined; onnx?: string | undefined; fast?: boolean | undefined; device?: string | undefined; model?: string | undefined }, heatmaps: boolean, model: Classifier, card: ModelCard): Promise<OnnxPredictor | undefined> {
+  const engine = values.engine ?? (heatmaps || values.fast === true || (values.device ?? 'cpu') !== 'cpu' ? 'libtorch' : 'onnx');
+  if (engine !== 'onnx' && engine !== 'libtorch') throw new CliError('HF_CLI_BAD_OPTION', `--engine must be onnx or libtorch, got '${engine}'.`, { input: '--engine' });
+  if (engine === 'libtorch') return undefined;
+  if (heatmaps || values.fast === true) {
+    throw new CliError('HF_CLI_BAD_OPTION', '--engine onnx predicts without heatmaps (Grad-CAM needs LibTorch\'s gradients) and is not --fast.', { input: '--engine', fix: 'add --no-heatmaps and drop --fast, or use --engine libtorch.' });
+  }
+  const { predictor, source } = await openCheckpointOnnx(values.model as string, model, card, values.onnx);
+  const q = onnxFactsOf(predictor.card)?.quantization as { accuracyChange?: { aucChange: { estimate: number; lower: number; upper: number }; evaluationImages: number; dataset: string } } | undefined;
+  const change = q?.accuracyChange;
+  const measured = change === undefined ? '' : `; AUC change ${change.aucChange.estimate.toFixed(4)} [${change.aucChange.lower.toFixed(4)}, ${change.aucChange.upper.toFixed(4)}] on ${change.evaluationImages} validation images of ${path.basename(change.dataset)}`;
+  console.error(`engine: onnx (${predictor.precision}${measured}), graph: ${source}`);
+  return predictor;
+}
 
 interface PredictionRow {
   readonly file: string;
@@ -67,6 +87,8 @@ export const predictCommand: CliCommand = {
         fast: { type: 'boolean', default: false },
         colormap: { type: 'string' },
         batch: { type: 'string' },
+        engine: { type: 'string' },
+        onnx: { type: 'string' },
       },
     });
     const target = positionals[0];
@@ -99,11 +121,12 @@ export const predictCommand: CliCommand = {
     const { model } = loadModel(values.model, values.device);
     const outDir = values.out ?? 'predictions';
     const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
+    const onnx = await onnxEngine(values, heatmaps, model, card);
     const fast = values.fast === true ? optimizeForInference(model, { channelsLast: true }).to(model.device) : undefined;
     const rows: PredictionRow[] = [];
     for (const names of batchesOf(files, batchSize)) {
       const radiographs = await Promise.all(names.map(read));
-      const { logits, maps } = tidy(() => {
+      const { logits, maps } = onnx !== undefined ? { logits: (await onnx.predictBatch(greyModelInput(radiographs, card.inputSize), radiographs.length)).logits, maps: undefined } : tidy(() => {
         const x = modelInput(radiographs, card.inputSize);
         if (fast !== undefined) return { logits: inferenceMode(() => fast.call(x).toFloat32Array()), maps: undefined as Heatmap[] | undefined };
         if (cam === undefined) return { logits: noGrad(() => model.call(x)).toFloat32Array(), maps: undefined as Heatmap[] | undefined };
@@ -134,6 +157,7 @@ export const predictCommand: CliCommand = {
       }
     }
     cam?.dispose();
+    await onnx?.dispose();
     model.dispose();
     await mkdir(outDir, { recursive: true });
     const text = format === 'json' ? `${JSON.stringify({ policy, ...(warning === undefined ? {} : { warning }), predictions: rows }, null, 2)}\n` : toCsv(rows);
