@@ -1,15 +1,17 @@
-// `hipfrac split`: a seeded, patient-level, label-stratified train/validation split (or k folds) written to
-// <dataset>/split.json, checked for leakage before it is saved.
+// `hipfrac split`: a seeded, patient-level, label-stratified train/validation/test split (or k folds beside a
+// held-out test set) written to <dataset>/split.json, checked for leakage before it is saved.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { checkLeakage, readManifestRows, splitByPatient, splitPath, writeJsonAtomic } from '../../data/index.js';
 import { HipfracError } from '../../util/index.js';
 
-const usage = `Usage: hipfrac split <dataset> [--val 0.2] [--seed 42] [--by-view] [--folds k]
+const usage = `Usage: hipfrac split <dataset> [--val 0.2] [--test 0.15] [--seed 42] [--by-view] [--folds k]
 
-Splits by patient (no patient and no duplicate image in two sets), stratified by label (and view with
---by-view); writes <dataset>/split.json.`;
+Splits by patient (no patient and no duplicate image in two sets; by image when the data have no patient
+keys), stratified by label (and view with --by-view); writes <dataset>/split.json. The test set (--test,
+default 0.15; 0 for none) is held out: train and compare choose epochs, thresholds and temperature on
+validation and report every figure on test.`;
 
 export const splitCommand: CliCommand = {
   name: 'split',
@@ -19,7 +21,7 @@ export const splitCommand: CliCommand = {
     const { values, positionals } = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { val: { type: 'string', default: '0.2' }, seed: { type: 'string', default: '42' }, 'by-view': { type: 'boolean', default: false }, folds: { type: 'string' } },
+      options: { val: { type: 'string', default: '0.2' }, seed: { type: 'string', default: '42' }, test: { type: 'string', default: '0.15' }, 'by-view': { type: 'boolean', default: false }, folds: { type: 'string' } },
     });
     const dataset = positionals[0];
     if (dataset === undefined) {
@@ -30,6 +32,7 @@ export const splitCommand: CliCommand = {
     if (rows.length === 0) throw new HipfracError('HF_DATA_EMPTY', 'The dataset has no images.', { input: join(dataset, 'manifest.jsonl'), fix: 'Run `hipfrac import` first.' });
     const split = splitByPatient(rows, {
       valFraction: Number(values.val),
+      testFraction: Number(values.test),
       seed: Number(values.seed),
       stratifyByView: values['by-view'] === true,
       ...(values.folds === undefined ? {} : { folds: Number(values.folds) }),
@@ -37,8 +40,13 @@ export const splitCommand: CliCommand = {
     const leakage = checkLeakage(rows, split);
     if (!leakage.ok) throw new HipfracError('HF_DATA_LEAKAGE', `The split leaks ${leakage.leaks.length} group(s); not saved.`, { input: dataset, fix: 'Report this as a bug.' });
     await writeJsonAtomic(splitPath(dataset), split);
-    const sizes = Object.entries(leakage.setSizes).map(([set, n]) => `${set} ${n}`).join(', ');
-    console.log(`Wrote ${splitPath(dataset)}: ${sizes} (${new Set(rows.map((r) => r.patientKey)).size} patients, seed ${split.seed}).`);
+    const order = ['train', 'val', 'test'];
+    const sizes = Object.entries(leakage.setSizes)
+      .sort(([a], [b]) => (order.indexOf(a) + 1 || 9) - (order.indexOf(b) + 1 || 9) || a.localeCompare(b))
+      .map(([set, n]) => `${set} ${n}`)
+      .join(', ');
+    const unit = split.unit === 'image' ? 'by image: the data carry no patient keys' : `${new Set(rows.map((r) => r.patientKey)).size} patients`;
+    console.log(`Wrote ${splitPath(dataset)}: ${sizes} (${unit}, seed ${split.seed}).`);
     return 0;
   },
 };

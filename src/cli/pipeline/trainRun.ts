@@ -1,5 +1,7 @@
 // One training run end to end: dataset (manifest + patient split) → loaders → classifier → the
 // study's protocol → evaluation → checkpoint with model card → results.json. Resumable.
+// With a test set in split.json, epochs and temperature are chosen on validation and every reported figure is
+// measured on test; the test images reach no loader until training and every choice are done.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,7 +23,7 @@ import { Adam, AdamW, SGD } from '../../nn/index.js';
 import { manualSeed, resolveDevice, type Tensor } from '../../torch/index.js';
 import { fineTune, JsonlLogger, Learner, ProgressCallback, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
-import { evaluateValidation, type Evaluation } from './evaluate.js';
+import { evaluateTest, evaluateValidation, type Evaluation } from './evaluate.js';
 
 export interface TrainRunOptions {
   readonly datasetDir: string;
@@ -40,11 +42,19 @@ export interface TrainRunOptions {
 
 export interface TrainRunResult {
   readonly model: Classifier;
+  /** The reported figures: on the test images when the split has a test set, else on validation. */
   readonly evaluation: Evaluation;
+  /** The pass `evaluation` was computed from and its rows (`evaluated.indices` index `evaluatedRows`). */
+  readonly evaluated: ValidationResult;
+  readonly evaluatedRows: ManifestRow[];
+  /** On validation: what the temperature and the triage cut-off were chosen on. */
+  readonly validEvaluation: Evaluation;
   readonly validation: ValidationResult;
   readonly protocol: ProtocolResult;
   readonly trainRows: ManifestRow[];
   readonly validRows: ManifestRow[];
+  /** Held-out test rows (empty when split.json has no test set). */
+  readonly testRows: ManifestRow[];
   readonly history: Learner['history'];
   readonly seconds: number;
   readonly imagesPerSecond: { train: number; inference: number };
@@ -53,8 +63,11 @@ export interface TrainRunResult {
   readonly fromScratch: boolean;
 }
 
-/** Labelled rows of a dataset split by patient; the split is made (and saved) when the dataset has none. */
-export async function datasetSplit(datasetDir: string, seed: number, validFraction: number, log: (l: string) => void): Promise<{ train: ManifestRow[]; valid: ManifestRow[]; all: ManifestRow[] }> {
+/**
+ * Labelled rows of a dataset split by patient; a train/validation split is made (and saved) when the dataset has
+ * none (`hipfrac split --test` makes one with a test set).
+ */
+export async function datasetSplit(datasetDir: string, seed: number, validFraction: number, log: (l: string) => void): Promise<{ train: ManifestRow[]; valid: ManifestRow[]; test: ManifestRow[]; all: ManifestRow[] }> {
   let rows = await loadManifest(datasetDir);
   if (!rows.some((r) => r.split !== undefined)) {
     const split = splitByPatient(rows.filter((r) => r.label !== null), { valFraction: validFraction, seed });
@@ -70,10 +83,11 @@ export async function datasetSplit(datasetDir: string, seed: number, validFracti
   }
   const train = labelled.filter((r) => r.split === 'train');
   const valid = labelled.filter((r) => r.split === 'val');
+  const test = labelled.filter((r) => r.split === 'test');
   if (train.length === 0 || valid.length === 0) {
     throw new HipfracError('HF_TRAIN_EMPTY_SPLIT', `the split has ${train.length} training and ${valid.length} validation images.`, { input: datasetDir, fix: 'import more images or split again with another --val-fraction.' });
   }
-  return { train, valid, all: labelled };
+  return { train, valid, test, all: labelled };
 }
 
 /** A short hash of which images (by content) and labels a model was trained and validated on. */
@@ -119,10 +133,10 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   }
 
   const split = await datasetSplit(options.datasetDir, config.seed, config.validFraction, log);
-  if (config.crop === 'roi') checkRois([...split.train, ...split.valid], options.datasetDir);
+  if (config.crop === 'roi') checkRois([...split.train, ...split.valid, ...split.test], options.datasetDir);
   const toSamples = (rows: readonly ManifestRow[]): Sample[] => rows.map((r) => ({ imagePath: cachedPngPath(options.datasetDir, r), label: r.label as number, region: sampleRegion(r, config) }));
   const fingerprint = dataFingerprint(split.train, split.valid);
-  log(`data: ${split.train.length} training and ${split.valid.length} validation images (patient-level split), fingerprint ${fingerprint}`);
+  log(`data: ${split.train.length} training, ${split.valid.length} validation${split.test.length > 0 ? ` and ${split.test.length} held-out test` : ''} images (patient-level split), fingerprint ${fingerprint}`);
 
   const workers = options.workers ?? 2;
   const trainLoader = new ImageLoader(toSamples(split.train), {
@@ -175,8 +189,22 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   const inferenceSeconds = (Date.now() - inferenceStart) / 1000;
   await trainLoader.close();
   await validLoader.close();
-
-  const evaluation = evaluateValidation(validation, split.valid, { seed: config.seed });
+  // Every choice is made (epochs by early stopping, the temperature next, on validation): only now the test images
+  // are read, once, for the reported figures.
+  const validEvaluation = evaluateValidation(validation, split.valid, { seed: config.seed });
+  let evaluated = validation;
+  let evaluatedRows = split.valid;
+  let evaluation = validEvaluation;
+  if (split.test.length > 0) {
+    const testLoader = new ImageLoader(toSamples(split.test), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null });
+    try {
+      evaluated = await learner.validate(testLoader);
+    } finally {
+      await testLoader.close();
+    }
+    evaluatedRows = split.test;
+    evaluation = evaluateTest(evaluated, split.test, validEvaluation.temperature, { seed: config.seed });
+  }
   const trainedImages = learner.history.length * split.train.length;
   const checkpointDir = path.join(outDir, 'model');
   saveCheckpoint(checkpointDir, model, {
@@ -193,15 +221,19 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
       rocAuc: evaluation.metrics.metrics.rocAuc,
       temperature: evaluation.temperature.temperature,
     },
-    extra: { fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen } },
+    extra: { evaluatedOn: evaluation.set, evaluatedImages: evaluation.n, temperatureFrom: 'validation', fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen } },
   });
   const result: TrainRunResult = {
     model,
     evaluation,
+    evaluated,
+    evaluatedRows,
+    validEvaluation,
     validation,
     protocol,
     trainRows: split.train,
     validRows: split.valid,
+    testRows: split.test,
     history: learner.history,
     seconds,
     imagesPerSecond: { train: seconds > 0 ? trainedImages / seconds : Number.NaN, inference: inferenceSeconds > 0 ? split.valid.length / inferenceSeconds : Number.NaN },
@@ -213,7 +245,11 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   return result;
 }
 
-/** The machine-readable summary of a run (no images, no identifiers: row ids are hashes). */
+/**
+ * The machine-readable summary of a run (no images, no identifiers: row ids are hashes). `metrics`, `intervals`,
+ * `ece`, `byGroup` and `predictions` are on `evaluatedOn` (test when the split has one); `validation` holds the
+ * figures of the set the choices were made on.
+ */
 export function summarise(run: TrainRunResult, config: TrainConfig): Record<string, unknown> {
   const m = run.evaluation.metrics.metrics;
   return {
@@ -221,7 +257,10 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     config,
     fromScratch: run.fromScratch,
     dataFingerprint: run.dataFingerprint,
-    images: { train: run.trainRows.length, valid: run.validRows.length },
+    images: { train: run.trainRows.length, valid: run.validRows.length, test: run.testRows.length },
+    evaluatedOn: run.evaluation.set,
+    chosenOn: { epochs: 'validation', temperature: 'validation', triageCutoff: 'validation' },
+    validation: { n: run.validEvaluation.n, metrics: run.validEvaluation.metrics.metrics, ece: { before: run.validEvaluation.calibrationBefore.ece, after: run.validEvaluation.calibrationAfter.ece } },
     metrics: m,
     intervals: run.evaluation.intervals,
     temperature: run.evaluation.temperature.temperature,
