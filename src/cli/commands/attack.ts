@@ -69,7 +69,7 @@ export const attackCommand: CliCommand = {
     if (!['fgsm', 'pgd', 'rotation'].includes(kind)) throw new HipfracError('HF_CLI_BAD_OPTION', `unknown attack '${kind}'.`, { input: '--attack', fix: 'use fgsm, pgd or rotation.' });
     const files = collectInputs(input);
     const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
+    const read = radiographReader(card, values.rois, values.model);
     const labels = values.labels === undefined ? undefined : readLabelsCsv(values.labels, card.classes);
     // Images are loaded once and kept as batches: a sweep reads them once per ε.
     const batches: LabelledBatch[] = [];

@@ -107,7 +107,7 @@ export const explainCommand: CliCommand = {
     const files = collectInputs(input);
     const boxes = values.boxes === undefined ? undefined : readBoxes(values.boxes);
     const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
+    const read = radiographReader(card, values.rois, values.model);
     const layer = values.layer ?? model.spec.gradCamLayer;
     const cam = camFor(values.method as string, model, layer);
     let targetClass: number | undefined;

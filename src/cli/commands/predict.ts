@@ -11,6 +11,8 @@ import { cropGrey, parseCsv, resampleGrey, ROI_COLUMN_SETS, roiFromColumns, type
 import { COLORMAPS, GradCam, heatmapsFromTensor, writeOverlayPng, type ColormapName, type GreyImage, type Heatmap } from '../../explain/index.js';
 import { loadCheckpoint, optimizeForInference, type Classifier, type ModelCard } from '../../models/index.js';
 import { inferenceMode, noGrad, resolveDevice, tensor, tidy, type Tensor } from '../../torch/index.js';
+import { colourfulness, InputGate, type GateVerdict } from '../../gate/index.js';
+import { loadLocaliser, localiseGrey } from '../../localise/index.js';
 import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
 
@@ -124,11 +126,13 @@ export function readRoisCsv(csvFile: string): Map<string, readonly [number, numb
 
 /**
  * How a command reads its inputs for this checkpoint: as they are, or — for a model trained on hip crops
- * (card.crop 'roi') — cut to each file's region from --rois, so the model sees what it was trained on and the
- * heatmap overlays show that region.
+ * (card.crop 'roi') — cut to each file's region from --rois, or, without --rois, to the region the checkpoint's hip
+ * localiser finds, so the model sees what it was trained on and the heatmap overlays show that region.
  */
-export function radiographReader(card: ModelCard, roisFile: string | undefined): (file: string) => Promise<Radiograph> {
+export function radiographReader(card: ModelCard, roisFile: string | undefined, modelDir?: string): (file: string) => Promise<Radiograph> {
   if (card.crop !== 'roi') return readRadiograph;
+  const localiser = roisFile === undefined && modelDir !== undefined ? loadLocaliser(modelDir) : null;
+  if (localiser !== null) return async (file) => cutTo(await readRadiograph(file), (r) => localiseGrey(localiser.net, r.data, r.width, r.height));
   if (roisFile === undefined) {
     throw new HipfracError('HF_CLI_NEEDS_ROI', 'this model was trained on hip regions of interest (crop: roi) and needs one per image.', {
       fix: 'pass --rois FILE: a CSV with file and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 in pixels (the phantom labels.csv has them).',
@@ -140,12 +144,16 @@ export function radiographReader(card: ModelCard, roisFile: string | undefined):
     const parts = file.split(path.sep);
     const box = parts.map((_, i) => rois.get(parts.slice(i).join('/'))).find((b) => b !== undefined);
     if (box === undefined) throw new HipfracError('HF_CLI_NEEDS_ROI', 'no region of interest for this image in the --rois file.', { input: file, fix: `add a row for it to ${roisFile}.` });
-    const r = await readRadiograph(file);
-    const { width, height } = r.original;
-    const region: RegionOfInterest = [box[0] / width, box[1] / height, box[2] / width, box[3] / height];
-    const cut = cropGrey(r.original.data, width, height, region);
-    return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
+    return cutTo(await readRadiograph(file), ({ width, height }) => [box[0] / width, box[1] / height, box[2] / width, box[3] / height]);
   };
+}
+
+/** The radiograph cut to a region (fractions of the image) chosen from its whole image. */
+function cutTo(r: Radiograph, regionOf: (image: Radiograph['original']) => RegionOfInterest): Radiograph {
+  const { width, height } = r.original;
+  const region = regionOf(r.original);
+  const cut = cropGrey(r.original.data, width, height, region);
+  return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
 }
 
 /** The checkpoint's model (eval mode) and card, moved to `device` ('cpu' default, 'cuda', 'cuda:N'). */
@@ -231,6 +239,8 @@ interface PredictionRow {
   readonly level: string;
   readonly heatmap: string;
   readonly reason: string;
+  /** The input gate's verdict; absent for checkpoints without a gate. */
+  readonly gate?: GateVerdict;
 }
 
 function toCsv(rows: readonly PredictionRow[]): string {
@@ -269,7 +279,7 @@ export const predictCommand: CliCommand = {
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const files = collectInputs(target);
     const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
+    const read = radiographReader(card, values.rois, values.model);
     const cutoff = numberOption(values.cutoff, '--cutoff');
     const policy: TriagePolicy = cutoff !== undefined ? givenCutoffPolicy(cutoff) : policyFromModelCard(card, path.join(values.model as string, 'model.json'));
     const outDir = values.out ?? 'predictions';
@@ -279,9 +289,12 @@ export const predictCommand: CliCommand = {
     }
     const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
     const fast = values.fast === true ? optimizeForInference(model, { channelsLast: true }).to(model.device) : undefined;
+    const gate = InputGate.load(values.model as string);
     const rows: PredictionRow[] = [];
     for (const names of batchesOf(files, batchSize)) {
       const radiographs = await Promise.all(names.map(read));
+      const colours = gate === null ? [] : await Promise.all(radiographs.map((r) => colourfulness(r.file)));
+      const verdicts = gate === null ? [] : tidy(() => gate.check(model, modelInput(radiographs, card.inputSize), colours));
       const { logits, maps } = tidy(() => {
         const x = modelInput(radiographs, card.inputSize);
         if (fast !== undefined) return { logits: inferenceMode(() => fast.call(x).toFloat32Array()), maps: undefined as Heatmap[] | undefined };
@@ -299,16 +312,20 @@ export const predictCommand: CliCommand = {
           await writeOverlayPng(heatmapFile, r.original, maps[i] as Heatmap, { colormap });
         }
         const d = decide(probabilities, policy, heatmapFile === '' ? {} : { heatmapPath: heatmapFile });
+        const verdict = verdicts[i];
+        // An image that fails the input gate is never auto-reported, whatever its confidence.
+        const gated = verdict !== undefined && !verdict.pass;
         rows.push({
           file: r.file,
           key: r.key,
           fractureProbability: d.fractureProbability,
           predicted: card.classes[d.predicted] ?? String(d.predicted),
           confidence: d.confidence,
-          decision: d.decision,
+          decision: gated ? 'radiologist-review' : d.decision,
           level: d.level ?? '',
           heatmap: heatmapFile,
-          reason: d.reason,
+          reason: gated ? `input gate: ${verdict.reasons.join('; ')}` : d.reason,
+          ...(verdict === undefined ? {} : { gate: verdict }),
         });
       }
     }

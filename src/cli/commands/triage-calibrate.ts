@@ -68,7 +68,7 @@ export const triageCalibrateCommand: CliCommand = {
     if (values.temperature !== 'fit' && values.temperature !== 'none') throw new HipfracError('HF_CLI_BAD_OPTION', `--temperature must be fit or none.`, { input: '--temperature' });
     const files = collectInputs(input);
     const { model, card } = loadModel(values.model, values.device);
-    const read = radiographReader(card, values.rois);
+    const read = radiographReader(card, values.rois, values.model);
     const labelMap = readLabelsCsv(values.labels, card.classes);
     const logits: number[][] = [];
     const labels: number[] = [];

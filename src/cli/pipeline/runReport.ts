@@ -204,6 +204,28 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
       (onTest ? '' : note('The temperature is fitted on the same validation set it is evaluated on (the split has no test set), so the calibrated ECE is optimistic.')),
   });
 
+  const g = run.gate;
+  sections.push({
+    id: 'input-gate',
+    title: 'Input gate',
+    html:
+      paragraph(
+        `Before triage each image is checked for being what this model was trained on: Mahalanobis distance of its pooled ${model(config)} features to the training images' class means, ` +
+          `free energy of its logits, Mahalanobis distance of an intensity descriptor (histogram, spread, border against centre, edges), a blank-image rule and a colour rule` +
+          `${g.bodyPart !== undefined || g.view !== undefined ? ', and body-part/view probes on the features' : ''}. An image that fails is never auto-reported; predict names the reason.`,
+      ) +
+      keyValueTable(
+        {
+          'thresholds (set on validation)': { feature: g.thresholds.feature.toFixed(1), pixel: g.thresholds.pixel.toFixed(1), energy: g.thresholds.energy.toFixed(3) },
+          'pass rate asked on validation': pct(g.passRate),
+          'measured pass rate': { validation: `${pct(g.measured.validation.passRate)} of ${g.measured.validation.n}`, ...(g.measured.test === undefined ? {} : { test: `${pct(g.measured.test.passRate)} of ${g.measured.test.n}` }) },
+          ...(g.bodyPart === undefined ? {} : { 'body parts accepted': g.bodyPart.accepted.join(', ') }),
+          ...(g.view === undefined ? {} : { 'views accepted': g.view.accepted.join(', ') }),
+        },
+        { caption: 'Input gate (stored in the checkpoint: model.json gate, gate.safetensors)' },
+      ),
+  });
+
   sections.push({ id: 'by-view', title: 'By view and quality flag', html: breakdownTable(ev.byGroup, { caption: `On the ${setName} images. AP and lateral views differ (the study's discussion); QC flags from import.` }) });
 
   sections.push({
@@ -218,6 +240,8 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
   });
   return [...sections, ...(input.extraSections ?? [])];
 }
+
+const model = (config: TrainConfig): string => config.arch;
 
 /** Writes `<outDir>/report.html` and returns its path. */
 export async function writeRunReport(input: RunReportInput): Promise<string> {

@@ -23,7 +23,10 @@ import { Adam, AdamW, SGD } from '../../nn/index.js';
 import { manualSeed, resolveDevice, type Tensor } from '../../torch/index.js';
 import { fineTune, JsonlLogger, Learner, ProgressCallback, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
+import type { GateCard } from '../../gate/index.js';
+import { iou, localiseFiles, saveLocaliser, trainLocaliser, type LocaliserCard } from '../../localise/index.js';
 import { evaluateTest, evaluateValidation, type Evaluation } from './evaluate.js';
+import { fitRunGate } from './gateRun.js';
 
 export interface TrainRunOptions {
   readonly datasetDir: string;
@@ -38,6 +41,8 @@ export interface TrainRunOptions {
   readonly workers?: number;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   readonly device?: string;
+  /** Epochs of the hip localiser trained with a crop 'roi' model (default 20; 0: none, --rois stays needed). */
+  readonly localiserEpochs?: number;
 }
 
 export interface TrainRunResult {
@@ -61,6 +66,10 @@ export interface TrainRunResult {
   readonly checkpointDir: string;
   readonly dataFingerprint: string;
   readonly fromScratch: boolean;
+  /** The input gate stored with the checkpoint (thresholds set on validation, pass rate measured on test). */
+  readonly gate: GateCard;
+  /** The hip localiser stored with a crop 'roi' checkpoint; null otherwise. */
+  readonly localiser: LocaliserCard | null;
 }
 
 /**
@@ -223,6 +232,10 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     },
     extra: { evaluatedOn: evaluation.set, evaluatedImages: evaluation.n, temperatureFrom: 'validation', fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen } },
   });
+  log('input gate: fitting on training features, thresholds on validation…');
+  const gate = await fitRunGate({ model, trainRows: split.train, validRows: split.valid, testRows: split.test, datasetDir: options.datasetDir, checkpointDir, config, workers });
+  log(`input gate: ${(100 * gate.measured.validation.passRate).toFixed(1)} % of validation${gate.measured.test === undefined ? '' : `, ${(100 * gate.measured.test.passRate).toFixed(1)} % of test`} images pass`);
+  const localiser = config.crop === 'roi' && (options.localiserEpochs ?? 20) > 0 ? await fitLocaliser(split, options.datasetDir, checkpointDir, options.localiserEpochs ?? 20, config.seed, workers, log) : null;
   const result: TrainRunResult = {
     model,
     evaluation,
@@ -240,6 +253,8 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     checkpointDir,
     dataFingerprint: fingerprint,
     fromScratch,
+    gate,
+    localiser,
   };
   await writeJsonAtomic(path.join(outDir, 'results.json'), summarise(result, config));
   return result;
@@ -268,6 +283,8 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     byGroup: run.evaluation.byGroup,
     history: run.history,
     lrs: run.protocol.lrs,
+    localiser: run.localiser,
+    gate: { passRate: run.gate.passRate, thresholds: run.gate.thresholds, measured: run.gate.measured, bodyPart: run.gate.bodyPart ?? null, view: run.gate.view ?? null },
     bestEpoch: run.protocol.bestEpoch,
     stoppedEarly: run.protocol.stoppedEarly,
     seconds: run.seconds,
@@ -275,6 +292,25 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     parameters: run.model.numParameters(),
     predictions: run.evaluation.rowIds.map((id, i) => ({ id, label: run.evaluation.labels[i], probability: run.evaluation.probs[i] })),
   };
+}
+
+/**
+ * Trains the hip localiser on the training images' regions, measures its IoU on the held-out images (test, else
+ * validation) and stores it in the checkpoint, so predict/explain/attack cut images without --rois.
+ */
+async function fitLocaliser(split: { train: ManifestRow[]; valid: ManifestRow[]; test: ManifestRow[] }, datasetDir: string, checkpointDir: string, epochs: number, seed: number, workers: number, log: (l: string) => void): Promise<LocaliserCard> {
+  const withRoi = (rows: readonly ManifestRow[]): (ManifestRow & { roi: RegionOfInterest })[] => rows.filter((r): r is ManifestRow & { roi: RegionOfInterest } => r.roi !== undefined && r.roi !== null);
+  log(`hip localiser: training on ${split.train.length} whole images (${epochs} epochs)…`);
+  const { net, card } = await trainLocaliser(withRoi(split.train).map((r) => ({ imagePath: cachedPngPath(datasetDir, r), roi: r.roi })), { epochs, seed, workers });
+  const heldOutSet = split.test.length > 0 ? 'test' : 'validation';
+  const heldOut = withRoi(split.test.length > 0 ? split.test : split.valid);
+  const predicted = await localiseFiles(net, heldOut.map((r) => cachedPngPath(datasetDir, r)), workers);
+  const ious = heldOut.map((r, i) => iou(predicted[i] as RegionOfInterest, r.roi)).sort((a, b) => a - b);
+  const measured: LocaliserCard = ious.length === 0 ? card : { ...card, heldOutIou: { median: ious[Math.floor((ious.length - 1) / 2)] as number, mean: ious.reduce((a, b) => a + b, 0) / ious.length, n: ious.length, set: heldOutSet } };
+  await saveLocaliser(checkpointDir, net, measured);
+  net.dispose();
+  log(`hip localiser: median IoU ${measured.heldOutIou?.median.toFixed(3) ?? '–'} on ${ious.length} ${heldOutSet} images`);
+  return measured;
 }
 
 /** The region a row's image is cut to before resizing: its ROI under crop 'roi', else the whole image. */
