@@ -223,8 +223,10 @@ For each radiograph: P(fracture), the predicted class, the triage decision (auto
 calibrated confidence clears the checkpoint's cut-off, else radiologist review) and a Grad-CAM
 overlay at the image's own resolution (written to DIR/heatmaps/, default DIR = ./predictions).
 The cut-off comes from the model card (hipfrac triage-calibrate); --cutoff overrides it knowingly.
-Results go to stdout, and to DIR/predictions.json or .csv. A model trained with --crop roi needs --rois FILE
-(file, hip_roi_x0…y1 in pixels): each image is cut to its hip region, and the heatmap shows that region.
+Results go to stdout, and to DIR/predictions.json or .csv. A model trained with --crop roi cuts each image to
+its hip region with the checkpoint's hip localiser; --rois FILE (file, hip_roi_x0…y1 in pixels) overrides it
+and is needed when the checkpoint has none. An image that fails the checkpoint's input gate (blank, inverted,
+another modality or body part: docs/real-images.md) is never auto-reported; the reason says why.
 --fast (with --no-heatmaps) runs an inference copy of the model: BatchNorm folded into the convolutions,
 channels-last, inference mode (0.98-20.6x torchvision on CPU, docs/benchmarks.md). Its probabilities equal the
 plain model's to float32 rounding (~1e-6), so a case exactly at the cut-off can land on the other side.`;

@@ -275,7 +275,13 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     images: { train: run.trainRows.length, valid: run.validRows.length, test: run.testRows.length },
     evaluatedOn: run.evaluation.set,
     chosenOn: { epochs: 'validation', temperature: 'validation', triageCutoff: 'validation' },
-    validation: { n: run.validEvaluation.n, metrics: run.validEvaluation.metrics.metrics, ece: { before: run.validEvaluation.calibrationBefore.ece, after: run.validEvaluation.calibrationAfter.ece } },
+    validation: {
+      n: run.validEvaluation.n,
+      metrics: run.validEvaluation.metrics.metrics,
+      ece: { before: run.validEvaluation.calibrationBefore.ece, after: run.validEvaluation.calibrationAfter.ece },
+      // What later choices (cut-offs, conformal sets) are calibrated on, so they never touch the test predictions.
+      predictions: run.validEvaluation.rowIds.map((id, i) => ({ id, label: run.validEvaluation.labels[i], probability: run.validEvaluation.probs[i] })),
+    },
     metrics: m,
     intervals: run.evaluation.intervals,
     temperature: run.evaluation.temperature.temperature,
