@@ -125,8 +125,8 @@ describe('input gate', { timeout: 600_000 }, () => {
     const data = new Float32Array(planes.length * SIZE * SIZE);
     planes.forEach((p, i) => data.set(p, i * SIZE * SIZE));
     const f = tidy(() => gateFeatures(model, tensor(data, [planes.length, 1, SIZE, SIZE]), true));
-    // Even positions fit, odd positions are held out: both hold both views.
-    const pick = <T>(xs: readonly T[], parity: number): T[] => xs.filter((_, i) => i % 2 === parity);
+    // Pairs of positions alternate between fitting and held out (rows alternate AP, lateral): both hold both views.
+    const pick = <T>(xs: readonly T[], parity: number): T[] => xs.filter((_, i) => Math.floor(i / 2) % 2 === parity);
     const part = (parity: number): GateFeatures => ({ features: pick(f.features, parity), logits: pick(f.logits, parity), pixels: pick(f.pixels, parity), invertedPixels: pick(f.invertedPixels, parity), invertedFeatures: pick(f.invertedFeatures, parity) });
     const trainPart = part(0);
     const heldOut = part(1);
