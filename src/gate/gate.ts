@@ -25,7 +25,7 @@ export type GateScoreName = 'feature' | 'pixel' | 'energy' | 'inverted';
 export interface GateCard {
   readonly version: 1;
   readonly file: typeof GATE_FILE;
-  /** The pass rate asked for on validation; each of the four scores gets 1 − (1 − passRate)/4. */
+  /** The pass rate asked for on validation (all four scores at one common order statistic; see jointThresholds). */
   readonly passRate: number;
   readonly thresholds: Readonly<Record<GateScoreName, number>>;
   /** Measured: share of validation (and test) images that pass. */
@@ -63,11 +63,29 @@ export interface GateFitOptions {
   readonly acceptViews?: readonly string[];
 }
 
-/** The k-th order statistic for a one-sided (1 − α) bound on n calibration scores (conformal), capped at the maximum. */
-function upperQuantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const k = Math.min(sorted.length, Math.ceil(q * (sorted.length + 1)));
-  return sorted[Math.max(0, k - 1)] as number;
+const SCORE_NAMES: readonly GateScoreName[] = ['feature', 'pixel', 'energy', 'inverted'];
+
+/**
+ * One common level for all four scores: each threshold is its score's k-th smallest validation value, with the
+ * smallest k at which at least `passRate` of the validation images pass all four. (Splitting the rate over the
+ * scores instead puts every threshold at the validation maximum on small sets, where one odd image sets them all.)
+ * The polarity threshold never goes below even odds.
+ */
+function jointThresholds(scores: readonly Record<GateScoreName, number>[], passRate: number): Record<GateScoreName, number> {
+  const n = scores.length;
+  const sorted = Object.fromEntries(SCORE_NAMES.map((name) => [name, scores.map((s) => s[name]).sort((a, b) => a - b)])) as Record<GateScoreName, number[]>;
+  const at = (k: number): Record<GateScoreName, number> => ({
+    feature: sorted.feature[k - 1] as number,
+    pixel: sorted.pixel[k - 1] as number,
+    energy: sorted.energy[k - 1] as number,
+    inverted: Math.max(0.5, sorted.inverted[k - 1] as number),
+  });
+  for (let k = Math.ceil(passRate * n); k <= n; k++) {
+    const t = at(k);
+    const passing = scores.filter((s) => SCORE_NAMES.every((name) => s[name] <= t[name])).length;
+    if (passing >= passRate * n) return t;
+  }
+  return at(n);
 }
 
 const LABEL_NAMES = ['bodyPart', 'view'] as const;
@@ -99,7 +117,6 @@ export class InputGate {
     // Self-supervised: each training image against its own inversion teaches what "the right way up" looks like.
     if (train.invertedFeatures.length !== train.features.length) throw new HipfracError('HF_GATE_BAD_OPTION', 'fitting the gate needs the inverted training features.', { fix: 'extract them with gateFeatures(model, images, true).' });
     const polarity = fitProbe([...train.features, ...train.invertedFeatures], [...train.features.map(() => 'as-is'), ...train.invertedFeatures.map(() => 'inverted')]) as LinearProbe;
-    const q = 1 - (1 - passRate) / 4;
     const provisional = new InputGate(
       { version: 1, file: GATE_FILE, passRate, thresholds: { feature: Infinity, pixel: Infinity, energy: Infinity, inverted: Infinity }, measured: { validation: { n: 0, passRate: 1 } }, fittedOn: { training: train.features.length, validation: valid.features.length }, featureShrinkage: feature.shrinkage, polarity: { trainAccuracy: polarity.trainAccuracy } },
       feature,
@@ -108,13 +125,7 @@ export class InputGate {
       polarity,
     );
     const scores = valid.features.map((_, i) => provisional.scoresOf(valid, i));
-    const thresholds = {
-      feature: upperQuantile(scores.map((s) => s.feature), q),
-      pixel: upperQuantile(scores.map((s) => s.pixel), q),
-      energy: upperQuantile(scores.map((s) => s.energy), q),
-      // Never below even odds: an image the probe thinks more likely inverted than not always fails.
-      inverted: Math.max(0.5, upperQuantile(scores.map((s) => s.inverted), q)),
-    };
+    const thresholds = jointThresholds(scores, passRate);
     const accepted = (probe: LinearProbe | null, given: readonly string[] | undefined): readonly string[] => given ?? probe?.classes ?? [];
     const labelCards = Object.fromEntries(
       LABEL_NAMES.flatMap((name) => {
