@@ -1,8 +1,8 @@
-// After `hipfrac train` on FracAtlas (scripts/fracatlas.sh): lays out the validation images for the CLI
-// (eval/valid/, eval/fractured/ as links to the shared originals, eval/labels.csv, eval/boxes.csv from
-// FracAtlas's YOLO boxes) and measures the triage policies on held-out halves of the validation predictions:
-// calibrated on the even cases, measured on the odd ones (a policy measured on its own calibration data
-// says nothing about new cases).
+// After `hipfrac train` on FracAtlas (scripts/fracatlas.sh): lays out the validation and test images for the CLI
+// (eval/valid/, eval/test/, eval/fractured/ — the test set's fractured images — as links to the shared originals,
+// eval/labels.csv, eval/boxes.csv from FracAtlas's YOLO boxes) and measures the triage policies: calibrated on the
+// validation predictions, measured on the test predictions (a policy measured on its own calibration data says
+// nothing about new cases). Without a test set in the split it falls back to held-out halves of validation.
 //   node scripts/fracatlas-eval.mjs RUN_ROOT FRACATLAS_DIR
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -31,19 +31,23 @@ for (const line of lines) {
 }
 
 rmSync(evalDir, { recursive: true, force: true });
-for (const d of ['valid', 'fractured']) mkdirSync(path.join(evalDir, d), { recursive: true });
+for (const d of ['valid', 'test', 'fractured']) mkdirSync(path.join(evalDir, d), { recursive: true });
+const hasTest = Object.values(split).includes('test');
+const boxSet = hasTest ? 'test' : 'val';
 const labelRows = ['file,label'];
 const boxRows = ['file,x0,y0,x1,y1'];
 let fractured = 0;
 for (const row of manifest) {
-  if (split[row.id] !== 'val' || row.label === null) continue;
+  const set = split[row.id];
+  if ((set !== 'val' && set !== 'test') || row.label === null) continue;
   const name = path.basename(row.sourcePath);
   const source = path.resolve(fracatlas, row.sourcePath);
   if (!existsSync(source)) continue;
-  symlinkSync(source, path.join(evalDir, 'valid', name));
-  labelRows.push(`valid/${name},${row.label}`);
+  const folder = set === 'val' ? 'valid' : 'test';
+  symlinkSync(source, path.join(evalDir, folder, name));
+  labelRows.push(`${folder}/${name},${row.label}`);
   const boxes = boxesOf.get(name) ?? [];
-  if (row.label === 1 && boxes.length > 0) {
+  if (set === boxSet && row.label === 1 && boxes.length > 0) {
     symlinkSync(source, path.join(evalDir, 'fractured', name));
     fractured++;
     for (const [cx, cy, w, h] of boxes) {
@@ -58,13 +62,14 @@ for (const row of manifest) {
 writeFileSync(path.join(evalDir, 'labels.csv'), `${labelRows.join('\n')}\n`);
 writeFileSync(path.join(evalDir, 'boxes.csv'), `${boxRows.join('\n')}\n`);
 
-// Held-out halves of the validation predictions (results.json keeps them in validation order).
+// Calibrated on validation, measured on test (results.json: validation.predictions and predictions); without a
+// test set, held-out halves of the validation predictions.
 const preds = results.predictions;
 const half = (k) => preds.filter((_, i) => i % 2 === k);
-const [calib, test] = [half(0), half(1)];
+const [calib, test] = results.evaluatedOn === 'test' ? [results.validation.predictions, preds] : [half(0), half(1)];
 const rows = (ps) => binaryRows(ps.map((p) => p.probability));
 const labels = (ps) => ps.map((p) => p.label);
-const summary = { validation: preds.length, fracturedWithBoxes: fractured, calibration: calib.length, test: test.length, policies: [] };
+const summary = { evaluatedOn: results.evaluatedOn ?? 'validation', calibratedOn: results.evaluatedOn === 'test' ? 'validation' : 'even half of validation', fracturedWithBoxes: fractured, calibration: calib.length, test: test.length, policies: [] };
 for (const alpha of [0.1, 0.05]) {
   for (const score of ['lac', 'aps']) {
     const calibration = calibrateConformal(rows(calib), labels(calib), { alpha, score });

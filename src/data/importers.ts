@@ -71,6 +71,8 @@ interface Task {
   readonly mtimeMs: number;
   readonly kind: 'dicom' | 'image';
   readonly view?: View;
+  /** The body part the layout names (FracAtlas's hand/leg/hip/shoulder columns), when the file header has none. */
+  readonly bodyPart?: string;
   /** A patient identifier from the layout (e.g. a patient column in FracAtlas's labels.csv). */
   readonly patientHint?: string;
 }
@@ -214,7 +216,7 @@ async function processTask(task: Task, config: WorkerConfig): Promise<WorkerRepl
       view: viewInfo.view,
       viewSource: viewInfo.source,
       laterality: header !== undefined ? lateralityOf(header) : null,
-      bodyPart: header?.bodyPartExamined ?? null,
+      bodyPart: header?.bodyPartExamined ?? task.bodyPart ?? null,
       manufacturer: header?.manufacturer ?? null,
       model: header?.manufacturerModelName ?? null,
       pixelSpacing: header?.pixelSpacing ?? null,
@@ -320,7 +322,10 @@ async function planFracAtlas(root: string): Promise<Plan> {
     // FracAtlas marks views with 0/1 columns; frontal is the AP/PA projection.
     const view: View = get('frontal') === '1' ? 'AP' : get('lateral') === '1' ? 'lateral' : get('oblique') === '1' ? 'other' : 'unknown';
     const patient = get('patient_id') || get('patient');
-    tasks.push({ absPath, relPath, size: info.size, mtimeMs: info.mtimeMs, kind: 'image', view, ...(patient === '' ? {} : { patientHint: patient }) });
+    // FracAtlas marks body parts with 0/1 columns too; several at once (or its 'mixed' column) is 'mixed'.
+    const parts = ['hand', 'leg', 'hip', 'shoulder'].filter((part) => get(part) === '1');
+    const bodyPart = get('mixed') === '1' || parts.length > 1 ? 'mixed' : parts[0];
+    tasks.push({ absPath, relPath, size: info.size, mtimeMs: info.mtimeMs, kind: 'image', view, ...(patient === '' ? {} : { patientHint: patient }), ...(bodyPart === undefined ? {} : { bodyPart }) });
     const fractured = get('fractured') === '1';
     layoutLabels.set(relPath, { label: fractured ? 1 : 0, labelName: fractured ? 'fracture' : 'no-fracture' });
   }

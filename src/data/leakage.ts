@@ -20,6 +20,7 @@ export interface LeakageReport {
 }
 
 function setOf(row: ManifestRow, split: SplitFile): string | undefined {
+  if (split.assignments[row.id] === 'test') return 'test';
   if (split.folds !== null) {
     const fold = split.foldOf[row.id];
     return fold === undefined ? undefined : `fold-${fold}`;

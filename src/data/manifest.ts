@@ -8,7 +8,7 @@ import { loadSplit } from './split.js';
 import type { RegionOfInterest } from './imageIo.js';
 
 export type View = 'AP' | 'lateral' | 'other' | 'unknown';
-export type SplitName = 'train' | 'val';
+export type SplitName = 'train' | 'val' | 'test';
 export type QcFlag = 'blurred' | 'low-contrast' | 'near-uniform' | 'tiny' | 'unknown-view';
 
 export interface QcMetrics {

@@ -102,11 +102,17 @@ export function modelInput(radiographs: readonly Radiograph[], size: number): Te
  * crop is 'roi') — cut to each file's region from the ROI CSV, so the model sees what it was trained on and the
  * heatmap overlays show that region. Throws HF_DATA_NEEDS_ROI when a crop-trained model gets no ROI file.
  */
-export function radiographReader(card: { readonly crop?: string | undefined }, roisFile: string | undefined): (file: string) => Promise<Radiograph> {
+export function radiographReader(
+  card: { readonly crop?: string | undefined },
+  roisFile: string | undefined,
+  locate?: (image: Radiograph['original']) => RegionOfInterest,
+): (file: string) => Promise<Radiograph> {
   if (card.crop !== 'roi') return readRadiograph;
+  // Without --rois, a checkpoint's hip localiser (passed in as `locate`) finds each region.
+  if (roisFile === undefined && locate !== undefined) return async (file) => cutTo(await readRadiograph(file), locate);
   if (roisFile === undefined) {
     throw new DataError('HF_DATA_NEEDS_ROI', 'this model was trained on hip regions of interest (crop: roi) and needs one per image.', {
-      fix: 'pass --rois FILE: a CSV with file and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 in pixels (the phantom labels.csv has them).',
+      fix: 'pass --rois FILE: a CSV with file and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 in pixels (the phantom labels.csv has them), or train the checkpoint with a hip localiser.',
     });
   }
   const rois = readRoisCsv(roisFile);
@@ -115,10 +121,14 @@ export function radiographReader(card: { readonly crop?: string | undefined }, r
     const parts = file.split(path.sep);
     const box = parts.map((_, i) => rois.get(parts.slice(i).join('/'))).find((b) => b !== undefined);
     if (box === undefined) throw new DataError('HF_DATA_NEEDS_ROI', 'no region of interest for this image in the --rois file.', { input: file, fix: `add a row for it to ${roisFile}.` });
-    const r = await readRadiograph(file);
-    const { width, height } = r.original;
-    const region: RegionOfInterest = [box[0] / width, box[1] / height, box[2] / width, box[3] / height];
-    const cut = cropGrey(r.original.data, width, height, region);
-    return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
+    return cutTo(await readRadiograph(file), ({ width, height }) => [box[0] / width, box[1] / height, box[2] / width, box[3] / height]);
   };
+}
+
+/** The radiograph cut to a region (fractions of the image) chosen from its whole image. */
+function cutTo(r: Radiograph, regionOf: (image: Radiograph['original']) => RegionOfInterest): Radiograph {
+  const { width, height } = r.original;
+  const region = regionOf(r.original);
+  const cut = cropGrey(r.original.data, width, height, region);
+  return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
 }

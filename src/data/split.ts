@@ -1,5 +1,6 @@
-// Patient-level train/validation splits (or k folds), stratified by label and optionally view, seeded.
-// Images sharing a patient or a content hash form one group that always lands in one set.
+// Patient-level train/validation/test splits (or k folds beside a held-out test set), stratified by label and
+// optionally view, seeded. Images sharing a patient or a content hash form one group that always lands in one set;
+// without patient keys (each image its own key at import) the unit is the image.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng } from '../util/index.js';
@@ -9,6 +10,11 @@ import type { ManifestRow, SplitName } from './manifest.js';
 export interface SplitOptions {
   /** Fraction of images for validation (default 0.2, the paper's 80/20). */
   readonly valFraction?: number;
+  /**
+   * Fraction of images held out as the test set (default 0: no test set). Test images never reach training,
+   * epoch choice, thresholds or temperature; every reported figure is measured on them.
+   */
+  readonly testFraction?: number;
   readonly seed?: number;
   /** Stratify by label (default) and optionally by view. */
   readonly stratifyByView?: boolean;
@@ -20,10 +26,14 @@ export interface SplitFile {
   readonly version: 1;
   readonly seed: number;
   readonly valFraction: number;
+  /** Absent in files written before test sets existed (read as 0). */
+  readonly testFraction?: number;
+  /** 'patient' when some patient has several images, 'image' when every image is its own group. */
+  readonly unit?: 'patient' | 'image';
   readonly stratifyByView: boolean;
   readonly folds: number | null;
   readonly createdAt: string;
-  /** Row id → set (train/val split). */
+  /** Row id → set (train/val/test split; with folds, only the test rows). */
   readonly assignments: Readonly<Record<string, SplitName>>;
   /** Row id → fold (k-fold split). */
   readonly foldOf: Readonly<Record<string, number>>;
@@ -74,9 +84,13 @@ export function leakageGroups(rows: readonly Pick<ManifestRow, 'id' | 'patientKe
 /** Splits rows by patient; deterministic for the same rows, options and seed. */
 export function splitByPatient(rows: readonly ManifestRow[], options: SplitOptions = {}): SplitFile {
   const valFraction = options.valFraction ?? 0.2;
+  const testFraction = options.testFraction ?? 0;
   const seed = options.seed ?? 42;
   const folds = options.folds ?? null;
   if (!(valFraction > 0 && valFraction < 1)) throw new DataError('HF_DATA_SPLIT_OPTION', `Validation fraction must lie strictly between 0 and 1.`, { input: String(valFraction), fix: 'Use e.g. --val 0.2.' });
+  if (!(testFraction >= 0 && testFraction < 1) || (folds === null && valFraction + testFraction >= 1)) {
+    throw new DataError('HF_DATA_SPLIT_OPTION', `Test fraction must lie in [0, 1) and leave images for training (validation ${valFraction} + test ${testFraction} < 1).`, { input: String(testFraction), fix: 'Use e.g. --val 0.15 --test 0.15.' });
+  }
   if (folds !== null && (!Number.isInteger(folds) || folds < 2)) throw new DataError('HF_DATA_SPLIT_OPTION', 'The number of folds must be an integer ≥ 2.', { input: String(folds), fix: 'Use e.g. --folds 5.' });
   const byId = new Map(rows.map((r) => [r.id, r]));
   // Sort so the result does not depend on manifest order.
@@ -98,10 +112,22 @@ export function splitByPatient(rows: readonly ManifestRow[], options: SplitOptio
   const foldOf: Record<string, number> = {};
   for (const key of [...strata.keys()].sort()) {
     const shuffled = rng.shuffle(strata.get(key) as string[][]);
+    const total = shuffled.reduce((n, ids) => n + ids.length, 0);
+    // The test set is drawn first, from the same shuffled order, so adding a test set never moves a test group.
+    const testTarget = Math.round(total * testFraction);
+    let inTest = 0;
+    const rest: string[][] = [];
+    for (const ids of shuffled) {
+      // A group goes to a set when that brings the set's count closer to its target.
+      if (testTarget > 0 && Math.abs(inTest + ids.length - testTarget) < Math.abs(inTest - testTarget)) {
+        inTest += ids.length;
+        for (const id of ids) assignments[id] = 'test';
+      } else rest.push(ids);
+    }
     if (folds !== null) {
       // Largest groups first into the currently smallest fold keeps folds balanced in images.
       const counts = new Array<number>(folds).fill(0);
-      const ordered = shuffled.slice().sort((a, b) => b.length - a.length);
+      const ordered = rest.slice().sort((a, b) => b.length - a.length);
       for (const ids of ordered) {
         let best = 0;
         for (let f = 1; f < folds; f++) if ((counts[f] as number) < (counts[best] as number)) best = f;
@@ -109,18 +135,17 @@ export function splitByPatient(rows: readonly ManifestRow[], options: SplitOptio
         for (const id of ids) foldOf[id] = best;
       }
     } else {
-      const total = shuffled.reduce((n, ids) => n + ids.length, 0);
-      const target = Math.round(total * valFraction);
+      const valTarget = Math.round(total * valFraction);
       let inVal = 0;
-      for (const ids of shuffled) {
-        // Put a group in validation when that brings the count closer to the target.
-        const toVal = Math.abs(inVal + ids.length - target) < Math.abs(inVal - target);
+      for (const ids of rest) {
+        const toVal = Math.abs(inVal + ids.length - valTarget) < Math.abs(inVal - valTarget);
         if (toVal) inVal += ids.length;
         for (const id of ids) assignments[id] = toVal ? 'val' : 'train';
       }
     }
   }
-  return { version: 1, seed, valFraction, stratifyByView: options.stratifyByView === true, folds, createdAt: new Date().toISOString(), assignments, foldOf };
+  const unit = new Set(rows.map((r) => r.patientKey)).size < rows.length ? 'patient' : 'image';
+  return { version: 1, seed, valFraction, testFraction, unit, stratifyByView: options.stratifyByView === true, folds, createdAt: new Date().toISOString(), assignments, foldOf };
 }
 
 function mode(values: readonly string[]): string {
@@ -151,8 +176,9 @@ export async function loadSplit(datasetDir: string): Promise<SplitFile | undefin
   }
 }
 
-/** Rows of one set: 'train'/'val', or for k-fold the training or validation rows of fold k. */
+/** Rows of one set: 'train'/'val'/'test', or for k-fold the training or validation rows of fold k (test rows: no fold). */
 export function rowsOf(rows: readonly ManifestRow[], split: SplitFile, set: SplitName, fold?: number): ManifestRow[] {
+  if (set === 'test') return rows.filter((r) => split.assignments[r.id] === 'test');
   if (split.folds !== null) {
     if (fold === undefined) throw new DataError('HF_DATA_SPLIT_OPTION', 'This split has folds; name the fold.', { input: `folds=${split.folds}`, fix: 'Pass a fold index 0..k-1.' });
     return rows.filter((r) => (split.foldOf[r.id] === fold) === (set === 'val') && split.foldOf[r.id] !== undefined);

@@ -65,9 +65,18 @@ export interface ComparisonRow {
   readonly imagesPerSecond?: number;
   /** McNemar's test against the best model; leave out for the best model itself. */
   readonly mcnemar?: McNemarResult;
+  /** Its p-value Holm-adjusted over the table's comparisons; shown instead of the raw p when given. */
+  readonly mcnemarHolm?: number;
 }
 
 const estimateOf = (v: number | Interval | undefined): number => (v === undefined ? Number.NaN : isInterval(v) ? v.estimate : v);
+
+/** McNemar's p against the best: the Holm-adjusted value when given (the raw one in the tooltip), else the raw. */
+function mcnemarCell(m: McNemarResult, holm: number | undefined): string {
+  const shown = holm ?? m.pValue;
+  const detail = `b = ${m.b}, c = ${m.c}, ${m.method === 'exact' ? 'exact binomial' : 'χ² with continuity correction'}, statistic ${m.statistic.toFixed(3)}${holm === undefined ? '' : `, unadjusted p ${formatPValue(m.pValue)}`}`;
+  return `<td class="num${shown < 0.05 ? ' significant' : ''}" title="${escapeHtml(detail)}">${escapeHtml(formatPValue(shown))}</td>`;
+}
 
 /**
  * The comparison table (the study's Figure 3 — model and accuracy — extended with precision, recall, F1,
@@ -92,14 +101,15 @@ export function comparisonTable(rows: readonly ComparisonRow[], options: { capti
     }).join('');
     const p = r.mcnemar === undefined
       ? (i === 0 ? '<td class="num muted">reference</td>' : '<td class="num muted">—</td>')
-      : `<td class="num${r.mcnemar.pValue < 0.05 ? ' significant' : ''}" title="${escapeHtml(`b = ${r.mcnemar.b}, c = ${r.mcnemar.c}, ${r.mcnemar.method === 'exact' ? 'exact binomial' : 'χ² with continuity correction'}, statistic ${r.mcnemar.statistic.toFixed(3)}`)}">${escapeHtml(formatPValue(r.mcnemar.pValue))}</td>`;
+      : mcnemarCell(r.mcnemar, r.mcnemarHolm);
     const badge = i === 0 ? ' <span class="badge">best</span>' : '';
     return `<tr><th scope="row">${escapeHtml(r.model)}${badge}</th>${cells}`
       + `<td class="num">${escapeHtml(r.parameters === undefined ? '—' : formatCount(r.parameters))}</td>`
       + `<td class="num">${escapeHtml(r.trainingSeconds === undefined ? '—' : formatDuration(r.trainingSeconds))}</td>`
       + `<td class="num">${escapeHtml(r.imagesPerSecond === undefined ? '—' : r.imagesPerSecond.toFixed(1))}</td>${p}</tr>`;
   }).join('');
-  const head = ['Model', ...columns.map((c) => c.label), 'Parameters', 'Training time', 'img/s', 'McNemar p vs best']
+  const holm = sorted.some((r) => r.mcnemarHolm !== undefined);
+  const head = ['Model', ...columns.map((c) => c.label), 'Parameters', 'Training time', 'img/s', holm ? 'McNemar p vs best (Holm)' : 'McNemar p vs best']
     .map((h, k) => `<th${k === 0 ? '' : ' class="num"'}>${escapeHtml(h)}</th>`).join('');
   return `<div class="table-scroll"><table class="comparison">${caption(options.caption)}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }

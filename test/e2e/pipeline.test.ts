@@ -10,10 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
-import { mkdirSync } from 'node:fs';
 import { cohortLabelSpec, generateCohort } from '../../src/phantom/index.js';
-import { Rng } from '../../src/util/index.js';
+import { writeFolderDataset } from '../helpers/folders.js';
 import { importDataset } from '../../src/data/index.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -26,30 +24,6 @@ const datasetDir = path.join(work, 'dataset');
 
 // Small enough for CI's 2 cores: 240 images at 48 px, resnet18 from scratch, linear head.
 const TRAIN_ARGS = ['--arch', 'resnet18', '--scratch', '--head', 'linear', '--input-size', '48', '--batch-size', '16', '--frozen-epochs', '1', '--unfrozen-epochs', '5', '--patience', '10', '--lr', '0.003', '--unfrozen-lr', '0.002', '--no-lr-find', '--no-augment', '--seed', '5', '--workers', '1'];
-
-/** A bone-like bright band across noisy soft tissue; "fracture" images have a dark gap across it. */
-async function writeFolderDataset(dir: string, perClass: number, seed: number): Promise<void> {
-  const rng = new Rng(seed);
-  const size = 64;
-  for (const [name, fractured] of [['fracture', true], ['normal', false]] as const) {
-    mkdirSync(path.join(dir, name), { recursive: true });
-    for (let i = 0; i < perClass; i++) {
-      const px = new Uint8Array(size * size);
-      const x0 = rng.int(14, 34);
-      const width = rng.int(10, 16);
-      const gapY = rng.int(12, 50);
-      for (let y = 0; y < size; y++) {
-        for (let x = 0; x < size; x++) {
-          let v = 60 + 30 * rng.next();
-          if (x >= x0 && x < x0 + width) v += 120;
-          if (fractured && x >= x0 - 1 && x < x0 + width + 1 && Math.abs(y - gapY) <= 2) v = 50 + 20 * rng.next();
-          px[y * size + x] = Math.min(255, Math.round(v));
-        }
-      }
-      await sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 1 } }).png().toFile(path.join(dir, name, `img${String(i).padStart(4, '0')}.png`));
-    }
-  }
-}
 
 interface Results {
   metrics: { accuracy: number; rocAuc: number };

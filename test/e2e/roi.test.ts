@@ -1,10 +1,11 @@
 // The hip region of interest from phantom to prediction: the phantom places it from the anatomy (same in both
 // classes, holding the fracture), import carries it into the manifest as fractions, `train --crop roi` records
-// it in the model card with the trained input size, and predict/explain need --rois and cut each image to it.
+// it in the model card with the trained input size, train stores a hip localiser in the checkpoint so predict cuts
+// each image by itself, and --rois overrides it (a checkpoint without a localiser needs --rois).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,7 +76,19 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
   assert.equal(card.inputSize, 32, 'the card keeps the trained input size, not the architecture default');
 
   const one = path.join(cohortDir, 'images', rows[0]?.sourcePath as string);
-  const missing = runCli(['predict', one, '--model', path.join(runDir, 'model'), '--out', path.join(work, 'p0')]);
+  // The checkpoint's own localiser cuts the image without --rois: the overlay shows a region, not the whole image.
+  assert.ok((card as { localiser?: { dir: string } }).localiser?.dir === 'localiser', 'train stores a hip localiser with a crop roi model');
+  const auto = runCli(['predict', one, '--model', path.join(runDir, 'model'), '--cutoff', '0.995', '--out', path.join(work, 'p-auto')]);
+  assert.equal(auto.status, 0, auto.stderr.slice(-2000));
+  const autoMeta = await sharp(path.join(work, 'p-auto', 'heatmaps', readdirSync(path.join(work, 'p-auto', 'heatmaps'))[0] as string)).metadata();
+  assert.ok((autoMeta.width as number) > 0 && (autoMeta.width as number) < 128, `the localiser cut the 128-px image to ${autoMeta.width} px`);
+  // Without a localiser a crop roi model needs --rois.
+  const bare = path.join(work, 'model-no-localiser');
+  cpSync(path.join(runDir, 'model'), bare, { recursive: true });
+  const bareCard = JSON.parse(readFileSync(path.join(bare, 'model.json'), 'utf8')) as Record<string, unknown>;
+  delete bareCard['localiser'];
+  writeFileSync(path.join(bare, 'model.json'), JSON.stringify(bareCard));
+  const missing = runCli(['predict', one, '--model', bare, '--out', path.join(work, 'p0')]);
   assert.notEqual(missing.status, 0);
   assert.match(missing.stderr, /HF_DATA_NEEDS_ROI/);
   assert.match(missing.stderr, /--rois/);

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
+import { checkpointLocator } from '../../localise/index.js';
 import { CliError } from '../errors.js';
 import {
   adversarialGallery,
@@ -70,7 +71,7 @@ export const attackCommand: CliCommand = {
     if (!['fgsm', 'pgd', 'rotation'].includes(kind)) throw new CliError('HF_CLI_BAD_OPTION', `unknown attack '${kind}'.`, { input: '--attack', fix: 'use fgsm, pgd or rotation.' });
     const files = collectInputs(input);
     const checked = checkpointCard(values.model);
-    const read = radiographReader(checked, values.rois);
+    const read = radiographReader(checked, values.rois, checkpointLocator(values.model));
     const labels = values.labels === undefined ? undefined : await readImageLabels(values.labels, checked.classes);
     const { model, card } = loadModel(values.model, values.device);
     // Images are loaded once and kept as batches: a sweep reads them once per ε.

@@ -1,5 +1,6 @@
 // `hipfrac compare`: the study's comparison — the same protocol per architecture on the same patient
-// split, then its Figure 3 table extended with intervals, size, time, speed and McNemar vs the best.
+// split, then its Figure 3 table extended with intervals, size, time, speed and McNemar vs the best (Holm-corrected),
+// all measured on the held-out test set when the split has one (epochs and temperature chosen on validation).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,8 @@ export const STUDY_ARCHS = ['alexnet', 'vgg19', 'resnet50', 'resnet152', 'squeez
 
 interface RunSummary {
   readonly arch: string;
+  /** The images the predictions come from: 'test' when the split has a test set. */
+  readonly evaluatedOn: string;
   readonly labels: number[];
   readonly ids: string[];
   readonly probs: number[];
@@ -30,6 +33,7 @@ interface RunSummary {
 function summaryOf(run: TrainRunResult, arch: string): RunSummary {
   return {
     arch,
+    evaluatedOn: run.evaluation.set,
     labels: Array.from(run.evaluation.labels),
     ids: run.evaluation.rowIds,
     probs: Array.from(run.evaluation.probs),
@@ -41,6 +45,8 @@ function summaryOf(run: TrainRunResult, arch: string): RunSummary {
 
 interface StoredResults {
   config?: TrainConfig;
+  /** The set the figures were measured on ('test' when the split holds one out; older runs: validation). */
+  evaluatedOn?: string;
   predictions: { id: string; label: number; probability: number }[];
   parameters: number;
   seconds: number;
@@ -77,7 +83,7 @@ function finishedRun(dir: string, arch: string, config: TrainConfig, datasetDir:
       fix: `run compare with the options that run used, or delete ${dir} (or pass another --out) to train ${arch} again.`,
     });
   }
-  return { arch, labels: r.predictions.map((p) => p.label), ids: r.predictions.map((p) => p.id), probs: r.predictions.map((p) => p.probability), parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond.inference };
+  return { arch, evaluatedOn: r.evaluatedOn ?? 'validation', labels: r.predictions.map((p) => p.label), ids: r.predictions.map((p) => p.id), probs: r.predictions.map((p) => p.probability), parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond.inference };
 }
 
 export const compareCommand: CliCommand = {
@@ -88,7 +94,9 @@ export const compareCommand: CliCommand = {
 Runs \`hipfrac train\` per architecture into DIR/<arch> (finished ones are reused, an interrupted one
 resumes), then writes DIR/compare.html: the study's table (model, accuracy) extended with precision,
 recall, F1, ROC AUC with 95 % bootstrap intervals, parameters, training time, inference img/s and
-McNemar's paired test of each model against the best. Same options as \`hipfrac train\`.`,
+McNemar's paired test of each model against the best, Holm-corrected over the comparisons. With a test set
+in split.json (\`hipfrac split --test 0.15\`) every figure is on test; epochs and temperature are chosen on
+validation. Same options as \`hipfrac train\`.`,
   async run(argv): Promise<number> {
     const { values } = parseArgs({
       args: [...argv],
@@ -138,7 +146,7 @@ McNemar's paired test of each model against the best. Same options as \`hipfrac 
     const first = summaries[0];
     if (first === undefined) throw new CliError('HF_CLI_BAD_OPTION', '--archs named no architecture.', { input: '--archs' });
     for (const s of summaries) {
-      if (s.ids.join() !== first.ids.join()) {
+      if (s.ids.join() !== first.ids.join() || s.evaluatedOn !== first.evaluatedOn) {
         throw new CliError('HF_CLI_COMPARE_MISMATCH', `${s.arch} was validated on other images than ${first.arch}.`, { input: path.join(values.out, s.arch), fix: 'use the same dataset and split for every architecture (delete the stale run folder).' });
       }
     }
@@ -157,6 +165,7 @@ McNemar's paired test of each model against the best. Same options as \`hipfrac 
         trainingSeconds: s.seconds,
         imagesPerSecond: s.imagesPerSecond,
         ...(c.mcnemar === undefined ? {} : { mcnemar: c.mcnemar }),
+        ...(c.mcnemarHolm === undefined ? {} : { mcnemarHolm: c.mcnemarHolm }),
       };
     });
     const curves = summaries.map((s) => {
@@ -165,10 +174,10 @@ McNemar's paired test of each model against the best. Same options as \`hipfrac 
     });
     const html = renderReport({
       title: 'hipfrac — architecture comparison',
-      subtitle: `${summaries.length} architectures, same protocol, same patient-level split (${first.labels.length} validation images)`,
+      subtitle: `${summaries.length} architectures, same protocol, same patient-level split (${first.labels.length} ${first.evaluatedOn} images)`,
       sections: [
-        { id: 'comparison', title: 'Comparison (the study\'s Figure 3, extended)', html: comparisonTable(rows) + paragraph('Intervals: 95 % bootstrap (1000 resamples, seed 0). McNemar: paired test of each model\'s correct/incorrect calls against the most accurate model on the same images.') },
-        { id: 'roc', title: 'ROC curves', html: figure(await rocChart(curves), 'All models on the same validation images.') },
+        { id: 'comparison', title: 'Comparison (the study\'s Figure 3, extended)', html: comparisonTable(rows) + paragraph(`Every figure is measured on the ${first.labels.length} ${first.evaluatedOn} images${first.evaluatedOn === 'test' ? ' (held out: epochs and temperature were chosen on validation)' : ' (no test set: the same images chose the epochs, so the figures are optimistic)'}. Intervals: 95 % bootstrap (1000 resamples, seed 0). McNemar: paired test of each model's correct/incorrect calls against the most accurate model on the same images; p-values Holm-adjusted over the ${Math.max(0, rows.length - 1)} comparisons.`) },
+        { id: 'roc', title: 'ROC curves', html: figure(await rocChart(curves), `All models on the same ${first.evaluatedOn} images.`) },
         { id: 'runs', title: 'Runs', html: paragraph(summaries.map((s) => `${s.arch}: ${path.join(values.out as string, s.arch, 'report.html')}`).join(' · ')) },
       ],
     });

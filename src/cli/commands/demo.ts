@@ -164,7 +164,7 @@ and scores its Grad-CAM against the known fracture boxes and its accuracy under 
     }
     const file = await writeRunReport({ run, config, datasetDir, outDir: runDir, extraSections, title: `hipfrac demo — ${config.arch} on a synthetic cohort` });
     const m = run.evaluation.metrics.metrics;
-    console.log(`demo finished in ${((Date.now() - started) / 60000).toFixed(1)} min: ${config.arch} accuracy ${(100 * m.accuracy).toFixed(1)} %, AUC ${m.rocAuc.toFixed(3)} on ${run.validRows.length} synthetic validation images`);
+    console.log(`demo finished in ${((Date.now() - started) / 60000).toFixed(1)} min: ${config.arch} accuracy ${(100 * m.accuracy).toFixed(1)} %, AUC ${m.rocAuc.toFixed(3)} on ${run.evaluation.n} synthetic ${run.evaluation.set} images`);
     if (studyLine !== '') console.log(studyLine);
     console.log(`checkpoint: ${path.resolve(run.checkpointDir)}`);
     console.log(`report: ${path.resolve(file)}`);

@@ -4,6 +4,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
+import { checkpointLocator } from '../../localise/index.js';
 import { CliError } from '../errors.js';
 import {
   ClassifierOutputTarget,
@@ -69,7 +70,7 @@ export const explainCommand: CliCommand = {
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const files = collectInputs(input);
     const boxes = values.boxes === undefined ? undefined : readBoxes(values.boxes);
-    const read = radiographReader(checkpointCard(values.model), values.rois);
+    const read = radiographReader(checkpointCard(values.model), values.rois, checkpointLocator(values.model));
     const { model, card } = loadModel(values.model, values.device);
     const layer = values.layer ?? model.spec.gradCamLayer;
     const cam = camFor(values.method as string, model, layer);

@@ -8,6 +8,8 @@ import { collectInputs, greyModelInput, modelInput, radiographReader, type Radio
 import { GradCam, heatmapsFromTensor, writeOverlayPng, type Heatmap } from '../../explain/index.js';
 import { onnxFactsOf, openCheckpointOnnx, optimizeForInference, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { inferenceMode, noGrad, tidy } from '../../torch/index.js';
+import { colourfulness, InputGate, type GateVerdict } from '../../gate/index.js';
+import { checkpointLocator } from '../../localise/index.js';
 import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
@@ -24,8 +26,10 @@ For each radiograph: P(fracture), the predicted class, the triage decision (auto
 calibrated confidence clears the checkpoint's cut-off, else radiologist review) and a Grad-CAM
 overlay at the image's own resolution (written to DIR/heatmaps/, default DIR = ./predictions).
 The cut-off comes from the model card (hipfrac triage-calibrate); --cutoff overrides it knowingly.
-Results go to stdout, and to DIR/predictions.json or .csv. A model trained with --crop roi needs --rois FILE
-(file, hip_roi_x0…y1 in pixels): each image is cut to its hip region, and the heatmap shows that region.
+Results go to stdout, and to DIR/predictions.json or .csv. A model trained with --crop roi cuts each image to
+its hip region with the checkpoint's hip localiser; --rois FILE (file, hip_roi_x0…y1 in pixels) overrides it
+and is needed when the checkpoint has none. An image that fails the checkpoint's input gate (blank, inverted,
+another modality or body part: docs/real-images.md) is never auto-reported; the reason says why.
 --fast (with --no-heatmaps) runs an inference copy of the model: BatchNorm folded into the convolutions,
 channels-last, inference mode (0.98-20.6x torchvision on CPU, docs/benchmarks.md). Its probabilities equal the
 plain model's to float32 rounding (~1e-6), so a case exactly at the cut-off can land on the other side.
@@ -59,6 +63,8 @@ interface PredictionRow {
   readonly level: string;
   readonly heatmap: string;
   readonly reason: string;
+  /** The input gate's verdict; absent for checkpoints without a gate. */
+  readonly gate?: GateVerdict;
 }
 
 function toCsv(rows: readonly PredictionRow[]): string {
@@ -106,7 +112,7 @@ export const predictCommand: CliCommand = {
     const files = collectInputs(target);
     // Card, regions and policy are checked before the weights load.
     const card = checkpointCard(values.model);
-    const read = radiographReader(card, values.rois);
+    const read = radiographReader(card, values.rois, checkpointLocator(values.model));
     let policy: TriagePolicy;
     let warning: string | undefined;
     try {
@@ -123,9 +129,12 @@ export const predictCommand: CliCommand = {
     const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
     const onnx = await onnxEngine(values, heatmaps, model, card);
     const fast = values.fast === true ? optimizeForInference(model, { channelsLast: true }).to(model.device) : undefined;
+    const gate = InputGate.load(values.model as string);
     const rows: PredictionRow[] = [];
     for (const names of batchesOf(files, batchSize)) {
       const radiographs = await Promise.all(names.map(read));
+      const colours = gate === null ? [] : await Promise.all(radiographs.map((r) => colourfulness(r.file)));
+      const verdicts = gate === null ? [] : tidy(() => gate.check(model, modelInput(radiographs, card.inputSize), colours));
       const { logits, maps } = onnx !== undefined ? { logits: (await onnx.predictBatch(greyModelInput(radiographs, card.inputSize), radiographs.length)).logits, maps: undefined } : tidy(() => {
         const x = modelInput(radiographs, card.inputSize);
         if (fast !== undefined) return { logits: inferenceMode(() => fast.call(x).toFloat32Array()), maps: undefined as Heatmap[] | undefined };
@@ -143,16 +152,20 @@ export const predictCommand: CliCommand = {
           await writeOverlayPng(heatmapFile, r.original, maps[i] as Heatmap, { colormap });
         }
         const d = decide(probabilities, policy, heatmapFile === '' ? {} : { heatmapPath: heatmapFile });
+        const verdict = verdicts[i];
+        // An image that fails the input gate is never auto-reported, whatever its confidence.
+        const gated = verdict !== undefined && !verdict.pass;
         rows.push({
           file: r.file,
           key: r.key,
           fractureProbability: d.fractureProbability,
           predicted: card.classes[d.predicted] ?? String(d.predicted),
           confidence: d.confidence,
-          decision: d.decision,
+          decision: gated ? 'radiologist-review' : d.decision,
           level: d.level ?? '',
           heatmap: heatmapFile,
-          reason: d.reason,
+          reason: gated ? `input gate: ${verdict.reasons.join('; ')}` : d.reason,
+          ...(verdict === undefined ? {} : { gate: verdict }),
         });
       }
     }

@@ -175,7 +175,7 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
     if (rank !== null && rank.rank !== 0) return 0; // rank 0 alone writes the report
     const report = await writeRunReport({ run, config, datasetDir: values.data, outDir: values.out });
     const m = run.evaluation.metrics.metrics;
-    console.log(`${config.arch}: accuracy ${(100 * m.accuracy).toFixed(1)} %, AUC ${m.rocAuc.toFixed(3)} on ${run.validRows.length} validation images`);
+    console.log(`${config.arch}: accuracy ${(100 * m.accuracy).toFixed(1)} %, AUC ${m.rocAuc.toFixed(3)} on ${run.evaluation.n} ${run.evaluation.set} images`);
     console.log(`checkpoint: ${path.resolve(run.checkpointDir)}`);
     console.log(`report: ${path.resolve(report)}`);
     return 0;

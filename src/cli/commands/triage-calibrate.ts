@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
+import { checkpointLocator } from '../../localise/index.js';
 import { CliError } from '../errors.js';
 import { writeJsonAtomic } from '../../data/index.js';
 import { CHECKPOINT_CARD } from '../../models/index.js';
@@ -76,7 +77,7 @@ export const triageCalibrateCommand: CliCommand = {
     const batchSize = positiveInt(values.batch, 16, '--batch');
     const files = collectInputs(input);
     const checked = checkpointCard(values.model);
-    const read = radiographReader(checked, values.rois);
+    const read = radiographReader(checked, values.rois, checkpointLocator(values.model));
     const labelMap = await readImageLabels(values.labels, checked.classes);
     const { model, card } = loadModel(values.model, values.device);
     const logits: number[][] = [];

@@ -1,6 +1,7 @@
-// After training: the study's three other results, measured on the validation images — Grad-CAM
-// heatmaps scored against the phantom's fracture boxes, FGSM/PGD/rotation attacks with and without TTA,
-// and the triage cut-off (calibrated on one half of validation, its error measured on the other half).
+// After training: the study's three other results, measured on the reported images (test when the split has a
+// test set, else validation) — Grad-CAM heatmaps scored against the phantom's fracture boxes, FGSM/PGD/rotation
+// attacks with and without TTA — and the triage cut-off, calibrated on validation and measured on test (without a
+// test set: calibrated on one half of validation, measured on the other half).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cachedPngPath, ImageLoader, writeJsonAtomic, type ManifestRow, type RegionOfInterest } from '../../data/index.js';
@@ -48,9 +49,9 @@ function phantomBoxes(cohortDir: string): Map<string, { boxes: Box[]; width: num
   return out;
 }
 
-/** The validation images as kept batches at the model's input size (small sets: the demo, tests). */
-async function validationBatches(run: TrainRunResult, datasetDir: string, config: TrainConfig, limit: number): Promise<{ batches: LabelledBatch[]; rows: ManifestRow[] }> {
-  const rows = run.validRows.slice(0, limit);
+/** The reported images (test, else validation) as kept batches at the model's input size (small sets: the demo, tests). */
+async function evaluatedBatches(run: TrainRunResult, datasetDir: string, config: TrainConfig, limit: number): Promise<{ batches: LabelledBatch[]; rows: ManifestRow[] }> {
+  const rows = run.evaluatedRows.slice(0, limit);
   const loader = new ImageLoader(rows.map((r) => ({ imagePath: cachedPngPath(datasetDir, r), label: r.label as number, region: sampleRegion(r, config) })), { batchSize: 16, imageSize: config.inputSize, shuffle: false, workers: 1, augment: null });
   const batches: LabelledBatch[] = [];
   try {
@@ -73,7 +74,7 @@ function boxesInInput(boxes: readonly Box[], image: { width: number; height: num
   return boxes.map(([x0, y0, x1, y1]): Box => [x(x0), y(y0), x(x1), y(y1)]).filter(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0);
 }
 
-async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], rows: readonly ManifestRow[], boxesByPath: ReturnType<typeof phantomBoxes>, size: number, crop: TrainConfig['crop']): Promise<ReportSection> {
+async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], rows: readonly ManifestRow[], boxesByPath: ReturnType<typeof phantomBoxes>, size: number, crop: TrainConfig['crop'], set: string): Promise<ReportSection> {
   const layer = model.spec.gradCamLayer;
   const cam = new GradCam(model, layer);
   const items: HeatmapGalleryEntry[] = [];
@@ -111,7 +112,7 @@ async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], ro
     layers: [layer],
     items,
     ...(localisation === undefined ? {} : { localisation }),
-    source: `validation images (${rows.length}${crop === 'roi' ? ', cut to the hip region' : ''}); boxes from the phantom's annotations`,
+    source: `${set} images (${rows.length}${crop === 'roi' ? ', cut to the hip region' : ''}); boxes from the phantom's annotations`,
   });
 }
 
@@ -135,19 +136,40 @@ function robustness(model: Classifier, batches: readonly LabelledBatch[]): Promi
   return robustnessSection({ sweeps: [{ name: 'FGSM', rows: fgsm }, { name: 'FGSM vs TTA', rows: fgsmTta }, { name: 'PGD (5 steps)', rows: pgd }], table });
 }
 
-/** Calibrates the cut-off on even-indexed validation cases and measures it on the odd ones. */
-function triage(run: TrainRunResult, target: number): { policy: TriagePolicy; section: Promise<ReportSection>; heldOut: ReturnType<typeof evaluateCutoff> } {
-  const probs = Array.from(run.evaluation.probs);
-  const labels = Array.from(run.evaluation.labels);
-  const calIdx = probs.map((_, i) => i).filter((i) => i % 2 === 0);
-  const testIdx = probs.map((_, i) => i).filter((i) => i % 2 === 1);
-  const rowsOf = (idx: number[]): number[][] => binaryRows(idx.map((i) => probs[i] as number));
-  const policy = calibratedCutoffPolicy(rowsOf(calIdx), calIdx.map((i) => labels[i] as number), { targetError: target }, {
-    temperature: run.evaluation.temperature.temperature,
-    operatingPoints: chooseOperatingPoints(probs, labels),
+/**
+ * Calibrates the cut-off on validation and measures it on test; without a test set, calibrates on the even-indexed
+ * validation cases and measures on the odd ones. The test images never choose the cut-off.
+ */
+export function triageFromRun(run: TrainRunResult, target: number): { policy: TriagePolicy; section: Promise<ReportSection>; heldOut: ReturnType<typeof evaluateCutoff>; measuredOn: string } {
+  const valProbs = Array.from(run.validEvaluation.probs);
+  const valLabels = Array.from(run.validEvaluation.labels);
+  const hasTest = run.evaluation.set === 'test';
+  const calIdx = valProbs.map((_, i) => i).filter((i) => hasTest || i % 2 === 0);
+  const calProbs = calIdx.map((i) => valProbs[i] as number);
+  const calLabels = calIdx.map((i) => valLabels[i] as number);
+  const policy = calibratedCutoffPolicy(binaryRows(calProbs), calLabels, { targetError: target }, {
+    temperature: run.validEvaluation.temperature.temperature,
+    operatingPoints: chooseOperatingPoints(valProbs, valLabels),
   });
-  const heldOut = evaluateCutoff(rowsOf(testIdx), testIdx.map((i) => labels[i] as number), policy.cutoff ?? 1);
-  return { policy, heldOut, section: triageSection({ policy, riskCoverage: riskCoverageCurve(binaryRows(probs), labels) }) };
+  let heldOutProbs: number[];
+  let heldOutLabels: number[];
+  if (hasTest) {
+    heldOutProbs = Array.from(run.evaluation.probs);
+    heldOutLabels = Array.from(run.evaluation.labels);
+  } else {
+    const odd = valProbs.map((_, i) => i).filter((i) => i % 2 === 1);
+    heldOutProbs = odd.map((i) => valProbs[i] as number);
+    heldOutLabels = odd.map((i) => valLabels[i] as number);
+  }
+  const heldOut = evaluateCutoff(binaryRows(heldOutProbs), heldOutLabels, policy.cutoff ?? 1);
+  const measuredOn = hasTest ? 'test' : 'odd half of validation';
+  const reported = Array.from(run.evaluation.probs);
+  return { policy, heldOut, measuredOn, section: triageSection({
+      policy,
+      riskCoverage: riskCoverageCurve(binaryRows(reported), Array.from(run.evaluation.labels)),
+      riskCoverageSet: run.evaluation.set,
+      heldOut: { set: measuredOn, measuredError: heldOut.measuredError, errorUpperBound: heldOut.errorUpperBound, coverage: heldOut.coverage, n: heldOut.n },
+    }) };
 }
 
 /** Runs the three analyses and returns their report sections; writes the triage policy into the model card. */
@@ -155,23 +177,23 @@ export async function afterTrainingSections(input: AfterTrainingInput): Promise<
   const log = input.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
   const model = input.run.model;
   model.eval();
-  const { batches, rows } = await validationBatches(input.run, input.datasetDir, input.config, 64);
+  const { batches, rows } = await evaluatedBatches(input.run, input.datasetDir, input.config, 64);
   const sections: ReportSection[] = [];
   try {
-    log('  Grad-CAM on the validation images…');
-    sections.push(await heatmaps(model, batches, rows, input.cohortDir === undefined ? new Map() : phantomBoxes(input.cohortDir), input.config.inputSize, input.config.crop));
+    log(`  Grad-CAM on the ${input.run.evaluation.set} images…`);
+    sections.push(await heatmaps(model, batches, rows, input.cohortDir === undefined ? new Map() : phantomBoxes(input.cohortDir), input.config.inputSize, input.config.crop, input.run.evaluation.set));
     log('  attacks: FGSM and PGD sweeps, rotation + translation, TTA…');
     sections.push(await robustness(model, batches));
   } finally {
     dispose(batches);
   }
   log('  triage cut-off…');
-  const t = triage(input.run, 0.05);
+  const t = triageFromRun(input.run, 0.05);
   sections.push(await t.section);
   // The cut-off and its measured error travel in the model card.
   const cardFile = path.join(input.run.checkpointDir, CHECKPOINT_CARD);
   const card = JSON.parse(readFileSync(cardFile, 'utf8')) as Record<string, unknown>;
-  card['threshold'] = { ...t.policy, heldOut: { measuredError: t.heldOut.measuredError, errorUpperBound: t.heldOut.errorUpperBound, coverage: t.heldOut.coverage, n: t.heldOut.n } };
+  card['threshold'] = { ...t.policy, calibratedOn: 'validation', heldOut: { measuredOn: t.measuredOn, measuredError: t.heldOut.measuredError, errorUpperBound: t.heldOut.errorUpperBound, coverage: t.heldOut.coverage, n: t.heldOut.n } };
   await writeJsonAtomic(cardFile, card);
   return sections;
 }

@@ -1,4 +1,4 @@
-// Turns a validation pass into the study's figures and ours: metrics with bootstrap intervals,
+// Turns a validation or test pass into the study's figures and ours: metrics with bootstrap intervals,
 // calibration before/after temperature scaling, per-view / implant / QC breakdowns, top losses.
 import type { ManifestRow } from '../../data/index.js';
 import type { ValidationResult } from '../../train/index.js';
@@ -23,10 +23,17 @@ import {
   type TemperatureFit,
 } from '../../train/metrics/index.js';
 
+/** Which images a figure was measured on. */
+export type EvaluationSet = 'validation' | 'test';
+
 export interface Evaluation {
+  /** The images these figures come from. */
+  readonly set: EvaluationSet;
+  /** Where the temperature was fitted: on validation always; on these same images only when set is 'validation'. */
+  readonly temperatureFrom: 'validation';
   readonly n: number;
   readonly threshold: number;
-  /** Probability of "fracture" per validation image (temperature-scaled), in `rowIds` order. */
+  /** Probability of "fracture" per image (temperature-scaled), in `rowIds` order. */
   readonly probs: Float64Array;
   readonly labels: Int32Array;
   readonly rowIds: string[];
@@ -42,15 +49,30 @@ export interface Evaluation {
   readonly confidentCorrect: CaptionedCase[];
 }
 
+export interface EvaluateOptions {
+  readonly threshold?: number;
+  readonly seed?: number;
+  readonly classNames?: readonly [string, string];
+}
+
 /**
- * Evaluates a binary fracture model's validation pass. The temperature is fitted on these same
- * validation logits (the study had no third split); the report says so.
+ * Evaluates a binary fracture model's validation pass. The temperature is fitted on these same validation
+ * logits; when a test set exists its figures come from `evaluateTest` with this temperature instead.
  */
-export function evaluateValidation(result: ValidationResult, rows: readonly ManifestRow[], options: { threshold?: number; seed?: number; classNames?: readonly [string, string] } = {}): Evaluation {
+export function evaluateValidation(result: ValidationResult, rows: readonly ManifestRow[], options: EvaluateOptions = {}): Evaluation {
+  const temperature = fitTemperature(result.logits, result.labels, { numClasses: result.numClasses });
+  return evaluatePass(result, rows, 'validation', temperature, options);
+}
+
+/** Evaluates a test pass with the temperature fitted on validation: nothing here is chosen on the test images. */
+export function evaluateTest(result: ValidationResult, rows: readonly ManifestRow[], temperature: TemperatureFit, options: EvaluateOptions = {}): Evaluation {
+  return evaluatePass(result, rows, 'test', temperature, options);
+}
+
+function evaluatePass(result: ValidationResult, rows: readonly ManifestRow[], set: EvaluationSet, temperature: TemperatureFit, options: EvaluateOptions): Evaluation {
   const threshold = options.threshold ?? 0.5;
   const labels = result.labels;
   const rawProbs = positiveClassProbabilities(result.logits, 1, result.numClasses);
-  const temperature = fitTemperature(result.logits, labels, { numClasses: result.numClasses });
   const probs = positiveClassProbabilities(result.logits, temperature.temperature, result.numClasses);
   const rowIds = Array.from(result.indices, (i) => rows[i]?.id ?? String(i));
   const pick = <T>(f: (r: ManifestRow) => T): T[] => Array.from(result.indices, (i) => f(rows[i] as ManifestRow));
@@ -60,6 +82,8 @@ export function evaluateValidation(result: ValidationResult, rows: readonly Mani
   };
   const classNames = options.classNames ?? (['no fracture', 'fracture'] as const);
   return {
+    set,
+    temperatureFrom: 'validation',
     n: labels.length,
     threshold,
     probs,

@@ -54,8 +54,8 @@ async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult,
   const items: GalleryItem[] = [];
   try {
     for (const c of cases) {
-      const rowIndex = run.validation.indices[c.index] as number;
-      const row = run.validRows[rowIndex] as ManifestRow;
+      const rowIndex = run.evaluated.indices[c.index] as number;
+      const row = run.evaluatedRows[rowIndex] as ManifestRow;
       const file = cachedPngPath(datasetDir, row);
       const region = sampleRegion(row, config);
       const input = await decodeGrey(file, { width: config.inputSize, height: config.inputSize }, 'squish', region);
@@ -90,6 +90,8 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
   const m = ev.metrics.metrics;
   const iv = ev.intervals.intervals;
   const sections: ReportSection[] = [];
+  const onTest = ev.set === 'test';
+  const setName = onTest ? 'test' : 'validation';
 
   sections.push({
     id: 'summary',
@@ -99,7 +101,7 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
         { label: 'Accuracy', value: pct(m.accuracy), detail: `95 % CI ${pct(iv.accuracy.lower)}–${pct(iv.accuracy.upper)}` },
         { label: 'ROC AUC', value: m.rocAuc.toFixed(3), detail: `95 % CI ${iv.rocAuc.lower.toFixed(3)}–${iv.rocAuc.upper.toFixed(3)}` },
         { label: 'Sensitivity', value: pct(m.sensitivity), detail: `specificity ${pct(m.specificity)}` },
-        { label: 'Validation images', value: String(ev.n), detail: `${run.trainRows.length} for training` },
+        { label: onTest ? 'Test images' : 'Validation images', value: String(ev.n), detail: onTest ? `${run.trainRows.length} training, ${run.validRows.length} validation` : `${run.trainRows.length} for training` },
         { label: 'Training time', value: formatDuration(run.seconds), detail: `${run.history.length} epochs, ${run.imagesPerSecond.train.toFixed(1)} img/s` },
       ]) +
       paragraph(
@@ -107,12 +109,24 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
           `Best validation accuracy at ${run.protocol.bestEpoch >= 0 ? `epoch ${run.protocol.bestEpoch + 1} of the unfrozen stage` : 'the head-only stage'}` +
           `${run.protocol.stoppedEarly ? '; early stopping ended training' : ''}. Decision threshold ${ev.threshold}.`,
       ) +
+      (onTest
+        ? paragraph(`Every figure in this report is measured on the ${ev.n} held-out test images, which took no part in training, epoch choice, temperature or the triage cut-off; those were chosen on the ${run.validRows.length} validation images.`)
+        : note('This split has no test set: the figures are measured on the validation images that also chose the epoch, the temperature and the triage cut-off, so they are optimistic. Run `hipfrac split --test 0.15` before training.')) +
+      keyValueTable(
+        {
+          'epochs (early stopping)': 'validation',
+          temperature: 'validation',
+          'triage cut-off': 'validation',
+          'metrics, curves, calibration, breakdowns, galleries, heatmaps, attacks': setName,
+        },
+        { caption: 'Which images each number comes from' },
+      ) +
       (run.fromScratch ? note('Without ImageNet weights the study\'s head-only stage trains a head on random features; the figures are not comparable to the study\'s.') : ''),
   });
 
   const byLabel = new Map<string, number>();
   const byView = new Map<string, number>();
-  for (const r of [...run.trainRows, ...run.validRows]) {
+  for (const r of [...run.trainRows, ...run.validRows, ...run.testRows]) {
     byLabel.set(r.labelName ?? String(r.label), (byLabel.get(r.labelName ?? String(r.label)) ?? 0) + 1);
     byView.set(r.view, (byView.get(r.view) ?? 0) + 1);
   }
@@ -123,10 +137,10 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
       keyValueTable({ ...config, dataFingerprint: run.dataFingerprint }, { caption: 'Training configuration (the study protocol unless changed)' }) +
       keyValueTable(
         {
-          images: { training: run.trainRows.length, validation: run.validRows.length },
+          images: { training: run.trainRows.length, validation: run.validRows.length, test: run.testRows.length },
           labels: Object.fromEntries(byLabel),
           views: Object.fromEntries(byView),
-          split: 'patient-level, stratified by label: no patient in both sets',
+          split: `patient-level, stratified by label: no patient in two sets${onTest ? '; test held out' : '; no test set'}`,
         },
         { caption: 'Data' },
       ),
@@ -165,12 +179,13 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
     id: 'metrics',
     title: 'Metrics',
     html:
+      paragraph(`On the ${ev.n} ${setName} images; 95 % bootstrap intervals.`, { muted: true }) +
       metricsTable({ ...iv }) +
       subheading('Confusion matrix') +
       confusionMatrixHtml(ev.metrics.confusion) +
       figureRow([
-        figure(await rocChart([{ name: config.arch, fpr: ev.roc.fpr, tpr: ev.roc.tpr, auc: m.rocAuc }]), 'ROC curve on the validation set.'),
-        figure(await prChart([{ name: config.arch, precision: ev.pr.precision, recall: ev.pr.recall, ap: m.prAuc }], { prevalence: ev.metrics.positives / Math.max(1, ev.n) }), 'Precision–recall curve.'),
+        figure(await rocChart([{ name: config.arch, fpr: ev.roc.fpr, tpr: ev.roc.tpr, auc: m.rocAuc }]), `ROC curve on the ${setName} set.`),
+        figure(await prChart([{ name: config.arch, precision: ev.pr.precision, recall: ev.pr.recall, ap: m.prAuc }], { prevalence: ev.metrics.positives / Math.max(1, ev.n) }), `Precision–recall curve on the ${setName} set.`),
       ]),
   });
 
@@ -183,18 +198,41 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
           { name: 'before temperature scaling', bins: ev.calibrationBefore.bins, ece: ev.calibrationBefore.ece },
           { name: `after (T = ${ev.temperature.temperature.toFixed(2)})`, bins: ev.calibrationAfter.bins, ece: ev.calibrationAfter.ece },
         ]),
-        'Reliability diagram: observed fracture rate against confidence.',
+        `Reliability diagram on the ${setName} images: observed fracture rate against confidence.`,
       ) +
-      paragraph(`Temperature fitted on the validation logits by minimising the negative log-likelihood; ECE ${ev.calibrationBefore.ece.toFixed(3)} → ${ev.calibrationAfter.ece.toFixed(3)}. The probabilities in this report are temperature-scaled.`) +
-      note('The temperature is fitted on the same validation set it is evaluated on (the study had no separate calibration split), so the calibrated ECE is optimistic.'),
+      paragraph(`Temperature fitted on the validation logits by minimising the negative log-likelihood; ECE on the ${setName} images ${ev.calibrationBefore.ece.toFixed(3)} → ${ev.calibrationAfter.ece.toFixed(3)}. The probabilities in this report are temperature-scaled.`) +
+      (onTest ? '' : note('The temperature is fitted on the same validation set it is evaluated on (the split has no test set), so the calibrated ECE is optimistic.')),
   });
 
-  sections.push({ id: 'by-view', title: 'By view and quality flag', html: breakdownTable(ev.byGroup, { caption: 'AP and lateral views differ (the study\'s discussion); QC flags from import.' }) });
+  const g = run.gate;
+  sections.push({
+    id: 'input-gate',
+    title: 'Input gate',
+    html:
+      paragraph(
+        `Before triage each image is checked for being what this model was trained on: Mahalanobis distance of its pooled ${model(config)} features to the training images' class means, ` +
+          `free energy of its logits, Mahalanobis distance of an intensity descriptor (histogram, spread, border against centre, edges), a blank-image rule and a colour rule` +
+          `${g.bodyPart !== undefined || g.view !== undefined ? ', and body-part/view probes on the features' : ''}. An image that fails is never auto-reported; predict names the reason.`,
+      ) +
+      keyValueTable(
+        {
+          'thresholds (set on validation)': { feature: g.thresholds.feature.toFixed(1), pixel: g.thresholds.pixel.toFixed(1), energy: g.thresholds.energy.toFixed(3) },
+          'pass rate asked on validation': pct(g.passRate),
+          'measured pass rate': { validation: `${pct(g.measured.validation.passRate)} of ${g.measured.validation.n}`, ...(g.measured.test === undefined ? {} : { test: `${pct(g.measured.test.passRate)} of ${g.measured.test.n}` }) },
+          ...(g.bodyPart === undefined ? {} : { 'body parts accepted': g.bodyPart.accepted.join(', ') }),
+          ...(g.view === undefined ? {} : { 'views accepted': g.view.accepted.join(', ') }),
+        },
+        { caption: 'Input gate (stored in the checkpoint: model.json gate, gate.safetensors)' },
+      ),
+  });
+
+  sections.push({ id: 'by-view', title: 'By view and quality flag', html: breakdownTable(ev.byGroup, { caption: `On the ${setName} images. AP and lateral views differ (the study's discussion); QC flags from import.` }) });
 
   sections.push({
     id: 'interpretation',
     title: 'Top losses and most confident cases',
     html:
+      paragraph(`Cases from the ${setName} images.`, { muted: true }) +
       subheading('Top losses (prediction/actual/loss/probability)') +
       (await caseGallery(ev.topLosses, run, datasetDir, config)) +
       subheading('Most confident correct cases') +
@@ -202,6 +240,8 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
   });
   return [...sections, ...(input.extraSections ?? [])];
 }
+
+const model = (config: TrainConfig): string => config.arch;
 
 /** Writes `<outDir>/report.html` and returns its path. */
 export async function writeRunReport(input: RunReportInput): Promise<string> {

@@ -1,5 +1,7 @@
 // One training run end to end: dataset (manifest + patient split) → loaders → classifier → the
 // study's protocol → evaluation → checkpoint with model card → results.json. Resumable.
+// With a test set in split.json, epochs and temperature are chosen on validation and every reported figure is
+// measured on test; the test images reach no loader until training and every choice are done.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +24,10 @@ import { Adam, AdamW, SGD } from '../../nn/index.js';
 import { manualSeed, ProcessGroup, resolveDevice, type Tensor } from '../../torch/index.js';
 import { broadcastModule, configHash, DataParallel, fineTune, JsonlLogger, Learner, ProgressCallback, TrainError, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
-import { evaluateValidation, type Evaluation } from './evaluate.js';
+import type { GateCard } from '../../gate/index.js';
+import { iou, localiseFiles, saveLocaliser, trainLocaliser, type LocaliserCard } from '../../localise/index.js';
+import { evaluateTest, evaluateValidation, type Evaluation } from './evaluate.js';
+import { fitRunGate } from './gateRun.js';
 
 export interface TrainRunOptions {
   readonly datasetDir: string;
@@ -37,6 +42,8 @@ export interface TrainRunOptions {
   readonly workers?: number;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   readonly device?: string;
+  /** Epochs of the hip localiser trained with a crop 'roi' model (default 20; 0: none, --rois stays needed). */
+  readonly localiserEpochs?: number;
   /** This process's rank in a data-parallel run (from the launcher's environment); absent = one process. */
   readonly distributed?: DistributedRank;
 }
@@ -53,21 +60,36 @@ export interface DistributedRank {
 
 export interface TrainRunResult {
   readonly model: Classifier;
+  /** The reported figures: on the test images when the split has a test set, else on validation. */
   readonly evaluation: Evaluation;
+  /** The pass `evaluation` was computed from and its rows (`evaluated.indices` index `evaluatedRows`). */
+  readonly evaluated: ValidationResult;
+  readonly evaluatedRows: ManifestRow[];
+  /** On validation: what the temperature and the triage cut-off were chosen on. */
+  readonly validEvaluation: Evaluation;
   readonly validation: ValidationResult;
   readonly protocol: ProtocolResult;
   readonly trainRows: ManifestRow[];
   readonly validRows: ManifestRow[];
+  /** Held-out test rows (empty when split.json has no test set). */
+  readonly testRows: ManifestRow[];
   readonly history: Learner['history'];
   readonly seconds: number;
   readonly imagesPerSecond: { train: number; inference: number };
   readonly checkpointDir: string;
   readonly dataFingerprint: string;
   readonly fromScratch: boolean;
+  /** The input gate stored with the checkpoint (thresholds set on validation, pass rate measured on test). */
+  readonly gate: GateCard;
+  /** The hip localiser stored with a crop 'roi' checkpoint; null otherwise. */
+  readonly localiser: LocaliserCard | null;
 }
 
-/** Labelled rows of a dataset split by patient; the split is made (and saved) when the dataset has none. */
-export async function datasetSplit(datasetDir: string, seed: number, validFraction: number, log: (l: string) => void): Promise<{ train: ManifestRow[]; valid: ManifestRow[]; all: ManifestRow[] }> {
+/**
+ * Labelled rows of a dataset split by patient; a train/validation split is made (and saved) when the dataset has
+ * none (`hipfrac split --test` makes one with a test set).
+ */
+export async function datasetSplit(datasetDir: string, seed: number, validFraction: number, log: (l: string) => void): Promise<{ train: ManifestRow[]; valid: ManifestRow[]; test: ManifestRow[]; all: ManifestRow[] }> {
   let rows = await loadManifest(datasetDir);
   if (!rows.some((r) => r.split !== undefined)) {
     const split = splitByPatient(rows.filter((r) => r.label !== null), { valFraction: validFraction, seed });
@@ -83,10 +105,11 @@ export async function datasetSplit(datasetDir: string, seed: number, validFracti
   }
   const train = labelled.filter((r) => r.split === 'train');
   const valid = labelled.filter((r) => r.split === 'val');
+  const test = labelled.filter((r) => r.split === 'test');
   if (train.length === 0 || valid.length === 0) {
     throw new TrainError('HF_TRAIN_EMPTY_SPLIT', `the split has ${train.length} training and ${valid.length} validation images.`, { input: datasetDir, fix: 'import more images or split again with another --val-fraction.' });
   }
-  return { train, valid, all: labelled };
+  return { train, valid, test, all: labelled };
 }
 
 /** A short hash of which images (by content) and labels a model was trained and validated on. */
@@ -177,10 +200,10 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
   if (group !== null && rank !== 0) await group.barrier();
   const split = await datasetSplit(options.datasetDir, config.seed, config.validFraction, log);
   if (group !== null && rank === 0) await group.barrier();
-  if (config.crop === 'roi') checkRois([...split.train, ...split.valid], options.datasetDir);
+  if (config.crop === 'roi') checkRois([...split.train, ...split.valid, ...split.test], options.datasetDir);
   const toSamples = (rows: readonly ManifestRow[]): Sample[] => rows.map((r) => ({ imagePath: cachedPngPath(options.datasetDir, r), label: r.label as number, region: sampleRegion(r, config) }));
   const fingerprint = dataFingerprint(split.train, split.valid);
-  log(`data: ${split.train.length} training and ${split.valid.length} validation images (patient-level split), fingerprint ${fingerprint}`);
+  log(`data: ${split.train.length} training, ${split.valid.length} validation${split.test.length > 0 ? ` and ${split.test.length} held-out test` : ''} images (patient-level split), fingerprint ${fingerprint}`);
 
   const workers = options.workers ?? 2;
   // --batch-size stays the global batch: each rank takes its share, so the schedule and LRs are those of one
@@ -243,8 +266,22 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
   const inferenceSeconds = (Date.now() - inferenceStart) / 1000;
   await trainLoader.close();
   await validLoader.close();
-
-  const evaluation = evaluateValidation(validation, split.valid, { seed: config.seed });
+  // Every choice is made (epochs by early stopping, the temperature next, on validation): only now the test images
+  // are read, once, for the reported figures.
+  const validEvaluation = evaluateValidation(validation, split.valid, { seed: config.seed });
+  let evaluated = validation;
+  let evaluatedRows = split.valid;
+  let evaluation = validEvaluation;
+  if (split.test.length > 0) {
+    const testLoader = new ImageLoader(toSamples(split.test), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null });
+    try {
+      evaluated = await learner.validate(testLoader);
+    } finally {
+      await testLoader.close();
+    }
+    evaluatedRows = split.test;
+    evaluation = evaluateTest(evaluated, split.test, validEvaluation.temperature, { seed: config.seed });
+  }
   const trainedImages = learner.history.length * split.train.length;
   dataParallel?.release();
   const checkpointDir = path.join(outDir, 'model');
@@ -262,27 +299,41 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
       rocAuc: evaluation.metrics.metrics.rocAuc,
       temperature: evaluation.temperature.temperature,
     },
-    extra: { fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen } },
+    extra: { evaluatedOn: evaluation.set, evaluatedImages: evaluation.n, temperatureFrom: 'validation', fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen } },
   });
+  log('input gate: fitting on training features, thresholds on validation…');
+  const gate = await fitRunGate({ model, trainRows: split.train, validRows: split.valid, testRows: split.test, datasetDir: options.datasetDir, checkpointDir, config, workers });
+  log(`input gate: ${(100 * gate.measured.validation.passRate).toFixed(1)} % of validation${gate.measured.test === undefined ? '' : `, ${(100 * gate.measured.test.passRate).toFixed(1)} % of test`} images pass`);
+  const localiser = config.crop === 'roi' && (options.localiserEpochs ?? 20) > 0 ? await fitLocaliser(split, options.datasetDir, checkpointDir, options.localiserEpochs ?? 20, config.seed, workers, log) : null;
   const result: TrainRunResult = {
     model,
     evaluation,
+    evaluated,
+    evaluatedRows,
+    validEvaluation,
     validation,
     protocol,
     trainRows: split.train,
     validRows: split.valid,
+    testRows: split.test,
     history: learner.history,
     seconds,
     imagesPerSecond: { train: seconds > 0 ? trainedImages / seconds : Number.NaN, inference: inferenceSeconds > 0 ? split.valid.length / inferenceSeconds : Number.NaN },
     checkpointDir,
     dataFingerprint: fingerprint,
     fromScratch,
+    gate,
+    localiser,
   };
   if (writer) await writeJsonAtomic(path.join(outDir, 'results.json'), summarise(result, config));
   return result;
 }
 
-/** The machine-readable summary of a run (no images, no identifiers: row ids are hashes). */
+/**
+ * The machine-readable summary of a run (no images, no identifiers: row ids are hashes). `metrics`, `intervals`,
+ * `ece`, `byGroup` and `predictions` are on `evaluatedOn` (test when the split has one); `validation` holds the
+ * figures of the set the choices were made on.
+ */
 export function summarise(run: TrainRunResult, config: TrainConfig): Record<string, unknown> {
   const m = run.evaluation.metrics.metrics;
   return {
@@ -290,7 +341,16 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     config,
     fromScratch: run.fromScratch,
     dataFingerprint: run.dataFingerprint,
-    images: { train: run.trainRows.length, valid: run.validRows.length },
+    images: { train: run.trainRows.length, valid: run.validRows.length, test: run.testRows.length },
+    evaluatedOn: run.evaluation.set,
+    chosenOn: { epochs: 'validation', temperature: 'validation', triageCutoff: 'validation' },
+    validation: {
+      n: run.validEvaluation.n,
+      metrics: run.validEvaluation.metrics.metrics,
+      ece: { before: run.validEvaluation.calibrationBefore.ece, after: run.validEvaluation.calibrationAfter.ece },
+      // What later choices (cut-offs, conformal sets) are calibrated on, so they never touch the test predictions.
+      predictions: run.validEvaluation.rowIds.map((id, i) => ({ id, label: run.validEvaluation.labels[i], probability: run.validEvaluation.probs[i] })),
+    },
     metrics: m,
     intervals: run.evaluation.intervals,
     temperature: run.evaluation.temperature.temperature,
@@ -298,6 +358,8 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     byGroup: run.evaluation.byGroup,
     history: run.history,
     lrs: run.protocol.lrs,
+    localiser: run.localiser,
+    gate: { passRate: run.gate.passRate, thresholds: run.gate.thresholds, measured: run.gate.measured, bodyPart: run.gate.bodyPart ?? null, view: run.gate.view ?? null },
     bestEpoch: run.protocol.bestEpoch,
     stoppedEarly: run.protocol.stoppedEarly,
     seconds: run.seconds,
@@ -305,6 +367,25 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     parameters: run.model.numParameters(),
     predictions: run.evaluation.rowIds.map((id, i) => ({ id, label: run.evaluation.labels[i], probability: run.evaluation.probs[i] })),
   };
+}
+
+/**
+ * Trains the hip localiser on the training images' regions, measures its IoU on the held-out images (test, else
+ * validation) and stores it in the checkpoint, so predict/explain/attack cut images without --rois.
+ */
+async function fitLocaliser(split: { train: ManifestRow[]; valid: ManifestRow[]; test: ManifestRow[] }, datasetDir: string, checkpointDir: string, epochs: number, seed: number, workers: number, log: (l: string) => void): Promise<LocaliserCard> {
+  const withRoi = (rows: readonly ManifestRow[]): (ManifestRow & { roi: RegionOfInterest })[] => rows.filter((r): r is ManifestRow & { roi: RegionOfInterest } => r.roi !== undefined && r.roi !== null);
+  log(`hip localiser: training on ${split.train.length} whole images (${epochs} epochs)…`);
+  const { net, card } = await trainLocaliser(withRoi(split.train).map((r) => ({ imagePath: cachedPngPath(datasetDir, r), roi: r.roi })), { epochs, seed, workers });
+  const heldOutSet = split.test.length > 0 ? 'test' : 'validation';
+  const heldOut = withRoi(split.test.length > 0 ? split.test : split.valid);
+  const predicted = await localiseFiles(net, heldOut.map((r) => cachedPngPath(datasetDir, r)), workers);
+  const ious = heldOut.map((r, i) => iou(predicted[i] as RegionOfInterest, r.roi)).sort((a, b) => a - b);
+  const measured: LocaliserCard = ious.length === 0 ? card : { ...card, heldOutIou: { median: ious[Math.floor((ious.length - 1) / 2)] as number, mean: ious.reduce((a, b) => a + b, 0) / ious.length, n: ious.length, set: heldOutSet } };
+  await saveLocaliser(checkpointDir, net, measured);
+  net.dispose();
+  log(`hip localiser: median IoU ${measured.heldOutIou?.median.toFixed(3) ?? '–'} on ${ious.length} ${heldOutSet} images`);
+  return measured;
 }
 
 /** The region a row's image is cut to before resizing: its ROI under crop 'roi', else the whole image. */

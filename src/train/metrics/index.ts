@@ -18,6 +18,7 @@ export { fitTemperature, applyTemperature, positiveClassProbabilities, negativeL
 export type { TemperatureOptions, TemperatureFit } from './temperature.js';
 export { mcnemarTest, mcnemarFromCounts, chiSquareSf } from './mcnemar.js';
 export type { McNemarResult, McNemarOptions } from './mcnemar.js';
+export { holmAdjust } from './multiplicity.js';
 export { metricsByGroup } from './breakdown.js';
 export type { GroupValue, GroupEvaluation, BreakdownOptions } from './breakdown.js';
 export { topLosses, mostConfidentCorrect } from './topLosses.js';

@@ -1,0 +1,54 @@
+// Hip localiser accuracy: a phantom cohort (standard difficulty) imported with its hip_roi_* regions, split by
+// patient with a held-out test set, the localiser trained on the training + validation patients, then IoU of the
+// predicted against the true hip region on the held-out patients' images. There is no peer. Writes
+// bench/results/localiser.json. Run: node dist/bench/localiser.js [--patients 200] [--size 256] [--epochs 40] [--input 128]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cachedPngPath, importDataset, readManifestRows, splitByPatient, type ManifestRow, type RegionOfInterest } from '../src/data/index.js';
+import { iou, localiseFiles, trainLocaliser } from '../src/localise/index.js';
+import { cohortLabelSpec, generateCohort } from '../src/phantom/index.js';
+import { loadNote, machineDescription } from './lib/results.js';
+
+const { values } = parseArgs({ options: { patients: { type: 'string', default: '200' }, size: { type: 'string', default: '256' }, epochs: { type: 'string', default: '40' }, input: { type: 'string', default: '128' }, seed: { type: 'string', default: '1' }, out: { type: 'string', default: 'bench/results/localiser.json' } } });
+const PATIENTS = Number(values.patients);
+const SIZE = Number(values.size);
+const EPOCHS = Number(values.epochs);
+const INPUT = Number(values.input);
+const SEED = Number(values.seed);
+
+const work = mkdtempSync(join(tmpdir(), 'hipfrac-bench-localiser-'));
+const load = loadNote();
+const t0 = Date.now();
+try {
+  await generateCohort({ out: join(work, 'cohort'), patients: PATIENTS, seed: SEED, difficulty: 'standard', size: SIZE, workers: 2 });
+  const dataset = join(work, 'dataset');
+  await importDataset({ inputDir: join(work, 'cohort', 'images'), outDir: dataset, labels: cohortLabelSpec(join(work, 'cohort')), saltFile: join(work, 'salt.key'), workers: 2 });
+  const rows = (await readManifestRows(dataset)).filter((r): r is ManifestRow & { roi: RegionOfInterest } => r.roi !== undefined && r.roi !== null);
+  const split = splitByPatient(rows, { valFraction: 0.15, testFraction: 0.2, seed: SEED });
+  const fit = rows.filter((r) => split.assignments[r.id] !== 'test');
+  const test = rows.filter((r) => split.assignments[r.id] === 'test');
+  const { net, losses } = await trainLocaliser(fit.map((r) => ({ imagePath: cachedPngPath(dataset, r), roi: r.roi })), { inputSize: INPUT, epochs: EPOCHS, seed: SEED, workers: 2, log: (l) => process.stderr.write(`${l}\n`) });
+  const predicted = await localiseFiles(net, test.map((r) => cachedPngPath(dataset, r)), 2);
+  const ious = test.map((r, i) => iou(predicted[i] as RegionOfInterest, r.roi)).sort((a, b) => a - b);
+  const at = (q: number): number => ious[Math.min(ious.length - 1, Math.floor(q * ious.length))] as number;
+  const result = {
+    benchmark: 'hip localiser IoU on held-out phantom patients',
+    dataset: `phantom cohort, ${PATIENTS} patients, seed ${SEED}, difficulty standard, ${SIZE} px`,
+    split: `by patient: ${fit.length} images (train + validation patients) to train, ${test.length} images of ${new Set(test.map((r) => r.patientKey)).size} held-out test patients to measure`,
+    config: { inputSize: INPUT, epochs: EPOCHS, optimizer: 'Adam 2e-3, cosine to 1e-4', loss: 'L1 on centre and size', network: 'LocaliserNet (5 stride-2 conv stages, flattened, linear)' },
+    iou: { median: at(0.5), mean: ious.reduce((a, b) => a + b, 0) / ious.length, p10: at(0.1), p90: at(0.9), atLeast05: ious.filter((v) => v >= 0.5).length / ious.length, atLeast08: ious.filter((v) => v >= 0.8).length / ious.length, n: ious.length },
+    goal: 'median IoU ≥ 0.8 (issue 16)',
+    finalTrainL1: losses.at(-1),
+    seconds: (Date.now() - t0) / 1000,
+    machine: machineDescription(),
+    load,
+    date: new Date().toISOString(),
+    command: `node dist/bench/localiser.js --patients ${PATIENTS} --size ${SIZE} --epochs ${EPOCHS} --input ${INPUT} --seed ${SEED}`,
+  };
+  writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`median IoU ${result.iou.median.toFixed(3)} (mean ${result.iou.mean.toFixed(3)}, ${(100 * result.iou.atLeast08).toFixed(0)} % ≥ 0.8) on ${ious.length} held-out images; ${values.out}`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,73 @@
+// One pass of the classifier that keeps what the gate scores: the logits (energy), the body's feature map
+// average-pooled to one vector per image (Mahalanobis, body-part/view probes) and the grey input (pixel descriptor).
+import type { Classifier } from '../models/index.js';
+import { noGrad, tensor, tidy, type Tensor } from '../torch/index.js';
+import { pixelDescriptor } from './pixels.js';
+
+export interface GateFeatures {
+  /** Pooled penultimate features, one vector per image. */
+  readonly features: Float32Array[];
+  /** Logits, one row per image. */
+  readonly logits: Float32Array[];
+  /** pixelDescriptor of each image's first channel. */
+  readonly pixels: number[][];
+  /** pixelDescriptor of the same channel with its grey scale inverted (what a MONOCHROME1 mistake looks like). */
+  readonly invertedPixels: number[][];
+  /** Pooled features of the inverted image (only when asked for: fitting the polarity probe). */
+  readonly invertedFeatures: Float32Array[];
+}
+
+/** Mean over h × w of a [N, C, h, w] map, one vector per image. */
+function pooled(raw: Float32Array, n: number, c: number, hw: number): Float32Array[] {
+  return Array.from({ length: n }, (_, i) => {
+    const f = new Float32Array(c);
+    for (let j = 0; j < c; j++) {
+      let s = 0;
+      const base = (i * c + j) * hw;
+      for (let p = 0; p < hw; p++) s += raw[base + p] as number;
+      f[j] = s / hw;
+    }
+    return f;
+  });
+}
+
+/**
+ * Features of a batch [N, 1 | 3, S, S] in [0, 1] (the model's input, as predict and the loaders build it);
+ * `withInverted` also runs the grey-inverted batch (for fitting the polarity probe).
+ */
+export function gateFeatures(model: Classifier, images: Tensor, withInverted = false): GateFeatures {
+  const [n, channels, size] = images.shape as [number, number, number, number];
+  return tidy(() =>
+    noGrad(() => {
+      const x = images.device === model.device ? images : images.to(model.device);
+      const mean = tensor(new Float32Array(model.spec.mean), [1, 3, 1, 1]).to(model.device);
+      const std = tensor(new Float32Array(model.spec.std), [1, 3, 1, 1]).to(model.device);
+      const map = model.body.call(x.sub(mean).div(std));
+      const logits = model.head.call(map).toFloat32Array();
+      const [, c, h, w] = map.shape as [number, number, number, number];
+      const raw = map.toFloat32Array();
+      const grey = images.toFloat32Array();
+      const k = logits.length / n;
+      const features = pooled(raw, n, c, h * w);
+      const invertedFeatures = withInverted ? pooled(model.body.call(x.neg().add(1).sub(mean).div(std)).toFloat32Array(), n, c, h * w) : [];
+      const out: GateFeatures = { features: [], logits: [], pixels: [], invertedPixels: [], invertedFeatures };
+      for (let i = 0; i < n; i++) {
+        out.features.push(features[i] as Float32Array);
+        out.logits.push(logits.slice(i * k, (i + 1) * k));
+        const plane = grey.subarray(i * channels * size * size, (i * channels + 1) * size * size);
+        out.pixels.push(pixelDescriptor(plane, size));
+        out.invertedPixels.push(pixelDescriptor(Float32Array.from(plane, (v) => 1 - v), size));
+      }
+      return out;
+    }),
+  );
+}
+
+/** Free energy −log Σ exp(logit) (Liu et al., NeurIPS 2020): higher for inputs unlike the training data. */
+export function energyScore(logits: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i] as number);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
+  return -(max + Math.log(sum));
+}

@@ -1,0 +1,50 @@
+// The hip localiser's network: five stride-2 conv–BatchNorm–ReLU stages on the grey whole radiograph, then the
+// final map flattened (position is the answer, so no global pooling) into a linear layer giving the hip region as
+// centre x, centre y, width, height in fractions of the image.
+import { BatchNorm2d, Conv2d, Flatten, Linear, Module, ReLU, Sequential } from '../nn/index.js';
+import { callInplace, noGrad, tensor, type Tensor } from '../torch/index.js';
+
+/** Channels of the five stages. */
+const WIDTHS = [16, 32, 64, 96, 128] as const;
+
+export class LocaliserNet extends Module {
+  readonly inputSize: number;
+  readonly features: Sequential;
+  readonly regressor: Sequential;
+
+  /** `inputSize` must be a multiple of 32 (five halvings). */
+  constructor(inputSize: number) {
+    super();
+    this.inputSize = inputSize;
+    const layers: Module[] = [];
+    let channels = 1;
+    for (const width of WIDTHS) {
+      layers.push(new Conv2d(channels, width, 3, { stride: 2, padding: 1, bias: false }), new BatchNorm2d(width), new ReLU());
+      channels = width;
+    }
+    this.features = this.registerModule('features', new Sequential(...layers));
+    const side = inputSize / 32;
+    this.regressor = this.registerModule('regressor', new Sequential(new Flatten(), new Linear(channels * side * side, 4)));
+  }
+
+  /** Starts the regressor at a given mean region (cx, cy, w, h) with small weights, so training refines a sensible guess. */
+  startAt(meanTarget: readonly number[]): void {
+    const linear = this.regressor.getSubmodule('1');
+    noGrad(() => {
+      linear.param('weight').mul_(0.1);
+      const start = tensor(Float32Array.from(meanTarget), [4]);
+      callInplace(linear.param('bias'), 'aten::copy_', '', [start]);
+      start.dispose();
+    });
+  }
+
+  /** [N, 1, S, S] grey images in [0, 1] (centred here) → [N, 4]: cx, cy, w, h as fractions of the image. */
+  forward(x: Tensor): Tensor {
+    const centred = x.sub(0.5);
+    const f = this.features.call(centred);
+    centred.dispose();
+    const out = this.regressor.call(f);
+    f.dispose();
+    return out;
+  }
+}
