@@ -13,7 +13,9 @@ export type CliErrorCode =
   | 'HF_CLI_BAD_CONFIG_FILE' // --config is not a readable JSON object
   | 'HF_CLI_BAD_LABELS' // an input image has no row in the labels CSV
   | 'HF_CLI_COMPARE_MISMATCH' // runs to compare were validated on different images
-  | 'HF_CLI_STALE_COHORT'; // a phantom cohort written by an older hipfrac
+  | 'HF_CLI_STALE_COHORT' // a phantom cohort written by an older hipfrac
+  | 'HF_CLI_NO_NODE_DATA' // --data names a folder without the DICOM node's store
+  | 'HF_CLI_CANCELLED'; // the user cancelled a prompt
 
 const USAGE_CODES: ReadonlySet<string> = new Set<CliUsageErrorCode>(['HF_CLI_BAD_OPTION', 'HF_CLI_MISSING_OPTION', 'HF_CLI_UNKNOWN_COMMAND']);
 

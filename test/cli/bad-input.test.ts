@@ -181,6 +181,24 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'malformed CSV', args: [F.image, ...model, '--labels', F.badCsv, '--out', 'out'], exit: 1, code: /HF_DATA_CSV_MALFORMED/ },
     { kind: 'invalid option', args: [F.image, ...model, '--attack', 'nope', '--out', 'out'], exit: 2, code: USAGE },
   ],
+  export: [
+    { kind: 'missing option', args: [], exit: 2, code: USAGE },
+    { kind: 'missing path', args: [F.missing, '--format', 'onnx', '--out', 'out/model.onnx'], exit: 1, code: /HF_MODELS_CHECKPOINT_MISSING/ },
+    { kind: 'empty folder', args: [F.empty, '--format', 'onnx', '--out', 'out/model.onnx'], exit: 1, code: /HF_MODELS_CHECKPOINT_MISSING/ },
+    { kind: 'malformed JSON', args: [F.badModel, '--format', 'onnx', '--out', 'out/model.onnx'], exit: 1, code: /HF_MODELS_CHECKPOINT_INVALID/ },
+    { kind: 'invalid option', args: [F.model, '--format', 'tflite', '--out', 'out/model.onnx'], exit: 2, code: USAGE },
+  ],
+  user: [
+    { kind: 'missing option', args: ['add', 'reader1'], exit: 2, code: USAGE },
+    { kind: 'invalid option', args: ['add', 'reader1', '--role', 'surgeon', '--data', 'out'], exit: 2, code: USAGE },
+    { kind: 'empty folder', args: ['list', '--data', F.empty], exit: 1, code: /HF_CLI_NO_NODE_DATA/ },
+    { kind: 'missing path', args: ['unlock', 'reader1', '--data', F.missing], exit: 1, code: /HF_CLI_NO_NODE_DATA/ },
+  ],
+  feedback: [
+    { kind: 'missing option', args: ['export', '--data', F.empty], exit: 2, code: USAGE },
+    { kind: 'empty folder', args: ['export', '--out', 'out', '--data', F.empty], exit: 1, code: /HF_CLI_NO_NODE_DATA/ },
+    { kind: 'missing path', args: ['export', '--out', 'out', '--data', F.missing], exit: 1, code: /HF_CLI_NO_NODE_DATA/ },
+  ],
   'triage-calibrate': [
     { kind: 'missing option', args: [F.image, ...model], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing, ...model, '--labels', F.badCsv], exit: 1, code: /HF_DATA_INPUT_MISSING/ },

@@ -39,15 +39,15 @@ export const exportCommand: CliCommand = {
     });
     const modelDir = positionals[0];
     if (modelDir === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no checkpoint folder given.', { fix: usage });
-    if (values.format !== 'onnx') throw new CliError('HF_CLI_BAD_OPTION', `--format must be onnx, got '${values.format}'.`, { input: '--format' });
-    if (values.out === undefined && values.triton === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--out FILE.onnx (or --triton DIR) is required.', { input: '--out' });
-    if (values.quantize !== undefined && values.quantize !== 'int8') throw new CliError('HF_CLI_BAD_OPTION', `--quantize must be int8, got '${values.quantize}'.`, { input: '--quantize' });
+    if (values.format !== 'onnx') throw new CliError('HF_CLI_BAD_OPTION', `--format must be onnx, got '${values.format}'.`, { input: '--format', fix: 'use --format onnx.' });
+    if (values.out === undefined && values.triton === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--out FILE.onnx (or --triton DIR) is required.', { input: '--out', fix: 'e.g. --out model.onnx' });
+    if (values.quantize !== undefined && values.quantize !== 'int8') throw new CliError('HF_CLI_BAD_OPTION', `--quantize must be int8, got '${values.quantize}'.`, { input: '--quantize', fix: 'use --quantize int8, or leave it out for fp32.' });
     if (values.quantize !== undefined && values.calibration === undefined) {
-      throw new CliError('HF_CLI_MISSING_OPTION', '--quantize int8 needs --calibration DATASET (a dataset folder with a split).', { input: '--calibration' });
+      throw new CliError('HF_CLI_MISSING_OPTION', '--quantize int8 needs --calibration DATASET (a dataset folder with a split).', { input: '--calibration', fix: 'add --calibration DATASET (imported and split with hipfrac import / hipfrac split).' });
     }
     const method = values.method;
     if (method !== 'minmax' && method !== 'percentile' && method !== 'entropy') {
-      throw new CliError('HF_CLI_BAD_OPTION', `--method must be minmax, percentile or entropy, got '${method}'.`, { input: '--method' });
+      throw new CliError('HF_CLI_BAD_OPTION', `--method must be minmax, percentile or entropy, got '${method}'.`, { input: '--method', fix: 'use --method minmax, percentile or entropy.' });
     }
     const inputSize = values['input-size'] === undefined ? undefined : positiveInt(values['input-size'], 224, '--input-size');
     const result = await exportCheckpointOnnx({

@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { REVIEW_MIGRATIONS, exportFeedback } from '../../serve/review/index.js';
 import { openStore } from '../../serve/store/index.js';
+import { CliError } from '../errors.js';
+import { nodeDataDir } from '../nodeData.js';
 
 const usage = `Usage: hipfrac feedback export --out <dir> [options]
 
@@ -28,11 +30,9 @@ export const feedbackCommand: CliCommand = {
       out: { type: 'string' }, data: { type: 'string' }, 'salt-file': { type: 'string' },
       'keep-identifiers': { type: 'boolean', default: false }, 'with-comments': { type: 'boolean', default: false },
     } });
-    if (positionals[0] !== 'export' || values.out === undefined) {
-      console.error(usage);
-      return 2;
-    }
-    const { store, blobs } = openStore(values.data ?? process.env['HIPFRAC_DATA'] ?? 'hipfrac-data', { migrations: REVIEW_MIGRATIONS });
+    if (positionals[0] !== 'export') throw new CliError('HF_CLI_MISSING_OPTION', 'the only action is export.', { fix: usage.split('\n')[0] ?? '' });
+    if (values.out === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--out DIR is required.', { input: '--out', fix: 'e.g. hipfrac feedback export --out feedback-dataset' });
+    const { store, blobs } = openStore(nodeDataDir(values.data, true), { migrations: REVIEW_MIGRATIONS });
     try {
       const report = await exportFeedback({
         store, blobs, outDir: path.resolve(values.out),

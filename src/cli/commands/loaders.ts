@@ -16,7 +16,10 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<CliCommand>>
   train: async () => (await import('./train.js')).trainCommand,
   compare: async () => (await import('./compare.js')).compareCommand,
   predict: async () => (await import('./predict.js')).predictCommand,
+  export: async () => (await import('./export.js')).exportCommand,
   explain: async () => (await import('./explain.js')).explainCommand,
   attack: async () => (await import('./attack.js')).attackCommand,
   'triage-calibrate': async () => (await import('./triage-calibrate.js')).triageCalibrateCommand,
+  user: async () => (await import('./user.js')).userCommand,
+  feedback: async () => (await import('./feedback.js')).feedbackCommand,
 };

@@ -5,6 +5,8 @@ import type { CliCommand } from '../command.js';
 import { REVIEW_MIGRATIONS, ReviewRepository, hashPassword, ROLES, type Role } from '../../serve/review/index.js';
 import { openStore } from '../../serve/store/index.js';
 import { HipfracError } from '../../util/index.js';
+import { CliError } from '../errors.js';
+import { nodeDataDir } from '../nodeData.js';
 
 const usage = `Usage: hipfrac user <add|list|passwd|unlock|disable> [NAME] [options]
 
@@ -44,7 +46,7 @@ async function readSecret(prompt: string): Promise<string> {
         }
         if (ch === '\u0003') {
           stdin.setRawMode(false);
-          reject(new HipfracError('HF_CLI_OPTION', 'cancelled.'));
+          reject(new CliError('HF_CLI_CANCELLED', 'cancelled.'));
           return;
         }
         if (ch === '\u007f') text = text.slice(0, -1);
@@ -59,7 +61,7 @@ async function newPassword(): Promise<string> {
   const first = await readSecret('Password: ');
   if (process.stdin.isTTY) {
     const again = await readSecret('Again: ');
-    if (again !== first) throw new HipfracError('HF_CLI_OPTION', 'the two passwords differ.', { fix: 'run the command again.' });
+    if (again !== first) throw new CliError('HF_CLI_BAD_OPTION', 'the two passwords differ.', { fix: 'run the command again.' });
   }
   return first;
 }
@@ -72,14 +74,13 @@ export const userCommand: CliCommand = {
     const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { data: { type: 'string' }, role: { type: 'string' } } });
     const [action, name] = positionals;
     if (action === undefined || !['add', 'list', 'passwd', 'unlock', 'disable'].includes(action) || (action !== 'list' && name === undefined)) {
-      console.error(usage);
-      return 2;
+      throw new CliError('HF_CLI_MISSING_OPTION', 'give an action (add, list, passwd, unlock, disable) and, except for list, a user name.', { fix: usage.split('\n')[0] ?? '' });
     }
     if (action === 'add' && (values.role === undefined || !ROLES.includes(values.role as Role))) {
-      console.error(`hipfrac user add: --role must be one of ${ROLES.join(', ')}.`);
-      return 2;
+      throw new CliError(values.role === undefined ? 'HF_CLI_MISSING_OPTION' : 'HF_CLI_BAD_OPTION', `--role must be one of ${ROLES.join(', ')}${values.role === undefined ? '' : `, got '${values.role}'`}.`, { input: '--role', fix: `e.g. hipfrac user add ${name ?? 'NAME'} --role radiologist` });
     }
-    const { store } = openStore(values.data ?? process.env['HIPFRAC_DATA'] ?? 'hipfrac-data', { migrations: REVIEW_MIGRATIONS });
+    // Adding a user may set up a new node's store; every other action needs an existing one.
+    const { store } = openStore(nodeDataDir(values.data, action !== 'add'), { migrations: REVIEW_MIGRATIONS });
     try {
       const repo = new ReviewRepository(store);
       if (action === 'list') {
