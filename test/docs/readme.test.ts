@@ -114,7 +114,8 @@ test('every local link in README and docs resolves, anchors included', () => {
 test('README reads in two minutes (under 8 KB) and no page speaks in the first person', () => {
   assert.ok(Buffer.byteLength(README) < 8192, `README is ${Buffer.byteLength(README)} bytes`);
   for (const page of PAGES) {
-    const hits = [...read(page).matchAll(/\b(I|we|We|our|Our|ours|Ours|my|My)\b/g)].map((m) => m[1]);
+    // Code spans (a key such as `I`, an identifier) are not prose.
+    const hits = [...read(page).replace(/`[^`\n]*`/g, '').matchAll(/\b(I|we|We|our|Our|ours|Ours|my|My)\b/g)].map((m) => m[1]);
     assert.deepEqual(hits, [], `${page} speaks in the first person`);
   }
 });
