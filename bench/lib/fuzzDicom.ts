@@ -2,12 +2,11 @@
 // test-fixture images made by dcmtk/GDCM/OpenJPH in every syntax hipfrac decodes (so every codec of
 // src/dicom/codecs.ts sees damaged input). Mutations: bit flips, truncation, lying lengths, undefined lengths,
 // deep sequence nesting, huge or zero image dimensions, bad fragments, damaged codec payloads, random splices.
-import { createRequire } from 'node:module';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDicomBytes } from '../../src/dicom/parse.js';
 import { encodeImage, planCohort, TransferSyntax } from '../../src/phantom/index.js';
-import { convert, makeDicom, pattern, pixelBytes, tempDir, tool } from '../../test/dicom/fixtures.js';
+import { convert, makeDicom, makeHtj2k, pattern, pixelBytes, tempDir } from '../../test/dicom/fixtures.js';
 import { rng, type FuzzCase } from './fuzzRunner.js';
 
 export interface Seed {
@@ -47,46 +46,8 @@ export async function fixtureSeeds(): Promise<{ seeds: Seed[]; cleanup: () => vo
     ['JPEG-LS near-lossless', convert(u12, join(dir, 'jlsn.dcm'), 'dcmcjpls', ['+en'])],
     ['JPEG 2000', convert(u12, join(dir, 'j2k.dcm'), 'gdcmconv', ['--j2k'])],
   ];
-  made.push(['HTJ2K', await htj2kSeed(dir)]);
+  made.push(['HTJ2K', await makeHtj2k(dir, 'ht', W, H, 12, pixelBytes(pattern(W, H, 12, false, 6), 16))]);
   return { seeds: made.map(([label, file]) => ({ label: `fixture ${label}`, bytes: new Uint8Array(readFileSync(file)) })), cleanup };
-}
-
-/** An HTJ2K file: OpenJPH's encoder (WASM) makes the codestream, dump2dcm wraps it, the syntax UID is renamed. */
-async function htj2kSeed(dir: string): Promise<string> {
-  type Encoder = { getDecodedBuffer(info: object): Uint8Array; encode(): void; getEncodedBuffer(): Uint8Array; delete(): void };
-  const factory = createRequire(import.meta.url)('@cornerstonejs/codec-openjph/wasmjs') as (arg: object) => Promise<{ HTJ2KEncoder: new () => Encoder }>;
-  const openjph = await factory({ print: () => undefined, printErr: () => undefined });
-  const encoder = new openjph.HTJ2KEncoder();
-  encoder.getDecodedBuffer({ width: W, height: H, bitsPerSample: 12, componentCount: 1, isSigned: false, isUsingColorTransform: false }).set(pixelBytes(pattern(W, H, 12, false, 6), 16));
-  encoder.encode();
-  writeFileSync(join(dir, 'ht.j2c'), encoder.getEncodedBuffer());
-  encoder.delete();
-  const dump = [
-    '(0002,0010) UI [1.2.840.10008.1.2.4.90]',
-    '(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]',
-    '(0008,0018) UI [1.2.826.0.1.3680043.2.1143.201.9]',
-    '(0028,0002) US 1',
-    '(0028,0004) CS [MONOCHROME2]',
-    `(0028,0010) US ${H}`,
-    `(0028,0011) US ${W}`,
-    '(0028,0100) US 16',
-    '(0028,0101) US 12',
-    '(0028,0102) US 11',
-    '(0028,0103) US 0',
-    '(7fe0,0010) OB (PixelSequence #=2)',
-    '(fffe,e000) pi (no value available)',
-    `(fffe,e000) pi =${join(dir, 'ht.j2c')}`,
-    '(fffe,e0dd) na (SequenceDelimitationItem)',
-  ];
-  writeFileSync(join(dir, 'ht.dump'), `${dump.join('\n')}\n`);
-  const out = join(dir, 'ht.dcm');
-  tool('dump2dcm', ['-g', join(dir, 'ht.dump'), out]);
-  // Same length (22 characters) as the JPEG 2000 UID it replaces.
-  const bytes = readFileSync(out);
-  const at = bytes.indexOf('1.2.840.10008.1.2.4.90');
-  if (at >= 0) bytes.write('1.2.840.10008.1.2.4.201', at, 'latin1');
-  writeFileSync(out, bytes);
-  return out;
 }
 
 /** Where each element of a seed sits: the offset and width of its length field, its value, its fragments. */

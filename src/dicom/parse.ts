@@ -56,7 +56,8 @@ export function parseDicomBytes(bytes: Uint8Array, file: string): ParsedDicom {
   if (bytes.length === 0) {
     throw new DicomError('HF_DICOM_EMPTY_FILE', 'The file is empty (0 bytes).', { file, fix: 'Re-export the file from the PACS; an interrupted copy leaves empty files.' });
   }
-  let input = bytes;
+  // dicom-parser inflates deflated data sets with Buffer methods: a plain Uint8Array is viewed as a Buffer (no copy).
+  let input: Uint8Array = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let options: DicomParserModule.ParseDicomOptions = {};
   const hasPreamble = bytes.length >= 132 && ascii(bytes, 128, 4) === 'DICM';
   if (!hasPreamble) {
@@ -137,7 +138,7 @@ function checkNesting(bytes: Uint8Array, file: string): void {
 }
 
 function withPreamble(meta: Uint8Array): Uint8Array {
-  const out = new Uint8Array(meta.length + 132);
+  const out = Buffer.alloc(meta.length + 132);
   out.set([0x44, 0x49, 0x43, 0x4d], 128);
   out.set(meta, 132);
   return out;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readDicom, type DicomImage } from '../../src/dicom/index.js';
-import { convert, gdcmStoredValues, makeDicom, maxAbsDiff, pattern, pixelBytes, tempDir } from './fixtures.js';
+import { convert, gdcmStoredValues, makeDicom, makeHtj2k, maxAbsDiff, pattern, pixelBytes, tempDir } from './fixtures.js';
 
 const W = 97; // odd sizes exercise partial JPEG blocks and MCUs
 const H = 83;
@@ -137,50 +137,8 @@ describe('files without preamble or meta header', () => {
 
 describe('High-Throughput JPEG 2000', () => {
   it('an HTJ2K lossless codestream made by OpenJPH decodes to the source pixels', async () => {
-    const { createRequire } = await import('node:module');
-    const { readFileSync, writeFileSync } = await import('node:fs');
-    // OpenJPH's own encoder (the WASM build in @cornerstonejs/codec-openjph) makes the codestream.
-    type Encoder = { getDecodedBuffer(info: object): Uint8Array; encode(): void; getEncodedBuffer(): Uint8Array; delete(): void };
-    const factory = createRequire(import.meta.url)('@cornerstonejs/codec-openjph/wasmjs') as (arg: object) => Promise<{ HTJ2KEncoder: new () => Encoder }>;
-    const openjph = await factory({ print: () => undefined, printErr: () => undefined });
     const s = source('u12');
-    const encoder = new openjph.HTJ2KEncoder();
-    const input = encoder.getDecodedBuffer({ width: W, height: H, bitsPerSample: 12, componentCount: 1, isSigned: false, isUsingColorTransform: false });
-    input.set(pixelBytes(s.values, 16));
-    encoder.encode();
-    const codestream = Buffer.from(encoder.getEncodedBuffer());
-    encoder.delete();
-    writeFileSync(join(dir, 'ht.j2c'), codestream);
-    // dcmtk 3.6.7 predates the HTJ2K UIDs: let dump2dcm encapsulate it as JPEG 2000, then rename the syntax.
-    const dump = [
-      '(0002,0010) UI [1.2.840.10008.1.2.4.90]',
-      '(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]',
-      '(0008,0018) UI [1.2.826.0.1.3680043.2.1143.201.1]',
-      '(0028,0002) US 1',
-      '(0028,0004) CS [MONOCHROME2]',
-      `(0028,0010) US ${H}`,
-      `(0028,0011) US ${W}`,
-      '(0028,0100) US 16',
-      '(0028,0101) US 12',
-      '(0028,0102) US 11',
-      '(0028,0103) US 0',
-      '(7fe0,0010) OB (PixelSequence #=2)',
-      '(fffe,e000) pi (no value available)',
-      `(fffe,e000) pi =${join(dir, 'ht.j2c')}`,
-      '(fffe,e0dd) na (SequenceDelimitationItem)',
-    ].join('\n');
-    writeFileSync(join(dir, 'ht.dump'), `${dump}\n`);
-    const { tool } = await import('./fixtures.js');
-    tool('dump2dcm', ['-g', join(dir, 'ht.dump'), join(dir, 'ht-j2k.dcm')]);
-    const bytes = readFileSync(join(dir, 'ht-j2k.dcm'));
-    const oldUid = Buffer.from('1.2.840.10008.1.2.4.90');
-    const at = bytes.indexOf(oldUid);
-    assert.ok(at > 132 && bytes.readUInt16LE(at - 2) === 22, 'found the Transfer Syntax UID value');
-    const newUid = Buffer.from('1.2.840.10008.1.2.4.201\0');
-    const patched = Buffer.concat([bytes.subarray(0, at - 2), Buffer.from([newUid.length, 0]), newUid, bytes.subarray(at + oldUid.length)]);
-    patched.writeUInt32LE(patched.readUInt32LE(140) + 2, 140); // (0002,0000) group length
-    const file = join(dir, 'ht.dcm');
-    writeFileSync(file, patched);
+    const file = await makeHtj2k(dir, 'ht', W, H, 12, pixelBytes(s.values, 16));
     const image = await stored(file);
     assert.equal(image.header.transferSyntaxUid, '1.2.840.10008.1.2.4.201');
     assert.deepEqual(Array.from(image.stored), Array.from(s.values));

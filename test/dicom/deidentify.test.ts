@@ -73,6 +73,23 @@ function markedValue(tag: number, vr: string, n: number): string | undefined {
   }
 }
 
+/** A 12-bit image with marked patient identity, SOP Instance UID `${uidRoot}.1`, Study UID `${uidRoot}.2`. */
+function markedImage(name: string, width: number, height: number, seed: number, uidRoot: string, extra: string[]): string {
+  return makeDicom(dir, name, {
+    width,
+    height,
+    bitsAllocated: 16,
+    bitsStored: 12,
+    signed: false,
+    pixels: pixelBytes(pattern(width, height, 12, false, seed), 16),
+    sopInstanceUid: `${uidRoot}.1`,
+    studyInstanceUid: `${uidRoot}.2`,
+    patientId: 'PHIPATIENTID',
+    patientName: 'PHIDOE^PHIJOHN',
+    extra,
+  });
+}
+
 interface Planted {
   readonly tag: number;
   readonly action: string;
@@ -103,20 +120,7 @@ function buildPhiFile(name: string): { file: string; planted: Planted[] } {
   });
   // a private block: removed by the profile's rule for private attributes
   lines.push('(0009,0010) LO [PHIPRIVATECREATOR]', '(0009,1001) LO [PHIPRIVATEVALUE]');
-  const values = pattern(40, 30, 12, false, 5);
-  const file = makeDicom(dir, name, {
-    width: 40,
-    height: 30,
-    bitsAllocated: 16,
-    bitsStored: 12,
-    signed: false,
-    pixels: pixelBytes(values, 16),
-    sopInstanceUid: '1.2.826.0.1.3680043.2.1143.55.1',
-    studyInstanceUid: '1.2.826.0.1.3680043.2.1143.55.2',
-    patientId: 'PHIPATIENTID',
-    patientName: 'PHIDOE^PHIJOHN',
-    extra: lines,
-  });
+  const file = markedImage(name, 40, 30, 5, '1.2.826.0.1.3680043.2.1143.55', lines);
   planted.push({ tag: 0x00100020, action: 'Z', vr: 'LO', value: 'PHIPATIENTID' }, { tag: 0x00100010, action: 'Z', vr: 'PN', value: 'PHIDOE^PHIJOHN' });
   planted.push({ tag: 0x00080018, action: 'U', vr: 'UI', value: '1.2.826.0.1.3680043.2.1143.55.1' }, { tag: 0x0020000d, action: 'U', vr: 'UI', value: '1.2.826.0.1.3680043.2.1143.55.2' });
   return { file, planted };
@@ -265,20 +269,7 @@ function buildEveryAttributeFile(name: string): { file: string; planted: number 
   lines.push('(0008,1155) UI [1.2.826.0.1.3680043.2.1143.66.6]', '(0009,0010) LO [PHIINNERPRIVATE]', '(0009,1002) LO [PHIINNERPRIVATEVALUE]');
   lines.push(...nested(0x00081032, 3, 'PHIINNERSQ'));
   lines.push('(fffe,e00d) na (ItemDelimitationItem)', '(fffe,e0dd) na (SequenceDelimitationItem)');
-  const values = pattern(16, 12, 12, false, 9);
-  const file = makeDicom(dir, name, {
-    width: 16,
-    height: 12,
-    bitsAllocated: 16,
-    bitsStored: 12,
-    signed: false,
-    pixels: pixelBytes(values, 16),
-    sopInstanceUid: '1.2.826.0.1.3680043.2.1143.66.1',
-    studyInstanceUid: '1.2.826.0.1.3680043.2.1143.66.2',
-    patientId: 'PHIPATIENTID',
-    patientName: 'PHIDOE^PHIJOHN',
-    extra: lines,
-  });
+  const file = markedImage(name, 16, 12, 9, '1.2.826.0.1.3680043.2.1143.66', lines);
   return { file, planted: n };
 }
 

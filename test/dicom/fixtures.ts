@@ -158,3 +158,48 @@ export function countDifferent(a: ArrayLike<number>, b: ArrayLike<number>): numb
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
   return n;
 }
+
+/**
+ * An HTJ2K file (1.2.840.10008.1.2.4.201): OpenJPH's WASM encoder makes the codestream, dcmtk's dump2dcm (which
+ * predates the HTJ2K UIDs) wraps it as JPEG 2000, and the Transfer Syntax UID and group length are rewritten.
+ */
+export async function makeHtj2k(dir: string, name: string, width: number, height: number, bitsStored: number, pixels16: Uint8Array): Promise<string> {
+  const { createRequire } = await import('node:module');
+  type Encoder = { getDecodedBuffer(info: object): Uint8Array; encode(): void; getEncodedBuffer(): Uint8Array; delete(): void };
+  const factory = createRequire(import.meta.url)('@cornerstonejs/codec-openjph/wasmjs') as (arg: object) => Promise<{ HTJ2KEncoder: new () => Encoder }>;
+  const openjph = await factory({ print: () => undefined, printErr: () => undefined });
+  const encoder = new openjph.HTJ2KEncoder();
+  encoder.getDecodedBuffer({ width, height, bitsPerSample: bitsStored, componentCount: 1, isSigned: false, isUsingColorTransform: false }).set(pixels16);
+  encoder.encode();
+  writeFileSync(join(dir, `${name}.j2c`), encoder.getEncodedBuffer());
+  encoder.delete();
+  const dump = [
+    '(0002,0010) UI [1.2.840.10008.1.2.4.90]',
+    '(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]',
+    `(0008,0018) UI [1.2.826.0.1.3680043.2.1143.201.${++uidCounter}]`,
+    '(0028,0002) US 1',
+    '(0028,0004) CS [MONOCHROME2]',
+    `(0028,0010) US ${height}`,
+    `(0028,0011) US ${width}`,
+    '(0028,0100) US 16',
+    `(0028,0101) US ${bitsStored}`,
+    `(0028,0102) US ${bitsStored - 1}`,
+    '(0028,0103) US 0',
+    '(7fe0,0010) OB (PixelSequence #=2)',
+    '(fffe,e000) pi (no value available)',
+    `(fffe,e000) pi =${join(dir, `${name}.j2c`)}`,
+    '(fffe,e0dd) na (SequenceDelimitationItem)',
+  ];
+  writeFileSync(join(dir, `${name}.dump`), `${dump.join('\n')}\n`);
+  tool('dump2dcm', ['-g', join(dir, `${name}.dump`), join(dir, `${name}-j2k.dcm`)]);
+  const bytes = readFileSync(join(dir, `${name}-j2k.dcm`));
+  const oldUid = Buffer.from('1.2.840.10008.1.2.4.90');
+  const at = bytes.indexOf(oldUid);
+  if (at <= 132 || bytes.readUInt16LE(at - 2) !== 22) throw new Error('makeHtj2k: the Transfer Syntax UID value was not found');
+  const newUid = Buffer.from('1.2.840.10008.1.2.4.201\0');
+  const patched = Buffer.concat([bytes.subarray(0, at - 2), Buffer.from([newUid.length, 0]), newUid, bytes.subarray(at + oldUid.length)]);
+  patched.writeUInt32LE(patched.readUInt32LE(140) + 2, 140); // (0002,0000) group length
+  const file = join(dir, `${name}.dcm`);
+  writeFileSync(file, patched);
+  return file;
+}
