@@ -114,7 +114,7 @@ McNemar's paired test of each model against the best. Same options as \`hipfrac 
       const dir = path.join(values.out, arch);
       const done = finished.get(arch) ?? null;
       if (done !== null) {
-        console.error(`${arch}: finished earlier with the same configuration, reusing ${dir}`);
+        console.error(`${arch}: finished earlier, reusing ${dir} (same configuration and dataset)`);
         summaries.push(done);
         continue;
       }
