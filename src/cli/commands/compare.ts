@@ -136,7 +136,7 @@ McNemar's paired test of each model against the best. Same options as \`hipfrac 
       emptyCpuCache();
     }
     const first = summaries[0];
-    if (first === undefined) throw new CliError('HF_CLI_BAD_OPTION', '--archs named no architecture.', { input: '--archs' });
+    if (first === undefined) throw new CliError('HF_CLI_BAD_OPTION', '--archs named no architecture.', { input: '--archs', fix: 'name at least one architecture (hipfrac models).' });
     for (const s of summaries) {
       if (s.ids.join() !== first.ids.join()) {
         throw new CliError('HF_CLI_COMPARE_MISMATCH', `${s.arch} was validated on other images than ${first.arch}.`, { input: path.join(values.out, s.arch), fix: 'use the same dataset and split for every architecture (delete the stale run folder).' });
