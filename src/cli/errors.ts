@@ -19,16 +19,8 @@ export type CliErrorCode =
 
 const USAGE_CODES: ReadonlySet<string> = new Set<CliUsageErrorCode>(['HF_CLI_BAD_OPTION', 'HF_CLI_MISSING_OPTION', 'HF_CLI_UNKNOWN_COMMAND']);
 
-/** A CLI error: the code is checked against the catalog at compile time. */
-export class CliError extends HipfracError {
-  override readonly code: CliErrorCode;
-
-  constructor(code: CliErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'CliError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class CliError extends HipfracError<CliErrorCode> {}
 
 /**
  * The exit status for an error: 2 for usage (a CLI usage code, or node:util parseArgs rejecting an option), 1 else.

@@ -1,5 +1,6 @@
 // Option parsing shared by the commands: the checkpoint flags, numbers and colour maps checked at the boundary
 // (HF_CLI_BAD_OPTION, exit status 2), and the checkpoint a command runs.
+import type { ImageLabels } from '../data/index.js';
 import { COLORMAPS, type ColormapName } from '../explain/index.js';
 import { listModels, loadCheckpoint, readModelCard, type Classifier, type ModelCard } from '../models/index.js';
 import { resolveDevice } from '../torch/index.js';
@@ -35,6 +36,17 @@ export function architectureOption(value: string, option = '--arch'): string {
   const known = listModels().map((m) => m.name);
   if (!known.includes(value)) throw new CliError('HF_CLI_BAD_OPTION', `unknown architecture '${value}'.`, { input: option, fix: `use one of ${known.join(', ')} (hipfrac models).` });
   return value;
+}
+
+/** Every input has a label row (HF_CLI_BAD_LABELS naming the first ones otherwise), checked before the model runs. */
+export function requireLabelled(files: readonly string[], labels: ImageLabels): void {
+  const unlabelled = files.filter((f) => labels.labelOf(f) === undefined);
+  if (unlabelled.length > 0) {
+    throw new CliError('HF_CLI_BAD_LABELS', `${unlabelled.length} image(s) have no row in the labels CSV (first: ${unlabelled.slice(0, 3).join(', ')}).`, {
+      input: labels.file,
+      fix: 'add a "file,label" row for every image (paths relative to the CSV, or bare file names).',
+    });
+  }
 }
 
 /** Splits a list into batches of `size`. */

@@ -30,13 +30,5 @@ export type DataErrorCode =
   | 'HF_DATA_SPLIT_CORRUPT'
   | 'HF_DATA_SPLIT_OPTION';
 
-/** A data-room error: the code is checked against the catalog at compile time. */
-export class DataError extends HipfracError {
-  override readonly code: DataErrorCode;
-
-  constructor(code: DataErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'DataError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class DataError extends HipfracError<DataErrorCode> {}

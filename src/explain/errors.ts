@@ -12,13 +12,5 @@ export type ExplainErrorCode =
   | 'HF_EXPLAIN_BAD_OPTION'
   | 'HF_EXPLAIN_HEATMAP_SHAPE';
 
-/** An error of this room: the code is checked against the catalogue above at compile time. */
-export class ExplainError extends HipfracError {
-  override readonly code: ExplainErrorCode;
-
-  constructor(code: ExplainErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'ExplainError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class ExplainError extends HipfracError<ExplainErrorCode> {}

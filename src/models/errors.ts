@@ -18,13 +18,5 @@ export type ModelsErrorCode =
   | 'HF_MODELS_ONNX_CALIBRATION' // int8 calibration without images or with a bad method/option
   | 'HF_MODELS_UNKNOWN_LAYER'; // a layer path (e.g. a Grad-CAM target) that is not a submodule
 
-/** An error of this room: the code is checked against the catalogue above at compile time. */
-export class ModelsError extends HipfracError {
-  override readonly code: ModelsErrorCode;
-
-  constructor(code: ModelsErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'ModelsError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class ModelsError extends HipfracError<ModelsErrorCode> {}

@@ -30,13 +30,5 @@ export type NnErrorCode =
   | 'HF_OPTIM_NON_LEAF'
   | 'HF_OPTIM_NO_PARAMS';
 
-/** An error of this room: the code is checked against the catalogue above at compile time. */
-export class NnError extends HipfracError {
-  override readonly code: NnErrorCode;
-
-  constructor(code: NnErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'NnError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class NnError extends HipfracError<NnErrorCode> {}

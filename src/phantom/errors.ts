@@ -5,13 +5,5 @@ export type PhantomErrorCode =
   | 'HF_PHANTOM_BAD_OPTIONS'
   | 'HF_PHANTOM_RENDER_FAILED';
 
-/** An error of this room: the code is checked against the catalogue above at compile time. */
-export class PhantomError extends HipfracError {
-  override readonly code: PhantomErrorCode;
-
-  constructor(code: PhantomErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'PhantomError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class PhantomError extends HipfracError<PhantomErrorCode> {}

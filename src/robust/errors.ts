@@ -9,13 +9,5 @@ export type RobustErrorCode =
   | 'HF_ROBUST_LABELS'
   | 'HF_ROBUST_BAD_OPTION';
 
-/** An error of this room: the code is checked against the catalogue above at compile time. */
-export class RobustError extends HipfracError {
-  override readonly code: RobustErrorCode;
-
-  constructor(code: RobustErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'RobustError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class RobustError extends HipfracError<RobustErrorCode> {}

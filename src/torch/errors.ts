@@ -13,13 +13,5 @@ export type TorchErrorCode =
   | 'HF_TORCH_TIDY_ASYNC'
   | 'HF_TORCH_UNKNOWN_OP';
 
-/** An error of this room: the code is checked against the catalogue above at compile time. */
-export class TorchError extends HipfracError {
-  override readonly code: TorchErrorCode;
-
-  constructor(code: TorchErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'TorchError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class TorchError extends HipfracError<TorchErrorCode> {}

@@ -15,13 +15,5 @@ export type TrainErrorCode =
   | 'HF_TRAIN_NO_SPLIT' // split columns in the manifest without split.json
   | 'HF_TRAIN_RESUME_CONFIG'; // --resume with another configuration
 
-/** An error of this room: the code is checked against the catalogue above at compile time. */
-export class TrainError extends HipfracError {
-  override readonly code: TrainErrorCode;
-
-  constructor(code: TrainErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'TrainError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class TrainError extends HipfracError<TrainErrorCode> {}

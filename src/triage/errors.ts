@@ -8,13 +8,5 @@ export type TriageErrorCode =
   | 'HF_TRIAGE_BAD_OPTION'
   | 'HF_TRIAGE_BAD_SCORES';
 
-/** An error of this room: the code is checked against the catalogue above at compile time. */
-export class TriageError extends HipfracError {
-  override readonly code: TriageErrorCode;
-
-  constructor(code: TriageErrorCode, message: string, details: { input?: string; fix?: string; cause?: unknown } = {}) {
-    super(code, message, details);
-    this.name = 'TriageError';
-    this.code = code;
-  }
-}
+/** An error of this room: its code is checked against the catalogue above at compile time. */
+export class TriageError extends HipfracError<TriageErrorCode> {}

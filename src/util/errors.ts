@@ -9,17 +9,22 @@ export interface HipfracErrorDetails {
   readonly cause?: unknown;
 }
 
-export class HipfracError extends Error {
-  readonly code: string;
+/**
+ * A coded error. Each room declares its catalogue as a union of codes and one subclass over it
+ * (`export class DataError extends HipfracError<DataErrorCode> {}`), so a mistyped code fails to compile.
+ */
+export class HipfracError<Code extends string = string> extends Error {
+  readonly code: Code;
   readonly input: string | undefined;
   readonly fix: string | undefined;
 
-  constructor(code: string, message: string, details: HipfracErrorDetails = {}) {
+  constructor(code: Code, message: string, details: HipfracErrorDetails = {}) {
     const parts = [message];
     if (details.input !== undefined) parts.push(`(input: ${details.input})`);
     if (details.fix !== undefined) parts.push(`Fix: ${details.fix}`);
     super(parts.join(' '), details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = 'HipfracError';
+    // The subclass's own name (DataError, CliError …) for a room's error.
+    this.name = new.target.name;
     this.code = code;
     this.input = details.input;
     this.fix = details.fix;

@@ -51,7 +51,9 @@ for (let p = 0; p < 10; p++) {
 copyFileSync((planted[0] as Planted).file, join(input, 'study0', 'copy-of-img0.dcm'));
 // damaged and non-image files
 writeFileSync(join(input, 'empty.dcm'), '');
-writeFileSync(join(input, 'notes.txt'), 'not an image\n'.repeat(10));
+// A file without extension that is no DICOM fails; a side file (a phantom's annotations.json) is skipped as such.
+writeFileSync(join(input, 'NOTES'), 'not an image\n'.repeat(10));
+writeFileSync(join(input, 'annotations.json'), '{"images": []}\n');
 const truncatedPath = join(input, 'study9', 'truncated.dcm');
 const truncatedSource = makeDicom(dir, 'whole', { width: 96, height: 64, bitsAllocated: 16, bitsStored: 12, signed: false, pixels: pixelBytes(pattern(96, 64, 12, false, 777), 16), sopInstanceUid: '1.2.826.0.1.3680043.2.1143.4242.9.99', patientId: 'PHIID9', patientName: 'PHINAME9' });
 const wholeBytes = readFileSync(truncatedSource);
@@ -75,10 +77,10 @@ const run = () => importDataset({ inputDir: input, outDir: out, layout: 'dicom',
 describe('import of a messy DICOM export', () => {
   let rows: ManifestRow[] = [];
 
-  it('imports every good image, skips the SR and names a reason for each failure', async () => {
+  it('imports every good image, skips the SR and side files and names a reason for each failure', async () => {
     const report = await run();
     assert.equal(report.imported, planted.length + 1, 'all planted images plus the copy');
-    assert.deepEqual(report.skipped, { HF_DICOM_NOT_AN_IMAGE: 1 });
+    assert.deepEqual(report.skipped, { HF_DICOM_NOT_AN_IMAGE: 1, HF_DATA_SIDE_FILE: 1 });
     assert.deepEqual(report.failed, { HF_DICOM_EMPTY_FILE: 1, HF_DICOM_NOT_DICOM: 1, HF_DICOM_TRUNCATED: 1 });
     const byPath = new Map(report.problems.map((p) => [p.path, p]));
     assert.equal(byPath.get('study9/truncated.dcm')?.code, 'HF_DICOM_TRUNCATED');

@@ -21,7 +21,7 @@ import {
 } from '../../robust/index.js';
 import { dispose, tensor, tidy } from '../../torch/index.js';
 import { collectInputs, modelInput, radiographReader, readImageLabels } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, loadModel, numberOption, positiveInt } from '../options.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, loadModel, requireLabelled, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
@@ -73,6 +73,7 @@ export const attackCommand: CliCommand = {
     const checked = checkpointCard(values.model);
     const read = radiographReader(checked, values.rois, checkpointLocator(values.model));
     const labels = values.labels === undefined ? undefined : await readImageLabels(values.labels, checked.classes);
+    if (labels !== undefined) requireLabelled(files, labels);
     const { model, card } = loadModel(values.model, values.device);
     // Images are loaded once and kept as batches: a sweep reads them once per ε.
     const batches: LabelledBatch[] = [];

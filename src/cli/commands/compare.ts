@@ -122,7 +122,7 @@ validation. Same options as \`hipfrac train\`.`,
       const dir = path.join(values.out, arch);
       const done = finished.get(arch) ?? null;
       if (done !== null) {
-        console.error(`${arch}: finished earlier with the same configuration, reusing ${dir}`);
+        console.error(`${arch}: finished earlier, reusing ${dir} (same configuration and dataset)`);
         summaries.push(done);
         continue;
       }
@@ -144,7 +144,7 @@ validation. Same options as \`hipfrac train\`.`,
       emptyCpuCache();
     }
     const first = summaries[0];
-    if (first === undefined) throw new CliError('HF_CLI_BAD_OPTION', '--archs named no architecture.', { input: '--archs' });
+    if (first === undefined) throw new CliError('HF_CLI_BAD_OPTION', '--archs named no architecture.', { input: '--archs', fix: 'name at least one architecture (hipfrac models).' });
     for (const s of summaries) {
       if (s.ids.join() !== first.ids.join() || s.evaluatedOn !== first.evaluatedOn) {
         throw new CliError('HF_CLI_COMPARE_MISMATCH', `${s.arch} was validated on other images than ${first.arch}.`, { input: path.join(values.out, s.arch), fix: 'use the same dataset and split for every architecture (delete the stale run folder).' });

@@ -79,7 +79,7 @@ export const explainCommand: CliCommand = {
       const byName = card.classes.indexOf(values.target as string);
       targetClass = byName >= 0 ? byName : Number(values.target);
       if (!Number.isInteger(targetClass) || targetClass < 0 || targetClass >= card.classes.length) {
-        throw new CliError('HF_CLI_BAD_OPTION', `--target '${values.target}' is not 'predicted', a class name (${card.classes.join(', ')}) or an index.`, { input: '--target' });
+        throw new CliError('HF_CLI_BAD_OPTION', `--target '${values.target}' is not 'predicted', a class name (${card.classes.join(', ')}) or an index.`, { input: '--target', fix: 'use predicted, a class name of the model card or a class index.' });
       }
     }
     const outDir = values.out ?? 'heatmaps';

@@ -100,7 +100,7 @@ export const predictCommand: CliCommand = {
     const target = positionals[0];
     if (target === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
     const format = values.format;
-    if (format !== 'json' && format !== 'csv') throw new CliError('HF_CLI_BAD_OPTION', `--format must be json or csv, got '${format}'.`, { input: '--format' });
+    if (format !== 'json' && format !== 'csv') throw new CliError('HF_CLI_BAD_OPTION', `--format must be json or csv, got '${format}'.`, { input: '--format', fix: 'use --format json or --format csv.' });
     const colormap = colormapOption(values.colormap);
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const cutoff = numberOption(values.cutoff, '--cutoff');

@@ -22,7 +22,7 @@ import {
   type TriagePolicy,
 } from '../../triage/index.js';
 import { collectInputs, modelInput, radiographReader, readImageLabels } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, loadModel, numberOption, positiveInt } from '../options.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, loadModel, requireLabelled, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
@@ -67,7 +67,7 @@ export const triageCalibrateCommand: CliCommand = {
     if (!['cutoff', 'given', 'conformal-lac', 'conformal-aps'].includes(method)) {
       throw new CliError('HF_CLI_BAD_OPTION', `unknown method '${method}'.`, { input: '--method', fix: 'use cutoff, given, conformal-lac or conformal-aps.' });
     }
-    if (values.temperature !== 'fit' && values.temperature !== 'none') throw new CliError('HF_CLI_BAD_OPTION', `--temperature must be fit or none.`, { input: '--temperature' });
+    if (values.temperature !== 'fit' && values.temperature !== 'none') throw new CliError('HF_CLI_BAD_OPTION', `--temperature must be fit or none.`, { input: '--temperature', fix: 'use --temperature fit (default) or none.' });
     // Every number is checked before the model runs.
     const sensitivity = numberOption(values.sensitivity, '--sensitivity');
     const specificity = numberOption(values.specificity, '--specificity');
@@ -79,6 +79,7 @@ export const triageCalibrateCommand: CliCommand = {
     const checked = checkpointCard(values.model);
     const read = radiographReader(checked, values.rois, checkpointLocator(values.model));
     const labelMap = await readImageLabels(values.labels, checked.classes);
+    requireLabelled(files, labelMap);
     const { model, card } = loadModel(values.model, values.device);
     const logits: number[][] = [];
     const labels: number[] = [];
@@ -88,7 +89,7 @@ export const triageCalibrateCommand: CliCommand = {
       const k = card.classes.length;
       radiographs.forEach((r, i) => {
         const label = labelMap.labelOf(r.file);
-        if (label === undefined) throw new CliError('HF_CLI_BAD_LABELS', 'an image has no row in the labels CSV.', { input: r.file });
+        if (label === undefined) throw new CliError('HF_CLI_BAD_LABELS', 'an image has no row in the labels CSV.', { input: r.file, fix: 'add a "file,label" row for it.' });
         logits.push(Array.from(out.subarray(i * k, (i + 1) * k)));
         labels.push(label);
       });
