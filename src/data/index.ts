@@ -30,3 +30,5 @@ export { defaultAugmentConfig, identityAugment, resolveAugmentConfig, drawAugmen
 export type { AugmentConfig, AugmentParams } from './augment.js';
 export { decodeGrey, resampleGrey, writeGreyPng, cropGrey } from './imageIo.js';
 export type { ResizeMethod, InputSize, RegionOfInterest } from './imageIo.js';
+export { isDicomFile, readRadiograph, modelInput } from './radiograph.js';
+export type { Radiograph } from './radiograph.js';

@@ -1,37 +1,24 @@
 // `hipfrac predict`: fracture probability, triage decision and Grad-CAM heatmap for each radiograph (DICOM,
 // PNG or JPEG; a file or a folder), as JSON or CSV. Also the input helpers the explain/attack/triage commands share.
-import { existsSync, readFileSync, statSync, readdirSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import type { CliCommand } from '../command.js';
-import { readDicom } from '../../dicom/index.js';
-import { cropGrey, parseCsv, resampleGrey, ROI_COLUMN_SETS, roiFromColumns, type RegionOfInterest } from '../../data/index.js';
-import { COLORMAPS, GradCam, heatmapsFromTensor, writeOverlayPng, type ColormapName, type GreyImage, type Heatmap } from '../../explain/index.js';
+import { cropGrey, isDicomFile, modelInput, parseCsv, readRadiograph, ROI_COLUMN_SETS, roiFromColumns, type Radiograph, type RegionOfInterest } from '../../data/index.js';
+import { COLORMAPS, GradCam, heatmapsFromTensor, writeOverlayPng, type ColormapName, type Heatmap } from '../../explain/index.js';
 import { loadCheckpoint, optimizeForInference, type Classifier, type ModelCard } from '../../models/index.js';
-import { inferenceMode, noGrad, resolveDevice, tensor, tidy, type Tensor } from '../../torch/index.js';
+import { inferenceMode, noGrad, resolveDevice, tidy } from '../../torch/index.js';
 import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
 
 // ------------------------------------------------------------------------------------------------
-// Shared input helpers
+// Shared input helpers (reading one radiograph and the model's input tensor live in src/data/radiograph.ts)
+
+export { modelInput, readRadiograph } from '../../data/index.js';
+export type { Radiograph } from '../../data/index.js';
 
 const IMAGE_EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg']);
-
-function isDicomFile(file: string): boolean {
-  const ext = path.extname(file).toLowerCase();
-  if (ext === '.dcm' || ext === '.dicom') return true;
-  if (ext !== '') return false;
-  // Files without extension (as PACS exports them): the "DICM" magic after the 128-byte preamble.
-  const fd = openSync(file, 'r');
-  try {
-    const magic = Buffer.alloc(4);
-    return readSync(fd, magic, 0, 4, 128) === 4 && magic.toString('latin1') === 'DICM';
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The radiographs named by a file or a folder (not recursive), sorted. */
 export function collectInputs(target: string): string[] {
@@ -43,46 +30,6 @@ export function collectInputs(target: string): string[] {
     .sort();
   if (files.length === 0) throw new HipfracError('HF_CLI_INPUT_MISSING', 'the folder holds no DICOM, PNG or JPEG files.', { input: target });
   return files;
-}
-
-export interface Radiograph {
-  readonly file: string;
-  /** File name without folder, the case key in outputs. */
-  readonly key: string;
-  /** At the file's own resolution, 16-bit grey (MONOCHROME2 display values for DICOM); the region only, when cut. */
-  readonly original: GreyImage & { readonly data: Uint16Array };
-  /** Where `original` starts in the file's pixels when it was cut to a region of interest. */
-  readonly origin?: readonly [number, number];
-}
-
-/** Reads one DICOM (display pipeline of src/dicom) or PNG/JPEG (as 16-bit grey) at its own resolution. */
-export async function readRadiograph(file: string): Promise<Radiograph> {
-  const key = path.basename(file);
-  if (isDicomFile(file)) {
-    const image = await readDicom(file);
-    return { file, key, original: { width: image.width, height: image.height, data: image.display, maxValue: 65535 } };
-  }
-  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
-  try {
-    decoded = await sharp(file).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
-  } catch (cause) {
-    throw new HipfracError('HF_CLI_INPUT_UNREADABLE', `cannot decode the image: ${(cause as Error).message}`, { input: file, fix: 'give a DICOM, PNG or JPEG file.', cause });
-  }
-  const { width, height } = decoded.info;
-  const data = new Uint16Array(width * height);
-  data.set(new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, width * height));
-  return { file, key, original: { width, height, data, maxValue: 65535 } };
-}
-
-/** Images resized ('squish', the study's choice) to the model's input, [N, 3, size, size] in [0, 1]. */
-export function modelInput(radiographs: readonly Radiograph[], size: number): Tensor {
-  const plane = size * size;
-  const out = new Float32Array(radiographs.length * 3 * plane);
-  radiographs.forEach((r, i) => {
-    const resized = resampleGrey(r.original.data, r.original.width, r.original.height, { width: size, height: size }, 'squish');
-    for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) out[(i * 3 + c) * plane + p] = (resized[p] as number) / 65535;
-  });
-  return tensor(out, [radiographs.length, 3, size, size]);
 }
 
 /** The flags of every command that runs a checkpoint: --model CKPT_DIR, --device (loadModel) and --rois (radiographReader). */
