@@ -15,6 +15,8 @@ import { predictCommand } from './predict.js';
 import { explainCommand } from './explain.js';
 import { attackCommand } from './attack.js';
 import { triageCalibrateCommand } from './triage-calibrate.js';
+import { serveCommand } from './serve.js';
+import { tokenCommand } from './token.js';
 
 export const commands: readonly CliCommand[] = [
   demoCommand,
@@ -32,4 +34,6 @@ export const commands: readonly CliCommand[] = [
   explainCommand,
   attackCommand,
   triageCalibrateCommand,
+  serveCommand,
+  tokenCommand,
 ];

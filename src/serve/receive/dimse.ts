@@ -63,16 +63,18 @@ interface PendingStore {
 
 export class DicomNode {
   readonly #server: net.Server;
-  #active = 0;
+  /** Open associations (shared with the SCP class, which counts them). */
+  readonly #associations = { active: 0 };
   #port = 0;
   readonly #sockets = new Set<net.Socket>();
 
   constructor(
     readonly options: DicomNodeOptions,
-    private readonly ingest: Ingest,
+    ingest: Ingest,
     private readonly logger: Logger,
   ) {
-    const node = this;
+    const counter = this.#associations;
+    const ingestion = ingest;
     const log = logger;
     // dcmjs-dimse logs through loglevel to the console; the node logs for itself.
     dimse.log.setLevel('silent');
@@ -109,12 +111,12 @@ export class DicomNode {
           this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.NoReasonGiven);
           return;
         }
-        if (node.#active >= options.maxAssociations) {
-          log.warn({ callingAe: calling, active: node.#active }, 'association rejected: busy');
+        if (counter.active >= options.maxAssociations) {
+          log.warn({ callingAe: calling, active: counter.active }, 'association rejected: busy');
           this.sendAssociationReject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
           return;
         }
-        node.#active++;
+        counter.active++;
         this.counted = true;
         for (const { id } of association.getPresentationContexts()) {
           const context = association.getPresentationContext(id);
@@ -168,7 +170,7 @@ export class DicomNode {
         }
         this.pending.delete(request);
         if (pending.sink.overLimit) {
-          respond(cStoreStatusOf(node.ingest.tooLarge(pending.sink.received, source)));
+          respond(cStoreStatusOf(ingestion.tooLarge(pending.sink.received, source)));
           return;
         }
         const part10 = part10FromEncodedDataset(Buffer.concat(pending.sink.chunks), {
@@ -177,7 +179,7 @@ export class DicomNode {
           transferSyntaxUid: pending.transferSyntaxUid,
           sourceAeTitle: calling,
         });
-        node.ingest.accept(part10, source).then(
+        ingestion.accept(part10, source).then(
           (outcome) => respond(cStoreStatusOf(outcome)),
           () => respond(0x0110),
         );
@@ -193,7 +195,7 @@ export class DicomNode {
       const scp = new NodeScp(socket, { associationTimeout: 60_000, pduTimeout: 60_000 }) as InstanceType<typeof NodeScp> & { connected: boolean };
       scp.connected = true;
       scp.on('close', () => {
-        if (scp.counted) node.#active--;
+        if (scp.counted) counter.active--;
         scp.counted = false;
       });
       scp.on('networkError', () => socket.destroy());
@@ -220,7 +222,7 @@ export class DicomNode {
   }
 
   get activeAssociations(): number {
-    return this.#active;
+    return this.#associations.active;
   }
 
   close(): Promise<void> {
