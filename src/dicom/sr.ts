@@ -42,8 +42,13 @@ export const NOT_A_DIAGNOSIS = 'AI result - not a diagnosis. Produced by hipfrac
 const code = (value: string, scheme: string, meaning: string): NaturalDataset => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning });
 const local = (value: string, meaning: string): NaturalDataset => code(value, HIPFRAC_SCHEME, meaning);
 
+/** The SR is written in the default repertoire (ASCII): the few symbols hipfrac's reasons use are spelled out. */
+export function asciiText(value: string): string {
+  return value.replace(/≥/g, '>=').replace(/≤/g, '<=').replace(/[—–]/g, '-').replace(/[^\x20-\x7e]/g, '?');
+}
+
 function text(relationship: string, concept: NaturalDataset, value: string): NaturalDataset {
-  return { RelationshipType: relationship, ValueType: 'TEXT', ConceptNameCodeSequence: [concept], TextValue: value.slice(0, 1024) };
+  return { RelationshipType: relationship, ValueType: 'TEXT', ConceptNameCodeSequence: [concept], TextValue: asciiText(value).slice(0, 1024) };
 }
 
 function imageRef(relationship: string, image: SrImageResult): NaturalDataset {

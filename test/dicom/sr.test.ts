@@ -7,11 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildTriageSr } from '../../src/dicom/index.js';
 import { needs } from '../helpers/references.js';
-
-export function dciodvfyErrors(file: string): string[] {
-  const r = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
-  return `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /^Error/.test(l.trim()));
-}
+import { dciodvfyErrors } from './fixtures.js';
 
 test('a triage SR parses in dsrdump with finding and P(fracture), and passes dciodvfy', needs('dcmtk', 'dicom3tools'), (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-sr-'));
