@@ -2,18 +2,15 @@
 // (resnet18 at 64 px, a few training steps on those phantom images) with a triage policy in its card, made
 // through the library's own functions; plus helpers to start a node and to wait for a condition, bounded.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { modelInput, readRadiograph } from '../../src/data/index.js';
-import { createClassifier, readModelCard, saveCheckpoint } from '../../src/models/index.js';
-import { Adam } from '../../src/nn/index.js';
 import { generateCohort } from '../../src/phantom/index.js';
 import { createServeLogger, resolveServeConfig, startServeNode, type RunningNode, type ServeConfig } from '../../src/serve/index.js';
-import { crossEntropy, manualSeed, setNumThreads, tensor, tidy } from '../../src/torch/index.js';
-import { givenCutoffPolicy, policyToJson } from '../../src/triage/index.js';
-import { writeJsonAtomic } from '../../src/data/index.js';
+import { fileURLToPath } from 'node:url';
+
+const TRAIN_TINY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'trainTiny.js');
 
 export interface Fixture {
   readonly dir: string;
@@ -28,7 +25,6 @@ export interface Fixture {
 
 /** A cohort of `patients` phantom patients (one study each, ~2 images) at 128 px and a 64 px resnet18 trained a few steps. */
 export async function makeFixture(patients = 4, seed = 3): Promise<Fixture> {
-  setNumThreads(1);
   const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-serve-fx-'));
   const cohort = await generateCohort({ out: path.join(dir, 'cohort'), patients, seed, difficulty: 'easy', size: 128, workers: 1 });
   const images = path.join(dir, 'cohort', 'images');
@@ -39,27 +35,11 @@ export async function makeFixture(patients = 4, seed = 3): Promise<Fixture> {
   const patientNames = values(/\(0010,0010\) PN \[([^\]]+)\]/g);
   const patientIds = values(/\(0010,0020\) LO \[([^\]]+)\]/g);
 
-  manualSeed(seed);
-  const model = createClassifier('resnet18', { weights: null, numClasses: 2 });
-  const radiographs = await Promise.all(files.map(readRadiograph));
-  const y = files.map((f) => labels.get(path.resolve(f)) ?? 0);
-  const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
-  model.train();
-  for (let step = 0; step < 3; step++) {
-    tidy(() => {
-      optimizer.zeroGrad();
-      const loss = crossEntropy(model.call(modelInput(radiographs, 64)), tensor(BigInt64Array.from(y.map(BigInt)), [y.length]));
-      loss.backward();
-      optimizer.step();
-    });
-  }
-  model.eval();
   const modelDir = path.join(dir, 'model');
-  saveCheckpoint(modelDir, model, { classes: ['intact', 'fracture'], inputSize: 64 });
-  model.dispose();
-  // A given cut-off of 0.9: an untrained-ish model is rarely that sure, so most cases go to review (heatmaps, SCs).
-  const card = readModelCard(modelDir);
-  await writeJsonAtomic(path.join(modelDir, 'model.json'), { ...card, threshold: policyToJson(givenCutoffPolicy(0.9)) });
+  const labelsJson = path.join(dir, 'train-labels.json');
+  writeFileSync(labelsJson, JSON.stringify(files.map((f) => [f, labels.get(path.resolve(f)) ?? 0])));
+  const trained = spawnSync(process.execPath, [TRAIN_TINY, modelDir, labelsJson, String(seed)], { encoding: 'utf8', timeout: 300_000 });
+  if (trained.status !== 0) throw new Error(`training the tiny model failed: ${trained.stderr.slice(-2000)}`);
   return { dir, images, files, labels, patientNames, patientIds, modelDir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -1,8 +1,10 @@
-// Inference off the event loop: N worker threads, each with the model loaded once. The pool claims queued jobs
+// Inference off the event loop: N worker processes, each with the model loaded once (processes, not threads:
+// LibTorch in a worker thread stalled the node's main thread at times on this machine). The pool claims queued jobs
 // from the store in batches (as many as are queued, up to the batch size), hands them to an idle worker and records
 // each image's result; a worker that dies has its jobs put back in the queue and is replaced.
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { HipfracError } from '../../util/index.js';
 import type { Metrics } from '../metrics.js';
@@ -21,7 +23,7 @@ export interface InferencePoolOptions {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: ChildProcess;
   ready: boolean;
   busy: JobRecord[] | undefined;
   batchStarted: number;
@@ -64,7 +66,11 @@ export class InferencePool {
   #spawn(): Promise<void> {
     const threads = this.options.threadsPerWorker ?? Math.max(1, Math.floor(os.availableParallelism() / this.options.workers));
     const init: WorkerInit = { modelDir: this.model.dir, policy: this.model.policy, threads, dataDir: this.options.dataDir, heatmaps: this.options.heatmaps };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    const worker = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, HIPFRAC_WORKER_INIT: JSON.stringify(init) },
+    });
     const slot: Slot = { worker, ready: false, busy: undefined, batchStarted: 0 };
     this.#slots.push(slot);
     return new Promise<void>((resolve, reject) => {
@@ -85,6 +91,7 @@ export class InferencePool {
         if (!slot.ready) reject(new HipfracError('HF_SERVE_WORKER', `the inference worker could not start: ${error.message}`, { input: this.model.dir }));
       });
       worker.on('exit', (code) => {
+        if (!slot.ready) reject(new HipfracError('HF_SERVE_WORKER', `the inference worker exited while loading the model (${code})`, { input: this.model.dir }));
         const index = this.#slots.indexOf(slot);
         if (index >= 0) this.#slots.splice(index, 1);
         if (slot.busy !== undefined) this.#requeue(slot.busy, `inference worker exited (${code})`);
@@ -133,7 +140,7 @@ export class InferencePool {
       slot.busy = jobs;
       slot.batchStarted = performance.now();
       const request: BatchRequest = { type: 'batch', batchId: this.#nextBatch++, items };
-      slot.worker.postMessage(request);
+      slot.worker.send(request);
     }
   }
 
@@ -168,8 +175,20 @@ export class InferencePool {
     this.wake();
   }
 
-  async close(): Promise<void> {
+  /** Asks each worker to finish its batch and stop; kills one that does not stop within `graceMs`. */
+  async close(graceMs = 30_000): Promise<void> {
     this.#closing = true;
-    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+    await Promise.all(this.#slots.map((s) => new Promise<void>((resolve) => {
+      if (s.worker.exitCode !== null || !s.worker.connected) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => s.worker.kill('SIGKILL'), graceMs);
+      s.worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      s.worker.send({ type: 'stop' });
+    })));
   }
 }

@@ -1,21 +1,23 @@
-// An inference worker thread: loads the model once, then for each batch reads the images (a corrupt one is
+// An inference worker process (forked by the pool, advanced serialisation): loads the model once, then for each batch reads the images (a corrupt one is
 // reported back with its reason, never crashing the worker), predicts, routes by the policy and writes Grad-CAM
 // overlays for the cases that need them.
 import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { encode } from 'fast-png';
 import path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
 import { readRadiograph, type Radiograph } from '../../data/index.js';
-import { writeOverlayPng, type Heatmap } from '../../explain/index.js';
+import { renderOverlay, type Heatmap } from '../../explain/index.js';
 import { setNumThreads } from '../../torch/index.js';
 import { decide } from '../../triage/index.js';
 import { describeError } from '../../util/index.js';
 import { TorchPredictor } from './predictor.js';
 import type { BatchRequest, ItemResult, WorkerInit, WorkerMessage } from './protocol.js';
 
-const init = workerData as WorkerInit;
-const port = parentPort;
-if (port === null) throw new Error('worker.ts runs as a worker thread');
-const post = (m: WorkerMessage): void => port.postMessage(m);
+if (process.send === undefined) throw new Error('worker.ts runs as a child process forked by the inference pool');
+const init = JSON.parse(process.env['HIPFRAC_WORKER_INIT'] ?? '{}') as WorkerInit;
+const post = (m: WorkerMessage): void => {
+  process.send?.(m);
+};
 
 let predictor: TorchPredictor;
 try {
@@ -50,7 +52,10 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
     const map = mapOf.get(item.jobId);
     if (map !== undefined) {
       heatmap = path.join('heatmaps', `${createHash('sha256').update(item.sopInstanceUid).digest('hex').slice(0, 32)}.png`);
-      await writeOverlayPng(path.join(init.dataDir, heatmap), radiograph.original, map);
+      // fast-png: a small pure-JS PNG encoder is enough for a heatmap overlay.
+      const rgb = renderOverlay(radiograph.original, map);
+      await mkdir(path.join(init.dataDir, 'heatmaps'), { recursive: true });
+      await writeFile(path.join(init.dataDir, heatmap), encode({ width: rgb.width, height: rgb.height, data: rgb.data, channels: 3, depth: 8 }));
     }
     out.set(item.jobId, {
       ok: true,
@@ -69,7 +74,15 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
 }
 
 let chain = Promise.resolve();
-port.on('message', (request: BatchRequest) => {
+process.on('message', (request: BatchRequest | { readonly type: 'stop' }) => {
+  if (request.type === 'stop') {
+    // Finish the batch in hand, release the model, and let the process end.
+    void chain.then(() => {
+      predictor.dispose();
+      process.disconnect();
+    });
+    return;
+  }
   chain = chain.then(async () => {
     try {
       post({ type: 'results', batchId: request.batchId, results: await runBatch(request) });
