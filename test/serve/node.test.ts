@@ -55,8 +55,8 @@ describe('hipfrac serve with Orthanc as the PACS', needs('orthanc', 'dcmtk', 'di
     fx?.cleanup();
   });
 
-  const api = async (url: string, token: string | undefined = readToken): Promise<{ status: number; json: unknown }> => {
-    const r = await fetch(`http://127.0.0.1:${node.httpPort}${url}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  const api = async (url: string, token: string | null = readToken): Promise<{ status: number; json: unknown }> => {
+    const r = await fetch(`http://127.0.0.1:${node.httpPort}${url}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
     const text = await r.text();
     return { status: r.status, json: text.startsWith('{') ? JSON.parse(text) : text };
   };
@@ -210,9 +210,9 @@ describe('hipfrac serve with Orthanc as the PACS', needs('orthanc', 'dcmtk', 'di
     const json = (await ok.json()) as Record<string, { Value: Record<string, { Value: string[] }>[] }>;
     assert.equal(json['00081199']?.Value.length, 1);
     assert.equal((await api('/v1/studies')).status, 200);
-    assert.equal((await api('/v1/studies', undefined)).status, 401);
+    assert.equal((await api('/v1/studies', null)).status, 401);
     assert.equal((await api('/v1/studies', 'hft_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status, 401);
-    assert.equal((await api('/v1/health', undefined)).status, 200, 'health needs no token');
+    assert.equal((await api('/v1/health', null)).status, 200, 'health needs no token');
     const metrics = await api('/metrics');
     assert.equal(metrics.status, 200);
     assert.match(String(metrics.json), /hipfrac_queue_depth \d+/);
