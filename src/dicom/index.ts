@@ -19,5 +19,5 @@ export { writeDicom, part10FromEncodedDataset, WRITE_TRANSFER_SYNTAXES, IMPLEMEN
 export type { NaturalDataset, WriteDicomOptions, Part10Meta } from './write.js';
 export { readDicomIdentity } from './identity.js';
 export type { DicomIdentity } from './identity.js';
-export { buildTriageSr, COMPREHENSIVE_SR_STORAGE, HIPFRAC_SCHEME, NOT_A_DIAGNOSIS } from './sr.js';
+export { buildTriageSr, patientStudyAttributes, COMPREHENSIVE_SR_STORAGE, HIPFRAC_SCHEME, NOT_A_DIAGNOSIS } from './sr.js';
 export type { SrImageResult, TriageSrInput } from './sr.js';

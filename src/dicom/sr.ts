@@ -83,6 +83,22 @@ function imageContainer(image: SrImageResult, index: number): NaturalDataset {
   };
 }
 
+/** The Patient and General Study module attributes of a source object, for a result placed in its study. */
+export function patientStudyAttributes(s: NaturalDataset): NaturalDataset {
+  return {
+    PatientName: s['PatientName'] ?? '',
+    PatientID: s['PatientID'] ?? '',
+    PatientBirthDate: s['PatientBirthDate'] ?? '',
+    PatientSex: s['PatientSex'] ?? '',
+    StudyInstanceUID: s['StudyInstanceUID'],
+    StudyDate: s['StudyDate'] ?? '',
+    StudyTime: s['StudyTime'] ?? '',
+    ReferringPhysicianName: s['ReferringPhysicianName'] ?? '',
+    StudyID: s['StudyID'] ?? '',
+    AccessionNumber: s['AccessionNumber'] ?? '',
+  };
+}
+
 const da = (d: Date): string => d.toISOString().slice(0, 10).replace(/-/g, '');
 const tm = (d: Date): string => d.toISOString().slice(11, 19).replace(/:/g, '');
 
@@ -97,16 +113,7 @@ export function buildTriageSr(input: TriageSrInput): Buffer {
     InstanceCreationDate: da(input.created),
     InstanceCreationTime: tm(input.created),
     CodingSchemeIdentificationSequence: [{ CodingSchemeDesignator: HIPFRAC_SCHEME, CodingSchemeName: 'hipfrac local codes', CodingSchemeResponsibleOrganization: 'hipfrac' }],
-    PatientName: s['PatientName'] ?? '',
-    PatientID: s['PatientID'] ?? '',
-    PatientBirthDate: s['PatientBirthDate'] ?? '',
-    PatientSex: s['PatientSex'] ?? '',
-    StudyInstanceUID: s['StudyInstanceUID'],
-    StudyDate: s['StudyDate'] ?? '',
-    StudyTime: s['StudyTime'] ?? '',
-    ReferringPhysicianName: s['ReferringPhysicianName'] ?? '',
-    StudyID: s['StudyID'] ?? '',
-    AccessionNumber: s['AccessionNumber'] ?? '',
+    ...patientStudyAttributes(s),
     Modality: 'SR',
     SeriesInstanceUID: input.seriesInstanceUid,
     SeriesNumber: input.seriesNumber,

@@ -2,7 +2,7 @@
 // (decision, probability, "AI result — not for diagnosis"), in the source's patient/study context, new series.
 // The banner is an SVG composited by sharp; the DICOM goes through src/dicom's one writer.
 import sharp from 'sharp';
-import { writeDicom, type NaturalDataset } from '../../dicom/index.js';
+import { patientStudyAttributes, writeDicom, type NaturalDataset } from '../../dicom/index.js';
 
 export const SECONDARY_CAPTURE_STORAGE = '1.2.840.10008.5.1.4.1.1.7';
 
@@ -66,16 +66,7 @@ export async function buildSecondaryCapture(input: SecondaryCaptureInput): Promi
     InstanceCreationDate: da(input.created),
     InstanceCreationTime: tm(input.created),
     ImageType: ['DERIVED', 'SECONDARY'],
-    PatientName: s['PatientName'] ?? '',
-    PatientID: s['PatientID'] ?? '',
-    PatientBirthDate: s['PatientBirthDate'] ?? '',
-    PatientSex: s['PatientSex'] ?? '',
-    StudyInstanceUID: s['StudyInstanceUID'],
-    StudyDate: s['StudyDate'] ?? '',
-    StudyTime: s['StudyTime'] ?? '',
-    ReferringPhysicianName: s['ReferringPhysicianName'] ?? '',
-    StudyID: s['StudyID'] ?? '',
-    AccessionNumber: s['AccessionNumber'] ?? '',
+    ...patientStudyAttributes(s),
     Modality: 'OT',
     SeriesInstanceUID: input.seriesInstanceUid,
     SeriesNumber: input.seriesNumber,
