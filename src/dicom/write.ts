@@ -74,3 +74,32 @@ export function writeDicomDict(dict: DenaturalizedDataset, options: WriteDicomOp
   const metaEnd = 144 + bytes.readUInt32LE(140);
   return Buffer.concat([bytes.subarray(0, metaEnd), deflateRawSync(bytes.subarray(metaEnd), { level: options.deflateLevel ?? 6 })]);
 }
+
+export interface Part10Meta {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly transferSyntaxUid: string;
+  /** Source Application Entity Title (0002,0016): the AE that sent the data set. */
+  readonly sourceAeTitle?: string;
+}
+
+/**
+ * Puts a data set already encoded in `meta.transferSyntaxUid` (as a C-STORE delivers it) behind the preamble and
+ * a file meta group written by dcmjs, byte for byte unchanged: the DICOM node keeps what it received.
+ */
+export function part10FromEncodedDataset(encodedDataset: Uint8Array, meta: Part10Meta): Buffer {
+  const natural: NaturalDataset = {
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: meta.sopClassUid,
+    MediaStorageSOPInstanceUID: meta.sopInstanceUid,
+    TransferSyntaxUID: meta.transferSyntaxUid,
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
+    ...(meta.sourceAeTitle === undefined ? {} : { SourceApplicationEntityTitle: meta.sourceAeTitle }),
+  };
+  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(natural));
+  dict.dict = {};
+  const head = Buffer.from(dict.write());
+  return Buffer.concat([head, encodedDataset]);
+}

@@ -14,5 +14,14 @@ export const REDACT_PATHS: readonly string[] = [
 
 /** A logger writing JSON lines to `destination` (default stdout) at `level` (default info). */
 export function createServeLogger(options: { readonly level?: string; readonly destination?: DestinationStream } = {}): Logger {
-  return pino({ level: options.level ?? 'info', base: { service: 'hipfrac-serve' }, redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, options.destination);
+  return pino({
+    level: options.level ?? 'info',
+    base: { service: 'hipfrac-serve' },
+    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    // Fastify's request logs: the method and the route pattern (/v1/studies/:uid), never the URL with its UIDs or query.
+    serializers: {
+      req: (req: { method?: string; routeOptions?: { url?: string } }) => ({ method: req.method, route: req.routeOptions?.url ?? 'unmatched' }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+  }, options.destination);
 }

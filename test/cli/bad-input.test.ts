@@ -188,6 +188,19 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'malformed JSON', args: [F.badModel, '--format', 'onnx', '--out', 'out/model.onnx'], exit: 1, code: /HF_MODELS_CHECKPOINT_INVALID/ },
     { kind: 'invalid option', args: [F.model, '--format', 'tflite', '--out', 'out/model.onnx'], exit: 2, code: USAGE },
   ],
+  serve: [
+    { kind: 'missing option', args: ['--data', 'out'], exit: 2, code: USAGE },
+    { kind: 'missing path', args: ['--model', F.missing, '--data', 'out'], exit: 1, code: /HF_MODELS_CHECKPOINT_MISSING/ },
+    { kind: 'empty folder', args: ['--model', F.empty, '--data', 'out'], exit: 1, code: /HF_MODELS_CHECKPOINT_MISSING/ },
+    { kind: 'malformed JSON', args: ['--config', F.badJson], exit: 1, code: /HF_SERVE_BAD_CONFIG/ },
+    { kind: 'invalid option', args: ['--model', F.model, '--data', 'out', '--dicom-port', 'x'], exit: 2, code: USAGE },
+  ],
+  token: [
+    { kind: 'missing option', args: ['create', '--data', 'out'], exit: 2, code: USAGE },
+    { kind: 'invalid option', args: ['create', '--data', 'out', '--name', 'm', '--scope', 'root'], exit: 2, code: USAGE },
+    { kind: 'empty folder', args: ['list', '--data', F.empty], exit: 1, code: /HF_CLI_NO_NODE_DATA/ },
+    { kind: 'missing path', args: ['revoke', '--data', F.missing, '--id', '1'], exit: 1, code: /HF_CLI_NO_NODE_DATA/ },
+  ],
   user: [
     { kind: 'missing option', args: ['add', 'reader1'], exit: 2, code: USAGE },
     { kind: 'invalid option', args: ['add', 'reader1', '--role', 'surgeon', '--data', 'out'], exit: 2, code: USAGE },

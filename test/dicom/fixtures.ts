@@ -203,3 +203,9 @@ export async function makeHtj2k(dir: string, name: string, width: number, height
   writeFileSync(file, patched);
   return file;
 }
+
+/** dicom3tools' dciodvfy: the lines it reports as errors (warnings left out). */
+export function dciodvfyErrors(file: string): string[] {
+  const r = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+  return `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /^Error/.test(l.trim()));
+}

@@ -16,6 +16,8 @@ import { exportCommand } from './export.js';
 import { explainCommand } from './explain.js';
 import { attackCommand } from './attack.js';
 import { triageCalibrateCommand } from './triage-calibrate.js';
+import { serveCommand } from './serve.js';
+import { tokenCommand } from './token.js';
 // The review UI's commands (kept together for merging beside serve's).
 import { userCommand } from './user.js';
 import { feedbackCommand } from './feedback.js';
@@ -37,6 +39,8 @@ export const commands: readonly CliCommand[] = [
   explainCommand,
   attackCommand,
   triageCalibrateCommand,
+  serveCommand,
+  tokenCommand,
   userCommand,
   feedbackCommand,
 ];

@@ -20,6 +20,8 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<CliCommand>>
   explain: async () => (await import('./explain.js')).explainCommand,
   attack: async () => (await import('./attack.js')).attackCommand,
   'triage-calibrate': async () => (await import('./triage-calibrate.js')).triageCalibrateCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
+  token: async () => (await import('./token.js')).tokenCommand,
   user: async () => (await import('./user.js')).userCommand,
   feedback: async () => (await import('./feedback.js')).feedbackCommand,
 };

@@ -205,7 +205,9 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
   });
 
   const g = run.gate;
-  sections.push({
+  if (g === null) {
+    sections.push({ id: 'input-gate', title: 'Input gate', html: note(`This checkpoint has no input gate: ${run.gateMissing ?? 'it was not fitted'}. Images are not checked for being what the model was trained on before triage.`) });
+  } else sections.push({
     id: 'input-gate',
     title: 'Input gate',
     html:

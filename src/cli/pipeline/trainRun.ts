@@ -79,8 +79,11 @@ export interface TrainRunResult {
   readonly checkpointDir: string;
   readonly dataFingerprint: string;
   readonly fromScratch: boolean;
-  /** The input gate stored with the checkpoint (thresholds set on validation, pass rate measured on test). */
-  readonly gate: GateCard;
+  /** The input gate stored with the checkpoint (thresholds set on validation, pass rate measured on test); null when
+   * the validation set is too small to set its thresholds (the checkpoint then has no gate, and training still counts). */
+  readonly gate: GateCard | null;
+  /** Why the run has no gate, when it has none. */
+  readonly gateMissing?: string;
   /** The hip localiser stored with a crop 'roi' checkpoint; null otherwise. */
   readonly localiser: LocaliserCard | null;
 }
@@ -302,8 +305,17 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     extra: { evaluatedOn: evaluation.set, evaluatedImages: evaluation.n, temperatureFrom: 'validation', fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen } },
   });
   log('input gate: fitting on training features, thresholds on validation…');
-  const gate = await fitRunGate({ model, trainRows: split.train, validRows: split.valid, testRows: split.test, datasetDir: options.datasetDir, checkpointDir, config, workers });
-  log(`input gate: ${(100 * gate.measured.validation.passRate).toFixed(1)} % of validation${gate.measured.test === undefined ? '' : `, ${(100 * gate.measured.test.passRate).toFixed(1)} % of test`} images pass`);
+  let gate: GateCard | null = null;
+  let gateMissing: string | undefined;
+  try {
+    gate = await fitRunGate({ model, trainRows: split.train, validRows: split.valid, testRows: split.test, datasetDir: options.datasetDir, checkpointDir, config, workers });
+    log(`input gate: ${(100 * gate.measured.validation.passRate).toFixed(1)} % of validation${gate.measured.test === undefined ? '' : `, ${(100 * gate.measured.test.passRate).toFixed(1)} % of test`} images pass`);
+  } catch (error) {
+    // The trained model is kept: a gate that cannot be calibrated is left out, and said so, rather than failing the run.
+    if (!(error instanceof HipfracError && error.code === 'HF_GATE_TOO_FEW')) throw error;
+    gateMissing = error.message;
+    log(`input gate: none (${error.message}); the checkpoint is saved without one.`);
+  }
   const localiser = config.crop === 'roi' && (options.localiserEpochs ?? 20) > 0 ? await fitLocaliser(split, options.datasetDir, checkpointDir, options.localiserEpochs ?? 20, config.seed, workers, log) : null;
   const result: TrainRunResult = {
     model,
@@ -323,6 +335,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     dataFingerprint: fingerprint,
     fromScratch,
     gate,
+    ...(gateMissing === undefined ? {} : { gateMissing }),
     localiser,
   };
   if (writer) await writeJsonAtomic(path.join(outDir, 'results.json'), summarise(result, config));
@@ -359,7 +372,7 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     history: run.history,
     lrs: run.protocol.lrs,
     localiser: run.localiser,
-    gate: { passRate: run.gate.passRate, thresholds: run.gate.thresholds, measured: run.gate.measured, bodyPart: run.gate.bodyPart ?? null, view: run.gate.view ?? null },
+    gate: run.gate === null ? { missing: run.gateMissing ?? 'not fitted' } : { passRate: run.gate.passRate, thresholds: run.gate.thresholds, measured: run.gate.measured, bodyPart: run.gate.bodyPart ?? null, view: run.gate.view ?? null },
     bestEpoch: run.protocol.bestEpoch,
     stoppedEarly: run.protocol.stoppedEarly,
     seconds: run.seconds,

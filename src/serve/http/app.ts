@@ -16,7 +16,7 @@ export interface HealthReport {
 
 export interface HttpDeps {
   readonly store: ServeStore;
-  /** pino logger (with redaction); the app logs method, route pattern, status and time — never URLs or bodies. */
+  /** pino logger (createServeLogger: redaction, request serializers that log method and route pattern — never URLs or bodies). */
   readonly logger: Logger;
   readonly health: () => HealthReport;
   /** Largest request body in bytes (STOW-RS uploads), default 64 MiB. */
@@ -44,14 +44,9 @@ const HTTP_STATUS: Readonly<Record<string, number>> = {
 export async function buildHttpApp(deps: HttpDeps, plugins: readonly HttpPlugin[] = []): Promise<FastifyInstance> {
   const options: FastifyServerOptions = {
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
     bodyLimit: deps.bodyLimit ?? 64 * 1024 * 1024,
   };
   const app = Fastify(options) as unknown as FastifyInstance;
-  app.addHook('onResponse', async (request, reply) => {
-    // The route pattern (/v1/studies/:uid), never the URL: UIDs and query strings stay out of the logs.
-    request.log.info({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
   app.setErrorHandler(async (error, request, reply) => {
     if (error instanceof HipfracError) {
       const status = HTTP_STATUS[error.code] ?? 500;

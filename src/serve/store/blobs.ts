@@ -26,6 +26,27 @@ async function fsyncPath(target: string, flags: number): Promise<void> {
   }
 }
 
+/** Temporary name, write, fsync, rename, fsync the folder: the file is whole on disk, or absent. */
+async function writeDurably(full: string, bytes: Uint8Array): Promise<void> {
+  const dir = path.dirname(full);
+  await fs.mkdir(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(full)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await fs.open(tmp, 'w');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, full);
+    await fsyncPath(dir, constants.O_RDONLY);
+  } catch (cause) {
+    await fs.rm(tmp, { force: true });
+    throw cause;
+  }
+}
+
 export class BlobStore {
   readonly root: string;
   readonly minFreeBytes: number;
@@ -55,7 +76,6 @@ export class BlobStore {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const rel = path.join(kind, sha256.slice(0, 2), sha256.slice(2, 4), `${sha256}${extension}`);
     const full = path.join(this.root, rel);
-    const dir = path.dirname(full);
     try {
       await fs.access(full, constants.R_OK);
       const st = await fs.stat(full);
@@ -63,20 +83,9 @@ export class BlobStore {
     } catch {
       // Not there yet: write it.
     }
-    await fs.mkdir(dir, { recursive: true });
-    const tmp = path.join(dir, `.${sha256}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      const handle = await fs.open(tmp, 'w');
-      try {
-        await handle.writeFile(bytes);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(tmp, full);
-      await fsyncPath(dir, constants.O_RDONLY);
+      await writeDurably(full, bytes);
     } catch (cause) {
-      await fs.rm(tmp, { force: true });
       const code = (cause as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new HipfracError('HF_SERVE_DISK_FULL', 'the data volume is full; the instance was not kept.', { input: this.root, fix: 'free space on the data volume.', cause });
@@ -88,18 +97,7 @@ export class BlobStore {
 
   /** Writes a file under a chosen relative name (heatmaps, result objects), durably, replacing any old one. */
   async write(rel: string, bytes: Uint8Array): Promise<string> {
-    const full = path.join(this.root, rel);
-    await fs.mkdir(path.dirname(full), { recursive: true });
-    const tmp = `${full}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await fs.open(tmp, 'w');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, full);
-    await fsyncPath(path.dirname(full), constants.O_RDONLY);
+    await writeDurably(path.join(this.root, rel), bytes);
     return rel;
   }
 

@@ -344,6 +344,8 @@ export class SqliteStore implements ServeStore {
         else this.#transition(Number(r.id), 'queued');
         n++;
       }
+      // Senders retry what a crash cut off: undecided studies wait one more quiet period from now before they are decided.
+      db.prepare('UPDATE studies SET last_received_at = ? WHERE decided_revision < revision').run(now());
       return n;
     });
   }

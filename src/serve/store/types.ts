@@ -207,7 +207,7 @@ export interface ServeStore {
   recordResult(jobId: number, result: NewResult): void;
   resultsOfStudy(studyInstanceUid: string): ResultRecord[];
   jobsOfStudy(studyInstanceUid: string): JobRecord[];
-  /** After a restart: `inferring` (and stray `received`) jobs go back to `queued`; returns how many. */
+  /** After a restart: `inferring` (and stray `received`) jobs go back to `queued` (failed past the attempt limit), and undecided studies restart their quiet period; returns how many jobs moved. */
   recoverJobs(): number;
 
   dueDeliveries(now: string, limit: number): DeliveryRecord[];

@@ -1,0 +1,157 @@
+// The triage result of one study as a DICOM Comprehensive SR: the finding, P(fracture) per image with a reference
+// to the image it was inferred from, the decision and its reason, the operating point, the model's name, version
+// and data fingerprint, and the statement that it is not a diagnosis. dsrdump renders it; dciodvfy checks it.
+import type { NaturalDataset } from 'dcmjs';
+import { writeDicom } from './write.js';
+
+export const COMPREHENSIVE_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.33';
+/** hipfrac's local coding scheme for concepts DICOM and LOINC do not name. */
+export const HIPFRAC_SCHEME = '99HIPFRAC';
+
+export interface SrImageResult {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  /** null when the image could not be processed. */
+  readonly fractureProbability: number | null;
+  /** 'auto-report', 'radiologist-review' or 'not-processed'. */
+  readonly decision: string;
+  readonly reason: string;
+}
+
+export interface TriageSrInput {
+  /** Patient and study attributes copied from the source (PatientName, PatientID, PatientBirthDate, PatientSex, StudyInstanceUID, StudyDate, StudyTime, ReferringPhysicianName, StudyID, AccessionNumber). */
+  readonly source: NaturalDataset;
+  readonly sopInstanceUid: string;
+  readonly seriesInstanceUid: string;
+  readonly seriesNumber: number;
+  readonly instanceNumber: number;
+  /** Human-readable finding: 'Fracture suspected', 'No fracture', 'Needs radiologist review', 'Not processed'. */
+  readonly finding: string;
+  readonly decision: string;
+  readonly reason: string;
+  readonly operatingPoint: string;
+  readonly model: { readonly name: string; readonly version: string; readonly dataFingerprint: string };
+  readonly images: readonly SrImageResult[];
+  readonly created: Date;
+}
+
+/** The statement every hipfrac SR carries. */
+export const NOT_A_DIAGNOSIS = 'AI result - not a diagnosis. Produced by hipfrac for triage; a radiologist makes the diagnosis.';
+
+const code = (value: string, scheme: string, meaning: string): NaturalDataset => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning });
+const local = (value: string, meaning: string): NaturalDataset => code(value, HIPFRAC_SCHEME, meaning);
+
+/** The SR is written in the default repertoire (ASCII): the few symbols hipfrac's reasons use are spelled out. */
+export function asciiText(value: string): string {
+  return value.replace(/≥/g, '>=').replace(/≤/g, '<=').replace(/[—–]/g, '-').replace(/[^\x20-\x7e]/g, '?');
+}
+
+function text(relationship: string, concept: NaturalDataset, value: string): NaturalDataset {
+  return { RelationshipType: relationship, ValueType: 'TEXT', ConceptNameCodeSequence: [concept], TextValue: asciiText(value).slice(0, 1024) };
+}
+
+function imageRef(relationship: string, image: SrImageResult): NaturalDataset {
+  return {
+    RelationshipType: relationship,
+    ValueType: 'IMAGE',
+    ReferencedSOPSequence: [{ ReferencedSOPClassUID: image.sopClassUid, ReferencedSOPInstanceUID: image.sopInstanceUid }],
+  };
+}
+
+function imageContainer(image: SrImageResult, index: number): NaturalDataset {
+  const children: NaturalDataset[] = [];
+  if (image.fractureProbability !== null) {
+    children.push({
+      RelationshipType: 'CONTAINS',
+      ValueType: 'NUM',
+      ConceptNameCodeSequence: [local('FRACPROB', 'Probability of fracture')],
+      MeasuredValueSequence: [{ NumericValue: image.fractureProbability.toFixed(4), MeasurementUnitsCodeSequence: [code('1', 'UCUM', 'no units')] }],
+      ContentSequence: [imageRef('INFERRED FROM', image)],
+    });
+  } else {
+    children.push(imageRef('CONTAINS', image));
+  }
+  children.push(text('CONTAINS', local('IMGDECISION', 'Image decision'), image.decision));
+  children.push(text('CONTAINS', local('IMGREASON', 'Image decision reason'), image.reason));
+  return {
+    RelationshipType: 'CONTAINS',
+    ValueType: 'CONTAINER',
+    ConceptNameCodeSequence: [local('IMGRESULT', `Image result ${index + 1}`)],
+    ContinuityOfContent: 'SEPARATE',
+    ContentSequence: children,
+  };
+}
+
+/** The Patient and General Study module attributes of a source object, for a result placed in its study. */
+export function patientStudyAttributes(s: NaturalDataset): NaturalDataset {
+  return {
+    PatientName: s['PatientName'] ?? '',
+    PatientID: s['PatientID'] ?? '',
+    PatientBirthDate: s['PatientBirthDate'] ?? '',
+    PatientSex: s['PatientSex'] ?? '',
+    StudyInstanceUID: s['StudyInstanceUID'],
+    StudyDate: s['StudyDate'] ?? '',
+    StudyTime: s['StudyTime'] ?? '',
+    ReferringPhysicianName: s['ReferringPhysicianName'] ?? '',
+    StudyID: s['StudyID'] ?? '',
+    AccessionNumber: s['AccessionNumber'] ?? '',
+  };
+}
+
+const da = (d: Date): string => d.toISOString().slice(0, 10).replace(/-/g, '');
+const tm = (d: Date): string => d.toISOString().slice(11, 19).replace(/:/g, '');
+
+/** Builds the SR as Part 10 bytes (explicit VR little endian) through writeDicom. */
+export function buildTriageSr(input: TriageSrInput): Buffer {
+  const s = input.source;
+  const bySeries = new Map<string, SrImageResult[]>();
+  for (const image of input.images) bySeries.set(image.seriesInstanceUid, [...(bySeries.get(image.seriesInstanceUid) ?? []), image]);
+  const dataset: NaturalDataset = {
+    SOPClassUID: COMPREHENSIVE_SR_STORAGE,
+    SOPInstanceUID: input.sopInstanceUid,
+    InstanceCreationDate: da(input.created),
+    InstanceCreationTime: tm(input.created),
+    CodingSchemeIdentificationSequence: [{ CodingSchemeDesignator: HIPFRAC_SCHEME, CodingSchemeName: 'hipfrac local codes', CodingSchemeResponsibleOrganization: 'hipfrac' }],
+    ...patientStudyAttributes(s),
+    Modality: 'SR',
+    SeriesInstanceUID: input.seriesInstanceUid,
+    SeriesNumber: input.seriesNumber,
+    SeriesDescription: 'hipfrac AI triage result',
+    ReferencedPerformedProcedureStepSequence: [],
+    Manufacturer: 'hipfrac',
+    ManufacturerModelName: input.model.name,
+    SoftwareVersions: input.model.version,
+    InstanceNumber: input.instanceNumber,
+    CompletionFlag: 'COMPLETE',
+    VerificationFlag: 'UNVERIFIED',
+    ContentDate: da(input.created),
+    ContentTime: tm(input.created),
+    PerformedProcedureCodeSequence: [],
+    ValueType: 'CONTAINER',
+    ConceptNameCodeSequence: [code('18748-4', 'LN', 'Diagnostic imaging report')],
+    ContinuityOfContent: 'SEPARATE',
+    ContentSequence: [
+      text('CONTAINS', code('121071', 'DCM', 'Finding'), input.finding),
+      text('CONTAINS', local('DECISION', 'Study decision'), input.decision),
+      text('CONTAINS', local('REASON', 'Decision reason'), input.reason),
+      text('CONTAINS', local('OPPOINT', 'Operating point'), input.operatingPoint),
+      text('CONTAINS', code('111001', 'DCM', 'Algorithm Name'), input.model.name),
+      text('CONTAINS', code('111003', 'DCM', 'Algorithm Version'), input.model.version),
+      text('CONTAINS', local('DATAFP', 'Training data fingerprint'), input.model.dataFingerprint),
+      ...input.images.map(imageContainer),
+      text('CONTAINS', code('121106', 'DCM', 'Comment'), NOT_A_DIAGNOSIS),
+    ],
+  };
+  // Evidence (Type 1C): the images the result was inferred from, when there are any.
+  if (input.images.length > 0) {
+    dataset['CurrentRequestedProcedureEvidenceSequence'] = [{
+      StudyInstanceUID: s['StudyInstanceUID'],
+      ReferencedSeriesSequence: [...bySeries].map(([series, images]) => ({
+        SeriesInstanceUID: series,
+        ReferencedSOPSequence: images.map((i) => ({ ReferencedSOPClassUID: i.sopClassUid, ReferencedSOPInstanceUID: i.sopInstanceUid })),
+      })),
+    }];
+  }
+  return writeDicom(dataset);
+}

@@ -1,0 +1,194 @@
+// Inference off the event loop: N worker processes, each with the model loaded once (processes, not threads:
+// LibTorch in a worker thread stalled the node's main thread at times on this machine). The pool claims queued jobs
+// from the store in batches (as many as are queued, up to the batch size), hands them to an idle worker and records
+// each image's result; a worker that dies has its jobs put back in the queue and is replaced.
+import os from 'node:os';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { HipfracError } from '../../util/index.js';
+import type { Metrics } from '../metrics.js';
+import type { JobRecord, SqliteStore } from '../store/index.js';
+import type { BatchItem, BatchRequest, ItemResult, WorkerInit, WorkerMessage } from './protocol.js';
+import type { ServingModel } from './servingModel.js';
+
+export interface InferencePoolOptions {
+  readonly workers: number;
+  /** Most images per batch (default 8). */
+  readonly batchSize: number;
+  readonly dataDir: string;
+  readonly heatmaps: 'review' | 'all';
+  /** LibTorch threads per worker (default: the machine's cores shared among the workers). */
+  readonly threadsPerWorker?: number;
+}
+
+interface Slot {
+  worker: ChildProcess;
+  ready: boolean;
+  busy: JobRecord[] | undefined;
+  batchStarted: number;
+}
+
+export class InferencePool {
+  readonly #slots: Slot[] = [];
+  #nextBatch = 1;
+  #closing = false;
+  #scheduled = false;
+  #listeners: (() => void)[] = [];
+
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly model: ServingModel,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    readonly options: InferencePoolOptions,
+  ) {}
+
+  /** Called after results were recorded (the study decider listens). */
+  onResults(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Starts the workers; resolves once every one has loaded the model, rejects with the first load failure. */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.options.workers }, () => this.#spawn()));
+    this.wake();
+  }
+
+  get readyWorkers(): number {
+    return this.#slots.filter((s) => s.ready).length;
+  }
+
+  get busyWorkers(): number {
+    return this.#slots.filter((s) => s.busy !== undefined).length;
+  }
+
+  #spawn(): Promise<void> {
+    const threads = this.options.threadsPerWorker ?? Math.max(1, Math.floor(os.availableParallelism() / this.options.workers));
+    const init: WorkerInit = { modelDir: this.model.dir, policy: this.model.policy, threads, dataDir: this.options.dataDir, heatmaps: this.options.heatmaps };
+    const worker = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, HIPFRAC_WORKER_INIT: JSON.stringify(init) },
+    });
+    const slot: Slot = { worker, ready: false, busy: undefined, batchStarted: 0 };
+    this.#slots.push(slot);
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready') {
+          slot.ready = true;
+          resolve();
+          this.wake();
+        } else if (m.type === 'fatal') {
+          this.logger.error({ message: m.message }, 'inference worker failed');
+          if (!slot.ready) reject(new HipfracError('HF_SERVE_WORKER', `the inference worker could not start: ${m.message}`, { input: this.model.dir }));
+        } else if (m.type === 'results') {
+          this.#record(slot, m.results);
+        }
+      });
+      worker.on('error', (error) => {
+        this.logger.error({ message: error.message }, 'inference worker error');
+        if (!slot.ready) reject(new HipfracError('HF_SERVE_WORKER', `the inference worker could not start: ${error.message}`, { input: this.model.dir }));
+      });
+      worker.on('exit', (code) => {
+        if (!slot.ready) reject(new HipfracError('HF_SERVE_WORKER', `the inference worker exited while loading the model (${code})`, { input: this.model.dir }));
+        const index = this.#slots.indexOf(slot);
+        if (index >= 0) this.#slots.splice(index, 1);
+        if (slot.busy !== undefined) this.#requeue(slot.busy, `inference worker exited (${code})`);
+        slot.busy = undefined;
+        if (!this.#closing && slot.ready) {
+          this.logger.warn({ code }, 'inference worker exited; starting a new one');
+          this.#spawn().catch((error: unknown) => this.logger.error({ message: (error as Error).message }, 'could not replace the inference worker'));
+        }
+      });
+    });
+  }
+
+  /** Puts a dead worker's jobs back in the queue (failed once they used up their attempts). */
+  #requeue(jobs: readonly JobRecord[], why: string): void {
+    for (const job of jobs) {
+      try {
+        this.store.transitionJob(job.id, job.attempts >= 3 ? 'failed' : 'queued', job.attempts >= 3 ? why : '');
+      } catch (error) {
+        this.logger.error({ code: (error as { code?: string }).code, jobId: job.id }, 'could not requeue a job');
+      }
+    }
+    this.wake();
+  }
+
+  /** Dispatches queued jobs to idle workers on the next turn of the event loop. */
+  wake(): void {
+    if (this.#scheduled || this.#closing) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#dispatch();
+    });
+  }
+
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (!slot.ready || slot.busy !== undefined) continue;
+      const jobs = this.store.claimJobs(this.options.batchSize);
+      if (jobs.length === 0) return;
+      const items: BatchItem[] = [];
+      for (const job of jobs) {
+        const instance = this.store.getInstance(job.sopInstanceUid);
+        if (instance === undefined) continue;
+        items.push({ jobId: job.id, sopInstanceUid: job.sopInstanceUid, file: instance.file });
+      }
+      slot.busy = jobs;
+      slot.batchStarted = performance.now();
+      const request: BatchRequest = { type: 'batch', batchId: this.#nextBatch++, items };
+      slot.worker.send(request);
+    }
+  }
+
+  #record(slot: Slot, results: readonly ItemResult[]): void {
+    this.metrics.observe('hipfrac_inference_batch_seconds', 'Time to infer one batch in a worker', (performance.now() - slot.batchStarted) / 1000);
+    slot.busy = undefined;
+    for (const r of results) {
+      try {
+        if (r.ok) {
+          this.store.recordResult(r.jobId, {
+            sopInstanceUid: r.sopInstanceUid,
+            decision: r.decision,
+            fractureProbability: r.fractureProbability,
+            predicted: r.predicted,
+            confidence: r.confidence,
+            level: r.level,
+            reason: r.reason,
+            heatmap: r.heatmap,
+          });
+          this.metrics.inc('hipfrac_images_decided_total', 'Images with a result', { decision: r.decision });
+        } else {
+          this.store.quarantineInstance(r.sopInstanceUid, r.reason);
+          this.store.recordResult(r.jobId, { sopInstanceUid: r.sopInstanceUid, decision: 'not-processed', fractureProbability: null, predicted: '', confidence: null, level: '', reason: r.reason, heatmap: '' });
+          this.metrics.inc('hipfrac_images_failed_total', 'Images quarantined: pixel data not decodable');
+          this.logger.warn({ jobId: r.jobId }, 'image quarantined: pixel data not decodable');
+        }
+      } catch (error) {
+        this.logger.error({ code: (error as { code?: string }).code, jobId: r.jobId }, 'could not record a result');
+      }
+    }
+    for (const l of this.#listeners) l();
+    this.wake();
+  }
+
+  /** Asks each worker to finish its batch and stop; kills one that does not stop within `graceMs`. */
+  async close(graceMs = 30_000): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#slots.map((s) => new Promise<void>((resolve) => {
+      if (s.worker.exitCode !== null || !s.worker.connected) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => s.worker.kill('SIGKILL'), graceMs);
+      s.worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      s.worker.send({ type: 'stop' });
+    })));
+  }
+}

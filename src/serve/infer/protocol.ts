@@ -1,0 +1,47 @@
+// Messages between the node and its inference workers (structured-clone data only).
+import type { TriagePolicy } from '../../triage/index.js';
+
+export interface WorkerInit {
+  readonly modelDir: string;
+  readonly policy: TriagePolicy;
+  /** LibTorch intra-op threads for this worker. */
+  readonly threads: number;
+  /** Absolute data folder; heatmaps go to <dataDir>/heatmaps/. */
+  readonly dataDir: string;
+  /** Which cases get a Grad-CAM heatmap: those sent to review, or all. */
+  readonly heatmaps: 'review' | 'all';
+}
+
+export interface BatchItem {
+  readonly jobId: number;
+  readonly sopInstanceUid: string;
+  /** Relative to the data folder. */
+  readonly file: string;
+}
+
+export interface BatchRequest {
+  readonly type: 'batch';
+  readonly batchId: number;
+  readonly items: readonly BatchItem[];
+}
+
+export type ItemResult =
+  | {
+      readonly ok: true;
+      readonly jobId: number;
+      readonly sopInstanceUid: string;
+      readonly fractureProbability: number;
+      readonly predicted: string;
+      readonly confidence: number;
+      readonly decision: 'auto-report' | 'radiologist-review';
+      readonly level: string;
+      readonly reason: string;
+      /** Relative to the data folder; '' when none. */
+      readonly heatmap: string;
+    }
+  | { readonly ok: false; readonly jobId: number; readonly sopInstanceUid: string; readonly reason: string };
+
+export type WorkerMessage =
+  | { readonly type: 'ready'; readonly inputSize: number }
+  | { readonly type: 'results'; readonly batchId: number; readonly results: readonly ItemResult[] }
+  | { readonly type: 'fatal'; readonly message: string };

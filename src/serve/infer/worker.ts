@@ -1,0 +1,94 @@
+// An inference worker process (forked by the pool, advanced serialisation): loads the model once, then for each batch reads the images (a corrupt one is
+// reported back with its reason, never crashing the worker), predicts, routes by the policy and writes Grad-CAM
+// overlays for the cases that need them.
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { encode } from 'fast-png';
+import path from 'node:path';
+import { readRadiograph, type Radiograph } from '../../data/index.js';
+import { renderOverlay, type Heatmap } from '../../explain/index.js';
+import { setNumThreads } from '../../torch/index.js';
+import { decide } from '../../triage/index.js';
+import { describeError } from '../../util/index.js';
+import { TorchPredictor } from './predictor.js';
+import type { BatchRequest, ItemResult, WorkerInit, WorkerMessage } from './protocol.js';
+
+if (process.send === undefined) throw new Error('worker.ts runs as a child process forked by the inference pool');
+const init = JSON.parse(process.env['HIPFRAC_WORKER_INIT'] ?? '{}') as WorkerInit;
+const post = (m: WorkerMessage): void => {
+  process.send?.(m);
+};
+
+let predictor: TorchPredictor;
+try {
+  setNumThreads(Math.max(1, init.threads));
+  predictor = new TorchPredictor(init.modelDir, init.policy);
+  post({ type: 'ready', inputSize: predictor.card.inputSize });
+} catch (error) {
+  post({ type: 'fatal', message: describeError(error) });
+  throw error;
+}
+
+async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
+  const out = new Map<number, ItemResult>();
+  const images: { item: BatchRequest['items'][number]; radiograph: Radiograph }[] = [];
+  for (const item of request.items) {
+    try {
+      images.push({ item, radiograph: await readRadiograph(path.join(init.dataDir, item.file)) });
+    } catch (error) {
+      out.set(item.jobId, { ok: false, jobId: item.jobId, sopInstanceUid: item.sopInstanceUid, reason: describeError(error) });
+    }
+  }
+  const probabilities = predictor.predictBatch(images.map((i) => i.radiograph));
+  const decisions = probabilities.map((p) => decide(p, init.policy));
+  const explain = images.map((_, i) => init.heatmaps === 'all' || decisions[i]?.decision === 'radiologist-review');
+  const chosen = images.filter((_, i) => explain[i]);
+  const maps = predictor.heatmaps(chosen.map((c) => c.radiograph));
+  const mapOf = new Map<number, Heatmap>(chosen.map((c, i) => [c.item.jobId, maps[i] as Heatmap]));
+  for (const [i, { item, radiograph }] of images.entries()) {
+    const d = decisions[i];
+    if (d === undefined) continue;
+    let heatmap = '';
+    const map = mapOf.get(item.jobId);
+    if (map !== undefined) {
+      heatmap = path.join('heatmaps', `${createHash('sha256').update(item.sopInstanceUid).digest('hex').slice(0, 32)}.png`);
+      // fast-png: a small pure-JS PNG encoder is enough for a heatmap overlay.
+      const rgb = renderOverlay(radiograph.original, map);
+      await mkdir(path.join(init.dataDir, 'heatmaps'), { recursive: true });
+      await writeFile(path.join(init.dataDir, heatmap), encode({ width: rgb.width, height: rgb.height, data: rgb.data, channels: 3, depth: 8 }));
+    }
+    out.set(item.jobId, {
+      ok: true,
+      jobId: item.jobId,
+      sopInstanceUid: item.sopInstanceUid,
+      fractureProbability: d.fractureProbability,
+      predicted: predictor.card.classes[d.predicted] ?? String(d.predicted),
+      confidence: d.confidence,
+      decision: d.decision,
+      level: d.level ?? '',
+      reason: d.reason,
+      heatmap,
+    });
+  }
+  return request.items.map((item) => out.get(item.jobId) as ItemResult);
+}
+
+let chain = Promise.resolve();
+process.on('message', (request: BatchRequest | { readonly type: 'stop' }) => {
+  if (request.type === 'stop') {
+    // Finish the batch in hand, release the model, and let the process end.
+    void chain.then(() => {
+      predictor.dispose();
+      process.disconnect();
+    });
+    return;
+  }
+  chain = chain.then(async () => {
+    try {
+      post({ type: 'results', batchId: request.batchId, results: await runBatch(request) });
+    } catch (error) {
+      post({ type: 'fatal', message: describeError(error) });
+      process.exit(1);
+    }
+  });
+});

@@ -1,0 +1,135 @@
+// One running node: store and files, inference workers, the DICOM SCP, the HTTP server (API, STOW-RS, metrics),
+// the study decider and the result sender. `startServeNode` brings them up in that order and recovers what a
+// crash left (claimed jobs back to the queue, undecided studies, pending deliveries); `close()` stops them in reverse.
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ServeConfig } from './config.js';
+import { Sender } from './deliver/sender.js';
+import { apiPlugin } from './http/api.js';
+import { buildHttpApp, type HttpPlugin } from './http/app.js';
+import { stowPlugin } from './http/stow.js';
+import { InferencePool } from './infer/pool.js';
+import { readServingModel, type ServingModel } from './infer/servingModel.js';
+import { createServeLogger } from './log.js';
+import { Metrics } from './metrics.js';
+import { DicomNode } from './receive/dimse.js';
+import { Ingest } from './receive/ingest.js';
+import { StudyResults } from './results/studyResults.js';
+import { REVIEW_MIGRATIONS, reviewPlugin } from './review/index.js';
+import { openStore, type BlobStore, type SqliteStore } from './store/index.js';
+
+export interface RunningNode {
+  readonly config: ServeConfig;
+  readonly store: SqliteStore;
+  readonly blobs: BlobStore;
+  readonly model: ServingModel;
+  readonly dicomPort: number;
+  readonly httpPort: number;
+  readonly http: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** More HTTP plugins, registered after the node's own and the review UI (/review/). */
+  readonly plugins?: readonly HttpPlugin[];
+}
+
+export async function startServeNode(config: ServeConfig, options: StartOptions = {}): Promise<RunningNode> {
+  const logger = options.logger ?? createServeLogger({ level: config.logLevel });
+  const model = readServingModel(config.modelDir);
+  const dataDir = path.resolve(config.dataDir);
+  const { store, blobs } = openStore(dataDir, { minFreeBytes: config.minFreeBytes, migrations: REVIEW_MIGRATIONS });
+  const recovered = store.recoverJobs();
+  if (recovered > 0) logger.info({ jobs: recovered }, 'recovered jobs left by the last run');
+  const started = Date.now();
+  const metrics = new Metrics();
+  metrics.gauge('hipfrac_queue_depth', 'Images waiting for inference', () => store.queueDepth());
+  metrics.gauge('hipfrac_jobs', 'Jobs by state', () => store.counts().jobs);
+  metrics.gauge('hipfrac_deliveries', 'Result deliveries by state', () => store.counts().deliveries);
+  metrics.gauge('hipfrac_instances', 'Instances received by status', () => {
+    const c = store.counts();
+    return { received: c.instancesReceived, skipped: c.instancesSkipped, quarantined: c.instancesQuarantined };
+  }, 'status');
+
+  const ingest = new Ingest(store, blobs, logger, { maxObjectBytes: config.maxObjectBytes });
+  const pool = new InferencePool(store, model, logger, metrics, { workers: config.workers, batchSize: config.batchSize, dataDir, heatmaps: config.heatmaps });
+  ingest.onIngest((outcome) => {
+    metrics.inc('hipfrac_instances_received_total', 'Objects received, by outcome', { outcome: outcome.kind === 'refused' ? `refused-${outcome.code}` : outcome.kind });
+    if (outcome.kind === 'stored') pool.wake();
+  });
+
+  const results = new StudyResults(store, blobs, model, config.destinations, logger, metrics);
+  const sender = new Sender(store, blobs, logger, metrics, { callingAeTitle: config.aeTitle, initialBackoffMs: config.deliveryInitialBackoffMs, maxBackoffMs: config.deliveryMaxBackoffMs });
+  let deciding = false;
+  const decide = async (): Promise<void> => {
+    if (deciding) return;
+    deciding = true;
+    try {
+      const quietSince = new Date(Date.now() - config.studyQuietSeconds * 1000).toISOString();
+      for (const study of store.studiesReadyToDecide(quietSince)) {
+        try {
+          await results.produce(study);
+          metrics.observe('hipfrac_study_decision_seconds', 'From the first image received to the study decided', (Date.now() - Date.parse(study.firstReceivedAt)) / 1000);
+        } catch (error) {
+          logger.error({ studyKey: study.studyKey, code: (error as { code?: string }).code, message: (error as Error).message }, 'could not produce the study result');
+        }
+      }
+      void sender.tick();
+    } finally {
+      deciding = false;
+    }
+  };
+
+  await pool.start();
+  const dicom = new DicomNode({
+    aeTitle: config.aeTitle,
+    host: config.host,
+    port: config.dicomPort,
+    allowedCallingAes: config.allowedCallingAes,
+    allowedHosts: config.allowedHosts,
+    maxAssociations: config.maxAssociations,
+    maxObjectBytes: config.maxObjectBytes,
+  }, ingest, logger);
+  const http = await buildHttpApp({
+    store,
+    logger,
+    bodyLimit: config.maxObjectBytes * 4,
+    health: () => ({
+      status: pool.readyWorkers > 0 ? 'ok' : 'degraded',
+      version: model.version,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      checks: { store: 'ok', workers: `${pool.readyWorkers} ready`, dicom: `${dicom.activeAssociations} associations` },
+    }),
+  }, [stowPlugin(ingest), apiPlugin(store, blobs, metrics), reviewPlugin({ store, blobs }), ...(options.plugins ?? [])]);
+  await http.listen({ port: config.httpPort, host: config.host });
+  const address = http.server.address();
+  const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
+  const dicomPort = await dicom.listen();
+  const decider = setInterval(() => void decide(), 500);
+  sender.start();
+  store.audit('system', 'start', '', `model ${model.name} ${model.version}`);
+  logger.info({ aeTitle: config.aeTitle, dicomPort, httpPort, workers: config.workers, destinations: config.destinations.length }, 'hipfrac serve started');
+
+  let closed = false;
+  return {
+    config,
+    store,
+    blobs,
+    model,
+    dicomPort,
+    httpPort,
+    http,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(decider);
+      sender.stop();
+      await dicom.close();
+      await http.close();
+      await pool.close();
+      store.close();
+    },
+  };
+}

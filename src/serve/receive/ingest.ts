@@ -1,0 +1,129 @@
+// The one way an object enters the node (C-STORE and STOW-RS alike): read its identity, keep its bytes by
+// content with fsync, record it (and queue an image) in one transaction — and only then report success.
+import type { Logger } from 'pino';
+import { nonImageReason, readDicomIdentity, transferSyntax, type DicomIdentity } from '../../dicom/index.js';
+import { HipfracError } from '../../util/index.js';
+import type { BlobStore, SqliteStore } from '../store/index.js';
+
+/** How a receive ended, in DICOM's terms (C-STORE status classes) and for STOW-RS's response. */
+export type IngestOutcome =
+  | { readonly kind: 'stored'; readonly sopInstanceUid: string; readonly sopClassUid: string; readonly queued: boolean }
+  | { readonly kind: 'duplicate'; readonly sopInstanceUid: string; readonly sopClassUid: string }
+  | { readonly kind: 'skipped'; readonly sopInstanceUid: string; readonly sopClassUid: string; readonly reason: string }
+  | { readonly kind: 'refused'; readonly code: 'too-large' | 'disk-full' | 'unreadable' | 'store-failed'; readonly reason: string; readonly sopInstanceUid?: string; readonly sopClassUid?: string };
+
+export interface IngestOptions {
+  /** Largest object accepted, in bytes (default 256 MiB). */
+  readonly maxObjectBytes: number;
+}
+
+/** C-STORE statuses (PS3.4 Annex B / PS3.7 Annex C) for each refusal. */
+export const CSTORE_STATUS = {
+  success: 0x0000,
+  outOfResources: 0xa700,
+  cannotUnderstand: 0xc000,
+  processingFailure: 0x0110,
+} as const;
+
+export function cStoreStatusOf(outcome: IngestOutcome): number {
+  if (outcome.kind !== 'refused') return CSTORE_STATUS.success;
+  switch (outcome.code) {
+    case 'too-large':
+    case 'disk-full':
+      return CSTORE_STATUS.outOfResources;
+    case 'unreadable':
+      return CSTORE_STATUS.cannotUnderstand;
+    default:
+      return CSTORE_STATUS.processingFailure;
+  }
+}
+
+export type IngestListener = (outcome: IngestOutcome, studyKey: string | undefined) => void;
+
+export class Ingest {
+  readonly #listeners: IngestListener[] = [];
+
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly blobs: BlobStore,
+    private readonly logger: Logger,
+    readonly options: IngestOptions,
+  ) {}
+
+  /** Called after each receive (metrics, waking the inference scheduler). */
+  onIngest(listener: IngestListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Refusal for an object over the size limit (the sender's bytes were not kept). */
+  tooLarge(bytes: number, source: string): IngestOutcome {
+    const outcome: IngestOutcome = { kind: 'refused', code: 'too-large', reason: `object of ${bytes} bytes exceeds the limit of ${this.options.maxObjectBytes} bytes` };
+    this.logger.warn({ source, bytes, limit: this.options.maxObjectBytes }, 'object refused: over the size limit');
+    this.#emit(outcome, undefined);
+    return outcome;
+  }
+
+  /** Keeps and records one Part 10 object from `source` (`ae:NAME` or `token:ID`). Never throws. */
+  async accept(part10: Uint8Array, source: string): Promise<IngestOutcome> {
+    if (part10.byteLength > this.options.maxObjectBytes) return this.tooLarge(part10.byteLength, source);
+    let id: DicomIdentity;
+    try {
+      id = readDicomIdentity(part10, '(received object)');
+    } catch (cause) {
+      const outcome: IngestOutcome = { kind: 'refused', code: 'unreadable', reason: (cause as Error).message };
+      this.logger.warn({ source, code: (cause as { code?: string }).code }, 'object refused: not readable DICOM');
+      this.#emit(outcome, undefined);
+      return outcome;
+    }
+    const known = this.store.getInstance(id.sopInstanceUid);
+    const studyKey = this.store.studyKey(id.studyInstanceUid);
+    if (known !== undefined) {
+      // Re-sent: recognised by SOP Instance UID, counted, not stored or processed again.
+      this.store.recordInstance(this.#newInstance(id, { sha256: known.sha256, file: known.file, bytes: known.bytes }, known.status, known.reason, source));
+      const outcome: IngestOutcome = { kind: 'duplicate', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid };
+      this.logger.info({ source, studyKey }, 'instance re-sent: recognised, not processed again');
+      this.#emit(outcome, studyKey);
+      return outcome;
+    }
+    const skipReason = nonImageReason(id.sopClassUid) ?? (id.hasPixelData ? undefined : 'no pixel data') ?? (transferSyntax(id.transferSyntaxUid) === undefined ? 'transfer syntax not decodable' : undefined);
+    try {
+      const blob = await this.blobs.put(part10);
+      const status = skipReason === undefined ? 'stored' : 'skipped';
+      const r = this.store.recordInstance(this.#newInstance(id, blob, status, skipReason ?? '', source));
+      this.store.audit(source, 'receive', studyKey, status === 'stored' ? 'image stored and queued' : `skipped: ${skipReason}`);
+      const outcome: IngestOutcome = skipReason === undefined
+        ? { kind: 'stored', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, queued: r.job !== undefined }
+        : { kind: 'skipped', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, reason: skipReason };
+      this.logger.info({ source, studyKey, status }, 'instance received');
+      this.#emit(outcome, studyKey);
+      return outcome;
+    } catch (cause) {
+      const diskFull = cause instanceof HipfracError && cause.code === 'HF_SERVE_DISK_FULL';
+      const outcome: IngestOutcome = { kind: 'refused', code: diskFull ? 'disk-full' : 'store-failed', reason: (cause as Error).message, sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid };
+      this.logger.error({ source, studyKey, code: (cause as { code?: string }).code }, diskFull ? 'instance refused: disk full' : 'instance refused: could not be kept');
+      this.#emit(outcome, studyKey);
+      return outcome;
+    }
+  }
+
+  #newInstance(id: DicomIdentity, blob: { sha256: string; file: string; bytes: number }, status: 'stored' | 'skipped' | 'quarantined', reason: string, source: string) {
+    return {
+      sopInstanceUid: id.sopInstanceUid,
+      sopClassUid: id.sopClassUid,
+      studyInstanceUid: id.studyInstanceUid,
+      seriesInstanceUid: id.seriesInstanceUid,
+      transferSyntaxUid: id.transferSyntaxUid,
+      sha256: blob.sha256,
+      file: blob.file,
+      bytes: blob.bytes,
+      status,
+      reason,
+      source,
+      context: { studyInstanceUid: id.studyInstanceUid, patientId: id.patientId, patientName: id.patientName, accessionNumber: id.accessionNumber, studyDate: id.studyDate },
+    };
+  }
+
+  #emit(outcome: IngestOutcome, studyKey: string | undefined): void {
+    for (const l of this.#listeners) l(outcome, studyKey);
+  }
+}

@@ -1,0 +1,42 @@
+// The triage SR: dcmtk's dsrdump renders its finding and probabilities; dciodvfy finds no errors in it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildTriageSr } from '../../src/dicom/index.js';
+import { needs } from '../helpers/references.js';
+import { dciodvfyErrors } from './fixtures.js';
+
+test('a triage SR parses in dsrdump with finding and P(fracture), and passes dciodvfy', needs('dcmtk', 'dicom3tools'), (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-sr-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bytes = buildTriageSr({
+    source: { PatientName: 'Phantom^One', PatientID: 'P1', StudyInstanceUID: '1.2.3.4', StudyDate: '20260101', StudyTime: '101010', AccessionNumber: 'A1', PatientSex: 'F', PatientBirthDate: '19400101' },
+    sopInstanceUid: '2.25.1234',
+    seriesInstanceUid: '2.25.5678',
+    seriesNumber: 9901,
+    instanceNumber: 1,
+    finding: 'Needs radiologist review',
+    decision: 'radiologist-review',
+    reason: 'the most suspicious image was below the cut-off',
+    operatingPoint: 'given-cutoff: confidence cut-off 99.50 %',
+    model: { name: 'resnet18', version: '0.1.0', dataFingerprint: 'abc123' },
+    images: [
+      { sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: '1.2.3.4.5.1', seriesInstanceUid: '1.2.3.4.5', fractureProbability: 0.8731, decision: 'radiologist-review', reason: 'confidence 87.31 % < cut-off 99.50 %' },
+      { sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: '1.2.3.4.5.2', seriesInstanceUid: '1.2.3.4.5', fractureProbability: null, decision: 'not-processed', reason: 'pixel data not decodable' },
+    ],
+    created: new Date('2026-01-02T03:04:05Z'),
+  });
+  const file = path.join(dir, 'sr.dcm');
+  writeFileSync(file, bytes);
+  const dump = spawnSync('dsrdump', [file], { encoding: 'utf8' });
+  assert.equal(dump.status, 0, dump.stderr);
+  assert.match(dump.stdout, /Comprehensive SR/);
+  assert.match(dump.stdout, /Finding.*="Needs radiologist review"/);
+  assert.match(dump.stdout, /Probability of fracture.*="0\.8731"/);
+  assert.match(dump.stdout, /not a diagnosis/);
+  assert.match(dump.stdout, /inferred from IMAGE/);
+  assert.deepEqual(dciodvfyErrors(file), []);
+});
