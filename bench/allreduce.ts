@@ -4,7 +4,7 @@
 // with no communication, with all-reduce after backward, and with the bucketed hooks overlapping backward).
 // Usage: node dist/bench/allreduce.js [--rounds 3] [--iters 3] [--batch 2] [--size 112] | --doc-only
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../test/helpers/ports.js';
 import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -159,16 +159,6 @@ class World {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function coordinator(): Promise<void> {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, iters: { type: 'string', default: '3' }, batch: { type: 'string', default: '2' }, size: { type: 'string', default: '112' } } });

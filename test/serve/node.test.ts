@@ -13,7 +13,8 @@ import type { RunningNode } from '../../src/serve/index.js';
 import { needs } from '../helpers/references.js';
 import { dciodvfyErrors } from '../dicom/fixtures.js';
 import { makeFixture, runTool, startNode, waitFor, type Fixture } from './fixtures.js';
-import { freePort, seriesOfStudy, startOrthanc, type Orthanc } from './orthanc.js';
+import { freePort } from '../helpers/ports.js';
+import { seriesOfStudy, startOrthanc, type Orthanc } from './orthanc.js';
 
 interface StudyJson {
   studyInstanceUid: string;
