@@ -108,7 +108,8 @@ export class InputGate {
     if (!(passRate > 0 && passRate < 1)) throw new HipfracError('HF_GATE_BAD_OPTION', `the gate's validation pass rate must lie in (0, 1), got ${passRate}.`, { fix: 'use e.g. 0.95.' });
     if (valid.features.length < 5) throw new HipfracError('HF_GATE_TOO_FEW', `the gate needs at least 5 validation images to set its thresholds, got ${valid.features.length}.`, { fix: 'split with a larger validation fraction.' });
     const feature = fitMahalanobis(train.features, train.labels);
-    const pixel = fitMahalanobis(train.pixels, null);
+    // The pixel descriptor mixes units (shares, gradients, skewness): shrink its correlations, not towards one variance.
+    const pixel = fitMahalanobis(train.pixels, null, { target: 'diagonal' });
     const probeOf = (names: readonly (string | null)[]): LinearProbe | null => {
       const keep = names.map((n, i) => (n === null || n === 'unknown' ? -1 : i)).filter((i) => i >= 0);
       return fitProbe(keep.map((i) => train.features[i] as Float32Array), keep.map((i) => names[i] as string));

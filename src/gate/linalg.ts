@@ -11,11 +11,18 @@ export function meanOf(rows: readonly ArrayLike<number>[], d: number): Float64Ar
 }
 
 /**
- * Covariance of the rows around per-row centres (`centreOf(i)`: the class mean for a pooled within-class
- * covariance), shrunk towards a scaled identity: (1 − λ) Σ + λ (tr Σ / d) I. λ = d / (d + n) by default, so a
- * matrix fitted on fewer images than dimensions stays well conditioned.
+ * Where a shrunk covariance is pulled: 'scaled-identity' ((tr Σ / d) I, for features on one scale such as pooled
+ * activations) or 'diagonal' (diag Σ, i.e. the correlations are shrunk: for descriptors whose entries have different
+ * units, where a common variance would drown the small-scale entries).
  */
-export function shrunkCovariance(rows: readonly ArrayLike<number>[], d: number, centreOf: (i: number) => ArrayLike<number>, shrinkage?: number): { covariance: Float64Array; shrinkage: number } {
+export type ShrinkageTarget = 'scaled-identity' | 'diagonal';
+
+/**
+ * Covariance of the rows around per-row centres (`centreOf(i)`: the class mean for a pooled within-class
+ * covariance), shrunk towards a target T: (1 − λ) Σ + λ T. λ = d / (d + n) by default, so a matrix fitted on fewer
+ * images than dimensions stays well conditioned.
+ */
+export function shrunkCovariance(rows: readonly ArrayLike<number>[], d: number, centreOf: (i: number) => ArrayLike<number>, shrinkage?: number, target: ShrinkageTarget = 'scaled-identity'): { covariance: Float64Array; shrinkage: number } {
   const n = rows.length;
   const cov = new Float64Array(d * d);
   const centred = new Float64Array(d);
@@ -41,8 +48,11 @@ export function shrunkCovariance(rows: readonly ArrayLike<number>[], d: number, 
   }
   const lambda = shrinkage ?? d / (d + n);
   const floor = Math.max(trace / d, 1e-12);
+  // A constant entry has no variance of its own: it borrows a small share of the average so the matrix stays definite.
+  const targetOf = (a: number): number => (target === 'diagonal' ? Math.max(cov[a * d + a] as number, 1e-6 * floor) : floor);
+  const diag = Array.from({ length: d }, (_, a) => targetOf(a));
   for (let i = 0; i < d * d; i++) cov[i] = (1 - lambda) * (cov[i] as number);
-  for (let a = 0; a < d; a++) cov[a * d + a] = (cov[a * d + a] as number) + lambda * floor;
+  for (let a = 0; a < d; a++) cov[a * d + a] = (cov[a * d + a] as number) + lambda * (diag[a] as number);
   return { covariance: cov, shrinkage: lambda };
 }
 

@@ -152,4 +152,16 @@ describe('input gate', { timeout: 600_000 }, () => {
     const m = fitMahalanobis(cloud, null);
     assert.ok(mahalanobisScore(m, [5, 5, 5]) > 10 * mahalanobisScore(m, [0, 0, 0.4]));
   });
+
+  it('shrinking towards the diagonal keeps a small-scale entry of a mixed-unit descriptor informative', () => {
+    // Entry 0 varies by ~1, entry 1 by ~0.01 (a share next to a skewness): an image 20 spreads off in entry 1 is
+    // far, but a common variance target adds ~0.5 to entry 1's variance and hides it.
+    const cloud = Array.from({ length: 40 }, (_, i) => [Math.sin(i * 2.1), 0.01 * Math.cos(i * 0.7)]);
+    const scaled = fitMahalanobis(cloud, null);
+    const diagonal = fitMahalanobis(cloud, null, { target: 'diagonal' });
+    const far = [0, 0.2];
+    assert.ok(mahalanobisScore(diagonal, far) > 100, `diagonal target: ${mahalanobisScore(diagonal, far)}`);
+    assert.ok(mahalanobisScore(scaled, far) < 5, `scaled identity: ${mahalanobisScore(scaled, far)}`);
+    assert.ok(mahalanobisScore(diagonal, [0, 0]) < 1);
+  });
 });
