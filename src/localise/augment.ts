@@ -1,40 +1,32 @@
-// Geometric augmentation for the localiser: each image of a batch is mirrored (half the time), zoomed and shifted
-// by one affine resampling, and its region moves with it, so a few hundred radiographs teach where a hip is rather
-// than where it was. Mirroring moves a hip from one image half to the other, so both slots see every position.
-import type { RegionOfInterest } from '../data/index.js';
-import { affineGrid, gridSample, tensor, type Tensor } from '../torch/index.js';
-import { Rng } from '../util/index.js';
+// The localiser's augmentation: the data room's transforms (mirror, zoom about a random centre, brightness and
+// contrast; no rotation or warp, which would turn a box into a non-box) applied to the image, and the same map
+// applied to its region, so a few hundred radiographs teach where a hip is rather than where it was. Mirroring
+// moves a hip from one image half to the other, so both slots see every position.
+import { applyAugment, drawAugmentParams, resolveAugmentConfig, samplingMatrix, type AugmentConfig, type RegionOfInterest } from '../data/index.js';
+import type { Tensor } from '../torch/index.js';
+import type { Rng } from '../util/index.js';
 
-export interface LocaliserAugment {
-  /** Largest zoom change either way (0.15: 0.85× to 1.15×). */
-  readonly zoom: number;
-  /** Largest shift as a fraction of the image. */
-  readonly shift: number;
-  /** Mirror left–right with probability 0.5. */
-  readonly mirror: boolean;
-}
-
-export const DEFAULT_LOCALISER_AUGMENT: LocaliserAugment = { zoom: 0.15, shift: 0.1, mirror: true };
+/** Mirror half the time, zoom up to 1.3× (which also shifts: the zoom centre is random), mild lighting, zeros outside. */
+export const LOCALISER_AUGMENT: AugmentConfig = resolveAugmentConfig({ flipP: 0.5, maxRotate: 0, minZoom: 1, maxZoom: 1.3, maxWarp: 0, pAffine: 0.75, maxLighting: 0.2, pLighting: 0.75, padding: 'zeros' });
 
 /**
- * Resamples images [N, C, S, S] (zeros outside) and moves their regions. An output position u (in [-1, 1]) reads
- * the input at a·u + t, so an input edge e lands at (e − t)/a; a negative a_x mirrors and swaps x0 and x1.
+ * Transforms images [N, C, H, W] and moves their regions. samplingMatrix maps an output point to the input point it
+ * reads (normalised, -1 and 1 at the edge pixels' centres); a region edge e (fraction of the image) lands where
+ * that map's inverse sends it. A mirror swaps x0 and x1.
  */
-export function augmentBatch(images: Tensor, rois: readonly RegionOfInterest[], rng: Rng, options: LocaliserAugment = DEFAULT_LOCALISER_AUGMENT): { images: Tensor; rois: RegionOfInterest[] } {
-  const [n, c, h, w] = images.shape as [number, number, number, number];
-  const theta = new Float32Array(n * 6);
-  const moved: RegionOfInterest[] = rois.map((roi, i) => {
-    const a = 1 / rng.uniform(1 - options.zoom, 1 + options.zoom);
-    const ax = options.mirror && rng.bernoulli(0.5) ? -a : a;
-    const tx = rng.uniform(-2 * options.shift, 2 * options.shift);
-    const ty = rng.uniform(-2 * options.shift, 2 * options.shift);
-    theta.set([ax, 0, tx, 0, a, ty], i * 6);
-    const out = (f: number, scale: number, t: number): number => ((2 * f - 1 - t) / scale + 1) / 2;
-    const xa = out(roi[0], ax, tx), xb = out(roi[2], ax, tx);
-    return [Math.min(xa, xb), out(roi[1], a, ty), Math.max(xa, xb), out(roi[3], a, ty)];
+export function augmentWithRegions(images: Tensor, rois: readonly RegionOfInterest[], rng: Rng, config: AugmentConfig = LOCALISER_AUGMENT): { images: Tensor; rois: RegionOfInterest[] } {
+  const [n, , h, w] = images.shape as [number, number, number, number];
+  const params = drawAugmentParams(n, rng, config);
+  const moved = rois.map((roi, i): RegionOfInterest => {
+    // Affine (no warp, no rotation): input = m·output, per axis x_in = a·x_out + b.
+    const m = samplingMatrix(params[i]!, h, w);
+    const along = (f: number, size: number, a: number, b: number): number => {
+      const uIn = -1 + (2 * (f * size - 0.5)) / (size - 1);
+      const uOut = (uIn - b) / a;
+      return ((uOut + 1) * (size - 1)) / 2 / size + 0.5 / size;
+    };
+    const xa = along(roi[0], w, m[0], m[2]), xb = along(roi[2], w, m[0], m[2]);
+    return [Math.min(xa, xb), along(roi[1], h, m[4], m[5]), Math.max(xa, xb), along(roi[3], h, m[4], m[5])];
   });
-  const grid = affineGrid(tensor(theta, [n, 2, 3]), [n, c, h, w]);
-  const resampled = gridSample(images, grid, 'bilinear', 'zeros');
-  grid.dispose();
-  return { images: resampled, rois: moved };
+  return { images: applyAugment(images, params, config), rois: moved };
 }

@@ -3,6 +3,5 @@
 export { LocaliserNet } from './net.js';
 export { LOCALISER_DIR, LOCALISER_WEIGHTS, iou, trainLocaliser, predictRegions, localiseFiles, localiseGrey, saveLocaliser, loadLocaliser, checkpointLocator } from './localiser.js';
 export type { KnownSide, LocaliserCard, LocaliserSample, LocaliserTrainOptions } from './localiser.js';
-export { augmentBatch, DEFAULT_LOCALISER_AUGMENT } from './augment.js';
-export type { LocaliserAugment } from './augment.js';
+export { augmentWithRegions, LOCALISER_AUGMENT } from './augment.js';
 export type { LocaliseErrorCode } from './errors.js';

@@ -3,11 +3,11 @@
 // the classifier's checkpoint so predict, explain and attack cut each image to its hip by themselves.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ImageLoader, resampleGrey, writeJsonAtomic, type RegionOfInterest } from '../data/index.js';
+import { ImageLoader, resampleGrey, writeJsonAtomic, type AugmentConfig, type RegionOfInterest } from '../data/index.js';
 import { Adam, readSafetensors, saveSafetensors } from '../nn/index.js';
 import { abs, crossEntropy, manualSeed, narrow, noGrad, tensor, tidy, type Tensor } from '../torch/index.js';
 import { HipfracError, Rng } from '../util/index.js';
-import { augmentBatch, DEFAULT_LOCALISER_AUGMENT, type LocaliserAugment } from './augment.js';
+import { augmentWithRegions, LOCALISER_AUGMENT } from './augment.js';
 import { LocaliserNet, SIDED_OUTPUTS } from './net.js';
 
 export const LOCALISER_DIR = 'localiser';
@@ -48,8 +48,8 @@ export interface LocaliserTrainOptions {
   readonly lr?: number;
   readonly seed?: number;
   readonly workers?: number;
-  /** Mirror, zoom and shift each training image (default DEFAULT_LOCALISER_AUGMENT); null: none. */
-  readonly augment?: LocaliserAugment | null;
+  /** Mirror, zoom and relight each training image, its region moved along (default LOCALISER_AUGMENT); null: none. */
+  readonly augment?: AugmentConfig | null;
   readonly log?: (line: string) => void;
 }
 
@@ -104,7 +104,7 @@ export async function trainLocaliser(samples: readonly LocaliserSample[], option
   if (inputSize % 32 !== 0) throw new HipfracError('HF_LOCALISE_BAD_OPTION', `the localiser's input size must be a multiple of 32, got ${inputSize}.`, { fix: 'use e.g. 96 or 128.' });
   if (samples.length < 4) throw new HipfracError('HF_LOCALISE_TOO_FEW', `the localiser needs at least 4 images with a region of interest, got ${samples.length}.`, { fix: 'import a label file with hip_roi_x0…y1 columns (the phantom writes them).' });
   const epochs = options.epochs ?? 30;
-  const augment = options.augment === undefined ? DEFAULT_LOCALISER_AUGMENT : options.augment;
+  const augment = options.augment === undefined ? LOCALISER_AUGMENT : options.augment;
   const rng = new Rng((options.seed ?? 0) + 7919);
   const batchSize = Math.min(options.batchSize ?? 16, samples.length);
   const log = options.log ?? ((): void => {});
@@ -130,7 +130,7 @@ export async function trainLocaliser(samples: readonly LocaliserSample[], option
       for await (const batch of loader.epoch(epoch)) {
         const loss = tidy(() => {
           const rois = batch.indices.map((i) => (samples[i] as LocaliserSample).roi);
-          const seen = augment === null ? { images: firstChannel(batch.images), rois } : augmentBatch(firstChannel(batch.images), rois, rng, augment);
+          const seen = augment === null ? { images: firstChannel(batch.images), rois } : augmentWithRegions(firstChannel(batch.images), rois, rng, augment);
           const [l1, total] = slotLoss(net.call(seen.images), seen.rois);
           optimizer.zeroGrad();
           total.backward();

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cachedPngPath, decodeGrey, importDataset, readManifestRows, splitByPatient, type ManifestRow, type RegionOfInterest } from '../../src/data/index.js';
-import { augmentBatch, iou, LocaliserNet, loadLocaliser, localiseFiles, localiseGrey, predictRegions, saveLocaliser, trainLocaliser } from '../../src/localise/index.js';
+import { augmentWithRegions, iou, LocaliserNet, loadLocaliser, localiseFiles, localiseGrey, predictRegions, saveLocaliser, trainLocaliser } from '../../src/localise/index.js';
 import { narrow, tensor, tidy } from '../../src/torch/index.js';
 import { Rng } from '../../src/util/index.js';
 import { cohortLabelSpec, generateCohort } from '../../src/phantom/index.js';
@@ -53,7 +53,7 @@ test('the localiser finds held-out patients\' hip regions and round-trips throug
   loaded.net.dispose();
 });
 
-test('augmentation moves the region with the image (mirror, zoom, shift)', () => {
+test('augmentation moves the region with the image (mirror, zoom about a random centre)', () => {
   const size = 64;
   const roi: RegionOfInterest = [0.2, 0.3, 0.45, 0.7];
   const plane = new Float32Array(size * size);
@@ -62,7 +62,7 @@ test('augmentation moves the region with the image (mirror, zoom, shift)', () =>
   const batch = new Float32Array(n * size * size);
   for (let i = 0; i < n; i++) batch.set(plane, i * size * size);
   tidy(() => {
-    const { images, rois } = augmentBatch(tensor(batch, [n, 1, size, size]), new Array<RegionOfInterest>(n).fill(roi), new Rng(5));
+    const { images, rois } = augmentWithRegions(tensor(batch, [n, 1, size, size]), new Array<RegionOfInterest>(n).fill(roi), new Rng(5));
     const data = images.toFloat32Array();
     let mirrored = 0;
     rois.forEach((moved, i) => {
