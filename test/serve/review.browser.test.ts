@@ -172,7 +172,7 @@ test('review app in Chromium: sign-in to sign-out, keyboard verdicts, roles, CSR
   // Back on the worklist the case is read; a new study arriving shows up live (server-sent events).
   await page.keyboard.press('Escape');
   await page.waitForSelector(`#worklist tr[data-key="${reviewKey}"][data-state="read"]`);
-  const arriving = await addStudy(f.store, f.blobs, { uid: '1.2.826.0.1.3680043.10.1.77', accession: 'ACC7777', decision: 'review', probability: 0.5, dicoms: phantomDicoms(1, 128, 11)[0]! });
+  const arriving = await addStudy(f.store, f.blobs, { uid: '1.2.826.0.1.3680043.10.1.77', accession: 'ACC7777', decision: 'radiologist-review', probability: 0.5, dicoms: phantomDicoms(1, 128, 11)[0]! });
   await page.waitForSelector(`#worklist tr[data-key="${arriving.studyKey}"]`);
 
   // A change without the CSRF token is refused.

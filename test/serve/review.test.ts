@@ -102,7 +102,9 @@ test('worklist: review cases first, newest first; keyset pages cover every case 
     const all = (await get(app, rad, '/review/api/worklist')).json();
     assert.equal(all.total, 4);
     assert.deepEqual(all.rows.map((r: { needsReview: boolean }) => r.needsReview), [true, true, false, false]);
-    assert.deepEqual(all.rows.map((r: { decision: string }) => r.decision), ['review', 'review', 'auto-report', 'auto-report']);
+    const decisions = all.rows.map((r: { decision: string }) => r.decision);
+    assert.deepEqual(decisions.slice(0, 2), ['radiologist-review', 'radiologist-review']);
+    assert.deepEqual(decisions.slice(2).sort(), ['fracture-suspected', 'no-fracture'], 'the auto-reported decisions come after the review queue');
     assert.ok(all.rows.every((r: { accessionNumber: string }) => /^ACC\d+$/.test(r.accessionNumber)));
     const seen: string[] = [];
     let after: string | null = null;
@@ -231,7 +233,7 @@ test('audit sample: drawn auto-reports are blinded until the reader gives a verd
     assert.equal(set.statusCode, 200);
     // A new auto-reported study arrives: at 100 % it is drawn for blinded review.
     const { addStudy, phantomDicoms } = await import('./reviewFixture.js');
-    const audited = await addStudy(f.store, f.blobs, { uid: '1.2.826.0.1.3680043.10.1.99', accession: 'ACC9', decision: 'auto-report', probability: 0.95, dicoms: phantomDicoms(1, 128, 3)[0]! });
+    const audited = await addStudy(f.store, f.blobs, { uid: '1.2.826.0.1.3680043.10.1.99', accession: 'ACC9', decision: 'fracture-suspected', probability: 0.95, dicoms: phantomDicoms(1, 128, 3)[0]! });
     const c = f.repo.caseByKey(audited.studyKey)!;
     assert.equal(c.auditSample, true);
     assert.equal(c.priority, 0, 'drawn cases join the review queue');
