@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from
 import path from 'node:path';
 import { chromium, type Browser, type Response } from 'playwright-core';
 import { parseLabelTable } from '../../src/data/index.js';
-import { REVIEW_MIGRATIONS, ReviewRepository } from '../../src/serve/review/index.js';
+import { REVIEW_MIGRATIONS, ReviewRepository, buildReviewAssets } from '../../src/serve/review/index.js';
 import { openStore } from '../../src/serve/store/index.js';
 import { givenCutoffPolicy, policyToJson } from '../../src/triage/index.js';
 import { needs } from '../helpers/references.js';
@@ -113,7 +113,8 @@ test('review end to end: C-STORE to a running hipfrac serve, the node\'s review 
   const cardFile = path.join(fx.modelDir, 'model.json');
   writeFileSync(cardFile, JSON.stringify({ ...(JSON.parse(readFileSync(cardFile, 'utf8')) as object), threshold: policyToJson(givenCutoffPolicy(cutoff)) }, null, 2));
 
-  // The node, as a user starts it.
+  // The node, as a user starts it (after the set-up's build of the review app into dist/ui, which it serves).
+  await buildReviewAssets();
   const config = path.join(fx.dir, 'serve.json');
   writeFileSync(config, JSON.stringify({ studyQuietSeconds: 1, minFreeBytes: 0 }));
   const logs: string[] = [];

@@ -416,3 +416,33 @@ test('reviewPlugin registers beside node plugins that already use @fastify/cooki
     f.close();
   }
 });
+
+test('migration 0101: a store made under 0100 re-sorts its cases by the node\'s study decisions and samples auto-reports for audit', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { openStore } = await import('../../src/serve/store/index.js');
+  const { REVIEW_MIGRATIONS, ReviewRepository } = await import('../../src/serve/review/index.js');
+  const { addStudy, phantomDicoms } = await import('./reviewFixture.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-review-0101-'));
+  try {
+    const dicoms = phantomDicoms(3, 64);
+    const old = openStore(dir, { migrations: REVIEW_MIGRATIONS.slice(0, 1), minFreeBytes: 0 });
+    const specs = [['radiologist-review', 0.6], ['no-fracture', 0.02], ['fracture-suspected', 0.98]] as const;
+    for (const [i, [decision, probability]] of specs.entries()) await addStudy(old.store, old.blobs, { uid: `2.25.0101${i}`, accession: `A${i}`, decision, probability, dicoms: dicoms[i]! });
+    const priorities = (store: typeof old.store): number[] => specs.map((_, i) => new ReviewRepository(store).worklist({}).rows.find((r) => r.studyInstanceUid === `2.25.0101${i}`)!.priority);
+    assert.deepEqual(priorities(old.store), [0, 0, 0], 'under 0100 every node decision sat in the review queue');
+    old.store.close();
+    const { store, blobs } = openStore(dir, { migrations: REVIEW_MIGRATIONS, minFreeBytes: 0 });
+    try {
+      assert.deepEqual(priorities(store), [0, 1, 1]);
+      new ReviewRepository(store).setAuditPercent(100);
+      const audited = await addStudy(store, blobs, { uid: '2.25.01019', accession: 'A9', decision: 'no-fracture', probability: 0.01, dicoms: phantomDicoms(1, 64, 5)[0]! });
+      const row = new ReviewRepository(store).caseByKey(audited.studyKey)!;
+      assert.deepEqual([row.auditSample, row.priority], [true, 0], 'an auto-reported study is drawn for the audit sample');
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -13,6 +13,24 @@ const PRIORITY = `CASE WHEN (NEW.decision IS NOT NULL AND NEW.decision != 'auto-
 const AUTO_REPORTED = `('fracture-suspected', 'no-fracture')`;
 const PRIORITY_0101 = `CASE WHEN (NEW.decision IS NOT NULL AND NEW.decision NOT IN ${AUTO_REPORTED}) OR audit_sample = 1 THEN 0 ELSE 1 END`;
 
+/**
+ * The trigger that follows a study's decision into its worklist row: draws an auto-reported case for the audit
+ * sample (`autoReported`: SQL true for such a decision) and sets the row's priority (`priority`: SQL CASE).
+ */
+const studyDecidedTrigger = (autoReported: string, priority: string): string => `
+        CREATE TRIGGER review_study_decided AFTER UPDATE OF decision, fracture_probability ON studies BEGIN
+          UPDATE review_cases SET
+            audit_sample = CASE WHEN audit_sample = 1 THEN 1
+              WHEN ${autoReported} AND state != 'read'
+                AND (abs(random()) % 10000) < CAST(100 * (SELECT CAST(value AS REAL) FROM review_settings WHERE key = 'audit_percent') AS INTEGER) THEN 1
+              ELSE 0 END
+          WHERE study_uid = NEW.study_uid;
+          UPDATE review_cases SET decision = NEW.decision, probability = NEW.fracture_probability,
+            priority = CASE WHEN state = 'read' THEN 1 ELSE ${priority} END,
+            seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
+          WHERE study_uid = NEW.study_uid;
+        END;`;
+
 export const REVIEW_MIGRATIONS: readonly Migration[] = [
   {
     id: '0100_review',
@@ -82,18 +100,7 @@ export const REVIEW_MIGRATIONS: readonly Migration[] = [
           VALUES (NEW.study_uid, NEW.study_key, NEW.first_received_at, NEW.decision, NEW.fracture_probability,
                   (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases));
         END;
-        CREATE TRIGGER review_study_decided AFTER UPDATE OF decision, fracture_probability ON studies BEGIN
-          UPDATE review_cases SET
-            audit_sample = CASE WHEN audit_sample = 1 THEN 1
-              WHEN NEW.decision = 'auto-report' AND state != 'read'
-                AND (abs(random()) % 10000) < CAST(100 * (SELECT CAST(value AS REAL) FROM review_settings WHERE key = 'audit_percent') AS INTEGER) THEN 1
-              ELSE 0 END
-          WHERE study_uid = NEW.study_uid;
-          UPDATE review_cases SET decision = NEW.decision, probability = NEW.fracture_probability,
-            priority = CASE WHEN state = 'read' THEN 1 ELSE ${PRIORITY} END,
-            seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
-          WHERE study_uid = NEW.study_uid;
-        END;
+        ${studyDecidedTrigger(`NEW.decision = 'auto-report'`, PRIORITY)}
         CREATE TRIGGER review_instance_insert AFTER INSERT ON instances BEGIN
           UPDATE review_cases SET images = images + 1, views = '', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
           WHERE study_uid = NEW.study_uid;
@@ -117,18 +124,7 @@ export const REVIEW_MIGRATIONS: readonly Migration[] = [
     up(db) {
       db.exec(`
         DROP TRIGGER review_study_decided;
-        CREATE TRIGGER review_study_decided AFTER UPDATE OF decision, fracture_probability ON studies BEGIN
-          UPDATE review_cases SET
-            audit_sample = CASE WHEN audit_sample = 1 THEN 1
-              WHEN NEW.decision IN ${AUTO_REPORTED} AND state != 'read'
-                AND (abs(random()) % 10000) < CAST(100 * (SELECT CAST(value AS REAL) FROM review_settings WHERE key = 'audit_percent') AS INTEGER) THEN 1
-              ELSE 0 END
-          WHERE study_uid = NEW.study_uid;
-          UPDATE review_cases SET decision = NEW.decision, probability = NEW.fracture_probability,
-            priority = CASE WHEN state = 'read' THEN 1 ELSE ${PRIORITY_0101} END,
-            seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
-          WHERE study_uid = NEW.study_uid;
-        END;
+        ${studyDecidedTrigger(`NEW.decision IN ${AUTO_REPORTED}`, PRIORITY_0101)}
         UPDATE review_cases SET priority = CASE WHEN state = 'read' THEN 1
             WHEN (decision IS NOT NULL AND decision NOT IN ${AUTO_REPORTED}) OR audit_sample = 1 THEN 0 ELSE 1 END;
       `);
