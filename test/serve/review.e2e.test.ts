@@ -189,16 +189,32 @@ test('review end to end: C-STORE to a running hipfrac serve, the node\'s review 
   assert.equal(heatResponse.status(), 200);
   assert.match(heatResponse.headers()['content-type'] ?? '', /image\/png/);
   const heatBytes = await heatResponse.body();
-  const fromNode = Buffer.from(await (await fetch(`${base}${detail.images[heatIndex]?.heatmap as string}`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer());
   assert.ok(heatBytes.length > 0 && heatBytes.subarray(1, 4).toString('latin1') === 'PNG');
-  assert.ok(heatBytes.equals(fromNode), 'the heatmap the node produced');
+  assert.equal(heatBytes[25], 6, 'an RGBA layer (PNG colour type 6), transparent where the model did not look');
+  const layers = readdirSync(path.join(data, 'heatmaps')).filter((f) => f.endsWith('.layer.png')).map((f) => readFileSync(path.join(data, 'heatmaps', f)));
+  assert.ok(layers.some((l) => l.equals(heatBytes)), 'the heatmap layer the node produced');
+  const overlay = await fetch(`${base}${detail.images[heatIndex]?.heatmap as string}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(overlay.status, 200, 'the API still links the burned-in overlay');
   await page.waitForFunction(() => {
     const panes = document.querySelectorAll('figure.pane').length;
     return panes > 0 && document.body.dataset['imagesShown'] === String(panes);
   });
   assert.equal(await page.textContent('#decision'), 'Needs radiologist review');
+  const canvasPixels = (): Promise<number[]> => page.$eval(`canvas[data-image="${heatIndex}"]`, (c) => {
+    const canvas = c as HTMLCanvasElement;
+    return Array.from((canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, canvas.width, canvas.height).data);
+  });
+  const plain = await canvasPixels();
+  assert.ok(plain.some((v, i) => i % 4 !== 3 && v > 0), 'the radiograph is drawn');
   await page.keyboard.press('h');
   assert.equal(await page.getAttribute('#toggle-heatmap', 'aria-pressed'), 'true');
+  await page.waitForFunction(([sel, before]) => {
+    const c = document.querySelector(sel as string) as HTMLCanvasElement;
+    const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
+    let red = 0;
+    for (let i = 0; i < d.length; i += 4) red += (d[i] as number) - (d[i + 2] as number);
+    return red !== before;
+  }, [`canvas[data-image="${heatIndex}"]`, plain.reduce((a, v, i) => a + (i % 4 === 0 ? v : i % 4 === 2 ? -v : 0), 0)] as const);
 
   // A verdict by keyboard.
   await page.fill('#comment', 'e2e: cortical break');
