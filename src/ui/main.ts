@@ -186,6 +186,10 @@ async function worklistPage(focusTable = true): Promise<void> {
 // ---------------------------------------------------------------- case viewer
 
 async function casePage(key: string): Promise<void> {
+  // Until this case is on screen, keys do nothing (they acted on the previous case while this one loaded) and the
+  // shown-images count starts again.
+  onPageKey = null;
+  document.body.dataset['imagesShown'] = '0';
   const detail = await request<CaseDetail>('GET', `${API}/cases/${encodeURIComponent(key)}`);
   const c = detail.case;
   const panes = detail.images.filter((i) => i.stored).map((i) => new ImagePane(i.index, `Image ${i.index + 1}`, i.heatmap ? `${API}/cases/${key}/images/${i.index}/heatmap` : null));
