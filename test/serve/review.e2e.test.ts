@@ -16,6 +16,7 @@ import { openStore } from '../../src/serve/store/index.js';
 import { givenCutoffPolicy, policyToJson } from '../../src/triage/index.js';
 import { needs } from '../helpers/references.js';
 import { makeFixture, runTool, waitFor } from './fixtures.js';
+import { imagesShown, meanGrey, redness, rednessChanged } from './reviewPage.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const PASSWORD = 'correct horse battery';
@@ -195,26 +196,14 @@ test('review end to end: C-STORE to a running hipfrac serve, the node\'s review 
   assert.ok(layers.some((l) => l.equals(heatBytes)), 'the heatmap layer the node produced');
   const overlay = await fetch(`${base}${detail.images[heatIndex]?.heatmap as string}`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(overlay.status, 200, 'the API still links the burned-in overlay');
-  await page.waitForFunction(() => {
-    const panes = document.querySelectorAll('figure.pane').length;
-    return panes > 0 && document.body.dataset['imagesShown'] === String(panes);
-  });
+  await imagesShown(page);
   assert.equal(await page.textContent('#decision'), 'Needs radiologist review');
-  const canvasPixels = (): Promise<number[]> => page.$eval(`canvas[data-image="${heatIndex}"]`, (c) => {
-    const canvas = c as HTMLCanvasElement;
-    return Array.from((canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, canvas.width, canvas.height).data);
-  });
-  const plain = await canvasPixels();
-  assert.ok(plain.some((v, i) => i % 4 !== 3 && v > 0), 'the radiograph is drawn');
+  const canvas = `canvas[data-image="${heatIndex}"]`;
+  assert.ok(await meanGrey(page, canvas) > 0, 'the radiograph is drawn');
+  const plain = await redness(page, canvas);
   await page.keyboard.press('h');
   assert.equal(await page.getAttribute('#toggle-heatmap', 'aria-pressed'), 'true');
-  await page.waitForFunction(([sel, before]) => {
-    const c = document.querySelector(sel as string) as HTMLCanvasElement;
-    const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
-    let red = 0;
-    for (let i = 0; i < d.length; i += 4) red += (d[i] as number) - (d[i + 2] as number);
-    return red !== before;
-  }, [`canvas[data-image="${heatIndex}"]`, plain.reduce((a, v, i) => a + (i % 4 === 0 ? v : i % 4 === 2 ? -v : 0), 0)] as const);
+  await rednessChanged(page, canvas, plain);
 
   // A verdict by keyboard.
   await page.fill('#comment', 'e2e: cortical break');
