@@ -10,6 +10,8 @@ import { renderOverlay, type Heatmap } from '../../explain/index.js';
 import { setNumThreads } from '../../torch/index.js';
 import { decide } from '../../triage/index.js';
 import { describeError } from '../../util/index.js';
+import { heatmapLayerPath } from './heatmapFiles.js';
+import { heatmapLayer } from './heatmapLayer.js';
 import { TorchPredictor } from './predictor.js';
 import type { BatchRequest, ItemResult, WorkerInit, WorkerMessage } from './protocol.js';
 
@@ -55,6 +57,8 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
       // fast-png: a small pure-JS PNG encoder is enough for a heatmap overlay.
       const rgb = renderOverlay(radiograph.original, map);
       await mkdir(path.join(init.dataDir, 'heatmaps'), { recursive: true });
+      const layer = heatmapLayer(map, radiograph.original.width, radiograph.original.height);
+      await writeFile(path.join(init.dataDir, heatmapLayerPath(heatmap)), encode({ width: layer.width, height: layer.height, data: layer.data, channels: 4, depth: 8 }));
       await writeFile(path.join(init.dataDir, heatmap), encode({ width: rgb.width, height: rgb.height, data: rgb.data, channels: 3, depth: 8 }));
     }
     out.set(item.jobId, {
