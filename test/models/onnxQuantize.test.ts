@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { buildOnnxGraph, createClassifier, createOnnxPredictor, decodeModel, finishOnnx, normsAsConvolutions, quantizeInt8, writeOnnxFile, type CalibrationMethod, type OnnxGraph } from '../../src/models/index.js';
 import { manualSeed } from '../../src/torch/index.js';
-import { fracAtlasGrey, spreadRunningVariances } from './onnxFixtures.js';
+import { fracAtlasGrey, seededClassifier, spreadRunningVariances } from './onnxFixtures.js';
 import { needs, PYTHON } from '../helpers/references.js';
 
 const SIZE = 64;
@@ -69,10 +69,7 @@ describe('int8 QDQ quantisation', () => {
   }
 
   test('DenseNet: its pre-activation BatchNorms become depthwise 1×1 convolutions (same fp32 logits), so no float island is left', async () => {
-    manualSeed(6);
-    const model = createClassifier('densenet121', { head: 'fastai', weights: null });
-    spreadRunningVariances(model);
-    model.eval();
+    const model = seededClassifier('densenet121', 6);
     const graph = buildOnnxGraph(model, { inputSize: SIZE });
     model.dispose();
     const norms = graph.graph.nodes.filter((n) => n.op_type === 'BatchNormalization').length;

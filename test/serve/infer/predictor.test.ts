@@ -8,11 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { readRadiograph, type Radiograph } from '../../../src/data/index.js';
-import { buildOnnxGraph, CHECKPOINT_ONNX, createClassifier, finishOnnx, quantizeInt8, saveCheckpoint, writeOnnxFile } from '../../../src/models/index.js';
+import { buildOnnxGraph, CHECKPOINT_ONNX, finishOnnx, quantizeInt8, saveCheckpoint, writeOnnxFile } from '../../../src/models/index.js';
 import { OnnxImagePredictor, TorchPredictor } from '../../../src/serve/infer/predictor.js';
-import { manualSeed } from '../../../src/torch/index.js';
 import { policyFromModelCard } from '../../../src/triage/index.js';
-import { fracAtlasFiles, fracAtlasGrey, spreadRunningVariances } from '../../models/onnxFixtures.js';
+import { fracAtlasFiles, fracAtlasGrey, seededClassifier } from '../../models/onnxFixtures.js';
 
 const SIZE = 64;
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-serve-predictor-'));
@@ -25,10 +24,7 @@ describe('serve inference predictor: ONNX Runtime when it has parity, LibTorch o
   let reference: number[][] = [];
 
   test('a checkpoint, 6 FracAtlas radiographs and LibTorch probabilities', async () => {
-    manualSeed(4);
-    const model = createClassifier('resnet18', { head: 'fastai', weights: null });
-    spreadRunningVariances(model);
-    model.eval();
+    const model = seededClassifier('resnet18', 4);
     saveCheckpoint(checkpoint, model, { classes: ['intact', 'fracture'], inputSize: SIZE, threshold: { cutoff: 0.8, method: 'given-cutoff' } });
     model.dispose();
     images = await Promise.all(fracAtlasFiles(6).map((f) => readRadiograph(f)));
@@ -53,10 +49,7 @@ describe('serve inference predictor: ONNX Runtime when it has parity, LibTorch o
   });
 
   test("an int8 model.onnx: 'auto' stays on LibTorch and says why, 'onnx' runs it, 'libtorch' ignores it", async () => {
-    manualSeed(4);
-    const model = createClassifier('resnet18', { head: 'fastai', weights: null });
-    spreadRunningVariances(model);
-    model.eval();
+    const model = seededClassifier('resnet18', 4);
     const graph = buildOnnxGraph(model, { inputSize: SIZE });
     model.dispose();
     const card = (await OnnxImagePredictor.open(checkpoint, policy, 'libtorch', 2)).predictor;
