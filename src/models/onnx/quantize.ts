@@ -198,27 +198,40 @@ function quantiseWeight(w: Float32Array, channels: number): { q: Int8Array; scal
   return { q, scales };
 }
 
+// Operators whose output values are some of their input values: their quantised input and output can share a range.
+const VALUE_PRESERVING = new Set(['MaxPool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'Transpose', 'Identity']);
+
 /**
- * Gives each concatenation's output and its quantised inputs one range, their union (a concatenation's output
- * range is the union of its inputs' anyway). ONNX Runtime's QLinearConcat then copies bytes instead of
- * requantising every input through a lookup table; in a DenseNet block, where every layer concatenates the same
- * growing list of feature maps, that is most of the int8 graph's memory traffic outside the convolutions.
+ * Shares activation ranges where ONNX Runtime's int8 kernels want equal scales. A concatenation's output and its
+ * quantised inputs take their union (the output's values are the inputs'): QLinearConcat then copies bytes
+ * instead of requantising each input through a lookup table, which in a DenseNet block (each layer concatenates
+ * the same growing list of feature maps) is most of the int8 graph's memory traffic outside the convolutions.
+ * A max pool (or a reshape) and its input take their union too, since ONNX Runtime pools in int8 only when input
+ * and output share scale and zero point (percentile calibration gives a pool's output another range) — unless the
+ * output already belongs to a concatenation's range, which would widen a ReLU output's range below zero and stop
+ * the ReLU from fusing into the convolution before it (DenseNet's first pool then stays a float pool).
  */
-function shareConcatRanges(nodes: readonly NodeProto[], ranges: Map<string, Range>): Map<string, Range> {
+function shareRanges(nodes: readonly NodeProto[], ranges: Map<string, Range>): Map<string, Range> {
   const parent = new Map<string, string>();
   const root = (t: string): string => {
     let r = t;
     while (parent.has(r)) r = parent.get(r) as string;
     return r;
   };
-  for (const n of nodes) {
-    if (n.op_type !== 'Concat' || !ranges.has(n.output[0] as string)) continue;
+  const join = (n: NodeProto): void => {
     const out = root(n.output[0] as string);
     for (const i of n.input) {
       const r = ranges.has(i) ? root(i) : out;
       if (r !== out) parent.set(r, out);
     }
+  };
+  const quantised = (n: NodeProto): boolean => ranges.has(n.output[0] as string);
+  const concatenated = new Set<string>();
+  for (const n of nodes.filter((x) => x.op_type === 'Concat' && quantised(x))) {
+    join(n);
+    for (const t of [...n.input, ...n.output]) concatenated.add(t);
   }
+  for (const n of nodes) if (VALUE_PRESERVING.has(n.op_type) && quantised(n) && !concatenated.has(n.output[0] as string)) join(n);
   const union = new Map<string, Range>();
   for (const [t, r] of ranges) {
     const u = union.get(root(t)) ?? { min: Infinity, max: -Infinity };
@@ -270,7 +283,7 @@ export async function quantizeInt8(fp32: OnnxGraph, images: Float32Array, count:
   const nodes = onnx.graph.nodes;
   const keepFloat = options.keepFloat ?? inHead;
   const tensors = activationsToQuantise(nodes, keepFloat);
-  const ranges = shareConcatRanges(nodes, await calibrate(onnx, images, count, tensors, options));
+  const ranges = shareRanges(nodes, await calibrate(onnx, images, count, tensors, options));
   const g: GraphBuilder = onnx.graph.derive();
   const params = new Map<string, { scale: number; zeroPoint: number; scaleName: string; zeroName: string }>();
   for (const t of tensors) {
