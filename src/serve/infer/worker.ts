@@ -12,7 +12,7 @@ import { decide } from '../../triage/index.js';
 import { describeError } from '../../util/index.js';
 import { heatmapLayerPath } from './heatmapFiles.js';
 import { heatmapLayer } from './heatmapLayer.js';
-import { TorchPredictor } from './predictor.js';
+import { OnnxImagePredictor, type ImagePredictor } from './predictor.js';
 import type { BatchRequest, ItemResult, WorkerInit, WorkerMessage } from './protocol.js';
 
 if (process.send === undefined) throw new Error('worker.ts runs as a child process forked by the inference pool');
@@ -21,11 +21,13 @@ const post = (m: WorkerMessage): void => {
   process.send?.(m);
 };
 
-let predictor: TorchPredictor;
+let predictor: ImagePredictor;
 try {
-  setNumThreads(Math.max(1, init.threads));
-  predictor = new TorchPredictor(init.modelDir, init.policy);
-  post({ type: 'ready', inputSize: predictor.card.inputSize });
+  const threads = Math.max(1, init.threads);
+  setNumThreads(threads);
+  const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads);
+  predictor = opened.predictor;
+  post({ type: 'ready', inputSize: predictor.card.inputSize, engine: opened.note });
 } catch (error) {
   post({ type: 'fatal', message: describeError(error) });
   throw error;
@@ -41,7 +43,7 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
       out.set(item.jobId, { ok: false, jobId: item.jobId, sopInstanceUid: item.sopInstanceUid, reason: describeError(error) });
     }
   }
-  const probabilities = predictor.predictBatch(images.map((i) => i.radiograph));
+  const probabilities = await predictor.predictBatch(images.map((i) => i.radiograph));
   const decisions = probabilities.map((p) => decide(p, init.policy));
   const explain = images.map((_, i) => init.heatmaps === 'all' || decisions[i]?.decision === 'radiologist-review');
   const chosen = images.filter((_, i) => explain[i]);
@@ -81,8 +83,8 @@ let chain = Promise.resolve();
 process.on('message', (request: BatchRequest | { readonly type: 'stop' }) => {
   if (request.type === 'stop') {
     // Finish the batch in hand, release the model, and let the process end.
-    void chain.then(() => {
-      predictor.dispose();
+    void chain.then(async () => {
+      await predictor.dispose();
       process.disconnect();
     });
     return;
