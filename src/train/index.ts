@@ -22,3 +22,5 @@ export { DataParallel, broadcastModule, configHash, gatherValidation, launchRank
 export type { DataParallelOptions, ReduceStats, LaunchOptions, RankExit } from './distributed/index.js';
 export { exportCheckpointOnnx, measureAccuracyChange, validationImages } from './exportOnnx.js';
 export type { ExportRequest, QuantizeRequest, AccuracyChange } from './exportOnnx.js';
+export { pretrainSimclr, saveSimclrBody, SIMCLR_VIEWS, ntXent } from './selfsupervised/index.js';
+export type { SimclrOptions, SimclrResult } from './selfsupervised/index.js';

@@ -140,6 +140,15 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'invalid option', args: ['--image', F.image, '--out', 'out/grid.png', '--n', '0'], exit: 2, code: USAGE },
   ],
   models: [{ kind: 'invalid option', args: ['--bogus'], exit: 2, code: USAGE }],
+  pretrain: [
+    { kind: 'missing option', args: ['--data', F.corruptDataset, '--out', 'out'], exit: 2, code: USAGE },
+    { kind: 'missing path', args: ['--data', F.missing, '--arch', 'resnet18', '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
+    { kind: 'empty folder', args: ['--data', F.empty, '--arch', 'resnet18', '--out', 'out'], exit: 1, code: /HF_DATA_NO_MANIFEST/ },
+    { kind: 'wrong file type', args: ['--data', F.text, '--arch', 'resnet18', '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
+    { kind: 'malformed JSON', args: ['--data', F.corruptDataset, '--arch', 'resnet18', '--out', 'out'], exit: 1, code: /HF_DATA_MANIFEST_CORRUPT/ },
+    { kind: 'invalid option', args: ['--data', F.corruptDataset, '--arch', 'resnet18', '--out', 'out', '--temperature', '0'], exit: 2, code: USAGE },
+    { kind: 'invalid option', args: ['--data', F.corruptDataset, '--arch', 'nope', '--out', 'out'], exit: 2, code: USAGE },
+  ],
   train: [
     { kind: 'missing option', args: ['--out', 'out'], exit: 2, code: USAGE },
     { kind: 'missing path', args: ['--data', F.missing, '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },

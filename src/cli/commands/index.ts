@@ -3,6 +3,7 @@ import type { CliCommand } from '../command.js';
 import { doctorCommand } from './doctor.js';
 import { demoCommand } from './demo.js';
 import { trainCommand } from './train.js';
+import { pretrainCommand } from './pretrain.js';
 import { compareCommand } from './compare.js';
 import { importCommand } from './import.js';
 import { splitCommand } from './split.js';
@@ -32,6 +33,7 @@ export const commands: readonly CliCommand[] = [
   phantomCommand,
   augmentPreviewCommand,
   modelsCommand,
+  pretrainCommand,
   trainCommand,
   compareCommand,
   predictCommand,

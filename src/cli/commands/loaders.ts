@@ -13,6 +13,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<CliCommand>>
   phantom: async () => (await import('./phantom.js')).phantomCommand,
   'augment-preview': async () => (await import('./augment-preview.js')).augmentPreviewCommand,
   models: async () => (await import('./models.js')).modelsCommand,
+  pretrain: async () => (await import('./pretrain.js')).pretrainCommand,
   train: async () => (await import('./train.js')).trainCommand,
   compare: async () => (await import('./compare.js')).compareCommand,
   predict: async () => (await import('./predict.js')).predictCommand,
