@@ -15,6 +15,7 @@ import { predictCommand } from './predict.js';
 import { exportCommand } from './export.js';
 import { explainCommand } from './explain.js';
 import { attackCommand } from './attack.js';
+import { auditShortcutsCommand } from './audit-shortcuts.js';
 import { triageCalibrateCommand } from './triage-calibrate.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
@@ -38,6 +39,7 @@ export const commands: readonly CliCommand[] = [
   exportCommand,
   explainCommand,
   attackCommand,
+  auditShortcutsCommand,
   triageCalibrateCommand,
   serveCommand,
   tokenCommand,
