@@ -49,3 +49,29 @@ export function boxToPixels(box: FractureBox['box'], size: { width: number; heig
   const r = (v: number): number => Math.round(v * 10) / 10;
   return [r(origin[0] + box[0] * size.width), r(origin[1] + box[1] * size.height), r(origin[0] + box[2] * size.width), r(origin[1] + box[3] * size.height)];
 }
+
+/**
+ * Draws box outlines (fractions of the image) on an RGB image in place, `thickness` pixels wide: predicted fracture
+ * boxes and true ones on the report's galleries.
+ */
+export function drawBoxOutlines(image: { readonly width: number; readonly height: number; readonly data: Uint8Array }, boxes: readonly (readonly [number, number, number, number])[], colour: readonly [number, number, number], thickness = 2): void {
+  const { width, height, data } = image;
+  const paint = (x: number, y: number): void => {
+    if (x < 0 || y < 0 || x >= width || y >= height) return;
+    data.set(colour, 3 * (y * width + x));
+  };
+  for (const [fx0, fy0, fx1, fy1] of boxes) {
+    const [x0, y0] = [Math.round(fx0 * width), Math.round(fy0 * height)];
+    const [x1, y1] = [Math.max(x0 + 1, Math.round(fx1 * width)) - 1, Math.max(y0 + 1, Math.round(fy1 * height)) - 1];
+    for (let t = 0; t < thickness; t++) {
+      for (let x = x0; x <= x1; x++) {
+        paint(x, y0 + t);
+        paint(x, y1 - t);
+      }
+      for (let y = y0; y <= y1; y++) {
+        paint(x0 + t, y);
+        paint(x1 - t, y);
+      }
+    }
+  }
+}
