@@ -55,8 +55,8 @@ function squareFilter(src: Float32Array, width: number, height: number, r: numbe
   return out;
 }
 
-/** Labels 8-connected components of `on`; returns each component's pixel indices. */
-function components(on: Uint8Array, width: number, height: number): number[][] {
+/** Labels 8-connected components of `on` (1 = foreground, row-major); returns each component's pixel indices. */
+export function connectedComponents(on: Uint8Array, width: number, height: number): number[][] {
   const seen = new Uint8Array(on.length);
   const out: number[][] = [];
   const stack: number[] = [];
@@ -116,7 +116,7 @@ export function detectMarkers(plane: Float32Array, width: number, height: number
   const kept: MarkerComponent[] = [];
   const mask = new Uint8Array(plane.length);
   const limit = o.maxExtent * Math.min(width, height);
-  for (const pixels of components(candidate, width, height)) {
+  for (const pixels of connectedComponents(candidate, width, height)) {
     if (pixels.length < o.minArea) continue;
     let x0 = width;
     let y0 = height;

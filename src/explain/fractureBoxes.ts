@@ -1,5 +1,6 @@
 // Fracture boxes from a box head's heatmap (box supervision): cells above a probability threshold, grouped into
 // 8-connected components, each one box with the highest probability inside it as its score.
+import { connectedComponents } from '../data/index.js';
 
 /** A predicted fracture box: [x0, y0, x1, y1] as fractions of the model input (x1/y1 exclusive) and its score. */
 export interface FractureBox {
@@ -13,35 +14,19 @@ export interface FractureBox {
  * `threshold`, as the fraction of the map it spans, best score first.
  */
 export function fractureBoxes(probabilities: ArrayLike<number>, height: number, width: number, threshold: number): FractureBox[] {
-  const seen = new Uint8Array(height * width);
-  const out: FractureBox[] = [];
-  for (let start = 0; start < height * width; start++) {
-    if (seen[start] === 1 || !((probabilities[start] as number) > threshold)) continue;
-    seen[start] = 1;
-    const stack = [start];
-    let [x0, y0, x1, y1, score] = [width, height, 0, 0, 0];
-    while (stack.length > 0) {
-      const i = stack.pop() as number;
-      const x = i % width;
-      const y = (i - x) / width;
-      [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x + 1), Math.max(y1, y + 1)];
-      score = Math.max(score, probabilities[i] as number);
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx;
-          const ny = y + dy;
-          if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-          const j = ny * width + nx;
-          if (seen[j] === 0 && (probabilities[j] as number) > threshold) {
-            seen[j] = 1;
-            stack.push(j);
-          }
-        }
+  const on = Uint8Array.from({ length: height * width }, (_, i) => ((probabilities[i] as number) > threshold ? 1 : 0));
+  return connectedComponents(on, width, height)
+    .map((cells) => {
+      let [x0, y0, x1, y1, score] = [width, height, 0, 0, 0];
+      for (const i of cells) {
+        const x = i % width;
+        const y = (i - x) / width;
+        [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x + 1), Math.max(y1, y + 1)];
+        score = Math.max(score, probabilities[i] as number);
       }
-    }
-    out.push({ box: [x0 / width, y0 / height, x1 / width, y1 / height], score });
-  }
-  return out.sort((a, b) => b.score - a.score);
+      return { box: [x0 / width, y0 / height, x1 / width, y1 / height] as const, score };
+    })
+    .sort((a, b) => b.score - a.score);
 }
 
 /** A fraction-of-input box in the pixels of an image of `size` that starts at `origin` in its file (a cut region). */
