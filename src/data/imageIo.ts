@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { DataError } from './errors.js';
+import { maskMarkers } from './markers.js';
 
 /**
  * How an image of another aspect ratio reaches the input size:
@@ -28,7 +29,13 @@ export interface InputSize {
  */
 export type RegionOfInterest = readonly [number, number, number, number];
 
-export async function decodeGrey(path: string, size: InputSize, method: ResizeMethod, region: RegionOfInterest | null = null): Promise<Uint16Array> {
+/** What is done to the full-resolution pixels before the region is cut and the image resized. */
+export interface DecodeOptions {
+  /** Replace burned-in markers and text (detectMarkers) with local background (default false). */
+  readonly maskMarkers?: boolean;
+}
+
+export async function decodeGrey(path: string, size: InputSize, method: ResizeMethod, region: RegionOfInterest | null = null, options: DecodeOptions = {}): Promise<Uint16Array> {
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   let sixteenBit: boolean;
   try {
@@ -47,10 +54,18 @@ export async function decodeGrey(path: string, size: InputSize, method: ResizeMe
   const bytesPerPixel = sixteenBit ? 2 : 1;
   if (channels !== 1 || decoded.data.length !== width * height * bytesPerPixel) throw unreadableImage(path, `decoded ${channels} channels of ${width}×${height} where one grey plane was expected`);
   const { buffer, byteOffset } = decoded.data;
-  const pixels = sixteenBit ? new Uint16Array(buffer, byteOffset, width * height) : new Uint8Array(buffer, byteOffset, width * height);
+  const raw = sixteenBit ? new Uint16Array(buffer, byteOffset, width * height) : new Uint8Array(buffer, byteOffset, width * height);
+  const pixels = options.maskMarkers === true ? withoutMarkers(raw, width, height) : raw;
   if (region === null) return resampleGrey(pixels, width, height, size, method);
   const cut = cropGrey(pixels, width, height, region);
   return resampleGrey(cut.pixels, cut.width, cut.height, size, method);
+}
+
+/** The image with its detected burned-in markers filled with local background, on the 16-bit scale. */
+function withoutMarkers(pixels: Uint16Array | Uint8Array, width: number, height: number): Uint16Array {
+  const full = pixels instanceof Uint8Array ? 255 : 65535;
+  const masked = maskMarkers(Float32Array.from(pixels, (v) => v / full), width, height);
+  return Uint16Array.from(masked, (v) => Math.round(Math.min(1, Math.max(0, v)) * 65535));
 }
 
 /** Cuts a region (fractions of the image) out of a grey image at whole pixels; edge pixels repeat outside. */

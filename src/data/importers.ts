@@ -11,6 +11,7 @@ import { describeError } from '../util/index.js';
 import { DataError } from './errors.js';
 import { cacheFileName, CACHE_DIR, encodeGreyPng, fileExists, resizeGrey, writeFileAtomic, type GreyImage } from './cache.js';
 import type { RegionOfInterest } from './imageIo.js';
+import { boxesFromPixelText, boxesFromYolo, FRACTURE_BOXES_COLUMN } from './boxes.js';
 import { classIndexOf, FRACTURE_CLASSES } from './classes.js';
 import { parseCsv } from './csv.js';
 import { LabelIndex, readLabelCsv, roiFromColumns, type LabelJoin, type LabelRow, type LabelTable } from './labels.js';
@@ -267,12 +268,19 @@ function posixRelative(root: string, path: string): string {
 }
 
 
+/** A label the layout itself gives (folder name, FracAtlas's labels.csv), with its fracture boxes where it has them. */
+interface LayoutLabel {
+  readonly label: number;
+  readonly labelName: string;
+  readonly boxes?: readonly RegionOfInterest[];
+}
+
 interface Plan {
   readonly tasks: Task[];
   /** Files the layout names that do not exist (e.g. FracAtlas label rows without an image). */
   readonly missing?: string[];
   /** Labels the layout itself gives, by relative path. */
-  readonly layoutLabels: Map<string, { label: number; labelName: string }>;
+  readonly layoutLabels: Map<string, LayoutLabel>;
   /** Files the layout leaves out on purpose (side files beside DICOM images), by relative path. */
   readonly sideFiles?: string[];
   readonly labelTable?: LabelTable;
@@ -306,7 +314,7 @@ async function planFracAtlas(root: string): Promise<Plan> {
   if (col('image_id') < 0 || col('fractured') < 0) throw new DataError('HF_DATA_LAYOUT', 'FracAtlas labels.csv needs image_id and fractured columns.', { input: csvPath, fix: 'Use the dataset as distributed, or --layout folders.' });
   const tasks: Task[] = [];
   const missing: string[] = [];
-  const layoutLabels = new Map<string, { label: number; labelName: string }>();
+  const layoutLabels = new Map<string, LayoutLabel>();
   for (const record of records.slice(1)) {
     const get = (name: string): string => (col(name) >= 0 ? (record.fields[col(name)] ?? '').trim() : '');
     const id = get('image_id');
@@ -328,7 +336,9 @@ async function planFracAtlas(root: string): Promise<Plan> {
     const bodyPart = get('mixed') === '1' || parts.length > 1 ? 'mixed' : parts[0];
     tasks.push({ absPath, relPath, size: info.size, mtimeMs: info.mtimeMs, kind: 'image', view, ...(patient === '' ? {} : { patientHint: patient }), ...(bodyPart === undefined ? {} : { bodyPart }) });
     const fractured = get('fractured') === '1';
-    layoutLabels.set(relPath, { label: fractured ? 1 : 0, labelName: fractured ? 'fracture' : 'no-fracture' });
+    // FracAtlas's fracture boxes (YOLO lines, normalised, so they hold at the cache's scale too); no column: no boxes.
+    const boxes = col('yolo_boxes') >= 0 ? boxesFromYolo(get('yolo_boxes')) : undefined;
+    layoutLabels.set(relPath, { label: fractured ? 1 : 0, labelName: fractured ? 'fracture' : 'no-fracture', ...(boxes === undefined ? {} : { boxes }) });
   }
   return { tasks, layoutLabels, missing };
 }
@@ -460,7 +470,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
   let alreadyImported = 0;
   const seenRows: ManifestRow[] = [];
   let relabelled = false;
-  const labelFor = (relPath: string, sopInstanceUid: string | null, accession: string | null, sopKey: string | null, accessionKey: string | null, size: { width: number; height: number }): { label: number | null; labelName: string | null; roi?: RegionOfInterest | null } => {
+  const labelFor = (relPath: string, sopInstanceUid: string | null, accession: string | null, sopKey: string | null, accessionKey: string | null, size: { width: number; height: number }): { label: number | null; labelName: string | null; roi?: RegionOfInterest | null; boxes?: readonly RegionOfInterest[] } => {
     const fromLayout = plan.layoutLabels.get(relPath);
     if (labelIndex !== undefined && labelTable !== undefined) {
       let row: LabelRow | undefined;
@@ -470,7 +480,8 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
       if (row !== undefined) {
         if (sopInstanceUid === null && accession === null) labelIndex.lookup(row.key); // mark as used
         const roi = roiFromFields(row.fields, size);
-        return { label: row.label, labelName: row.labelName, ...(roi === undefined ? {} : { roi }) };
+        const boxes = boxesFromFields(row.fields, size);
+        return { label: row.label, labelName: row.labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }) };
       }
       return fromLayout ?? { label: null, labelName: null };
     }
@@ -481,9 +492,10 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
     const previous = done.get(task.relPath);
     if (previous !== undefined && previous.sourceSize === task.size && previous.sourceMtimeMs === task.mtimeMs && (await fileExists(join(outDir, CACHE_DIR, cacheFileName(previous.contentHash, previous.cacheBitDepth))))) {
       alreadyImported++;
-      const { label, labelName, roi } = labelFor(task.relPath, null, null, previous.sopKey, previous.accessionKey, previous);
-      if (label !== previous.label || labelName !== previous.labelName || JSON.stringify(roi ?? null) !== JSON.stringify(previous.roi ?? null)) relabelled = true;
-      seenRows.push({ ...previous, label, labelName, ...(roi === undefined ? {} : { roi }) });
+      const { label, labelName, roi, boxes } = labelFor(task.relPath, null, null, previous.sopKey, previous.accessionKey, previous);
+      if (label !== previous.label || labelName !== previous.labelName || JSON.stringify(roi ?? null) !== JSON.stringify(previous.roi ?? null) || JSON.stringify(boxes ?? null) !== JSON.stringify(previous.boxes ?? null)) relabelled = true;
+      const { boxes: _oldBoxes, ...kept } = previous;
+      seenRows.push({ ...kept, label, labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }) });
       continue;
     }
     todo.push(task);
@@ -513,8 +525,8 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
         const reply = await (pool as WorkerPool).run(task);
         let outcome: FileOutcome;
         if (reply.ok) {
-          const { label, labelName, roi } = labelFor(task.relPath, reply.sopInstanceUid, reply.accessionNumber, reply.row.sopKey, reply.row.accessionKey, reply.row);
-          const row: ManifestRow = { id: rowId(task.relPath), ...reply.row, label, labelName, ...(roi === undefined ? {} : { roi }) };
+          const { label, labelName, roi, boxes } = labelFor(task.relPath, reply.sopInstanceUid, reply.accessionNumber, reply.row.sopKey, reply.row.accessionKey, reply.row);
+          const row: ManifestRow = { id: rowId(task.relPath), ...reply.row, label, labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }) };
           const holders = byHash.get(row.contentHash) ?? new Set<string>();
           if ([...holders].some((id) => id !== row.id)) duplicates++;
           byHash.set(row.contentHash, holders.add(row.id));
@@ -575,4 +587,13 @@ function roiFromFields(fields: Readonly<Record<string, string>>, size: { width: 
   if (box === undefined || box === null) return box;
   const r = (v: number): number => Math.round(v * 1e5) / 1e5;
   return [r(box[0] / size.width), r(box[1] / size.height), r(box[2] / size.width), r(box[3] / size.height)];
+}
+
+/**
+ * The fracture boxes a label row gives in its fracture_boxes column (source pixels), as fractions of the image;
+ * undefined when the file has no such column, [] when this row's cell is empty (no fracture box).
+ */
+function boxesFromFields(fields: Readonly<Record<string, string>>, size: { width: number; height: number }): RegionOfInterest[] | undefined {
+  const cell = Object.entries(fields).find(([k]) => k.trim().toLowerCase() === FRACTURE_BOXES_COLUMN);
+  return cell === undefined ? undefined : boxesFromPixelText(cell[1], size);
 }

@@ -20,6 +20,9 @@ export type { LabelJoin, LabelRow, BadLabelRow, LabelTable, LabelOptions, ImageL
 export { collectInputs, readRadiograph, modelInput, greyModelInput, radiographReader } from './radiographs.js';
 export type { Radiograph } from './radiographs.js';
 export { readRoisCsv, readBoxes } from './rois.js';
+export { connectedComponents, detectMarkers, fillMasked, maskMarkers } from './markers.js';
+export type { MarkerComponent, MarkerDetection, MarkerDetectorOptions } from './markers.js';
+export { FRACTURE_BOXES_COLUMN, boxesFromPixelText, boxesFromYolo, boxesInRegion, boxMaskPlane, boxesKnown } from './boxes.js';
 export type { PixelBox } from './rois.js';
 export { importDataset, lateralityFromHeader, viewFromHeader } from './importers.js';
 export type { ImportLayout, ImportOptions, ImportReport, FileOutcome } from './importers.js';

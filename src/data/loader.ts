@@ -5,7 +5,8 @@ import { HipfracError, Rng } from '../util/index.js';
 import { DataError } from './errors.js';
 import { keep, tensor, type Tensor } from '../torch/index.js';
 import { decodeGrey, unreadableImage, type RegionOfInterest, type ResizeMethod } from './imageIo.js';
-import { augmentBatch, resolveAugmentConfig, type AugmentConfig } from './augment.js';
+import { applyAugment, drawAugmentParams, resolveAugmentConfig, type AugmentConfig } from './augment.js';
+import { boxesInRegion, boxesKnown, boxMaskPlane } from './boxes.js';
 import { shardOrder, type Shard } from './distributedSampler.js';
 import type { DecodeRequest, DecodeResponse } from './loaderWorker.js';
 
@@ -16,6 +17,11 @@ export interface Sample {
   readonly label: number;
   /** Cut this region (fractions of the image) out before resizing, e.g. the hip of a pelvis view. */
   readonly region?: RegionOfInterest | null;
+  /**
+   * Fracture boxes as fractions of the image (before `region` is cut): [] for none; null or absent when unknown.
+   * Read only when the loader's `boxMasks` is on.
+   */
+  readonly boxes?: readonly RegionOfInterest[] | null;
 }
 
 export interface LoaderOptions {
@@ -48,6 +54,13 @@ export interface LoaderOptions {
   readonly augment: AugmentConfig | null;
   /** Read only this rank's share of every epoch (data-parallel training; see shardOrder). Default null. */
   readonly shard: Shard | null;
+  /**
+   * Give each batch the samples' fracture-box masks (`boxMasks`, `boxWeights`), warped by the same augmentation as
+   * the images. Needs resize 'squish'. Default false.
+   */
+  readonly boxMasks: boolean;
+  /** Fill burned-in markers and text (detectMarkers) with local background before resizing. Default false. */
+  readonly maskMarkers: boolean;
 }
 
 export const defaultLoaderOptions: LoaderOptions = Object.freeze({
@@ -64,6 +77,8 @@ export const defaultLoaderOptions: LoaderOptions = Object.freeze({
   memoryCacheBytes: 512 * 2 ** 20,
   augment: null,
   shard: null,
+  boxMasks: false,
+  maskMarkers: false,
 });
 
 /**
@@ -77,6 +92,10 @@ export interface Batch {
   readonly labels: Tensor;
   /** Which samples (positions in the list the loader was given) are in the batch, in order. */
   readonly indices: number[];
+  /** With `boxMasks`: [N, 1, H, W] float32, 1 inside a fracture box (after augmentation), 0 elsewhere. */
+  readonly boxMasks?: Tensor;
+  /** With `boxMasks`: [N] float32, 1 where the sample's boxes are known (boxesKnown), 0 where its mask means nothing. */
+  readonly boxWeights?: Tensor;
 }
 
 interface PendingRequest {
@@ -114,10 +133,10 @@ class DecodeWorker {
     });
   }
 
-  decode(paths: readonly string[], regions: readonly (RegionOfInterest | null)[], height: number, width: number, method: ResizeMethod): Promise<Uint16Array> {
+  decode(paths: readonly string[], regions: readonly (RegionOfInterest | null)[], height: number, width: number, method: ResizeMethod, maskMarkers: boolean): Promise<Uint16Array> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const request: DecodeRequest = { id, paths, regions, height, width, method };
+    const request: DecodeRequest = { id, paths, regions, height, width, method, maskMarkers };
     return new Promise<Uint16Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.ref();
@@ -162,6 +181,7 @@ function resolveOptions(overrides: Partial<LoaderOptions>): LoaderOptions {
   if (o.channels !== 1 && o.channels !== 3) problems.push(`channels must be 1 or 3, got ${String(o.channels)}`);
   if (!Number.isFinite(o.seed)) problems.push(`seed must be a number, got ${o.seed}`);
   if (!(o.memoryCacheBytes >= 0)) problems.push(`memoryCacheBytes must be ≥ 0, got ${o.memoryCacheBytes}`);
+  if (o.boxMasks && o.resize !== 'squish') problems.push(`boxMasks needs resize 'squish' (boxes are not mapped through a centre crop), got '${o.resize}'`);
   if (problems.length > 0) {
     throw new DataError('HF_DATA_BAD_LOADER_OPTION', `Invalid loader options: ${problems.join('; ')}.`, { fix: 'see defaultLoaderOptions in src/data/loader.ts.' });
   }
@@ -307,7 +327,7 @@ export class ImageLoader {
       const regions = missing.map((i) => (this.samples[indices[i] as number] as Sample).region ?? null);
       let decoded: Uint16Array[];
       if (this.options.workers === 0) {
-        decoded = await Promise.all(paths.map((p, k) => decodeGrey(p, { height: this.height, width: this.width }, this.options.resize, regions[k] ?? null)));
+        decoded = await Promise.all(paths.map((p, k) => decodeGrey(p, { height: this.height, width: this.width }, this.options.resize, regions[k] ?? null, { maskMarkers: this.options.maskMarkers })));
       } else {
         if (this.closed) throw new DataError('HF_DATA_LOADER_CLOSED', 'The loader is closed.', { fix: 'create a new ImageLoader.' });
         // Contiguous shares, one per worker, starting where the last batch stopped so work spreads evenly.
@@ -317,7 +337,7 @@ export class ImageLoader {
         for (let s = 0; s < shares; s++) {
           const worker = this.workers[this.nextWorker++ % this.workers.length] as DecodeWorker;
           const chunk = paths.slice(s * per, (s + 1) * per);
-          if (chunk.length > 0) parts.push(worker.decode(chunk, regions.slice(s * per, (s + 1) * per), this.height, this.width, this.options.resize));
+          if (chunk.length > 0) parts.push(worker.decode(chunk, regions.slice(s * per, (s + 1) * per), this.height, this.width, this.options.resize, this.options.maskMarkers));
         }
         decoded = (await Promise.all(parts)).flatMap((buffer) => Array.from({ length: buffer.length / plane }, (_, k) => buffer.subarray(k * plane, (k + 1) * plane)));
       }
@@ -342,12 +362,35 @@ export class ImageLoader {
     // keep(): the batch belongs to the consumer even if a tidy scope happens to be open around next().
     let images = keep(tensor(data, [indices.length, channels, this.height, this.width]));
     const labels = keep(tensor(BigInt64Array.from(indices, (i) => BigInt(this.labels[i] as number)), [indices.length]));
+    const boxes = this.options.boxMasks ? this.boxMasksOf(indices) : null;
+    let boxMasks = boxes?.masks;
     if (this.options.augment !== null) {
-      const augmented = keep(augmentBatch(images, new Rng(mixSeed(this.options.seed, epochIndex, PURPOSE_AUGMENT, batchIndex)), this.options.augment));
+      const params = drawAugmentParams(indices.length, new Rng(mixSeed(this.options.seed, epochIndex, PURPOSE_AUGMENT, batchIndex)), this.options.augment);
+      const augmented = keep(applyAugment(images, params, this.options.augment));
       images.dispose();
       images = augmented;
+      if (boxMasks !== undefined) {
+        // The same geometry, no lighting, and nothing brought in from outside the image: the box moves with the bone.
+        const warped = keep(applyAugment(boxMasks, params.map((p) => ({ ...p, brightness: 0.5, contrast: 1 })), { ...this.options.augment, padding: 'zeros' }));
+        boxMasks.dispose();
+        boxMasks = warped;
+      }
     }
-    return { images, labels, indices };
+    return boxes === null || boxMasks === undefined ? { images, labels, indices } : { images, labels, indices, boxMasks, boxWeights: boxes.weights };
+  }
+
+  /** The batch's fracture-box masks at the input size (the region cut first) and whether each is known. */
+  private boxMasksOf(indices: readonly number[]): { masks: Tensor; weights: Tensor } {
+    const plane = this.height * this.width;
+    const data = new Float32Array(indices.length * plane);
+    const weights = new Float32Array(indices.length);
+    indices.forEach((sampleIndex, i) => {
+      const sample = this.samples[sampleIndex] as Sample;
+      if (!boxesKnown(sample.label, sample.boxes)) return;
+      weights[i] = 1;
+      data.set(boxMaskPlane(boxesInRegion(sample.boxes ?? [], sample.region ?? null), this.height, this.width), i * plane);
+    });
+    return { masks: keep(tensor(data, [indices.length, 1, this.height, this.width])), weights: keep(tensor(weights, [indices.length])) };
   }
 }
 

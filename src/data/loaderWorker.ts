@@ -13,6 +13,8 @@ export interface DecodeRequest {
   readonly height: number;
   readonly width: number;
   readonly method: ResizeMethod;
+  /** Fill burned-in markers with local background before resizing (training with --mask-markers). */
+  readonly maskMarkers: boolean;
 }
 
 /** The answer: every image's pixels one after the other (height × width values each), or the first failure. */
@@ -42,7 +44,7 @@ async function decodeAll(request: DecodeRequest): Promise<DecodeResponse> {
   for (let i = 0; i < request.paths.length; i++) {
     const path = request.paths[i] as string;
     try {
-      pixels.set(await decodeGrey(path, size, request.method, request.regions[i] ?? null), i * plane);
+      pixels.set(await decodeGrey(path, size, request.method, request.regions[i] ?? null, { maskMarkers: request.maskMarkers }), i * plane);
     } catch (error) {
       // Errors do not cross threads with their class: send the parts, the loader rebuilds the coded error.
       const reason = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);

@@ -65,6 +65,11 @@ export interface ManifestRow {
    * hip_roi_x0…y1 or roi_x0…y1 columns (pixels of the source image); absent when the file has none.
    */
   readonly roi?: RegionOfInterest | null;
+  /**
+   * Fracture boxes as fractions of the image [x0, y0, x1, y1], from a label file's fracture_boxes column (pixels) or
+   * FracAtlas's YOLO boxes; [] for an image without a box; absent when the data carry no boxes.
+   */
+  readonly boxes?: readonly RegionOfInterest[];
   /** Filled from split.json by loadManifest when a split exists. */
   readonly split?: SplitName;
   readonly fold?: number;

@@ -17,6 +17,8 @@ export { readGreyPng, greyFromTensor, greyToRgb, writeRgbPng, encodeRgbPng } fro
 export type { GreyImage, RgbImage } from './image.js';
 export { renderOverlay, writeOverlayPng } from './overlay.js';
 export type { OverlayOptions } from './overlay.js';
+export { fractureBoxes, boxToPixels, drawBoxOutlines } from './fractureBoxes.js';
+export type { FractureBox } from './fractureBoxes.js';
 export { pointingGameHit, energyInBoxes, boxAreaShare, localisationScores, scaleBoxes } from './localisation.js';
 export type { Box, LocalisationSummary } from './localisation.js';
 export { perturbationCurve, constantImputer, blurImputer } from './faithfulness.js';

@@ -29,12 +29,19 @@ export interface ModelCard {
   metrics: Record<string, number>;
   /** The triage decision threshold with the error rate measured at it. */
   threshold: { cutoff: number; target?: number; measuredError?: number; coverage?: number; method?: string } | null;
+  /**
+   * The fracture box head (box supervision): present when the model has one. `threshold` is the heatmap probability
+   * above which cells form predicted fracture boxes.
+   */
+  boxHead?: { threshold: number };
   hipfracVersion: string;
   createdAt: string;
   extra: Record<string, unknown>;
 }
 
 export const CHECKPOINT_WEIGHTS = 'model.safetensors';
+/** Heatmap probability above which box-head cells form predicted fracture boxes, unless the card says otherwise. */
+export const DEFAULT_BOX_THRESHOLD = 0.5;
 export const CHECKPOINT_CARD = 'model.json';
 
 let cachedVersion: string | undefined;
@@ -72,6 +79,7 @@ export function makeModelCard(model: Classifier, card: Partial<ModelCard> = {}):
     dataFingerprint: card.dataFingerprint ?? null,
     metrics: card.metrics ?? {},
     threshold: card.threshold ?? null,
+    ...(model.boxHead === null ? {} : { boxHead: { threshold: card.boxHead?.threshold ?? DEFAULT_BOX_THRESHOLD } }),
     hipfracVersion: hipfracVersion(),
     createdAt: card.createdAt ?? new Date().toISOString(),
     extra: card.extra ?? {},
@@ -120,6 +128,7 @@ export function readModelCard(dir: string): ModelCard {
     throw invalid(file, "'classes' must be a non-empty list of names", 'restore model.json from the run that wrote it.');
   }
   if (typeof card.ps !== 'number') throw invalid(file, "'ps' is missing", 'restore model.json from the run that wrote it.');
+  if (card.boxHead !== undefined && !(typeof card.boxHead?.threshold === 'number' && card.boxHead.threshold > 0 && card.boxHead.threshold < 1)) throw invalid(file, `'boxHead' is ${JSON.stringify(card.boxHead)}, not { "threshold": a number in (0, 1) }`, 'restore model.json from the run that wrote it.');
   if (card.crop !== undefined && card.crop !== 'none' && card.crop !== 'roi') throw invalid(file, `'crop' is ${JSON.stringify(card.crop)}, not 'none' or 'roi'`, 'restore model.json from the run that wrote it.');
   return card as ModelCard;
 }
@@ -144,9 +153,10 @@ export function loadCheckpoint(dir: string): { model: Classifier; card: ModelCar
         );
       }
     }
-    const model = createClassifier(card.architecture, { numClasses: card.classes.length, head: card.head, ps: card.ps, weights: null });
+    // Checkpoints from before box supervision have no boxHead entry and no boxHead.* weights: they load as they were.
+    const model = createClassifier(card.architecture, { numClasses: card.classes.length, head: card.head, ps: card.ps, weights: null, boxHead: card.boxHead !== undefined });
     try {
-      loadExactly(model, tensors, weightsFile, card.architecture, `checkpoint with ${card.head} head, ${card.classes.length} classes`);
+      loadExactly(model, tensors, weightsFile, card.architecture, `checkpoint with ${card.head} head${card.boxHead === undefined ? '' : ' and a box head'}, ${card.classes.length} classes`);
     } catch (error) {
       model.dispose();
       throw error;

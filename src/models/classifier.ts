@@ -1,7 +1,7 @@
 // The fracture classifier: an ImageNet body with a new head, ImageNet normalisation as its fixed
 // first step (inputs are [0,1] images, grey or RGB), freezing and layer groups as fastai does.
-import { dispose, tensor, type Tensor } from '../torch/index.js';
-import { BatchNorm2d, Module, type Sequential } from '../nn/index.js';
+import { dispose, noGrad, tensor, type Tensor } from '../torch/index.js';
+import { BatchNorm2d, Conv2d, Module, type Sequential } from '../nn/index.js';
 import type { FeatureBody } from './body.js';
 import { fastaiHead, linearHead, type HeadKind } from './heads.js';
 import { getArchBuilder, getModelSpec, type ArchSpec } from './registry.js';
@@ -21,6 +21,14 @@ export interface ClassifierOptions {
   readonly weightsDir?: string;
   /** Load spec.weightFile from the weights directory; a missing file is an error naming it and its URL. */
   readonly pretrained?: boolean;
+  /** Add a fracture heatmap head (a 1×1 convolution on the last feature map) for box supervision (default false). */
+  readonly boxHead?: boolean;
+}
+
+/** Logits and, from the box head, one fracture-heatmap logit per feature-map cell [N, 1, h, w]. */
+export interface ClassifierOutputs {
+  readonly logits: Tensor;
+  readonly heatmap: Tensor;
 }
 
 /**
@@ -35,6 +43,11 @@ export class Classifier extends Module {
   readonly ps: number;
   readonly body: FeatureBody;
   readonly head: Sequential;
+  /**
+   * The box head: a 1×1 convolution from the body's feature map to one fracture logit per cell, trained against
+   * fracture boxes (box supervision); null for a classifier without one (its checkpoints load as before).
+   */
+  readonly boxHead: Conv2d | null;
   /** The weight file the body (or whole model) was loaded from; null when randomly initialised. */
   weightsSource: string | null = null;
   /** Where the weights live and the work runs ('cpu', 'cuda:0'); set by `to()`. */
@@ -42,7 +55,7 @@ export class Classifier extends Module {
   private readonly mean: Tensor;
   private readonly std: Tensor;
 
-  constructor(spec: ArchSpec, body: FeatureBody, headKind: HeadKind, numClasses: number, ps: number) {
+  constructor(spec: ArchSpec, body: FeatureBody, headKind: HeadKind, numClasses: number, ps: number, boxHead = false) {
     super();
     this.spec = spec;
     this.headKind = headKind;
@@ -53,10 +66,28 @@ export class Classifier extends Module {
     this.std = this.registerBuffer('std', tensor(new Float32Array(spec.std), [1, 3, 1, 1]), false) as Tensor;
     this.body = this.registerModule('body', body);
     this.head = this.registerModule('head', headKind === 'fastai' ? fastaiHead(body.outChannels, numClasses, ps) : linearHead(body.outChannels, numClasses, ps));
+    this.boxHead = boxHead ? this.registerModule('boxHead', new Conv2d(body.outChannels, 1, 1, { bias: true })) : null;
+    // Fractures cover a small share of an image: start the heatmap near "no fracture here" (sigmoid(−3) ≈ 0.05).
+    if (this.boxHead !== null) noGrad(() => (this.boxHead as Conv2d).param('bias').fill_(-3));
   }
 
   /** Logits [N, numClasses] for images [N, 1 | 3, H, W] in [0, 1]. */
   forward(x: Tensor): Tensor {
+    return this.run(x, false).logits;
+  }
+
+  /**
+   * Logits and the box head's heatmap logits [N, 1, h, w] (h × w: the last feature map) from one pass of the body.
+   * Throws HF_MODELS_NO_BOX_HEAD for a classifier built without a box head.
+   */
+  forwardWithHeatmap(x: Tensor): ClassifierOutputs {
+    if (this.boxHead === null) {
+      throw new ModelsError('HF_MODELS_NO_BOX_HEAD', `this ${this.spec.name} classifier has no box head.`, { fix: 'train with --box-loss-weight W (> 0) to get a model that returns fracture heatmaps and boxes.' });
+    }
+    return this.run(x, true) as ClassifierOutputs;
+  }
+
+  private run(x: Tensor, withHeatmap: boolean): { logits: Tensor; heatmap?: Tensor } {
     const shape = x.shape;
     if (shape.length !== 4 || (shape[1] !== 1 && shape[1] !== 3)) {
       throw new ModelsError('HF_MODELS_INPUT_SHAPE', `${this.spec.name} expects images [N, 1 or 3, H, W], got [${shape.join(', ')}].`, {
@@ -75,10 +106,15 @@ export class Classifier extends Module {
     centred.dispose();
     const features = this.body.call(normalised);
     const logits = this.head.call(features);
-    if (callerDevice === this.device) return logits;
-    const back = logits.to(callerDevice);
-    logits.dispose();
-    return back;
+    const heatmap = withHeatmap && this.boxHead !== null ? this.boxHead.call(features) : undefined;
+    if (heatmap !== undefined) features.dispose();
+    if (callerDevice === this.device) return heatmap === undefined ? { logits } : { logits, heatmap };
+    const back = (t: Tensor): Tensor => {
+      const moved = t.to(callerDevice);
+      t.dispose();
+      return moved;
+    };
+    return heatmap === undefined ? { logits: back(logits) } : { logits: back(logits), heatmap: back(heatmap) };
   }
 
   /** Moves the model (weights and buffers) to a device or dtype; see Module.to. */
@@ -93,6 +129,7 @@ export class Classifier extends Module {
     this.body.requiresGrad_(false);
     for (const [, m] of this.body.namedModules()) if (m instanceof BatchNorm2d) m.requiresGrad_(true);
     this.head.requiresGrad_(true);
+    this.boxHead?.requiresGrad_(true);
   }
 
   /** Makes every parameter trainable. */
@@ -117,7 +154,7 @@ export class Classifier extends Module {
       const owner = key.includes('.') ? key.slice(0, key.lastIndexOf('.')) : '';
       (groups[groupOfModule.get(owner) ?? 0] as Tensor[]).push(param);
     }
-    (groups[starts.length + 1] as Tensor[]).push(...this.head.parameters());
+    (groups[starts.length + 1] as Tensor[]).push(...this.head.parameters(), ...(this.boxHead?.parameters() ?? []));
     return groups;
   }
 
@@ -160,7 +197,7 @@ export function createClassifier(name: string, options: ClassifierOptions = {}):
     if (file === null) throw weightsNotFound(spec, dir);
   }
 
-  const model = new Classifier(spec, builder.body(), headKind, numClasses, ps);
+  const model = new Classifier(spec, builder.body(), headKind, numClasses, ps, options.boxHead === true);
   if (file === null) return model;
   const state = readWeightFile(file);
   try {

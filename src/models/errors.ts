@@ -16,7 +16,8 @@ export type ModelsErrorCode =
   | 'HF_MODELS_ONNX_UNSUPPORTED' // ONNX export of a module without an emitter, or of a model in training mode
   | 'HF_MODELS_ONNX_INVALID' // an .onnx file that is unreadable, not hipfrac's, or not runnable by ONNX Runtime
   | 'HF_MODELS_ONNX_CALIBRATION' // int8 calibration without images or with a bad method/option
-  | 'HF_MODELS_UNKNOWN_LAYER'; // a layer path (e.g. a Grad-CAM target) that is not a submodule
+  | 'HF_MODELS_UNKNOWN_LAYER' // a layer path (e.g. a Grad-CAM target) that is not a submodule
+  | 'HF_MODELS_NO_BOX_HEAD'; // fracture heatmaps or boxes asked of a classifier trained without box supervision
 
 /** An error of this room: its code is checked against the catalogue above at compile time. */
 export class ModelsError extends HipfracError<ModelsErrorCode> {}

@@ -8,6 +8,7 @@ import { type EncodedImage, encodeImage } from './encodeImage.js';
 import { type CohortOptions, type PlannedImage, type PlannedPatient, DEFAULT_PREVALENCE, DEFAULT_SIZE, planCohort } from './plan.js';
 import type { FractureTruth } from './types.js';
 import { hipRoi } from './roi.js';
+import { markerTruth } from './render.js';
 import { PhantomError } from './errors.js';
 
 export interface GenerateOptions extends CohortOptions {
@@ -151,6 +152,8 @@ export const LABELS_COLUMNS = [
   'hip_roi_y0',
   'hip_roi_x1',
   'hip_roi_y1',
+  // The fracture's box(es) in pixels, "x0 y0 x1 y1" (x1/y1 exclusive) separated by ';'; empty for an intact hip.
+  'fracture_boxes',
 ] as const;
 
 function labelsCsv(records: readonly CohortImageRecord[], difficulty: string): string {
@@ -183,6 +186,7 @@ function labelsCsv(records: readonly CohortImageRecord[], difficulty: string): s
         spec.size,
         round3(spec.view.fieldMm / spec.size),
         ...r.hipRoi,
+        r.fractures.map((f) => f.box.join(' ')).join(';'),
       ]
         .map(csvField)
         .join(','),
@@ -214,6 +218,8 @@ function annotationsJson(records: readonly CohortImageRecord[], options: Generat
       width: r.planned.spec.size,
       height: r.planned.spec.size,
       hip_roi: r.hipRoi,
+      // Burned-in markers (what a shortcut audit's marker detector is checked against), xyxy pixels.
+      markers: markerTruth(r.planned.spec),
       fractures: r.fractures.map((f) => ({
         type: f.type,
         side: f.side,

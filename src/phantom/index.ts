@@ -4,7 +4,8 @@ export { cohortLabelSpec, generateCohort, imageFileName, LABELS_COLUMNS } from '
 export type { CohortImageRecord, CohortPreview, CohortResult, GenerateOptions } from './cohort.js';
 export { planCohort, validateCohortOptions, DEFAULT_PREVALENCE, DEFAULT_SIZE, DEFAULT_TRANSFER_SYNTAXES } from './plan.js';
 export type { CohortOptions, PlannedImage, PlannedPatient } from './plan.js';
-export { renderImage, imageFrame } from './render.js';
+export { renderImage, imageFrame, markerTruth } from './render.js';
+export type { MarkerTruth } from './markers.js';
 export { toDisplay8 } from './preview.js';
 export { renderHipCrops } from './hipCrops.js';
 export { hipRoi, HIP_ROI_MM } from './roi.js';

@@ -72,3 +72,47 @@ export function drawMarkers(line: Float32Array, frame: ViewFrame, m: MarkerSpec,
     }
   }
 }
+
+/** Where a marker lies in the image: its kind and its box [x0, y0, x1, y1] in pixels (x1/y1 exclusive), clipped to the image. */
+export interface MarkerTruth {
+  readonly kind: 'letter' | 'ruler' | 'ball';
+  readonly box: readonly [number, number, number, number];
+}
+
+/**
+ * The boxes drawMarkers fills for a spec (the letter with its holder, the ruler, the ball), those it skips (outside the
+ * collimated field) left out: the ground truth a burned-in-marker detector is checked against.
+ */
+export function markerBoxes(frame: ViewFrame, m: MarkerSpec, field: readonly [number, number, number, number]): MarkerTruth[] {
+  const { size, mmPerPx } = frame;
+  const inField = (fx: number, fy: number): boolean => fx * size >= field[0] && fx * size < field[2] && fy * size >= field[1] && fy * size < field[3];
+  const clip = (x0: number, y0: number, x1: number, y1: number): [number, number, number, number] | null => {
+    const b: [number, number, number, number] = [Math.max(0, Math.floor(x0)), Math.max(0, Math.floor(y0)), Math.min(size, Math.ceil(x1)), Math.min(size, Math.ceil(y1))];
+    return b[2] > b[0] && b[3] > b[1] ? b : null;
+  };
+  const out: MarkerTruth[] = [];
+  const push = (kind: MarkerTruth['kind'], box: [number, number, number, number] | null): void => {
+    if (box !== null) out.push({ kind, box });
+  };
+  if (m.letter !== null && inField(m.letter.fx, m.letter.fy)) {
+    const cell = m.letter.heightMm / 7 / mmPerPx;
+    const cx = m.letter.fx * size - 2.5 * cell;
+    const cy = m.letter.fy * size - 3.5 * cell;
+    push('letter', clip(cx - cell, cy - cell, cx + 6 * cell, cy + 8 * cell));
+  }
+  if (m.ruler !== null) {
+    const len = m.ruler.lengthMm / mmPerPx;
+    const width = 18 / mmPerPx;
+    const [w, h] = m.ruler.vertical ? [width, len] : [len, width];
+    const x0 = m.ruler.fx * size;
+    const y0 = m.ruler.fy * size;
+    // The ruler is drawn over the whole image (the collimator does not hide it in this model): only its part in the field shows.
+    const box = clip(Math.max(x0 - w / 2, field[0]), Math.max(y0 - h / 2, field[1]), Math.min(x0 + w / 2, field[2]), Math.min(y0 + h / 2, field[3]));
+    push('ruler', box);
+  }
+  if (m.ball !== null && inField(m.ball.fx, m.ball.fy)) {
+    const r = m.ball.diameterMm / 2 / mmPerPx;
+    push('ball', clip(m.ball.fx * size - r, m.ball.fy * size - r, m.ball.fx * size + r, m.ball.fy * size + r));
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import { blurReach, boxBlur, expose, upsample } from './detector.js';
 import { applyFracture, fractureStrokes } from './fractures.js';
 import { transformGroup, transformSolid } from './transform.js';
 import { implantSolids } from './implants.js';
-import { drawMarkers } from './markers.js';
+import { drawMarkers, markerBoxes, type MarkerTruth } from './markers.js';
 import { type PixelBox, type ViewFrame, projectBoneGroup, projectPoint, projectSolid } from './projection.js';
 import type { FractureTruth, ImageSpec, RenderedImage, RenderOptions } from './types.js';
 import { legPose, viewFrame } from './views.js';
@@ -18,6 +18,11 @@ const SOFT_TISSUE_DOWNSAMPLE = 4;
 /** The beam geometry an image spec is rendered with (for headers such as PatientOrientation). */
 export function imageFrame(spec: ImageSpec): ViewFrame {
   return viewFrame(spec.view, spec.anatomy, femurLandmarks(spec.anatomy, spec.view.side), spec.size);
+}
+
+/** Where the image's burned-in markers (lead letter with holder, ruler, calibration ball) lie, in pixels. */
+export function markerTruth(spec: ImageSpec): MarkerTruth[] {
+  return markerBoxes(imageFrame(spec), spec.markers, collimatedField(spec.size, spec.view.collimation));
 }
 
 /** Renders one image. With `withoutFracture`, the same patient and exposure, noise included, minus the fracture. */

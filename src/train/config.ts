@@ -39,6 +39,13 @@ export interface TrainConfig {
   readonly ps: number;
   readonly head: 'fastai' | 'linear';
   readonly labelSmoothing: number;
+  /**
+   * Weight of the box-supervision loss (0: off). Above 0 the classifier gets a box head (a 1×1 convolution on the last
+   * feature map) trained against the fracture boxes the data carry (FracAtlas, the phantom), and predicts fracture boxes.
+   */
+  readonly boxLossWeight: number;
+  /** Fill burned-in markers and text of the training images with local background (a shortcut defence). */
+  readonly maskMarkers: boolean;
   readonly augment: boolean;
   readonly balanced: boolean;
   readonly pretrained: boolean;
@@ -69,6 +76,8 @@ export const paperProtocol: TrainConfig = Object.freeze({
   ps: 0.5,
   head: 'fastai',
   labelSmoothing: 0,
+  boxLossWeight: 0,
+  maskMarkers: false,
   augment: true,
   balanced: false,
   pretrained: true,
@@ -125,7 +134,9 @@ export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
   oneOf('optimizer', ['adam', 'adamw', 'sgd']);
   oneOf('head', ['fastai', 'linear']);
   oneOf('crop', ['none', 'roi']);
-  for (const key of ['lrFind', 'augment', 'balanced', 'pretrained']) {
+  const boxWeight = input['boxLossWeight'];
+  if (boxWeight !== undefined && (typeof boxWeight !== 'number' || !(boxWeight >= 0) || !Number.isFinite(boxWeight))) issues.push({ path: 'boxLossWeight', message: 'must be a number ≥ 0', received: boxWeight });
+  for (const key of ['lrFind', 'augment', 'balanced', 'pretrained', 'maskMarkers']) {
     const v = input[key];
     if (v !== undefined && typeof v !== 'boolean') issues.push({ path: key, message: 'must be true or false', received: v });
   }

@@ -12,6 +12,7 @@ export type TrainErrorCode =
   | 'HF_TRAIN_EMPTY_SPLIT' // a split with no training or no validation images
   | 'HF_TRAIN_NO_LABELS' // a dataset without labelled images
   | 'HF_TRAIN_NO_ROI' // crop 'roi' with images that have no region
+  | 'HF_TRAIN_NO_BOXES' // box supervision on a dataset without fracture boxes
   | 'HF_TRAIN_NO_SPLIT' // split columns in the manifest without split.json
   | 'HF_TRAIN_RESUME_CONFIG'; // --resume with another configuration
 

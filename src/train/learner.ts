@@ -1,6 +1,6 @@
 // The Learner: one training loop (fit) driven by callbacks, with one-cycle and discriminative LRs
 // layered on top, as fastai's Learner.fit / fit_one_cycle — every level callable by users.
-import { crossEntropy, inferenceMode, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
+import { adaptiveAvgPool2d, binaryCrossEntropyWithLogits, crossEntropy, inferenceMode, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
 import { defaultOneCycle, oneCycleLr, oneCycleMomentum, type OneCycleOptions, type Schedule } from './schedule.js';
@@ -11,6 +11,10 @@ export interface Batch {
   readonly images: Tensor;
   readonly labels: Tensor;
   readonly indices: readonly number[];
+  /** Fracture-box masks [N, 1, H, W] in the images' geometry (box supervision); absent without boxes. */
+  readonly boxMasks?: Tensor;
+  /** [N]: 1 where an image's mask is known, 0 where it must not count. */
+  readonly boxWeights?: Tensor;
 }
 
 /** What the learner needs from a data loader: seeded epochs of batches and their count. */
@@ -25,6 +29,8 @@ export interface TrainableModel extends Module {
   freeze(): void;
   unfreeze(): void;
   layerGroups(): Tensor[][];
+  /** Logits and fracture-heatmap logits [N, 1, h, w] from one pass: what box supervision trains (Classifier with a box head). */
+  forwardWithHeatmap?(x: Tensor): { logits: Tensor; heatmap: Tensor };
 }
 
 export interface ParamGroupLike {
@@ -61,6 +67,12 @@ export interface LearnerOptions {
   /** Applied to training images only (augmentation), with a per-batch seed for reproducibility. */
   readonly batchTransform?: (images: Tensor, seed: number) => Tensor;
   readonly labelSmoothing?: number;
+  /**
+   * Weight of the box-supervision loss (default 0: off): binary cross-entropy between the model's heatmap logits and
+   * each batch's fracture-box masks averaged to the heatmap's cells, over the images whose boxes are known, added to
+   * the classification loss. Needs a model with forwardWithHeatmap and batches with boxMasks.
+   */
+  readonly boxLossWeight?: number;
   readonly callbacks?: readonly Callback[];
   /** Seeds dropout per epoch, so a resumed run draws the same masks as an uninterrupted one. */
   readonly seed?: number;
@@ -105,6 +117,9 @@ export class Learner {
   private readonly makeOptimizer: OptimizerFactory;
   private readonly batchTransform: ((images: Tensor, seed: number) => Tensor) | undefined;
   private readonly labelSmoothing: number;
+  readonly boxLossWeight: number;
+  /** The box-supervision term of the last training batch (0 when off), for callbacks and tests. */
+  lastBoxLoss = 0;
   readonly device: string;
   readonly dataParallel: DataParallelHooks | undefined;
 
@@ -133,6 +148,13 @@ export class Learner {
     this.makeOptimizer = options.optimizer;
     this.batchTransform = options.batchTransform;
     this.labelSmoothing = options.labelSmoothing ?? 0;
+    this.boxLossWeight = options.boxLossWeight ?? 0;
+    if (!(this.boxLossWeight >= 0) || !Number.isFinite(this.boxLossWeight)) {
+      throw new TrainError('HF_TRAIN_BAD_OPTION', `boxLossWeight must be a number ≥ 0, got ${this.boxLossWeight}.`);
+    }
+    if (this.boxLossWeight > 0 && options.model.forwardWithHeatmap === undefined) {
+      throw new TrainError('HF_TRAIN_BAD_OPTION', 'box supervision needs a model with a box head (forwardWithHeatmap).', { fix: 'build the classifier with boxHead: true.' });
+    }
     this.callbacks = sortCallbacks(options.callbacks ?? []);
     this.seed = options.seed ?? 0;
     this.device = resolveDevice(options.device ?? 'cpu');
@@ -270,8 +292,17 @@ export class Learner {
   private forwardBackward(batch: Batch, augmentSeed: number, hooks: DataParallelHooks | undefined): number {
     const [onDevice, labels] = this.toDevice(batch);
     const images = this.batchTransform === undefined ? onDevice : this.batchTransform(onDevice, augmentSeed);
-    const logits = this.model.call(images);
-    const loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing });
+    const supervised = this.boxLossWeight > 0 && batch.boxMasks !== undefined && batch.boxWeights !== undefined;
+    const outputs = supervised ? this.model.forwardWithHeatmap?.(images) : undefined;
+    let loss: Tensor;
+    if (outputs !== undefined) {
+      const { logits, heatmap } = outputs;
+      const box = boxLoss(heatmap, this.onDevice(batch.boxMasks as Tensor), this.onDevice(batch.boxWeights as Tensor));
+      this.lastBoxLoss = box.item();
+      loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing }).add(box.mul(this.boxLossWeight));
+    } else {
+      loss = crossEntropy(this.model.call(images), labels, { labelSmoothing: this.labelSmoothing });
+    }
     const value = loss.item();
     if (!Number.isFinite(value)) {
       throw new TrainError('HF_TRAIN_DIVERGED', `the training loss became ${value} at epoch ${this.epoch}, batch ${this.iteration}.`, {
@@ -282,6 +313,10 @@ export class Learner {
     hooks?.beforeBackward(this.model.parameters().filter((p) => p.requiresGrad));
     loss.backward();
     return value;
+  }
+
+  private onDevice(t: Tensor): Tensor {
+    return this.device === 'cpu' ? t : t.to(this.device);
   }
 
   /** A batch's images and labels on the training device (the loader's own tensors when that is the CPU). */
@@ -380,8 +415,19 @@ export function discriminativeLrs(lo: number, hi: number, groups: number): numbe
 }
 
 function disposeBatch(batch: Batch): void {
-  if (!batch.images.isDisposed) batch.images.dispose();
-  if (!batch.labels.isDisposed) batch.labels.dispose();
+  for (const t of [batch.images, batch.labels, batch.boxMasks, batch.boxWeights]) if (t !== undefined && !t.isDisposed) t.dispose();
+}
+
+/**
+ * Box supervision: binary cross-entropy between heatmap logits [N, 1, h, w] and the box masks [N, 1, H, W] averaged
+ * over each heatmap cell (the share of the cell inside a box), mean per image, weighted by `weights` [N] (0 where an
+ * image's boxes are unknown) and averaged over the weighted images; 0 when none is.
+ */
+export function boxLoss(heatmap: Tensor, masks: Tensor, weights: Tensor): Tensor {
+  const [h, w] = heatmap.shape.slice(2) as [number, number];
+  const target = adaptiveAvgPool2d(masks, [h, w]);
+  const perImage = binaryCrossEntropyWithLogits(heatmap, target, { reduction: 'none' }).mean([1, 2, 3]);
+  return perImage.mul(weights).sum().div(weights.sum().clamp_(1, null));
 }
 
 /** A stable 31-bit seed from parts (FNV-1a), so every (seed, stage, epoch, batch) has its own stream. */

@@ -221,6 +221,13 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'empty folder', args: ['export', '--out', 'out', '--data', F.empty], exit: 1, code: /HF_CLI_NO_NODE_DATA/ },
     { kind: 'missing path', args: ['export', '--out', 'out', '--data', F.missing], exit: 1, code: /HF_CLI_NO_NODE_DATA/ },
   ],
+  'audit-shortcuts': [
+    { kind: 'missing option', args: [...model], exit: 2, code: USAGE },
+    { kind: 'missing path', args: [...model, '--data', F.missing], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
+    { kind: 'empty folder', args: [...model, '--data', F.empty], exit: 1, code: /HF_DATA_NO_MANIFEST/ },
+    { kind: 'wrong file type', args: [...model, '--data', F.text], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
+    { kind: 'invalid option', args: [...model, '--data', F.empty, '--probe-images', '0'], exit: 2, code: USAGE },
+  ],
   'triage-calibrate': [
     { kind: 'missing option', args: [F.image, ...model], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing, ...model, '--labels', F.badCsv], exit: 1, code: /HF_DATA_INPUT_MISSING/ },

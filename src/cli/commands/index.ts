@@ -16,6 +16,7 @@ import { predictCommand } from './predict.js';
 import { exportCommand } from './export.js';
 import { explainCommand } from './explain.js';
 import { attackCommand } from './attack.js';
+import { auditShortcutsCommand } from './audit-shortcuts.js';
 import { triageCalibrateCommand } from './triage-calibrate.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
@@ -40,6 +41,7 @@ export const commands: readonly CliCommand[] = [
   exportCommand,
   explainCommand,
   attackCommand,
+  auditShortcutsCommand,
   triageCalibrateCommand,
   serveCommand,
   tokenCommand,

@@ -20,6 +20,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<CliCommand>>
   export: async () => (await import('./export.js')).exportCommand,
   explain: async () => (await import('./explain.js')).explainCommand,
   attack: async () => (await import('./attack.js')).attackCommand,
+  'audit-shortcuts': async () => (await import('./audit-shortcuts.js')).auditShortcutsCommand,
   'triage-calibrate': async () => (await import('./triage-calibrate.js')).triageCalibrateCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
   token: async () => (await import('./token.js')).tokenCommand,

@@ -26,6 +26,8 @@ export const CONFIG_FLAGS = {
   head: { type: 'string' },
   ps: { type: 'string' },
   'label-smoothing': { type: 'string' },
+  'box-loss-weight': { type: 'string' },
+  'mask-markers': { type: 'boolean' },
   'weight-decay': { type: 'string' },
   seed: { type: 'string' },
   'valid-fraction': { type: 'string' },
@@ -58,6 +60,7 @@ const NUMERIC: Record<string, keyof TrainConfig> = {
   'unfrozen-lr': 'unfrozenLr',
   ps: 'ps',
   'label-smoothing': 'labelSmoothing',
+  'box-loss-weight': 'boxLossWeight',
   'weight-decay': 'weightDecay',
   seed: 'seed',
   'valid-fraction': 'validFraction',
@@ -86,6 +89,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
   if (values['no-augment'] === true) overrides['augment'] = false;
   if (values['no-lr-find'] === true) overrides['lrFind'] = false;
   if (values['balanced'] === true) overrides['balanced'] = true;
+  if (values['mask-markers'] === true) overrides['maskMarkers'] = true;
   if (values['scratch'] === true) overrides['pretrained'] = false;
   // The study's head-only stage and slice(lr/100, lr) protect pretrained features; a random body has none to
   // protect, and lr/100 on its first layers keeps it random (measured: from scratch on the phantom the loss never
@@ -122,6 +126,9 @@ export const trainCommand: CliCommand = {
   --lr X --unfrozen-lr X (default: LR finder's valley) --optimizer adam|adamw|sgd --head fastai|linear
   --ps X --label-smoothing X --weight-decay X --seed N --valid-fraction X --no-augment --balanced
   --crop none|roi       roi: cut each image to its hip region (hip_roi_* columns at import) before resizing
+  --box-loss-weight W   box supervision (default 0: off): a heatmap head learns the data's fracture boxes
+                        (FracAtlas, the phantom); the model then also predicts fracture boxes
+  --mask-markers        fill burned-in markers and text of training images with local background
   --workers N           image-decoding threads (default 2)
   --device D            cpu (default), cuda or cuda:N (needs the CUDA build, docs/gpu.md)
 

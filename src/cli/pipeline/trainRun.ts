@@ -204,7 +204,9 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
   const split = await datasetSplit(options.datasetDir, config.seed, config.validFraction, log);
   if (group !== null && rank === 0) await group.barrier();
   if (config.crop === 'roi') checkRois([...split.train, ...split.valid, ...split.test], options.datasetDir);
-  const toSamples = (rows: readonly ManifestRow[]): Sample[] => rows.map((r) => ({ imagePath: cachedPngPath(options.datasetDir, r), label: r.label as number, region: sampleRegion(r, config) }));
+  const toSamples = (rows: readonly ManifestRow[]): Sample[] => rows.map((r) => ({ imagePath: cachedPngPath(options.datasetDir, r), label: r.label as number, region: sampleRegion(r, config), boxes: r.boxes ?? null }));
+  const boxSupervised = config.boxLossWeight > 0;
+  if (boxSupervised) checkBoxes(split.train, options.datasetDir);
   const fingerprint = dataFingerprint(split.train, split.valid);
   log(`data: ${split.train.length} training, ${split.valid.length} validation${split.test.length > 0 ? ` and ${split.test.length} held-out test` : ''} images (patient-level split), fingerprint ${fingerprint}`);
 
@@ -223,6 +225,8 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     seed: config.seed,
     workers,
     augment: config.augment ? defaultAugmentConfig : null,
+    boxMasks: boxSupervised,
+    maskMarkers: config.maskMarkers,
   });
   const validLoader = new ImageLoader(toSamples(split.valid), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null, shard });
 
@@ -235,6 +239,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     ps: config.ps,
     ...(options.weights !== undefined ? { weights: options.weights } : config.pretrained ? { pretrained: true } : { weights: null }),
     ...(options.weightsDir !== undefined ? { weightsDir: options.weightsDir } : {}),
+    boxHead: boxSupervised,
   });
   const dataParallel = group === null ? undefined : new DataParallel(group);
   if (group !== null) {
@@ -249,6 +254,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     valid: validLoader,
     optimizer: optimizerFactory(config),
     labelSmoothing: config.labelSmoothing,
+    boxLossWeight: config.boxLossWeight,
     seed: config.seed,
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(dataParallel === undefined ? {} : { dataParallel }),
@@ -404,6 +410,15 @@ async function fitLocaliser(split: { train: ManifestRow[]; valid: ManifestRow[];
 /** The region a row's image is cut to before resizing: its ROI under crop 'roi', else the whole image. */
 export function sampleRegion(row: ManifestRow, config: Pick<TrainConfig, 'crop'>): RegionOfInterest | null {
   return config.crop === 'roi' ? (row.roi ?? null) : null;
+}
+
+/** Box supervision needs fracture boxes: at least one fractured training image with a box. */
+function checkBoxes(train: readonly ManifestRow[], datasetDir: string): void {
+  if (train.some((r) => r.label === 1 && (r.boxes?.length ?? 0) > 0)) return;
+  throw new TrainError('HF_TRAIN_NO_BOXES', 'box supervision (--box-loss-weight) needs fracture boxes, and no fractured training image has one.', {
+    input: datasetDir,
+    fix: "import with boxes (FracAtlas's yolo_boxes column, or a labels.csv fracture_boxes column \"x0 y0 x1 y1;…\" in pixels; the phantom writes one), or train without --box-loss-weight.",
+  });
 }
 
 function checkRois(rows: readonly ManifestRow[], datasetDir: string): void {
