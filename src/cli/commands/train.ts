@@ -144,10 +144,6 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
     if (values.data === undefined || values.out === undefined) {
       throw new CliError('HF_CLI_MISSING_OPTION', 'train needs --data and --out.', { fix: 'e.g. hipfrac train --data datasets/hips --out runs/densenet169' });
     }
-    const config = configFromFlags(values);
-    const workers = values.workers === undefined ? undefined : positiveInt(values.workers, 2, '--workers');
-    requireDataset(values.data);
-    const timeoutMs = 1000 * Number(values['dist-timeout'] ?? 300);
     const rank = rankFromEnvironment();
     const syncBn = values['sync-bn'] === true;
     if (syncBn && values['nproc-per-node'] === undefined && rank === null) {
@@ -155,6 +151,10 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
         fix: 'add --nproc-per-node N (N ≥ 2), or leave --sync-bn out.',
       });
     }
+    const config = configFromFlags(values);
+    const workers = values.workers === undefined ? undefined : positiveInt(values.workers, 2, '--workers');
+    requireDataset(values.data);
+    const timeoutMs = 1000 * Number(values['dist-timeout'] ?? 300);
     if (values['nproc-per-node'] !== undefined && rank === null) {
       // The launcher: the ranks re-run this command with torchrun's environment variables set.
       checkDistributedConfig(config, Number(values['nproc-per-node']) * Number(values.nnodes ?? 1));
