@@ -40,6 +40,7 @@
 
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <c10/util/Exception.h>
 
 #include <chrono>
@@ -47,6 +48,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -117,6 +119,12 @@ using Comm = c10d::Backend;
 using Comm = c10d::ProcessGroup;
 #endif
 
+struct Group;
+// Live groups by id, for autograd nodes (SyncBatchNorm's backward) that must find their group again.
+std::mutex gGroupsMutex;
+std::unordered_map<int64_t, std::weak_ptr<Group>> gGroups;
+int64_t gNextGroupId = 1;
+
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<Comm> comm;
@@ -124,9 +132,26 @@ struct Group {
   int worldSize = 1;
   std::string backend;
   std::chrono::milliseconds timeout{0};
+  int64_t id = 0;
+  ~Group() {
+    std::lock_guard<std::mutex> lock(gGroupsMutex);
+    gGroups.erase(id);
+  }
 };
 
 using GroupPtr = std::shared_ptr<Group>;
+
+void registerGroup(const GroupPtr& g) {
+  std::lock_guard<std::mutex> lock(gGroupsMutex);
+  g->id = gNextGroupId++;
+  gGroups[g->id] = g;
+}
+
+GroupPtr findGroup(int64_t id) {
+  std::lock_guard<std::mutex> lock(gGroupsMutex);
+  auto it = gGroups.find(id);
+  return it == gGroups.end() ? nullptr : it->second.lock();
+}
 
 GroupPtr& groupOf(Napi::Env env, const Napi::Value& v) {
   if (!v.IsExternal()) throwCodedError(env, "HF_DIST_BAD_ARGUMENT", "expected a process group handle", true);
@@ -254,6 +279,7 @@ Napi::Value DistCreateGroup(const Napi::CallbackInfo& info) {
     *result = group;
   };
   auto resolve = [result](Napi::Env e) -> Napi::Value {
+    registerGroup(*result);
     return Napi::External<GroupPtr>::New(e, new GroupPtr(*result), [](Napi::Env, GroupPtr* p) { delete p; });
   };
   return PromiseWorker::start(env, "HF_DIST_INIT", work, resolve);
@@ -595,6 +621,163 @@ Napi::Value DistReducerRelease(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Synchronised batch normalisation (PyTorch's SyncBatchNorm, on any device the group serves). In training
+// mode every rank normalises with the mean and variance of the global batch: each rank's per-channel mean,
+// sum of squared deviations and count are all-gathered and combined (Chan et al.'s pairwise formula, in
+// float64), and the running statistics take the global mean and unbiased variance. Backward all-reduces
+// the two per-channel sums the input gradient needs (Σ dy, Σ dy·(x − mean)), so every rank's input gradient
+// is that of one process over the whole batch; the weight and bias gradients stay local, as in PyTorch,
+// and the gradient reducer averages them. Both collectives block the calling thread (forward is
+// synchronous in JS; backward runs inside autograd), bounded by the group's time-out.
+
+std::vector<int64_t> reduceDims(const at::Tensor& x) {
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < x.dim(); d++) dims.push_back(d);
+  return dims;
+}
+
+std::vector<int64_t> channelShape(const at::Tensor& x) {
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[1] = x.size(1);
+  return shape;
+}
+
+// Runs `work` to completion on this thread; a failure becomes a std::runtime_error naming `what`.
+void waitBlocking(const GroupPtr& g, const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) {
+  try {
+    waitWork(g, work);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(what + " on rank " + std::to_string(g->rank) + " of " + std::to_string(g->worldSize) + ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(what + " on rank " + std::to_string(g->rank) + " of " + std::to_string(g->worldSize) + ": " + e.what());
+  }
+}
+
+struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
+  // mean and invstd are the global batch's (no gradient flows to them: backward gives the full input gradient).
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight,
+                            const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& invstd, int64_t groupId,
+                            double count) {
+    const auto shape = channelShape(input);
+    // As ATen's CPU batch norm: y = x·α + β with α = invstd·w, β = b − mean·α.
+    at::Tensor alpha = invstd * weight;
+    at::Tensor beta = bias - mean * alpha;
+    at::Tensor out = input * alpha.view(shape) + beta.view(shape);
+    ctx->save_for_backward({input, weight, mean, invstd});
+    ctx->saved_data["group"] = groupId;
+    ctx->saved_data["count"] = count;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& input = saved[0];
+    const at::Tensor& weight = saved[1];
+    const at::Tensor& mean = saved[2];
+    const at::Tensor& invstd = saved[3];
+    const at::Tensor& dy = grads[0];
+    const auto dims = reduceDims(input);
+    const auto shape = channelShape(input);
+    const int64_t channels = input.size(1);
+    // The two per-channel sums accumulate in float64, as ATen's CPU batch norm backward does.
+    at::Tensor xmu = input - mean.view(shape);
+    at::Tensor dyDouble = dy.to(at::kDouble);
+    at::Tensor sumDy = dyDouble.sum(dims);
+    at::Tensor sumDyXmu = (dyDouble * xmu.to(at::kDouble)).sum(dims);
+    dyDouble.reset();
+    at::Tensor gradInput, gradWeight, gradBias;
+    if (ctx->needs_input_grad(1)) gradWeight = (sumDyXmu * invstd.to(at::kDouble)).to(weight.scalar_type());
+    if (ctx->needs_input_grad(2)) gradBias = sumDy.to(weight.scalar_type());
+    if (ctx->needs_input_grad(0)) {
+      GroupPtr g = findGroup(ctx->saved_data["group"].toInt());
+      TORCH_CHECK(g != nullptr, "HF_DIST_CLOSED: sync batch norm backward after its process group was closed");
+      const double count = ctx->saved_data["count"].toDouble();
+      at::Tensor sums = at::cat({sumDy, sumDyXmu});
+      std::vector<at::Tensor> io{sums};
+      try {
+        waitBlocking(g, g->comm->allreduce(io), "sync batch norm backward");
+      } catch (const std::exception& e) {
+        TORCH_CHECK(false, e.what());  // autograd passes c10::Error on with its message
+      }
+      at::Tensor meanDy = (sums.narrow(0, 0, channels) / count).to(input.scalar_type());
+      at::Tensor k = (sums.narrow(0, channels, channels) / count * invstd.to(at::kDouble).pow(2)).to(input.scalar_type());
+      at::Tensor scale = invstd * weight;
+      gradInput = (dy - meanDy.view(shape) - xmu * k.view(shape)) * scale.view(shape);
+    }
+    return {gradInput, gradWeight, gradBias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor optionalTensorArg(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (v.IsNull() || v.IsUndefined()) return at::Tensor();
+  return tensorArg(env, v, what);
+}
+
+// distSyncBatchNorm(group, input, weight|null, bias|null, runningMean|null, runningVar|null, momentum, eps) → Tensor:
+// training-mode batch normalisation of `input` [N, C, …] with the global batch's statistics; updates the running
+// buffers in place (momentum as PyTorch's exponential average). Blocks until every rank has contributed.
+Napi::Value DistSyncBatchNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GroupPtr g = groupOf(env, info[0]);
+  at::Tensor input = tensorArg(env, info[1], "syncBatchNorm");
+  at::Tensor weight = optionalTensorArg(env, info[2], "syncBatchNorm");
+  at::Tensor bias = optionalTensorArg(env, info[3], "syncBatchNorm");
+  at::Tensor runningMean = optionalTensorArg(env, info[4], "syncBatchNorm");
+  at::Tensor runningVar = optionalTensorArg(env, info[5], "syncBatchNorm");
+  const double momentum = info[6].As<Napi::Number>().DoubleValue();
+  const double eps = info[7].As<Napi::Number>().DoubleValue();
+  if (input.dim() < 2 || !at::isFloatingType(input.scalar_type())) {
+    throwCodedError(env, "HF_DIST_BAD_ARGUMENT", "syncBatchNorm: expected a floating-point input [N, C, …]", true);
+  }
+  const int64_t channels = input.size(1);
+  at::Tensor mean, invstd;
+  double count = 0;
+  try {
+    at::NoGradGuard noGrad;
+    at::Tensor x = input.detach();
+    const double local = static_cast<double>(channels == 0 ? 0 : x.numel() / channels);
+    // float64 accumulation, as ATen's CPU batch norm: a float32 mean errs by ~1e-7 of |mean|, which is large
+    // beside the standard deviation of a channel whose values barely vary across the batch.
+    auto varMean = at::var_mean(x.to(at::kDouble), reduceDims(x), /*unbiased=*/false);
+    at::Tensor mine = at::cat({std::get<1>(varMean), std::get<0>(varMean) * local, at::full({1}, local, x.options().dtype(at::kDouble))});
+    std::vector<std::vector<at::Tensor>> gathered(1);
+    for (int r = 0; r < g->worldSize; r++) gathered[0].push_back(at::empty_like(mine));
+    std::vector<at::Tensor> inputs{mine};
+    waitBlocking(g, g->comm->allgather(gathered, inputs), "sync batch norm");
+    at::Tensor all = at::stack(gathered[0]);  // [world, 2C + 1]: mean, sum of squared deviations, count
+    at::Tensor counts = all.narrow(1, 2 * channels, 1);
+    at::Tensor means = all.narrow(1, 0, channels);
+    at::Tensor total = counts.sum();
+    count = total.item<double>();
+    if (count <= 1) {
+      throwCodedError(env, "HF_DIST_BAD_ARGUMENT", "syncBatchNorm: the global batch has " + std::to_string(static_cast<int64_t>(count)) +
+                                                     " value(s) per channel; training-mode batch norm needs at least 2");
+    }
+    at::Tensor globalMean = (means * counts).sum(0) / total;
+    at::Tensor m2 = all.narrow(1, channels, channels).sum(0) + (counts * (means - globalMean).pow(2)).sum(0);
+    at::Tensor biasedVar = m2 / total;
+    mean = globalMean.to(input.scalar_type());
+    invstd = (biasedVar + eps).rsqrt().to(input.scalar_type());
+    if (runningMean.defined()) runningMean.mul_(1 - momentum).add_(globalMean.to(runningMean.scalar_type()), momentum);
+    if (runningVar.defined()) runningVar.mul_(1 - momentum).add_((m2 / (count - 1)).to(runningVar.scalar_type()), momentum);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throwCodedError(env, "HF_DIST_COLLECTIVE", e.what());
+  }
+  at::Tensor out;
+  try {
+    // A custom autograd function's tensor arguments must be defined: absent affine parameters are the identity.
+    if (!weight.defined()) weight = at::ones({channels}, input.options().requires_grad(false));
+    if (!bias.defined()) bias = at::zeros({channels}, input.options().requires_grad(false));
+    out = SyncBatchNormFunction::apply(input, weight, bias, mean, invstd, g->id, count);
+  } catch (const c10::Error& e) {
+    throwCodedError(env, "HF_DIST_BAD_ARGUMENT", std::string("syncBatchNorm: ") + e.what_without_backtrace());
+  }
+  return wrapTensorValue(env, out);
+}
+
 #else  // !HIPFRAC_HAS_GLOO
 
 Napi::Value Unavailable(const Napi::CallbackInfo& info) {
@@ -613,6 +796,7 @@ Napi::Value Unavailable(const Napi::CallbackInfo& info) {
 #define DistReducerPrepare Unavailable
 #define DistReducerFinish Unavailable
 #define DistReducerRelease Unavailable
+#define DistSyncBatchNorm Unavailable
 
 #endif
 
@@ -633,6 +817,7 @@ void registerDistributed(Napi::Env env, Napi::Object exports) {
   exports.Set("distReducerPrepare", Napi::Function::New(env, DistReducerPrepare));
   exports.Set("distReducerFinish", Napi::Function::New(env, DistReducerFinish));
   exports.Set("distReducerRelease", Napi::Function::New(env, DistReducerRelease));
+  exports.Set("distSyncBatchNorm", Napi::Function::New(env, DistSyncBatchNorm));
 }
 
 }  // namespace hipfrac

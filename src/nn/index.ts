@@ -7,6 +7,7 @@ export {
   Linear,
   BatchNorm2d,
   BatchNorm1d,
+  convertSyncBatchNorm,
   Dropout,
   ReLU,
   SiLU,

@@ -15,8 +15,10 @@ import {
   relu,
   sigmoid,
   silu,
+  syncBatchNorm,
   tensor,
   zeros,
+  type ProcessGroup,
   type Tensor,
 } from '../torch/index.js';
 import { kaimingUniform_, fans, uniform_ } from './init.js';
@@ -98,8 +100,13 @@ function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
 /**
  * Batch normalisation over [N, C, H, W] (or [N, C] with BatchNorm1d): weight, bias,
  * running_mean, running_var, num_batches_tracked — PyTorch's names and update rule.
+ * With a `syncGroup` of more than one rank (convertSyncBatchNorm), training mode uses the statistics of the
+ * global batch over every rank, as torch.nn.SyncBatchNorm; evaluation always uses the running statistics.
  */
 export class BatchNorm2d extends Module {
+  /** The process group whose ranks share batch statistics in training mode; null = this process's batch only. */
+  syncGroup: ProcessGroup | null = null;
+
   constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum: number | null = 0.1, readonly affine = true, readonly trackRunningStats = true) {
     super();
     this.registerParameter('weight', affine ? ones([numFeatures]) : null);
@@ -117,7 +124,9 @@ export class BatchNorm2d extends Module {
     if (!this.expectedRank().includes(input.ndim) || input.shape[1] !== this.numFeatures) {
       throw new NnError('HF_NN_INPUT_SHAPE', `${this.constructor.name}(${this.numFeatures}) expects input [N, ${this.numFeatures}, …] of rank ${this.expectedRank().join(' or ')}, got [${input.shape.join(', ')}].`);
     }
-    if (this.training) {
+    // Synchronised in training mode only (PyTorch's need_sync); the native layer checks the global batch's size.
+    const synced = this.training && this.syncGroup !== null && this.syncGroup.worldSize > 1;
+    if (this.training && !synced) {
       const perChannel = input.numel / this.numFeatures;
       // PyTorch refuses this too: the unbiased batch variance of one value is 0/0 and poisons running_var.
       if (perChannel <= 1) {
@@ -134,6 +143,19 @@ export class BatchNorm2d extends Module {
       if (this.momentum === null) factor = 1 / tracked.item();
     }
     const useBatchStats = this.training || !this.trackRunningStats;
+    // One rank is the plain layer, as PyTorch's SyncBatchNorm falls back to batch_norm without peers.
+    if (synced && this.syncGroup !== null) {
+      return syncBatchNorm(
+        this.syncGroup,
+        input,
+        this.trackRunningStats ? this.buffer('running_mean') : null,
+        this.trackRunningStats ? this.buffer('running_var') : null,
+        this.paramOrNull('weight'),
+        this.paramOrNull('bias'),
+        factor,
+        this.eps,
+      );
+    }
     return batchNorm(
       input,
       this.training && !this.trackRunningStats ? null : this.buffer('running_mean'),
@@ -145,6 +167,22 @@ export class BatchNorm2d extends Module {
       this.eps,
     );
   }
+}
+
+/**
+ * Makes every BatchNorm in `module` (2-d and 1-d) share batch statistics over `group` in training mode, as
+ * torch.nn.SyncBatchNorm.convert_sync_batchnorm; null undoes it. Parameters, buffers and their names are
+ * unchanged, so checkpoints are those of the plain model. Returns how many layers it set.
+ */
+export function convertSyncBatchNorm(module: Module, group: ProcessGroup | null): number {
+  let n = 0;
+  for (const [, m] of module.namedModules()) {
+    if (m instanceof BatchNorm2d) {
+      m.syncGroup = group;
+      n++;
+    }
+  }
+  return n;
 }
 
 /** BatchNorm over [N, C] or [N, C, L] (the fastai head's BatchNorm). */

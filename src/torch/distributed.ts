@@ -162,6 +162,32 @@ export class ProcessGroup {
 }
 
 /**
+ * Training-mode batch normalisation of `input` [N, C, …] with the mean and variance of the global batch over
+ * every rank of `group` (PyTorch's SyncBatchNorm): one all-gather of per-channel statistics here, one all-reduce
+ * of two per-channel gradient sums in backward, so gradients equal those of one process on the whole batch.
+ * Updates the running buffers in place with the global mean and unbiased variance (`momentum` as PyTorch's).
+ * Blocks the calling thread until every rank has run the same layer (bounded by the group's time-out).
+ */
+export function syncBatchNorm(
+  group: ProcessGroup,
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  momentum: number,
+  eps: number,
+): Tensor {
+  let handle;
+  try {
+    handle = native().distSyncBatchNorm(group.nativeHandle, input._h, weight?._h ?? null, bias?._h ?? null, runningMean?._h ?? null, runningVar?._h ?? null, momentum, eps);
+  } catch (error) {
+    throw distError(error, `sync batch norm on rank ${group.rank} of ${group.worldSize}`);
+  }
+  return Tensor.fromHandle(handle);
+}
+
+/**
  * DDP-style gradient all-reduce: autograd hooks copy each parameter's gradient into a bucket as backward
  * produces it, and a full bucket's all-reduce starts at once (in bucket order), overlapping the rest of
  * backward. `finish()` waits for every bucket and leaves the rank-averaged gradients in `param.grad`.

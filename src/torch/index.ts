@@ -13,5 +13,5 @@ export type { FactoryOptions } from './creation.js';
 initRuntime();
 export { TorchError } from './errors.js';
 export type { TorchErrorCode } from './errors.js';
-export { ProcessGroup, GradReducer, distributedAvailable, distError } from './distributed.js';
+export { ProcessGroup, GradReducer, distributedAvailable, distError, syncBatchNorm } from './distributed.js';
 export type { ProcessGroupOptions, DistErrorCode } from './distributed.js';

@@ -103,6 +103,16 @@ export interface NativeBinding {
   distReducerPrepare(reducer: NativeReducer): void;
   distReducerFinish(reducer: NativeReducer): Promise<{ buckets: number; startedDuringBackward: number }>;
   distReducerRelease(reducer: NativeReducer): void;
+  distSyncBatchNorm(
+    group: NativeGroup,
+    input: NativeHandle,
+    weight: NativeHandle | null,
+    bias: NativeHandle | null,
+    runningMean: NativeHandle | null,
+    runningVar: NativeHandle | null,
+    momentum: number,
+    eps: number,
+  ): NativeHandle;
 }
 
 function addonPath(): string {

@@ -1,6 +1,6 @@
 // The Learner: one training loop (fit) driven by callbacks, with one-cycle and discriminative LRs
 // layered on top, as fastai's Learner.fit / fit_one_cycle — every level callable by users.
-import { adaptiveAvgPool2d, binaryCrossEntropyWithLogits, crossEntropy, inferenceMode, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
+import { adaptiveAvgPool2d, binaryCrossEntropyWithLogits, crossEntropy, distError, inferenceMode, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
 import { defaultOneCycle, oneCycleLr, oneCycleMomentum, type OneCycleOptions, type Schedule } from './schedule.js';
@@ -283,7 +283,14 @@ export class Learner {
 
   /** One step of a data-parallel run: backward starts the gradient all-reduce, the step waits for it. */
   async trainStepDataParallel(batch: Batch, augmentSeed: number, hooks: DataParallelHooks): Promise<number> {
-    const value = tidy(() => this.forwardBackward(batch, augmentSeed, hooks));
+    let value: number;
+    try {
+      value = tidy(() => this.forwardBackward(batch, augmentSeed, hooks));
+    } catch (error) {
+      // A collective inside backward (SyncBatchNorm's) fails as an autograd error: give it its distributed code.
+      if (error instanceof Error && /sync batch norm backward on rank/.test(error.message)) throw distError(error, `step ${this.iteration}`);
+      throw error;
+    }
     await hooks.afterBackward();
     tidy(() => this.optimizer.step());
     return value;

@@ -156,6 +156,7 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'wrong file type', args: ['--data', F.text, '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
     { kind: 'malformed JSON', args: ['--data', F.corruptDataset, '--out', 'out', '--config', F.badJson], exit: 1, code: /HF_CLI_BAD_CONFIG_FILE/ },
     { kind: 'invalid option', args: ['--data', F.corruptDataset, '--out', 'out', '--batch-size', 'x'], exit: 2, code: USAGE },
+    { kind: 'invalid option', args: ['--data', F.corruptDataset, '--out', 'out', '--sync-bn'], exit: 2, code: USAGE },
   ],
   compare: [
     { kind: 'missing option', args: ['--data', F.corruptDataset], exit: 2, code: USAGE },

@@ -1,4 +1,5 @@
-// End to end: `hipfrac train --nproc-per-node 2` on a tiny folder data set. Rank 0 alone writes the run folder;
+// End to end: `hipfrac train --nproc-per-node 2` on a tiny folder data set. Rank 0 alone writes the run folder
+// (the uninterrupted run trains resnet18 with --sync-bn and records it in results.json and the model card);
 // a rank killed with SIGKILL ends the job with coded errors (HF_DIST_PEER_LOST on its peer, HF_DIST_RANK_FAILED
 // from the launcher), and `--resume` finishes the run from the last checkpoint.
 import { test } from 'node:test';
@@ -78,11 +79,17 @@ test('e2e: 2-rank train writes one run folder; kill -9 of a rank ends the job wi
   const dataset = path.join(work, 'dataset');
   await importDataset({ inputDir: path.join(work, 'folders'), outDir: dataset, layout: 'folders', saltFile: path.join(work, 'salt.key'), workers: 1 });
 
-  // One uninterrupted run: rank 0 alone writes the folder, and the run finishes.
+  // One uninterrupted run, of a network with BatchNorm synchronised over the ranks: rank 0 alone writes the folder,
+  // and the run finishes.
   const whole = path.join(work, 'whole');
-  const ok = await runCli(['train', '--data', dataset, '--out', whole, '--master-port', String(await freePort()), ...ARGS], env);
+  const withBatchNorm = ARGS.map((a) => (a === 'squeezenet1_1' ? 'resnet18' : a));
+  const ok = await runCli(['train', '--data', dataset, '--out', whole, '--master-port', String(await freePort()), ...withBatchNorm, '--sync-bn'], env);
   assert.equal(ok.code, 0, ok.output.slice(-3000));
-  assert.match(ok.output, /data-parallel: 2 ranks over gloo, 4 images per rank and step/);
+  // resnet18: 20 BatchNorm2d in the body, 2 BatchNorm1d in the fastai head.
+  assert.match(ok.output, /data-parallel: 2 ranks over gloo, 4 images per rank and step, 22 BatchNorm layers synchronised/);
+  const expected = { worldSize: 2, backend: 'gloo', syncBatchNorm: true, syncBatchNormLayers: 22 };
+  assert.deepEqual((JSON.parse(readFileSync(path.join(whole, 'results.json'), 'utf8')) as { distributed: unknown }).distributed, expected);
+  assert.deepEqual((JSON.parse(readFileSync(path.join(whole, 'model', 'model.json'), 'utf8')) as { extra: { distributed: unknown } }).extra.distributed, expected);
   assert.equal(ok.output.match(/^report: /gm)?.length, 1, 'one report, from rank 0');
   for (const f of ['results.json', 'log.jsonl', 'report.html', 'config.json']) assert.ok(existsSync(path.join(whole, f)), f);
   assert.equal(readFileSync(path.join(whole, 'log.jsonl'), 'utf8').trim().split('\n').filter((l) => l.includes('"epoch"')).length >= EPOCHS, true);

@@ -1,6 +1,8 @@
 // The data-parallel proofs' toy pieces: the toy CNN without BatchNorm, and the toy batch source restricted to
 // one shard of each epoch's seeded order (the DistributedSampler contract).
 import { shardOrder, type Shard } from '../../src/data/index.js';
+import { keep, type DType } from '../../src/torch/index.js';
+import type { Batch } from '../../src/train/index.js';
 import { ToyNet, ToySource, type ToyData } from './toy.js';
 
 export class PlainNet extends ToyNet {
@@ -10,7 +12,8 @@ export class PlainNet extends ToyNet {
 }
 
 export class ShardedSource extends ToySource {
-  constructor(data: ToyData, batchSize: number, shuffle: boolean, readonly shard: Shard) {
+  /** @param dtype the images' dtype (float64 isolates an algorithm from float32 rounding). */
+  constructor(data: ToyData, batchSize: number, shuffle: boolean, readonly shard: Shard, readonly dtype: DType = 'float32') {
     super(data, batchSize, shuffle);
   }
   override get batchesPerEpoch(): number {
@@ -18,5 +21,16 @@ export class ShardedSource extends ToySource {
   }
   override order(seed: number): number[] {
     return shardOrder(super.order(seed), this.shard);
+  }
+  override async *epoch(seed: number): AsyncGenerator<Batch> {
+    for await (const batch of super.epoch(seed)) {
+      if (this.dtype === 'float32') {
+        yield batch;
+        continue;
+      }
+      const images = keep(batch.images.to(this.dtype));
+      batch.images.dispose();
+      yield { ...batch, images };
+    }
   }
 }

@@ -48,6 +48,7 @@ const LAUNCH_FLAGS = {
   'master-addr': { type: 'string' },
   'master-port': { type: 'string' },
   'dist-timeout': { type: 'string' },
+  'sync-bn': { type: 'boolean' },
 } as const;
 
 const NUMERIC: Record<string, keyof TrainConfig> = {
@@ -136,6 +137,8 @@ Data-parallel (torchrun's names; docs/distributed.md): one process per rank, Glo
   --nproc-per-node N    ranks on this node; --batch-size stays the global batch (split over all ranks)
   --nnodes M --node-rank R --master-addr HOST --master-port P (default 1, 0, 127.0.0.1, 29500)
   --dist-timeout S      seconds before a stalled collective fails every rank (default 300)
+  --sync-bn             BatchNorm with the global batch's statistics over all ranks (SyncBatchNorm); costs one
+                        all-gather per BatchNorm layer forward and one all-reduce per layer backward
 
 Defaults are the study's protocol: 224 px, batch 32, 8 head-only epochs, then all layers with
 discriminative LRs under one-cycle, early stopping after 7 epochs without validation-accuracy gain.`,
@@ -148,11 +151,17 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
     if (values.data === undefined || values.out === undefined) {
       throw new CliError('HF_CLI_MISSING_OPTION', 'train needs --data and --out.', { fix: 'e.g. hipfrac train --data datasets/hips --out runs/densenet169' });
     }
+    const rank = rankFromEnvironment();
+    const syncBn = values['sync-bn'] === true;
+    if (syncBn && values['nproc-per-node'] === undefined && rank === null) {
+      throw new CliError('HF_CLI_BAD_OPTION', '--sync-bn shares BatchNorm statistics between the ranks of a data-parallel run; this run has one process.', {
+        fix: 'add --nproc-per-node N (N ≥ 2), or leave --sync-bn out.',
+      });
+    }
     const config = configFromFlags(values);
     const workers = values.workers === undefined ? undefined : positiveInt(values.workers, 2, '--workers');
     requireDataset(values.data);
     const timeoutMs = 1000 * Number(values['dist-timeout'] ?? 300);
-    const rank = rankFromEnvironment();
     if (values['nproc-per-node'] !== undefined && rank === null) {
       // The launcher: the ranks re-run this command with torchrun's environment variables set.
       checkDistributedConfig(config, Number(values['nproc-per-node']) * Number(values.nnodes ?? 1));
@@ -177,7 +186,7 @@ discriminative LRs under one-cycle, early stopping after 7 epochs without valida
       ...(values['weights-dir'] !== undefined ? { weightsDir: values['weights-dir'] } : {}),
       ...(workers !== undefined ? { workers } : {}),
       device: values.device,
-      ...(rank === null ? {} : { distributed: { ...rank, timeoutMs } }),
+      ...(rank === null ? {} : { distributed: { ...rank, timeoutMs, syncBn } }),
     });
     if (rank !== null && rank.rank !== 0) return 0; // rank 0 alone writes the report
     const report = await writeRunReport({ run, config, datasetDir: values.data, outDir: values.out });

@@ -20,7 +20,7 @@ import {
   type Sample,
 } from '../../data/index.js';
 import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
-import { Adam, AdamW, SGD } from '../../nn/index.js';
+import { Adam, AdamW, convertSyncBatchNorm, SGD } from '../../nn/index.js';
 import { manualSeed, ProcessGroup, resolveDevice, type Tensor } from '../../torch/index.js';
 import { broadcastModule, configHash, DataParallel, fineTune, JsonlLogger, Learner, ProgressCallback, TrainError, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
@@ -56,6 +56,17 @@ export interface DistributedRank {
   readonly masterPort: number;
   /** Rendezvous and collective time-out (ms): a dead or stalled rank fails the others within it. */
   readonly timeoutMs: number;
+  /** BatchNorm with the global batch's statistics over every rank (SyncBatchNorm); default false. */
+  readonly syncBn?: boolean;
+}
+
+/** How a run was spread over processes (null in results.json for one process). */
+export interface DistributedSummary {
+  readonly worldSize: number;
+  readonly backend: string;
+  /** BatchNorm layers that used the global batch's statistics (0 without --sync-bn). */
+  readonly syncBatchNorm: boolean;
+  readonly syncBatchNormLayers: number;
 }
 
 export interface TrainRunResult {
@@ -86,6 +97,8 @@ export interface TrainRunResult {
   readonly gateMissing?: string;
   /** The hip localiser stored with a crop 'roi' checkpoint; null otherwise. */
   readonly localiser: LocaliserCard | null;
+  /** Ranks, backend and SyncBatchNorm of a data-parallel run; null for one process. */
+  readonly distributed: DistributedSummary | null;
 }
 
 /**
@@ -167,7 +180,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     rank: dist.rank,
     timeoutMs: dist.timeoutMs,
     backend: options.device !== undefined && options.device.startsWith('cuda') ? 'nccl' : 'gloo',
-    configHash: configHash({ config, weights: options.weights ?? null, resume: options.resume }),
+    configHash: configHash({ config, weights: options.weights ?? null, resume: options.resume, syncBn: dist.syncBn ?? false }),
   });
   try {
     return await trainRunOnRanks(options, group);
@@ -242,9 +255,13 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     boxHead: boxSupervised,
   });
   const dataParallel = group === null ? undefined : new DataParallel(group);
+  let distributed: DistributedSummary | null = null;
   if (group !== null) {
     await broadcastModule(group, model);
-    log(`data-parallel: ${group.worldSize} ranks over ${group.backend}, ${config.batchSize / group.worldSize} images per rank and step`);
+    const syncBn = options.distributed?.syncBn ?? false;
+    const syncBatchNormLayers = syncBn ? convertSyncBatchNorm(model, group) : 0;
+    distributed = { worldSize: group.worldSize, backend: group.backend, syncBatchNorm: syncBn, syncBatchNormLayers };
+    log(`data-parallel: ${group.worldSize} ranks over ${group.backend}, ${config.batchSize / group.worldSize} images per rank and step${syncBn ? `, ${syncBatchNormLayers} BatchNorm layers synchronised (global-batch statistics)` : ''}`);
   }
   log(`model: ${config.arch} with a ${config.head} head, ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${fromScratch ? 'trained from scratch (no ImageNet weights)' : 'ImageNet-pretrained'}`);
 
@@ -293,6 +310,8 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
   }
   const trainedImages = learner.history.length * split.train.length;
   dataParallel?.release();
+  // The trained model is a plain one again (the group closes with this run; evaluation never synchronises).
+  if (distributed?.syncBatchNorm === true) convertSyncBatchNorm(model, null);
   const checkpointDir = path.join(outDir, 'model');
   if (writer) saveCheckpoint(checkpointDir, model, {
     classes: ['no fracture', 'fracture'],
@@ -308,7 +327,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
       rocAuc: evaluation.metrics.metrics.rocAuc,
       temperature: evaluation.temperature.temperature,
     },
-    extra: { evaluatedOn: evaluation.set, evaluatedImages: evaluation.n, temperatureFrom: 'validation', fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen } },
+    extra: { evaluatedOn: evaluation.set, evaluatedImages: evaluation.n, temperatureFrom: 'validation', fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen }, distributed },
   });
   log('input gate: fitting on training features, thresholds on validation…');
   let gate: GateCard | null = null;
@@ -343,6 +362,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     gate,
     ...(gateMissing === undefined ? {} : { gateMissing }),
     localiser,
+    distributed,
   };
   if (writer) await writeJsonAtomic(path.join(outDir, 'results.json'), summarise(result, config));
   return result;
@@ -378,6 +398,7 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     history: run.history,
     lrs: run.protocol.lrs,
     localiser: run.localiser,
+    distributed: run.distributed,
     gate: run.gate === null ? { missing: run.gateMissing ?? 'not fitted' } : { passRate: run.gate.passRate, thresholds: run.gate.thresholds, measured: run.gate.measured, bodyPart: run.gate.bodyPart ?? null, view: run.gate.view ?? null },
     bestEpoch: run.protocol.bestEpoch,
     stoppedEarly: run.protocol.stoppedEarly,
