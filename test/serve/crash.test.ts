@@ -1,6 +1,6 @@
 // Crash test: 200 phantom images over 4 concurrent associations (4 storescu processes) to a `hipfrac serve` child;
 // `kill -9` of the node at a seeded random point while it receives and infers; restart on the same --data; the
-// senders re-send everything. Afterwards every image has exactly one result (one job, one result row per SOP
+// senders re-send everything; a second `kill -9` at a seeded point while it delivers results, and a restart. Afterwards every image has exactly one result (one job, one result row per SOP
 // Instance UID), every study is delivered, and the PACS (Orthanc) holds exactly one SR per study.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ const SEED = 2026;
 
 type Row = Record<string, unknown>;
 
-test('kill -9 while receiving and inferring, restart: one result per image, one SR per study in the PACS', { ...needs('orthanc', 'dcmtk'), timeout: 540_000 }, async (t) => {
+test('kill -9 while receiving and inferring, again while delivering, restarts: one result per image, one SR per study in the PACS', { ...needs('orthanc', 'dcmtk'), timeout: 540_000 }, async (t) => {
   const fx = await makeFixture(PATIENTS, 21);
   t.after(() => fx.cleanup());
   assert.ok(fx.files.length >= IMAGES, `the cohort has ${fx.files.length} images`);
@@ -94,19 +94,26 @@ test('kill -9 while receiving and inferring, restart: one result per image, one 
   const count = (sql: string): number => Number(query<{ n: number }>(sql)[0]?.n ?? 0);
 
   child = await start();
-  // The seeded moment: once this many images are stored and at least one result exists.
-  const killAt = new Rng(SEED).int(40, 120);
+  // The seeded moments: the first once this many images are stored and at least one result exists; the second, after
+  // the restart, once this many result objects reached the PACS while other studies still wait for theirs.
+  const rng = new Rng(SEED);
+  const killAt = rng.int(40, 120);
+  const secondKillAt = rng.int(1, 30);
+  const killNode = async (c: ChildProcess): Promise<number[]> => {
+    // The node's inference workers (its child processes) must not outlive it.
+    const pids = spawnSync('pgrep', ['-P', String(c.pid)], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '').map(Number);
+    orphans.push(...pids);
+    c.kill('SIGKILL');
+    await new Promise((r) => c.once('exit', r));
+    return pids;
+  };
   const sending = sendAll();
   const atKill = await waitFor('the seeded moment to kill the node', () => {
     const received = count('SELECT COUNT(*) AS n FROM instances');
     const results = count('SELECT COUNT(*) AS n FROM results');
     return received >= killAt && results >= 1 ? { received, results } : undefined;
   }, 180_000);
-  // The node's inference workers (its child processes) must not outlive it.
-  const workers = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '').map(Number);
-  orphans.push(...workers);
-  child.kill('SIGKILL');
-  await new Promise((r) => child?.once('exit', r));
+  const workers = await killNode(child);
   const first = await sending;
   assert.ok(atKill.received < IMAGES, `killed while receiving (${atKill.received} of ${IMAGES} stored)`);
   assert.ok(first.some((r) => r.status !== 0), 'the kill cut off at least one sender');
@@ -123,6 +130,19 @@ test('kill -9 while receiving and inferring, restart: one result per image, one 
   for (const r of again) assert.equal(r.status, 0, r.stderr);
   const api = async <T>(url: string): Promise<T> => (await (await fetch(`http://127.0.0.1:${httpPort}${url}`, { headers: { authorization: `Bearer ${token}` } })).json()) as T;
   const studyCount = count('SELECT COUNT(DISTINCT study_uid) AS n FROM instances');
+  assert.equal(count('SELECT COUNT(*) AS n FROM instances'), IMAGES, 'every image acknowledged after the re-send');
+  // Second kill while results are being delivered (and images still inferred): deliveries not yet acknowledged by
+  // the PACS stay pending and go out again after the restart, with the same SOP Instance UIDs.
+  const atSecondKill = await waitFor('the seeded moment to kill the node while it delivers', () => {
+    const sent = count(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'sent'`);
+    const open = count(`SELECT COUNT(*) AS n FROM studies WHERE state != 'delivered'`);
+    return sent >= secondKillAt && open >= 1 ? { sent, open } : undefined;
+  }, 180_000);
+  const secondWorkers = await killNode(child);
+  t.diagnostic(`second kill at ${atSecondKill.sent} result objects sent, ${atSecondKill.open} studies open; left ${count(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'`)} deliveries pending, ${count(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'inferring')`)} jobs queued or inferring`);
+  assert.ok(count(`SELECT COUNT(*) AS n FROM studies WHERE state != 'delivered'`) >= 1, 'the second kill left studies to finish');
+  await waitFor('the dead node\'s inference workers to exit', () => (secondWorkers.some(alive) ? undefined : true), 30_000);
+  child = await start();
   try {
     await waitFor('every study delivered', () => (count(`SELECT COUNT(*) AS n FROM studies WHERE state = 'delivered'`) === studyCount && count('SELECT COUNT(*) AS n FROM instances') === IMAGES ? true : undefined), 180_000);
   } catch (error) {
