@@ -2,12 +2,15 @@
 // an instance over the size limit is refused with Out of Resources and nothing is kept while the association goes on;
 // one association more than the limit is rejected (transient, local limit exceeded) while the one within it
 // completes; a data volume below its free-space reserve refuses new instances, keeps what is stored and accepts
-// again once space is back.
+// again once space is back. And a model trained on hip crops is served once its checkpoint carries a hip localiser:
+// the workers cut each image to the localiser's region.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { decode } from 'fast-png';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import dimse from 'dcmjs-dimse';
@@ -16,6 +19,7 @@ import type { RunningNode } from '../../src/serve/index.js';
 import { needs } from '../helpers/references.js';
 import { makeFixture, runTool, startNode, waitFor, type Fixture } from './fixtures.js';
 
+const ADD_LOCALISER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'addLocaliser.js');
 const sopOf = (file: string): string => /\(0008,0018\) UI \[([^\]]+)\]/.exec(spawnSync('dcmdump', ['+P', 'SOPInstanceUID', file], { encoding: 'utf8' }).stdout)?.[1] as string;
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 const objectFiles = (data: string): string[] => {
@@ -158,5 +162,26 @@ describe('hipfrac serve limits', needs('dcmtk'), () => {
     assert.equal(node.store.getInstance(sopOf(refusedFile))?.status, 'stored', 'accepted again once space is back');
     assert.equal(node.store.getInstance(sopOf(later))?.status, 'stored');
     assert.equal(sha256(path.join(data, keptRecord?.file as string)), keptHash);
+  });
+
+  test('a hip-crop model with a localiser in its checkpoint is served: each image is cut to the localiser\'s region', async () => {
+    const model = path.join(fx.dir, 'roi-model');
+    cpSync(fx.modelDir, model, { recursive: true });
+    const trained = spawnSync(process.execPath, [ADD_LOCALISER, model, path.join(fx.dir, 'cohort', 'labels.csv'), path.join(fx.dir, 'roi-png'), ...fx.files, ...fx.files], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(trained.status, 0, trained.stderr);
+    const card = JSON.parse(readFileSync(path.join(model, 'model.json'), 'utf8')) as { crop: string; localiser?: unknown };
+    assert.equal(card.crop, 'roi');
+    assert.notEqual(card.localiser, undefined);
+    const { node, data } = await start('roi', { modelDir: model, heatmaps: 'all' });
+    const file = fx.files[0] as string;
+    const r = await storescu(node, [file]);
+    assert.equal(r.status, 0, r.stderr);
+    const sop = sopOf(file);
+    const study = node.store.getInstance(sop)?.studyInstanceUid as string;
+    const result = await waitFor('the image inferred', () => node.store.resultsOfStudy(study).find((x) => x.sopInstanceUid === sop), 120_000);
+    assert.ok(result.fractureProbability !== null && result.fractureProbability >= 0 && result.fractureProbability <= 1);
+    // The heatmap overlay is drawn on what the model saw: the region, smaller than the 128 px phantom image.
+    const overlay = decode(readFileSync(path.join(data, result.heatmap)));
+    assert.ok(overlay.width < 128 || overlay.height < 128, `overlay ${overlay.width}x${overlay.height} is the cut region`);
   });
 });
