@@ -8,7 +8,7 @@ const usage = `Usage: hipfrac serve --model CKPT_DIR --data DIR [--config serve.
                      [--http-port Q] [--host ADDR] [--destination AE@HOST:PORT ...] [--allow-ae AE ...] [--workers N]
 
 Runs the DICOM node: C-ECHO/C-STORE SCP (and STOW-RS at POST /dicomweb/studies) for hip radiographs, a durable
-queue in DIR (SQLite + received files), inference in N worker threads with the checkpoint's triage policy
+queue in DIR (SQLite + received files), inference in N worker processes with the checkpoint's triage policy
 (hipfrac triage-calibrate --write), and per study a DICOM SR (plus a Secondary Capture with heatmap per image
 sent to review) C-STOREd to every --destination, retried until delivered. HTTP API: /v1/health, /v1/studies,
 /metrics (tokens from hipfrac token create). Defaults: AE HIPFRAC, DICOM port 11112, HTTP 8080, host 127.0.0.1.
