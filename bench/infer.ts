@@ -16,6 +16,7 @@ import { saveSafetensors } from '../src/nn/index.js';
 import { buildOnnxGraph, createClassifier, finishOnnx, optimizeForInference, quantizeInt8, type Classifier } from '../src/models/index.js';
 import { buildInfo, getNumThreads, inferenceMode, manualSeed, noGrad, rand, tensor, tidy } from '../src/torch/index.js';
 import { forwardFlops } from './lib/flops.js';
+import { int8ConvShare } from './lib/int8Share.js';
 import { Peer, median, writeDocSection } from './lib/results.js';
 
 const PYTHON = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
@@ -143,6 +144,9 @@ async function main(): Promise<void> {
       const graph = buildOnnxGraph(model, { inputSize: SIZE });
       const fp32Bytes = finishOnnx(graph, undefined);
       const int8Bytes = finishOnnx(await quantizeInt8(graph, calibration, calibrationCount, { method: 'percentile', threads }), undefined);
+      const share = await int8ConvShare(graph, int8Bytes, threads);
+      notes.push(`${name} int8: ONNX Runtime's optimised graph runs ${(100 * share.share).toFixed(1)} % of the convolution multiply-adds in int8 (${share.int8Convs} QLinearConv, ${share.floatConvs} float Conv; ${share.ops['Transpose'] ?? 0} Transpose, ${share.ops['DequantizeLinear'] ?? 0} DequantizeLinear left)`);
+      console.log(notes[notes.length - 1]);
       const sessions = { ours: await session(fp32Bytes, threads), torch: await session(torchOnnx, threads), int8: await session(int8Bytes, threads) };
       for (const batch of batches) {
         const x = rand([batch, 1, SIZE, SIZE]);

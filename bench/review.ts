@@ -69,11 +69,11 @@ try {
   store.database.pragma('synchronous = OFF');
   const t0 = Date.now();
   for (let i = 0; i < STUDIES; i++) {
-    const decision = i % 5 === 0 ? 'review' : 'auto-report';
+    const decision = i % 5 === 0 ? 'radiologist-review' : 'no-fracture';
     const files = [0, 1].map((k) => ({ sop: `2.25.1${i}.${k}`, sha256: '', file: '', bytes: 0 }));
     addStudy(store, `2.25.7${i}`, i, decision, ((i * 37) % 100) / 100, files);
   }
-  for (let b = 0; b < BIG; b++) addStudy(store, `2.25.8${b}`, STUDIES + b, 'review', 0.55, [await bigDicom(blobs, b)]);
+  for (let b = 0; b < BIG; b++) addStudy(store, `2.25.8${b}`, STUDIES + b, 'radiologist-review', 0.55, [await bigDicom(blobs, b)]);
   store.database.pragma('synchronous = FULL');
   console.log(`populated ${STUDIES + BIG} studies in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -106,7 +106,7 @@ try {
       ['first page (50 rows)', 'limit=50'],
       ...(cursor === null ? [] : [[`page ${depth + 1} (keyset cursor, 50 rows)`, `limit=50&after=${cursor}`] as [string, string]]),
       ['filtered: needs review, state new', 'limit=50&queue=review&state=new'],
-      ['filtered: decision auto-report', 'limit=50&decision=auto-report'],
+      ['filtered: decision no-fracture', 'limit=50&decision=no-fracture'],
     ];
     for (const [label, query] of cases) {
       await page(query);

@@ -121,7 +121,8 @@ export function viewFromHeader(header: Pick<DicomHeader, 'viewPosition' | 'image
   return { view: 'unknown', source: 'none' };
 }
 
-function lateralityOf(header: Pick<DicomHeader, 'imageLaterality' | 'laterality' | 'seriesDescription' | 'protocolName'>): 'L' | 'R' | 'B' | null {
+/** The image's side from (Image) Laterality, else from the series description or protocol name; null when unknown. */
+export function lateralityFromHeader(header: Pick<DicomHeader, 'imageLaterality' | 'laterality' | 'seriesDescription' | 'protocolName'>): 'L' | 'R' | 'B' | null {
   for (const value of [header.imageLaterality, header.laterality]) {
     const v = value?.toUpperCase().trim();
     if (v === 'L' || v === 'R' || v === 'B') return v;
@@ -215,7 +216,7 @@ async function processTask(task: Task, config: WorkerConfig): Promise<WorkerRepl
       accessionKey: header?.accessionNumber !== undefined ? pseudonymKey(salt, 'accession', header.accessionNumber) : null,
       view: viewInfo.view,
       viewSource: viewInfo.source,
-      laterality: header !== undefined ? lateralityOf(header) : null,
+      laterality: header !== undefined ? lateralityFromHeader(header) : null,
       bodyPart: header?.bodyPartExamined ?? task.bodyPart ?? null,
       manufacturer: header?.manufacturer ?? null,
       model: header?.manufacturerModelName ?? null,

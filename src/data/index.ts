@@ -21,7 +21,7 @@ export { collectInputs, readRadiograph, modelInput, greyModelInput, radiographRe
 export type { Radiograph } from './radiographs.js';
 export { readRoisCsv, readBoxes } from './rois.js';
 export type { PixelBox } from './rois.js';
-export { importDataset, viewFromHeader } from './importers.js';
+export { importDataset, lateralityFromHeader, viewFromHeader } from './importers.js';
 export type { ImportLayout, ImportOptions, ImportReport, FileOutcome } from './importers.js';
 export { SPLIT_FILE, splitByPatient, loadSplit, splitPath, rowsOf, leakageGroups } from './split.js';
 export type { SplitOptions, SplitFile } from './split.js';

@@ -9,6 +9,8 @@ import { tensor, type Tensor } from '../torch/index.js';
 import type { GreyImage } from './cache.js';
 import { DataError } from './errors.js';
 import { cropGrey, resampleGrey, type RegionOfInterest } from './imageIo.js';
+import { lateralityFromHeader, viewFromHeader } from './importers.js';
+import type { View } from './manifest.js';
 import { readRoisCsv } from './rois.js';
 
 const IMAGE_EXTENSIONS = new Set(['.dcm', '.dicom', '.png', '.jpg', '.jpeg']);
@@ -53,6 +55,10 @@ export interface Radiograph {
   readonly original: GreyImage & { readonly maxValue: number };
   /** Where `original` starts in the file's pixels when it was cut to a region of interest. */
   readonly origin?: readonly [number, number];
+  /** The side imaged, from the DICOM header (Image Laterality, Laterality, descriptions); null when unknown or not DICOM. */
+  readonly laterality: 'L' | 'R' | 'B' | null;
+  /** The view from the DICOM header (View Position, descriptions); 'unknown' when not DICOM. */
+  readonly view: View;
 }
 
 /** Reads one DICOM (display pipeline of src/dicom) or PNG/JPEG (as 16-bit grey) at its own resolution. */
@@ -60,7 +66,7 @@ export async function readRadiograph(file: string): Promise<Radiograph> {
   const key = path.basename(file);
   if (isDicomFile(file)) {
     const image = await readDicom(file);
-    return { file, key, original: { width: image.width, height: image.height, data: image.display, maxValue: 65535 } };
+    return { file, key, original: { width: image.width, height: image.height, data: image.display, maxValue: 65535 }, laterality: lateralityFromHeader(image.header), view: viewFromHeader(image.header).view };
   }
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
@@ -71,7 +77,7 @@ export async function readRadiograph(file: string): Promise<Radiograph> {
   const { width, height } = decoded.info;
   const data = new Uint16Array(width * height);
   data.set(new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, width * height));
-  return { file, key, original: { width, height, data, maxValue: 65535 } };
+  return { file, key, original: { width, height, data, maxValue: 65535 }, laterality: null, view: 'unknown' };
 }
 
 /** Grey [N, 1, size, size] in [0, 1], each image squished to size × size: what an exported ONNX graph takes. */
@@ -105,7 +111,7 @@ export function modelInput(radiographs: readonly Radiograph[], size: number): Te
 export function radiographReader(
   card: { readonly crop?: string | undefined },
   roisFile: string | undefined,
-  locate?: (image: Radiograph['original']) => RegionOfInterest,
+  locate?: (image: Radiograph['original'], known: Pick<Radiograph, 'laterality' | 'view'>) => RegionOfInterest,
 ): (file: string) => Promise<Radiograph> {
   if (card.crop !== 'roi') return readRadiograph;
   // Without --rois, a checkpoint's hip localiser (passed in as `locate`) finds each region.
@@ -126,9 +132,9 @@ export function radiographReader(
 }
 
 /** The radiograph cut to a region (fractions of the image) chosen from its whole image. */
-function cutTo(r: Radiograph, regionOf: (image: Radiograph['original']) => RegionOfInterest): Radiograph {
+function cutTo(r: Radiograph, regionOf: (image: Radiograph['original'], known: Pick<Radiograph, 'laterality' | 'view'>) => RegionOfInterest): Radiograph {
   const { width, height } = r.original;
-  const region = regionOf(r.original);
+  const region = regionOf(r.original, r);
   const cut = cropGrey(r.original.data, width, height, region);
   return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
 }

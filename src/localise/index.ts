@@ -2,5 +2,6 @@
 // region of interest, trained where hip_roi_* regions exist and stored with the classifier's checkpoint.
 export { LocaliserNet } from './net.js';
 export { LOCALISER_DIR, LOCALISER_WEIGHTS, iou, trainLocaliser, predictRegions, localiseFiles, localiseGrey, saveLocaliser, loadLocaliser, checkpointLocator } from './localiser.js';
-export type { LocaliserCard, LocaliserSample, LocaliserTrainOptions } from './localiser.js';
+export type { KnownSide, LocaliserCard, LocaliserSample, LocaliserTrainOptions } from './localiser.js';
+export { augmentWithRegions, LOCALISER_AUGMENT } from './augment.js';
 export type { LocaliseErrorCode } from './errors.js';

@@ -19,6 +19,8 @@ export interface ServeConfig {
   readonly allowedHosts: readonly string[];
   readonly workers: number;
   readonly batchSize: number;
+  /** Which engine predicts in the workers: 'auto' (ONNX Runtime when the checkpoint's ONNX graph has parity with LibTorch), 'onnx' or 'libtorch'. */
+  readonly engine: 'auto' | 'onnx' | 'libtorch';
   readonly maxAssociations: number;
   readonly maxObjectBytes: number;
   readonly minFreeBytes: number;
@@ -26,6 +28,8 @@ export interface ServeConfig {
   readonly studyQuietSeconds: number;
   /** Grad-CAM heatmaps (and Secondary Captures) for review cases only, or for all cases. */
   readonly heatmaps: 'review' | 'all';
+  /** false: receive and store only (no workers, jobs stay queued until a node with inference runs on the data). */
+  readonly inference: boolean;
   readonly deliveryInitialBackoffMs: number;
   readonly deliveryMaxBackoffMs: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
@@ -41,11 +45,13 @@ export const SERVE_DEFAULTS: Omit<ServeConfig, 'modelDir' | 'dataDir'> = {
   allowedHosts: [],
   workers: 1,
   batchSize: 8, // images per inference batch
+  engine: 'auto',
   maxAssociations: 8,
   maxObjectBytes: 256 * 1024 * 1024, // 256 MiB per instance
   minFreeBytes: 512 * 1024 * 1024, // 512 MiB kept free on the data volume
   studyQuietSeconds: 10,
   heatmaps: 'review',
+  inference: true,
   deliveryInitialBackoffMs: 2000,
   deliveryMaxBackoffMs: 300_000,
   logLevel: 'info',
@@ -94,6 +100,8 @@ export function resolveServeConfig(file: string | undefined, flags: Partial<Reco
   list('destinations');
   list('allowedCallingAes');
   list('allowedHosts');
+  if (typeof c['inference'] !== 'boolean') problems.push('inference must be true or false');
+  if (!['auto', 'onnx', 'libtorch'].includes(c['engine'] as string)) problems.push(`engine must be 'auto', 'onnx' or 'libtorch'`);
   if (c['heatmaps'] !== 'review' && c['heatmaps'] !== 'all') problems.push(`heatmaps must be 'review' or 'all'`);
   if (!['fatal', 'error', 'warn', 'info', 'debug'].includes(c['logLevel'] as string)) problems.push('logLevel must be fatal, error, warn, info or debug');
   if (Array.isArray(c['destinations'])) {

@@ -54,10 +54,10 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
   }, 'status');
 
   const ingest = new Ingest(store, blobs, logger, { maxObjectBytes: config.maxObjectBytes });
-  const pool = new InferencePool(store, model, logger, metrics, { workers: config.workers, batchSize: config.batchSize, dataDir, heatmaps: config.heatmaps });
+  const pool = new InferencePool(store, model, logger, metrics, { workers: config.workers, batchSize: config.batchSize, dataDir, heatmaps: config.heatmaps, engine: config.engine });
   ingest.onIngest((outcome) => {
     metrics.inc('hipfrac_instances_received_total', 'Objects received, by outcome', { outcome: outcome.kind === 'refused' ? `refused-${outcome.code}` : outcome.kind });
-    if (outcome.kind === 'stored') pool.wake();
+    if (outcome.kind === 'stored' && config.inference) pool.wake();
   });
 
   const results = new StudyResults(store, blobs, model, config.destinations, logger, metrics);
@@ -82,7 +82,8 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
     }
   };
 
-  await pool.start();
+  // Without inference (a receive-only node, or measuring ingest alone) no worker starts and jobs stay queued.
+  if (config.inference) await pool.start();
   const dicom = new DicomNode({
     aeTitle: config.aeTitle,
     host: config.host,
@@ -97,10 +98,10 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
     logger,
     bodyLimit: config.maxObjectBytes * 4,
     health: () => ({
-      status: pool.readyWorkers > 0 ? 'ok' : 'degraded',
+      status: pool.readyWorkers > 0 || !config.inference ? 'ok' : 'degraded',
       version: model.version,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
-      checks: { store: 'ok', workers: `${pool.readyWorkers} ready`, dicom: `${dicom.activeAssociations} associations` },
+      checks: { store: 'ok', workers: config.inference ? `${pool.readyWorkers} ready` : 'inference off', dicom: `${dicom.activeAssociations} associations` },
     }),
   }, [stowPlugin(ingest), apiPlugin(store, blobs, metrics), reviewPlugin({ store, blobs }), ...(options.plugins ?? [])]);
   await http.listen({ port: config.httpPort, host: config.host });

@@ -29,6 +29,15 @@ const VERDICT_KEYS: Readonly<Record<string, { verdict: string; label: string }>>
   u: { verdict: 'not-assessable', label: 'Not assessable' },
 };
 
+/** The node's study decisions (src/serve/results/decideStudy.ts) in the words of its SR. */
+const DECISION_TEXT: Readonly<Record<string, string>> = {
+  'radiologist-review': 'Needs radiologist review',
+  'fracture-suspected': 'Fracture suspected',
+  'no-fracture': 'No fracture',
+  'not-processed': 'Not processed',
+};
+const decisionText = (decision: string | null): string => (decision === null ? 'pending' : DECISION_TEXT[decision] ?? decision);
+
 let me: Me | null = null;
 let events: EventSource | null = null;
 let onPageKey: ((e: KeyboardEvent) => void) | null = null;
@@ -146,7 +155,7 @@ async function worklistPage(focusTable = true): Promise<void> {
     h('tbody', {}, ...page.rows.map((r) => h('tr', { class: r.needsReview ? 'needs-review' : '', 'data-key': r.studyKey, 'data-state': r.state },
       h('td', {}, when(r.arrival)),
       h('td', {}, h('a', { href: `#/case/${r.studyKey}`, class: 'case-link' }, ids && r.accessionNumber !== null && r.accessionNumber !== '' ? `${r.accessionNumber} · ${r.studyKey}` : r.studyKey)),
-      h('td', {}, r.blinded ? 'audit (blinded)' : r.decision ?? 'pending'),
+      h('td', {}, r.blinded ? 'audit (blinded)' : decisionText(r.decision)),
       h('td', { class: 'num' }, r.blinded ? '—' : percent(r.probability)),
       h('td', {}, r.views !== '' ? r.views : `${r.images} image${r.images === 1 ? '' : 's'}`),
       h('td', {}, h('span', { class: `state state-${r.state}` }, r.state === 'in-review' ? 'in review' : r.state)),
@@ -163,7 +172,7 @@ async function worklistPage(focusTable = true): Promise<void> {
     h('form', { class: 'filters', onsubmit: (e: Event) => e.preventDefault() },
       ...select('queue', 'Queue', [['', 'All'], ['review', 'Needs review'], ['rest', 'The rest']], worklistState.filter['queue'] ?? '', setFilter('queue')),
       ...select('state', 'State', [['', 'Any'], ['new', 'New'], ['in-review', 'In review'], ['read', 'Read']], worklistState.filter['state'] ?? '', setFilter('state')),
-      ...select('decision', 'Decision', [['', 'Any'], ['review', 'Review'], ['auto-report', 'Auto-report'], ['not-processed', 'Not processed']], worklistState.filter['decision'] ?? '', setFilter('decision')),
+      ...select('decision', 'Decision', [['', 'Any'], ...Object.entries(DECISION_TEXT)], worklistState.filter['decision'] ?? '', setFilter('decision')),
     ),
     h('p', { id: 'worklist-summary' }, `${page.total} case(s) match.`, ' ', h('span', { id: 'live', class: 'live', 'aria-live': 'polite' }, events !== null ? 'Live updates on.' : '')),
     table,
@@ -177,6 +186,10 @@ async function worklistPage(focusTable = true): Promise<void> {
 // ---------------------------------------------------------------- case viewer
 
 async function casePage(key: string): Promise<void> {
+  // Until this case is on screen, keys do nothing (they acted on the previous case while this one loaded) and the
+  // shown-images count starts again.
+  onPageKey = null;
+  document.body.dataset['imagesShown'] = '0';
   const detail = await request<CaseDetail>('GET', `${API}/cases/${encodeURIComponent(key)}`);
   const c = detail.case;
   const panes = detail.images.filter((i) => i.stored).map((i) => new ImagePane(i.index, `Image ${i.index + 1}`, i.heatmap ? `${API}/cases/${key}/images/${i.index}/heatmap` : null));
@@ -265,7 +278,7 @@ async function casePage(key: string): Promise<void> {
     return [
       h('dl', {},
         h('dt', {}, 'P(fracture)'), h('dd', { id: 'probability' }, percent(d.case.probability)),
-        h('dt', {}, 'Decision'), h('dd', { id: 'decision' }, d.case.decision ?? 'pending'),
+        h('dt', {}, 'Decision'), h('dd', { id: 'decision' }, decisionText(d.case.decision)),
         h('dt', {}, 'Reason'), h('dd', {}, d.case.reason ?? '—'),
         h('dt', {}, 'Operating point'), h('dd', {}, `calls fracture at P ≥ ${d.threshold}`),
       ),
@@ -376,7 +389,7 @@ async function dashboardPage(): Promise<void> {
         h('thead', {}, h('tr', {}, ...['Study', 'Model', 'P(fracture)', 'Decision', 'Readers'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, ...r.disagreements.map((x) => h('tr', {},
           h('td', {}, h('a', { href: `#/case/${x.studyKey}` }, x.studyKey)),
-          h('td', {}, x.model), h('td', { class: 'num' }, percent(x.probability)), h('td', {}, `${x.decision ?? '—'}${x.auditSample ? ' (audit)' : ''}`),
+          h('td', {}, x.model), h('td', { class: 'num' }, percent(x.probability)), h('td', {}, `${x.decision === null ? '—' : decisionText(x.decision)}${x.auditSample ? ' (audit)' : ''}`),
           h('td', {}, x.readers.map((y) => `${y.name}: ${y.verdict}`).join(', ')),
         ))),
       ),

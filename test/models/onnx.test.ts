@@ -139,6 +139,18 @@ describe('ONNX export: ONNX Runtime fp32 logits equal hipfrac eval logits', () =
 });
 
 describe('ONNX export: metadata, Triton folder, refusals', () => {
+  test('grey → RGB and the normalisation live in the first convolution (parity above proves them exact)', () => {
+    for (const [file, channels] of [['resnet18-fastai.onnx', 2], ['squeezenet1_0-fastai.onnx', 1]] as const) {
+      const model = decodeModel(readFileSync(path.join(dir, file)));
+      const ops = model.graph.node.map((n) => n.op_type);
+      assert.ok(!ops.includes('Sub') && !ops.includes('Div'), `${file}: no full-size Sub / Div on the image`);
+      const conv = model.graph.node.find((n) => n.op_type === 'Conv');
+      const weight = model.graph.initializer.find((t) => t.name === conv?.input[1]);
+      // Padded (ResNet): the grey image and a ones channel its zero padding turns into the inside indicator; unpadded (SqueezeNet 1.0): the grey image alone.
+      assert.equal(Number(weight?.dims[1]), channels, `${file}: first convolution reads ${channels} channel(s)`);
+    }
+  });
+
   test('the model card, precision and input shape are in the file', () => {
     const file = path.join(dir, 'resnet18-fastai.onnx');
     const facts = readOnnxFacts(file);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { readdirSync } from 'node:fs';
 import { decodeGrey } from '../../src/data/index.js';
 import { BatchNorm1d, BatchNorm2d, type Module } from '../../src/nn/index.js';
-import { noGrad, rand } from '../../src/torch/index.js';
+import { createClassifier, type Classifier } from '../../src/models/index.js';
+import { manualSeed, noGrad, rand } from '../../src/torch/index.js';
 
 export const FRACATLAS_IMAGES = path.join(process.cwd(), '..', 'shared', 'datasets', 'fracatlas-nonhip', 'images');
 
@@ -30,4 +31,12 @@ export async function fracAtlasGrey(count: number, skip: number, size: number): 
   const out = new Float32Array(count * size * size);
   for (const [i, f] of fracAtlasFiles(count, skip).entries()) out.set(Float32Array.from(await decodeGrey(f, { width: size, height: size }, 'squish'), (v) => v / 65535), i * size * size);
   return out;
+}
+
+/** A random-weight classifier (fastai head) from `seed`, with spread running variances, in eval mode. */
+export function seededClassifier(name: string, seed: number): Classifier {
+  manualSeed(seed);
+  const model = createClassifier(name, { head: 'fastai', weights: null });
+  spreadRunningVariances(model);
+  return model.eval();
 }

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { buildOnnxGraph, createClassifier, createOnnxPredictor, decodeModel, finishOnnx, quantizeInt8, writeOnnxFile, type CalibrationMethod, type OnnxGraph } from '../../src/models/index.js';
+import { buildOnnxGraph, createClassifier, createOnnxPredictor, decodeModel, finishOnnx, normsAsConvolutions, quantizeInt8, writeOnnxFile, type CalibrationMethod, type OnnxGraph } from '../../src/models/index.js';
 import { manualSeed } from '../../src/torch/index.js';
-import { fracAtlasGrey, spreadRunningVariances } from './onnxFixtures.js';
+import { fracAtlasGrey, seededClassifier, spreadRunningVariances } from './onnxFixtures.js';
 import { needs, PYTHON } from '../helpers/references.js';
 
 const SIZE = 64;
@@ -59,14 +59,37 @@ describe('int8 QDQ quantisation', () => {
       const model = decodeModel(bytes);
       const ops = new Set(model.graph.node.map((n) => n.op_type));
       assert.ok(ops.has('QuantizeLinear') && ops.has('DequantizeLinear'));
-      const conv1 = model.graph.initializer.find((t) => t.name === 'body.conv1.weight.int8');
+      const conv1 = model.graph.initializer.find((t) => t.name === 'body.layer1.0.conv1.weight.int8');
       assert.equal(conv1?.data_type, 3, 'int8 weights');
-      assert.deepEqual(model.graph.initializer.find((t) => t.name === 'body.conv1.weight.scale')?.dims, [64], 'one scale per output channel');
-      assert.ok(!model.graph.initializer.some((t) => t.name === 'body.conv1.weight'), 'the fp32 weights are gone');
+      assert.deepEqual(model.graph.initializer.find((t) => t.name === 'body.layer1.0.conv1.weight.scale')?.dims, [64], 'one scale per output channel');
+      assert.ok(!model.graph.initializer.some((t) => t.name === 'body.layer1.0.conv1.weight'), 'the fp32 weights are gone');
       assert.equal(int8.facts.precision, 'int8');
       assert.equal(int8.facts.quantization?.['method'], method);
     });
   }
+
+  test('DenseNet: its pre-activation BatchNorms become depthwise 1×1 convolutions (same fp32 logits), so no float island is left', async () => {
+    const model = seededClassifier('densenet121', 6);
+    const graph = buildOnnxGraph(model, { inputSize: SIZE });
+    model.dispose();
+    const norms = graph.graph.nodes.filter((n) => n.op_type === 'BatchNormalization').length;
+    assert.ok(norms > 50, `DenseNet-121 keeps its ${norms} pre-activation norms in the fp32 graph`);
+    const asConv = normsAsConvolutions(graph);
+    assert.equal(asConv.graph.nodes.filter((n) => n.op_type === 'BatchNormalization').length, 0);
+    assert.equal(asConv.graph.nodes.length, graph.graph.nodes.length);
+    const expected = await logits(finishOnnx(graph, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
+    const got = await logits(finishOnnx(asConv, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
+    const scale = Math.max(...expected.map(Math.abs));
+    assert.ok(Math.max(...expected.map((v, i) => Math.abs(v - (got[i] as number)))) / scale <= 1e-4);
+    const int8 = await quantizeInt8(graph, calibration, 8, { method: 'percentile' });
+    const ops = int8.graph.nodes.map((n) => n.op_type);
+    assert.ok(!ops.includes('BatchNormalization'));
+    const weights = int8.facts.quantization?.['quantisedWeights'] as number;
+    assert.equal(weights, ops.filter((o) => o === 'Conv').length, 'every convolution (the former norms too) has int8 weights');
+    const q = await logits(finishOnnx(int8, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
+    const worst = Math.max(...expected.map((v, i) => Math.abs(v - (q[i] as number)))) / scale;
+    assert.ok(worst <= INT8_TOLERANCE, `max logit error ${worst.toFixed(4)} of the largest logit`);
+  });
 
   test('the int8 graphs pass ONNX checker', needs('onnx'), () => {
     const files = ['minmax', 'percentile', 'entropy'].map((m) => path.join(work, `${m}.onnx`));

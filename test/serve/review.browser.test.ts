@@ -12,6 +12,7 @@ import { parseLabelTable } from '../../src/data/index.js';
 import { buildReviewAssets, exportFeedback } from '../../src/serve/review/index.js';
 import { needs } from '../helpers/references.js';
 import { addStudy, PASSWORD, phantomDicoms, reviewFixture } from './reviewFixture.js';
+import { imagesShown, meanGrey, redness, rednessChanged } from './reviewPage.js';
 
 const SHOTS = process.env['HIPFRAC_SCREENSHOTS'] === '1' ? path.resolve('docs/images') : null;
 
@@ -46,39 +47,10 @@ async function unreachable(page: Page): Promise<string[]> {
   });
 }
 
-/** Waits until every image pane of the case has drawn its image once. */
-async function imagesShown(page: Page): Promise<void> {
-  await page.waitForFunction(() => {
-    const panes = document.querySelectorAll('figure.pane').length;
-    return panes > 0 && document.body.dataset['imagesShown'] === String(panes);
-  });
-}
-
 async function unlabelled(page: Page): Promise<string[]> {
   return page.evaluate(() => [...document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>('input, select, textarea')]
     .filter((e) => (e.labels?.length ?? 0) === 0 && (e.getAttribute('aria-label') ?? '') === '')
     .map((e) => `${e.tagName.toLowerCase()}#${e.id}`));
-}
-
-/** Sum of red minus green over the canvas: grows when the red heatmap is drawn on the grey image. */
-async function redness(page: Page, selector: string): Promise<number> {
-  return page.$eval(selector, (c) => {
-    const canvas = c as HTMLCanvasElement;
-    const d = (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, canvas.width, canvas.height).data;
-    let s = 0;
-    for (let i = 0; i < d.length; i += 4) s += (d[i] as number) - (d[i + 1] as number);
-    return s;
-  });
-}
-
-async function meanGrey(page: Page, selector: string): Promise<number> {
-  return page.$eval(selector, (c) => {
-    const canvas = c as HTMLCanvasElement;
-    const d = (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, canvas.width, canvas.height).data;
-    let s = 0;
-    for (let i = 0; i < d.length; i += 4) s += d[i + 1] as number;
-    return s / (d.length / 4);
-  });
 }
 
 test('review app in Chromium: sign-in to sign-out, keyboard verdicts, roles, CSRF, XSS, accessibility, export', needs('chromium'), async (t) => {
@@ -124,13 +96,7 @@ test('review app in Chromium: sign-in to sign-out, keyboard verdicts, roles, CSR
   const plain = await redness(page, canvas);
   await page.keyboard.press('h');
   assert.equal(await page.getAttribute('#toggle-heatmap', 'aria-pressed'), 'true');
-  await page.waitForFunction(([sel, before]) => {
-    const c = document.querySelector(sel as string) as HTMLCanvasElement;
-    const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
-    let s = 0;
-    for (let i = 0; i < d.length; i += 4) s += (d[i] as number) - (d[i + 1] as number);
-    return s > (before as number) + 1000;
-  }, [canvas, plain] as const);
+  await rednessChanged(page, canvas, plain);
   assert.ok(await redness(page, canvas) > plain);
   await shot(page, 'review-viewer-heatmap.png');
   await page.keyboard.press('h');
@@ -172,7 +138,7 @@ test('review app in Chromium: sign-in to sign-out, keyboard verdicts, roles, CSR
   // Back on the worklist the case is read; a new study arriving shows up live (server-sent events).
   await page.keyboard.press('Escape');
   await page.waitForSelector(`#worklist tr[data-key="${reviewKey}"][data-state="read"]`);
-  const arriving = await addStudy(f.store, f.blobs, { uid: '1.2.826.0.1.3680043.10.1.77', accession: 'ACC7777', decision: 'review', probability: 0.5, dicoms: phantomDicoms(1, 128, 11)[0]! });
+  const arriving = await addStudy(f.store, f.blobs, { uid: '1.2.826.0.1.3680043.10.1.77', accession: 'ACC7777', decision: 'radiologist-review', probability: 0.5, dicoms: phantomDicoms(1, 128, 11)[0]! });
   await page.waitForSelector(`#worklist tr[data-key="${arriving.studyKey}"]`);
 
   // A change without the CSRF token is refused.

@@ -102,7 +102,9 @@ test('worklist: review cases first, newest first; keyset pages cover every case 
     const all = (await get(app, rad, '/review/api/worklist')).json();
     assert.equal(all.total, 4);
     assert.deepEqual(all.rows.map((r: { needsReview: boolean }) => r.needsReview), [true, true, false, false]);
-    assert.deepEqual(all.rows.map((r: { decision: string }) => r.decision), ['review', 'review', 'auto-report', 'auto-report']);
+    const decisions = all.rows.map((r: { decision: string }) => r.decision);
+    assert.deepEqual(decisions.slice(0, 2), ['radiologist-review', 'radiologist-review']);
+    assert.deepEqual(decisions.slice(2).sort(), ['fracture-suspected', 'no-fracture'], 'the auto-reported decisions come after the review queue');
     assert.ok(all.rows.every((r: { accessionNumber: string }) => /^ACC\d+$/.test(r.accessionNumber)));
     const seen: string[] = [];
     let after: string | null = null;
@@ -231,7 +233,7 @@ test('audit sample: drawn auto-reports are blinded until the reader gives a verd
     assert.equal(set.statusCode, 200);
     // A new auto-reported study arrives: at 100 % it is drawn for blinded review.
     const { addStudy, phantomDicoms } = await import('./reviewFixture.js');
-    const audited = await addStudy(f.store, f.blobs, { uid: '1.2.826.0.1.3680043.10.1.99', accession: 'ACC9', decision: 'auto-report', probability: 0.95, dicoms: phantomDicoms(1, 128, 3)[0]! });
+    const audited = await addStudy(f.store, f.blobs, { uid: '1.2.826.0.1.3680043.10.1.99', accession: 'ACC9', decision: 'fracture-suspected', probability: 0.95, dicoms: phantomDicoms(1, 128, 3)[0]! });
     const c = f.repo.caseByKey(audited.studyKey)!;
     assert.equal(c.auditSample, true);
     assert.equal(c.priority, 0, 'drawn cases join the review queue');
@@ -412,5 +414,35 @@ test('reviewPlugin registers beside node plugins that already use @fastify/cooki
   } finally {
     await app.close();
     f.close();
+  }
+});
+
+test('migration 0101: a store made under 0100 re-sorts its cases by the node\'s study decisions and samples auto-reports for audit', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { openStore } = await import('../../src/serve/store/index.js');
+  const { REVIEW_MIGRATIONS, ReviewRepository } = await import('../../src/serve/review/index.js');
+  const { addStudy, phantomDicoms } = await import('./reviewFixture.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-review-0101-'));
+  try {
+    const dicoms = phantomDicoms(3, 64);
+    const old = openStore(dir, { migrations: REVIEW_MIGRATIONS.slice(0, 1), minFreeBytes: 0 });
+    const specs = [['radiologist-review', 0.6], ['no-fracture', 0.02], ['fracture-suspected', 0.98]] as const;
+    for (const [i, [decision, probability]] of specs.entries()) await addStudy(old.store, old.blobs, { uid: `2.25.0101${i}`, accession: `A${i}`, decision, probability, dicoms: dicoms[i]! });
+    const priorities = (store: typeof old.store): number[] => specs.map((_, i) => new ReviewRepository(store).worklist({}).rows.find((r) => r.studyInstanceUid === `2.25.0101${i}`)!.priority);
+    assert.deepEqual(priorities(old.store), [0, 0, 0], 'under 0100 every node decision sat in the review queue');
+    old.store.close();
+    const { store, blobs } = openStore(dir, { migrations: REVIEW_MIGRATIONS, minFreeBytes: 0 });
+    try {
+      assert.deepEqual(priorities(store), [0, 1, 1]);
+      new ReviewRepository(store).setAuditPercent(100);
+      const audited = await addStudy(store, blobs, { uid: '2.25.01019', accession: 'A9', decision: 'no-fracture', probability: 0.01, dicoms: phantomDicoms(1, 64, 5)[0]! });
+      const row = new ReviewRepository(store).caseByKey(audited.studyKey)!;
+      assert.deepEqual([row.auditSample, row.priority], [true, 0], 'an auto-reported study is drawn for the audit sample');
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

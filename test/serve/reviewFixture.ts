@@ -52,13 +52,15 @@ export async function addStudy(store: SqliteStore, blobs: BlobStore, options: {
       context: { studyInstanceUid: options.uid, patientId: `PID-${options.accession}`, patientName: 'Doe^Jane', accessionNumber: options.accession, studyDate: '20260101' },
     });
   }
+  // The node's words: the study decision from src/serve/results/decideStudy.ts, each image's route from src/triage.
+  const imageDecision = options.decision === 'radiologist-review' ? 'radiologist-review' : options.decision === 'not-processed' ? 'not-processed' : 'auto-report';
   for (const job of store.claimJobs(100)) {
     store.recordResult(job.id, {
-      sopInstanceUid: job.sopInstanceUid, decision: options.decision, fractureProbability: options.probability, predicted: options.probability >= 0.5 ? 'fracture' : 'no-fracture',
-      confidence: Math.max(options.probability, 1 - options.probability), level: '', reason: options.decision === 'review' ? 'confidence below the cut-off' : 'confident', heatmap: heat,
+      sopInstanceUid: job.sopInstanceUid, decision: imageDecision, fractureProbability: options.probability, predicted: options.probability >= 0.5 ? 'fracture' : 'no-fracture',
+      confidence: Math.max(options.probability, 1 - options.probability), level: '', reason: imageDecision === 'radiologist-review' ? 'confidence below the cut-off' : 'confident', heatmap: heat,
     });
   }
-  store.recordStudyDecision(options.uid, { decision: options.decision, reason: options.decision === 'review' ? 'confidence below the cut-off' : 'confident', fractureProbability: options.probability }, []);
+  store.recordStudyDecision(options.uid, { decision: options.decision, reason: options.decision === 'radiologist-review' ? 'confidence below the cut-off' : 'confident', fractureProbability: options.probability }, []);
   return { studyInstanceUid: options.uid, studyKey: store.studyKey(options.uid), accession: options.accession, decision: options.decision, probability: options.probability, sopInstanceUids: options.dicoms.map((d) => d.sop) };
 }
 
@@ -93,10 +95,10 @@ export async function reviewFixture(options: { readonly size?: number } = {}): P
   const dicoms = phantomDicoms(4, options.size ?? 256);
   const studies: FixtureStudy[] = [];
   const specs = [
-    { decision: 'review', probability: 0.62 },
-    { decision: 'review', probability: 0.41 },
-    { decision: 'auto-report', probability: 0.97 },
-    { decision: 'auto-report', probability: 0.03 },
+    { decision: 'radiologist-review', probability: 0.62 },
+    { decision: 'radiologist-review', probability: 0.41 },
+    { decision: 'fracture-suspected', probability: 0.97 },
+    { decision: 'no-fracture', probability: 0.03 },
   ];
   for (const [i, spec] of specs.entries()) {
     studies.push(await addStudy(store, blobs, { uid: `1.2.826.0.1.3680043.10.1.${i + 1}`, accession: `ACC${1000 + i}`, ...spec, dicoms: dicoms[i] ?? [] }));

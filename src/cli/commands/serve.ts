@@ -6,9 +6,11 @@ import { resolveServeConfig, startServeNode } from '../../serve/index.js';
 
 const usage = `Usage: hipfrac serve --model CKPT_DIR --data DIR [--config serve.json] [--ae-title T] [--dicom-port P]
                      [--http-port Q] [--host ADDR] [--destination AE@HOST:PORT ...] [--allow-ae AE ...] [--workers N]
+                     [--engine auto|onnx|libtorch]
 
 Runs the DICOM node: C-ECHO/C-STORE SCP (and STOW-RS at POST /dicomweb/studies) for hip radiographs, a durable
-queue in DIR (SQLite + received files), inference in N worker processes with the checkpoint's triage policy
+queue in DIR (SQLite + received files), inference in N worker processes (ONNX Runtime on the checkpoint's ONNX export when it has parity with LibTorch,
+else LibTorch; --engine forces one; heatmaps always LibTorch; threads from HIPFRAC_THREADS) with the checkpoint's triage policy
 (hipfrac triage-calibrate --write), and per study a DICOM SR (plus a Secondary Capture with heatmap per image
 sent to review) C-STOREd to every --destination, retried until delivered. HTTP API: /v1/health, /v1/studies,
 /metrics (tokens from hipfrac token create). Defaults: AE HIPFRAC, DICOM port 11112, HTTP 8080, host 127.0.0.1.
@@ -39,6 +41,7 @@ export const serveCommand: CliCommand = {
         destination: { type: 'string', multiple: true },
         'allow-ae': { type: 'string', multiple: true },
         workers: { type: 'string' },
+        engine: { type: 'string' },
       },
     });
     // Without a config file, --model and --data are the two settings a node cannot do without.
@@ -55,6 +58,7 @@ export const serveCommand: CliCommand = {
       destinations: values.destination,
       allowedCallingAes: values['allow-ae'],
       workers: int(values.workers, '--workers'),
+      engine: values.engine,
     });
     const node = await startServeNode(config);
     console.error(`hipfrac serve: AE ${config.aeTitle} on ${config.host}:${node.dicomPort} (DICOM), http://${config.host}:${node.httpPort} (HTTP)`);

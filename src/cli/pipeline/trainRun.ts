@@ -392,7 +392,7 @@ async function fitLocaliser(split: { train: ManifestRow[]; valid: ManifestRow[];
   const { net, card } = await trainLocaliser(withRoi(split.train).map((r) => ({ imagePath: cachedPngPath(datasetDir, r), roi: r.roi })), { epochs, seed, workers });
   const heldOutSet = split.test.length > 0 ? 'test' : 'validation';
   const heldOut = withRoi(split.test.length > 0 ? split.test : split.valid);
-  const predicted = await localiseFiles(net, heldOut.map((r) => cachedPngPath(datasetDir, r)), workers);
+  const predicted = await localiseFiles(net, heldOut.map((r) => cachedPngPath(datasetDir, r)), workers, heldOut);
   const ious = heldOut.map((r, i) => iou(predicted[i] as RegionOfInterest, r.roi)).sort((a, b) => a - b);
   const measured: LocaliserCard = ious.length === 0 ? card : { ...card, heldOutIou: { median: ious[Math.floor((ious.length - 1) / 2)] as number, mean: ious.reduce((a, b) => a + b, 0) / ious.length, n: ious.length, set: heldOutSet } };
   await saveLocaliser(checkpointDir, net, measured);

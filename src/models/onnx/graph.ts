@@ -11,7 +11,8 @@ export const floatsAttr = (values: readonly number[]): AttrValue => ({ floats: v
 // AttributeProto.AttributeType values.
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
 
-function attribute(name: string, value: AttrValue): AttributeProto {
+/** One attribute typed as the schema wants it. */
+export function attribute(name: string, value: AttrValue): AttributeProto {
   if (typeof value === 'number') return { name, type: ATTR.INT, i: value };
   if (typeof value === 'string') return { name, type: ATTR.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: ATTR.INTS, ints: [...(value as number[])] };

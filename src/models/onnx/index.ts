@@ -4,9 +4,9 @@ export { buildOnnxGraph, exportOnnx, finishOnnx, writeOnnxFile, ONNX_OPSET, ONNX
 export type { OnnxExportOptions, OnnxExportFacts, OnnxGraph, OnnxPrecision } from './export.js';
 export { createOnnxPredictor, readOnnxFacts, onnxFactsOf, onnxThreadCount } from './runtime.js';
 export type { OnnxPredictor, OnnxPredictorOptions, OnnxPrediction } from './runtime.js';
-export { decodeModel, encodeModel } from './proto.js';
+export { decodeModel, encodeModel, DataType } from './proto.js';
 export { tritonConfig, writeTritonRepository } from './triton.js';
 export type { TritonOptions } from './triton.js';
-export { quantizeInt8, calibrate, activationsToQuantise } from './quantize.js';
+export { quantizeInt8, calibrate, activationsToQuantise, normsAsConvolutions } from './quantize.js';
 export type { CalibrationMethod, QuantizeOptions } from './quantize.js';
 export { openCheckpointOnnx, CHECKPOINT_ONNX } from './checkpoint.js';

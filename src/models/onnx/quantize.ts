@@ -4,7 +4,7 @@
 import ort from 'onnxruntime-node';
 import { HipfracError } from '../../util/index.js';
 import { ONNX_INPUT, ONNX_OUTPUT, type OnnxGraph } from './export.js';
-import type { GraphBuilder } from './graph.js';
+import { attribute, type GraphBuilder } from './graph.js';
 import { DataType, encodeModel, type NodeProto } from './proto.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
@@ -198,16 +198,92 @@ function quantiseWeight(w: Float32Array, channels: number): { q: Int8Array; scal
   return { q, scales };
 }
 
+// Operators whose output values are some of their input values: their quantised input and output can share a range.
+const VALUE_PRESERVING = new Set(['MaxPool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'Transpose', 'Identity']);
+
+/**
+ * Shares activation ranges where ONNX Runtime's int8 kernels want equal scales. A concatenation's output and its
+ * quantised inputs take their union (the output's values are the inputs'): QLinearConcat then copies bytes
+ * instead of requantising each input through a lookup table, which in a DenseNet block (each layer concatenates
+ * the same growing list of feature maps) is most of the int8 graph's memory traffic outside the convolutions.
+ * A max pool (or a reshape) and its input take their union too, since ONNX Runtime pools in int8 only when input
+ * and output share scale and zero point (percentile calibration gives a pool's output another range) — unless the
+ * output already belongs to a concatenation's range, which would widen a ReLU output's range below zero and stop
+ * the ReLU from fusing into the convolution before it (DenseNet's first pool then stays a float pool).
+ */
+function shareRanges(nodes: readonly NodeProto[], ranges: Map<string, Range>): Map<string, Range> {
+  const parent = new Map<string, string>();
+  const root = (t: string): string => {
+    let r = t;
+    while (parent.has(r)) r = parent.get(r) as string;
+    return r;
+  };
+  const join = (n: NodeProto): void => {
+    const out = root(n.output[0] as string);
+    for (const i of n.input) {
+      const r = ranges.has(i) ? root(i) : out;
+      if (r !== out) parent.set(r, out);
+    }
+  };
+  const quantised = (n: NodeProto): boolean => ranges.has(n.output[0] as string);
+  const concatenated = new Set<string>();
+  for (const n of nodes.filter((x) => x.op_type === 'Concat' && quantised(x))) {
+    join(n);
+    for (const t of [...n.input, ...n.output]) concatenated.add(t);
+  }
+  for (const n of nodes) if (VALUE_PRESERVING.has(n.op_type) && quantised(n) && !concatenated.has(n.output[0] as string)) join(n);
+  const union = new Map<string, Range>();
+  for (const [t, r] of ranges) {
+    const u = union.get(root(t)) ?? { min: Infinity, max: -Infinity };
+    union.set(root(t), { min: Math.min(u.min, r.min), max: Math.max(u.max, r.max) });
+  }
+  return new Map([...ranges.keys()].map((t) => [t, union.get(root(t)) as Range]));
+}
+
+/**
+ * The graph with each BatchNormalization (one not folded into a convolution: DenseNet's pre-activation norms) written
+ * as the depthwise 1×1 convolution it is, x·γ/√(σ²+ε) + (β − μ·γ/√(σ²+ε)) per channel. ONNX Runtime has no int8
+ * BatchNormalization; as a convolution it runs as QLinearConv like its neighbours instead of leaving a float island
+ * (dequantise, normalise, quantise and two layout transposes) before every dense layer.
+ */
+export function normsAsConvolutions(onnx: OnnxGraph): OnnxGraph {
+  if (!onnx.graph.nodes.some((n) => n.op_type === 'BatchNormalization')) return onnx;
+  const g = onnx.graph.derive();
+  for (const node of onnx.graph.nodes) {
+    const [x, gamma, beta, mean, variance] = node.input.map((i) => (i === '' ? undefined : onnx.graph.floatValues(i)));
+    if (node.op_type !== 'BatchNormalization' || x !== undefined || gamma === undefined || beta === undefined || mean === undefined || variance === undefined) {
+      g.nodes.push(node);
+      continue;
+    }
+    const eps = node.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const channels = gamma.length;
+    const scale = new Float32Array(channels);
+    const shift = new Float32Array(channels);
+    for (let c = 0; c < channels; c++) {
+      const s = (gamma[c] as number) / Math.sqrt((variance[c] as number) + eps);
+      scale[c] = s;
+      shift[c] = (beta[c] as number) - (mean[c] as number) * s;
+    }
+    const name = node.output[0] as string;
+    const w = g.float(`${name}.dw_weight`, scale, [channels, 1, 1, 1]);
+    const b = g.float(`${name}.dw_bias`, shift, [channels]);
+    g.nodes.push({ name: `${name}:Conv`, op_type: 'Conv', input: [node.input[0] as string, w, b], output: [name], attribute: [attribute('kernel_shape', [1, 1]), attribute('group', channels)] });
+  }
+  g.pruneInitializers();
+  return { ...onnx, graph: g, model: { ...onnx.model, graph: { ...onnx.model.graph, node: g.nodes, initializer: g.initializers } } };
+}
+
 /**
  * The int8 QDQ form of an fp32 graph from buildOnnxGraph, calibrated on `count` images ([N, 1, S, S] in [0, 1]).
  * `onnx` is left unchanged.
  */
-export async function quantizeInt8(onnx: OnnxGraph, images: Float32Array, count: number, options: QuantizeOptions = {}): Promise<OnnxGraph> {
+export async function quantizeInt8(fp32: OnnxGraph, images: Float32Array, count: number, options: QuantizeOptions = {}): Promise<OnnxGraph> {
+  const onnx = normsAsConvolutions(fp32);
   const method = options.method ?? 'percentile';
   const nodes = onnx.graph.nodes;
   const keepFloat = options.keepFloat ?? inHead;
   const tensors = activationsToQuantise(nodes, keepFloat);
-  const ranges = await calibrate(onnx, images, count, tensors, options);
+  const ranges = shareRanges(nodes, await calibrate(onnx, images, count, tensors, options));
   const g: GraphBuilder = onnx.graph.derive();
   const params = new Map<string, { scale: number; zeroPoint: number; scaleName: string; zeroName: string }>();
   for (const t of tensors) {

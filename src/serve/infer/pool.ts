@@ -2,15 +2,16 @@
 // LibTorch in a worker thread stalled the node's main thread at times on this machine). The pool claims queued jobs
 // from the store in batches (as many as are queued, up to the batch size), hands them to an idle worker and records
 // each image's result; a worker that dies has its jobs put back in the queue and is replaced.
-import os from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { onnxThreadCount } from '../../models/index.js';
 import { HipfracError } from '../../util/index.js';
 import type { Metrics } from '../metrics.js';
 import type { JobRecord, SqliteStore } from '../store/index.js';
 import type { BatchItem, BatchRequest, ItemResult, WorkerInit, WorkerMessage } from './protocol.js';
 import type { ServingModel } from './servingModel.js';
+import type { ServeEngine } from './predictor.js';
 
 export interface InferencePoolOptions {
   readonly workers: number;
@@ -18,8 +19,10 @@ export interface InferencePoolOptions {
   readonly batchSize: number;
   readonly dataDir: string;
   readonly heatmaps: 'review' | 'all';
-  /** LibTorch threads per worker (default: the machine's cores shared among the workers). */
+  /** Threads per worker (default: HIPFRAC_THREADS, else the machine's cores, shared among the workers). */
   readonly threadsPerWorker?: number;
+  /** Which engine predicts (default 'auto': ONNX Runtime when the checkpoint's ONNX graph has parity). */
+  readonly engine?: ServeEngine;
 }
 
 interface Slot {
@@ -64,8 +67,8 @@ export class InferencePool {
   }
 
   #spawn(): Promise<void> {
-    const threads = this.options.threadsPerWorker ?? Math.max(1, Math.floor(os.availableParallelism() / this.options.workers));
-    const init: WorkerInit = { modelDir: this.model.dir, policy: this.model.policy, threads, dataDir: this.options.dataDir, heatmaps: this.options.heatmaps };
+    const threads = this.options.threadsPerWorker ?? Math.max(1, Math.floor(onnxThreadCount() / this.options.workers));
+    const init: WorkerInit = { modelDir: this.model.dir, policy: this.model.policy, threads, engine: this.options.engine ?? 'auto', dataDir: this.options.dataDir, heatmaps: this.options.heatmaps };
     const worker = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -76,6 +79,7 @@ export class InferencePool {
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') {
+          this.logger.info({ engine: m.engine, threads }, 'inference worker ready');
           slot.ready = true;
           resolve();
           this.wake();

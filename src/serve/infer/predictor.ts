@@ -1,43 +1,65 @@
-// The inference step behind a small interface, so that the engine can be swapped (ONNX Runtime later):
-// `predictBatch(images) → class probabilities` (the policy's temperature applied), and Grad-CAM heatmaps for the
-// cases that need one. The LibTorch implementation loads a hipfrac checkpoint with its model card's preprocessing.
-import { modelInput, type Radiograph } from '../../data/index.js';
+// The inference step behind a small interface, so that the engine can be swapped: `predictBatch(images) → class
+// probabilities` (the policy's temperature applied), and Grad-CAM heatmaps for the cases that need one. Both
+// implementations load the hipfrac checkpoint with its model card's preprocessing; the ONNX one predicts with the
+// checkpoint's ONNX export on ONNX Runtime and keeps LibTorch for the heatmaps (they need gradients).
+import { greyModelInput, modelInput, type Radiograph } from '../../data/index.js';
 import { GradCam, heatmapsFromTensor, type Heatmap } from '../../explain/index.js';
-import { loadCheckpoint, type Classifier, type ModelCard } from '../../models/index.js';
-import { noGrad, tidy } from '../../torch/index.js';
+import { loadCheckpoint, openCheckpointOnnx, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
+import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { calibratedProbabilities, type TriagePolicy } from '../../triage/index.js';
+import { describeError } from '../../util/index.js';
+
+/** Which engine predicts: ONNX Runtime when the export has parity (auto), always, or never. */
+export type ServeEngine = 'auto' | 'onnx' | 'libtorch';
 
 export interface ImagePredictor {
   readonly card: ModelCard;
+  /** 'libtorch', or 'onnx' with the graph it runs. */
+  readonly engine: string;
   /** Calibrated class probabilities per image (rows sum to 1), in input order. */
-  predictBatch(images: readonly Radiograph[]): number[][];
+  predictBatch(images: readonly Radiograph[]): Promise<number[][]>;
   /** Grad-CAM heatmaps for `images` (in input order), at the model's resolution. */
   heatmaps(images: readonly Radiograph[]): Heatmap[];
-  dispose(): void;
+  dispose(): Promise<void>;
+}
+
+/** Largest logit difference the ONNX graph may show against LibTorch, relative to the largest logit (the parity tests' bound). */
+export const ONNX_PARITY = 1e-4;
+
+function probabilitiesOf(logits: Float32Array, count: number, k: number, policy: TriagePolicy): number[][] {
+  return Array.from({ length: count }, (_, i) => calibratedProbabilities(Array.from(logits.subarray(i * k, (i + 1) * k)), policy));
 }
 
 /** A hipfrac checkpoint on LibTorch (CPU): squish-resized to the card's input size, ImageNet normalisation inside the model. */
 export class TorchPredictor implements ImagePredictor {
   readonly card: ModelCard;
-  readonly #model: Classifier;
+  readonly engine: string = 'libtorch';
+  /** The LibTorch network (eval mode); Grad-CAM runs on it. */
+  readonly model: Classifier;
   #cam: GradCam | undefined;
 
-  constructor(modelDir: string, private readonly policy: TriagePolicy) {
-    const { model, card } = loadCheckpoint(modelDir);
-    this.#model = model;
+  /** A checkpoint folder, or a checkpoint already loaded (this predictor then owns it). */
+  constructor(checkpoint: string | { readonly model: Classifier; readonly card: ModelCard }, protected readonly policy: TriagePolicy) {
+    const { model, card } = typeof checkpoint === 'string' ? loadCheckpoint(checkpoint) : checkpoint;
+    this.model = model;
     this.card = card;
   }
 
-  predictBatch(images: readonly Radiograph[]): number[][] {
-    if (images.length === 0) return [];
-    const logits = tidy(() => noGrad(() => this.#model.call(modelInput(images, this.card.inputSize)).toFloat32Array()));
-    const k = this.card.classes.length;
-    return images.map((_, i) => calibratedProbabilities(Array.from(logits.subarray(i * k, (i + 1) * k)), this.policy));
+  /** LibTorch logits [N, classes] for [N, 1, S, S] grey images in [0, 1]. */
+  logits(pixels: Float32Array, count: number): Float32Array {
+    const s = this.card.inputSize;
+    return tidy(() => noGrad(() => this.model.call(tensor(pixels, [count, 1, s, s])).toFloat32Array()));
+  }
+
+  predictBatch(images: readonly Radiograph[]): Promise<number[][]> {
+    if (images.length === 0) return Promise.resolve([]);
+    const logits = tidy(() => noGrad(() => this.model.call(modelInput(images, this.card.inputSize)).toFloat32Array()));
+    return Promise.resolve(probabilitiesOf(logits, images.length, this.card.classes.length, this.policy));
   }
 
   heatmaps(images: readonly Radiograph[]): Heatmap[] {
     if (images.length === 0) return [];
-    this.#cam ??= new GradCam(this.#model, this.#model.spec.gradCamLayer);
+    this.#cam ??= new GradCam(this.model, this.model.spec.gradCamLayer);
     const cam = this.#cam;
     return tidy(() => {
       const r = cam.computeWithLogits(modelInput(images, this.card.inputSize));
@@ -45,8 +67,81 @@ export class TorchPredictor implements ImagePredictor {
     });
   }
 
-  dispose(): void {
+  dispose(): Promise<void> {
     this.#cam?.dispose();
-    this.#model.dispose();
+    this.model.dispose();
+    return Promise.resolve();
+  }
+}
+
+/** Fixed grey probe images [2, 1, S, S] in [0, 1] (a gradient and a ring pattern): the parity check's inputs. */
+function probeImages(size: number): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(2 * plane);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      out[y * size + x] = (x + y) / (2 * size - 2);
+      out[plane + y * size + x] = 0.5 + 0.5 * Math.sin(Math.hypot(x - size / 2, y - size / 3) / 3);
+    }
+  }
+  return out;
+}
+
+/**
+ * Prediction on ONNX Runtime with the checkpoint's ONNX graph (MODEL_DIR/model.onnx when newer than the weights,
+ * else exported in memory), heatmaps on LibTorch from the same checkpoint. `open` checks parity first.
+ */
+export class OnnxImagePredictor extends TorchPredictor {
+  override readonly engine: string;
+  readonly #onnx: OnnxPredictor;
+
+  private constructor(torch: TorchPredictor, policy: TriagePolicy, onnx: OnnxPredictor, source: string) {
+    super(torch, policy);
+    this.#onnx = onnx;
+    this.engine = `onnx (${onnx.precision}, ${source})`;
+  }
+
+  /**
+   * The predictor for `engine`: 'libtorch' → LibTorch; 'onnx' → ONNX Runtime (any precision); 'auto' → ONNX Runtime
+   * when its logits on the probe images equal LibTorch's within ONNX_PARITY, else LibTorch with the reason.
+   */
+  static async open(modelDir: string, policy: TriagePolicy, engine: ServeEngine, threads: number): Promise<{ predictor: ImagePredictor; note: string }> {
+    const torch = new TorchPredictor(modelDir, policy);
+    if (engine === 'libtorch') return { predictor: torch, note: 'engine libtorch (as configured)' };
+    let onnx: OnnxPredictor | undefined;
+    try {
+      const opened = await openCheckpointOnnx(modelDir, torch.model, torch.card, undefined, { threads });
+      onnx = opened.predictor;
+      const size = torch.card.inputSize;
+      const probe = probeImages(size);
+      const expected = torch.logits(probe, 2);
+      const got = (await onnx.predictBatch(probe, 2)).logits;
+      const scale = Math.max(...expected.map(Math.abs)) || 1;
+      const error = Math.max(...expected.map((v, i) => Math.abs(v - (got[i] as number)))) / scale;
+      if (engine === 'auto' && !(error <= ONNX_PARITY)) {
+        await onnx.dispose();
+        return { predictor: torch, note: `engine libtorch: the ONNX graph (${opened.source}, ${onnx.precision}) differs from LibTorch by ${error.toExponential(1)} of the largest logit (parity needs ≤ ${ONNX_PARITY})` };
+      }
+      const predictor = new OnnxImagePredictor(torch, policy, onnx, opened.source);
+      return { predictor, note: `engine ${predictor.engine}, ${threads} thread(s), logits within ${error.toExponential(1)} of LibTorch` };
+    } catch (error) {
+      await onnx?.dispose();
+      if (engine === 'onnx') {
+        await torch.dispose();
+        throw error;
+      }
+      return { predictor: torch, note: `engine libtorch: no ONNX graph for this checkpoint (${describeError(error)})` };
+    }
+  }
+
+  override async predictBatch(images: readonly Radiograph[]): Promise<number[][]> {
+    if (images.length === 0) return [];
+    const { logits } = await this.#onnx.predictBatch(greyModelInput(images, this.card.inputSize), images.length);
+    return probabilitiesOf(logits, images.length, this.card.classes.length, this.policy);
+  }
+
+  override async dispose(): Promise<void> {
+    await this.#onnx.dispose();
+    await super.dispose();
   }
 }

@@ -1,11 +1,14 @@
 // Messages between the node and its inference workers (structured-clone data only).
 import type { TriagePolicy } from '../../triage/index.js';
+import type { ServeEngine } from './predictor.js';
 
 export interface WorkerInit {
   readonly modelDir: string;
   readonly policy: TriagePolicy;
-  /** LibTorch intra-op threads for this worker. */
+  /** Intra-op threads for this worker (LibTorch and ONNX Runtime). */
   readonly threads: number;
+  /** Which engine predicts (heatmaps are always LibTorch's). */
+  readonly engine: ServeEngine;
   /** Absolute data folder; heatmaps go to <dataDir>/heatmaps/. */
   readonly dataDir: string;
   /** Which cases get a Grad-CAM heatmap: those sent to review, or all. */
@@ -42,6 +45,6 @@ export type ItemResult =
   | { readonly ok: false; readonly jobId: number; readonly sopInstanceUid: string; readonly reason: string };
 
 export type WorkerMessage =
-  | { readonly type: 'ready'; readonly inputSize: number }
+  | { readonly type: 'ready'; readonly inputSize: number; /** The engine chosen and why. */ readonly engine: string }
   | { readonly type: 'results'; readonly batchId: number; readonly results: readonly ItemResult[] }
   | { readonly type: 'fatal'; readonly message: string };

@@ -11,7 +11,9 @@ import { checkpointLocator } from '../../localise/index.js';
 import { setNumThreads } from '../../torch/index.js';
 import { decide } from '../../triage/index.js';
 import { describeError } from '../../util/index.js';
-import { TorchPredictor } from './predictor.js';
+import { heatmapLayerPath } from './heatmapFiles.js';
+import { heatmapLayer } from './heatmapLayer.js';
+import { OnnxImagePredictor, type ImagePredictor } from './predictor.js';
 import type { BatchRequest, ItemResult, WorkerInit, WorkerMessage } from './protocol.js';
 
 if (process.send === undefined) throw new Error('worker.ts runs as a child process forked by the inference pool');
@@ -20,14 +22,16 @@ const post = (m: WorkerMessage): void => {
   process.send?.(m);
 };
 
-let predictor: TorchPredictor;
+let predictor: ImagePredictor;
 /** Whole radiographs, or for a model trained on hip crops the region its checkpoint's localiser finds (the node checked it has one). */
 let readImage: (file: string) => Promise<Radiograph>;
 try {
-  setNumThreads(Math.max(1, init.threads));
-  predictor = new TorchPredictor(init.modelDir, init.policy);
+  const threads = Math.max(1, init.threads);
+  setNumThreads(threads);
+  const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads);
+  predictor = opened.predictor;
   readImage = radiographReader(predictor.card, undefined, checkpointLocator(init.modelDir));
-  post({ type: 'ready', inputSize: predictor.card.inputSize });
+  post({ type: 'ready', inputSize: predictor.card.inputSize, engine: opened.note });
 } catch (error) {
   post({ type: 'fatal', message: describeError(error) });
   throw error;
@@ -43,7 +47,7 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
       out.set(item.jobId, { ok: false, jobId: item.jobId, sopInstanceUid: item.sopInstanceUid, reason: describeError(error) });
     }
   }
-  const probabilities = predictor.predictBatch(images.map((i) => i.radiograph));
+  const probabilities = await predictor.predictBatch(images.map((i) => i.radiograph));
   const decisions = probabilities.map((p) => decide(p, init.policy));
   const explain = images.map((_, i) => init.heatmaps === 'all' || decisions[i]?.decision === 'radiologist-review');
   const chosen = images.filter((_, i) => explain[i]);
@@ -59,6 +63,8 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
       // fast-png: a small pure-JS PNG encoder is enough for a heatmap overlay.
       const rgb = renderOverlay(radiograph.original, map);
       await mkdir(path.join(init.dataDir, 'heatmaps'), { recursive: true });
+      const layer = heatmapLayer(map, radiograph.original.width, radiograph.original.height);
+      await writeFile(path.join(init.dataDir, heatmapLayerPath(heatmap)), encode({ width: layer.width, height: layer.height, data: layer.data, channels: 4, depth: 8 }));
       await writeFile(path.join(init.dataDir, heatmap), encode({ width: rgb.width, height: rgb.height, data: rgb.data, channels: 3, depth: 8 }));
     }
     out.set(item.jobId, {
@@ -81,8 +87,8 @@ let chain = Promise.resolve();
 process.on('message', (request: BatchRequest | { readonly type: 'stop' }) => {
   if (request.type === 'stop') {
     // Finish the batch in hand, release the model, and let the process end.
-    void chain.then(() => {
-      predictor.dispose();
+    void chain.then(async () => {
+      await predictor.dispose();
       process.disconnect();
     });
     return;

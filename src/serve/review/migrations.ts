@@ -3,8 +3,33 @@
 // the review settings. Verdicts are only ever inserted: a correction is a new version.
 import type { Migration } from '../store/index.js';
 
-/** Priority 0: needs review and not yet read; 1: the rest. Decided by SQL in the triggers below. */
+/** Priority 0: needs review and not yet read; 1: the rest. Decided by SQL in the triggers below (0100's rule, replaced by 0101). */
 const PRIORITY = `CASE WHEN (NEW.decision IS NOT NULL AND NEW.decision != 'auto-report') OR audit_sample = 1 THEN 0 ELSE 1 END`;
+
+/**
+ * The node's study decisions (src/serve/results/decideStudy.ts) that were reported without a radiologist. Every
+ * other decision ('radiologist-review', 'not-processed', or one this version does not know) goes to the review queue.
+ */
+const AUTO_REPORTED = `('fracture-suspected', 'no-fracture')`;
+const PRIORITY_0101 = `CASE WHEN (NEW.decision IS NOT NULL AND NEW.decision NOT IN ${AUTO_REPORTED}) OR audit_sample = 1 THEN 0 ELSE 1 END`;
+
+/**
+ * The trigger that follows a study's decision into its worklist row: draws an auto-reported case for the audit
+ * sample (`autoReported`: SQL true for such a decision) and sets the row's priority (`priority`: SQL CASE).
+ */
+const studyDecidedTrigger = (autoReported: string, priority: string): string => `
+        CREATE TRIGGER review_study_decided AFTER UPDATE OF decision, fracture_probability ON studies BEGIN
+          UPDATE review_cases SET
+            audit_sample = CASE WHEN audit_sample = 1 THEN 1
+              WHEN ${autoReported} AND state != 'read'
+                AND (abs(random()) % 10000) < CAST(100 * (SELECT CAST(value AS REAL) FROM review_settings WHERE key = 'audit_percent') AS INTEGER) THEN 1
+              ELSE 0 END
+          WHERE study_uid = NEW.study_uid;
+          UPDATE review_cases SET decision = NEW.decision, probability = NEW.fracture_probability,
+            priority = CASE WHEN state = 'read' THEN 1 ELSE ${priority} END,
+            seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
+          WHERE study_uid = NEW.study_uid;
+        END;`;
 
 export const REVIEW_MIGRATIONS: readonly Migration[] = [
   {
@@ -75,18 +100,7 @@ export const REVIEW_MIGRATIONS: readonly Migration[] = [
           VALUES (NEW.study_uid, NEW.study_key, NEW.first_received_at, NEW.decision, NEW.fracture_probability,
                   (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases));
         END;
-        CREATE TRIGGER review_study_decided AFTER UPDATE OF decision, fracture_probability ON studies BEGIN
-          UPDATE review_cases SET
-            audit_sample = CASE WHEN audit_sample = 1 THEN 1
-              WHEN NEW.decision = 'auto-report' AND state != 'read'
-                AND (abs(random()) % 10000) < CAST(100 * (SELECT CAST(value AS REAL) FROM review_settings WHERE key = 'audit_percent') AS INTEGER) THEN 1
-              ELSE 0 END
-          WHERE study_uid = NEW.study_uid;
-          UPDATE review_cases SET decision = NEW.decision, probability = NEW.fracture_probability,
-            priority = CASE WHEN state = 'read' THEN 1 ELSE ${PRIORITY} END,
-            seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
-          WHERE study_uid = NEW.study_uid;
-        END;
+        ${studyDecidedTrigger(`NEW.decision = 'auto-report'`, PRIORITY)}
         CREATE TRIGGER review_instance_insert AFTER INSERT ON instances BEGIN
           UPDATE review_cases SET images = images + 1, views = '', seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM review_cases)
           WHERE study_uid = NEW.study_uid;
@@ -99,6 +113,20 @@ export const REVIEW_MIGRATIONS: readonly Migration[] = [
                (SELECT COUNT(*) FROM instances i WHERE i.study_uid = s.study_uid),
                CASE WHEN s.decision IS NOT NULL AND s.decision != 'auto-report' THEN 0 ELSE 1 END, 1
         FROM studies s WHERE true ON CONFLICT (study_uid) DO NOTHING;
+      `);
+    },
+  },
+  {
+    // 0100 took 'auto-report' for the study decision, a per-image word: with the node's study decisions every
+    // decided study landed in the review queue and none was ever drawn for the audit sample. Same trigger, the
+    // node's words; unread cases are re-sorted.
+    id: '0101_review_node_decisions',
+    up(db) {
+      db.exec(`
+        DROP TRIGGER review_study_decided;
+        ${studyDecidedTrigger(`NEW.decision IN ${AUTO_REPORTED}`, PRIORITY_0101)}
+        UPDATE review_cases SET priority = CASE WHEN state = 'read' THEN 1
+            WHEN (decision IS NOT NULL AND decision NOT IN ${AUTO_REPORTED}) OR audit_sample = 1 THEN 0 ELSE 1 END;
       `);
     },
   },

@@ -8,6 +8,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpPlugin } from '../http/index.js';
+import { heatmapLayerPath } from '../infer/heatmapFiles.js';
 import type { BlobStore, SqliteStore } from '../store/index.js';
 import { agreementReport, type AgreementInput } from './agreement.js';
 import { readAsset, type AssetName } from './assets.js';
@@ -305,7 +306,9 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
     const instance = imageOf(c, request.params.index);
     const result = store.resultsOfStudy(c.studyInstanceUid).find((r) => r.sopInstanceUid === instance.sopInstanceUid);
     if (result === undefined || result.heatmap === '') throw new ReviewError('HF_REVIEW_NOT_FOUND', 'this image has no heatmap.', { input: 'image' });
-    return reply.type('image/png').header('cache-control', 'private, max-age=300').send(await blobs.read(result.heatmap));
+    // The node's transparent layer (src/serve/infer/heatmapLayer.ts) when it wrote one, else the overlay itself.
+    const png = await blobs.read(heatmapLayerPath(result.heatmap)).catch(() => blobs.read(result.heatmap));
+    return reply.type('image/png').header('cache-control', 'private, max-age=300').send(png);
   });
 
   app.post<{ Params: { key: string }; Body: { verdict: string; image?: number | null; box?: number[] | null; comment?: string } }>('/api/cases/:key/verdicts', {
