@@ -108,6 +108,9 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
   const address = http.server.address();
   const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
   const dicomPort = await dicom.listen();
+  // Quiet periods count from the moment senders can reach the node again, not from before the model loaded.
+  const waiting = store.restartQuietPeriods();
+  if (waiting > 0) logger.info({ studies: waiting }, 'undecided studies wait one more quiet period for re-sent images');
   const decider = setInterval(() => void decide(), 500);
   sender.start();
   store.audit('system', 'start', '', `model ${model.name} ${model.version}`);

@@ -94,6 +94,26 @@ test('after a crash, claimed jobs return to the queue, and fail after the attemp
   store.close();
 });
 
+test('after a restart, undecided studies wait one more quiet period from the moment the node listens; decided ones are left alone', async (t) => {
+  const { store } = openStore(tempDir(t));
+  t.after(() => store.close());
+  for (const [sop, study] of [['6.1', '6'], ['7.1', '7']] as const) {
+    const job = store.recordInstance(instance(sop, study)).job as { id: number };
+    store.claimJobs(1);
+    store.recordResult(job.id, { sopInstanceUid: sop, decision: 'auto-report', fractureProbability: 0.01, predicted: 'intact', confidence: 0.99, level: '', reason: 'confident', heatmap: '' });
+  }
+  store.recordStudyDecision('7', { decision: 'no-fracture', reason: 'r', fractureProbability: 0.01 }, []);
+  const before = store.getStudy('6')?.lastReceivedAt as string;
+  await new Promise((r) => setTimeout(r, 20));
+  const between = new Date().toISOString();
+  assert.deepEqual(store.studiesReadyToDecide(between).map((s) => s.studyInstanceUid), ['6'], 'quiet since before the restart');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(store.restartQuietPeriods(), 1, 'only the undecided study');
+  assert.deepEqual(store.studiesReadyToDecide(between), [], 'its quiet period starts again');
+  assert.ok((store.getStudy('6')?.lastReceivedAt as string) > before);
+  assert.equal(store.getStudy('7')?.state, 'delivered');
+});
+
 test('a study is decided once its images are done and it has been quiet; deliveries close it; a late image reopens it', (t) => {
   const { store } = openStore(tempDir(t));
   t.after(() => store.close());

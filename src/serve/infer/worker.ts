@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { encode } from 'fast-png';
 import path from 'node:path';
-import { readRadiograph, type Radiograph } from '../../data/index.js';
+import { radiographReader, type Radiograph } from '../../data/index.js';
 import { renderOverlay, type Heatmap } from '../../explain/index.js';
+import { checkpointLocator } from '../../localise/index.js';
 import { setNumThreads } from '../../torch/index.js';
 import { decide } from '../../triage/index.js';
 import { describeError } from '../../util/index.js';
@@ -22,11 +23,14 @@ const post = (m: WorkerMessage): void => {
 };
 
 let predictor: ImagePredictor;
+/** Whole radiographs, or for a model trained on hip crops the region its checkpoint's localiser finds (the node checked it has one). */
+let readImage: (file: string) => Promise<Radiograph>;
 try {
   const threads = Math.max(1, init.threads);
   setNumThreads(threads);
   const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads);
   predictor = opened.predictor;
+  readImage = radiographReader(predictor.card, undefined, checkpointLocator(init.modelDir));
   post({ type: 'ready', inputSize: predictor.card.inputSize, engine: opened.note });
 } catch (error) {
   post({ type: 'fatal', message: describeError(error) });
@@ -38,7 +42,7 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
   const images: { item: BatchRequest['items'][number]; radiograph: Radiograph }[] = [];
   for (const item of request.items) {
     try {
-      images.push({ item, radiograph: await readRadiograph(path.join(init.dataDir, item.file)) });
+      images.push({ item, radiograph: await readImage(path.join(init.dataDir, item.file)) });
     } catch (error) {
       out.set(item.jobId, { ok: false, jobId: item.jobId, sopInstanceUid: item.sopInstanceUid, reason: describeError(error) });
     }

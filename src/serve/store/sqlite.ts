@@ -344,10 +344,12 @@ export class SqliteStore implements ServeStore {
         else this.#transition(Number(r.id), 'queued');
         n++;
       }
-      // Senders retry what a crash cut off: undecided studies wait one more quiet period from now before they are decided.
-      db.prepare('UPDATE studies SET last_received_at = ? WHERE decided_revision < revision').run(now());
       return n;
     });
+  }
+
+  restartQuietPeriods(): number {
+    return this.database.prepare('UPDATE studies SET last_received_at = ? WHERE decided_revision < revision').run(now()).changes;
   }
 
   dueDeliveries(at: string, limit: number): DeliveryRecord[] {

@@ -207,8 +207,13 @@ export interface ServeStore {
   recordResult(jobId: number, result: NewResult): void;
   resultsOfStudy(studyInstanceUid: string): ResultRecord[];
   jobsOfStudy(studyInstanceUid: string): JobRecord[];
-  /** After a restart: `inferring` (and stray `received`) jobs go back to `queued` (failed past the attempt limit), and undecided studies restart their quiet period; returns how many jobs moved. */
+  /** After a restart: `inferring` (and stray `received`) jobs go back to `queued` (failed past the attempt limit); returns how many jobs moved. */
   recoverJobs(): number;
+  /**
+   * After a restart, once the node listens again: undecided studies wait one more quiet period from now, so that
+   * senders can re-send what a crash cut off before a study is decided on part of its images; returns how many.
+   */
+  restartQuietPeriods(): number;
 
   dueDeliveries(now: string, limit: number): DeliveryRecord[];
   deliveriesOfStudy(studyInstanceUid: string): DeliveryRecord[];
