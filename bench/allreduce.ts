@@ -231,7 +231,7 @@ async function coordinator(): Promise<void> {
         unit: 'ms',
         machine,
         date,
-        notes: `Debian torch 1.13 Gloo, 1 thread per rank; median of ${rounds} interleaved rounds × ${iters}; slower rank per iteration; ${load}; shared, noisy machine: rerun quietly; bandwidth hipfrac ${(mb / o).toFixed(0)} MiB/s, peer ${(mb / t).toFixed(0)} MiB/s`,
+        notes: `Debian torch 1.13 Gloo, 1 thread per rank; median of ${rounds} interleaved rounds × ${iters}; slower rank per iteration; ${load}; bandwidth hipfrac ${(mb / o).toFixed(0)} MiB/s, peer ${(mb / t).toFixed(0)} MiB/s`,
       });
     }
     const s = steps.get(arch) as { none: number[]; after: number[]; overlap: number[]; buckets: number; overlapped: number };
@@ -278,7 +278,7 @@ function writeDoc(entries: readonly BenchEntry[]): void {
   const machine = entries[0]?.machine ?? machineDescription();
   writeDocSection(
     'allreduce',
-    `## Data-parallel communication\n\n${machine}, ${date}. \`node dist/bench/allreduce.js\` (random gradients of torchvision's parameter shapes; synthetic inputs for the step); \`--doc-only\` rewrites this section from \`bench/results/allreduce.json\`. The machine was shared and loaded while these were measured: the figures need a quiet rerun.\n\n${rows.join('\n')}\n\nA 4-node × 8-GPU run at the bandwidth measured here (a flat ring over 32 ranks, no overlap; the assumptions and a NCCL-over-network estimate are in docs/distributed.md):\n\n${projection.join('\n')}`,
+    `## Data-parallel communication\n\n${machine}, ${date}. \`node dist/bench/allreduce.js\` (random gradients of torchvision's parameter shapes; synthetic inputs for the step); \`--doc-only\` rewrites this section from \`bench/results/allreduce.json\`. Each row's notes give the load average it was measured at.\n\n${rows.join('\n')}\n\nA 4-node × 8-GPU run at the bandwidth measured here (a flat ring over 32 ranks, no overlap; the assumptions and a NCCL-over-network estimate are in docs/distributed.md):\n\n${projection.join('\n')}`,
   );
 }
 
