@@ -1,7 +1,7 @@
 // `hipfrac pretrain`: self-supervised SimCLR pretraining of a network body on a dataset's training images (labels
 // unused; validation and test images never read), written so that `hipfrac train --weights` loads it like ImageNet
 // weights.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
@@ -38,6 +38,7 @@ export const pretrainCommand: CliCommand = {
     if (lr !== undefined && !(lr > 0)) throw new CliError('HF_CLI_BAD_OPTION', `--lr must be > 0, got ${lr}.`, { input: '--lr', fix: 'e.g. --lr 0.001' });
     if (temperature !== undefined && !(temperature > 0)) throw new CliError('HF_CLI_BAD_OPTION', `--temperature must be > 0, got ${temperature}.`, { input: '--temperature', fix: 'e.g. --temperature 0.2' });
     const out = values.out as string;
+    if (existsSync(out) && !statSync(out).isDirectory()) throw new CliError('HF_CLI_BAD_OPTION', '--out names a file; pretraining writes a folder.', { input: out, fix: 'give a new --out folder.' });
     if (existsSync(out) && readdirSync(out).length > 0) throw new CliError('HF_CLI_BAD_OPTION', 'the output folder is not empty; a pretraining run never overwrites another.', { input: out, fix: 'give a new --out folder.' });
     const dataset = values.data as string;
     requireDataset(dataset);
