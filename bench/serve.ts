@@ -1,7 +1,8 @@
 // hipfrac serve on this machine, each part against a peer in the same interleaved run:
 // (1) C-STORE ingest only (the node with `inference: false`) against Orthanc receiving the same files from the same
 //     storescu (dcmtk) command: instances/s, one association, a fresh data folder / storage per round;
-// (2) end to end (received → SR delivered to a dcmtk storescp) with the demo model's architecture, images/s and
+// (2) end to end (received over 1 and over 4 concurrent storescu associations → SR delivered to a dcmtk storescp)
+//     with the demo model's architecture, images/s and
 //     p50/p95 latency per study (first image stored → SR sent), against `hipfrac predict --no-heatmaps --fast`
 //     on the same images (whole process, start-up included);
 // (3) RSS of the node and its inference workers sampled during the end-to-end runs: start, end, max and the trend.
@@ -38,6 +39,11 @@ const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const ARCH = 'resnet18';
 const INPUT_SIZE = 96;
 const QUIET_SECONDS = 1;
+/** Concurrent storescu associations in the end-to-end runs (a PACS forwarding a worklist, several modalities). */
+const ASSOCIATIONS = [1, 4] as const;
+// dcmtk (storescu, storescp, and Orthanc, which is built on it) sends without the Nagle delay with this set: without
+// it every object waits ~40-90 ms for the peer's delayed ACK on loopback, whoever the peer is. Every child inherits it.
+process.env['TCP_NODELAY'] = '1';
 const MiB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -76,6 +82,13 @@ function must(r: { status: number | null; stderr: string }, what: string): void 
 /** The storescu command both receivers get: one association, uncompressed and RLE proposed (the phantom writes both). */
 const storescu = (aet: string, aec: string, port: number, files: readonly string[]): Promise<{ status: number | null; seconds: number; stderr: string }> =>
   run('storescu', ['-xr', '-aet', aet, '-aec', aec, '127.0.0.1', String(port), ...files], 30 * 60_000);
+
+/** `associations` storescu processes at once, each with a contiguous share of the files (a study's images stay together). */
+async function storescuParallel(aet: string, aec: string, port: number, files: readonly string[], associations: number): Promise<{ status: number | null; seconds: number; stderr: string }> {
+  const share = Math.ceil(files.length / associations);
+  const runs = await Promise.all(Array.from({ length: associations }, (_, i) => storescu(aet, aec, port, files.slice(i * share, (i + 1) * share))));
+  return runs.find((r) => r.status !== 0) ?? { status: 0, seconds: Math.max(...runs.map((r) => r.seconds)), stderr: '' };
+}
 
 // ---------------------------------------------------------------- data and model
 
@@ -198,7 +211,7 @@ async function ingestRound(modelDir: string, files: readonly string[], round: nu
 
 interface E2eRun { readonly imagesPerSecond: number; readonly latencies: number[]; readonly rss: { readonly images: number; readonly bytes: number }[]; readonly processes: number }
 
-async function e2eNode(modelDir: string, files: readonly string[], round: number): Promise<E2eRun> {
+async function e2eNode(modelDir: string, files: readonly string[], round: string, associations: number): Promise<E2eRun> {
   const destDir = path.join(work, `dest-${round}`);
   mkdirSync(destDir, { recursive: true });
   const destPort = await freePort();
@@ -221,7 +234,7 @@ async function e2eNode(modelDir: string, files: readonly string[], round: number
     const rss: { images: number; bytes: number }[] = [{ images: 0, bytes: treeRss(node.child.pid as number).total }];
     const processes = treeRss(node.child.pid as number).processes;
     const start = performance.now();
-    const sending = storescu('BENCHSCU', 'HIPFRAC', node.dicomPort, files);
+    const sending = storescuParallel('BENCHSCU', 'HIPFRAC', node.dicomPort, files, associations);
     const deadline = Date.now() + Math.max(300_000, files.length * 2_000);
     let studies = 0;
     let done = false;
@@ -313,34 +326,37 @@ try {
     notes: `${quickNote}${ingestFiles.length} phantom instances (256 px, uncompressed + RLE) per round, one storescu -xr association, fresh data folder / storage each round; Orthanc ${orthancVersion}; hipfrac fsyncs each instance and its row before Success; median of ${ROUNDS} interleaved rounds (hipfrac ${ingest.map((x) => x.hipfrac.toFixed(0)).join(', ')}; Orthanc ${ingest.map((x) => x.orthanc.toFixed(0)).join(', ')}); goal ≥ 1.0`,
   });
 
-  const nodeRuns: E2eRun[] = [];
+  const nodeRuns = new Map<number, E2eRun[]>(ASSOCIATIONS.map((a) => [a, []]));
   const predictRuns: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const sides = r % 2 === 0 ? ['node', 'predict'] : ['predict', 'node'];
+    const sides: (number | 'predict')[] = r % 2 === 0 ? [...ASSOCIATIONS, 'predict'] : ['predict', ...[...ASSOCIATIONS].reverse()];
     for (const side of sides) {
-      if (side === 'node') nodeRuns.push(await e2eNode(modelDir, e2eFiles, r));
-      else predictRuns.push(await e2ePredict(modelDir, e2eFiles, r));
+      if (side === 'predict') predictRuns.push(await e2ePredict(modelDir, e2eFiles, r));
+      else nodeRuns.get(side)?.push(await e2eNode(modelDir, e2eFiles, `${r}-${side}`, side));
     }
-    console.error(`end-to-end round ${r + 1}: node ${nodeRuns[r]?.imagesPerSecond.toFixed(1)} img/s, predict ${predictRuns[r]?.toFixed(1)} img/s`);
+    console.error(`end-to-end round ${r + 1}: ${ASSOCIATIONS.map((a) => `node (${a} association${a === 1 ? '' : 's'}) ${nodeRuns.get(a)?.[r]?.imagesPerSecond.toFixed(1)} img/s`).join(', ')}, predict ${predictRuns[r]?.toFixed(1)} img/s`);
   }
-  const nodeRate = median(nodeRuns.map((x) => x.imagesPerSecond));
   const predictRate = median(predictRuns);
-  const latencies = nodeRuns.flatMap((x) => x.latencies);
-  const setup = `${e2eFiles.length} phantom images (${nodeRuns[0]?.latencies.length} studies) per round; ${ARCH} at ${INPUT_SIZE} px, seeded random weights, cut-off 0.5 (all auto-reported: no Grad-CAM, one SR per study); 1 inference worker, batch 8; studyQuietSeconds ${QUIET_SECONDS}; SR to dcmtk storescp`;
-  entries.push({
-    benchmark: 'serve: end to end (received → SR delivered) vs hipfrac predict --no-heatmaps --fast',
-    ours: nodeRate, peer: predictRate, ratio: ratioOf(nodeRate, predictRate, false), unit: 'images/s (median)', machine, date,
-    notes: `${quickNote}${setup}; from the first byte sent until every study's SR is delivered; predict: the whole process on the same files (start-up and model load included); median of ${ROUNDS} interleaved rounds (node ${nodeRuns.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}; predict ${predictRuns.map((x) => x.toFixed(1)).join(', ')}); goal ≥ 0.9`,
-  });
-  for (const q of [0.5, 0.95]) {
+  for (const a of ASSOCIATIONS) {
+    const runs = nodeRuns.get(a) as E2eRun[];
+    const nodeRate = median(runs.map((x) => x.imagesPerSecond));
+    const latencies = runs.flatMap((x) => x.latencies);
+    const setup = `${e2eFiles.length} phantom images (${runs[0]?.latencies.length} studies) per round sent by ${a} storescu association${a === 1 ? '' : 's'} at once; ${ARCH} at ${INPUT_SIZE} px, seeded random weights, cut-off 0.5 (all auto-reported: no Grad-CAM, one SR per study); 1 inference worker, batch 8; studyQuietSeconds ${QUIET_SECONDS}; SR to dcmtk storescp; dcmtk tools with TCP_NODELAY=1`;
     entries.push({
-      benchmark: `serve: study latency p${Math.round(q * 100)} (first image stored → SR sent)`,
-      ours: quantile(latencies, q), peer: null, ratio: null, unit: 's', machine, date,
-      notes: `${quickNote}${latencies.length} studies over ${ROUNDS} round(s); includes the ${QUIET_SECONDS} s quiet period and queueing behind the images sent before it (all images are sent at once)`,
+      benchmark: `serve: end to end (received → SR delivered), ${a} association${a === 1 ? '' : 's'}, vs hipfrac predict --no-heatmaps --fast`,
+      ours: nodeRate, peer: predictRate, ratio: ratioOf(nodeRate, predictRate, false), unit: 'images/s (median)', machine, date,
+      notes: `${quickNote}${setup}; from the first byte sent until every study's SR is delivered; predict: the whole process on the same files (start-up and model load included); median of ${ROUNDS} interleaved rounds (node ${runs.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}; predict ${predictRuns.map((x) => x.toFixed(1)).join(', ')}); goal ≥ 0.9`,
     });
+    for (const q of [0.5, 0.95]) {
+      entries.push({
+        benchmark: `serve: study latency p${Math.round(q * 100)}, ${a} association${a === 1 ? '' : 's'} (first image stored → SR sent)`,
+        ours: quantile(latencies, q), peer: null, ratio: null, unit: 's', machine, date,
+        notes: `${quickNote}${latencies.length} studies over ${ROUNDS} round(s); includes the ${QUIET_SECONDS} s quiet period and queueing behind the images sent before it (all images are sent at once)`,
+      });
+    }
   }
   // Memory: the first round's samples (the node is fresh there); flat = no growth with the images processed.
-  const first = nodeRuns[0] as E2eRun;
+  const first = nodeRuns.get(ASSOCIATIONS[0])?.[0] as E2eRun;
   const bytes = first.rss.map((s) => s.bytes);
   const later = first.rss.filter((s) => s.images >= e2eFiles.length * 0.25);
   const growth = later.length >= 3 ? slope(later.map((s) => ({ x: s.images, y: s.bytes }))) * 1000 / MiB : Number.NaN;
@@ -358,6 +374,6 @@ const table = markdownTable(entries);
 console.log(table);
 writeDocSection('serve', `## hipfrac serve${QUICK ? ' (quick run — not a measurement)' : ''}
 
-Measured by \`node dist/bench/serve.js${QUICK ? ' --quick' : ''}\` (results in \`bench/results/serve.json\`) on ${machine}, ${date}; ${loadStart} at the start, ${loadNote()} at the end. Data: the synthetic phantom cohort (\`src/phantom\`, 256 px DICOM), generated by the script. Ingest: the node with \`inference: false\` (docs/serving.md) against Orthanc, the same files from the same \`storescu\` command. End to end: the node with the demo model's architecture (resnet18, 96 px) returning an SR per study to a dcmtk \`storescp\`, against \`hipfrac predict --no-heatmaps --fast\` on the same images. Memory: RSS of the node and its inference worker processes, sampled every 0.5 s.${QUICK ? ' **This section comes from a quick run (few images, a loaded shared machine): it shows the script works; the figures are not results.**' : ''}
+Measured by \`node dist/bench/serve.js${QUICK ? ' --quick' : ''}\` (results in \`bench/results/serve.json\`) on ${machine}, ${date}; ${loadStart} at the start, ${loadNote()} at the end. Data: the synthetic phantom cohort (\`src/phantom\`, 256 px DICOM), generated by the script. Ingest: the node with \`inference: false\` (docs/serving.md) against Orthanc, the same files from the same \`storescu\` command. End to end: the node with the demo model's architecture (resnet18, 96 px) receiving over one and over four concurrent \`storescu\` associations and returning an SR per study to a dcmtk \`storescp\`, against \`hipfrac predict --no-heatmaps --fast\` on the same images. dcmtk's tools (and Orthanc, built on dcmtk) run with \`TCP_NODELAY=1\` (no Nagle delay). Memory: RSS of the node and its inference worker processes, sampled every 0.5 s.${QUICK ? ' **This section comes from a quick run (few images, a loaded shared machine): it shows the script works; the figures are not results.**' : ''}
 
 ${table}`);

@@ -20,6 +20,8 @@ export type { SaltOptions } from './pseudonym.js';
 export { writeDicom, writeDicomDict, part10FromEncodedDataset, WRITE_TRANSFER_SYNTAXES, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './write.js';
 export type { DenaturalizedDataset, NaturalDataset, WriteDicomOptions, Part10Meta } from './write.js';
 export { readDicomIdentity } from './identity.js';
+export { splitPart10 } from './part10.js';
+export type { SplitPart10 } from './part10.js';
 export type { DicomIdentity } from './identity.js';
 export { buildTriageSr, patientStudyAttributes, COMPREHENSIVE_SR_STORAGE, HIPFRAC_SCHEME, NOT_A_DIAGNOSIS } from './sr.js';
 export type { SrImageResult, TriageSrInput } from './sr.js';

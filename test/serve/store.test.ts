@@ -173,3 +173,34 @@ test('files are kept by content, durably, and refused with HF_SERVE_DISK_FULL be
   const { blobs: full } = openStore(dir, { minFreeBytes: Number.MAX_SAFE_INTEGER });
   await assert.rejects(full.put(new TextEncoder().encode('more')), (e: unknown) => e instanceof HipfracError && e.code === 'HF_SERVE_DISK_FULL');
 });
+
+test('durable and relaxed commits: the pipeline commits without a disk wait, everything else with one; nested calls join; a failure rolls back', (t) => {
+  const { store } = openStore(tempDir(t));
+  t.after(() => store.close());
+  // 2 = FULL (the WAL is flushed at each commit), 1 = NORMAL.
+  const level = (): unknown => store.database.pragma('synchronous', { simple: true });
+  assert.equal(level(), 2);
+  let inside: unknown;
+  store.relaxedTransaction(() => {
+    inside = level();
+    store.recordInstance(instance('1.2.3.9.1', '1.2.9'));
+  });
+  assert.equal(inside, 1, 'a relaxed transaction commits with synchronous NORMAL');
+  assert.equal(level(), 2, 'and the connection is back to FULL after it');
+  assert.equal(store.getInstance('1.2.3.9.1')?.status, 'stored');
+  // A relaxed call inside a durable transaction joins it (one commit, the durable one).
+  store.transaction(() => {
+    store.claimJobs(8);
+    assert.equal(level(), 2);
+    store.audit('test', 'nested', '', '');
+  });
+  assert.equal(store.jobsOfStudy('1.2.9')[0]?.state, 'inferring');
+  // A throw inside rolls back everything of that transaction, the joined calls included.
+  assert.throws(() => store.relaxedTransaction(() => {
+    store.recordInstance(instance('1.2.3.9.2', '1.2.9'));
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(store.getInstance('1.2.3.9.2'), undefined);
+  assert.equal(level(), 2);
+  assert.equal(store.auditLog(10).filter((a) => a.action === 'nested').length, 1);
+});

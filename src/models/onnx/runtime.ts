@@ -13,6 +13,11 @@ export interface OnnxPredictorOptions {
   readonly threads?: number;
   /** ONNX Runtime's graph optimisation level (default 'all'). */
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Whether idle intra-op threads spin waiting for work (ONNX Runtime's default, true). Off where the cores are
+   * shared with other work (the DICOM node's main process): spinning threads take CPU from it.
+   */
+  readonly spinning?: boolean;
 }
 
 export interface OnnxPrediction {
@@ -100,6 +105,7 @@ export async function createOnnxPredictor(model: string | Uint8Array, options: O
       intraOpNumThreads: options.threads ?? onnxThreadCount(),
       interOpNumThreads: 1,
       executionMode: 'sequential',
+      ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     });
   } catch (cause) {
     throw invalid(modelPath, `ONNX Runtime cannot load the graph: ${(cause as Error).message}`, cause);

@@ -3,8 +3,8 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { BlobStore, DeliveryRecord, SqliteStore } from '../store/index.js';
-import { parseDestination } from './destination.js';
-import { storeFiles } from './storeScu.js';
+import { parseDestination, type Destination } from './destination.js';
+import { storeFiles, type StoreScuResult } from './storeScu.js';
 
 export interface SenderOptions {
   readonly callingAeTitle: string;
@@ -54,6 +54,11 @@ export class Sender {
     const files = deliveries.map((d) => this.blobs.absolute(d.file));
     const result = await storeFiles(files, to, this.options.callingAeTitle);
     if (this.#stopped) return;
+    // One commit for the association's outcomes; if it fails, the deliveries stay pending and go again.
+    this.store.relaxedTransaction(() => this.#record(to, files, deliveries, result));
+  }
+
+  #record(to: Destination, files: readonly string[], deliveries: readonly DeliveryRecord[], result: StoreScuResult): void {
     for (const [i, d] of deliveries.entries()) {
       const status = result.statuses.get(files[i] as string);
       const studyKey = this.store.getStudy(d.studyInstanceUid)?.studyKey ?? '';

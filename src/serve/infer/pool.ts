@@ -151,6 +151,13 @@ export class InferencePool {
   #record(slot: Slot, results: readonly ItemResult[]): void {
     this.metrics.observe('hipfrac_inference_batch_seconds', 'Time to infer one batch in a worker', (performance.now() - slot.batchStarted) / 1000);
     slot.busy = undefined;
+    // One commit for the batch; a result that cannot be recorded rolls back alone (its savepoint).
+    this.store.relaxedTransaction(() => this.#recordEach(results));
+    for (const l of this.#listeners) l();
+    this.wake();
+  }
+
+  #recordEach(results: readonly ItemResult[]): void {
     for (const r of results) {
       try {
         if (r.ok) {
@@ -166,8 +173,10 @@ export class InferencePool {
           });
           this.metrics.inc('hipfrac_images_decided_total', 'Images with a result', { decision: r.decision });
         } else {
-          this.store.quarantineInstance(r.sopInstanceUid, r.reason);
-          this.store.recordResult(r.jobId, { sopInstanceUid: r.sopInstanceUid, decision: 'not-processed', fractureProbability: null, predicted: '', confidence: null, level: '', reason: r.reason, heatmap: '' });
+          this.store.relaxedTransaction(() => {
+            this.store.quarantineInstance(r.sopInstanceUid, r.reason);
+            this.store.recordResult(r.jobId, { sopInstanceUid: r.sopInstanceUid, decision: 'not-processed', fractureProbability: null, predicted: '', confidence: null, level: '', reason: r.reason, heatmap: '' });
+          });
           this.metrics.inc('hipfrac_images_failed_total', 'Images quarantined: pixel data not decodable');
           this.logger.warn({ jobId: r.jobId }, 'image quarantined: pixel data not decodable');
         }
@@ -175,8 +184,6 @@ export class InferencePool {
         this.logger.error({ code: (error as { code?: string }).code, jobId: r.jobId }, 'could not record a result');
       }
     }
-    for (const l of this.#listeners) l();
-    this.wake();
   }
 
   /** Asks each worker to finish its batch and stop; kills one that does not stop within `graceMs`. */

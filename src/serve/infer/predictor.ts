@@ -105,12 +105,12 @@ export class OnnxImagePredictor extends TorchPredictor {
    * The predictor for `engine`: 'libtorch' → LibTorch; 'onnx' → ONNX Runtime (any precision); 'auto' → ONNX Runtime
    * when its logits on the probe images equal LibTorch's within ONNX_PARITY, else LibTorch with the reason.
    */
-  static async open(modelDir: string, policy: TriagePolicy, engine: ServeEngine, threads: number): Promise<{ predictor: ImagePredictor; note: string }> {
+  static async open(modelDir: string, policy: TriagePolicy, engine: ServeEngine, threads: number, spinning = true): Promise<{ predictor: ImagePredictor; note: string }> {
     const torch = new TorchPredictor(modelDir, policy);
     if (engine === 'libtorch') return { predictor: torch, note: 'engine libtorch (as configured)' };
     let onnx: OnnxPredictor | undefined;
     try {
-      const opened = await openCheckpointOnnx(modelDir, torch.model, torch.card, undefined, { threads });
+      const opened = await openCheckpointOnnx(modelDir, torch.model, torch.card, undefined, { threads, spinning });
       onnx = opened.predictor;
       const size = torch.card.inputSize;
       const probe = probeImages(size);

@@ -28,7 +28,8 @@ let readImage: (file: string) => Promise<Radiograph>;
 try {
   const threads = Math.max(1, init.threads);
   setNumThreads(threads);
-  const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads);
+  // No spinning ONNX Runtime threads: this process shares the cores with the node's main process (receive, store, results).
+  const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads, false);
   predictor = opened.predictor;
   readImage = radiographReader(predictor.card, undefined, checkpointLocator(init.modelDir));
   post({ type: 'ready', inputSize: predictor.card.inputSize, engine: opened.note });

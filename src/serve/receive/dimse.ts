@@ -192,6 +192,8 @@ export class DicomNode {
 
     this.#server = net.createServer((socket) => {
       this.#sockets.add(socket);
+      // Each C-STORE response goes out at once (no Nagle delay waiting for the peer's ACK).
+      socket.setNoDelay(true);
       const scp = new NodeScp(socket, { associationTimeout: 60_000, pduTimeout: 60_000 }) as InstanceType<typeof NodeScp> & { connected: boolean };
       scp.connected = true;
       scp.on('close', () => {

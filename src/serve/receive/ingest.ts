@@ -40,8 +40,15 @@ export function cStoreStatusOf(outcome: IngestOutcome): number {
 
 export type IngestListener = (outcome: IngestOutcome, studyKey: string | undefined) => void;
 
+interface PendingCommit {
+  readonly record: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export class Ingest {
   readonly #listeners: IngestListener[] = [];
+  #pending: PendingCommit[] = [];
 
   constructor(
     private readonly store: SqliteStore,
@@ -89,8 +96,12 @@ export class Ingest {
     try {
       const blob = await this.blobs.put(part10);
       const status = skipReason === undefined ? 'stored' : 'skipped';
-      const r = this.store.recordInstance(this.#newInstance(id, blob, status, skipReason ?? '', source));
-      this.store.audit(source, 'receive', studyKey, status === 'stored' ? 'image stored and queued' : `skipped: ${skipReason}`);
+      // The instance, its job and its audit line are committed durably before the sender hears Success.
+      const r = await this.#commit(() => {
+        const recorded = this.store.recordInstance(this.#newInstance(id, blob, status, skipReason ?? '', source));
+        this.store.audit(source, 'receive', studyKey, status === 'stored' ? 'image stored and queued' : `skipped: ${skipReason}`);
+        return recorded;
+      });
       const outcome: IngestOutcome = skipReason === undefined
         ? { kind: 'stored', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, queued: r.job !== undefined }
         : { kind: 'skipped', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, reason: skipReason };
@@ -103,6 +114,43 @@ export class Ingest {
       this.logger.error({ source, studyKey, code: (cause as { code?: string }).code }, diskFull ? 'instance refused: disk full' : 'instance refused: could not be kept');
       this.#emit(outcome, studyKey);
       return outcome;
+    }
+  }
+
+  /**
+   * Group commit: records that arrive while one turn of the event loop runs (several associations at once) share
+   * one durable transaction, and so one disk flush; each runs in its own savepoint, so one that fails fails alone.
+   */
+  #commit<T>(record: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ record, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.store.transaction(() => {
+        for (const p of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.store.transaction(p.record) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      // The commit itself failed: nothing of the batch is kept, and every sender hears a failure.
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    for (const [i, p] of batch.entries()) {
+      const o = outcomes[i];
+      if (o?.ok === true) p.resolve(o.value);
+      else p.reject(o?.error);
     }
   }
 

@@ -96,8 +96,10 @@ export class StudyResults {
         for (const d of this.destinations) deliveries.push({ studyInstanceUid: study.studyInstanceUid, kind: 'sc', sopInstanceUid: scUid, destination: d, file: scFile });
       }
     }
-    this.store.recordStudyDecision(study.studyInstanceUid, { decision: outcome.decision, reason: outcome.reason, fractureProbability: outcome.fractureProbability }, deliveries);
-    this.store.audit('system', 'decide', study.studyKey, outcome.decision);
+    this.store.relaxedTransaction(() => {
+      this.store.recordStudyDecision(study.studyInstanceUid, { decision: outcome.decision, reason: outcome.reason, fractureProbability: outcome.fractureProbability }, deliveries);
+      this.store.audit('system', 'decide', study.studyKey, outcome.decision);
+    });
     this.metrics.inc('hipfrac_studies_decided_total', 'Studies decided', { decision: outcome.decision });
     this.logger.info({ studyKey: study.studyKey, decision: outcome.decision, images: results.length, deliveries: deliveries.length }, 'study decided');
   }

@@ -106,7 +106,8 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
         const instances = store.instancesOfStudy(studyInstanceUid);
         const views: string[] = [];
         for (const inst of instances) views.push((await viewPositionOf(blobs, inst)) || (inst.status === 'stored' ? 'image' : inst.status));
-        repo.setViews(studyInstanceUid, views.length === 0 ? '—' : views.join(' + '));
+        // Derived from the stored headers, so it is filled again if a power cut undoes it: no wait for the disk.
+        store.relaxedTransaction(() => repo.setViews(studyInstanceUid, views.length === 0 ? '—' : views.join(' + ')));
       }
     } catch (error) {
       app.log.warn({ code: (error as { code?: string }).code ?? 'views' }, 'review: views not filled');

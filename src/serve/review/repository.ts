@@ -258,7 +258,9 @@ export class ReviewRepository {
 
   /** Cases whose views column is still empty (review queue first), for the background filler. */
   casesWithoutViews(limit: number): { readonly studyInstanceUid: string }[] {
-    return this.#db.prepare<Row>(`SELECT study_uid FROM review_cases WHERE views = '' AND images > 0 ORDER BY priority, arrival DESC LIMIT ?`).all(limit).map((r) => ({ studyInstanceUid: str(r.study_uid) }));
+    // Studies still receiving wait: each new image would empty their views again.
+    return this.#db.prepare<Row>(`SELECT c.study_uid FROM review_cases c JOIN studies s ON s.study_uid = c.study_uid
+      WHERE c.views = '' AND c.images > 0 AND s.state != 'receiving' ORDER BY c.priority, c.arrival DESC LIMIT ?`).all(limit).map((r) => ({ studyInstanceUid: str(r.study_uid) }));
   }
 
   maxSeq(): number {

@@ -1,6 +1,6 @@
 // The SQLite implementation of ServeStore (better-sqlite3, WAL, one writer, short transactions).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import Database, { type SqliteDatabase } from 'better-sqlite3';
+import Database, { type SqliteDatabase, type Statement } from 'better-sqlite3';
 import { HipfracError } from '../../util/index.js';
 import { CORE_MIGRATIONS, migrate, type Migration } from './migrations.js';
 import {
@@ -142,6 +142,8 @@ export class SqliteStore implements ServeStore {
   readonly database: SqliteDatabase;
   readonly #maxAttempts: number;
   readonly #studyKeySecret: string;
+  /** Prepared statements by SQL text (preparing costs more than running on this path). */
+  readonly #statements = new Map<string, Statement<Row>>();
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     try {
@@ -150,7 +152,8 @@ export class SqliteStore implements ServeStore {
       throw new HipfracError('HF_SERVE_STORE', `cannot open the store: ${(cause as Error).message}`, { input: file, fix: 'check that the --data folder exists and is writable.', cause });
     }
     this.database.pragma('journal_mode = WAL');
-    // FULL: a committed row survives a power cut, as the Success status sent after it promises.
+    // FULL: a committed row survives a power cut, as the Success status sent after it promises. The pipeline's own
+    // state changes commit with NORMAL instead (relaxedTransaction).
     this.database.pragma('synchronous = FULL');
     this.database.pragma('foreign_keys = ON');
     migrate(this.database, [...CORE_MIGRATIONS, ...(options.migrations ?? [])]);
@@ -158,17 +161,45 @@ export class SqliteStore implements ServeStore {
     this.#studyKeySecret = this.#setting('study_key_secret', () => randomBytes(32).toString('hex'));
   }
 
-  /** Runs `fn` in one immediate transaction (for feature modules that change several tables at once). */
+  #q(sql: string): Statement<Row> {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.database.prepare<Row>(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Runs `fn` in one immediate transaction, committed durably: on return it survives a power cut (for feature
+   * modules that change several tables at once). Called inside another transaction, it joins that one.
+   */
   transaction<T>(fn: () => T): T {
-    return this.database.transaction(fn).immediate();
+    return this.database.inTransaction ? this.database.transaction(fn)() : this.database.transaction(fn).immediate();
+  }
+
+  /**
+   * Like `transaction`, but committed without waiting for the disk (WAL, synchronous NORMAL): for the pipeline's
+   * own state (jobs, results, decisions, deliveries), which a restart redoes. A killed process loses none of it; a
+   * power cut may undo the last such commits, never one followed by a durable commit: a job then runs again (its
+   * result replaces by SOP Instance UID) and a delivery is sent again with the same UIDs.
+   */
+  relaxedTransaction<T>(fn: () => T): T {
+    if (this.database.inTransaction) return this.database.transaction(fn)();
+    this.#q('PRAGMA synchronous = NORMAL').run();
+    try {
+      return this.database.transaction(fn).immediate();
+    } finally {
+      this.#q('PRAGMA synchronous = FULL').run();
+    }
   }
 
   #setting(key: string, initial: () => string): string {
     return this.transaction(() => {
-      const row = this.database.prepare<{ value: string }>('SELECT value FROM settings WHERE key = ?').get(key);
+      const row = (this.#q('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined);
       if (row !== undefined) return row.value;
       const value = initial();
-      this.database.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run(key, value);
+      this.#q('INSERT INTO settings (key, value) VALUES (?, ?)').run(key, value);
       return value;
     });
   }
@@ -180,58 +211,57 @@ export class SqliteStore implements ServeStore {
 
   recordInstance(instance: NewInstance): ReceiveOutcome {
     return this.transaction(() => {
-      const db = this.database;
-      const existing = db.prepare<Row>('SELECT * FROM instances WHERE sop_uid = ?').get(instance.sopInstanceUid);
+      const existing = this.#q('SELECT * FROM instances WHERE sop_uid = ?').get(instance.sopInstanceUid);
       const at = now();
       if (existing !== undefined) {
-        db.prepare('UPDATE instances SET receive_count = receive_count + 1 WHERE sop_uid = ?').run(instance.sopInstanceUid);
+        this.#q('UPDATE instances SET receive_count = receive_count + 1 WHERE sop_uid = ?').run(instance.sopInstanceUid);
         return { isNew: false, instance: instanceFrom({ ...existing, receive_count: Number(existing.receive_count) + 1 }), job: undefined };
       }
       const c = instance.context;
-      const study = db.prepare<Row>('SELECT state, decided_revision, revision FROM studies WHERE study_uid = ?').get(c.studyInstanceUid);
+      const study = this.#q('SELECT state, decided_revision, revision FROM studies WHERE study_uid = ?').get(c.studyInstanceUid);
       if (study === undefined) {
-        db.prepare(`INSERT INTO studies (study_uid, study_key, patient_id, patient_name, accession_number, study_date, state, first_received_at, last_received_at)
+        this.#q(`INSERT INTO studies (study_uid, study_key, patient_id, patient_name, accession_number, study_date, state, first_received_at, last_received_at)
                     VALUES (?, ?, ?, ?, ?, ?, 'receiving', ?, ?)`).run(c.studyInstanceUid, this.studyKey(c.studyInstanceUid), c.patientId, c.patientName, c.accessionNumber, c.studyDate, at, at);
       } else {
         // A late image of a decided study opens a new revision: its result is decided (and its SR sent) again.
         const reopen = Number(study.decided_revision) === Number(study.revision) && instance.status === 'stored';
-        db.prepare(`UPDATE studies SET last_received_at = ?, state = CASE WHEN ? THEN 'receiving' ELSE state END, revision = revision + ? WHERE study_uid = ?`)
+        this.#q(`UPDATE studies SET last_received_at = ?, state = CASE WHEN ? THEN 'receiving' ELSE state END, revision = revision + ? WHERE study_uid = ?`)
           .run(at, reopen ? 1 : 0, reopen ? 1 : 0, c.studyInstanceUid);
       }
-      db.prepare(`INSERT INTO instances (sop_uid, sop_class_uid, study_uid, series_uid, transfer_syntax_uid, sha256, file, bytes, status, reason, source, received_at)
+      this.#q(`INSERT INTO instances (sop_uid, sop_class_uid, study_uid, series_uid, transfer_syntax_uid, sha256, file, bytes, status, reason, source, received_at)
                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
         instance.sopInstanceUid, instance.sopClassUid, c.studyInstanceUid, instance.seriesInstanceUid, instance.transferSyntaxUid,
         instance.sha256, instance.file, instance.bytes, instance.status, instance.reason, instance.source, at,
       );
       let job: JobRecord | undefined;
       if (instance.status === 'stored') {
-        const id = db.prepare(`INSERT INTO jobs (sop_uid, study_uid, state, created_at, updated_at) VALUES (?, ?, 'received', ?, ?)`).run(instance.sopInstanceUid, c.studyInstanceUid, at, at).lastInsertRowid;
+        const id = this.#q(`INSERT INTO jobs (sop_uid, study_uid, state, created_at, updated_at) VALUES (?, ?, 'received', ?, ?)`).run(instance.sopInstanceUid, c.studyInstanceUid, at, at).lastInsertRowid;
         job = this.#transition(Number(id), 'queued');
       }
-      const stored = db.prepare<Row>('SELECT * FROM instances WHERE sop_uid = ?').get(instance.sopInstanceUid) as Row;
+      const stored = this.#q('SELECT * FROM instances WHERE sop_uid = ?').get(instance.sopInstanceUid) as Row;
       return { isNew: true, instance: instanceFrom(stored), job };
     });
   }
 
   getInstance(sopInstanceUid: string): InstanceRecord | undefined {
-    const r = this.database.prepare<Row>('SELECT * FROM instances WHERE sop_uid = ?').get(sopInstanceUid);
+    const r = this.#q('SELECT * FROM instances WHERE sop_uid = ?').get(sopInstanceUid);
     return r === undefined ? undefined : instanceFrom(r);
   }
 
   instancesOfStudy(studyInstanceUid: string): InstanceRecord[] {
-    return this.database.prepare<Row>('SELECT * FROM instances WHERE study_uid = ? ORDER BY received_at, sop_uid').all(studyInstanceUid).map(instanceFrom);
+    return this.#q('SELECT * FROM instances WHERE study_uid = ? ORDER BY received_at, sop_uid').all(studyInstanceUid).map(instanceFrom);
   }
 
   quarantineInstance(sopInstanceUid: string, reason: string): void {
-    this.database.prepare(`UPDATE instances SET status = 'quarantined', reason = ? WHERE sop_uid = ?`).run(reason, sopInstanceUid);
+    this.relaxedTransaction(() => this.#q(`UPDATE instances SET status = 'quarantined', reason = ? WHERE sop_uid = ?`).run(reason, sopInstanceUid));
   }
 
   #imageCount(studyInstanceUid: string): number {
-    return Number((this.database.prepare<Row>('SELECT COUNT(*) AS n FROM instances WHERE study_uid = ?').get(studyInstanceUid) as Row).n);
+    return Number((this.#q('SELECT COUNT(*) AS n FROM instances WHERE study_uid = ?').get(studyInstanceUid) as Row).n);
   }
 
   getStudy(studyInstanceUid: string): StudyRecord | undefined {
-    const r = this.database.prepare<Row>('SELECT * FROM studies WHERE study_uid = ?').get(studyInstanceUid);
+    const r = this.#q('SELECT * FROM studies WHERE study_uid = ?').get(studyInstanceUid);
     return r === undefined ? undefined : studyFrom(r, this.#imageCount(studyInstanceUid));
   }
 
@@ -249,13 +279,13 @@ export class SqliteStore implements ServeStore {
     const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
     const pageSize = Math.min(500, Math.max(1, filter.pageSize ?? 50));
     const page = Math.max(1, filter.page ?? 1);
-    const total = Number((this.database.prepare<Row>(`SELECT COUNT(*) AS n FROM studies ${clause}`).get(...params) as Row).n);
-    const rows = this.database.prepare<Row>(`SELECT s.*, (SELECT COUNT(*) FROM instances i WHERE i.study_uid = s.study_uid) AS image_count FROM studies s ${clause} ORDER BY last_received_at DESC, study_uid LIMIT ? OFFSET ?`).all(...params, pageSize, (page - 1) * pageSize);
+    const total = Number((this.#q(`SELECT COUNT(*) AS n FROM studies ${clause}`).get(...params) as Row).n);
+    const rows = this.#q(`SELECT s.*, (SELECT COUNT(*) FROM instances i WHERE i.study_uid = s.study_uid) AS image_count FROM studies s ${clause} ORDER BY last_received_at DESC, study_uid LIMIT ? OFFSET ?`).all(...params, pageSize, (page - 1) * pageSize);
     return { studies: rows.map((r) => studyFrom(r, Number(r.image_count))), total };
   }
 
   studiesReadyToDecide(quietSince: string): StudyRecord[] {
-    const rows = this.database.prepare<Row>(`
+    const rows = this.#q(`
       SELECT s.*, (SELECT COUNT(*) FROM instances i WHERE i.study_uid = s.study_uid) AS image_count FROM studies s
       WHERE s.decided_revision < s.revision AND s.last_received_at <= ?
         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.study_uid = s.study_uid AND j.state IN ('received', 'queued', 'inferring'))
@@ -264,13 +294,12 @@ export class SqliteStore implements ServeStore {
   }
 
   recordStudyDecision(studyInstanceUid: string, decision: StudyDecision, deliveries: readonly NewDelivery[]): void {
-    this.transaction(() => {
-      const db = this.database;
+    this.relaxedTransaction(() => {
       const at = now();
-      db.prepare(`UPDATE studies SET decision = ?, reason = ?, fracture_probability = ?, decided_at = ?, decided_revision = revision,
+      this.#q(`UPDATE studies SET decision = ?, reason = ?, fracture_probability = ?, decided_at = ?, decided_revision = revision,
                   state = CASE WHEN ? > 0 THEN 'decided' ELSE 'delivered' END WHERE study_uid = ?`)
         .run(decision.decision, decision.reason, decision.fractureProbability, at, deliveries.length, studyInstanceUid);
-      const insert = db.prepare(`INSERT INTO deliveries (study_uid, kind, sop_uid, destination, file, state, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)
+      const insert = this.#q(`INSERT INTO deliveries (study_uid, kind, sop_uid, destination, file, state, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)
                                  ON CONFLICT (sop_uid, destination) DO UPDATE SET file = excluded.file, state = 'pending', next_attempt_at = excluded.next_attempt_at, attempts = 0, last_error = ''`);
       for (const d of deliveries) insert.run(d.studyInstanceUid, d.kind, d.sopInstanceUid, d.destination, d.file, at);
       if (deliveries.length === 0) this.#deliverJobs(studyInstanceUid);
@@ -279,44 +308,42 @@ export class SqliteStore implements ServeStore {
 
   /** Moves the study's finished jobs to `delivered` (its results have reached every destination, or there are none). */
   #deliverJobs(studyInstanceUid: string): void {
-    const ids = this.database.prepare<Row>(`SELECT id FROM jobs WHERE study_uid = ? AND state IN ('done', 'failed')`).all(studyInstanceUid);
+    const ids = this.#q(`SELECT id FROM jobs WHERE study_uid = ? AND state IN ('done', 'failed')`).all(studyInstanceUid);
     for (const r of ids) this.#transition(Number(r.id), 'delivered');
   }
 
   claimJobs(limit: number): JobRecord[] {
-    return this.transaction(() => {
-      const rows = this.database.prepare<Row>(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT ?`).all(limit);
+    return this.relaxedTransaction(() => {
+      const rows = this.#q(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT ?`).all(limit);
       return rows.map((r) => {
-        this.database.prepare('UPDATE jobs SET attempts = attempts + 1 WHERE id = ?').run(r.id);
+        this.#q('UPDATE jobs SET attempts = attempts + 1 WHERE id = ?').run(r.id);
         return this.#transition(Number(r.id), 'inferring');
       });
     });
   }
 
   #transition(id: number, to: JobState, error = ''): JobRecord {
-    const db = this.database;
-    const row = db.prepare<Row>('SELECT * FROM jobs WHERE id = ?').get(id);
+    const row = this.#q('SELECT * FROM jobs WHERE id = ?').get(id);
     if (row === undefined) throw new HipfracError('HF_SERVE_BAD_TRANSITION', `no job ${id}.`, { input: String(id) });
     const from = str(row.state) as JobState;
     if (!JOB_TRANSITIONS[from].includes(to)) {
       throw new HipfracError('HF_SERVE_BAD_TRANSITION', `job ${id} cannot move from '${from}' to '${to}'.`, { input: String(id), fix: `allowed from '${from}': ${JOB_TRANSITIONS[from].join(', ') || 'none'}.` });
     }
-    db.prepare('UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE id = ?').run(to, error === '' ? str(row.error) : error, now(), id);
-    return jobFrom(db.prepare<Row>('SELECT * FROM jobs WHERE id = ?').get(id) as Row);
+    this.#q('UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE id = ?').run(to, error === '' ? str(row.error) : error, now(), id);
+    return jobFrom(this.#q('SELECT * FROM jobs WHERE id = ?').get(id) as Row);
   }
 
   transitionJob(id: number, to: JobState, error = ''): JobRecord {
-    return this.transaction(() => this.#transition(id, to, error));
+    return this.relaxedTransaction(() => this.#transition(id, to, error));
   }
 
   recordResult(jobId: number, result: NewResult): void {
-    this.transaction(() => {
-      const db = this.database;
-      const job = db.prepare<Row>('SELECT * FROM jobs WHERE id = ?').get(jobId);
+    this.relaxedTransaction(() => {
+      const job = this.#q('SELECT * FROM jobs WHERE id = ?').get(jobId);
       if (job === undefined) throw new HipfracError('HF_SERVE_BAD_TRANSITION', `no job ${jobId}.`);
       if (str(job.sop_uid) !== result.sopInstanceUid) throw new HipfracError('HF_SERVE_STORE', `job ${jobId} is not the job of ${result.sopInstanceUid}.`);
       // The primary key on sop_uid keeps one result per image; a repeat (a job re-run after a crash) replaces it.
-      db.prepare(`INSERT OR REPLACE INTO results (sop_uid, study_uid, decision, fracture_probability, predicted, confidence, level, reason, heatmap, created_at)
+      this.#q(`INSERT OR REPLACE INTO results (sop_uid, study_uid, decision, fracture_probability, predicted, confidence, level, reason, heatmap, created_at)
                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
         result.sopInstanceUid, str(job.study_uid), result.decision, result.fractureProbability, result.predicted, result.confidence,
         result.level, result.reason, result.heatmap, now(),
@@ -326,19 +353,18 @@ export class SqliteStore implements ServeStore {
   }
 
   resultsOfStudy(studyInstanceUid: string): ResultRecord[] {
-    return this.database.prepare<Row>('SELECT * FROM results WHERE study_uid = ? ORDER BY sop_uid').all(studyInstanceUid).map(resultFrom);
+    return this.#q('SELECT * FROM results WHERE study_uid = ? ORDER BY sop_uid').all(studyInstanceUid).map(resultFrom);
   }
 
   jobsOfStudy(studyInstanceUid: string): JobRecord[] {
-    return this.database.prepare<Row>('SELECT * FROM jobs WHERE study_uid = ? ORDER BY id').all(studyInstanceUid).map(jobFrom);
+    return this.#q('SELECT * FROM jobs WHERE study_uid = ? ORDER BY id').all(studyInstanceUid).map(jobFrom);
   }
 
   recoverJobs(): number {
     return this.transaction(() => {
-      const db = this.database;
       let n = 0;
-      for (const r of db.prepare<Row>(`SELECT id, attempts FROM jobs WHERE state IN ('received', 'inferring')`).all()) {
-        const job = db.prepare<Row>('SELECT state FROM jobs WHERE id = ?').get(r.id) as Row;
+      for (const r of this.#q(`SELECT id, attempts FROM jobs WHERE state IN ('received', 'inferring')`).all()) {
+        const job = this.#q('SELECT state FROM jobs WHERE id = ?').get(r.id) as Row;
         if (str(job.state) === 'received') this.#transition(Number(r.id), 'queued');
         else if (Number(r.attempts) >= this.#maxAttempts) this.#transition(Number(r.id), 'failed', `the worker stopped on this image ${Number(r.attempts)} times`);
         else this.#transition(Number(r.id), 'queued');
@@ -349,41 +375,40 @@ export class SqliteStore implements ServeStore {
   }
 
   restartQuietPeriods(): number {
-    return this.database.prepare('UPDATE studies SET last_received_at = ? WHERE decided_revision < revision').run(now()).changes;
+    return this.#q('UPDATE studies SET last_received_at = ? WHERE decided_revision < revision').run(now()).changes;
   }
 
   dueDeliveries(at: string, limit: number): DeliveryRecord[] {
-    return this.database.prepare<Row>(`SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`).all(at, limit).map(deliveryFrom);
+    return this.#q(`SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`).all(at, limit).map(deliveryFrom);
   }
 
   deliveriesOfStudy(studyInstanceUid: string): DeliveryRecord[] {
-    return this.database.prepare<Row>('SELECT * FROM deliveries WHERE study_uid = ? ORDER BY id').all(studyInstanceUid).map(deliveryFrom);
+    return this.#q('SELECT * FROM deliveries WHERE study_uid = ? ORDER BY id').all(studyInstanceUid).map(deliveryFrom);
   }
 
   markDeliverySent(id: number): void {
-    this.transaction(() => {
-      const db = this.database;
-      db.prepare(`UPDATE deliveries SET state = 'sent', attempts = attempts + 1, sent_at = ?, last_error = '' WHERE id = ?`).run(now(), id);
-      const d = db.prepare<Row>('SELECT study_uid FROM deliveries WHERE id = ?').get(id);
+    this.relaxedTransaction(() => {
+      this.#q(`UPDATE deliveries SET state = 'sent', attempts = attempts + 1, sent_at = ?, last_error = '' WHERE id = ?`).run(now(), id);
+      const d = this.#q('SELECT study_uid FROM deliveries WHERE id = ?').get(id);
       if (d === undefined) return;
-      const open = db.prepare(`SELECT 1 FROM deliveries WHERE study_uid = ? AND state != 'sent' LIMIT 1`).get(d.study_uid);
+      const open = this.#q(`SELECT 1 FROM deliveries WHERE study_uid = ? AND state != 'sent' LIMIT 1`).get(d.study_uid);
       if (open === undefined) {
-        db.prepare(`UPDATE studies SET state = 'delivered' WHERE study_uid = ? AND state = 'decided'`).run(d.study_uid);
+        this.#q(`UPDATE studies SET state = 'delivered' WHERE study_uid = ? AND state = 'decided'`).run(d.study_uid);
         this.#deliverJobs(str(d.study_uid));
       }
     });
   }
 
   markDeliveryRetry(id: number, error: string, nextAttemptAt: string, giveUp: boolean): void {
-    this.database.prepare(`UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, state = ? WHERE id = ?`).run(error, nextAttemptAt, giveUp ? 'failed' : 'pending', id);
+    this.relaxedTransaction(() => this.#q(`UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, state = ? WHERE id = ?`).run(error, nextAttemptAt, giveUp ? 'failed' : 'pending', id));
   }
 
   audit(actor: string, action: string, studyKey: string, detail = ''): void {
-    this.database.prepare('INSERT INTO audit_log (at, actor, action, study_key, detail) VALUES (?, ?, ?, ?, ?)').run(now(), actor, action, studyKey, detail);
+    this.#q('INSERT INTO audit_log (at, actor, action, study_key, detail) VALUES (?, ?, ?, ?, ?)').run(now(), actor, action, studyKey, detail);
   }
 
   auditLog(limit = 100): AuditEntry[] {
-    return this.database.prepare<Row>('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit).map((r) => ({
+    return this.#q('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit).map((r) => ({
       id: Number(r.id), at: str(r.at), actor: str(r.actor), action: str(r.action), studyKey: str(r.study_key), detail: str(r.detail),
     }));
   }
@@ -394,35 +419,34 @@ export class SqliteStore implements ServeStore {
     }
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
-    this.database.prepare('INSERT INTO api_tokens (id, name, secret_sha256, scopes, created_at) VALUES (?, ?, ?, ?, ?)').run(id, name, sha256Hex(secret), [...new Set(scopes)].sort().join(','), now());
-    return { token: `hft_${id}_${secret}`, record: tokenFrom(this.database.prepare<Row>('SELECT * FROM api_tokens WHERE id = ?').get(id) as Row) };
+    this.#q('INSERT INTO api_tokens (id, name, secret_sha256, scopes, created_at) VALUES (?, ?, ?, ?, ?)').run(id, name, sha256Hex(secret), [...new Set(scopes)].sort().join(','), now());
+    return { token: `hft_${id}_${secret}`, record: tokenFrom(this.#q('SELECT * FROM api_tokens WHERE id = ?').get(id) as Row) };
   }
 
   verifyToken(token: string): ApiTokenRecord | undefined {
     const m = TOKEN_PATTERN.exec(token);
     if (m === null) return undefined;
-    const row = this.database.prepare<Row>('SELECT * FROM api_tokens WHERE id = ? AND revoked_at IS NULL').get(m[1]);
+    const row = this.#q('SELECT * FROM api_tokens WHERE id = ? AND revoked_at IS NULL').get(m[1]);
     if (row === undefined) return undefined;
     const expected = Buffer.from(str(row.secret_sha256), 'hex');
     const given = Buffer.from(sha256Hex(m[2] as string), 'hex');
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
-    this.database.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(now(), m[1]);
+    this.#q('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(now(), m[1]);
     return tokenFrom(row);
   }
 
   revokeToken(id: string): void {
-    this.database.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now(), id);
+    this.#q('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now(), id);
   }
 
   listTokens(): ApiTokenRecord[] {
-    return this.database.prepare<Row>('SELECT * FROM api_tokens ORDER BY created_at').all().map(tokenFrom);
+    return this.#q('SELECT * FROM api_tokens ORDER BY created_at').all().map(tokenFrom);
   }
 
   counts(): StoreCounts {
-    const db = this.database;
-    const byStatus = new Map(db.prepare<Row>('SELECT status, COUNT(*) AS n FROM instances GROUP BY status').all().map((r) => [str(r.status), Number(r.n)]));
-    const jobs = new Map(db.prepare<Row>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all().map((r) => [str(r.state), Number(r.n)]));
-    const deliveries = new Map(db.prepare<Row>('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all().map((r) => [str(r.state), Number(r.n)]));
+    const byStatus = new Map(this.#q('SELECT status, COUNT(*) AS n FROM instances GROUP BY status').all().map((r) => [str(r.status), Number(r.n)]));
+    const jobs = new Map(this.#q('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all().map((r) => [str(r.state), Number(r.n)]));
+    const deliveries = new Map(this.#q('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all().map((r) => [str(r.state), Number(r.n)]));
     const states = Object.keys(JOB_TRANSITIONS) as JobState[];
     return {
       instancesReceived: [...byStatus.values()].reduce((a, b) => a + b, 0),
@@ -430,12 +454,12 @@ export class SqliteStore implements ServeStore {
       instancesQuarantined: byStatus.get('quarantined') ?? 0,
       jobs: Object.fromEntries(states.map((s) => [s, jobs.get(s) ?? 0])) as Record<JobState, number>,
       deliveries: { pending: deliveries.get('pending') ?? 0, sent: deliveries.get('sent') ?? 0, failed: deliveries.get('failed') ?? 0 },
-      studiesDecided: Number((db.prepare<Row>('SELECT COUNT(*) AS n FROM studies WHERE decided_at IS NOT NULL').get() as Row).n),
+      studiesDecided: Number((this.#q('SELECT COUNT(*) AS n FROM studies WHERE decided_at IS NOT NULL').get() as Row).n),
     };
   }
 
   queueDepth(): number {
-    return Number((this.database.prepare<Row>(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('received', 'queued')`).get() as Row).n);
+    return Number((this.#q(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('received', 'queued')`).get() as Row).n);
   }
 
   close(): void {

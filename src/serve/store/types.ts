@@ -183,9 +183,16 @@ export interface StoreCounts {
 /**
  * What the server needs from its database. Every method is one short transaction; every state change is a row
  * update inside the transaction that records it, so a `kill -9` between two calls loses nothing and repeats
- * nothing. Methods are synchronous (SQLite in-process); a networked implementation would wrap them.
+ * nothing. Received instances, tokens, the audit log and `transaction` commit durably (they survive a power cut);
+ * the pipeline's own state (claim, results, decisions, deliveries) commits without waiting for the disk, and what a
+ * power cut undoes of it a restart redoes. Called inside `transaction`/`relaxedTransaction`, a method joins that
+ * transaction. Methods are synchronous (SQLite in-process); a networked implementation would wrap them.
  */
 export interface ServeStore {
+  /** Runs `fn` in one transaction that is durable on return (joins an enclosing one). */
+  transaction<T>(fn: () => T): T;
+  /** Runs `fn` in one transaction committed without waiting for the disk (joins an enclosing one). */
+  relaxedTransaction<T>(fn: () => T): T;
   /** Records a received instance (and its study, and for an image a job in state `queued`), idempotent by SOP Instance UID. */
   recordInstance(instance: NewInstance): ReceiveOutcome;
   getInstance(sopInstanceUid: string): InstanceRecord | undefined;
