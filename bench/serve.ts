@@ -172,6 +172,27 @@ function treeRss(pid: number): { total: number; processes: number } {
   return { total, processes };
 }
 
+/** CPU seconds (user + system) used so far by a process and its living descendants; from /proc (clock ticks of 1/100 s). */
+function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop() as number;
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+      // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based) — indices 11 and 12 here.
+      ticks += Number(fields[11]) + Number(fields[12]);
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const kids = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        if (kids !== '') stack.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return ticks / 100;
+}
+
 // ---------------------------------------------------------------- (1) ingest
 
 async function ingestRound(modelDir: string, files: readonly string[], round: number): Promise<{ hipfrac: number; orthanc: number }> {
@@ -209,7 +230,7 @@ async function ingestRound(modelDir: string, files: readonly string[], round: nu
 
 // ---------------------------------------------------------------- (2) + (3) end to end
 
-interface E2eRun { readonly imagesPerSecond: number; readonly latencies: number[]; readonly rss: { readonly images: number; readonly bytes: number }[]; readonly processes: number }
+interface E2eRun { readonly imagesPerSecond: number; readonly latencies: number[]; readonly rss: { readonly images: number; readonly bytes: number }[]; readonly processes: number; readonly cpuMsPerImage: number }
 
 async function e2eNode(modelDir: string, files: readonly string[], round: string, associations: number): Promise<E2eRun> {
   const destDir = path.join(work, `dest-${round}`);
@@ -233,14 +254,16 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
     }
     const rss: { images: number; bytes: number }[] = [{ images: 0, bytes: treeRss(node.child.pid as number).total }];
     const processes = treeRss(node.child.pid as number).processes;
+    const cpuAtStart = treeCpuSeconds(node.child.pid as number);
     const start = performance.now();
     const sending = storescuParallel('BENCHSCU', 'HIPFRAC', node.dicomPort, files, associations);
     const deadline = Date.now() + Math.max(300_000, files.length * 2_000);
     let studies = 0;
     let done = false;
     let end = 0;
+    let cpuMs = Number.NaN;
     while (!done) {
-      await sleep(500);
+      await sleep(200);
       const received = await api('/v1/studies?pageSize=1');
       const delivered = await api('/v1/studies?pageSize=1&state=delivered');
       studies = received.total;
@@ -252,6 +275,7 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
         end = performance.now();
         done = true;
       }
+      if (done) cpuMs = (treeCpuSeconds(node.child.pid as number) - cpuAtStart) * 1000 / files.length;
       if (Date.now() > deadline) throw new Error(`end to end did not finish in time: ${delivered.total} of ${studies} studies delivered`);
     }
     await node.stop();
@@ -263,7 +287,7 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
         if (sr === undefined) throw new Error(`study ${s.studyKey} has no delivered SR`);
         latencies.push((Date.parse(sr.sentAt as string) - Date.parse(s.firstReceivedAt)) / 1000);
       }
-      return { imagesPerSecond: files.length / ((end - start) / 1000), latencies, rss, processes };
+      return { imagesPerSecond: files.length / ((end - start) / 1000), latencies, rss, processes, cpuMsPerImage: cpuMs };
     } finally {
       store.close();
     }
@@ -274,15 +298,18 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
   }
 }
 
-async function e2ePredict(modelDir: string, files: readonly string[], round: number): Promise<number> {
+async function e2ePredict(modelDir: string, files: readonly string[], round: number): Promise<{ imagesPerSecond: number; cpuMsPerImage: number }> {
   const flat = path.join(work, 'flat');
   if (round === 0) {
     mkdirSync(flat, { recursive: true });
     for (const [i, f] of files.entries()) symlinkSync(f, path.join(flat, `${String(i).padStart(5, '0')}.dcm`));
   }
-  const r = await run(process.execPath, [CLI, 'predict', flat, '--model', modelDir, '--no-heatmaps', '--fast', '--format', 'json', '--out', path.join(work, `predict-${round}`)], 30 * 60_000);
+  // GNU time reports the process's CPU seconds (user, system) at its end.
+  const cpuFile = path.join(work, `predict-${round}.cpu`);
+  const r = await run('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, process.execPath, CLI, 'predict', flat, '--model', modelDir, '--no-heatmaps', '--fast', '--format', 'json', '--out', path.join(work, `predict-${round}`)], 30 * 60_000);
   must(r, 'hipfrac predict');
-  return files.length / r.seconds;
+  const [user, system] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number) as [number, number];
+  return { imagesPerSecond: files.length / r.seconds, cpuMsPerImage: (user + system) * 1000 / files.length };
 }
 
 const quantile = (xs: readonly number[], q: number): number => {
@@ -327,16 +354,17 @@ try {
   });
 
   const nodeRuns = new Map<number, E2eRun[]>(ASSOCIATIONS.map((a) => [a, []]));
-  const predictRuns: number[] = [];
+  const predictRuns: { imagesPerSecond: number; cpuMsPerImage: number }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const sides: (number | 'predict')[] = r % 2 === 0 ? [...ASSOCIATIONS, 'predict'] : ['predict', ...[...ASSOCIATIONS].reverse()];
     for (const side of sides) {
       if (side === 'predict') predictRuns.push(await e2ePredict(modelDir, e2eFiles, r));
       else nodeRuns.get(side)?.push(await e2eNode(modelDir, e2eFiles, `${r}-${side}`, side));
     }
-    console.error(`end-to-end round ${r + 1}: ${ASSOCIATIONS.map((a) => `node (${a} association${a === 1 ? '' : 's'}) ${nodeRuns.get(a)?.[r]?.imagesPerSecond.toFixed(1)} img/s`).join(', ')}, predict ${predictRuns[r]?.toFixed(1)} img/s`);
+    console.error(`end-to-end round ${r + 1}: ${ASSOCIATIONS.map((a) => `node (${a} association${a === 1 ? '' : 's'}) ${nodeRuns.get(a)?.[r]?.imagesPerSecond.toFixed(1)} img/s`).join(', ')}, predict ${predictRuns[r]?.imagesPerSecond.toFixed(1)} img/s`);
   }
-  const predictRate = median(predictRuns);
+  const predictRate = median(predictRuns.map((x) => x.imagesPerSecond));
+  const predictCpu = median(predictRuns.map((x) => x.cpuMsPerImage));
   for (const a of ASSOCIATIONS) {
     const runs = nodeRuns.get(a) as E2eRun[];
     const nodeRate = median(runs.map((x) => x.imagesPerSecond));
@@ -345,7 +373,7 @@ try {
     entries.push({
       benchmark: `serve: end to end (received → SR delivered), ${a} association${a === 1 ? '' : 's'}, vs hipfrac predict --no-heatmaps --fast`,
       ours: nodeRate, peer: predictRate, ratio: ratioOf(nodeRate, predictRate, false), unit: 'images/s (median)', machine, date,
-      notes: `${quickNote}${setup}; from the first byte sent until every study's SR is delivered; predict: the whole process on the same files (start-up and model load included); median of ${ROUNDS} interleaved rounds (node ${runs.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}; predict ${predictRuns.map((x) => x.toFixed(1)).join(', ')}); goal ≥ 0.9`,
+      notes: `${quickNote}${setup}; from the first byte sent until every study's SR is delivered; predict: the whole process on the same files (start-up and model load included); median of ${ROUNDS} interleaved rounds (node ${runs.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}; predict ${predictRuns.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}); CPU per image (user + system, all processes): node ${median(runs.map((x) => x.cpuMsPerImage)).toFixed(1)} ms after its start-up, predict ${predictCpu.toFixed(1)} ms including its start-up; goal ≥ 0.9`,
     });
     for (const q of [0.5, 0.95]) {
       entries.push({

@@ -27,9 +27,12 @@ async function fsyncPath(target: string, flags: number): Promise<void> {
 }
 
 /** Temporary name, write, fsync, rename, fsync the folder: the file is whole on disk, or absent. */
-async function writeDurably(full: string, bytes: Uint8Array): Promise<void> {
+async function writeDurably(full: string, bytes: Uint8Array, madeDirs?: Set<string>): Promise<void> {
   const dir = path.dirname(full);
-  await fs.mkdir(dir, { recursive: true });
+  if (madeDirs?.has(dir) !== true) {
+    await fs.mkdir(dir, { recursive: true });
+    madeDirs?.add(dir);
+  }
   const tmp = path.join(dir, `.${path.basename(full)}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const handle = await fs.open(tmp, 'w');
@@ -43,6 +46,8 @@ async function writeDurably(full: string, bytes: Uint8Array): Promise<void> {
     await fsyncPath(dir, constants.O_RDONLY);
   } catch (cause) {
     await fs.rm(tmp, { force: true });
+    // A folder removed behind the store's back is made again on the next write.
+    madeDirs?.delete(dir);
     throw cause;
   }
 }
@@ -50,6 +55,8 @@ async function writeDurably(full: string, bytes: Uint8Array): Promise<void> {
 export class BlobStore {
   readonly root: string;
   readonly minFreeBytes: number;
+  /** Object folders known to exist (objects/ab/cd): one mkdir each, not one per object. */
+  readonly #madeDirs = new Set<string>();
 
   constructor(root: string, options: BlobStoreOptions = {}) {
     this.root = root;
@@ -77,14 +84,13 @@ export class BlobStore {
     const rel = path.join(kind, sha256.slice(0, 2), sha256.slice(2, 4), `${sha256}${extension}`);
     const full = path.join(this.root, rel);
     try {
-      await fs.access(full, constants.R_OK);
       const st = await fs.stat(full);
       if (st.size === bytes.byteLength) return { sha256, file: rel, bytes: bytes.byteLength };
     } catch {
       // Not there yet: write it.
     }
     try {
-      await writeDurably(full, bytes);
+      await writeDurably(full, bytes, this.#madeDirs);
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
