@@ -1,17 +1,18 @@
 // Hip localiser accuracy: a phantom cohort (standard difficulty) imported with its hip_roi_* regions, split by
 // patient with a held-out test set, the localiser trained on the training + validation patients, then IoU of the
-// predicted against the true hip region on the held-out patients' images. There is no peer. Writes
-// bench/results/localiser.json. Run: node dist/bench/localiser.js [--patients 200] [--size 256] [--epochs 40] [--input 128]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// predicted against the true hip region on the held-out patients' images. There is no peer. Adds its entry to
+// bench/results/localiser.json (bench/localiser-auc.ts adds the classifier's AUC with these regions).
+// Run: node dist/bench/localiser.js [--patients 200] [--size 256] [--epochs 40] [--input 128]
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cachedPngPath, importDataset, readManifestRows, splitByPatient, type ManifestRow, type RegionOfInterest } from '../src/data/index.js';
 import { iou, localiseFiles, trainLocaliser } from '../src/localise/index.js';
 import { cohortLabelSpec, generateCohort } from '../src/phantom/index.js';
-import { loadNote, machineDescription } from './lib/results.js';
+import { loadNote, machineDescription, writeResults } from './lib/results.js';
 
-const { values } = parseArgs({ options: { patients: { type: 'string', default: '200' }, size: { type: 'string', default: '256' }, epochs: { type: 'string', default: '40' }, input: { type: 'string', default: '128' }, seed: { type: 'string', default: '1' }, out: { type: 'string', default: 'bench/results/localiser.json' } } });
+const { values } = parseArgs({ options: { patients: { type: 'string', default: '200' }, size: { type: 'string', default: '256' }, epochs: { type: 'string', default: '40' }, input: { type: 'string', default: '128' }, seed: { type: 'string', default: '1' } } });
 const PATIENTS = Number(values.patients);
 const SIZE = Number(values.size);
 const EPOCHS = Number(values.epochs);
@@ -61,8 +62,8 @@ try {
     date: new Date().toISOString(),
     command: `node dist/bench/localiser.js --patients ${PATIENTS} --size ${SIZE} --epochs ${EPOCHS} --input ${INPUT} --seed ${SEED}`,
   };
-  writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`median IoU ${result.iou.median.toFixed(3)} (mean ${result.iou.mean.toFixed(3)}, ${(100 * result.iou.atLeast08).toFixed(0)} % ≥ 0.8) on ${ious.length} held-out images; ${values.out}`);
+  writeResults('localiser', [result]);
+  console.log(`median IoU ${result.iou.median.toFixed(3)} (mean ${result.iou.mean.toFixed(3)}, ${(100 * result.iou.atLeast08).toFixed(0)} % ≥ 0.8) on ${ious.length} held-out images; bench/results/localiser.json`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

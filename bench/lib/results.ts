@@ -126,17 +126,18 @@ export function resultsPath(name: string): string {
   return path.join(REPO_ROOT, 'bench', 'results', `${name}.json`);
 }
 
-export function readResults(name: string): BenchEntry[] {
+export function readResults<T extends { readonly benchmark: string } = BenchEntry>(name: string): T[] {
   const file = resultsPath(name);
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BenchEntry[]) : [];
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T[]) : [];
 }
 
 /**
  * Merges entries into bench/results/<name>.json: an entry replaces the stored one with the same
- * `benchmark` name, others are kept, so several bench scripts can share one results file.
+ * `benchmark` name, others are kept, so several bench scripts can share one results file. Entries other than
+ * timing rows (T) only need a `benchmark` name.
  */
-export function writeResults(name: string, entries: readonly BenchEntry[]): BenchEntry[] {
-  const merged = readResults(name).filter((old) => !entries.some((e) => e.benchmark === old.benchmark));
+export function writeResults<T extends { readonly benchmark: string } = BenchEntry>(name: string, entries: readonly T[]): T[] {
+  const merged = readResults<T>(name).filter((old) => !entries.some((e) => e.benchmark === old.benchmark));
   merged.push(...entries);
   mkdirSync(path.dirname(resultsPath(name)), { recursive: true });
   writeFileSync(resultsPath(name), `${JSON.stringify(merged, null, 2)}\n`);

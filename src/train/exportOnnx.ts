@@ -16,8 +16,8 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HipfracError, Rng } from '../util/index.js';
-import { accuracyScore, rocAuc, percentileInterval } from './metrics/index.js';
+import { HipfracError } from '../util/index.js';
+import { accuracyScore, pairedAucDifference, rocAuc } from './metrics/index.js';
 
 export interface QuantizeRequest {
   /** A dataset folder (manifest + split): calibration and evaluation images come from its validation split. */
@@ -98,28 +98,6 @@ async function runAll(file: string, images: Float32Array, count: number, plane: 
   }
 }
 
-/** AUC(b) − AUC(a) with a paired percentile bootstrap over images. */
-function pairedAucChange(a: Float64Array, b: Float64Array, labels: Int32Array, seed = 0): { estimate: number; lower: number; upper: number } {
-  const n = labels.length;
-  const rng = new Rng(seed);
-  const replicates = new Float64Array(2000);
-  const ra = new Float64Array(n);
-  const rb = new Float64Array(n);
-  const rl = new Int32Array(n);
-  for (let r = 0; r < replicates.length; r++) {
-    for (let i = 0; i < n; i++) {
-      const j = Math.floor(rng.next() * n);
-      ra[i] = a[j] as number;
-      rb[i] = b[j] as number;
-      rl[i] = labels[j] as number;
-    }
-    replicates[r] = rocAuc(rb, rl) - rocAuc(ra, rl);
-  }
-  const defined = replicates.filter((v) => !Number.isNaN(v));
-  const interval = percentileInterval(defined, 0.95);
-  return { estimate: rocAuc(b, labels) - rocAuc(a, labels), lower: interval.lower, upper: interval.upper };
-}
-
 /** Measures fp32 against int8 on the evaluation images (binary models: class 1 is the fracture class). */
 export async function measureAccuracyChange(fp32File: string, int8File: string, images: Float32Array, labels: Int32Array, plane: number, facts: Omit<AccuracyChange, 'aucFp32' | 'aucInt8' | 'aucChange' | 'accuracyFp32' | 'accuracyInt8' | 'flippedDecisions' | 'maxProbabilityChange'>): Promise<AccuracyChange> {
   const count = labels.length;
@@ -145,7 +123,7 @@ export async function measureAccuracyChange(fp32File: string, int8File: string, 
     ...facts,
     aucFp32: rocAuc(sa, labels),
     aucInt8: rocAuc(sb, labels),
-    aucChange: pairedAucChange(sa, sb, labels),
+    aucChange: (({ estimate, lower, upper }) => ({ estimate, lower, upper }))(pairedAucDifference(sb, sa, labels, { resamples: 2000 })),
     accuracyFp32: accuracyScore(ya, labels),
     accuracyInt8: accuracyScore(yb, labels),
     flippedDecisions: flipped,

@@ -25,3 +25,5 @@ export { topLosses, mostConfidentCorrect } from './topLosses.js';
 export { compareModels } from './comparison.js';
 export type { ModelComparison, CompareOptions } from './comparison.js';
 export type { CaptionedCase, TopLossOptions } from './topLosses.js';
+export { bootstrapAuc, pairedAucDifference } from './aucBootstrap.js';
+export type { AucBootstrapOptions, AucInterval } from './aucBootstrap.js';
