@@ -83,23 +83,42 @@ export interface Part10Meta {
   readonly sourceAeTitle?: string;
 }
 
+/** One explicit VR little endian element of group 0002: tag, VR, length (2 bytes, or 2 reserved + 4 for OB), value. */
+function metaElement(element: number, vr: 'OB' | 'UI' | 'SH' | 'AE' | 'UL', value: Uint8Array): Buffer {
+  const long = vr === 'OB';
+  const head = Buffer.alloc(long ? 12 : 8);
+  head.writeUInt16LE(0x0002, 0);
+  head.writeUInt16LE(element, 2);
+  head.write(vr, 4, 'latin1');
+  if (long) head.writeUInt32LE(value.length, 8);
+  else head.writeUInt16LE(value.length, 6);
+  return Buffer.concat([head, value]);
+}
+
+/** A text value padded to even length: UIDs with NUL, other VRs with a space (PS3.5 6.2). */
+function metaText(text: string, vr: 'UI' | 'SH' | 'AE'): Buffer {
+  const bytes = Buffer.from(text, 'latin1');
+  return bytes.length % 2 === 0 ? bytes : Buffer.concat([bytes, Buffer.from(vr === 'UI' ? [0] : [0x20])]);
+}
+
 /**
  * Puts a data set already encoded in `meta.transferSyntaxUid` (as a C-STORE delivers it) behind the preamble and
- * a file meta group written by dcmjs, byte for byte unchanged: the DICOM node keeps what it received.
+ * a file meta group, byte for byte unchanged: the DICOM node keeps what it received. The group is the one dcmjs
+ * writes for these values (a test holds them equal), encoded here directly: this runs for every received object.
  */
 export function part10FromEncodedDataset(encodedDataset: Uint8Array, meta: Part10Meta): Buffer {
-  const natural: NaturalDataset = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: meta.sopClassUid,
-    MediaStorageSOPInstanceUID: meta.sopInstanceUid,
-    TransferSyntaxUID: meta.transferSyntaxUid,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
-    ...(meta.sourceAeTitle === undefined ? {} : { SourceApplicationEntityTitle: meta.sourceAeTitle }),
-  };
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(natural));
-  dict.dict = {};
-  const head = Buffer.from(dict.write());
-  return Buffer.concat([head, encodedDataset]);
+  const elements = [
+    metaElement(0x0001, 'OB', Uint8Array.from([0, 1])),
+    metaElement(0x0002, 'UI', metaText(meta.sopClassUid, 'UI')),
+    metaElement(0x0003, 'UI', metaText(meta.sopInstanceUid, 'UI')),
+    metaElement(0x0010, 'UI', metaText(meta.transferSyntaxUid, 'UI')),
+    metaElement(0x0012, 'UI', metaText(IMPLEMENTATION_CLASS_UID, 'UI')),
+    metaElement(0x0013, 'SH', metaText(IMPLEMENTATION_VERSION_NAME, 'SH')),
+    ...(meta.sourceAeTitle === undefined ? [] : [metaElement(0x0016, 'AE', metaText(meta.sourceAeTitle, 'AE'))]),
+  ];
+  const groupLength = Buffer.alloc(4);
+  groupLength.writeUInt32LE(elements.reduce((n, e) => n + e.length, 0));
+  const preamble = Buffer.alloc(132);
+  preamble.write('DICM', 128, 'latin1');
+  return Buffer.concat([preamble, metaElement(0x0000, 'UL', groupLength), ...elements, encodedDataset]);
 }

@@ -2,7 +2,7 @@
 // inverse of part10FromEncodedDataset; bytes that are not Part 10 are refused naming the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DicomError, part10FromEncodedDataset, splitPart10, writeDicom } from '../../src/dicom/index.js';
+import { DicomError, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, part10FromEncodedDataset, splitPart10, writeDicom } from '../../src/dicom/index.js';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
@@ -29,4 +29,29 @@ test('bytes that are not Part 10 are refused with a coded error naming the file'
   truncated.set([0x44, 0x49, 0x43, 0x4d], 128);
   truncated.set([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00], 132);
   assert.throws(() => splitPart10(truncated, 'cut.dcm'), (e: unknown) => e instanceof DicomError && e.message.includes('cut.dcm'));
+});
+
+test('the file meta group part10FromEncodedDataset writes is the one dcmjs writes for the same values', async () => {
+  const dcmjs = (await import('dcmjs')).default;
+  const cases = [
+    { sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: '2.25.1', transferSyntaxUid: EXPLICIT_LE, sourceAeTitle: 'CR01' },
+    { sopClassUid: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUid: '1.2.3.44', transferSyntaxUid: '1.2.840.10008.1.2.5', sourceAeTitle: 'MODALITY' },
+    { sopClassUid: '1.2.840.10008.5.1.4.1.1.88.33', sopInstanceUid: '2.25.123456789012345678901234567890', transferSyntaxUid: '1.2.840.10008.1.2' },
+  ];
+  for (const meta of cases) {
+    const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+    const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset({
+      FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+      MediaStorageSOPClassUID: meta.sopClassUid,
+      MediaStorageSOPInstanceUID: meta.sopInstanceUid,
+      TransferSyntaxUID: meta.transferSyntaxUid,
+      ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+      ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
+      ...(meta.sourceAeTitle === undefined ? {} : { SourceApplicationEntityTitle: meta.sourceAeTitle }),
+    }));
+    dict.dict = {};
+    const expected = Buffer.from(dict.write());
+    const got = part10FromEncodedDataset(new Uint8Array(0), meta);
+    assert.equal(got.toString('hex'), expected.toString('hex'), `meta group for ${meta.sopInstanceUid}`);
+  }
 });
