@@ -90,6 +90,7 @@ export class StudyResults {
           instanceNumber: ++n,
           decision: r.decision === 'radiologist-review' ? FINDING_TEXT['radiologist-review'] : r.predicted === (this.model.card.classes[1] ?? 'fracture') ? FINDING_TEXT['fracture-suspected'] : FINDING_TEXT['no-fracture'],
           fractureProbability: r.fractureProbability,
+          ...(r.boxes === null ? {} : { boxes: { boxes: r.boxes, regionOrigin: r.regionOrigin } }),
           created,
         });
         const scFile = await this.blobs.write(path.join('results', study.studyKey, `sc-${scUid}.dcm`), sc);
