@@ -82,10 +82,11 @@ export async function renderBannered(overlayPng: Buffer, decision: string, proba
     const labelSize = Math.max(12, Math.round(width / 40));
     const labels = boxes.map(({ score }, i) => {
       const [fx0, fy0] = fractions[i] as readonly [number, number, number, number];
-      const x = Math.min(Math.max(0, Math.round(fx0 * width)), width - 3 * labelSize);
-      // Above the box when there is room, else just inside its top edge.
-      const top = Math.round(fy0 * imageHeight);
-      const y = top - labelSize - 2 >= 0 ? top - labelSize - 2 : Math.min(imageHeight - labelSize, top + thickness + 2);
+      // Above the box's top-left corner when there is room, else just inside it (clear of the outline).
+      const [left, top] = [Math.round(fx0 * width), Math.round(fy0 * imageHeight)];
+      const above = top - labelSize - 2 >= 0;
+      const x = Math.min(Math.max(0, above ? left : left + thickness + 2), width - 3 * labelSize);
+      const y = above ? top - labelSize - 2 : Math.min(imageHeight - labelSize - 2, top + thickness + 2);
       return `<rect x="${x}" y="${y}" width="${Math.round(2.6 * labelSize)}" height="${labelSize + 2}" fill="black"/><text x="${x + 2}" y="${y + labelSize - 1}" font-family="DejaVu Sans, sans-serif" font-size="${labelSize}" fill="magenta">${score.toFixed(2)}</text>`;
     });
     layers.push({ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${imageHeight}">${labels.join('')}</svg>`), top: 0, left: 0 });

@@ -55,7 +55,7 @@ export class StudyResults {
       const rev = `r${study.revision}`;
       const images: SrImageResult[] = results.map((r) => {
         const i = instances.get(r.sopInstanceUid);
-        return { sopClassUid: i?.sopClassUid ?? '', sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: i?.seriesInstanceUid ?? '', fractureProbability: r.fractureProbability, decision: r.decision, reason: r.reason };
+        return { sopClassUid: i?.sopClassUid ?? '', sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: i?.seriesInstanceUid ?? '', fractureProbability: r.fractureProbability, decision: r.decision, reason: r.reason, ...(r.boxes === null ? {} : { boxes: r.boxes }) };
       });
       const srUid = resultUid(`${study.studyInstanceUid}/sr/${rev}`);
       const sr = buildTriageSr({
