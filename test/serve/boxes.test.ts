@@ -2,16 +2,18 @@
 // known (zero weights, bias 2: every cell at sigmoid(2) = 0.8808, one box over the whole image the model sees),
 // images C-STORE'd with dcmtk's storescu. The API shows the box in the source image's pixels (mapped back through
 // a hip localiser's crop), the Secondary Capture shows its outline at the right place of the resized image and
-// passes dciodvfy, the SR holds it as a SCOORD region of the image; the same model without a box head gives no boxes and an SC with no outline.
+// passes dciodvfy, the SR holds it as a SCOORD region of the image; images auto-reported as intact get no box pass;
+// the same model without a box head gives no boxes and an SC with no outline.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import { decode } from 'fast-png';
 import type { RunningNode } from '../../src/serve/index.js';
+import { givenCutoffPolicy, policyToJson } from '../../src/triage/index.js';
 import { dciodvfyErrors } from '../dicom/fixtures.js';
 import { needs } from '../helpers/references.js';
 import { makeFixture, runTool, startNode, waitFor, type Fixture } from './fixtures.js';
@@ -20,7 +22,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIAS = 2;
 const SCORE = Math.round(1e4 / (1 + Math.exp(-BIAS))) / 1e4;
 
-interface ImageJson { sopInstanceUid: string; decision: string | null; boxes: { box: number[]; score: number }[] | null }
+interface ImageJson { sopInstanceUid: string; decision: string | null; predicted: string | null; boxes: { box: number[]; score: number }[] | null }
 
 const dicomNumber = (file: string, keyword: 'Rows' | 'Columns'): number => Number(/ US (\d+)/.exec(spawnSync('dcmdump', ['+P', keyword, file], { encoding: 'utf8' }).stdout)?.[1]);
 const sopOf = (file: string): string => /\(0008,0018\) UI \[([^\]]+)\]/.exec(spawnSync('dcmdump', ['+P', 'SOPInstanceUID', file], { encoding: 'utf8' }).stdout)?.[1] as string;
@@ -146,5 +148,36 @@ describe('fracture boxes from a box head on the DICOM node', needs('dcmtk', 'dic
     for (let y = 0; y < pixels.height; y++) for (let x = 0; x < pixels.width; x++) if (isBoxColour(pixels, x, y)) outlined++;
     assert.equal(outlined, 0);
     assert.deepEqual(dciodvfyErrors(sc), []);
+  });
+
+  test('with heatmaps for review only, boxes are computed for images predicted fracture and for none auto-reported as intact', async () => {
+    // A cut-off of 0.5 auto-reports every image (a two-class confidence is at least 0.5): none goes to review.
+    const autoModel = path.join(fx.dir, 'model-box-auto');
+    cpSync(boxModel, autoModel, { recursive: true });
+    const card = JSON.parse(readFileSync(path.join(autoModel, 'model.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(path.join(autoModel, 'model.json'), JSON.stringify({ ...card, threshold: policyToJson(givenCutoffPolicy(0.5)) }));
+    const data = path.join(fx.dir, 'box-auto');
+    const node = await startNode({ ...fx, modelDir: autoModel }, data, { heatmaps: 'review' });
+    stops.push(() => node.close());
+    const sent = await runTool('storescu', ['-xr', '-aet', 'STORESCU', '-aec', 'HIPFRAC', '127.0.0.1', String(node.dicomPort), ...fx.files]);
+    assert.equal(sent.status, 0, sent.stderr);
+    const studies = await waitFor('every image stored', () => {
+      const uids = fx.files.map((f) => node.store.getInstance(sopOf(f))?.studyInstanceUid);
+      return uids.every((u) => u !== undefined) ? [...new Set(uids as string[])] : undefined;
+    }, 30_000);
+    const token = node.store.createToken('reader', ['read']).token;
+    const images: ImageJson[] = [];
+    for (const study of studies) {
+      await waitFor('the study decided', () => (node.store.getStudy(study)?.decision ?? null) !== null || undefined, 180_000);
+      const response = await fetch(`http://127.0.0.1:${node.httpPort}/v1/studies/${encodeURIComponent(study)}`, { headers: { authorization: `Bearer ${token}` } });
+      images.push(...((await response.json()) as { images: ImageJson[] }).images);
+    }
+    assert.equal(images.length, fx.files.length);
+    for (const image of images) {
+      assert.equal(image.decision, 'auto-report');
+      if (image.predicted === 'fracture') assert.deepEqual(image.boxes, [{ box: image.boxes?.[0]?.box, score: SCORE }], 'predicted fracture: boxes');
+      else assert.equal(image.boxes, null, 'auto-reported as intact: no box pass');
+    }
+    console.log(`${images.filter((i) => i.predicted === 'fracture').length} of ${images.length} images predicted fracture`);
   });
 });
