@@ -17,6 +17,11 @@ export interface SrImageResult {
   /** 'auto-report', 'radiologist-review' or 'not-processed'. */
   readonly decision: string;
   readonly reason: string;
+  /**
+   * Predicted fracture boxes (a model with a box head): [x0, y0, x1, y1] in the image's pixels (x1/y1 exclusive) and a
+   * score; each becomes a NUM score inferred from a closed POLYLINE SCOORD selected from the image.
+   */
+  readonly boxes?: readonly { readonly box: readonly [number, number, number, number]; readonly score: number }[];
 }
 
 export interface TriageSrInput {
@@ -59,6 +64,27 @@ function imageRef(relationship: string, image: SrImageResult): NaturalDataset {
   };
 }
 
+/**
+ * One predicted fracture box: its score (NUM) inferred from the region, a closed POLYLINE SCOORD (column\row pairs,
+ * 0\0 the top-left corner of the top-left pixel) selected from the image.
+ */
+function fractureRegion(image: SrImageResult, [x0, y0, x1, y1]: readonly [number, number, number, number], score: number): NaturalDataset {
+  return {
+    RelationshipType: 'CONTAINS',
+    ValueType: 'NUM',
+    ConceptNameCodeSequence: [local('FRACBOXSCORE', 'Fracture region score')],
+    MeasuredValueSequence: [{ NumericValue: score.toFixed(4), MeasurementUnitsCodeSequence: [code('1', 'UCUM', 'no units')] }],
+    ContentSequence: [{
+      RelationshipType: 'INFERRED FROM',
+      ValueType: 'SCOORD',
+      ConceptNameCodeSequence: [local('FRACBOX', 'Fracture region')],
+      GraphicType: 'POLYLINE',
+      GraphicData: [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0],
+      ContentSequence: [imageRef('SELECTED FROM', image)],
+    }],
+  };
+}
+
 function imageContainer(image: SrImageResult, index: number): NaturalDataset {
   const children: NaturalDataset[] = [];
   if (image.fractureProbability !== null) {
@@ -72,6 +98,7 @@ function imageContainer(image: SrImageResult, index: number): NaturalDataset {
   } else {
     children.push(imageRef('CONTAINS', image));
   }
+  for (const { box, score } of image.boxes ?? []) children.push(fractureRegion(image, box, score));
   children.push(text('CONTAINS', local('IMGDECISION', 'Image decision'), image.decision));
   children.push(text('CONTAINS', local('IMGREASON', 'Image decision reason'), image.reason));
   return {

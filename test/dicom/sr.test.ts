@@ -1,4 +1,4 @@
-// The triage SR: dcmtk's dsrdump renders its finding and probabilities; dciodvfy finds no errors in it.
+// The triage SR: dcmtk's dsrdump renders its finding, probabilities and fracture boxes (SCOORD); dciodvfy finds no errors in it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -24,19 +24,24 @@ test('a triage SR parses in dsrdump with finding and P(fracture), and passes dci
     operatingPoint: 'given-cutoff: confidence cut-off 99.50 %',
     model: { name: 'resnet18', version: '0.1.0', dataFingerprint: 'abc123' },
     images: [
-      { sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: '1.2.3.4.5.1', seriesInstanceUid: '1.2.3.4.5', fractureProbability: 0.8731, decision: 'radiologist-review', reason: 'confidence 87.31 % < cut-off 99.50 %' },
+      { sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: '1.2.3.4.5.1', seriesInstanceUid: '1.2.3.4.5', fractureProbability: 0.8731, decision: 'radiologist-review', reason: 'confidence 87.31 % < cut-off 99.50 %', boxes: [{ box: [12.5, 20, 64, 80.5], score: 0.9123 }, { box: [100, 8, 120, 30], score: 0.61 }] },
       { sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: '1.2.3.4.5.2', seriesInstanceUid: '1.2.3.4.5', fractureProbability: null, decision: 'not-processed', reason: 'pixel data not decodable' },
     ],
     created: new Date('2026-01-02T03:04:05Z'),
   });
   const file = path.join(dir, 'sr.dcm');
   writeFileSync(file, bytes);
-  const dump = spawnSync('dsrdump', [file], { encoding: 'utf8' });
+  const dump = spawnSync('dsrdump', ['+Pl', file], { encoding: 'utf8' });
   assert.equal(dump.status, 0, dump.stderr);
   assert.match(dump.stdout, /Comprehensive SR/);
   assert.match(dump.stdout, /Finding.*="Needs radiologist review"/);
   assert.match(dump.stdout, /Probability of fracture.*="0\.8731"/);
   assert.match(dump.stdout, /not a diagnosis/);
   assert.match(dump.stdout, /inferred from IMAGE/);
+  // Each fracture box: its score, inferred from a closed POLYLINE region selected from the image.
+  assert.match(dump.stdout, /Fracture region score.*="0\.9123"/);
+  assert.match(dump.stdout, /Fracture region score.*="0\.6100"/);
+  assert.match(dump.stdout, /inferred from SCOORD:\(.*Fracture region.*\)=\(POLYLINE,12\.5\/20,64\/20,64\/80\.5,12\.5\/80\.5,12\.5\/20\)/);
+  assert.equal((dump.stdout.match(/selected from IMAGE/g) ?? []).length, 2);
   assert.deepEqual(dciodvfyErrors(file), []);
 });

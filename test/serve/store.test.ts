@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openStore, STORE_FILE, type NewInstance, type SqliteStore } from '../../src/serve/store/index.js';
+import Database from 'better-sqlite3';
+import { CORE_MIGRATIONS, migrate, openStore, STORE_FILE, type NewInstance, type SqliteStore } from '../../src/serve/store/index.js';
 import { HipfracError } from '../../src/util/index.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -45,7 +46,7 @@ test('the store opens in WAL mode, applies core and feature migrations once, in 
   const b = openStore(dir, { migrations: feature }).store;
   assert.deepEqual(order, ['0100', '0101']);
   const ids = b.database.prepare<{ id: string }>('SELECT id FROM schema_migrations ORDER BY id').all().map((r) => r.id);
-  assert.deepEqual(ids, ['0001_core', '0100_a', '0101_b']);
+  assert.deepEqual(ids, ['0001_core', '0002_result_boxes', '0100_a', '0101_b']);
   b.database.prepare('INSERT INTO review_users (id, role) VALUES (1, ?)').run('radiologist');
   b.close();
 });
@@ -92,6 +93,34 @@ test('after a crash, claimed jobs return to the queue, and fail after the attemp
   assert.equal(job?.state, 'failed');
   assert.match(job?.error ?? '', /2 times/);
   store.close();
+});
+
+test('results keep the box head\'s fracture boxes and the region origin; a store from before boxes is upgraded, its results kept without boxes', (t) => {
+  const dir = tempDir(t);
+  // A data folder made before box supervision: only the first core migration, one result recorded.
+  const old = new Database(path.join(dir, STORE_FILE));
+  migrate(old, CORE_MIGRATIONS.slice(0, 1));
+  old.exec(`INSERT INTO studies (study_uid, study_key, patient_id, patient_name, accession_number, study_date, state, first_received_at, last_received_at) VALUES ('8', 'S0', '', '', '', '', 'receiving', 'x', 'x');
+            INSERT INTO instances (sop_uid, sop_class_uid, study_uid, series_uid, transfer_syntax_uid, sha256, file, bytes, status, reason, source, received_at) VALUES ('8.1', 'c', '8', '8.0', 't', 'h', 'f', 1, 'stored', '', 's', 'x');
+            INSERT INTO results (sop_uid, study_uid, decision, fracture_probability, predicted, confidence, level, reason, heatmap, created_at) VALUES ('8.1', '8', 'auto-report', 0.1, 'intact', 0.9, '', 'r', '', 'x');`);
+  old.close();
+  const { store } = openStore(dir);
+  t.after(() => store.close());
+  const [kept] = store.resultsOfStudy('8');
+  assert.equal(kept?.fractureProbability, 0.1);
+  assert.equal(kept?.boxes, null, 'no boxes were computed for it');
+  assert.deepEqual(kept?.regionOrigin, [0, 0]);
+  const boxes = [{ box: [12.5, 20, 40, 61.3] as const, score: 0.91 }, { box: [70, 5, 90, 25] as const, score: 0.55 }];
+  for (const [sop, withBoxes] of [['9.1', true], ['9.2', false]] as const) {
+    const job = store.recordInstance(instance(sop, '9')).job as { id: number };
+    store.claimJobs(1);
+    store.recordResult(job.id, { sopInstanceUid: sop, decision: 'radiologist-review', fractureProbability: 0.6, predicted: 'fracture', confidence: 0.6, level: '', reason: 'r', heatmap: 'heatmaps/a.png', ...(withBoxes ? { boxes, regionOrigin: [7, 11] as const } : {}) });
+  }
+  const [a, b] = store.resultsOfStudy('9');
+  assert.deepEqual(a?.boxes, boxes);
+  assert.deepEqual(a?.regionOrigin, [7, 11]);
+  assert.equal(b?.boxes, null);
+  assert.deepEqual(b?.regionOrigin, [0, 0]);
 });
 
 test('after a restart, undecided studies wait one more quiet period from the moment the node listens; decided ones are left alone', async (t) => {

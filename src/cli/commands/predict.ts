@@ -5,9 +5,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { collectInputs, greyModelInput, modelInput, radiographReader, type Radiograph } from '../../data/index.js';
-import { boxToPixels, fractureBoxes, GradCam, heatmapsFromTensor, writeOverlayPng, type Heatmap } from '../../explain/index.js';
-import { DEFAULT_BOX_THRESHOLD, onnxFactsOf, openCheckpointOnnx, optimizeForInference, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
-import { inferenceMode, noGrad, sigmoid, tidy } from '../../torch/index.js';
+import { boxHeadBoxes, GradCam, heatmapsFromTensor, writeOverlayPng, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
+import { onnxFactsOf, openCheckpointOnnx, optimizeForInference, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
+import { inferenceMode, noGrad, tidy } from '../../torch/index.js';
 import { colourfulness, InputGate, type GateVerdict } from '../../gate/index.js';
 import { checkpointLocator } from '../../localise/index.js';
 import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
@@ -69,20 +69,7 @@ interface PredictionRow {
    * Fracture boxes from the box head (models trained with --box-loss-weight): [x0, y0, x1, y1] in the file's pixels
    * and the heatmap probability that made each; absent for models without a box head.
    */
-  readonly boxes?: readonly { readonly box: readonly [number, number, number, number]; readonly score: number }[];
-}
-
-/** The box head's fracture boxes for a batch, in each file's pixels (a cut region mapped back by its origin). */
-function predictedBoxes(model: Classifier, radiographs: readonly Radiograph[], card: ModelCard): NonNullable<PredictionRow['boxes']>[] {
-  const threshold = card.boxHead?.threshold ?? DEFAULT_BOX_THRESHOLD;
-  return tidy(() => {
-    const heatmap = noGrad(() => sigmoid(model.forwardWithHeatmap(modelInput(radiographs, card.inputSize)).heatmap));
-    const [, , h, w] = heatmap.shape as [number, number, number, number];
-    const all = heatmap.toFloat32Array();
-    return radiographs.map((r, i) =>
-      fractureBoxes(all.subarray(i * h * w, (i + 1) * h * w), h, w, threshold).map((b) => ({ box: boxToPixels(b.box, r.original, r.origin), score: Math.round(b.score * 1e4) / 1e4 })),
-    );
-  });
+  readonly boxes?: readonly PixelFractureBox[];
 }
 
 function toCsv(rows: readonly PredictionRow[]): string {
@@ -160,7 +147,7 @@ export const predictCommand: CliCommand = {
         const r = cam.computeWithLogits(x);
         return { logits: r.logits.toFloat32Array(), maps: heatmapsFromTensor(r.heatmaps) };
       });
-      const boxes = model.boxHead === null ? undefined : predictedBoxes(model, radiographs, card);
+      const boxes = model.boxHead === null ? undefined : boxHeadBoxes(model, radiographs, card);
       const classes = card.classes.length;
       for (let i = 0; i < radiographs.length; i++) {
         const r = radiographs[i] as Radiograph;

@@ -66,6 +66,8 @@ export function apiPlugin(store: SqliteStore, blobs: BlobStore, metrics: Metrics
             level: r?.level ?? null,
             reason: r?.reason ?? null,
             heatmap: r !== undefined && r.heatmap !== '' ? `${base}/heatmaps/${encodeURIComponent(i.sopInstanceUid)}` : null,
+            // The box head's fracture boxes ([x0, y0, x1, y1] in the image's pixels, score); null when none were computed.
+            boxes: r?.boxes ?? null,
             receiveCount: i.receiveCount,
           };
         }),

@@ -170,6 +170,8 @@ export class InferencePool {
             level: r.level,
             reason: r.reason,
             heatmap: r.heatmap,
+            ...(r.boxes === undefined ? {} : { boxes: r.boxes }),
+            regionOrigin: r.regionOrigin,
           });
           this.metrics.inc('hipfrac_images_decided_total', 'Images with a result', { decision: r.decision });
         } else {

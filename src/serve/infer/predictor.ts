@@ -1,9 +1,9 @@
 // The inference step behind a small interface, so that the engine can be swapped: `predictBatch(images) → class
-// probabilities` (the policy's temperature applied), and Grad-CAM heatmaps for the cases that need one. Both
+// probabilities` (the policy's temperature applied), and Grad-CAM heatmaps and box-head fracture boxes for the cases that need them. Both
 // implementations load the hipfrac checkpoint with its model card's preprocessing; the ONNX one predicts with the
 // checkpoint's ONNX export on ONNX Runtime and keeps LibTorch for the heatmaps (they need gradients).
 import { greyModelInput, modelInput, type Radiograph } from '../../data/index.js';
-import { GradCam, heatmapsFromTensor, type Heatmap } from '../../explain/index.js';
+import { boxHeadBoxes, GradCam, heatmapsFromTensor, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
 import { loadCheckpoint, openCheckpointOnnx, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { calibratedProbabilities, type TriagePolicy } from '../../triage/index.js';
@@ -20,6 +20,10 @@ export interface ImagePredictor {
   predictBatch(images: readonly Radiograph[]): Promise<number[][]>;
   /** Grad-CAM heatmaps for `images` (in input order), at the model's resolution. */
   heatmaps(images: readonly Radiograph[]): Heatmap[];
+  /** Whether the checkpoint has a box head (trained with --box-loss-weight); `boxes` returns nothing otherwise. */
+  readonly hasBoxHead: boolean;
+  /** The box head's fracture boxes per image (input order) in each file's pixels, on LibTorch (the ONNX graph has no box output). */
+  boxes(images: readonly Radiograph[]): PixelFractureBox[][];
   dispose(): Promise<void>;
 }
 
@@ -65,6 +69,14 @@ export class TorchPredictor implements ImagePredictor {
       const r = cam.computeWithLogits(modelInput(images, this.card.inputSize));
       return heatmapsFromTensor(r.heatmaps);
     });
+  }
+
+  get hasBoxHead(): boolean {
+    return this.model.boxHead !== null;
+  }
+
+  boxes(images: readonly Radiograph[]): PixelFractureBox[][] {
+    return boxHeadBoxes(this.model, images, this.card);
   }
 
   dispose(): Promise<void> {

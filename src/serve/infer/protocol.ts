@@ -1,4 +1,5 @@
 // Messages between the node and its inference workers (structured-clone data only).
+import type { PixelFractureBox } from '../../explain/index.js';
 import type { TriagePolicy } from '../../triage/index.js';
 import type { ServeEngine } from './predictor.js';
 
@@ -41,6 +42,13 @@ export type ItemResult =
       readonly reason: string;
       /** Relative to the data folder; '' when none. */
       readonly heatmap: string;
+      /**
+       * The box head's fracture boxes in the source image's pixels, best first; absent when the model has no box
+       * head or the image needed none (auto-reported as intact, with heatmaps: review).
+       */
+      readonly boxes?: readonly PixelFractureBox[];
+      /** Where the image the model saw (and the heatmap overlay) starts in the source's pixels: a localiser's crop, else [0, 0]. */
+      readonly regionOrigin: readonly [number, number];
     }
   | { readonly ok: false; readonly jobId: number; readonly sopInstanceUid: string; readonly reason: string };
 

@@ -1,12 +1,12 @@
 // An inference worker process (forked by the pool, advanced serialisation): loads the model once, then for each batch reads the images (a corrupt one is
 // reported back with its reason, never crashing the worker), predicts, routes by the policy and writes Grad-CAM
-// overlays for the cases that need them.
+// overlays (and, for a model with a box head, fracture boxes) for the cases that need them.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { encode } from 'fast-png';
 import path from 'node:path';
 import { radiographReader, type Radiograph } from '../../data/index.js';
-import { renderOverlay, type Heatmap } from '../../explain/index.js';
+import { renderOverlay, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
 import { checkpointLocator } from '../../localise/index.js';
 import { setNumThreads } from '../../torch/index.js';
 import { decide } from '../../triage/index.js';
@@ -54,6 +54,11 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
   const chosen = images.filter((_, i) => explain[i]);
   const maps = predictor.heatmaps(chosen.map((c) => c.radiograph));
   const mapOf = new Map<number, Heatmap>(chosen.map((c, i) => [c.item.jobId, maps[i] as Heatmap]));
+  // Fracture boxes (a second LibTorch pass through the box head) only for a model that has one, and only for the
+  // images shown to someone: those with a heatmap (review, or all with heatmaps: all) and those predicted fracture.
+  const boxed = predictor.hasBoxHead ? images.filter((_, i) => explain[i] === true || decisions[i]?.predicted === 1) : [];
+  const found = predictor.boxes(boxed.map((c) => c.radiograph));
+  const boxesOf = new Map<number, PixelFractureBox[]>(boxed.map((c, i) => [c.item.jobId, found[i] ?? []]));
   for (const [i, { item, radiograph }] of images.entries()) {
     const d = decisions[i];
     if (d === undefined) continue;
@@ -79,6 +84,8 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
       level: d.level ?? '',
       reason: d.reason,
       heatmap,
+      ...(boxesOf.has(item.jobId) ? { boxes: boxesOf.get(item.jobId) } : {}),
+      regionOrigin: radiograph.origin ?? [0, 0],
     });
   }
   return request.items.map((item) => out.get(item.jobId) as ItemResult);

@@ -55,7 +55,7 @@ export class StudyResults {
       const rev = `r${study.revision}`;
       const images: SrImageResult[] = results.map((r) => {
         const i = instances.get(r.sopInstanceUid);
-        return { sopClassUid: i?.sopClassUid ?? '', sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: i?.seriesInstanceUid ?? '', fractureProbability: r.fractureProbability, decision: r.decision, reason: r.reason };
+        return { sopClassUid: i?.sopClassUid ?? '', sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: i?.seriesInstanceUid ?? '', fractureProbability: r.fractureProbability, decision: r.decision, reason: r.reason, ...(r.boxes === null ? {} : { boxes: r.boxes }) };
       });
       const srUid = resultUid(`${study.studyInstanceUid}/sr/${rev}`);
       const sr = buildTriageSr({
@@ -90,6 +90,7 @@ export class StudyResults {
           instanceNumber: ++n,
           decision: r.decision === 'radiologist-review' ? FINDING_TEXT['radiologist-review'] : r.predicted === (this.model.card.classes[1] ?? 'fracture') ? FINDING_TEXT['fracture-suspected'] : FINDING_TEXT['no-fracture'],
           fractureProbability: r.fractureProbability,
+          ...(r.boxes === null ? {} : { boxes: { boxes: r.boxes, regionOrigin: r.regionOrigin } }),
           created,
         });
         const scFile = await this.blobs.write(path.join('results', study.studyKey, `sc-${scUid}.dcm`), sc);

@@ -38,6 +38,7 @@ export type {
   NewInstance,
   NewResult,
   ReceiveOutcome,
+  ResultBox,
   ResultRecord,
   ServeStore,
   StoreCounts,

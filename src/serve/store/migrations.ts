@@ -113,6 +113,18 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    // Box supervision: the box head's fracture boxes per result (JSON, source pixels; NULL when none were computed)
+    // and the origin of the region the model saw, to draw them on the Secondary Capture of a cropped image.
+    id: '0002_result_boxes',
+    up(db) {
+      db.exec(`
+        ALTER TABLE results ADD COLUMN boxes TEXT;
+        ALTER TABLE results ADD COLUMN region_x REAL NOT NULL DEFAULT 0;
+        ALTER TABLE results ADD COLUMN region_y REAL NOT NULL DEFAULT 0;
+      `);
+    },
+  },
 ];
 
 /** Applies the migrations not yet recorded, in id order; returns the ids applied now. Ids must be unique. */

@@ -16,6 +16,7 @@ import {
   type NewInstance,
   type NewResult,
   type ReceiveOutcome,
+  type ResultBox,
   type ResultRecord,
   type ServeStore,
   type StoreCounts,
@@ -94,6 +95,8 @@ function resultFrom(r: Row): ResultRecord {
     level: str(r.level),
     reason: str(r.reason),
     heatmap: str(r.heatmap),
+    boxes: r.boxes === null || r.boxes === undefined ? null : (JSON.parse(str(r.boxes)) as ResultBox[]),
+    regionOrigin: [Number(r.region_x ?? 0), Number(r.region_y ?? 0)],
     createdAt: str(r.created_at),
   };
 }
@@ -343,10 +346,11 @@ export class SqliteStore implements ServeStore {
       if (job === undefined) throw new HipfracError('HF_SERVE_BAD_TRANSITION', `no job ${jobId}.`);
       if (str(job.sop_uid) !== result.sopInstanceUid) throw new HipfracError('HF_SERVE_STORE', `job ${jobId} is not the job of ${result.sopInstanceUid}.`);
       // The primary key on sop_uid keeps one result per image; a repeat (a job re-run after a crash) replaces it.
-      this.#q(`INSERT OR REPLACE INTO results (sop_uid, study_uid, decision, fracture_probability, predicted, confidence, level, reason, heatmap, created_at)
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      this.#q(`INSERT OR REPLACE INTO results (sop_uid, study_uid, decision, fracture_probability, predicted, confidence, level, reason, heatmap, boxes, region_x, region_y, created_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
         result.sopInstanceUid, str(job.study_uid), result.decision, result.fractureProbability, result.predicted, result.confidence,
-        result.level, result.reason, result.heatmap, now(),
+        result.level, result.reason, result.heatmap, result.boxes === undefined ? null : JSON.stringify(result.boxes),
+        result.regionOrigin?.[0] ?? 0, result.regionOrigin?.[1] ?? 0, now(),
       );
       this.#transition(jobId, result.decision === 'not-processed' ? 'failed' : 'done', result.decision === 'not-processed' ? result.reason : '');
     });

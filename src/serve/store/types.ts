@@ -90,7 +90,20 @@ export interface ResultRecord {
   readonly reason: string;
   /** Heatmap PNG relative to the data folder, '' when none. */
   readonly heatmap: string;
+  /**
+   * The box head's fracture boxes, [x0, y0, x1, y1] in the source image's pixels with a score, best first; null when
+   * none were computed (a model without a box head, or an image auto-reported as intact).
+   */
+  readonly boxes: readonly ResultBox[] | null;
+  /** Where the region the model saw (and the heatmap overlay) starts in the source's pixels: a localiser's crop, else [0, 0]. */
+  readonly regionOrigin: readonly [number, number];
   readonly createdAt: string;
+}
+
+/** A predicted fracture box in the source image's pixels (x1/y1 exclusive) and its score (the box head's highest cell probability). */
+export interface ResultBox {
+  readonly box: readonly [number, number, number, number];
+  readonly score: number;
 }
 
 export type DeliveryKind = 'sr' | 'sc';
@@ -155,7 +168,12 @@ export interface ReceiveOutcome {
   readonly job: JobRecord | undefined;
 }
 
-export type NewResult = Omit<ResultRecord, 'createdAt' | 'studyInstanceUid'>;
+export type NewResult = Omit<ResultRecord, 'createdAt' | 'studyInstanceUid' | 'boxes' | 'regionOrigin'> & {
+  /** Absent: none computed. */
+  readonly boxes?: readonly ResultBox[];
+  /** Absent: [0, 0]. */
+  readonly regionOrigin?: readonly [number, number];
+};
 
 export interface StudyDecision {
   readonly decision: string;
