@@ -26,12 +26,12 @@ test('objects arriving together share one durable commit; a record that fails is
   const { store, blobs } = openStore(dir, { minFreeBytes: 0 });
   t.after(() => store.close());
   const ingest = new Ingest(store, blobs, createServeLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), { maxObjectBytes: 1 << 20 });
-  // Count the outermost (committing) transactions, and make the record of one object fail.
+  // Count the committing transactions (each ends with a disk flush), and make the record of one object fail.
   let commits = 0;
-  const transaction = store.transaction.bind(store);
-  store.transaction = <T>(fn: () => T): T => {
-    if (!store.database.inTransaction) commits++;
-    return transaction(fn);
+  const durableTransaction = store.durableTransaction.bind(store);
+  store.durableTransaction = <T>(fn: () => T): Promise<T> => {
+    commits++;
+    return durableTransaction(fn);
   };
   const recordInstance = store.recordInstance.bind(store);
   store.recordInstance = (instance) => {

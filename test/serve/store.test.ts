@@ -233,3 +233,25 @@ test('durable and relaxed commits: the pipeline commits without a disk wait, eve
   assert.equal(level(), 2);
   assert.equal(store.auditLog(10).filter((a) => a.action === 'nested').length, 1);
 });
+
+test('durableTransaction: committed, then durable once the write-ahead log is flushed off the event loop; concurrent ones share flushes; a throw rolls back', async (t) => {
+  const dir = tempDir(t);
+  const { store } = openStore(dir);
+  t.after(() => store.close());
+  const values = await Promise.all(Array.from({ length: 12 }, (_, i) => store.durableTransaction(() => {
+    store.recordInstance(instance(`1.2.3.8.${i}`, '1.2.8'));
+    return i;
+  })));
+  assert.deepEqual(values, Array.from({ length: 12 }, (_, i) => i));
+  assert.equal(store.database.pragma('synchronous', { simple: true }), 2, 'the connection stays FULL for everything else');
+  await assert.rejects(store.durableTransaction(() => {
+    store.recordInstance(instance('1.2.3.8.99', '1.2.8'));
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(store.getInstance('1.2.3.8.99'), undefined);
+  // What was committed is in the database file's log: a second connection (another process after a crash) sees it.
+  store.close();
+  const { store: again } = openStore(dir);
+  t.after(() => again.close());
+  assert.equal(again.instancesOfStudy('1.2.8').length, 12);
+});

@@ -119,21 +119,22 @@ export class Ingest {
 
   /**
    * Group commit: records that arrive while one turn of the event loop runs (several associations at once) share
-   * one durable transaction, and so one disk flush; each runs in its own savepoint, so one that fails fails alone.
+   * one transaction, and commits made while a disk flush runs share the next flush; each record runs in its own
+   * savepoint, so one that fails fails alone. Nobody is answered before the flush that covers their record.
    */
   #commit<T>(record: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ record, resolve: resolve as (value: unknown) => void, reject });
-      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+      if (this.#pending.length === 1) setImmediate(() => void this.#flush());
     });
   }
 
-  #flush(): void {
+  async #flush(): Promise<void> {
     const batch = this.#pending;
     this.#pending = [];
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
-      this.store.transaction(() => {
+      await this.store.durableTransaction(() => {
         for (const p of batch) {
           try {
             outcomes.push({ ok: true, value: this.store.transaction(p.record) });

@@ -1,5 +1,7 @@
 // The SQLite implementation of ServeStore (better-sqlite3, WAL, one writer, short transactions).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import Database, { type SqliteDatabase, type Statement } from 'better-sqlite3';
 import { HipfracError } from '../../util/index.js';
 import { CORE_MIGRATIONS, migrate, type Migration } from './migrations.js';
@@ -147,6 +149,12 @@ export class SqliteStore implements ServeStore {
   readonly #studyKeySecret: string;
   /** Prepared statements by SQL text (preparing costs more than running on this path). */
   readonly #statements = new Map<string, Statement<Row>>();
+  /** The write-ahead log's file, flushed off the main thread by `durableTransaction` (undefined outside WAL mode). */
+  readonly #walFile: string | undefined;
+  #wal: Promise<FileHandle> | undefined;
+  /** The flush running now, and the one queued behind it for commits made while it runs. */
+  #flushing: Promise<void> | undefined;
+  #nextFlush: Promise<void> | undefined;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     try {
@@ -154,7 +162,7 @@ export class SqliteStore implements ServeStore {
     } catch (cause) {
       throw new HipfracError('HF_SERVE_STORE', `cannot open the store: ${(cause as Error).message}`, { input: file, fix: 'check that the --data folder exists and is writable.', cause });
     }
-    this.database.pragma('journal_mode = WAL');
+    const mode = this.database.pragma('journal_mode = WAL', { simple: true });
     // FULL: a committed row survives a power cut, as the Success status sent after it promises. The pipeline's own
     // state changes commit with NORMAL instead (relaxedTransaction).
     this.database.pragma('synchronous = FULL');
@@ -162,6 +170,8 @@ export class SqliteStore implements ServeStore {
     migrate(this.database, [...CORE_MIGRATIONS, ...(options.migrations ?? [])]);
     this.#maxAttempts = options.maxAttempts ?? 3;
     this.#studyKeySecret = this.#setting('study_key_secret', () => randomBytes(32).toString('hex'));
+    // The log exists from the first write on (the settings row above) and stays while this connection is open.
+    this.#walFile = mode === 'wal' && existsSync(`${file}-wal`) ? `${file}-wal` : undefined;
   }
 
   #q(sql: string): Statement<Row> {
@@ -195,6 +205,34 @@ export class SqliteStore implements ServeStore {
     } finally {
       this.#q('PRAGMA synchronous = FULL').run();
     }
+  }
+
+  /**
+   * Runs `fn` in one transaction and resolves once it is durable, without holding the main thread during the disk
+   * flush: committed with synchronous NORMAL, then the write-ahead log is fsynced on a thread of the pool — what
+   * synchronous FULL does at each commit, moved off the event loop. Commits made while a flush runs share the next
+   * one (group commit). Others see the rows at once; a power cut before the flush ends undoes them, and their
+   * sender, not yet answered, sends them again. Without a write-ahead log it is `transaction`.
+   */
+  async durableTransaction<T>(fn: () => T): Promise<T> {
+    if (this.#walFile === undefined || this.database.inTransaction) return this.transaction(fn);
+    const value = this.relaxedTransaction(fn);
+    await this.#flushWal();
+    return value;
+  }
+
+  #flushWal(): Promise<void> {
+    if (this.#flushing === undefined) {
+      const wal = (this.#wal ??= open(this.#walFile as string, 'r+'));
+      this.#flushing = wal.then((h) => h.sync()).finally(() => (this.#flushing = undefined));
+      return this.#flushing;
+    }
+    // A flush already running may have started before this commit: wait for the one after it.
+    this.#nextFlush ??= this.#flushing.catch(() => undefined).then(() => {
+      this.#nextFlush = undefined;
+      return this.#flushWal();
+    });
+    return this.#nextFlush;
   }
 
   #setting(key: string, initial: () => string): string {
@@ -467,6 +505,8 @@ export class SqliteStore implements ServeStore {
   }
 
   close(): void {
+    void this.#wal?.then((h) => h.close(), () => undefined);
+    this.#wal = undefined;
     if (this.database.open) this.database.close();
   }
 }

@@ -211,6 +211,8 @@ export interface ServeStore {
   transaction<T>(fn: () => T): T;
   /** Runs `fn` in one transaction committed without waiting for the disk (joins an enclosing one). */
   relaxedTransaction<T>(fn: () => T): T;
+  /** Runs `fn` in one transaction and resolves once it is durable; the wait for the disk does not hold the caller's thread. */
+  durableTransaction<T>(fn: () => T): Promise<T>;
   /** Records a received instance (and its study, and for an image a job in state `queued`), idempotent by SOP Instance UID. */
   recordInstance(instance: NewInstance): ReceiveOutcome;
   getInstance(sopInstanceUid: string): InstanceRecord | undefined;
