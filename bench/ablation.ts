@@ -7,7 +7,7 @@
 // No peer: the rows compare with each other.
 //   nice -n 10 node dist/bench/ablation.js --data DATASET --runs RUNS_DIR [--fracatlas DIR] [--size 96]
 //     [--epochs 6] [--higher 160] [--archs resnet34,efficientnet_b0] [--pretrain-epochs 1] [--rows base,box,…]
-//     [--not-run 'row: why; …'] [--publish-only]   (--publish-only: rewrite the JSON and docs from finished rows)
+//     [--not-run 'row: why; …'] [--publish-only]   (--publish-only: no training; fills in Grad-CAM of trained rows and rewrites the JSON and docs)
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     rows: { type: 'string' },
     'not-run': { type: 'string', default: '' },
     'publish-only': { type: 'boolean', default: false },
+    'fine-layer': { type: 'string', default: 'body.layer3' },
   },
 });
 if (values.data === undefined || values.runs === undefined) {
@@ -58,11 +59,14 @@ async function prepareEval(): Promise<{ dir: string; boxes: string; images: numb
   if (split === undefined) throw new Error(`${dataset} has no split.json: run \`hipfrac split ${dataset} --val 0.15 --test 0.15 --seed 42\``);
   const manifest = (await loadManifest(dataset)).filter((r) => r.label !== null);
   const { images, lines } = boxRows(manifest, split.assignments, 'test', (r) => `fractured/${path.basename(r.sourcePath)}`);
+  const boxes = path.join(evalDir, 'boxes.csv');
+  const csv = `${lines.join('\n')}\n`;
+  // Left as it is when it holds the same boxes: a second invocation must not pull images from under a running one.
+  if (existsSync(boxes) && readFileSync(boxes, 'utf8') === csv) return { dir: path.join(evalDir, 'fractured'), boxes, images: images.length };
   rmSync(evalDir, { recursive: true, force: true });
   mkdirSync(path.join(evalDir, 'fractured'), { recursive: true });
   for (const r of images) symlinkSync(path.resolve(fracatlas, r.sourcePath), path.join(evalDir, 'fractured', path.basename(r.sourcePath)));
-  const boxes = path.join(evalDir, 'boxes.csv');
-  writeFileSync(boxes, `${lines.join('\n')}\n`);
+  writeFileSync(boxes, csv);
   return { dir: path.join(evalDir, 'fractured'), boxes, images: images.length };
 }
 
@@ -92,40 +96,53 @@ function addStageSeconds(dir: string, stage: string, seconds: number): void {
   writeFileSync(path.join(dir, 'seconds.json'), `${JSON.stringify(s, null, 2)}\n`);
 }
 
-function runRow(row: AblationRow, evalSet: { dir: string; boxes: string }): RowResult {
+/**
+ * The layer of the second, finer Grad-CAM: at 96 px the default layer of a ResNet (body.layer4, stride 32) is a
+ * 3 × 3 grid whose peak can land on 9 places only; body.layer3 (stride 16) gives 6 × 6. Other families: none.
+ */
+function fineLayer(arch: string): string | null {
+  return arch.startsWith('resnet') ? values['fine-layer'] : null;
+}
+
+/**
+ * Runs what a row still lacks (pretraining, training, the two Grad-CAM passes) and returns its summary. With
+ * `train` false (--publish-only) a row without a finished training is skipped (null): only Grad-CAM is filled in.
+ */
+function runRow(row: AblationRow, evalSet: { dir: string; boxes: string }, train: boolean): RowResult | null {
   const dir = path.join(runsDir, row.name);
-  const done = path.join(dir, 'row.json');
-  if (existsSync(done)) {
-    console.log(`${row.name}: finished earlier (${done})`);
-    return readJson<RowResult>(done);
-  }
+  const run = path.join(dir, 'run');
+  if (!train && !existsSync(path.join(run, 'results.json'))) return null;
   mkdirSync(dir, { recursive: true });
   const log = path.join(dir, 'log.txt');
   let weights: string | undefined;
   const pre = pretrainArgs(row.recipe, dataset, path.join(dir, 'pretrain'), Number(values['pretrain-batch']));
   if (pre !== null) {
     weights = path.join(dir, 'pretrain', 'body.safetensors');
-    if (!existsSync(path.join(dir, 'pretrain', 'pretrain.json'))) {
+    if (!existsSync(path.join(dir, 'pretrain', 'pretrain.json')) && !existsSync(path.join(run, 'results.json'))) {
       rmSync(path.join(dir, 'pretrain'), { recursive: true, force: true });
       console.log(`${row.name}: SimCLR pretraining…`);
       addStageSeconds(dir, 'pretrain', hipfrac(pre, log));
     }
   }
-  const run = path.join(dir, 'run');
   if (!existsSync(path.join(run, 'results.json'))) {
     const resume = existsSync(path.join(run, 'train-state', 'state.json'));
     if (!resume) rmSync(run, { recursive: true, force: true });
     console.log(`${row.name}: training${resume ? ' (resumed)' : ''}: ${row.change}`);
     addStageSeconds(dir, 'train', hipfrac([...trainArgs(row.recipe, dataset, run, weights), ...(resume ? ['--resume'] : [])], log));
   }
-  const explainDir = path.join(dir, 'explain');
-  if (!existsSync(path.join(explainDir, 'localisation.json'))) {
-    console.log(`${row.name}: Grad-CAM against the test boxes…`);
-    addStageSeconds(dir, 'explain', hipfrac(['explain', evalSet.dir, '--model', path.join(run, 'model'), '--boxes', evalSet.boxes, '--out', explainDir], log));
-  }
+  const explain = (out: string, layer: string | null): LocalisationJson => {
+    if (!existsSync(path.join(out, 'localisation.json'))) {
+      console.log(`${row.name}: Grad-CAM${layer === null ? '' : ` on ${layer}`} against the test boxes…`);
+      addStageSeconds(dir, 'explain', hipfrac(['explain', evalSet.dir, '--model', path.join(run, 'model'), '--boxes', evalSet.boxes, '--out', out, ...(layer === null ? [] : ['--layer', layer])], log));
+    }
+    return readJson<LocalisationJson>(path.join(out, 'localisation.json'));
+  };
+  const coarse = explain(path.join(dir, 'explain'), null);
+  const layer = fineLayer(row.recipe.arch);
+  const fine = layer === null ? undefined : explain(path.join(dir, 'explain-fine'), layer);
   const s = stageSeconds(dir);
-  const result = rowResult(row, readJson<RunResultsJson>(path.join(run, 'results.json')), readJson<LocalisationJson>(path.join(explainDir, 'localisation.json')), { pretrain: s['pretrain'] ?? 0, train: s['train'] ?? 0, explain: s['explain'] ?? 0 }, path.join(run, 'model'));
-  writeFileSync(done, `${JSON.stringify(result, null, 2)}\n`);
+  const result = rowResult(row, readJson<RunResultsJson>(path.join(run, 'results.json')), coarse, { pretrain: s['pretrain'] ?? 0, train: s['train'] ?? 0, explain: s['explain'] ?? 0 }, path.join(run, 'model'), fine);
+  writeFileSync(path.join(dir, 'row.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 
@@ -151,7 +168,7 @@ function publish(results: readonly RowResult[], evalImages: number, load: string
   const md = [
     '## FracAtlas ablation (issue 16)',
     '',
-    `Measured by \`bench/ablation.ts\` on ${json.date} (${json.machine}; ${load} at the start, the CPU shared with other jobs, so minutes are wall time on a busy machine). Data: ${json.data}; split ${json.split}${json.images === null ? '' : ` (${json.images.test} test images, ${evalImages} of them fractured with boxes)`}. Every row trains from scratch (no ImageNet weights offline) with one factor changed from the base: ${b.arch}, ${b.inputSize} px, ${b.epochs} epochs of one-cycle at LR ${b.lr} over all layers, batch ${b.batchSize}, seed ${b.seed}, balanced sampling, augmentation, no box loss, markers kept. Epochs, temperature and cut-off are chosen on validation; ROC-AUC (95 % percentile bootstrap interval), ECE (15 bins) before and after the temperature and accuracy/sensitivity/specificity are on test; the pointing game is Grad-CAM of the predicted class on the test set's fractured images against FracAtlas's boxes, with a 95 % Wilson interval, beside the random heatmap's expected score (the boxes' mean area share). Minutes: SimCLR pretraining + \`hipfrac train\` (training, gate, evaluation, report) + \`hipfrac explain\`.`,
+    `Measured by \`bench/ablation.ts\` on ${json.date} (${json.machine}; ${load} at the start, the CPU shared with other jobs, so minutes are wall time on a busy machine). Data: ${json.data}; split ${json.split}${json.images === null ? '' : ` (${json.images.test} test images, ${evalImages} of them fractured with boxes)`}. Every row trains from scratch (no ImageNet weights offline) with one factor changed from the base: ${b.arch}, ${b.inputSize} px, ${b.epochs} epochs of one-cycle at LR ${b.lr} over all layers, batch ${b.batchSize}, seed ${b.seed}, balanced sampling, augmentation, no box loss, markers kept. Epochs, temperature and cut-off are chosen on validation; ROC-AUC (95 % percentile bootstrap interval), ECE (15 bins) before and after the temperature and accuracy/sensitivity/specificity are on test; the pointing game is Grad-CAM of the predicted class on the test set's fractured images against FracAtlas's boxes, with a 95 % Wilson interval, beside the random heatmap's expected score (the boxes' mean area share), on the architecture's default layer (ResNets: body.layer4, a 3 × 3 grid at 96 px, whose peak can fall on 9 places only) and, for ResNets, on body.layer3 (6 × 6); heat in boxes is the default layer's. Minutes: SimCLR pretraining + \`hipfrac train\` (training, gate, evaluation, report) + \`hipfrac explain\`.`,
     '',
     ablationTable(results),
     '',
@@ -166,9 +183,9 @@ const load = loadNote();
 const evalSet = await prepareEval();
 console.log(`test set: ${evalSet.images} fractured images with boxes in ${evalSet.dir}`);
 const finishedRows = (): RowResult[] => allRows.filter((r) => existsSync(path.join(runsDir, r.name, 'row.json'))).map((r) => readJson<RowResult>(path.join(runsDir, r.name, 'row.json')));
-for (const row of values['publish-only'] ? [] : rows) {
+for (const row of rows) {
   try {
-    runRow(row, evalSet);
+    if (runRow(row, evalSet, !values['publish-only']) === null) continue;
   } catch (error) {
     // One failed row must not lose the others: it is reported and left out of the table.
     console.error(`${row.name}: ${(error as Error).message}`);
@@ -178,4 +195,3 @@ for (const row of values['publish-only'] ? [] : rows) {
   publish(finishedRows(), evalSet.images, load);
   console.log(`${row.name}: done; table in docs/benchmarks.md`);
 }
-if (values['publish-only']) publish(finishedRows(), evalSet.images, load);

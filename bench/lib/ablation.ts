@@ -127,6 +127,23 @@ export interface LocalisationJson {
   readonly randomBaseline: number;
 }
 
+export interface PointingGame {
+  readonly n: number;
+  readonly hitRate: number;
+  /** 95 % Wilson interval of the hit rate. */
+  readonly lower: number;
+  readonly upper: number;
+  readonly randomBaseline: number;
+  readonly energyInBoxes: number;
+  readonly method: string;
+  readonly layer: string;
+}
+
+function pointingGame(localisation: LocalisationJson): PointingGame {
+  const hits = Math.round(localisation.pointingGame * localisation.n);
+  return { n: localisation.n, hitRate: localisation.pointingGame, ...wilsonInterval(hits, localisation.n), randomBaseline: localisation.randomBaseline, energyInBoxes: localisation.energyInBoxes, method: localisation.method, layer: localisation.layer };
+}
+
 export interface RowResult {
   readonly name: string;
   readonly factor: string;
@@ -144,15 +161,16 @@ export interface RowResult {
   readonly bestEpoch: number;
   readonly epochsRun: number;
   /** Grad-CAM of the predicted class on the test set's fractured images with boxes. */
-  readonly pointingGame: { readonly n: number; readonly hitRate: number; readonly lower: number; readonly upper: number; readonly randomBaseline: number; readonly energyInBoxes: number; readonly method: string; readonly layer: string };
+  readonly pointingGame: PointingGame;
+  /** The same on a finer layer (ResNets: body.layer3, stride 16), where the row has one. */
+  readonly pointingGameFine?: PointingGame;
   /** Wall-clock seconds: SimCLR pretraining, `train` (training + validation + test evaluation + report), `explain`. */
   readonly seconds: { readonly pretrain: number; readonly train: number; readonly trainLoop: number; readonly explain: number };
   readonly modelDir: string;
 }
 
-export function rowResult(row: AblationRow, results: RunResultsJson, localisation: LocalisationJson, seconds: { pretrain: number; train: number; explain: number }, modelDir: string): RowResult {
+export function rowResult(row: AblationRow, results: RunResultsJson, localisation: LocalisationJson, seconds: { pretrain: number; train: number; explain: number }, modelDir: string, fine?: LocalisationJson): RowResult {
   if (results.evaluatedOn !== 'test') throw new Error(`ablation row ${row.name}: results.json is on '${results.evaluatedOn}', not the test split; the dataset needs a split with --test`);
-  const hits = Math.round(localisation.pointingGame * localisation.n);
   return {
     name: row.name,
     factor: row.factor,
@@ -168,7 +186,8 @@ export function rowResult(row: AblationRow, results: RunResultsJson, localisatio
     temperature: results.temperature,
     bestEpoch: results.bestEpoch,
     epochsRun: results.history.length,
-    pointingGame: { n: localisation.n, hitRate: localisation.pointingGame, ...wilsonInterval(hits, localisation.n), randomBaseline: localisation.randomBaseline, energyInBoxes: localisation.energyInBoxes, method: localisation.method, layer: localisation.layer },
+    pointingGame: pointingGame(localisation),
+    ...(fine === undefined ? {} : { pointingGameFine: pointingGame(fine) }),
     seconds: { pretrain: seconds.pretrain, train: seconds.train, trainLoop: results.seconds, explain: seconds.explain },
     modelDir,
   };
@@ -181,14 +200,15 @@ const minutes = (s: number): string => `${(s / 60).toFixed(1)}`;
 /** The markdown table of finished rows, in row order. */
 export function ablationTable(rows: readonly RowResult[]): string {
   const lines = [
-    '| row | factor | change from base | test ROC-AUC [95 % CI] | ECE before → after T | acc. | sens. | spec. | pointing game [95 % CI] | random | heat in boxes | min (pretrain + train + explain) |',
-    '| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
+    '| row | factor | change from base | test ROC-AUC [95 % CI] | ECE before → after T | acc. | sens. | spec. | pointing game [95 % CI], default layer | finer layer | random | heat in boxes | min (pretrain + train + explain) |',
+    '| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const pg = r.pointingGame;
+    const fine = r.pointingGameFine === undefined ? '—' : `${pct(r.pointingGameFine.hitRate)} [${pct(r.pointingGameFine.lower)}, ${pct(r.pointingGameFine.upper)}] (${r.pointingGameFine.layer})`;
     const total = r.seconds.pretrain + r.seconds.train + r.seconds.explain;
     lines.push(
-      `| ${r.name} | ${r.factor} | ${r.change} | ${f3(r.rocAuc.estimate)} [${f3(r.rocAuc.lower)}, ${f3(r.rocAuc.upper)}] | ${f3(r.ece.before)} → ${f3(r.ece.after)} | ${pct(r.accuracy.estimate)} | ${pct(r.sensitivity)} | ${pct(r.specificity)} | ${pct(pg.hitRate)} [${pct(pg.lower)}, ${pct(pg.upper)}] (n = ${pg.n}) | ${pct(pg.randomBaseline)} | ${pct(pg.energyInBoxes)} | ${minutes(total)} (${minutes(r.seconds.pretrain)} + ${minutes(r.seconds.train)} + ${minutes(r.seconds.explain)}) |`,
+      `| ${r.name} | ${r.factor} | ${r.change} | ${f3(r.rocAuc.estimate)} [${f3(r.rocAuc.lower)}, ${f3(r.rocAuc.upper)}] | ${f3(r.ece.before)} → ${f3(r.ece.after)} | ${pct(r.accuracy.estimate)} | ${pct(r.sensitivity)} | ${pct(r.specificity)} | ${pct(pg.hitRate)} [${pct(pg.lower)}, ${pct(pg.upper)}] (n = ${pg.n}) | ${fine} | ${pct(pg.randomBaseline)} | ${pct(pg.energyInBoxes)} | ${minutes(total)} (${minutes(r.seconds.pretrain)} + ${minutes(r.seconds.train)} + ${minutes(r.seconds.explain)}) |`,
     );
   }
   return lines.join('\n');

@@ -98,10 +98,16 @@ describe('row summary', () => {
     assert.equal(r.pointingGame.hitRate, 0.25);
     assert.ok(r.pointingGame.lower < 0.25 && r.pointingGame.upper > 0.25);
     assert.deepEqual(r.seconds, { pretrain: 0, train: 150, trainLoop: 100, explain: 20 });
+    assert.equal(r.pointingGameFine, undefined);
     const table = ablationTable([r]);
     assert.match(table, /\| base \| base \|/);
     assert.match(table, /0\.800 \[0\.750, 0\.840\]/);
     assert.match(table, /25\.0 % \[/);
+    // a finer layer's pointing game gets its own column, with its layer named
+    const fine = rowResult(rows[0] as (typeof rows)[number], results('test', 0.8), loc, { pretrain: 0, train: 150, explain: 20 }, '/m', { ...loc, layer: 'body.layer3', pointingGame: 0.5 });
+    assert.equal(fine.pointingGameFine?.hitRate, 0.5);
+    assert.match(ablationTable([fine]), /50\.0 % \[[0-9.]+ %, [0-9.]+ %\] \(body\.layer3\)/);
+    assert.match(ablationTable([r]), /\(n = 20\) \| — \|/);
   });
   it('refuses a run whose figures are not on the test split', () => {
     assert.throws(() => rowResult(rows[0] as (typeof rows)[number], results('validation', 0.8), loc, { pretrain: 0, train: 1, explain: 1 }, '/m'), /not the test split/);
