@@ -8,10 +8,12 @@
 //   nice -n 10 node dist/bench/ablation.js --data DATASET --runs RUNS_DIR [--fracatlas DIR] [--size 96]
 //     [--epochs 6] [--higher 160] [--archs resnet34,efficientnet_b0] [--pretrain-epochs 1] [--rows base,box,…]
 //     [--not-run 'row: why; …'] [--publish-only]   (--publish-only: no training; fills in Grad-CAM of trained rows and rewrites the JSON and docs)
+//     [--audit]   (the shortcut audit, `hipfrac audit-shortcuts`, of the row with the best test ROC-AUC: RUNS/<row>/audit)
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { auditMarkdown, type ShortcutAudit } from '../src/audit/index.js';
 import { loadManifest, loadSplit } from '../src/data/index.js';
 import { ablationRows, ablationTable, bestRow, boxRows, pretrainArgs, rowResult, trainArgs, type AblationRow, type LocalisationJson, type Recipe, type RowResult, type RunResultsJson } from './lib/ablation.js';
 import { loadNote, machineDescription, REPO_ROOT, resultsPath, today, writeDocSection } from './lib/results.js';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     rows: { type: 'string' },
     'not-run': { type: 'string', default: '' },
     'publish-only': { type: 'boolean', default: false },
+    audit: { type: 'boolean', default: false },
     'fine-layer': { type: 'string', default: 'body.layer3' },
   },
 });
@@ -146,9 +149,21 @@ function runRow(row: AblationRow, evalSet: { dir: string; boxes: string }, train
   return result;
 }
 
+/** The shortcut audit of `row` (run once; RUNS/<row>/audit/audit.json is kept and read again). */
+function auditRow(row: RowResult): ShortcutAudit {
+  const out = path.join(runsDir, row.name, 'audit');
+  const file = path.join(out, 'audit.json');
+  if (!existsSync(file)) {
+    const seconds = hipfrac(['audit-shortcuts', '--model', row.modelDir, '--data', dataset, '--out', out], path.join(runsDir, row.name, 'audit.log'));
+    addStageSeconds(path.join(runsDir, row.name), 'audit', seconds);
+  }
+  return readJson<ShortcutAudit>(file);
+}
+
 function publish(results: readonly RowResult[], evalImages: number, load: string): void {
   const notRun = values['not-run'].split(';').map((s) => s.trim()).filter((s) => s !== '');
   const best = bestRow(results);
+  const audit = values.audit && best !== null ? auditRow(best) : undefined;
   const json = {
     benchmark: 'FracAtlas ablation (issue 16)',
     data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), imported with --max-side 320',
@@ -160,6 +175,7 @@ function publish(results: readonly RowResult[], evalImages: number, load: string
     date: today(),
     rows: results,
     best: best?.name ?? null,
+    ...(audit === undefined || best === null ? {} : { audit: { row: best.name, ...audit } }),
     notRun,
   };
   mkdirSync(path.dirname(resultsPath('ablation')), { recursive: true });
@@ -175,11 +191,14 @@ function publish(results: readonly RowResult[], evalImages: number, load: string
     best === null ? '' : `Best test ROC-AUC: **${best.name}** (${best.rocAuc.estimate.toFixed(3)}; model in \`${best.modelDir}\`, outside the repository). The issue's goal (ROC-AUC ≥ 0.90, pointing game ≥ 40 %, ECE ≤ 0.03 after temperature scaling) is ${best.rocAuc.estimate >= 0.9 && best.pointingGame.hitRate >= 0.4 && best.ece.after <= 0.03 ? 'met' : 'not met'} by this row.`,
     '',
     notRun.length === 0 ? '' : `Not run: ${notRun.map((n) => `\n- ${n}`).join('')}`,
+    ...(audit === undefined || best === null ? [] : ['', `### Shortcut audit of the best row (${best.name})`, '', `\`hipfrac audit-shortcuts --model ${best.modelDir} --data DATASET\`, on the same test split:`, '', auditMarkdown(audit).replace(/^#+ .*\n+/, '').replace(/^(#+) /gm, '$1# ')]),
   ].join('\n');
   writeDocSection('ablation', md);
 }
 
-const load = loadNote();
+// A --publish-only call trains nothing: the table keeps the load noted when its rows were run.
+const stored = values['publish-only'] && existsSync(resultsPath('ablation')) ? readJson<{ load?: string }>(resultsPath('ablation')).load : undefined;
+const load = stored ?? loadNote();
 const evalSet = await prepareEval();
 console.log(`test set: ${evalSet.images} fractured images with boxes in ${evalSet.dir}`);
 const finishedRows = (): RowResult[] => allRows.filter((r) => existsSync(path.join(runsDir, r.name, 'row.json'))).map((r) => readJson<RowResult>(path.join(runsDir, r.name, 'row.json')));

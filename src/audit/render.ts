@@ -46,7 +46,9 @@ function tables(a: ShortcutAudit): { title: string; note: string; header: string
 export function auditMarkdown(a: ShortcutAudit): string {
   const lines = [`## Shortcut audit (${a.architecture}, ${a.evaluatedOn} set, ${a.images} images)`, ''];
   for (const t of tables(a)) {
-    lines.push(`### ${t.title}`, '', t.note, '', `| ${t.header.join(' | ')} |`, `| ${t.header.map(() => '---').join(' | ')} |`, ...t.rows.map((r) => `| ${r.join(' | ')} |`), '');
+    // A '|' inside a cell (|Δ P|) would end the cell: escaped as Markdown tables require.
+    const cells = (r: readonly string[]): string => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+    lines.push(`### ${t.title}`, '', t.note, '', cells(t.header), `| ${t.header.map(() => '---').join(' | ')} |`, ...t.rows.map(cells), '');
   }
   return `${lines.join('\n')}\n`;
 }
