@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 # Debian packages: LibTorch (engine), Gloo's headers (c10d's CPU process group, for data-parallel training),
 # OpenBLAS (fast sgemm for linear layers), and the reference tools
 # the tests compare against or run as real peers (PyTorch/torchvision, dcmtk, GDCM, dicom3tools, pydicom, Pillow,
-# ONNX's checker, Orthanc as the PACS, Chromium for the review UI's browser tests).
+# ONNX's checker, Orthanc as the PACS, Chromium for the review UI's browser tests, GNU time for bench/serve.ts's CPU
+# figure of predict).
 DEB_RUNTIME="libtorch-dev libgloo-dev libopenblas0-pthread"
-DEB_TEST="python3-torch python3-torchvision python3-sklearn python3-scipy dcmtk libgdcm-tools dicom3tools python3-pydicom python3-pil python3-numpy python3-onnx orthanc chromium"
+DEB_TEST="python3-torch python3-torchvision python3-sklearn python3-scipy dcmtk libgdcm-tools dicom3tools python3-pydicom python3-pil python3-numpy python3-onnx orthanc chromium time"
 want="$DEB_RUNTIME"
 if [[ "${HIPFRAC_SETUP_TESTS:-0}" == "1" ]]; then want="$want $DEB_TEST"; fi
 missing=""

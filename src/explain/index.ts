@@ -19,7 +19,7 @@ export { renderOverlay, writeOverlayPng } from './overlay.js';
 export type { OverlayOptions } from './overlay.js';
 export { fractureBoxes, boxToPixels, drawBoxOutlines } from './fractureBoxes.js';
 export type { FractureBox } from './fractureBoxes.js';
-export { boxHeadBoxes } from './boxHead.js';
+export { boxHeadBoxes, boxHeadFractions } from './boxHead.js';
 export type { PixelFractureBox } from './boxHead.js';
 export { pointingGameHit, energyInBoxes, boxAreaShare, localisationScores, scaleBoxes } from './localisation.js';
 export type { Box, LocalisationSummary } from './localisation.js';

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -238,11 +239,26 @@ test('durableTransaction: committed, then durable once the write-ahead log is fl
   const dir = tempDir(t);
   const { store } = openStore(dir);
   t.after(() => store.close());
+  // Count the flushes (FileHandle.sync: the write-ahead log's fsync on libuv's pool).
+  const probe = await open(path.join(dir, STORE_FILE), 'r');
+  const proto = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
+  await probe.close();
+  const sync = proto.sync;
+  let flushes = 0;
+  proto.sync = function (this: unknown): Promise<void> {
+    flushes++;
+    return sync.call(this);
+  };
+  t.after(() => {
+    proto.sync = sync;
+  });
   const values = await Promise.all(Array.from({ length: 12 }, (_, i) => store.durableTransaction(() => {
     store.recordInstance(instance(`1.2.3.8.${i}`, '1.2.8'));
     return i;
   })));
   assert.deepEqual(values, Array.from({ length: 12 }, (_, i) => i));
+  // The first commit's flush, and one more for the eleven made while it ran.
+  assert.equal(flushes, 2, 'twelve concurrent commits share two flushes');
   assert.equal(store.database.pragma('synchronous', { simple: true }), 2, 'the connection stays FULL for everything else');
   await assert.rejects(store.durableTransaction(() => {
     store.recordInstance(instance('1.2.3.8.99', '1.2.8'));

@@ -2,9 +2,9 @@
 // learning curves, LR finder, metrics with intervals, ROC/PR, calibration, per-view table, galleries.
 import path from 'node:path';
 import { boxesInRegion, cachedPngPath, decodeGrey, type ManifestRow } from '../../data/index.js';
-import { ClassifierOutputTarget, drawBoxOutlines, encodeRgbPng, fractureBoxes, GradCam, heatmapsFromTensor, renderOverlay, type Heatmap } from '../../explain/index.js';
+import { boxHeadFractions, ClassifierOutputTarget, drawBoxOutlines, encodeRgbPng, GradCam, heatmapsFromTensor, renderOverlay, type Heatmap } from '../../explain/index.js';
 import { DEFAULT_BOX_THRESHOLD } from '../../models/index.js';
-import { noGrad, sigmoid, tensor, tidy } from '../../torch/index.js';
+import { tensor, tidy } from '../../torch/index.js';
 import {
   breakdownTable,
   confusionMatrixHtml,
@@ -65,7 +65,10 @@ async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult,
       const overlay = renderOverlay({ width: 224, height: 224, data: shown, maxValue: 65535 }, heatmap as Heatmap);
       // True fracture boxes in green, the box head's predicted ones in yellow (models trained with --box-loss-weight).
       drawBoxOutlines(overlay, boxesInRegion(row.boxes ?? [], region), [0, 220, 0]);
-      if (model.boxHead !== null) drawBoxOutlines(overlay, predictedBoxes(model, input, config.inputSize), [255, 230, 0]);
+      if (model.boxHead !== null) {
+        const [predicted] = tidy(() => boxHeadFractions(model, tensor(Float32Array.from(input, (v) => v / 65535), [1, 1, config.inputSize, config.inputSize]), DEFAULT_BOX_THRESHOLD));
+        drawBoxOutlines(overlay, (predicted ?? []).map((b) => b.box), [255, 230, 0]);
+      }
       items.push({ image: await encodeRgbPng(overlay), caption: c.caption, key: row.id.slice(0, 12) });
     }
   } finally {
@@ -73,15 +76,6 @@ async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult,
   }
   const boxes = `${run.evaluatedRows.some((r) => r.boxes !== undefined) ? ' Green: the fracture boxes of the data.' : ''}${model.boxHead !== null ? ' Yellow: the fracture boxes the model predicts (box head).' : ''}`;
   return `${paragraph(`Heat: Grad-CAM of the predicted class on ${model.spec.gradCamLayer}${config.crop === 'roi' ? ', over the hip region the model saw' : ''}.${boxes}`, { muted: true })}${gallery(items, { columns: 4 })}`;
-}
-
-/** The box head's fracture boxes (fractions of the input) for one input image, at the checkpoint's default threshold. */
-function predictedBoxes(model: TrainRunResult['model'], input: Uint16Array, size: number): (readonly [number, number, number, number])[] {
-  return tidy(() => {
-    const heat = noGrad(() => sigmoid(model.forwardWithHeatmap(tensor(Float32Array.from(input, (v) => v / 65535), [1, 1, size, size])).heatmap));
-    const [, , h, w] = heat.shape as [number, number, number, number];
-    return fractureBoxes(heat.toFloat32Array(), h, w, DEFAULT_BOX_THRESHOLD).map((b) => b.box);
-  });
 }
 
 async function lrFinderFigure(result: LrFinderResult | null, title: string): Promise<string> {

@@ -34,7 +34,7 @@ class EncodedDataset extends Dataset {
 }
 
 /** A C-STORE request for a stored Part 10 file, its data set sent byte for byte. */
-export async function encodedStoreRequest(file: string): Promise<InstanceType<typeof requests.CStoreRequest>> {
+async function encodedStoreRequest(file: string): Promise<InstanceType<typeof requests.CStoreRequest>> {
   const bytes = await readFile(file);
   const { meta, dataset } = splitPart10(bytes, file);
   return new requests.CStoreRequest(new EncodedDataset(Buffer.from(dataset.buffer, dataset.byteOffset, dataset.byteLength), meta.transferSyntaxUid, meta.sopClassUid, meta.sopInstanceUid));

@@ -144,7 +144,8 @@ export class Ingest {
         }
       });
     } catch (error) {
-      // The commit itself failed: nothing of the batch is kept, and every sender hears a failure.
+      // The commit or its flush failed: every sender hears a failure and sends again. (After a failed flush the rows
+      // are committed but not known durable; the re-sent instance is then recognised by its SOP Instance UID.)
       for (const p of batch) p.reject(error);
       return;
     }
