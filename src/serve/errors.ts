@@ -10,4 +10,5 @@ export type ServeErrorCode =
   | 'HF_SERVE_BAD_TOKEN'
   | 'HF_SERVE_NEEDS_LOCALISER'
   | 'HF_SERVE_WORKER'
-  | 'HF_SERVE_DELIVERY';
+  | 'HF_SERVE_DELIVERY'
+  | 'HF_SERVE_RESULT';

@@ -133,6 +133,7 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
       await dicom.close();
       await http.close();
       await pool.close();
+      await results.close();
       store.close();
     },
   };

@@ -2,14 +2,14 @@
 // Capture per image sent to review (or per image with a heatmap, with heatmaps: all). UIDs derive from the study,
 // the image and the study's revision, so a result rebuilt after a crash is the same object, not a second one.
 import path from 'node:path';
-import dcmjs, { type NaturalDataset } from 'dcmjs';
 import type { Logger } from 'pino';
-import { buildTriageSr, pseudonymousUid, type SrImageResult } from '../../dicom/index.js';
+import { pseudonymousUid, type SrImageResult } from '../../dicom/index.js';
 import type { ServingModel } from '../infer/servingModel.js';
 import type { Metrics } from '../metrics.js';
 import type { BlobStore, NewDelivery, SqliteStore, StudyRecord } from '../store/index.js';
 import { decideStudy, FINDING_TEXT } from './decideStudy.js';
 import { buildSecondaryCapture } from './secondaryCapture.js';
+import { SrWriter } from './srWriter.js';
 
 /** Fixed key for result UIDs: deterministic per study/image/revision, not reversible to the source UIDs. */
 const RESULT_UID_KEY = new TextEncoder().encode('hipfrac-serve-result-uids-v1');
@@ -26,6 +26,9 @@ function operatingPointText(model: ServingModel): string {
 }
 
 export class StudyResults {
+  /** SRs and source headers are made on a worker thread: the event loop keeps receiving meanwhile. */
+  readonly #writer = new SrWriter();
+
   constructor(
     private readonly store: SqliteStore,
     private readonly blobs: BlobStore,
@@ -35,11 +38,8 @@ export class StudyResults {
     private readonly metrics: Metrics,
   ) {}
 
-  async #sourceHeader(file: string): Promise<NaturalDataset> {
-    const bytes = await this.blobs.read(file);
-    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    const dict = dcmjs.data.DicomMessage.readFile(ab, { untilTag: '7FE00010', ignoreErrors: true });
-    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
+  close(): Promise<void> {
+    return this.#writer.close();
   }
 
   /** Decides one study, writes its SR and Secondary Captures, records the decision and the deliveries. */
@@ -50,7 +50,6 @@ export class StudyResults {
     const deliveries: NewDelivery[] = [];
     if (results.length > 0) {
       const first = instances.get(results[0]?.sopInstanceUid as string);
-      const source = await this.#sourceHeader(first?.file as string);
       const created = new Date();
       const rev = `r${study.revision}`;
       const images: SrImageResult[] = results.map((r) => {
@@ -58,8 +57,7 @@ export class StudyResults {
         return { sopClassUid: i?.sopClassUid ?? '', sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: i?.seriesInstanceUid ?? '', fractureProbability: r.fractureProbability, decision: r.decision, reason: r.reason, ...(r.boxes === null ? {} : { boxes: r.boxes }) };
       });
       const srUid = resultUid(`${study.studyInstanceUid}/sr/${rev}`);
-      const sr = buildTriageSr({
-        source,
+      const sr = await this.#writer.sr(this.blobs.absolute(first?.file as string), {
         sopInstanceUid: srUid,
         seriesInstanceUid: resultUid(`${study.studyInstanceUid}/sr-series/${rev}`),
         seriesNumber: SR_SERIES_NUMBER,
@@ -79,7 +77,7 @@ export class StudyResults {
         if (r.heatmap === '' || r.fractureProbability === null) continue;
         const i = instances.get(r.sopInstanceUid);
         if (i === undefined) continue;
-        const imageSource = await this.#sourceHeader(i.file);
+        const imageSource = await this.#writer.header(this.blobs.absolute(i.file));
         const scUid = resultUid(`${r.sopInstanceUid}/sc/${rev}`);
         const sc = await buildSecondaryCapture({
           overlayPng: await this.blobs.read(r.heatmap),

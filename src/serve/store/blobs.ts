@@ -1,7 +1,7 @@
 // Content-addressed files under the data folder: objects/ab/cd/<sha256>.dcm, written to a temporary name,
 // fsynced, renamed and the folder fsynced, so a file the store names is complete on disk after a power cut.
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { closeSync, constants, fsync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statSync, write } from 'node:fs';
 import path from 'node:path';
 import { HipfracError } from '../../util/index.js';
 
@@ -17,35 +17,50 @@ export interface StoredBlob {
   readonly bytes: number;
 }
 
-async function fsyncPath(target: string, flags: number): Promise<void> {
-  const handle = await fs.open(target, flags);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+/** fsync of an open descriptor on libuv's pool: the one step here that waits on the disk. */
+function flush(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (error) => (error === null ? resolve() : reject(error))));
+}
+
+/** All of `bytes` written at the descriptor's position, on libuv's pool (one call for any object that fits one write). */
+async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    done += await new Promise<number>((resolve, reject) => write(fd, bytes, done, bytes.byteLength - done, null, (error, n) => (error === null ? resolve(n) : reject(error))));
   }
 }
 
-/** Temporary name, write, fsync, rename, fsync the folder: the file is whole on disk, or absent. */
-async function writeDurably(full: string, bytes: Uint8Array, madeDirs?: Set<string>): Promise<void> {
+/**
+ * Temporary name, write, fsync, rename, fsync the folder: the file is whole on disk, or absent. The data and the two
+ * flushes run on libuv's pool; opening, closing and renaming only touch the page cache and run in line, which saves
+ * a round trip through the pool each (six of nine per object). `ready`, when given, is awaited before the rename:
+ * a check that runs while the bytes are written (the free-space check) and, if it fails, leaves nothing behind.
+ */
+async function writeDurably(full: string, bytes: Uint8Array, madeDirs?: Set<string>, ready?: Promise<void>): Promise<void> {
   const dir = path.dirname(full);
-  if (madeDirs?.has(dir) !== true) {
-    await fs.mkdir(dir, { recursive: true });
-    madeDirs?.add(dir);
-  }
   const tmp = path.join(dir, `.${path.basename(full)}.${randomBytes(4).toString('hex')}.tmp`);
+  let fd: number | undefined;
   try {
-    const handle = await fs.open(tmp, 'w');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
+    if (madeDirs?.has(dir) !== true) {
+      mkdirSync(dir, { recursive: true });
+      madeDirs?.add(dir);
     }
-    await fs.rename(tmp, full);
-    await fsyncPath(dir, constants.O_RDONLY);
+    fd = openSync(tmp, 'w');
+    await writeAll(fd, bytes);
+    await flush(fd);
+    closeSync(fd);
+    fd = undefined;
+    await ready;
+    renameSync(tmp, full);
+    const folder = openSync(dir, constants.O_RDONLY);
+    try {
+      await flush(folder);
+    } finally {
+      closeSync(folder);
+    }
   } catch (cause) {
-    await fs.rm(tmp, { force: true });
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
     // A folder removed behind the store's back is made again on the next write.
     madeDirs?.delete(dir);
     throw cause;
@@ -77,21 +92,25 @@ export class BlobStore {
     }
   }
 
-  /** Writes `bytes` under `kind/` (objects, results, quarantine …) by content; returns the relative path. Durable on return. */
+  /**
+   * Writes `bytes` under `kind/` (objects, results, quarantine …) by content; returns the relative path. Durable on
+   * return. The free-space check runs while the bytes are written; the file is renamed into place only if it passes.
+   */
   async put(bytes: Uint8Array, kind = 'objects', extension = '.dcm'): Promise<StoredBlob> {
-    await this.checkSpace(bytes.byteLength);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const rel = path.join(kind, sha256.slice(0, 2), sha256.slice(2, 4), `${sha256}${extension}`);
     const full = path.join(this.root, rel);
-    try {
-      const st = await fs.stat(full);
-      if (st.size === bytes.byteLength) return { sha256, file: rel, bytes: bytes.byteLength };
-    } catch {
-      // Not there yet: write it.
+    const space = this.checkSpace(bytes.byteLength);
+    // Settled here too, so that a refusal while the write is still running is not an unhandled rejection.
+    space.catch(() => undefined);
+    if (statSync(full, { throwIfNoEntry: false })?.size === bytes.byteLength) {
+      await space;
+      return { sha256, file: rel, bytes: bytes.byteLength };
     }
     try {
-      await writeDurably(full, bytes, this.#madeDirs);
+      await writeDurably(full, bytes, this.#madeDirs, space);
     } catch (cause) {
+      if (cause instanceof HipfracError) throw cause;
       const code = (cause as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new HipfracError('HF_SERVE_DISK_FULL', 'the data volume is full; the instance was not kept.', { input: this.root, fix: 'free space on the data volume.', cause });
