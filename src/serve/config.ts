@@ -19,6 +19,8 @@ export interface ServeConfig {
   readonly allowedHosts: readonly string[];
   readonly workers: number;
   readonly batchSize: number;
+  /** CPU priority of the inference workers below the receiving process (nice increment, 0-19). */
+  readonly workerNice: number;
   /** Which engine predicts in the workers: 'auto' (ONNX Runtime when the checkpoint's ONNX graph has parity with LibTorch), 'onnx' or 'libtorch'. */
   readonly engine: 'auto' | 'onnx' | 'libtorch';
   readonly maxAssociations: number;
@@ -45,6 +47,7 @@ export const SERVE_DEFAULTS: Omit<ServeConfig, 'modelDir' | 'dataDir'> = {
   allowedHosts: [],
   workers: 1,
   batchSize: 8, // images per inference batch
+  workerNice: 10, // inference yields the CPU to receiving: a sender waiting for its response is answered first
   engine: 'auto',
   maxAssociations: 8,
   maxObjectBytes: 256 * 1024 * 1024, // 256 MiB per instance
@@ -91,6 +94,7 @@ export function resolveServeConfig(file: string | undefined, flags: Partial<Reco
   int('httpPort', 0, 65535);
   int('workers', 1, 64);
   int('batchSize', 1, 256);
+  int('workerNice', 0, 19);
   int('maxAssociations', 1, 1000);
   int('maxObjectBytes', 1024, 2 ** 40);
   int('minFreeBytes', 0, 2 ** 50);

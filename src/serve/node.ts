@@ -54,7 +54,7 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
   }, 'status');
 
   const ingest = new Ingest(store, blobs, logger, { maxObjectBytes: config.maxObjectBytes });
-  const pool = new InferencePool(store, model, logger, metrics, { workers: config.workers, batchSize: config.batchSize, dataDir, heatmaps: config.heatmaps, engine: config.engine });
+  const pool = new InferencePool(store, model, logger, metrics, { workers: config.workers, batchSize: config.batchSize, nice: config.workerNice, dataDir, heatmaps: config.heatmaps, engine: config.engine });
   ingest.onIngest((outcome) => {
     metrics.inc('hipfrac_instances_received_total', 'Objects received, by outcome', { outcome: outcome.kind === 'refused' ? `refused-${outcome.code}` : outcome.kind });
     if (outcome.kind === 'stored' && config.inference) pool.wake();

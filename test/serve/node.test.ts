@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { buildTriageSr, writeDicom } from '../../src/dicom/index.js';
@@ -62,6 +63,19 @@ describe('hipfrac serve with Orthanc as the PACS', needs('orthanc', 'dcmtk', 'di
     return { status: r.status, json: text.startsWith('{') ? JSON.parse(text) : text };
   };
   const study = async (uid: string): Promise<StudyJson> => (await api(`/v1/studies/${encodeURIComponent(uid)}`)).json as StudyJson;
+
+  test('the inference worker runs 10 nice steps below the node (the default workerNice), so receiving gets the CPU first', () => {
+    const children = readdirSync('/proc/self/task').flatMap((task) => readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number));
+    const workers = children.filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.join('serve', 'infer', 'worker.js'));
+      } catch {
+        return false;
+      }
+    });
+    assert.equal(workers.length, 1, 'one inference worker process');
+    assert.equal(os.getPriority(workers[0]), Math.min(19, os.getPriority() + 10));
+  });
 
   test('Orthanc sends a study; the SR and the Secondary Captures come back and pass dsrdump and dciodvfy', async () => {
     for (const f of fx.files) await orthanc.rest('POST', '/instances', readFileSync(f), 'application/dicom');

@@ -3,6 +3,7 @@
 // from the store in batches (as many as are queued, up to the batch size), hands them to an idle worker and records
 // each image's result; a worker that dies has its jobs put back in the queue and is replaced.
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { onnxThreadCount } from '../../models/index.js';
@@ -17,6 +18,12 @@ export interface InferencePoolOptions {
   readonly workers: number;
   /** Most images per batch (default 8). */
   readonly batchSize: number;
+  /**
+   * Nice increment of the worker processes (0: the node's own priority). Receiving is latency-bound (a sender waits
+   * for each response) and inference has a queue: with the workers below the main process, the kernel runs the
+   * main process first whenever both want a core, and inference takes the rest.
+   */
+  readonly nice?: number;
   readonly dataDir: string;
   readonly heatmaps: 'review' | 'all';
   /** Threads per worker (default: HIPFRAC_THREADS, else the machine's cores, shared among the workers). */
@@ -75,6 +82,13 @@ export class InferencePool {
       env: { ...process.env, HIPFRAC_WORKER_INIT: JSON.stringify(init) },
     });
     const slot: Slot = { worker, ready: false, busy: undefined, batchStarted: 0 };
+    if ((this.options.nice ?? 0) > 0 && worker.pid !== undefined) {
+      try {
+        os.setPriority(worker.pid, Math.min(19, os.getPriority() + (this.options.nice ?? 0)));
+      } catch (error) {
+        this.logger.warn({ message: (error as Error).message }, 'could not lower the inference worker\'s CPU priority');
+      }
+    }
     this.#slots.push(slot);
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: WorkerMessage) => {
