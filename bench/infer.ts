@@ -6,23 +6,22 @@
 //      [--iters N] [--quick] [--calibration-images N] [--out bench/results/infer.json]
 // Weights are random (seeded): speed does not depend on their values. int8 is calibrated on FracAtlas images
 // (../shared/datasets/fracatlas-nonhip; Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0).
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { decodeGrey } from '../src/data/index.js';
 import { saveSafetensors } from '../src/nn/index.js';
 import { buildOnnxGraph, createClassifier, finishOnnx, optimizeForInference, quantizeInt8, type Classifier } from '../src/models/index.js';
 import { buildInfo, getNumThreads, inferenceMode, manualSeed, noGrad, rand, tensor, tidy } from '../src/torch/index.js';
 import { forwardFlops } from './lib/flops.js';
+import { calibrationImages } from './lib/calibration.js';
 import { int8ConvShare } from './lib/int8Share.js';
 import { Peer, median, writeDocSection } from './lib/results.js';
 
 const PYTHON = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const PEER_SCRIPT = path.join(ROOT, 'bench/peers/torch_infer.py');
-const FRACATLAS = path.resolve(ROOT, '..', 'shared', 'datasets', 'fracatlas-nonhip', 'images');
 const SIZE = 224;
 const HANDOVER_MS = 100;
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, HANDOVER_MS));
@@ -60,13 +59,6 @@ function cpuPeak(): { fp32: number; int8: number; clockGhz: number; note: string
   const cores = os.availableParallelism();
   const fp32 = (cores * mhz * 1e6 * 2 * 16 * 2) / 1e9;
   return { fp32, int8: 4 * fp32, clockGhz: mhz / 1000, note: `${cores} cores × ${(mhz / 1000).toFixed(2)} GHz (/proc/cpuinfo) × 2 AVX-512 FMA pipes × 16 fp32 lanes × 2 = ${fp32.toFixed(0)} GFLOP/s fp32; int8 (VNNI) 4× that. The clock is the nominal one the VM reports: the cores boost above it, so a share over 100 % means a faster real clock, and every share is an upper bound` };
-}
-
-async function calibrationImages(count: number): Promise<Float32Array> {
-  const files = readdirSync(FRACATLAS).filter((f) => f.endsWith('.jpg')).sort().slice(0, count);
-  const out = new Float32Array(files.length * SIZE * SIZE);
-  for (const [i, f] of files.entries()) out.set(Float32Array.from(await decodeGrey(path.join(FRACATLAS, f), { width: SIZE, height: SIZE }, 'squish'), (v) => v / 65535), i * SIZE * SIZE);
-  return out;
 }
 
 async function session(model: Uint8Array | string, threads: number): Promise<ort.InferenceSession> {
@@ -124,7 +116,7 @@ async function main(): Promise<void> {
   const setup = await peer.request<{ torch: string; torchvision: string; threads: number }>({ cmd: 'setup', threads });
   const notes = [`machine: ${machine}; peer torch ${setup.torch}, torchvision ${setup.torchvision}, ${setup.threads} threads`, `peak: ${peak.note}`];
   console.log(`# inference engines — ${notes.join('; ')}`);
-  const calibration = await calibrationImages(Number(values['calibration-images']));
+  const calibration = await calibrationImages(Number(values['calibration-images']), SIZE);
   const calibrationCount = calibration.length / (SIZE * SIZE);
   const rows: Row[] = [];
   try {

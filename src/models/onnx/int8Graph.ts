@@ -1,7 +1,7 @@
 // Rewrites of an fp32 graph into an equal one (the same function up to float rounding) whose QDQ form ONNX Runtime
 // runs in int8 kernels end to end: norms as depthwise convolutions, a 1×1 convolution and the average pool after it
 // as one strided convolution, and one requantising copy where a max pool feeds concatenations.
-import type { OnnxGraph } from './export.js';
+import { ONNX_INPUT, type OnnxGraph } from './export.js';
 import { attribute, type GraphBuilder } from './graph.js';
 import type { AttributeProto, NodeProto } from './proto.js';
 
@@ -170,7 +170,48 @@ export function concatenationsChained(onnx: OnnxGraph): OnnxGraph {
   return withNodes(onnx, g);
 }
 
+/**
+ * The graph with the first convolution's input channels (the grey image and its inside indicator, concatenated)
+ * padded with zero channels, and zero weights for them, to a multiple of four. ONNX Runtime's fast int8 convolution
+ * (the symmetric-weight kernels, VNNI on this CPU) takes input channels in groups of four; with two it falls back
+ * to an im2col and a general int8 matrix product, which makes DenseNet's 7×7 stem cost as much as several dense
+ * layers.
+ */
+export function inputChannelsPadded(onnx: OnnxGraph): OnnxGraph {
+  if (onnx.inputShape[0] !== 1) return onnx;
+  const nodes = onnx.graph.nodes;
+  const producer = new Map(nodes.flatMap((n) => n.output.map((o) => [o, n] as const)));
+  const readers = readersOf(nodes);
+  const dims = new Map(onnx.graph.initializers.map((t) => [t.name, t.dims.map(Number)]));
+  const conv = nodes.find((n) => {
+    const input = producer.get(n.input[0] as string);
+    const w = dims.get(n.input[1] as string);
+    return n.op_type === 'Conv' && (int(n, 'group') ?? 1) === 1 && w?.length === 4 && (w[1] as number) % 4 !== 0 && input?.op_type === 'Concat' && int(input, 'axis') === 1 && input.input.includes(ONNX_INPUT) && readers.get(n.input[0] as string)?.length === 1;
+  });
+  const weights = conv === undefined ? undefined : onnx.graph.floatValues(conv.input[1] as string);
+  if (conv === undefined || weights === undefined) return onnx;
+  const concat = producer.get(conv.input[0] as string) as NodeProto;
+  const [outC, inC, kh, kw] = dims.get(conv.input[1] as string) as [number, number, number, number];
+  const extra = 4 - (inC % 4);
+  const taps = kh * kw;
+  const padded = new Float32Array(outC * (inC + extra) * taps);
+  for (let o = 0; o < outC; o++) padded.set(weights.subarray(o * inC * taps, (o + 1) * inC * taps), o * (inC + extra) * taps);
+  const g = onnx.graph.derive();
+  for (const node of nodes) {
+    if (node === concat) {
+      const shape = g.node('Shape', [ONNX_INPUT], {}, 'input_shape');
+      const zeros = g.node('Expand', [g.float('zero_channels', new Float32Array(extra), [1, extra, 1, 1]), shape], {}, 'zero_channels_batch');
+      g.nodes.push({ ...node, input: [...node.input, zeros] });
+    } else if (node === conv) {
+      g.nodes.push({ ...node, input: [node.input[0] as string, g.float(`${node.input[1] as string}.padded`, padded, [outC, inC + extra, kh, kw]), ...node.input.slice(2)] });
+    } else {
+      g.nodes.push(node);
+    }
+  }
+  return withNodes(onnx, g);
+}
+
 /** The fp32 graph rewritten for int8 (same function): every rewrite above, values kept float left as they are. */
 export function int8Ready(onnx: OnnxGraph, keepFloat: (value: string) => boolean = inHead): OnnxGraph {
-  return requantiseBeforeConcat(concatenationsChained(poolsIntoConvolutions(normsAsConvolutions(onnx))), keepFloat);
+  return inputChannelsPadded(requantiseBeforeConcat(concatenationsChained(poolsIntoConvolutions(normsAsConvolutions(onnx))), keepFloat));
 }
