@@ -154,9 +154,9 @@ export function concatenationsChained(onnx: OnnxGraph): OnnxGraph {
   const done: NodeProto[] = [];
   let changed = false;
   const out = nodes.map((node) => {
-    if (node.op_type !== 'Concat' || node.input.length < 3) return node;
+    if (node.op_type !== 'Concat') return node;
     let best: NodeProto | undefined;
-    for (const m of done) {
+    for (const m of node.input.length > 2 ? done : []) {
       if (axis(m) === axis(node) && m.input.length >= 2 && m.input.length < node.input.length && m.input.every((i, k) => node.input[k] === i) && m.input.length > (best?.input.length ?? 0)) best = m;
     }
     done.push(node);
