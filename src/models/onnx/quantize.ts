@@ -208,7 +208,8 @@ const VALUE_PRESERVING = new Set(['MaxPool', 'GlobalMaxPool', 'Flatten', 'Reshap
  * A max pool (or a reshape) and its input take their union too, since ONNX Runtime pools in int8 only when input
  * and output share scale and zero point (percentile calibration gives a pool's output another range) — unless the
  * output already belongs to a concatenation's range, which would widen a ReLU output's range below zero and stop
- * the ReLU from fusing into the convolution before it (DenseNet's first pool then stays a float pool).
+ * the ReLU from fusing into the convolution before it (int8Ready puts a requantising one-input Concat between
+ * DenseNet's first pool and its block, so that pool joins its input; a one-input Concat joins nothing).
  */
 function shareRanges(nodes: readonly NodeProto[], ranges: Map<string, Range>): Map<string, Range> {
   const parent = new Map<string, string>();
