@@ -4,6 +4,7 @@
 // CPU path). Batch 1 / 8 / 32; img/s and GFLOP/s against this CPU's peak (cores × clock × AVX-512 FMA width).
 // Run: node dist/bench/infer.js [--models densenet169,resnet50,efficientnet_b0] [--batches 1,8,32] [--rounds N]
 //      [--iters N] [--quick] [--calibration-images N] [--out bench/results/infer.json]
+// Writes the JSON and, unless --quick or --out elsewhere, its section of docs/benchmarks.md.
 // Weights are random (seeded): speed does not depend on their values. int8 is calibrated on FracAtlas images
 // (../shared/datasets/fracatlas-nonhip; Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { Peer, median, writeDocSection } from './lib/results.js';
 const PYTHON = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const PEER_SCRIPT = path.join(ROOT, 'bench/peers/torch_infer.py');
+const DEFAULT_OUT = path.join(ROOT, 'bench/results/infer.json');
 const SIZE = 224;
 const HANDOVER_MS = 100;
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, HANDOVER_MS));
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
       iters: { type: 'string', default: '2' },
       quick: { type: 'boolean', default: false },
       'calibration-images': { type: 'string', default: '32' },
-      out: { type: 'string', default: path.join(ROOT, 'bench/results/infer.json') },
+      out: { type: 'string', default: DEFAULT_OUT },
       'doc-only': { type: 'boolean', default: false },
     },
   });
@@ -195,7 +197,8 @@ async function main(): Promise<void> {
   const result = { rows, notes, quick: values.quick === true };
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`\n${table(result)}`);
-  if (values.quick !== true) writeDocSection('infer', table(result));
+  // A run written elsewhere (--out) is a private one: the docs keep the stored run's table.
+  if (values.quick !== true && path.resolve(out) === DEFAULT_OUT) writeDocSection('infer', table(result));
 }
 
 /** The docs table: per model and batch, every side's img/s, GFLOP/s, share of peak and ratio to the fastest fp32 peer. */
