@@ -8,21 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { buildOnnxGraph, concatenationsChained, createOnnxPredictor, decodeModel, finishOnnx, int8Ready, ONNX_INPUT, quantizeInt8, type OnnxGraph } from '../../src/models/index.js';
-import { fracAtlasGrey, seededClassifier } from './onnxFixtures.js';
+import { buildOnnxGraph, concatenationsChained, decodeModel, finishOnnx, int8Ready, ONNX_INPUT, quantizeInt8, type OnnxGraph } from '../../src/models/index.js';
+import { fracAtlasGrey, onnxLogits, seededClassifier } from './onnxFixtures.js';
 
 const SIZE = 64;
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-onnx-int8-graph-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-async function logits(bytes: Uint8Array, images: Float32Array, count: number): Promise<Float32Array> {
-  const predictor = await createOnnxPredictor(bytes, { threads: 2 });
-  try {
-    return (await predictor.predictBatch(images, count)).logits;
-  } finally {
-    await predictor.dispose();
-  }
-}
 
 /** Largest |a − b| over the largest |a|. */
 function relativeError(a: Float32Array, b: Float32Array): number {
@@ -51,8 +42,8 @@ describe('int8 graph rewrites', () => {
     densenet = buildOnnxGraph(model, { inputSize: SIZE });
     model.dispose();
     const ready = int8Ready(densenet);
-    const expected = await logits(finishOnnx(densenet, undefined), images, 4);
-    const got = await logits(finishOnnx(ready, undefined), images, 4);
+    const expected = await onnxLogits(finishOnnx(densenet, undefined), images, 4);
+    const got = await onnxLogits(finishOnnx(ready, undefined), images, 4);
     assert.ok(relativeError(expected, got) <= 1e-4, `max logit change ${relativeError(expected, got).toExponential(2)}`);
   });
 
@@ -101,8 +92,8 @@ describe('int8 graph rewrites', () => {
     assert.ok((ops['Transpose'] ?? 0) <= 2, `only the layout changes at the ends (${ops['Transpose'] ?? 0} Transpose)`);
     const dequantised = decodeModel(readFileSync(path.join(work, 'densenet121-int8.optimised.onnx'))).graph.node.filter((n) => n.op_type === 'DequantizeLinear').map((n) => n.input[0] as string);
     assert.ok(dequantised.every((t) => /^(body\.relu|inside_batch|zero_channels_batch)\.q$/.test(t)), `only the head's input and the constant input channels are dequantised: ${dequantised.join(', ')}`);
-    const expected = await logits(finishOnnx(densenet, undefined), images, 4);
-    const got = await logits(bytes, images, 4);
+    const expected = await onnxLogits(finishOnnx(densenet, undefined), images, 4);
+    const got = await onnxLogits(bytes, images, 4);
     assert.ok(relativeError(expected, got) <= 0.1, `int8 logits within 0.1 of the largest fp32 logit (${relativeError(expected, got).toFixed(4)})`);
   });
 
