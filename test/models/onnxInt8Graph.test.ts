@@ -3,13 +3,15 @@
 // Runtime runs in int8 kernels end to end (read from the optimised graph ONNX Runtime writes). Images: FracAtlas
 // radiographs (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { buildOnnxGraph, concatenationsChained, decodeModel, finishOnnx, int8Ready, ONNX_INPUT, quantizeInt8, type OnnxGraph } from '../../src/models/index.js';
 import { fracAtlasGrey, onnxLogits, seededClassifier } from './onnxFixtures.js';
+import { needs, PYTHON } from '../helpers/references.js';
 
 const SIZE = 64;
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-onnx-int8-graph-'));
@@ -81,6 +83,7 @@ describe('int8 graph rewrites', () => {
     const calibration = await fracAtlasGrey(8, 0, SIZE);
     const int8 = await quantizeInt8(densenet, calibration, 8, { method: 'percentile' });
     const bytes = finishOnnx(int8, undefined);
+    writeFileSync(path.join(work, 'densenet121-int8.onnx'), bytes);
     const ops = await optimisedOps(bytes, 'densenet121-int8');
     const convs = int8.graph.nodes.filter((n) => n.op_type === 'Conv').length;
     assert.equal(ops['QLinearConv'], convs, 'every convolution is a QLinearConv');
@@ -95,6 +98,11 @@ describe('int8 graph rewrites', () => {
     const expected = await onnxLogits(finishOnnx(densenet, undefined), images, 4);
     const got = await onnxLogits(bytes, images, 4);
     assert.ok(relativeError(expected, got) <= 0.1, `int8 logits within 0.1 of the largest fp32 logit (${relativeError(expected, got).toFixed(4)})`);
+  });
+
+  test('the rewritten DenseNet-121 int8 graph (one-input Concat, padded stem) passes ONNX checker', needs('onnx'), () => {
+    const run = spawnSync(PYTHON, ['-c', 'import sys, onnx\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)', path.join(work, 'densenet121-int8.onnx')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
   });
 
   test('a graph without repeated concatenation inputs is left as it is', () => {
