@@ -1,6 +1,8 @@
 // Rewrites of an fp32 graph into an equal one (the same function up to float rounding) whose QDQ form ONNX Runtime
-// runs in int8 kernels end to end: norms as depthwise convolutions, a 1×1 convolution and the average pool after it
-// as one strided convolution, and one requantising copy where a max pool feeds concatenations.
+// runs in its faster int8 kernels end to end: norms as depthwise convolutions, a 1×1 convolution and the average
+// pool after it as one strided convolution, concatenations chained on the previous one, one requantising copy where
+// a max pool feeds concatenations, and the first convolution's input channels padded to four. The quantiser applies
+// them all (int8Ready) before calibration.
 import { ONNX_INPUT, type OnnxGraph } from './export.js';
 import { attribute, type GraphBuilder } from './graph.js';
 import type { AttributeProto, NodeProto } from './proto.js';
