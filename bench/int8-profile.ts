@@ -75,7 +75,7 @@ function table(result: { profiles: readonly Profile[]; machine: string; load: st
   const lines = [
     '### Where the int8 time goes (`bench/int8-profile.ts`, ONNX Runtime per-node profiles, random seeded weights, 224 px)',
     '',
-    `${result.machine}; ${result.threads} intra-op threads, onnxruntime-node ${ort.env.versions.common}; ${result.runs} profiled runs per graph and batch after two warm-up runs; ${result.load}. fp32 is hipfrac's fp32 export on ONNX Runtime (as fast as the torch.onnx export in \`bench/infer.ts\`); int8 its QDQ export calibrated on 32 FracAtlas images. Kernel times in ms per run, summed by part of the network; × is fp32 over int8.`,
+    `${result.machine}; ${result.threads} intra-op threads, onnxruntime-node ${ort.env.versions.common}; ${result.runs} profiled runs per graph and batch after two warm-up runs; ${result.load}. fp32 is hipfrac's fp32 export on ONNX Runtime (as fast as the torch.onnx export in \`bench/infer.ts\`); int8 its QDQ export calibrated on 32 FracAtlas images. Kernel times in ms per run, summed by part of the network, medians over the runs; × is fp32 over int8.`,
     '',
     'The ceiling is fp32 kernel time over the sum, part by part, of the faster engine\'s time: what a graph mixing the two could reach if converting between them cost nothing.',
   ];

@@ -6,13 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { decodeModel } from '../../src/models/index.js';
+import { median } from './results.js';
 
 type NodeProto = ReturnType<typeof decodeModel>['graph']['node'][number];
 
 export interface NodeTimes {
   /** Median wall time of one run (ONNX Runtime's model_run event), ms. */
   readonly runMs: number;
-  /** Sum of kernel times of one run, ms (mean over the profiled runs). */
+  /** Sum of kernel times of one run, ms; this and the sums by operator and part are medians over the runs. */
   readonly kernelMs: number;
   readonly byOp: Record<string, number>;
   readonly byPart: Record<string, number>;
@@ -86,20 +87,30 @@ export async function profileSession(model: Uint8Array, feeds: Record<string, or
         const nodes = new Map(graph.node.map((n) => [n.name, n]));
         const weightDims = new Map(graph.initializer.map((t) => [t.name, t.dims.map(Number)]));
         const runEvents = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(2);
-        const start = runEvents[0]?.ts ?? Infinity;
-        const byOp: Record<string, number> = {};
-        const byPart: Record<string, number> = {};
+        // Each kernel event belongs to the run whose span holds it; every figure is the median over the runs, so a
+        // run slowed by another process on a shared machine moves it less than a mean.
+        const perRun = runEvents.map(() => ({ op: new Map<string, number>(), part: new Map<string, number>() }));
         for (const e of events) {
-          if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < start) continue;
-          const ms = e.dur / 1000 / runEvents.length;
-          const op = e.args?.op_name ?? 'unknown';
-          byOp[op] = (byOp[op] ?? 0) + ms;
+          if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+          const run = runEvents.findIndex((r) => e.ts >= r.ts && e.ts <= r.ts + r.dur);
+          if (run < 0) continue;
+          const { op, part } = perRun[run] as (typeof perRun)[number];
+          const opName = e.args?.op_name ?? 'unknown';
           const node = nodes.get(e.name.slice(0, -'_kernel_time'.length));
-          const part = node === undefined ? 'other' : partOf(node, weightDims);
-          byPart[part] = (byPart[part] ?? 0) + ms;
+          const partName = node === undefined ? 'other' : partOf(node, weightDims);
+          op.set(opName, (op.get(opName) ?? 0) + e.dur / 1000);
+          part.set(partName, (part.get(partName) ?? 0) + e.dur / 1000);
         }
-        const durations = runEvents.map((e) => e.dur / 1000).sort((a, b) => a - b);
-        return { runMs: durations[durations.length >> 1] as number, kernelMs: Object.values(byOp).reduce((a, b) => a + b, 0), byOp, byPart };
+        const medians = (pick: (r: (typeof perRun)[number]) => Map<string, number>): Record<string, number> => {
+          const keys = new Set(perRun.flatMap((r) => [...pick(r).keys()]));
+          return Object.fromEntries([...keys].map((k) => [k, median(perRun.map((r) => pick(r).get(k) ?? 0))]));
+        };
+        return {
+          runMs: median(runEvents.map((e) => e.dur / 1000)),
+          kernelMs: median(perRun.map((r) => [...r.op.values()].reduce((a, b) => a + b, 0))),
+          byOp: medians((r) => r.op),
+          byPart: medians((r) => r.part),
+        };
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
