@@ -20,6 +20,8 @@ import { profileSession, type NodeTimes } from './lib/ortProfile.js';
 import { REPO_ROOT, loadNote, machineDescription, writeDocSection } from './lib/results.js';
 
 const SIZE = 224;
+const RUNS_PER_TURN = 2;
+const HANDOVER_MS = 100;
 const DEFAULT_OUT = path.join(REPO_ROOT, 'bench/results/int8-profile.json');
 
 interface Profile {
@@ -56,9 +58,14 @@ async function profileModel(name: string, batches: readonly number[], runs: numb
     const feeds = { images: new ort.Tensor('float32', x, [batch, 1, SIZE, SIZE]) };
     const fp32 = await profileSession(fp32Bytes, feeds, threads);
     const int8 = await profileSession(int8Bytes, feeds, threads);
-    for (let r = 0; r < runs; r++) {
-      // Alternate who goes first, so load drifting on a shared machine hits both alike.
-      for (const s of r % 2 === 0 ? [fp32, int8] : [int8, fp32]) await s.run();
+    for (let r = 0; r < runs; r += RUNS_PER_TURN) {
+      // Alternate who goes first, so load drifting on a shared machine hits both alike. Each turn starts with a
+      // pause (the other session's thread pool stops spinning) and an unkept run (its weights back in cache).
+      for (const s of (r / RUNS_PER_TURN) % 2 === 0 ? [fp32, int8] : [int8, fp32]) {
+        await new Promise((resolve) => setTimeout(resolve, HANDOVER_MS));
+        await s.run(false);
+        for (let k = 0; k < Math.min(RUNS_PER_TURN, runs - r); k++) await s.run();
+      }
     }
     const f = await fp32.finish();
     const q = await int8.finish();
@@ -75,7 +82,7 @@ function table(result: { profiles: readonly Profile[]; machine: string; load: st
   const lines = [
     '### Where the int8 time goes (`bench/int8-profile.ts`, ONNX Runtime per-node profiles, random seeded weights, 224 px)',
     '',
-    `${result.machine}; ${result.threads} intra-op threads, onnxruntime-node ${ort.env.versions.common}; ${result.runs} profiled runs per graph and batch after two warm-up runs; ${result.load}. fp32 is hipfrac's fp32 export on ONNX Runtime (as fast as the torch.onnx export in \`bench/infer.ts\`); int8 its QDQ export calibrated on 32 FracAtlas images. Kernel times in ms per run, summed by part of the network, medians over the runs; × is fp32 over int8.`,
+    `${result.machine}; ${result.threads} intra-op threads, onnxruntime-node ${ort.env.versions.common}; ${result.runs} profiled runs per graph and batch, two at a turn, each turn after a 100 ms pause and an unprofiled run; ${result.load}. fp32 is hipfrac's fp32 export on ONNX Runtime (as fast as the torch.onnx export in \`bench/infer.ts\`); int8 its QDQ export calibrated on 32 FracAtlas images. Kernel times in ms per run, summed by part of the network, medians over the runs; × is fp32 over int8.`,
     '',
     'The ceiling is fp32 kernel time over the sum, part by part, of the faster engine\'s time: what a graph mixing the two could reach if converting between them cost nothing.',
   ];

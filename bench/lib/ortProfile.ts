@@ -60,9 +60,10 @@ export function partOf(node: NodeProto, weightDims: ReadonlyMap<string, readonly
 
 /**
  * A profiling session on `model` after two warm-up runs on `feeds`: `run` runs it once more (callers interleave
- * several sessions), `finish` reads the trace of every run after the warm-up and releases the session.
+ * several sessions; `keep` false leaves the run out of the figures), `finish` reads the trace of the kept runs and
+ * releases the session.
  */
-export async function profileSession(model: Uint8Array, feeds: Record<string, ort.Tensor>, threads: number): Promise<{ run: () => Promise<void>; finish: () => Promise<NodeTimes> }> {
+export async function profileSession(model: Uint8Array, feeds: Record<string, ort.Tensor>, threads: number): Promise<{ run: (keep?: boolean) => Promise<void>; finish: () => Promise<NodeTimes> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-ort-profile-'));
   const optimised = path.join(dir, 'optimised.onnx');
   const session = await ort.InferenceSession.create(model, {
@@ -70,23 +71,24 @@ export async function profileSession(model: Uint8Array, feeds: Record<string, or
     enableProfiling: true, profileFilePrefix: path.join(dir, 'trace'), optimizedModelFilePath: optimised, logSeverityLevel: 3,
   });
   for (let i = 0; i < 2; i++) await session.run(feeds);
-  let done = 0;
+  // Which runs after the two warm-up runs count (a caller's own warm-up run after switching sessions does not).
+  const kept: boolean[] = [];
   return {
-    run: async () => {
+    run: async (keep = true) => {
       await session.run(feeds);
-      done++;
+      kept.push(keep);
     },
     finish: async () => {
       try {
         session.endProfiling();
         await session.release();
         const trace = readdirSync(dir).find((f) => f.startsWith('trace'));
-        if (trace === undefined || done < 1) throw new Error(`ONNX Runtime wrote no profile in ${dir}`);
+        if (trace === undefined || !kept.includes(true)) throw new Error(`ONNX Runtime wrote no profile in ${dir}`);
         const events = JSON.parse(readFileSync(path.join(dir, trace), 'utf8')) as TraceEvent[];
         const graph = decodeModel(readFileSync(optimised)).graph;
         const nodes = new Map(graph.node.map((n) => [n.name, n]));
         const weightDims = new Map(graph.initializer.map((t) => [t.name, t.dims.map(Number)]));
-        const runEvents = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(2);
+        const runEvents = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(2).filter((_, i) => kept[i] === true);
         // Each kernel event belongs to the run whose span holds it; every figure is the median over the runs, so a
         // run slowed by another process on a shared machine moves it less than a mean.
         const perRun = runEvents.map(() => ({ op: new Map<string, number>(), part: new Map<string, number>() }));
