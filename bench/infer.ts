@@ -4,25 +4,26 @@
 // CPU path). Batch 1 / 8 / 32; img/s and GFLOP/s against this CPU's peak (cores × clock × AVX-512 FMA width).
 // Run: node dist/bench/infer.js [--models densenet169,resnet50,efficientnet_b0] [--batches 1,8,32] [--rounds N]
 //      [--iters N] [--quick] [--calibration-images N] [--out bench/results/infer.json]
+// Writes the JSON and, unless --quick or --out elsewhere, its section of docs/benchmarks.md.
 // Weights are random (seeded): speed does not depend on their values. int8 is calibrated on FracAtlas images
 // (../shared/datasets/fracatlas-nonhip; Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0).
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { decodeGrey } from '../src/data/index.js';
 import { saveSafetensors } from '../src/nn/index.js';
 import { buildOnnxGraph, createClassifier, finishOnnx, optimizeForInference, quantizeInt8, type Classifier } from '../src/models/index.js';
 import { buildInfo, getNumThreads, inferenceMode, manualSeed, noGrad, rand, tensor, tidy } from '../src/torch/index.js';
 import { forwardFlops } from './lib/flops.js';
+import { calibrationImages } from './lib/calibration.js';
 import { int8ConvShare } from './lib/int8Share.js';
 import { Peer, median, writeDocSection } from './lib/results.js';
 
 const PYTHON = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const PEER_SCRIPT = path.join(ROOT, 'bench/peers/torch_infer.py');
-const FRACATLAS = path.resolve(ROOT, '..', 'shared', 'datasets', 'fracatlas-nonhip', 'images');
+const DEFAULT_OUT = path.join(ROOT, 'bench/results/infer.json');
 const SIZE = 224;
 const HANDOVER_MS = 100;
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, HANDOVER_MS));
@@ -62,13 +63,6 @@ function cpuPeak(): { fp32: number; int8: number; clockGhz: number; note: string
   return { fp32, int8: 4 * fp32, clockGhz: mhz / 1000, note: `${cores} cores × ${(mhz / 1000).toFixed(2)} GHz (/proc/cpuinfo) × 2 AVX-512 FMA pipes × 16 fp32 lanes × 2 = ${fp32.toFixed(0)} GFLOP/s fp32; int8 (VNNI) 4× that. The clock is the nominal one the VM reports: the cores boost above it, so a share over 100 % means a faster real clock, and every share is an upper bound` };
 }
 
-async function calibrationImages(count: number): Promise<Float32Array> {
-  const files = readdirSync(FRACATLAS).filter((f) => f.endsWith('.jpg')).sort().slice(0, count);
-  const out = new Float32Array(files.length * SIZE * SIZE);
-  for (const [i, f] of files.entries()) out.set(Float32Array.from(await decodeGrey(path.join(FRACATLAS, f), { width: SIZE, height: SIZE }, 'squish'), (v) => v / 65535), i * SIZE * SIZE);
-  return out;
-}
-
 async function session(model: Uint8Array | string, threads: number): Promise<ort.InferenceSession> {
   const bytes = typeof model === 'string' ? readFileSync(model) : model;
   return ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
@@ -102,7 +96,7 @@ async function main(): Promise<void> {
       iters: { type: 'string', default: '2' },
       quick: { type: 'boolean', default: false },
       'calibration-images': { type: 'string', default: '32' },
-      out: { type: 'string', default: path.join(ROOT, 'bench/results/infer.json') },
+      out: { type: 'string', default: DEFAULT_OUT },
       'doc-only': { type: 'boolean', default: false },
     },
   });
@@ -124,7 +118,7 @@ async function main(): Promise<void> {
   const setup = await peer.request<{ torch: string; torchvision: string; threads: number }>({ cmd: 'setup', threads });
   const notes = [`machine: ${machine}; peer torch ${setup.torch}, torchvision ${setup.torchvision}, ${setup.threads} threads`, `peak: ${peak.note}`];
   console.log(`# inference engines — ${notes.join('; ')}`);
-  const calibration = await calibrationImages(Number(values['calibration-images']));
+  const calibration = await calibrationImages(Number(values['calibration-images']), SIZE);
   const calibrationCount = calibration.length / (SIZE * SIZE);
   const rows: Row[] = [];
   try {
@@ -203,7 +197,8 @@ async function main(): Promise<void> {
   const result = { rows, notes, quick: values.quick === true };
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`\n${table(result)}`);
-  if (values.quick !== true) writeDocSection('infer', table(result));
+  // A run written elsewhere (--out) is a private one: the docs keep the stored run's table.
+  if (values.quick !== true && path.resolve(out) === DEFAULT_OUT) writeDocSection('infer', table(result));
 }
 
 /** The docs table: per model and batch, every side's img/s, GFLOP/s, share of peak and ratio to the fastest fp32 peer. */

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { DataType, decodeModel, encodeModel, normsAsConvolutions, type OnnxGraph } from '../../src/models/index.js';
+import { DataType, decodeModel, encodeModel, int8Ready, type OnnxGraph } from '../../src/models/index.js';
 
 export interface Int8Share {
   /** Share of the convolution multiply-adds in QLinearConv / ConvInteger nodes. */
@@ -19,7 +19,7 @@ export interface Int8Share {
 
 /** Multiply-adds per convolution of the fp32 graph, by weight name. */
 async function convMacs(fp32: OnnxGraph, size: number): Promise<Map<string, number>> {
-  const g = normsAsConvolutions(fp32).model.graph;
+  const g = int8Ready(fp32).model.graph;
   const convs = g.node.filter((n) => n.op_type === 'Conv');
   const model = { ...fp32.model, graph: { ...g, output: [...g.output, ...convs.map((n) => ({ name: n.output[0] as string, type: { tensor_type: { elem_type: DataType.FLOAT } } }))] } };
   const session = await ort.InferenceSession.create(encodeModel(model), { graphOptimizationLevel: 'disabled' });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readdirSync } from 'node:fs';
 import { decodeGrey } from '../../src/data/index.js';
 import { BatchNorm1d, BatchNorm2d, type Module } from '../../src/nn/index.js';
-import { createClassifier, type Classifier } from '../../src/models/index.js';
+import { createClassifier, createOnnxPredictor, type Classifier } from '../../src/models/index.js';
 import { manualSeed, noGrad, rand } from '../../src/torch/index.js';
 
 export const FRACATLAS_IMAGES = path.join(process.cwd(), '..', 'shared', 'datasets', 'fracatlas-nonhip', 'images');
@@ -39,4 +39,14 @@ export function seededClassifier(name: string, seed: number): Classifier {
   const model = createClassifier(name, { head: 'fastai', weights: null });
   spreadRunningVariances(model);
   return model.eval();
+}
+
+/** The logits ONNX Runtime computes for `count` images with the graph `bytes` (2 threads). */
+export async function onnxLogits(bytes: Uint8Array, images: Float32Array, count: number): Promise<Float32Array> {
+  const predictor = await createOnnxPredictor(bytes, { threads: 2 });
+  try {
+    return (await predictor.predictBatch(images, count)).logits;
+  } finally {
+    await predictor.dispose();
+  }
 }

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { buildOnnxGraph, createClassifier, createOnnxPredictor, decodeModel, finishOnnx, normsAsConvolutions, quantizeInt8, writeOnnxFile, type CalibrationMethod, type OnnxGraph } from '../../src/models/index.js';
+import { buildOnnxGraph, createClassifier, decodeModel, finishOnnx, normsAsConvolutions, quantizeInt8, writeOnnxFile, type CalibrationMethod, type OnnxGraph } from '../../src/models/index.js';
 import { manualSeed } from '../../src/torch/index.js';
-import { fracAtlasGrey, seededClassifier, spreadRunningVariances } from './onnxFixtures.js';
+import { fracAtlasGrey, onnxLogits, seededClassifier, spreadRunningVariances } from './onnxFixtures.js';
 import { needs, PYTHON } from '../helpers/references.js';
 
 const SIZE = 64;
@@ -18,15 +18,6 @@ const SIZE = 64;
 const INT8_TOLERANCE = 0.1;
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-onnx-int8-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-async function logits(bytes: Uint8Array, images: Float32Array, count: number): Promise<Float32Array> {
-  const predictor = await createOnnxPredictor(bytes, { threads: 2 });
-  try {
-    return (await predictor.predictBatch(images, count)).logits;
-  } finally {
-    await predictor.dispose();
-  }
-}
 
 describe('int8 QDQ quantisation', () => {
   let fp32: OnnxGraph;
@@ -43,7 +34,7 @@ describe('int8 QDQ quantisation', () => {
     model.dispose();
     calibration = await fracAtlasGrey(8, 0, SIZE);
     evaluation = await fracAtlasGrey(8, 8, SIZE);
-    reference = await logits(finishOnnx(fp32, undefined), evaluation, 8);
+    reference = await onnxLogits(finishOnnx(fp32, undefined), evaluation, 8);
   });
 
   for (const method of ['minmax', 'percentile', 'entropy'] as CalibrationMethod[]) {
@@ -51,7 +42,7 @@ describe('int8 QDQ quantisation', () => {
       const int8 = await quantizeInt8(fp32, calibration, 8, { method });
       const bytes = finishOnnx(int8, undefined);
       writeOnnxFile(path.join(work, `${method}.onnx`), bytes);
-      const got = await logits(bytes, evaluation, 8);
+      const got = await onnxLogits(bytes, evaluation, 8);
       const scale = Math.max(...reference.map(Math.abs));
       const worst = Math.max(...reference.map((v, i) => Math.abs(v - (got[i] as number)))) / scale;
       assert.ok(worst <= INT8_TOLERANCE, `${method}: max logit error ${worst.toFixed(4)} of the largest logit`);
@@ -77,8 +68,8 @@ describe('int8 QDQ quantisation', () => {
     const asConv = normsAsConvolutions(graph);
     assert.equal(asConv.graph.nodes.filter((n) => n.op_type === 'BatchNormalization').length, 0);
     assert.equal(asConv.graph.nodes.length, graph.graph.nodes.length);
-    const expected = await logits(finishOnnx(graph, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
-    const got = await logits(finishOnnx(asConv, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
+    const expected = await onnxLogits(finishOnnx(graph, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
+    const got = await onnxLogits(finishOnnx(asConv, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
     const scale = Math.max(...expected.map(Math.abs));
     assert.ok(Math.max(...expected.map((v, i) => Math.abs(v - (got[i] as number)))) / scale <= 1e-4);
     const int8 = await quantizeInt8(graph, calibration, 8, { method: 'percentile' });
@@ -86,7 +77,7 @@ describe('int8 QDQ quantisation', () => {
     assert.ok(!ops.includes('BatchNormalization'));
     const weights = int8.facts.quantization?.['quantisedWeights'] as number;
     assert.equal(weights, ops.filter((o) => o === 'Conv').length, 'every convolution (the former norms too) has int8 weights');
-    const q = await logits(finishOnnx(int8, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
+    const q = await onnxLogits(finishOnnx(int8, undefined), evaluation.subarray(0, 4 * SIZE * SIZE), 4);
     const worst = Math.max(...expected.map((v, i) => Math.abs(v - (q[i] as number)))) / scale;
     assert.ok(worst <= INT8_TOLERANCE, `max logit error ${worst.toFixed(4)} of the largest logit`);
   });

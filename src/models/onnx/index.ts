@@ -7,6 +7,7 @@ export type { OnnxPredictor, OnnxPredictorOptions, OnnxPrediction } from './runt
 export { decodeModel, encodeModel, DataType } from './proto.js';
 export { tritonConfig, writeTritonRepository } from './triton.js';
 export type { TritonOptions } from './triton.js';
-export { quantizeInt8, calibrate, activationsToQuantise, normsAsConvolutions } from './quantize.js';
+export { quantizeInt8, calibrate, activationsToQuantise } from './quantize.js';
+export { concatenationsChained, inputChannelsPadded, int8Ready, normsAsConvolutions, poolsIntoConvolutions, requantiseBeforeConcat } from './int8Graph.js';
 export type { CalibrationMethod, QuantizeOptions } from './quantize.js';
 export { openCheckpointOnnx, CHECKPOINT_ONNX } from './checkpoint.js';

@@ -4,7 +4,8 @@
 import ort from 'onnxruntime-node';
 import { HipfracError } from '../../util/index.js';
 import { ONNX_INPUT, ONNX_OUTPUT, type OnnxGraph } from './export.js';
-import { attribute, type GraphBuilder } from './graph.js';
+import type { GraphBuilder } from './graph.js';
+import { inHead, int8Ready } from './int8Graph.js';
 import { DataType, encodeModel, type NodeProto } from './proto.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
@@ -24,8 +25,6 @@ export interface QuantizeOptions {
    */
   readonly keepFloat?: (value: string) => boolean;
 }
-
-const inHead = (value: string): boolean => value.startsWith('head.');
 
 // Operators whose inputs and outputs are quantised: ONNX Runtime has int8 kernels for them in QDQ form.
 const QUANTISED_OPS = new Set(['Conv', 'Gemm', 'Add', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Relu', 'Mul', 'Sigmoid', 'Flatten']);
@@ -209,7 +208,8 @@ const VALUE_PRESERVING = new Set(['MaxPool', 'GlobalMaxPool', 'Flatten', 'Reshap
  * A max pool (or a reshape) and its input take their union too, since ONNX Runtime pools in int8 only when input
  * and output share scale and zero point (percentile calibration gives a pool's output another range) — unless the
  * output already belongs to a concatenation's range, which would widen a ReLU output's range below zero and stop
- * the ReLU from fusing into the convolution before it (DenseNet's first pool then stays a float pool).
+ * the ReLU from fusing into the convolution before it (int8Ready puts a requantising one-input Concat between
+ * DenseNet's first pool and its block, so that pool joins its input; a one-input Concat joins nothing).
  */
 function shareRanges(nodes: readonly NodeProto[], ranges: Map<string, Range>): Map<string, Range> {
   const parent = new Map<string, string>();
@@ -227,7 +227,7 @@ function shareRanges(nodes: readonly NodeProto[], ranges: Map<string, Range>): M
   };
   const quantised = (n: NodeProto): boolean => ranges.has(n.output[0] as string);
   const concatenated = new Set<string>();
-  for (const n of nodes.filter((x) => x.op_type === 'Concat' && quantised(x))) {
+  for (const n of nodes.filter((x) => x.op_type === 'Concat' && x.input.length > 1 && quantised(x))) {
     join(n);
     for (const t of [...n.input, ...n.output]) concatenated.add(t);
   }
@@ -241,47 +241,14 @@ function shareRanges(nodes: readonly NodeProto[], ranges: Map<string, Range>): M
 }
 
 /**
- * The graph with each BatchNormalization (one not folded into a convolution: DenseNet's pre-activation norms) written
- * as the depthwise 1×1 convolution it is, x·γ/√(σ²+ε) + (β − μ·γ/√(σ²+ε)) per channel. ONNX Runtime has no int8
- * BatchNormalization; as a convolution it runs as QLinearConv like its neighbours instead of leaving a float island
- * (dequantise, normalise, quantise and two layout transposes) before every dense layer.
- */
-export function normsAsConvolutions(onnx: OnnxGraph): OnnxGraph {
-  if (!onnx.graph.nodes.some((n) => n.op_type === 'BatchNormalization')) return onnx;
-  const g = onnx.graph.derive();
-  for (const node of onnx.graph.nodes) {
-    const [x, gamma, beta, mean, variance] = node.input.map((i) => (i === '' ? undefined : onnx.graph.floatValues(i)));
-    if (node.op_type !== 'BatchNormalization' || x !== undefined || gamma === undefined || beta === undefined || mean === undefined || variance === undefined) {
-      g.nodes.push(node);
-      continue;
-    }
-    const eps = node.attribute.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
-    const channels = gamma.length;
-    const scale = new Float32Array(channels);
-    const shift = new Float32Array(channels);
-    for (let c = 0; c < channels; c++) {
-      const s = (gamma[c] as number) / Math.sqrt((variance[c] as number) + eps);
-      scale[c] = s;
-      shift[c] = (beta[c] as number) - (mean[c] as number) * s;
-    }
-    const name = node.output[0] as string;
-    const w = g.float(`${name}.dw_weight`, scale, [channels, 1, 1, 1]);
-    const b = g.float(`${name}.dw_bias`, shift, [channels]);
-    g.nodes.push({ name: `${name}:Conv`, op_type: 'Conv', input: [node.input[0] as string, w, b], output: [name], attribute: [attribute('kernel_shape', [1, 1]), attribute('group', channels)] });
-  }
-  g.pruneInitializers();
-  return { ...onnx, graph: g, model: { ...onnx.model, graph: { ...onnx.model.graph, node: g.nodes, initializer: g.initializers } } };
-}
-
-/**
  * The int8 QDQ form of an fp32 graph from buildOnnxGraph, calibrated on `count` images ([N, 1, S, S] in [0, 1]).
  * `onnx` is left unchanged.
  */
 export async function quantizeInt8(fp32: OnnxGraph, images: Float32Array, count: number, options: QuantizeOptions = {}): Promise<OnnxGraph> {
-  const onnx = normsAsConvolutions(fp32);
+  const keepFloat = options.keepFloat ?? inHead;
+  const onnx = int8Ready(fp32, keepFloat);
   const method = options.method ?? 'percentile';
   const nodes = onnx.graph.nodes;
-  const keepFloat = options.keepFloat ?? inHead;
   const tensors = activationsToQuantise(nodes, keepFloat);
   const ranges = shareRanges(nodes, await calibrate(onnx, images, count, tensors, options));
   const g: GraphBuilder = onnx.graph.derive();
