@@ -17,12 +17,14 @@ const int = (node: NodeProto, name: string): number | undefined => {
 };
 const all = (values: readonly number[] | undefined, v: number): boolean => values === undefined || values.every((x) => x === v);
 
-function withNodes(onnx: OnnxGraph, g: GraphBuilder): OnnxGraph {
+/** `onnx` with the nodes and initialisers of `g` (unused initialisers pruned). */
+export function withNodes(onnx: OnnxGraph, g: GraphBuilder): OnnxGraph {
   g.pruneInitializers();
   return { ...onnx, graph: g, model: { ...onnx.model, graph: { ...onnx.model.graph, node: g.nodes, initializer: g.initializers } } };
 }
 
-function readersOf(nodes: readonly NodeProto[]): Map<string, NodeProto[]> {
+/** The nodes that read each value. */
+export function readersOf(nodes: readonly NodeProto[]): Map<string, NodeProto[]> {
   const readers = new Map<string, NodeProto[]>();
   for (const n of nodes) for (const i of n.input) readers.set(i, [...(readers.get(i) ?? []), n]);
   return readers;

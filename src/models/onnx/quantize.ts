@@ -5,7 +5,7 @@ import ort from 'onnxruntime-node';
 import { HipfracError } from '../../util/index.js';
 import { ONNX_INPUT, ONNX_OUTPUT, type OnnxGraph } from './export.js';
 import type { GraphBuilder } from './graph.js';
-import { inHead, int8Ready } from './int8Graph.js';
+import { inHead, int8Ready, readersOf, withNodes } from './int8Graph.js';
 import { DataType, encodeModel, type NodeProto } from './proto.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
@@ -37,8 +37,7 @@ interface Range {
 
 /** Activations to quantise: outputs of or inputs to quantised ops, except a tensor only a Relu reads (its output is quantised). */
 export function activationsToQuantise(nodes: readonly NodeProto[], keepFloat: (value: string) => boolean = inHead): string[] {
-  const consumers = new Map<string, NodeProto[]>();
-  for (const n of nodes) for (const i of n.input) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const consumers = readersOf(nodes);
   const out: string[] = [];
   for (const n of nodes) {
     for (const t of n.output) {
@@ -295,11 +294,8 @@ export async function quantizeInt8(fp32: OnnxGraph, images: Float32Array, count:
       renamed.set(t, g.node('DequantizeLinear', [q, p.scaleName, p.zeroName], {}, `${t}.dq`));
     }
   }
-  g.pruneInitializers();
   return {
-    graph: g,
-    model: { ...onnx.model, graph: { ...onnx.model.graph, node: g.nodes, initializer: g.initializers } },
-    inputShape: onnx.inputShape,
+    ...withNodes(onnx, g),
     facts: {
       ...onnx.facts,
       precision: 'int8',
