@@ -41,6 +41,9 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
   const model = readServingModel(config.modelDir);
   const dataDir = path.resolve(config.dataDir);
   const { store, blobs } = openStore(dataDir, { minFreeBytes: config.minFreeBytes, migrations: REVIEW_MIGRATIONS });
+  const ingest = new Ingest(store, blobs, logger, { maxObjectBytes: config.maxObjectBytes });
+  const unconfirmed = await ingest.recoverUnconfirmed();
+  if (unconfirmed.confirmed + unconfirmed.forgotten > 0) logger.info(unconfirmed, 'checked instances the last run was still flushing');
   const recovered = store.recoverJobs();
   if (recovered > 0) logger.info({ jobs: recovered }, 'recovered jobs left by the last run');
   const started = Date.now();
@@ -53,7 +56,6 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
     return { received: c.instancesReceived, skipped: c.instancesSkipped, quarantined: c.instancesQuarantined };
   }, 'status');
 
-  const ingest = new Ingest(store, blobs, logger, { maxObjectBytes: config.maxObjectBytes });
   const pool = new InferencePool(store, model, logger, metrics, { workers: config.workers, batchSize: config.batchSize, nice: config.workerNice, dataDir, heatmaps: config.heatmaps, engine: config.engine });
   ingest.onIngest((outcome) => {
     metrics.inc('hipfrac_instances_received_total', 'Objects received, by outcome', { outcome: outcome.kind === 'refused' ? `refused-${outcome.code}` : outcome.kind });

@@ -2,7 +2,7 @@
 // each in its own savepoint — every one is kept with its job, and one whose record fails is refused alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -39,15 +39,15 @@ test('objects arriving together share one durable commit; a record that fails is
     return recordInstance(instance);
   };
   // The files of all six are written before any is recorded (as when six associations deliver at once).
-  const put = blobs.put.bind(blobs);
+  const stage = blobs.stage.bind(blobs);
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let waiting = 0;
-  blobs.put = async (bytes, kind, extension) => {
-    const stored = await put(bytes, kind, extension);
+  blobs.stage = async (bytes, kind, extension) => {
+    const staged = await stage(bytes, kind, extension);
     if (++waiting === 6) release();
     await gate;
-    return stored;
+    return staged;
   };
   const outcomes = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => ingest.accept(image(n), 'ae:TEST')));
   assert.deepEqual(outcomes.map((o) => o.kind), ['stored', 'stored', 'refused', 'stored', 'stored', 'stored']);
@@ -57,4 +57,81 @@ test('objects arriving together share one durable commit; a record that fails is
   assert.equal(store.getInstance('2.25.5003'), undefined, 'nothing of the failed record is kept');
   assert.equal(store.queueDepth(), 5);
   assert.equal(store.auditLog(50).filter((a) => a.action === 'receive').length, 5, 'one audit line per kept object, none for the refused one');
+});
+
+function quietIngest(dir: string) {
+  const { store, blobs } = openStore(dir, { minFreeBytes: 0 });
+  const ingest = new Ingest(store, blobs, createServeLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), { maxObjectBytes: 1 << 20 });
+  return { store, blobs, ingest };
+}
+
+test('a file whose flush fails after its row committed: the row is taken back, the sender hears a failure, a re-send is kept', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { store, blobs, ingest } = quietIngest(dir);
+  t.after(() => store.close());
+  const stage = blobs.stage.bind(blobs);
+  let failNext = true;
+  blobs.stage = async (bytes, kind, extension) => {
+    const staged = await stage(bytes, kind, extension);
+    if (!failNext) return staged;
+    failNext = false;
+    await staged.durable;
+    // The row is committed by the time the flush reports its failure (the two run side by side).
+    return { blob: staged.blob, durable: new Promise<void>((_resolve, reject) => setTimeout(() => reject(new Error('EIO: simulated flush failure')), 50)) };
+  };
+  const first = await ingest.accept(image(7), 'ae:TEST');
+  assert.equal(first.kind, 'refused');
+  assert.equal(first.kind === 'refused' && first.code, 'store-failed');
+  assert.equal(store.getInstance('2.25.5007'), undefined, 'the committed row is taken back');
+  assert.equal(store.getStudy('2.25.601'), undefined, 'and its study, which had nothing else');
+  assert.equal(store.queueDepth(), 0);
+  assert.ok(store.auditLog(10).some((a) => a.action === 'receive-undone'));
+  const again = await ingest.accept(image(7), 'ae:TEST');
+  assert.equal(again.kind, 'stored', 'the re-send is stored, not taken for a duplicate');
+  assert.equal(store.queueDepth(), 1);
+});
+
+test('the same instance on two associations at once: one stored, the other answered after it as a duplicate', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { store, ingest } = quietIngest(dir);
+  t.after(() => store.close());
+  const outcomes = await Promise.all([ingest.accept(image(8), 'ae:A'), ingest.accept(image(8), 'ae:B')]);
+  assert.deepEqual(outcomes.map((o) => o.kind), ['stored', 'duplicate']);
+  assert.equal(store.queueDepth(), 1);
+});
+
+test('after a crash: an unconfirmed instance with its whole file is queued, one whose file a power cut cut short is forgotten', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { store, blobs, ingest } = quietIngest(dir);
+  t.after(() => store.close());
+  // The state a crash leaves between the row's commit and the end of the file's flush.
+  const record = async (n: number) => {
+    const bytes = image(n);
+    const { blob, durable } = await blobs.stage(bytes);
+    await durable;
+    const id = { sopInstanceUid: `2.25.500${n}`, studyInstanceUid: `2.25.60${n % 2}` };
+    store.recordInstance({
+      sopInstanceUid: id.sopInstanceUid, sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', studyInstanceUid: id.studyInstanceUid, seriesInstanceUid: '2.25.70',
+      transferSyntaxUid: '1.2.840.10008.1.2.1', sha256: blob.sha256, file: blob.file, bytes: blob.bytes, status: 'stored', reason: '', source: 'ae:TEST',
+      context: { studyInstanceUid: id.studyInstanceUid, patientId: 'PID-9', patientName: 'Doe^John', accessionNumber: '', studyDate: '' },
+    }, { confirmed: false });
+    return blob.file;
+  };
+  await record(1);
+  const cut = await record(2);
+  writeFileSync(blobs.absolute(cut), Buffer.alloc(64));
+  assert.equal(store.queueDepth(), 2, "both jobs wait in 'received'");
+  assert.equal(store.claimJobs(10).length, 0, 'nothing runs an unconfirmed instance');
+  assert.deepEqual(store.unconfirmedInstances().map((i) => i.sopInstanceUid), ['2.25.5001', '2.25.5002']);
+  assert.deepEqual(await ingest.recoverUnconfirmed(), { confirmed: 1, forgotten: 1 });
+  assert.equal(store.jobsOfStudy('2.25.601')[0]?.state, 'queued');
+  assert.equal(store.getInstance('2.25.5002'), undefined);
+  assert.equal(store.getStudy('2.25.600'), undefined);
+  assert.deepEqual(store.unconfirmedInstances(), []);
+  // The sender, never told Success, sends it again: stored over the remnant.
+  assert.equal((await ingest.accept(image(2), 'ae:TEST')).kind, 'stored');
+  assert.ok(await blobs.holds(cut, store.getInstance('2.25.5002')?.sha256 ?? ''));
 });

@@ -6,6 +6,7 @@ import dimse from 'dcmjs-dimse';
 import type { Logger } from 'pino';
 import { part10FromEncodedDataset, TRANSFER_SYNTAXES } from '../../dicom/index.js';
 import { cStoreStatusOf, type Ingest } from './ingest.js';
+import { responseCommandPdu } from './responsePdu.js';
 
 const { Scp, Dataset, constants, responses } = dimse;
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason, Status } = constants;
@@ -55,6 +56,16 @@ class BoundedSink extends Writable {
     return this.received > this.limit;
   }
 }
+
+/** What dcmjs-dimse's network layer sends a DIMSE message with (not in its type declarations). */
+interface PduSender {
+  _sendPDataTF(command: DimseCommand, contextId: number, maxPduLength: number): void;
+}
+interface DimseCommand {
+  getDataset(): unknown;
+  getCommandDataset(): { getElements(): Record<string, unknown> };
+}
+const sendGeneral = (Scp.prototype as unknown as PduSender)._sendPDataTF;
 
 interface PendingStore {
   readonly sink: BoundedSink;
@@ -183,6 +194,18 @@ export class DicomNode {
           (outcome) => respond(cStoreStatusOf(outcome)),
           () => respond(0x0110),
         );
+      }
+
+      /** Responses without data set go out as one PDU encoded in place (responsePdu.ts); anything else the general way. */
+      _sendPDataTF(command: DimseCommand, contextId: number, maxPduLength: number): void {
+        const pdu = command.getDataset() === undefined ? responseCommandPdu(contextId, command.getCommandDataset().getElements()) : undefined;
+        if (pdu === undefined) {
+          sendGeneral.call(this, command, contextId, maxPduLength);
+          return;
+        }
+        const self = this as unknown as { socket: net.Socket; statistics: { addBytesSent(n: number): void } };
+        self.socket.write(pdu);
+        self.statistics.addBytesSent(pdu.length);
       }
 
       override abort(): void {

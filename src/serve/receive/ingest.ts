@@ -1,5 +1,5 @@
 // The one way an object enters the node (C-STORE and STOW-RS alike): read its identity, keep its bytes by
-// content with fsync, record it (and queue an image) in one transaction — and only then report success.
+// content with fsync, record it (and queue an image) durably — and only then report success.
 import type { Logger } from 'pino';
 import { nonImageReason, readDicomIdentity, transferSyntax, type DicomIdentity } from '../../dicom/index.js';
 import { HipfracError } from '../../util/index.js';
@@ -49,6 +49,8 @@ interface PendingCommit {
 export class Ingest {
   readonly #listeners: IngestListener[] = [];
   #pending: PendingCommit[] = [];
+  /** Receives under way by SOP Instance UID. */
+  readonly #inFlight = new Map<string, Promise<IngestOutcome>>();
 
   constructor(
     private readonly store: SqliteStore,
@@ -82,6 +84,19 @@ export class Ingest {
       this.#emit(outcome, undefined);
       return outcome;
     }
+    // The same instance arriving on two associations at once: the second is answered after the first is settled.
+    const earlier = this.#inFlight.get(id.sopInstanceUid);
+    if (earlier !== undefined) await earlier;
+    const receiving = this.#keep(id, part10, source);
+    this.#inFlight.set(id.sopInstanceUid, receiving);
+    try {
+      return await receiving;
+    } finally {
+      if (this.#inFlight.get(id.sopInstanceUid) === receiving) this.#inFlight.delete(id.sopInstanceUid);
+    }
+  }
+
+  async #keep(id: DicomIdentity, part10: Uint8Array, source: string): Promise<IngestOutcome> {
     const known = this.store.getInstance(id.sopInstanceUid);
     const studyKey = this.store.studyKey(id.studyInstanceUid);
     if (known !== undefined) {
@@ -93,27 +108,72 @@ export class Ingest {
       return outcome;
     }
     const skipReason = nonImageReason(id.sopClassUid) ?? (id.hasPixelData ? undefined : 'no pixel data') ?? (transferSyntax(id.transferSyntaxUid) === undefined ? 'transfer syntax not decodable' : undefined);
+    const status = skipReason === undefined ? 'stored' : 'skipped';
+    let recorded = false;
     try {
-      const blob = await this.blobs.put(part10);
-      const status = skipReason === undefined ? 'stored' : 'skipped';
-      // The instance, its job and its audit line are committed durably before the sender hears Success.
-      const r = await this.#commit(() => {
-        const recorded = this.store.recordInstance(this.#newInstance(id, blob, status, skipReason ?? '', source));
+      const { blob, durable } = await this.blobs.stage(part10);
+      // An image's row commits while its file is flushed, its job held at `received` (never run; checked again after
+      // a crash) until both are on disk: the two disk flushes overlap. A skipped object has no job to hold, so its
+      // row waits for its file. The sender hears Success only after both.
+      if (skipReason !== undefined) await durable;
+      const committed = this.#commit(() => {
+        const r = this.store.recordInstance(this.#newInstance(id, blob, status, skipReason ?? '', source), { confirmed: false });
         this.store.audit(source, 'receive', studyKey, status === 'stored' ? 'image stored and queued' : `skipped: ${skipReason}`);
-        return recorded;
+        return r;
+      }).then((r) => {
+        recorded = r.isNew;
+        return r;
       });
+      const [flushed, record] = await Promise.allSettled([durable, committed]);
+      if (record.status === 'rejected') throw record.reason;
+      if (flushed.status === 'rejected') throw flushed.reason;
+      const job = this.store.confirmInstance(id.sopInstanceUid);
       const outcome: IngestOutcome = skipReason === undefined
-        ? { kind: 'stored', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, queued: r.job !== undefined }
+        ? { kind: 'stored', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, queued: job !== undefined }
         : { kind: 'skipped', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, reason: skipReason };
       this.logger.info({ source, studyKey, status }, 'instance received');
       this.#emit(outcome, studyKey);
       return outcome;
     } catch (cause) {
+      // A row committed for a file that did not reach the disk is taken back: the sender hears a failure and sends again.
+      if (recorded) this.#forget(id.sopInstanceUid, source, studyKey);
       const diskFull = cause instanceof HipfracError && cause.code === 'HF_SERVE_DISK_FULL';
       const outcome: IngestOutcome = { kind: 'refused', code: diskFull ? 'disk-full' : 'store-failed', reason: (cause as Error).message, sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid };
       this.logger.error({ source, studyKey, code: (cause as { code?: string }).code }, diskFull ? 'instance refused: disk full' : 'instance refused: could not be kept');
       this.#emit(outcome, studyKey);
       return outcome;
+    }
+  }
+
+  /**
+   * After a restart, before jobs run: each instance recorded while its file was being flushed is checked against its
+   * content address. A whole file confirms it (its job is queued); otherwise its row is taken back, since its
+   * sender never heard Success. Returns how many were confirmed and forgotten.
+   */
+  async recoverUnconfirmed(): Promise<{ readonly confirmed: number; readonly forgotten: number }> {
+    let confirmed = 0;
+    let forgotten = 0;
+    for (const instance of this.store.unconfirmedInstances()) {
+      if (await this.blobs.holds(instance.file, instance.sha256)) {
+        this.store.confirmInstance(instance.sopInstanceUid);
+        confirmed++;
+      } else {
+        this.#forget(instance.sopInstanceUid, 'system', this.store.studyKey(instance.studyInstanceUid));
+        forgotten++;
+      }
+    }
+    return { confirmed, forgotten };
+  }
+
+  #forget(sopInstanceUid: string, actor: string, studyKey: string): void {
+    try {
+      this.store.transaction(() => {
+        this.store.forgetInstance(sopInstanceUid);
+        this.store.audit(actor, 'receive-undone', studyKey, 'file not kept; the sender was not told Success');
+      });
+    } catch (cause) {
+      // Left unconfirmed: the next start checks it again.
+      this.logger.error({ studyKey, code: (cause as { code?: string }).code }, 'could not take back the record of an instance whose file was not kept');
     }
   }
 

@@ -1,7 +1,7 @@
-// Content-addressed files under the data folder: objects/ab/cd/<sha256>.dcm, written to a temporary name,
-// fsynced, renamed and the folder fsynced, so a file the store names is complete on disk after a power cut.
+// Content-addressed files under the data folder: objects/ab/cd/<sha256>.dcm, written to a temporary name, renamed,
+// and flushed with their folder; a file the store names as kept is complete on disk after a power cut.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fsync, openSync, promises as fs, renameSync, rmSync, statSync, statfsSync, write } from 'node:fs';
+import { closeSync, constants, fsync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statfsSync, write } from 'node:fs';
 import path from 'node:path';
 import { HipfracError } from '../../util/index.js';
 
@@ -31,31 +31,26 @@ async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
 }
 
 /**
- * Temporary name, write, fsync, rename, fsync the folder: the file is whole on disk, or absent. The data and the two
- * flushes (and making a new folder, which costs a tenth of a millisecond) run on libuv's pool; opening, closing and
- * renaming only touch the page cache and run in line, which saves a round trip through the pool each.
+ * Writes `bytes` under a temporary name and renames it into place, then flushes the file and its folder at once;
+ * the returned promise settles when both are on disk. A file that a power cut catches before then may be
+ * incomplete under its final name, so a caller names it in its records only once flushed (or, as ingest does,
+ * marks the record unconfirmed until then), and rewrites it rather than trusting an existing one. A process killed
+ * at any point leaves the final name absent or whole (the rename follows the whole write). Making the folder,
+ * opening, closing and renaming touch only the page cache and run in line: each saves a round trip through libuv's
+ * pool; the data and the two flushes run on the pool.
  */
-async function writeDurably(full: string, bytes: Uint8Array, madeDirs?: Set<string>): Promise<void> {
+async function writeFlushing(full: string, bytes: Uint8Array, madeDirs?: Set<string>): Promise<{ readonly durable: Promise<void> }> {
   const dir = path.dirname(full);
   const tmp = path.join(dir, `.${path.basename(full)}.${randomBytes(4).toString('hex')}.tmp`);
   let fd: number | undefined;
   try {
     if (madeDirs?.has(dir) !== true) {
-      await fs.mkdir(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
       madeDirs?.add(dir);
     }
     fd = openSync(tmp, 'w');
     await writeAll(fd, bytes);
-    await flush(fd);
-    closeSync(fd);
-    fd = undefined;
     renameSync(tmp, full);
-    const folder = openSync(dir, constants.O_RDONLY);
-    try {
-      await flush(folder);
-    } finally {
-      closeSync(folder);
-    }
   } catch (cause) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
@@ -63,6 +58,21 @@ async function writeDurably(full: string, bytes: Uint8Array, madeDirs?: Set<stri
     madeDirs?.delete(dir);
     throw cause;
   }
+  const file = fd;
+  const folder = openSync(dir, constants.O_RDONLY);
+  const durable = Promise.all([flush(file), flush(folder)]).then(
+    () => undefined,
+    (cause: unknown) => {
+      madeDirs?.delete(dir);
+      throw cause;
+    },
+  ).finally(() => {
+    closeSync(file);
+    closeSync(folder);
+  });
+  // Whoever awaits `durable` sees a failure; this keeps an unawaited one from being reported as unhandled.
+  durable.catch(() => undefined);
+  return { durable };
 }
 
 export class BlobStore {
@@ -93,29 +103,56 @@ export class BlobStore {
     }
   }
 
-  /** Writes `bytes` under `kind/` (objects, results, quarantine …) by content; returns the relative path. Durable on return. */
-  async put(bytes: Uint8Array, kind = 'objects', extension = '.dcm'): Promise<StoredBlob> {
+  /**
+   * Writes `bytes` under `kind/` (objects, results, quarantine …) by content and starts flushing them: the relative
+   * path is known at once, `durable` settles when the file is on disk (HF_SERVE_DISK_FULL / HF_SERVE_STORE on
+   * failure). An existing file of that name is rewritten: it is either the same bytes or what a power cut left of
+   * an unconfirmed write.
+   */
+  async stage(bytes: Uint8Array, kind = 'objects', extension = '.dcm'): Promise<{ readonly blob: StoredBlob; readonly durable: Promise<void> }> {
     this.checkSpace(bytes.byteLength);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const rel = path.join(kind, sha256.slice(0, 2), sha256.slice(2, 4), `${sha256}${extension}`);
-    const full = path.join(this.root, rel);
-    if (statSync(full, { throwIfNoEntry: false })?.size === bytes.byteLength) return { sha256, file: rel, bytes: bytes.byteLength };
-    try {
-      await writeDurably(full, bytes, this.#madeDirs);
-    } catch (cause) {
+    const failure = (cause: unknown): HipfracError => {
       const code = (cause as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
-        throw new HipfracError('HF_SERVE_DISK_FULL', 'the data volume is full; the instance was not kept.', { input: this.root, fix: 'free space on the data volume.', cause });
+        return new HipfracError('HF_SERVE_DISK_FULL', 'the data volume is full; the instance was not kept.', { input: this.root, fix: 'free space on the data volume.', cause });
       }
-      throw new HipfracError('HF_SERVE_STORE', `cannot write the object (${code ?? String(cause)}).`, { input: rel, cause });
+      return new HipfracError('HF_SERVE_STORE', `cannot write the object (${code ?? String(cause)}).`, { input: rel, cause });
+    };
+    let written: { readonly durable: Promise<void> };
+    try {
+      written = await writeFlushing(path.join(this.root, rel), bytes, this.#madeDirs);
+    } catch (cause) {
+      throw failure(cause);
     }
-    return { sha256, file: rel, bytes: bytes.byteLength };
+    const durable = written.durable.catch((cause: unknown) => {
+      throw failure(cause);
+    });
+    durable.catch(() => undefined);
+    return { blob: { sha256, file: rel, bytes: bytes.byteLength }, durable };
   }
 
-  /** Writes a file under a chosen relative name (heatmaps, result objects), durably, replacing any old one. */
+  /** `stage`, resolved once the file is on disk. */
+  async put(bytes: Uint8Array, kind = 'objects', extension = '.dcm'): Promise<StoredBlob> {
+    const { blob, durable } = await this.stage(bytes, kind, extension);
+    await durable;
+    return blob;
+  }
+
+  /** Writes a file under a chosen relative name (heatmaps, result objects), durably on return, replacing any old one. */
   async write(rel: string, bytes: Uint8Array): Promise<string> {
-    await writeDurably(path.join(this.root, rel), bytes);
+    await (await writeFlushing(path.join(this.root, rel), bytes)).durable;
     return rel;
+  }
+
+  /** Whether the file at `rel` holds exactly the bytes whose sha256 is `sha256` (a missing file does not). */
+  async holds(rel: string, sha256: string): Promise<boolean> {
+    try {
+      return createHash('sha256').update(await this.read(rel)).digest('hex') === sha256;
+    } catch {
+      return false;
+    }
   }
 
   absolute(rel: string): string {

@@ -250,7 +250,7 @@ export class SqliteStore implements ServeStore {
     return `S${createHmac('sha256', this.#studyKeySecret).update(studyInstanceUid).digest('hex').slice(0, 16)}`;
   }
 
-  recordInstance(instance: NewInstance): ReceiveOutcome {
+  recordInstance(instance: NewInstance, options: { readonly confirmed?: boolean } = {}): ReceiveOutcome {
     return this.transaction(() => {
       const existing = this.#q('SELECT * FROM instances WHERE sop_uid = ?').get(instance.sopInstanceUid);
       const at = now();
@@ -277,10 +277,32 @@ export class SqliteStore implements ServeStore {
       let job: JobRecord | undefined;
       if (instance.status === 'stored') {
         const id = this.#q(`INSERT INTO jobs (sop_uid, study_uid, state, created_at, updated_at) VALUES (?, ?, 'received', ?, ?)`).run(instance.sopInstanceUid, c.studyInstanceUid, at, at).lastInsertRowid;
-        job = this.#transition(Number(id), 'queued');
+        job = options.confirmed === false ? jobFrom(this.#q('SELECT * FROM jobs WHERE id = ?').get(id) as Row) : this.#transition(Number(id), 'queued');
       }
       const stored = this.#q('SELECT * FROM instances WHERE sop_uid = ?').get(instance.sopInstanceUid) as Row;
       return { isNew: true, instance: instanceFrom(stored), job };
+    });
+  }
+
+  confirmInstance(sopInstanceUid: string): JobRecord | undefined {
+    return this.relaxedTransaction(() => {
+      const row = this.#q(`SELECT id FROM jobs WHERE sop_uid = ? AND state = 'received'`).get(sopInstanceUid);
+      return row === undefined ? undefined : this.#transition(Number(row.id), 'queued');
+    });
+  }
+
+  unconfirmedInstances(): InstanceRecord[] {
+    return this.#q(`SELECT i.* FROM instances i JOIN jobs j ON j.sop_uid = i.sop_uid WHERE j.state = 'received' ORDER BY i.received_at, i.sop_uid`).all().map(instanceFrom);
+  }
+
+  forgetInstance(sopInstanceUid: string): void {
+    this.transaction(() => {
+      const instance = this.#q('SELECT study_uid FROM instances WHERE sop_uid = ?').get(sopInstanceUid);
+      if (instance === undefined) return;
+      this.#q('DELETE FROM jobs WHERE sop_uid = ?').run(sopInstanceUid);
+      this.#q('DELETE FROM instances WHERE sop_uid = ?').run(sopInstanceUid);
+      const study = str(instance.study_uid);
+      if (this.#imageCount(study) === 0) this.#q('DELETE FROM studies WHERE study_uid = ?').run(study);
     });
   }
 

@@ -213,8 +213,21 @@ export interface ServeStore {
   relaxedTransaction<T>(fn: () => T): T;
   /** Runs `fn` in one transaction and resolves once it is durable; the wait for the disk does not hold the caller's thread. */
   durableTransaction<T>(fn: () => T): Promise<T>;
-  /** Records a received instance (and its study, and for an image a job in state `queued`), idempotent by SOP Instance UID. */
-  recordInstance(instance: NewInstance): ReceiveOutcome;
+  /**
+   * Records a received instance (and its study, and for an image a job in state `queued`), idempotent by SOP Instance
+   * UID. With `confirmed: false` the image's job stays `received` until `confirmInstance` (its file is still being
+   * flushed): nothing runs it, and after a crash `unconfirmedInstances` names it for checking.
+   */
+  recordInstance(instance: NewInstance, options?: { readonly confirmed?: boolean }): ReceiveOutcome;
+  /** Queues the `received` job of an instance recorded unconfirmed; returns the job (undefined: none waiting). */
+  confirmInstance(sopInstanceUid: string): JobRecord | undefined;
+  /** Instances whose job is still `received`: recorded, their file not known to be on disk. */
+  unconfirmedInstances(): InstanceRecord[];
+  /**
+   * Removes an instance recorded unconfirmed whose file was not kept (its sender never heard Success and sends it
+   * again): its job, and its study when nothing else is left of it. Durable on return.
+   */
+  forgetInstance(sopInstanceUid: string): void;
   getInstance(sopInstanceUid: string): InstanceRecord | undefined;
   instancesOfStudy(studyInstanceUid: string): InstanceRecord[];
   /** Marks a stored instance quarantined (undecodable pixel data) with its reason. */
@@ -234,7 +247,7 @@ export interface ServeStore {
   recordResult(jobId: number, result: NewResult): void;
   resultsOfStudy(studyInstanceUid: string): ResultRecord[];
   jobsOfStudy(studyInstanceUid: string): JobRecord[];
-  /** After a restart: `inferring` (and stray `received`) jobs go back to `queued` (failed past the attempt limit); returns how many jobs moved. */
+  /** After a restart (once unconfirmed instances are checked): `inferring` (and stray `received`) jobs go back to `queued` (failed past the attempt limit); returns how many jobs moved. */
   recoverJobs(): number;
   /**
    * After a restart, once the node listens again: undecided studies wait one more quiet period from now, so that
