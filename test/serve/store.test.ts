@@ -3,7 +3,7 @@
 // and the content-addressed, durable file area.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -198,8 +198,16 @@ test('files are kept by content, durably, and refused with HF_SERVE_DISK_FULL be
   const a = await blobs.put(bytes);
   const b = await blobs.put(bytes);
   assert.equal(a.file, b.file);
-  assert.match(a.file, /^objects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}\.dcm$/);
+  assert.match(a.file, /^objects\/[0-9a-f]{2}\/[0-9a-f]{64}\.dcm$/);
   assert.deepEqual(new Uint8Array(await blobs.read(a.file)), bytes);
+  assert.equal(await blobs.holds(a.file, a.sha256), true);
+  assert.equal(await blobs.holds(a.file, b.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0'))), false);
+  assert.equal(await blobs.holds('objects/00/missing.dcm', a.sha256), false);
+  // A remnant under the object's name (what a power cut may leave before the flush) is rewritten, not trusted.
+  writeFileSync(blobs.absolute(a.file), 'cut');
+  await blobs.put(bytes);
+  assert.equal(await blobs.holds(a.file, a.sha256), true);
+  assert.deepEqual(readdirSync(path.dirname(blobs.absolute(a.file))), [path.basename(a.file)], 'no temporary file left');
   const { blobs: full } = openStore(dir, { minFreeBytes: Number.MAX_SAFE_INTEGER });
   await assert.rejects(full.put(new TextEncoder().encode('more')), (e: unknown) => e instanceof HipfracError && e.code === 'HF_SERVE_DISK_FULL');
 });

@@ -127,9 +127,9 @@ export class Ingest {
       const [flushed, record] = await Promise.allSettled([durable, committed]);
       if (record.status === 'rejected') throw record.reason;
       if (flushed.status === 'rejected') throw flushed.reason;
-      const job = this.store.confirmInstance(id.sopInstanceUid);
+      const queued = this.store.confirmInstance(id.sopInstanceUid);
       const outcome: IngestOutcome = skipReason === undefined
-        ? { kind: 'stored', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, queued: job !== undefined }
+        ? { kind: 'stored', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, queued }
         : { kind: 'skipped', sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid, reason: skipReason };
       this.logger.info({ source, studyKey, status }, 'instance received');
       this.#emit(outcome, studyKey);

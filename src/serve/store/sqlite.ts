@@ -284,11 +284,8 @@ export class SqliteStore implements ServeStore {
     });
   }
 
-  confirmInstance(sopInstanceUid: string): JobRecord | undefined {
-    return this.relaxedTransaction(() => {
-      const row = this.#q(`SELECT id FROM jobs WHERE sop_uid = ? AND state = 'received'`).get(sopInstanceUid);
-      return row === undefined ? undefined : this.#transition(Number(row.id), 'queued');
-    });
+  confirmInstance(sopInstanceUid: string): boolean {
+    return this.relaxedTransaction(() => this.#q(`UPDATE jobs SET state = 'queued', updated_at = ? WHERE sop_uid = ? AND state = 'received'`).run(now(), sopInstanceUid).changes > 0);
   }
 
   unconfirmedInstances(): InstanceRecord[] {

@@ -219,8 +219,8 @@ export interface ServeStore {
    * flushed): nothing runs it, and after a crash `unconfirmedInstances` names it for checking.
    */
   recordInstance(instance: NewInstance, options?: { readonly confirmed?: boolean }): ReceiveOutcome;
-  /** Queues the `received` job of an instance recorded unconfirmed; returns the job (undefined: none waiting). */
-  confirmInstance(sopInstanceUid: string): JobRecord | undefined;
+  /** Queues the `received` job of an instance recorded unconfirmed (the one move `received → queued`); false when none was waiting. */
+  confirmInstance(sopInstanceUid: string): boolean;
   /** Instances whose job is still `received`: recorded, their file not known to be on disk. */
   unconfirmedInstances(): InstanceRecord[];
   /**
