@@ -1,7 +1,7 @@
 // Content-addressed files under the data folder: objects/ab/<sha256>.dcm, written to a temporary name, renamed,
 // and flushed with their folder; a file the store names as kept is complete on disk after a power cut.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fsync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statfsSync, write } from 'node:fs';
+import { closeSync, constants, existsSync, fsync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statfsSync, write } from 'node:fs';
 import path from 'node:path';
 import { HipfracError } from '../../util/index.js';
 
@@ -84,6 +84,14 @@ export class BlobStore {
   constructor(root: string, options: BlobStoreOptions = {}) {
     this.root = root;
     this.minFreeBytes = options.minFreeBytes ?? 256 * 1024 * 1024;
+    // The 256 object folders are made once here (a few tens of milliseconds on a new store), not while a sender waits.
+    if (existsSync(root)) {
+      for (let i = 0; i < 256; i++) {
+        const dir = path.join(root, 'objects', i.toString(16).padStart(2, '0'));
+        mkdirSync(dir, { recursive: true });
+        this.#madeDirs.add(dir);
+      }
+    }
   }
 
   /**
