@@ -1,13 +1,13 @@
 // The DICOM side of the node: a C-ECHO and C-STORE SCP over dcmjs-dimse on our own TCP listener (so it binds to
 // the configured host), with calling-AE allow-list, an association limit (busy reject) and a per-object size limit.
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import dimse from 'dcmjs-dimse';
 import type { Logger } from 'pino';
 import { part10FromEncodedDataset, TRANSFER_SYNTAXES } from '../../dicom/index.js';
 import { cStoreStatusOf, type Ingest } from './ingest.js';
-import { responseCommandPdu } from './responsePdu.js';
+import { responseCommandPdu } from './commandSet.js';
+import { installDimseSpeedups } from './dimseSpeedups.js';
 
 const { Scp, Dataset, constants, responses } = dimse;
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason, Status } = constants;
@@ -68,22 +68,7 @@ interface DimseCommand {
 }
 const sendGeneral = (Scp.prototype as unknown as PduSender)._sendPDataTF;
 
-/**
- * dcmjs-dimse gathers each received command in a `memorystream` write stream and copies it out with the stream's
- * `toBuffer`, which allocates through the deprecated `Buffer()`: Node then captures a stack trace on each call (for
- * the first 10,000) to decide whether to warn, a tenth of a millisecond per received instance. The same bytes,
- * gathered with `Buffer.concat`.
- */
-function gatherCommandsWithoutDeprecatedBuffer(): void {
-  const requireFromDimse = createRequire(createRequire(import.meta.url).resolve('dcmjs-dimse'));
-  const memoryStream = requireFromDimse('memorystream') as { createWriteStream(): object };
-  const writable = Object.getPrototypeOf(memoryStream.createWriteStream()) as { toBuffer?: () => Buffer };
-  if (typeof writable.toBuffer !== 'function') return;
-  writable.toBuffer = function toBuffer(this: { queue: (Buffer | string)[] }): Buffer {
-    return Buffer.concat(this.queue.map((d) => (typeof d === 'string' ? Buffer.from(d) : d)));
-  };
-}
-gatherCommandsWithoutDeprecatedBuffer();
+installDimseSpeedups();
 
 interface PendingStore {
   readonly sink: BoundedSink;
@@ -214,7 +199,7 @@ export class DicomNode {
         );
       }
 
-      /** Responses without data set go out as one PDU encoded in place (responsePdu.ts); anything else the general way. */
+      /** Responses without data set go out as one PDU encoded in place (commandSet.ts); anything else the general way. */
       _sendPDataTF(command: DimseCommand, contextId: number, maxPduLength: number): void {
         const pdu = command.getDataset() === undefined ? responseCommandPdu(contextId, command.getCommandDataset().getElements()) : undefined;
         if (pdu === undefined) {
