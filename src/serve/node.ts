@@ -40,7 +40,7 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
   const logger = options.logger ?? createServeLogger({ level: config.logLevel });
   const model = readServingModel(config.modelDir);
   const dataDir = path.resolve(config.dataDir);
-  const { store, blobs } = openStore(dataDir, { minFreeBytes: config.minFreeBytes, migrations: REVIEW_MIGRATIONS });
+  const { store, blobs } = openStore(dataDir, { minFreeBytes: config.minFreeBytes, migrations: REVIEW_MIGRATIONS, checkpointIntervalMs: 250 });
   const ingest = new Ingest(store, blobs, logger, { maxObjectBytes: config.maxObjectBytes });
   const unconfirmed = await ingest.recoverUnconfirmed();
   if (unconfirmed.confirmed + unconfirmed.forgotten > 0) logger.info(unconfirmed, 'checked instances the last run was still flushing');

@@ -3,7 +3,7 @@
 // and the content-addressed, durable file area.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -278,4 +278,23 @@ test('durableTransaction: committed, then durable once the write-ahead log is fl
   const { store: again } = openStore(dir);
   t.after(() => again.close());
   assert.equal(again.instancesOfStudy('1.2.8').length, 12);
+});
+
+test('with a checkpoint interval the log is copied into the database by a thread, not inside this connection\'s commits', async (t) => {
+  const dir = tempDir(t);
+  const { store } = openStore(dir, { checkpointIntervalMs: 20 });
+  const file = path.join(dir, STORE_FILE);
+  assert.equal(store.database.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint inside commits');
+  const before = statSync(file).size;
+  for (let i = 0; i < 300; i++) store.relaxedTransaction(() => store.audit('ae:T', 'receive', `S${i}`, 'x'.repeat(200)));
+  // Nothing is copied on this thread: the database file grows only when the checkpointer has run.
+  const deadline = Date.now() + 10_000;
+  while (statSync(file).size === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(statSync(file).size > before, 'the checkpointer copied the log into the database');
+  assert.equal(store.auditLog(1000).length, 300);
+  store.close();
+  const reopened = openStore(dir).store;
+  t.after(() => reopened.close());
+  assert.equal(reopened.auditLog(1000).length, 300);
+  assert.equal(reopened.database.pragma('wal_autocheckpoint', { simple: true }), 1000, 'SQLite\'s own checkpoint without an interval');
 });

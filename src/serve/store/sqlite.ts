@@ -2,8 +2,10 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import Database, { type SqliteDatabase, type Statement } from 'better-sqlite3';
 import { HipfracError } from '../../util/index.js';
+import type { CheckpointThreadData } from './checkpointThread.js';
 import { CORE_MIGRATIONS, migrate, type Migration } from './migrations.js';
 import {
   JOB_TRANSITIONS,
@@ -140,6 +142,12 @@ export interface SqliteStoreOptions {
   readonly migrations?: readonly Migration[];
   /** How many times a job may be claimed before it is failed (a worker that dies on it each time). */
   readonly maxAttempts?: number;
+  /**
+   * Checkpoint the write-ahead log on a thread of its own every this many milliseconds instead of inside the
+   * commits of this connection (the serving node: a checkpoint's copy and disk flush would hold its event loop).
+   * Unset: SQLite's automatic checkpoint.
+   */
+  readonly checkpointIntervalMs?: number;
 }
 
 export class SqliteStore implements ServeStore {
@@ -155,6 +163,8 @@ export class SqliteStore implements ServeStore {
   /** The flush running now, and the one queued behind it for commits made while it runs. */
   #flushing: Promise<void> | undefined;
   #nextFlush: Promise<void> | undefined;
+  /** The checkpointer thread (checkpointIntervalMs), undefined when SQLite checkpoints inside commits. */
+  #checkpointer: Worker | undefined;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     try {
@@ -172,6 +182,25 @@ export class SqliteStore implements ServeStore {
     this.#studyKeySecret = this.#setting('study_key_secret', () => randomBytes(32).toString('hex'));
     // The log exists from the first write on (the settings row above) and stays while this connection is open.
     this.#walFile = mode === 'wal' && existsSync(`${file}-wal`) ? `${file}-wal` : undefined;
+    if (this.#walFile !== undefined && options.checkpointIntervalMs !== undefined && options.checkpointIntervalMs > 0) {
+      this.#startCheckpointer(file, options.checkpointIntervalMs);
+    }
+  }
+
+  #startCheckpointer(file: string, intervalMs: number): void {
+    const worker = new Worker(new URL('./checkpointThread.js', import.meta.url), { workerData: { file, intervalMs } satisfies CheckpointThreadData });
+    // The node's own handles keep the process alive; this thread must not hold it open after close().
+    worker.unref();
+    this.database.pragma('wal_autocheckpoint = 0');
+    const fallBack = (): void => {
+      // The thread is gone (or never started): the connection checkpoints inside its commits again.
+      if (this.#checkpointer !== worker) return;
+      this.#checkpointer = undefined;
+      if (this.database.open) this.database.pragma('wal_autocheckpoint = 1000');
+    };
+    worker.once('error', fallBack);
+    worker.once('exit', fallBack);
+    this.#checkpointer = worker;
   }
 
   #q(sql: string): Statement<Row> {
@@ -524,6 +553,9 @@ export class SqliteStore implements ServeStore {
   }
 
   close(): void {
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = undefined;
+    checkpointer?.postMessage('close');
     void this.#wal?.then((h) => h.close(), () => undefined);
     this.#wal = undefined;
     if (this.database.open) this.database.close();
