@@ -103,10 +103,11 @@ function metaText(text: string, vr: 'UI' | 'SH' | 'AE'): Buffer {
 
 /**
  * Puts a data set already encoded in `meta.transferSyntaxUid` (as a C-STORE delivers it) behind the preamble and
- * a file meta group, byte for byte unchanged: the DICOM node keeps what it received. The group is the one dcmjs
- * writes for these values (a test holds them equal), encoded here directly: this runs for every received object.
+ * a file meta group, byte for byte unchanged (given whole or as the pieces it arrived in, copied once): the DICOM
+ * node keeps what it received. The group is the one dcmjs writes for these values (a test holds them equal),
+ * encoded here directly: this runs for every received object.
  */
-export function part10FromEncodedDataset(encodedDataset: Uint8Array, meta: Part10Meta): Buffer {
+export function part10FromEncodedDataset(encodedDataset: Uint8Array | readonly Uint8Array[], meta: Part10Meta): Buffer {
   const elements = [
     metaElement(0x0001, 'OB', Uint8Array.from([0, 1])),
     metaElement(0x0002, 'UI', metaText(meta.sopClassUid, 'UI')),
@@ -120,5 +121,5 @@ export function part10FromEncodedDataset(encodedDataset: Uint8Array, meta: Part1
   groupLength.writeUInt32LE(elements.reduce((n, e) => n + e.length, 0));
   const preamble = Buffer.alloc(132);
   preamble.write('DICM', 128, 'latin1');
-  return Buffer.concat([preamble, metaElement(0x0000, 'UL', groupLength), ...elements, encodedDataset]);
+  return Buffer.concat([preamble, metaElement(0x0000, 'UL', groupLength), ...elements, ...(encodedDataset instanceof Uint8Array ? [encodedDataset] : encodedDataset)]);
 }

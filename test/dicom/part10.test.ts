@@ -12,6 +12,8 @@ test('splitPart10 returns the data set bytes and the meta UIDs that part10FromEn
   const split = splitPart10(part10FromEncodedDataset(dataset, meta), 'x.dcm');
   assert.deepEqual(split.meta, { sopClassUid: meta.sopClassUid, sopInstanceUid: meta.sopInstanceUid, transferSyntaxUid: EXPLICIT_LE });
   assert.deepEqual([...split.dataset], [...dataset]);
+  // Given as the pieces it arrived in (PDV fragments), the same file.
+  assert.deepEqual(part10FromEncodedDataset([dataset.subarray(0, 100), dataset.subarray(100, 101), dataset.subarray(101)], meta), part10FromEncodedDataset(dataset, meta));
 });
 
 test('splitPart10 on a written object: its data set starts at the first non-meta element', () => {

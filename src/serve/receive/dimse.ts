@@ -187,7 +187,7 @@ export class DicomNode {
           respond(cStoreStatusOf(ingestion.tooLarge(pending.sink.received, source)));
           return;
         }
-        const part10 = part10FromEncodedDataset(Buffer.concat(pending.sink.chunks), {
+        const part10 = part10FromEncodedDataset(pending.sink.chunks, {
           sopClassUid: request.getAffectedSopClassUid(),
           sopInstanceUid: request.getAffectedSopInstanceUid(),
           transferSyntaxUid: pending.transferSyntaxUid,
