@@ -135,3 +135,26 @@ test('after a crash: an unconfirmed instance with its whole file is queued, one 
   assert.equal((await ingest.accept(image(2), 'ae:TEST')).kind, 'stored');
   assert.ok(await blobs.holds(cut, store.getInstance('2.25.5002')?.sha256 ?? ''));
 });
+
+test("a commit whose log flush fails: the row is taken back and the sender hears a failure, not a later 'duplicate'", async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { store, ingest } = quietIngest(dir);
+  t.after(() => store.close());
+  const durableTransaction = store.durableTransaction.bind(store);
+  let failFlush = true;
+  store.durableTransaction = async <T>(fn: () => T): Promise<T> => {
+    const value = await durableTransaction(fn);
+    if (failFlush) {
+      failFlush = false;
+      throw new Error('EIO: simulated log flush failure');
+    }
+    return value;
+  };
+  const first = await ingest.accept(image(9), 'ae:TEST');
+  assert.equal(first.kind === 'refused' && first.code, 'store-failed');
+  assert.equal(store.getInstance('2.25.5009'), undefined);
+  assert.deepEqual(store.unconfirmedInstances(), []);
+  assert.equal((await ingest.accept(image(9), 'ae:TEST')).kind, 'stored');
+  assert.equal(store.queueDepth(), 1);
+});

@@ -109,20 +109,17 @@ export class Ingest {
     }
     const skipReason = nonImageReason(id.sopClassUid) ?? (id.hasPixelData ? undefined : 'no pixel data') ?? (transferSyntax(id.transferSyntaxUid) === undefined ? 'transfer syntax not decodable' : undefined);
     const status = skipReason === undefined ? 'stored' : 'skipped';
-    let recorded = false;
+    let recording = false;
     try {
       const { blob, durable } = await this.blobs.stage(part10);
       // An image's row commits while its file is flushed, its job held at `received` (never run; checked again after
       // a crash) until both are on disk: the two disk flushes overlap. A skipped object has no job to hold, so its
       // row waits for its file. The sender hears Success only after both.
       if (skipReason !== undefined) await durable;
+      recording = true;
       const committed = this.#commit(() => {
-        const r = this.store.recordInstance(this.#newInstance(id, blob, status, skipReason ?? '', source), { confirmed: false });
+        this.store.recordInstance(this.#newInstance(id, blob, status, skipReason ?? '', source), { confirmed: false });
         this.store.audit(source, 'receive', studyKey, status === 'stored' ? 'image stored and queued' : `skipped: ${skipReason}`);
-        return r;
-      }).then((r) => {
-        recorded = r.isNew;
-        return r;
       });
       const [flushed, record] = await Promise.allSettled([durable, committed]);
       if (record.status === 'rejected') throw record.reason;
@@ -135,8 +132,10 @@ export class Ingest {
       this.#emit(outcome, studyKey);
       return outcome;
     } catch (cause) {
-      // A row committed for a file that did not reach the disk is taken back: the sender hears a failure and sends again.
-      if (recorded) this.#forget(id.sopInstanceUid, source, studyKey);
+      // A row committed for a file that did not reach the disk, or whose commit was not flushed, is taken back: the
+      // sender hears a failure and sends again. (Nobody else recorded this instance: it was unknown above, and
+      // receives of one SOP Instance UID take turns.)
+      if (recording) this.#forget(id.sopInstanceUid, source, studyKey);
       const diskFull = cause instanceof HipfracError && cause.code === 'HF_SERVE_DISK_FULL';
       const outcome: IngestOutcome = { kind: 'refused', code: diskFull ? 'disk-full' : 'store-failed', reason: (cause as Error).message, sopInstanceUid: id.sopInstanceUid, sopClassUid: id.sopClassUid };
       this.logger.error({ source, studyKey, code: (cause as { code?: string }).code }, diskFull ? 'instance refused: disk full' : 'instance refused: could not be kept');
@@ -168,8 +167,7 @@ export class Ingest {
   #forget(sopInstanceUid: string, actor: string, studyKey: string): void {
     try {
       this.store.transaction(() => {
-        this.store.forgetInstance(sopInstanceUid);
-        this.store.audit(actor, 'receive-undone', studyKey, 'file not kept; the sender was not told Success');
+        if (this.store.forgetInstance(sopInstanceUid)) this.store.audit(actor, 'receive-undone', studyKey, 'not kept; the sender was not told Success');
       });
     } catch (cause) {
       // Left unconfirmed: the next start checks it again.

@@ -321,14 +321,15 @@ export class SqliteStore implements ServeStore {
     return this.#q(`SELECT i.* FROM instances i JOIN jobs j ON j.sop_uid = i.sop_uid WHERE j.state = 'received' ORDER BY i.received_at, i.sop_uid`).all().map(instanceFrom);
   }
 
-  forgetInstance(sopInstanceUid: string): void {
-    this.transaction(() => {
+  forgetInstance(sopInstanceUid: string): boolean {
+    return this.transaction(() => {
       const instance = this.#q('SELECT study_uid FROM instances WHERE sop_uid = ?').get(sopInstanceUid);
-      if (instance === undefined) return;
+      if (instance === undefined) return false;
       this.#q('DELETE FROM jobs WHERE sop_uid = ?').run(sopInstanceUid);
       this.#q('DELETE FROM instances WHERE sop_uid = ?').run(sopInstanceUid);
       const study = str(instance.study_uid);
       if (this.#imageCount(study) === 0) this.#q('DELETE FROM studies WHERE study_uid = ?').run(study);
+      return true;
     });
   }
 

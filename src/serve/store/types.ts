@@ -225,9 +225,9 @@ export interface ServeStore {
   unconfirmedInstances(): InstanceRecord[];
   /**
    * Removes an instance recorded unconfirmed whose file was not kept (its sender never heard Success and sends it
-   * again): its job, and its study when nothing else is left of it. Durable on return.
+   * again): its job, and its study when nothing else is left of it. Durable on return; false when there was no row.
    */
-  forgetInstance(sopInstanceUid: string): void;
+  forgetInstance(sopInstanceUid: string): boolean;
   getInstance(sopInstanceUid: string): InstanceRecord | undefined;
   instancesOfStudy(studyInstanceUid: string): InstanceRecord[];
   /** Marks a stored instance quarantined (undecodable pixel data) with its reason. */
