@@ -18,16 +18,26 @@ EPOCHS="${EPOCHS:-10}"
 BOX_LOSS_WEIGHT="${BOX_LOSS_WEIGHT:-1}"
 MASK_MARKERS="${MASK_MARKERS:-1}"
 hipfrac() { node --single-threaded-gc dist/src/cli/main.js "$@"; }
+# Seconds per stage, for bench/results/fracatlas.json (the last step).
+declare -A STAGE
+LOAD="load average $(cut -d' ' -f1 /proc/loadavg) at the start"
+stage() { local name=$1; shift; local t0=$SECONDS; "$@"; STAGE[$name]=$(( ${STAGE[$name]:-0} + SECONDS - t0 )); }
 
-hipfrac import "$FRACATLAS" --layout fracatlas --out "$OUT/dataset"
-[[ -f "$OUT/dataset/split.json" ]] || hipfrac split "$OUT/dataset" --val 0.15 --test 0.15 --seed 42
-hipfrac train --data "$OUT/dataset" --out "$OUT/run" --arch "$ARCH" --scratch --input-size "$SIZE" \
+stage import hipfrac import "$FRACATLAS" --layout fracatlas --out "$OUT/dataset"
+[[ -f "$OUT/dataset/split.json" ]] || stage import hipfrac split "$OUT/dataset" --val 0.15 --test 0.15 --seed 42
+stage train hipfrac train --data "$OUT/dataset" --out "$OUT/run" --arch "$ARCH" --scratch --input-size "$SIZE" \
   --unfrozen-epochs "$EPOCHS" --patience 5 --balanced --no-lr-find --unfrozen-lr 2e-3 --seed 42 \
   --box-loss-weight "$BOX_LOSS_WEIGHT" $( [[ "$MASK_MARKERS" == 1 ]] && echo --mask-markers ) \
   $( [[ -f "$OUT/run/train-state/state.json" ]] && echo --resume )
-node scripts/fracatlas-eval.mjs "$OUT" "$FRACATLAS" > "$OUT/eval-summary.log"
-hipfrac explain "$OUT/eval/fractured" --model "$OUT/run/model" --boxes "$OUT/eval/boxes.csv" --out "$OUT/eval/explain"
-hipfrac triage-calibrate "$OUT/eval/valid" --model "$OUT/run/model" --labels "$OUT/eval/labels.csv" --method conformal-lac --alpha 0.1 --out "$OUT/eval/conformal.json"
-hipfrac audit-shortcuts --model "$OUT/run/model" --data "$OUT/dataset" --out "$OUT/audit"
+stage triage node scripts/fracatlas-eval.mjs "$OUT" "$FRACATLAS" > "$OUT/eval-summary.log"
+stage explain hipfrac explain "$OUT/eval/fractured" --model "$OUT/run/model" --boxes "$OUT/eval/boxes.csv" --out "$OUT/eval/explain"
+stage triage hipfrac triage-calibrate "$OUT/eval/valid" --model "$OUT/run/model" --labels "$OUT/eval/labels.csv" --method conformal-lac --alpha 0.1 --out "$OUT/eval/conformal.json"
+stage audit hipfrac audit-shortcuts --model "$OUT/run/model" --data "$OUT/dataset" --out "$OUT/audit"
+cat > "$OUT/timing.json" <<JSON
+{"recipe": {"arch": "$ARCH", "inputSize": $SIZE, "epochs": $EPOCHS, "boxLossWeight": $BOX_LOSS_WEIGHT, "maskMarkers": $( [[ "$MASK_MARKERS" == 1 ]] && echo true || echo false )},
+ "seconds": {"import": ${STAGE[import]:-0}, "train": ${STAGE[train]:-0}, "triage": ${STAGE[triage]:-0}, "explain": ${STAGE[explain]:-0}, "audit": ${STAGE[audit]:-0}},
+ "load": "$LOAD"}
+JSON
+node dist/bench/fracatlas.js --run "$OUT"
 echo "shortcut audit (test split): $OUT/audit/audit.md"
 echo "report: $OUT/run/report.html (test figures); localisation (test fractures): $OUT/eval/explain/localisation.json; triage calibrated on validation, measured on test: $OUT/eval/summary.json"

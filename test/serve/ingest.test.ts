@@ -92,13 +92,13 @@ test('a file whose flush fails after its row committed: the row is taken back, t
   assert.equal(store.queueDepth(), 1);
 });
 
-test('the same instance on two associations at once: one stored, the other answered after it as a duplicate', async (t) => {
+test('the same instance on three associations at once: one stored, the others answered after it as duplicates', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { store, ingest } = quietIngest(dir);
   t.after(() => store.close());
-  const outcomes = await Promise.all([ingest.accept(image(8), 'ae:A'), ingest.accept(image(8), 'ae:B')]);
-  assert.deepEqual(outcomes.map((o) => o.kind), ['stored', 'duplicate']);
+  const outcomes = await Promise.all([ingest.accept(image(8), 'ae:A'), ingest.accept(image(8), 'ae:B'), ingest.accept(image(8), 'ae:C')]);
+  assert.deepEqual(outcomes.map((o) => o.kind), ['stored', 'duplicate', 'duplicate']);
   assert.equal(store.queueDepth(), 1);
 });
 
@@ -157,4 +157,23 @@ test("a commit whose log flush fails: the row is taken back and the sender hears
   assert.deepEqual(store.unconfirmedInstances(), []);
   assert.equal((await ingest.accept(image(9), 'ae:TEST')).kind, 'stored');
   assert.equal(store.queueDepth(), 1);
+});
+
+test('the same instance on three associations at once, the first failing: the second is stored, the third a duplicate', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { store, blobs, ingest } = quietIngest(dir);
+  t.after(() => store.close());
+  const stage = blobs.stage.bind(blobs);
+  let failNext = true;
+  blobs.stage = async (bytes, kind, extension) => {
+    const staged = await stage(bytes, kind, extension);
+    if (!failNext) return staged;
+    failNext = false;
+    return { blob: staged.blob, durable: Promise.reject(new Error('EIO: simulated flush failure')) };
+  };
+  const outcomes = await Promise.all(['ae:A', 'ae:B', 'ae:C'].map((ae) => ingest.accept(image(6), ae)));
+  assert.deepEqual(outcomes.map((o) => o.kind), ['refused', 'stored', 'duplicate']);
+  assert.equal(store.queueDepth(), 1);
+  assert.deepEqual(store.unconfirmedInstances(), []);
 });

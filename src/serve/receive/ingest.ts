@@ -84,9 +84,8 @@ export class Ingest {
       this.#emit(outcome, undefined);
       return outcome;
     }
-    // The same instance arriving on two associations at once: the second is answered after the first is settled.
-    const earlier = this.#inFlight.get(id.sopInstanceUid);
-    if (earlier !== undefined) await earlier;
+    // The same instance arriving on several associations at once: one at a time, each after the one before settled.
+    for (let earlier = this.#inFlight.get(id.sopInstanceUid); earlier !== undefined; earlier = this.#inFlight.get(id.sopInstanceUid)) await earlier;
     const receiving = this.#keep(id, part10, source);
     this.#inFlight.set(id.sopInstanceUid, receiving);
     try {
