@@ -12,7 +12,7 @@ import { machineDescription, resultsPath, today } from './lib/results.js';
 
 /** What scripts/fracatlas.sh writes to RUN/timing.json: its settings and the seconds of each stage. */
 interface ScriptTiming {
-  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly boxLossWeight: number; readonly maskMarkers: boolean };
+  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly maskMarkers: boolean };
   readonly seconds: Readonly<Record<string, number>>;
   readonly load: string;
 }
@@ -31,7 +31,7 @@ function main(): void {
   const triage = readJson<{ readonly calibratedOn: string; readonly test: number; readonly policies: readonly unknown[] }>(path.join(run, 'eval', 'summary.json'));
   const audit = readJson<ShortcutAudit>(path.join(run, 'audit', 'audit.json'));
   // The script's recipe in the ablation's terms (batch: train's default; learning rate: the script's).
-  const recipe: Recipe = { ...timing.recipe, batchSize: 32, lr: 2e-3, balanced: true, augment: true, pretrainEpochs: 0, seed: 42 };
+  const recipe: Recipe = { ...timing.recipe, batchSize: 32, lr: 2e-3, balanced: true, pretrainEpochs: 0, seed: 42 };
   const row = rowResult({ name: 'fracatlas.sh', factor: 'script', change: 'scripts/fracatlas.sh as written', recipe }, results, localisation, { pretrain: 0, train: timing.seconds.train ?? 0, explain: timing.seconds.explain ?? 0 }, path.join(run, 'run', 'model'));
   const totalSeconds = Object.values(timing.seconds).reduce((a, b) => a + b, 0);
   const json = {
