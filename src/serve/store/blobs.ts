@@ -43,6 +43,7 @@ async function writeFlushing(full: string, bytes: Uint8Array, madeDirs?: Set<str
   const dir = path.dirname(full);
   const tmp = path.join(dir, `.${path.basename(full)}.${randomBytes(4).toString('hex')}.tmp`);
   let fd: number | undefined;
+  let folder: number | undefined;
   try {
     if (madeDirs?.has(dir) !== true) {
       mkdirSync(dir, { recursive: true });
@@ -51,6 +52,7 @@ async function writeFlushing(full: string, bytes: Uint8Array, madeDirs?: Set<str
     fd = openSync(tmp, 'w');
     await writeAll(fd, bytes);
     renameSync(tmp, full);
+    folder = openSync(dir, constants.O_RDONLY);
   } catch (cause) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
@@ -59,8 +61,8 @@ async function writeFlushing(full: string, bytes: Uint8Array, madeDirs?: Set<str
     throw cause;
   }
   const file = fd;
-  const folder = openSync(dir, constants.O_RDONLY);
-  const durable = Promise.all([flush(file), flush(folder)]).then(
+  const dirFd = folder;
+  const durable = Promise.all([flush(file), flush(dirFd)]).then(
     () => undefined,
     (cause: unknown) => {
       madeDirs?.delete(dir);
@@ -68,7 +70,7 @@ async function writeFlushing(full: string, bytes: Uint8Array, madeDirs?: Set<str
     },
   ).finally(() => {
     closeSync(file);
-    closeSync(folder);
+    closeSync(dirFd);
   });
   // Whoever awaits `durable` sees a failure; this keeps an unawaited one from being reported as unhandled.
   durable.catch(() => undefined);
