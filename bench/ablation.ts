@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { auditMarkdown, type ShortcutAudit } from '../src/audit/index.js';
 import { loadManifest, loadSplit } from '../src/data/index.js';
-import { ablationRows, ablationTable, bestRow, boxRows, pretrainArgs, rowResult, trainArgs, type AblationRow, type LocalisationJson, type Recipe, type RowResult, type RunResultsJson } from './lib/ablation.js';
+import { ablationRows, ablationTable, bestRow, boxRows, measuredNote, mergeRows, pretrainArgs, rowResult, trainArgs, type AblationRow, type LocalisationJson, type Recipe, type RowResult, type RunResultsJson } from './lib/ablation.js';
 import { loadNote, machineDescription, REPO_ROOT, resultsPath, today, writeDocSection } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -127,6 +127,9 @@ function runRow(row: AblationRow, evalSet: { dir: string; boxes: string }, train
       addStageSeconds(dir, 'pretrain', hipfrac(pre, log));
     }
   }
+  // When and under what load the row started (kept across resumes): rows of several invocations share one table.
+  const measuredFile = path.join(dir, 'measured.txt');
+  if (train && !existsSync(measuredFile)) writeFileSync(measuredFile, `${today()}, ${loadNote()} at its start`);
   if (!existsSync(path.join(run, 'results.json'))) {
     const resume = existsSync(path.join(run, 'train-state', 'state.json'));
     if (!resume) rmSync(run, { recursive: true, force: true });
@@ -144,7 +147,8 @@ function runRow(row: AblationRow, evalSet: { dir: string; boxes: string }, train
   const layer = fineLayer(row.recipe.arch);
   const fine = layer === null ? undefined : explain(path.join(dir, 'explain-fine'), layer);
   const s = stageSeconds(dir);
-  const result = rowResult(row, readJson<RunResultsJson>(path.join(run, 'results.json')), coarse, { pretrain: s['pretrain'] ?? 0, train: s['train'] ?? 0, explain: s['explain'] ?? 0 }, path.join(run, 'model'), fine);
+  const measured = existsSync(measuredFile) ? readFileSync(measuredFile, 'utf8').trim() : undefined;
+  const result = rowResult(row, readJson<RunResultsJson>(path.join(run, 'results.json')), coarse, { pretrain: s['pretrain'] ?? 0, train: s['train'] ?? 0, explain: s['explain'] ?? 0 }, path.join(run, 'model'), fine, measured);
   writeFileSync(path.join(dir, 'row.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
@@ -160,10 +164,12 @@ function auditRow(row: RowResult): ShortcutAudit {
   return readJson<ShortcutAudit>(file);
 }
 
-function publish(results: readonly RowResult[], evalImages: number, load: string): void {
+function publish(results: readonly RowResult[], evalImages: number): void {
   const notRun = values['not-run'].split(';').map((s) => s.trim()).filter((s) => s !== '');
   const best = bestRow(results);
-  const audit = values.audit && best !== null ? auditRow(best) : undefined;
+  // The audit of the best row: run now (--audit) when its model is on disk, else the stored one while that row is still the best.
+  const storedAudit = stored?.audit?.row === best?.name ? stored?.audit : undefined;
+  const audit = values.audit && best !== null && existsSync(best.modelDir) ? { row: best.name, ...auditRow(best) } : storedAudit;
   const json = {
     benchmark: 'FracAtlas ablation (issue 16)',
     data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), imported with --max-side 320',
@@ -171,11 +177,10 @@ function publish(results: readonly RowResult[], evalImages: number, load: string
     images: results[0] === undefined ? null : { test: results[0].testImages, fracturedTestWithBoxes: evalImages },
     budget: { base, note: 'every row: the same split, seed, batch, LR and number of supervised image passes; the pretraining row counts a SimCLR epoch as two supervised epochs' },
     machine: machineDescription(),
-    load,
     date: today(),
     rows: results,
     best: best?.name ?? null,
-    ...(audit === undefined || best === null ? {} : { audit: { row: best.name, ...audit } }),
+    ...(audit === undefined ? {} : { audit }),
     notRun,
   };
   mkdirSync(path.dirname(resultsPath('ablation')), { recursive: true });
@@ -184,7 +189,7 @@ function publish(results: readonly RowResult[], evalImages: number, load: string
   const md = [
     '## FracAtlas ablation (issue 16)',
     '',
-    `Measured by \`bench/ablation.ts\` on ${json.date} (${json.machine}; ${load} at the start, the CPU shared with other jobs, so minutes are wall time on a busy machine). Data: ${json.data}; split ${json.split}${json.images === null ? '' : ` (${json.images.test} test images, ${evalImages} of them fractured with boxes)`}. Every row trains from scratch (no ImageNet weights offline) with one factor changed from the base: ${b.arch}, ${b.inputSize} px, ${b.epochs} epochs of one-cycle at LR ${b.lr} over all layers, batch ${b.batchSize}, seed ${b.seed}, balanced sampling, augmentation, no box loss, markers kept. Epochs, temperature and cut-off are chosen on validation; ROC-AUC (95 % percentile bootstrap interval), ECE (15 bins) before and after the temperature and accuracy/sensitivity/specificity are on test; the pointing game is Grad-CAM of the predicted class on the test set's fractured images against FracAtlas's boxes, with a 95 % Wilson interval, beside the random heatmap's expected score (the boxes' mean area share), on the architecture's default layer (ResNets: body.layer4, a 3 × 3 grid at 96 px, whose peak can fall on 9 places only) and, for ResNets, on body.layer3 (6 × 6); heat in boxes is the default layer's. Minutes: SimCLR pretraining + \`hipfrac train\` (training, gate, evaluation, report) + \`hipfrac explain\`.`,
+    `Measured by \`bench/ablation.ts\` on ${json.machine}; rows ran on several days, each row's date and load at its start: ${measuredNote(results)} (minutes are wall time, on a CPU that was at times shared with other jobs). Data: ${json.data}; split ${json.split}${json.images === null ? '' : ` (${json.images.test} test images, ${evalImages} of them fractured with boxes)`}. Every row trains from scratch (no ImageNet weights offline) with one factor changed from the base: ${b.arch}, ${b.inputSize} px, ${b.epochs} epochs of one-cycle at LR ${b.lr} over all layers, batch ${b.batchSize}, seed ${b.seed}, balanced sampling, augmentation, no box loss, markers kept. Epochs, temperature and cut-off are chosen on validation; ROC-AUC (95 % percentile bootstrap interval), ECE (15 bins) before and after the temperature and accuracy/sensitivity/specificity are on test; the pointing game is Grad-CAM of the predicted class on the test set's fractured images against FracAtlas's boxes, with a 95 % Wilson interval, beside the random heatmap's expected score (the boxes' mean area share), on the architecture's default layer (ResNets: body.layer4, a 3 × 3 grid at 96 px, whose peak can fall on 9 places only) and, for ResNets, on body.layer3 (6 × 6); heat in boxes is the default layer's. Minutes: SimCLR pretraining + \`hipfrac train\` (training, gate, evaluation, report) + \`hipfrac explain\`.`,
     '',
     ablationTable(results),
     '',
@@ -196,12 +201,13 @@ function publish(results: readonly RowResult[], evalImages: number, load: string
   writeDocSection('ablation', md);
 }
 
-// A --publish-only call trains nothing: the table keeps the load noted when its rows were run.
-const stored = values['publish-only'] && existsSync(resultsPath('ablation')) ? readJson<{ load?: string }>(resultsPath('ablation')).load : undefined;
-const load = stored ?? loadNote();
+// Rows of earlier invocations stay in the table (bench/results/ablation.json) until they are run again; their date and load come with them.
+interface StoredAblation { readonly date?: string; readonly load?: string; readonly rows?: readonly RowResult[]; readonly audit?: { readonly row: string } & ShortcutAudit }
+const stored = existsSync(resultsPath('ablation')) ? readJson<StoredAblation>(resultsPath('ablation')) : undefined;
+const storedMeasured = `${stored?.date ?? 'an unrecorded date'}, ${stored?.load ?? 'unrecorded load'} at the start of that invocation`;
 const evalSet = await prepareEval();
 console.log(`test set: ${evalSet.images} fractured images with boxes in ${evalSet.dir}`);
-const finishedRows = (): RowResult[] => allRows.filter((r) => existsSync(path.join(runsDir, r.name, 'row.json'))).map((r) => readJson<RowResult>(path.join(runsDir, r.name, 'row.json')));
+const finishedRows = (): RowResult[] => mergeRows(stored?.rows ?? [], allRows.filter((r) => existsSync(path.join(runsDir, r.name, 'row.json'))).map((r) => readJson<RowResult>(path.join(runsDir, r.name, 'row.json'))), storedMeasured);
 for (const row of rows) {
   try {
     if (runRow(row, evalSet, !values['publish-only']) === null) continue;
@@ -211,6 +217,6 @@ for (const row of rows) {
     continue;
   }
   // Every finished row on disk, in the rows' order, also those of earlier invocations (--rows runs a subset).
-  publish(finishedRows(), evalSet.images, load);
+  publish(finishedRows(), evalSet.images);
   console.log(`${row.name}: done; table in docs/benchmarks.md`);
 }

@@ -167,9 +167,40 @@ export interface RowResult {
   /** Wall-clock seconds: SimCLR pretraining, `train` (training + validation + test evaluation + report), `explain`. */
   readonly seconds: { readonly pretrain: number; readonly train: number; readonly trainLoop: number; readonly explain: number };
   readonly modelDir: string;
+  /** When and under what load the row ran ("2026-12-03, load average 0.4 …"); rows of older results lack it. */
+  readonly measured?: string;
 }
 
-export function rowResult(row: AblationRow, results: RunResultsJson, localisation: LocalisationJson, seconds: { pretrain: number; train: number; explain: number }, modelDir: string, fine?: LocalisationJson): RowResult {
+/**
+ * The table's rows: those stored in an earlier results file, replaced by the rows finished on disk now, in the
+ * stored order with new rows after them. Rows are comparable only on the same split: a stored row whose test set
+ * has another size than the fresh rows' is refused.
+ */
+export function mergeRows(stored: readonly RowResult[], fresh: readonly RowResult[], storedMeasured: string): RowResult[] {
+  const size = fresh[0]?.testImages;
+  const byName = new Map(fresh.map((r) => [r.name, r]));
+  const kept = stored.filter((r) => !byName.has(r.name)).map((r) => ({ ...r, measured: r.measured ?? storedMeasured }));
+  for (const r of kept) {
+    if (size !== undefined && r.testImages !== size) {
+      throw new Error(`stored ablation row ${r.name} was measured on ${r.testImages} test images, the rows run now on ${size}: not the same split; re-run it (--rows ${r.name}) or start a new results file`);
+    }
+  }
+  const order = [...stored.map((r) => r.name), ...fresh.map((r) => r.name).filter((n) => !stored.some((r) => r.name === n))];
+  const all = new Map<string, RowResult>([...kept.map((r) => [r.name, r] as const), ...byName]);
+  return order.map((n) => all.get(n)).filter((r): r is RowResult => r !== undefined);
+}
+
+/** "On D (L): a, b; on D2 (L2): c": which rows ran when and under what load. */
+export function measuredNote(rows: readonly RowResult[]): string {
+  const groups = new Map<string, string[]>();
+  for (const r of rows) {
+    const key = r.measured ?? 'an unrecorded date and load';
+    groups.set(key, [...(groups.get(key) ?? []), r.name]);
+  }
+  return [...groups].map(([when, names]) => `${names.join(', ')}: ${when}`).join('; ');
+}
+
+export function rowResult(row: AblationRow, results: RunResultsJson, localisation: LocalisationJson, seconds: { pretrain: number; train: number; explain: number }, modelDir: string, fine?: LocalisationJson, measured?: string): RowResult {
   if (results.evaluatedOn !== 'test') throw new Error(`ablation row ${row.name}: results.json is on '${results.evaluatedOn}', not the test split; the dataset needs a split with --test`);
   return {
     name: row.name,
@@ -190,6 +221,7 @@ export function rowResult(row: AblationRow, results: RunResultsJson, localisatio
     ...(fine === undefined ? {} : { pointingGameFine: pointingGame(fine) }),
     seconds: { pretrain: seconds.pretrain, train: seconds.train, trainLoop: results.seconds, explain: seconds.explain },
     modelDir,
+    ...(measured === undefined ? {} : { measured }),
   };
 }
 

@@ -3,7 +3,7 @@
 // become source pixels of the right set, and a row's summary reads the run's test figures and nothing else.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ablationRows, ablationTable, bestRow, boxRows, pretrainArgs, rowResult, trainArgs, wilsonInterval, type LocalisationJson, type Recipe, type RunResultsJson } from '../../bench/lib/ablation.js';
+import { ablationRows, ablationTable, bestRow, boxRows, measuredNote, mergeRows, pretrainArgs, rowResult, trainArgs, wilsonInterval, type LocalisationJson, type Recipe, type RunResultsJson } from '../../bench/lib/ablation.js';
 import type { ManifestRow } from '../../src/data/index.js';
 
 const base: Recipe = { arch: 'resnet18', inputSize: 96, epochs: 4, batchSize: 32, lr: 2e-3, balanced: true, augment: true, boxLossWeight: 0, maskMarkers: false, pretrainEpochs: 0, seed: 42 };
@@ -117,6 +117,20 @@ describe('row summary', () => {
     const b = rowResult(rows[1] as (typeof rows)[number], results('test', 0.75), loc, { pretrain: 0, train: 1, explain: 1 }, '/b');
     assert.equal(bestRow([a, b])?.name, 'unbalanced');
     assert.equal(bestRow([]), null);
+  });
+  it('keeps stored rows that were not run again, in their order, each with when it was measured, and refuses another split', () => {
+    const row = (i: number, auc: number, measured?: string) => rowResult(rows[i] as (typeof rows)[number], results('test', auc), loc, { pretrain: 0, train: 1, explain: 1 }, `/m${i}`, undefined, measured);
+    const stored = [row(0, 0.7), row(1, 0.72), row(2, 0.74)];
+    const merged = mergeRows(stored, [row(1, 0.8, '2026-12-03, load 0.2'), row(8, 0.6, '2026-12-03, load 0.2')], '2026-12-02, load 6.0');
+    assert.deepEqual(merged.map((r) => r.name), ['base', 'unbalanced', 'noaug', 'res160']);
+    // the row run again replaces its stored figures
+    assert.equal(merged[1]?.rocAuc.estimate, 0.8);
+    assert.deepEqual(merged.map((r) => r.measured), ['2026-12-02, load 6.0', '2026-12-03, load 0.2', '2026-12-02, load 6.0', '2026-12-03, load 0.2']);
+    assert.equal(measuredNote(merged), 'base, noaug: 2026-12-02, load 6.0; unbalanced, res160: 2026-12-03, load 0.2');
+    assert.deepEqual(mergeRows([], [], 'x'), []);
+    assert.deepEqual(mergeRows(stored, [], 'x').map((r) => r.name), ['base', 'unbalanced', 'noaug']);
+    const otherSplit = { ...row(8, 0.6), testImages: 99 };
+    assert.throws(() => mergeRows(stored, [otherSplit], 'x'), /not the same split; re-run it \(--rows base\)/);
   });
   it('gives the Wilson interval of a proportion', () => {
     const half = wilsonInterval(5, 10);
