@@ -1,7 +1,9 @@
 // Inference off the event loop: N worker processes, each with the model loaded once (processes, not threads:
 // LibTorch in a worker thread stalled the node's main thread at times on this machine). The pool claims queued jobs
-// from the store in batches (as many as are queued, up to the batch size), hands them to an idle worker and records
-// each image's result; a worker that dies has its jobs put back in the queue and is replaced.
+// from the store in batches (as many as are queued, up to the batch size) and keeps up to two batches in hand at each
+// worker: the worker starts the next one as soon as it has sent a result, without waiting for this process (busy
+// receiving) to record it and send more. Each image's result is recorded; a worker that dies has its jobs put back
+// in the queue and is replaced.
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -32,11 +34,21 @@ export interface InferencePoolOptions {
   readonly engine?: ServeEngine;
 }
 
+/** Batches a worker holds at once: the one it runs and the next. */
+const BATCHES_IN_HAND = 2;
+
+interface Batch {
+  readonly id: number;
+  readonly jobs: JobRecord[];
+}
+
 interface Slot {
   worker: ChildProcess;
   ready: boolean;
-  busy: JobRecord[] | undefined;
-  batchStarted: number;
+  /** Sent and not yet answered, oldest first (the worker runs them in order). */
+  inHand: Batch[];
+  /** When the oldest batch in hand began to run: its dispatch, or the previous batch's answer. */
+  headStarted: number;
 }
 
 export class InferencePool {
@@ -70,7 +82,7 @@ export class InferencePool {
   }
 
   get busyWorkers(): number {
-    return this.#slots.filter((s) => s.busy !== undefined).length;
+    return this.#slots.filter((s) => s.inHand.length > 0).length;
   }
 
   #spawn(): Promise<void> {
@@ -81,7 +93,7 @@ export class InferencePool {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { ...process.env, HIPFRAC_WORKER_INIT: JSON.stringify(init) },
     });
-    const slot: Slot = { worker, ready: false, busy: undefined, batchStarted: 0 };
+    const slot: Slot = { worker, ready: false, inHand: [], headStarted: 0 };
     if ((this.options.nice ?? 0) > 0 && worker.pid !== undefined) {
       try {
         os.setPriority(worker.pid, Math.min(19, os.getPriority() + (this.options.nice ?? 0)));
@@ -101,7 +113,7 @@ export class InferencePool {
           this.logger.error({ message: m.message }, 'inference worker failed');
           if (!slot.ready) reject(new HipfracError('HF_SERVE_WORKER', `the inference worker could not start: ${m.message}`, { input: this.model.dir }));
         } else if (m.type === 'results') {
-          this.#record(slot, m.results);
+          this.#record(slot, m.batchId, m.results);
         }
       });
       worker.on('error', (error) => {
@@ -112,8 +124,9 @@ export class InferencePool {
         if (!slot.ready) reject(new HipfracError('HF_SERVE_WORKER', `the inference worker exited while loading the model (${code})`, { input: this.model.dir }));
         const index = this.#slots.indexOf(slot);
         if (index >= 0) this.#slots.splice(index, 1);
-        if (slot.busy !== undefined) this.#requeue(slot.busy, `inference worker exited (${code})`);
-        slot.busy = undefined;
+        const held = slot.inHand.flatMap((b) => b.jobs);
+        slot.inHand = [];
+        if (held.length > 0) this.#requeue(held, `inference worker exited (${code})`);
         if (!this.#closing && slot.ready) {
           this.logger.warn({ code }, 'inference worker exited; starting a new one');
           this.#spawn().catch((error: unknown) => this.logger.error({ message: (error as Error).message }, 'could not replace the inference worker'));
@@ -144,27 +157,38 @@ export class InferencePool {
     });
   }
 
+  /** Fills every ready worker's hand, the emptiest first, so that two workers share a short queue. */
   #dispatch(): void {
-    for (const slot of this.#slots) {
-      if (!slot.ready || slot.busy !== undefined) continue;
-      const jobs = this.store.claimJobs(this.options.batchSize);
-      if (jobs.length === 0) return;
-      const items: BatchItem[] = [];
-      for (const job of jobs) {
-        const instance = this.store.getInstance(job.sopInstanceUid);
-        if (instance === undefined) continue;
-        items.push({ jobId: job.id, sopInstanceUid: job.sopInstanceUid, file: instance.file });
+    for (let depth = 0; depth < BATCHES_IN_HAND; depth++) {
+      for (const slot of this.#slots) {
+        if (!slot.ready || slot.inHand.length > depth) continue;
+        const jobs = this.store.claimJobs(this.options.batchSize);
+        if (jobs.length === 0) return;
+        const items: BatchItem[] = [];
+        for (const job of jobs) {
+          const instance = this.store.getInstance(job.sopInstanceUid);
+          if (instance === undefined) continue;
+          items.push({ jobId: job.id, sopInstanceUid: job.sopInstanceUid, file: instance.file });
+        }
+        const batch: Batch = { id: this.#nextBatch++, jobs };
+        if (slot.inHand.length === 0) slot.headStarted = performance.now();
+        slot.inHand.push(batch);
+        const request: BatchRequest = { type: 'batch', batchId: batch.id, items };
+        slot.worker.send(request);
       }
-      slot.busy = jobs;
-      slot.batchStarted = performance.now();
-      const request: BatchRequest = { type: 'batch', batchId: this.#nextBatch++, items };
-      slot.worker.send(request);
     }
   }
 
-  #record(slot: Slot, results: readonly ItemResult[]): void {
-    this.metrics.observe('hipfrac_inference_batch_seconds', 'Time to infer one batch in a worker', (performance.now() - slot.batchStarted) / 1000);
-    slot.busy = undefined;
+  #record(slot: Slot, batchId: number, results: readonly ItemResult[]): void {
+    // An answer for a batch no longer in hand (its jobs were put back when the worker was given up) is not recorded.
+    if (!slot.inHand.some((b) => b.id === batchId)) {
+      this.logger.warn({ batchId }, 'results of a batch no longer held by this worker: not recorded');
+      return;
+    }
+    const now = performance.now();
+    this.metrics.observe('hipfrac_inference_batch_seconds', 'Time to infer one batch in a worker', (now - slot.headStarted) / 1000);
+    slot.inHand = slot.inHand.filter((b) => b.id !== batchId);
+    slot.headStarted = now;
     // One commit for the batch; a result that cannot be recorded rolls back alone (its savepoint).
     this.store.relaxedTransaction(() => this.#recordEach(results));
     for (const l of this.#listeners) l();
