@@ -15,6 +15,8 @@ interface ScriptTiming {
   readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly maskMarkers: boolean };
   readonly seconds: Readonly<Record<string, number>>;
   readonly load: string;
+  /** Where training, Grad-CAM, calibration and the audit ran (absent in runs before the GPU variant: the CPU). */
+  readonly device?: string;
 }
 
 const readJson = <T>(file: string): T => {
@@ -23,9 +25,12 @@ const readJson = <T>(file: string): T => {
 };
 
 function main(): void {
-  const { values } = parseArgs({ options: { run: { type: 'string', default: 'runs/fracatlas' }, out: { type: 'string', default: resultsPath('fracatlas') } } });
+  const { values } = parseArgs({ options: { run: { type: 'string', default: 'runs/fracatlas' }, out: { type: 'string' } } });
   const run = path.resolve(values.run);
   const timing = readJson<ScriptTiming>(path.join(run, 'timing.json'));
+  const device = timing.device ?? 'cpu';
+  // A GPU run is stored beside the CPU one, never over it: bench/results/fracatlas-gpu.json.
+  const out = values.out ?? resultsPath(device === 'cpu' ? 'fracatlas' : 'fracatlas-gpu');
   const results = readJson<RunResultsJson>(path.join(run, 'run', 'results.json'));
   const localisation = readJson<LocalisationJson>(path.join(run, 'eval', 'explain', 'localisation.json'));
   const triage = readJson<{ readonly calibratedOn: string; readonly test: number; readonly policies: readonly unknown[] }>(path.join(run, 'eval', 'summary.json'));
@@ -39,6 +44,7 @@ function main(): void {
     data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0)',
     split: 'by image (no patient IDs), stratified, seed 42, 70/15/15: epochs, temperature and triage cut-offs chosen on validation; every figure on test',
     machine: machineDescription(),
+    device,
     load: timing.load,
     date: today(),
     minutes: totalSeconds / 60,
@@ -47,8 +53,8 @@ function main(): void {
     triage: { calibratedOn: triage.calibratedOn, measuredOn: 'test', testImages: triage.test, policies: triage.policies },
     audit,
   };
-  writeFileSync(values.out, `${JSON.stringify(json, null, 2)}\n`);
-  console.log(`test ROC-AUC ${row.rocAuc.estimate.toFixed(3)} [${row.rocAuc.lower.toFixed(3)}, ${row.rocAuc.upper.toFixed(3)}], ECE ${row.ece.before.toFixed(3)} → ${row.ece.after.toFixed(3)} after T, pointing game ${(100 * row.pointingGame.hitRate).toFixed(1)} % (random ${(100 * row.pointingGame.randomBaseline).toFixed(1)} %), ${(totalSeconds / 60).toFixed(1)} min → ${values.out}`);
+  writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
+  console.log(`test ROC-AUC ${row.rocAuc.estimate.toFixed(3)} [${row.rocAuc.lower.toFixed(3)}, ${row.rocAuc.upper.toFixed(3)}], ECE ${row.ece.before.toFixed(3)} → ${row.ece.after.toFixed(3)} after T, pointing game ${(100 * row.pointingGame.hitRate).toFixed(1)} % (random ${(100 * row.pointingGame.randomBaseline).toFixed(1)} %), ${(totalSeconds / 60).toFixed(1)} min → ${out}`);
 }
 
 main();
