@@ -282,7 +282,14 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
     const { store } = openStore(dataDir, { migrations: REVIEW_MIGRATIONS });
     try {
       const latencies: number[] = [];
-      for (const s of store.listStudies({ page: 1, pageSize: 100_000 }).studies) {
+      // Every study, page by page (the store serves at most 500 a page).
+      const studies = [];
+      for (let page = 1; ; page++) {
+        const got = store.listStudies({ page, pageSize: 500 });
+        studies.push(...got.studies);
+        if (got.studies.length === 0 || studies.length >= got.total) break;
+      }
+      for (const s of studies) {
         const sr = store.deliveriesOfStudy(s.studyInstanceUid).find((d) => d.kind === 'sr' && d.sentAt !== null);
         if (sr === undefined) throw new Error(`study ${s.studyKey} has no delivered SR`);
         latencies.push((Date.parse(sr.sentAt as string) - Date.parse(s.firstReceivedAt)) / 1000);
