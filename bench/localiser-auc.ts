@@ -1,7 +1,8 @@
 // What the hip localiser costs the classifier: a phantom cohort (easy difficulty by default) imported with its hip_roi_*
 // regions and split by patient with a held-out test set, one crop classifier trained as `hipfrac train --crop roi`
 // does it (with its hip localiser), then ROC-AUC on the held-out test patients' DICOM files read as predict reads
-// them: (a) cut to the true regions (the --rois override), (b) cut to the localiser's regions (the default),
+// them: (a) cut to the true regions (the --rois override), (b) cut to the localiser's regions (the default: both
+// hips of a bilateral view classified, the more suspicious kept), (b'') the localiser's favoured hip only,
 // (c) whole, uncropped (a reference); as a diagnosis, (b') cut to the localiser's regions with the hip named (the
 // slot of the true region). 95 % intervals and the paired differences by a bootstrap over test patients.
 // There is no peer. Adds its entry to bench/results/localiser.json and writes its section of docs/benchmarks.md.
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { importDataset, modelInput, radiographReader, readManifestRows, splitByPatient, splitPath, writeJsonAtomic, type ManifestRow, type Radiograph, type RegionOfInterest } from '../src/data/index.js';
-import { checkpointLocator, iou } from '../src/localise/index.js';
+import { checkpointLocator, classifierCropScorer, iou } from '../src/localise/index.js';
 import { loadCheckpoint, type Classifier } from '../src/models/index.js';
 import { cohortLabelSpec, generateCohort } from '../src/phantom/index.js';
 import { defaultThreadCount, noGrad, setNumThreads, softmax, tidy } from '../src/torch/index.js';
@@ -91,20 +92,33 @@ try {
   const clusters = test.map((r) => r.patientKey);
   const locate = checkpointLocator(run.checkpointDir);
   if (locate === undefined) throw new Error('bench: the crop model was trained without a hip localiser');
+  // The localiser's favoured region per image (its first), and every region it gives (both hips of a bilateral view).
   const predictedRegions: RegionOfInterest[] = [];
+  const regionsGiven: RegionOfInterest[][] = [];
   const recording: typeof locate = (image, known) => {
-    const region = locate(image, known);
-    predictedRegions.push(region);
-    return region;
+    const regions = locate(image, known);
+    predictedRegions.push(regions[0] as RegionOfInterest);
+    regionsGiven.push(regions);
+    return regions;
   };
+  const favouredOnly: typeof locate = (image, known) => locate(image, known).slice(0, 1);
   const trueP = await fractureProbabilities(model, card.inputSize, files, radiographReader(card, join(cohort, 'labels.csv')));
-  const predictedP = await fractureProbabilities(model, card.inputSize, files, radiographReader(card, undefined, recording));
+  // (b) predict's path: the localiser's region, and for a bilateral view both hips with the more suspicious kept.
+  const kept: Radiograph[] = [];
+  const predictRead = radiographReader(card, undefined, recording, classifierCropScorer(model, card.inputSize));
+  const predictedP = await fractureProbabilities(model, card.inputSize, files, async (file) => {
+    const r = await predictRead(file);
+    kept.push(r);
+    return r;
+  });
+  // (b'') the localiser's favoured hip only, as predict read bilateral views before both hips were classified.
+  const favouredP = await fractureProbabilities(model, card.inputSize, files, radiographReader(card, undefined, favouredOnly));
   // A diagnosis, not predict's path: the localiser told which hip is meant (the slot of the true region), so what
   // remains is how well it places the region once the side is known.
   let next = 0;
   const named: typeof locate = (image) => {
     const roi = (test[next++] as (typeof test)[number]).roi;
-    return locate(image, { view: 'AP', laterality: (roi[0] + roi[2]) / 2 < 0.5 ? 'R' : 'L' });
+    return locate(image, { view: 'AP', laterality: (roi[0] + roi[2]) / 2 < 0.5 ? 'R' : 'L' }).slice(0, 1);
   };
   const namedP = await fractureProbabilities(model, card.inputSize, files, radiographReader(card, undefined, named));
   const wholeP = await fractureProbabilities(model, card.inputSize, files, radiographReader({ ...card, crop: 'none' }, undefined));
@@ -113,6 +127,14 @@ try {
   const options = { resamples: RESAMPLES, seed: SEED, clusters };
   const round = (i: AucInterval): AucInterval => ({ estimate: +i.estimate.toFixed(4), lower: +i.lower.toFixed(4), upper: +i.upper.toFixed(4), definedResamples: i.definedResamples });
   const ious = test.map((r, i) => iou(predictedRegions[i] as RegionOfInterest, r.roi));
+  // The hip predict kept: of two regions, the one whose crop starts where the kept radiograph's does.
+  const keptIous = test.map((r, i) => {
+    const given = regionsGiven[i] as RegionOfInterest[];
+    const hips = kept[i]?.hips;
+    const k = hips === undefined ? 0 : hips.findIndex((h) => h.origin[0] === kept[i]?.origin?.[0] && h.origin[1] === kept[i]?.origin?.[1]);
+    return iou(given[Math.max(0, k)] as RegionOfInterest, r.roi);
+  });
+  const bilateral = test.map((_, i) => (regionsGiven[i]?.length ?? 1) > 1);
   // Where the localiser missed: AUC and the mean probability change on images by IoU.
   const subset = (keep: (i: number) => boolean): { n: number; fractured: number; aucTrue: number; aucPredicted: number; meanAbsProbabilityChange: number } => {
     const idx = test.map((_, i) => i).filter(keep);
@@ -137,14 +159,21 @@ try {
       read: 'the test DICOM files through radiographReader, as predict reads them; LibTorch forward, softmax P(fracture)',
       bootstrap: `${RESAMPLES} resamples of test patients (all of a patient's images together), seed ${SEED}, percentile 95 %`,
     },
-    auc: { trueRegions: round(bootstrapAuc(trueP, labels, options)), predictedRegions: round(bootstrapAuc(predictedP, labels, options)), wholeImage: round(bootstrapAuc(wholeP, labels, options)), predictedHipNamed: round(bootstrapAuc(namedP, labels, options)) },
+    auc: { trueRegions: round(bootstrapAuc(trueP, labels, options)), predictedRegions: round(bootstrapAuc(predictedP, labels, options)), predictedFavouredHipOnly: round(bootstrapAuc(favouredP, labels, options)), wholeImage: round(bootstrapAuc(wholeP, labels, options)), predictedHipNamed: round(bootstrapAuc(namedP, labels, options)) },
     difference: {
       trueMinusPredicted: round(pairedAucDifference(trueP, predictedP, labels, options)),
+      bothHipsMinusFavouredOnly: round(pairedAucDifference(predictedP, favouredP, labels, options)),
       trueMinusPredictedHipNamed: round(pairedAucDifference(trueP, namedP, labels, options)),
       trueMinusWhole: round(pairedAucDifference(trueP, wholeP, labels, options)),
     },
     localiserIou: { median: +(sortedIous[Math.floor((sortedIous.length - 1) / 2)] as number).toFixed(4), atLeast05: +(ious.filter((v) => v >= 0.5).length / ious.length).toFixed(4), n: ious.length },
     byIou: { below05: subset((i) => (ious[i] as number) < 0.5), atLeast05: subset((i) => (ious[i] as number) >= 0.5) },
+    // Bilateral views (header laterality B on an AP view): both hips classified, the more suspicious kept.
+    bilateral: {
+      images: bilateral.filter(Boolean).length,
+      keptTrueHip: bilateral.filter((b, i) => b && (keptIous[i] as number) >= 0.5).length,
+      favouredTrueHip: bilateral.filter((b, i) => b && (ious[i] as number) >= 0.5).length,
+    },
     // Which images the localiser missed (IoU < 0.5), by the header's view and laterality: "misses of images".
     missesByHeader: Object.fromEntries([...new Set(test.map((r) => `${r.view} ${r.laterality ?? 'none'}`))].sort().map((k) => {
       const of = test.map((r, i) => [r, i] as const).filter(([r]) => `${r.view} ${r.laterality ?? 'none'}` === k);
@@ -171,14 +200,16 @@ try {
       '| the crop model fed | test ROC-AUC [95 % CI] |',
       '| --- | ---: |',
       `| (a) true hip regions (\`--rois\`) | ${f(result.auc.trueRegions)} |`,
-      `| (b) the localiser's regions (default predict) | ${f(result.auc.predictedRegions)} |`,
+      `| (b) the localiser's regions, both hips of a bilateral view with the more suspicious kept (default predict) | ${f(result.auc.predictedRegions)} |`,
+      `| (b'') the localiser's favoured hip only | ${f(result.auc.predictedFavouredHipOnly)} |`,
       `| (b') the localiser's regions, hip named (a diagnosis) | ${f(result.auc.predictedHipNamed)} |`,
       `| (c) whole image, uncropped | ${f(result.auc.wholeImage)} |`,
       `| (a) − (b), paired | ${f(result.difference.trueMinusPredicted)} |`,
       `| (a) − (b'), paired | ${f(result.difference.trueMinusPredictedHipNamed)} |`,
+      `| (b) − (b''), paired: what classifying both hips adds | ${f(result.difference.bothHipsMinusFavouredOnly)} |`,
       `| (a) − (c), paired | ${f(result.difference.trueMinusWhole)} |`,
       '',
-      `Images with IoU < 0.5: ${result.byIou.below05.n} of ${test.length}, AUC ${result.byIou.below05.aucTrue} true / ${result.byIou.below05.aucPredicted} predicted (at IoU ≥ 0.5: ${result.byIou.atLeast05.aucTrue} / ${result.byIou.atLeast05.aucPredicted}). Misses by header view and laterality: ${Object.entries(result.missesByHeader).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+      `Images with IoU < 0.5: ${result.byIou.below05.n} of ${test.length}, AUC ${result.byIou.below05.aucTrue} true / ${result.byIou.below05.aucPredicted} predicted (at IoU ≥ 0.5: ${result.byIou.atLeast05.aucTrue} / ${result.byIou.atLeast05.aucPredicted}). Misses of the favoured region by header view and laterality: ${Object.entries(result.missesByHeader).map(([k, v]) => `${k} ${v}`).join(', ')}. Bilateral views: ${result.bilateral.images}; the hip kept after classifying both is the true one (IoU ≥ 0.5) in ${result.bilateral.keptTrueHip}, the favoured hip in ${result.bilateral.favouredTrueHip}.`,
     ].join('\n'),
   );
   console.log(JSON.stringify({ auc: result.auc, difference: result.difference, localiserIou: result.localiserIou, byIou: result.byIou, missesByHeader: result.missesByHeader, trainEvaluationAuc: result.trainEvaluationAuc, seconds: result.seconds }, null, 1));

@@ -1,7 +1,8 @@
 // Option parsing shared by the commands: the checkpoint flags, numbers and colour maps checked at the boundary
 // (HF_CLI_BAD_OPTION, exit status 2), and the checkpoint a command runs.
-import type { ImageLabels } from '../data/index.js';
+import { radiographReader, type CropScorer, type ImageLabels, type Radiograph } from '../data/index.js';
 import { COLORMAPS, type ColormapName } from '../explain/index.js';
+import { checkpointLocator, classifierCropScorer } from '../localise/index.js';
 import { listModels, loadCheckpoint, readModelCard, type Classifier, type ModelCard } from '../models/index.js';
 import { resolveDevice } from '../torch/index.js';
 import { CliError } from './errors.js';
@@ -29,6 +30,20 @@ export function loadModel(dir: string | undefined, device = 'cpu'): { model: Cla
   const loaded = loadCheckpoint(dir);
   if (target !== 'cpu') loaded.model.to(target);
   return loaded;
+}
+
+/**
+ * How a command reads its inputs for a checkpoint (radiographReader: the region rules checked now, before the
+ * weights load), and `use(model)` once the classifier is loaded: from then on it classifies both hips of a bilateral
+ * view and keeps the more suspicious (crop models with a localiser).
+ */
+export function checkpointReader(dir: string | undefined, card: Pick<ModelCard, 'crop' | 'inputSize'>, rois: string | undefined): { read: (file: string) => Promise<Radiograph>; use(model: Classifier): void } {
+  let scorer: CropScorer | undefined;
+  const read = radiographReader(card, rois, checkpointLocator(dir), (crops) => {
+    if (scorer === undefined) throw new Error('checkpointReader: use(model) must come before the first read');
+    return scorer(crops);
+  });
+  return { read, use: (model) => void (scorer = classifierCropScorer(model, card.inputSize)) };
 }
 
 /** An architecture name of the registry (HF_CLI_BAD_OPTION naming the known ones otherwise). */

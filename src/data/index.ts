@@ -18,6 +18,7 @@ export { FRACTURE_CLASSES, POSITIVE_WORDS, NEGATIVE_WORDS, classIndexOf, describ
 export { parseLabelTable, readLabelCsv, readImageLabels, LabelIndex, ROI_COLUMN_SETS, roiFromColumns } from './labels.js';
 export type { LabelJoin, LabelRow, BadLabelRow, LabelTable, LabelOptions, ImageLabels } from './labels.js';
 export { collectInputs, readRadiograph, modelInput, greyModelInput, radiographReader } from './radiographs.js';
+export type { CropScorer } from './radiographs.js';
 export type { Radiograph } from './radiographs.js';
 export { readRoisCsv, readBoxes } from './rois.js';
 export { connectedComponents, detectMarkers, fillMasked, maskMarkers } from './markers.js';

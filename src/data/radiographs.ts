@@ -59,7 +59,15 @@ export interface Radiograph {
   readonly laterality: 'L' | 'R' | 'B' | null;
   /** The view from the DICOM header (View Position, descriptions); 'unknown' when not DICOM. */
   readonly view: View;
+  /**
+   * Both hips of a bilateral view, when the localiser found two and both were classified: where each crop starts
+   * and its P(fracture). `original` and `origin` are the more suspicious one's.
+   */
+  readonly hips?: readonly { readonly origin: readonly [number, number]; readonly fractureProbability: number }[];
 }
+
+/** P(fracture) of each of a radiograph's candidate crops (the classifier's forward pass), in their order. */
+export type CropScorer = (crops: readonly Radiograph[]) => readonly number[] | Promise<readonly number[]>;
 
 /** Reads one DICOM (display pipeline of src/dicom) or PNG/JPEG (as 16-bit grey) at its own resolution. */
 export async function readRadiograph(file: string): Promise<Radiograph> {
@@ -107,15 +115,28 @@ export function modelInput(radiographs: readonly Radiograph[], size: number): Te
  * How a command reads its inputs for a checkpoint: as they are, or — for a model trained on hip crops (its card's
  * crop is 'roi') — cut to each file's region from the ROI CSV, so the model sees what it was trained on and the
  * heatmap overlays show that region. Throws HF_DATA_NEEDS_ROI when a crop-trained model gets no ROI file.
+ * `score` (the classifier's P(fracture) per crop) decides between the two hips of a bilateral view.
  */
 export function radiographReader(
   card: { readonly crop?: string | undefined },
   roisFile: string | undefined,
-  locate?: (image: Radiograph['original'], known: Pick<Radiograph, 'laterality' | 'view'>) => RegionOfInterest,
+  locate?: (image: Radiograph['original'], known: Pick<Radiograph, 'laterality' | 'view'>) => readonly RegionOfInterest[],
+  score?: CropScorer,
 ): (file: string) => Promise<Radiograph> {
   if (card.crop !== 'roi') return readRadiograph;
-  // Without --rois, a checkpoint's hip localiser (passed in as `locate`) finds each region.
-  if (roisFile === undefined && locate !== undefined) return async (file) => cutTo(await readRadiograph(file), locate);
+  // Without --rois, a checkpoint's hip localiser (passed in as `locate`) finds each region; for a bilateral view it
+  // finds both hips, and with a scorer both are classified and the more suspicious is kept (without one, the first).
+  if (roisFile === undefined && locate !== undefined) {
+    return async (file) => {
+      const whole = await readRadiograph(file);
+      const regions = locate(whole.original, whole);
+      const crops = regions.map((region) => cutTo(whole, () => region));
+      if (crops.length < 2 || score === undefined) return crops[0] as Radiograph;
+      const p = await score(crops);
+      const kept = p.reduce((best, v, i) => (v > (p[best] as number) ? i : best), 0);
+      return { ...(crops[kept] as Radiograph), hips: crops.map((c, i) => ({ origin: c.origin ?? [0, 0], fractureProbability: p[i] as number })) };
+    };
+  }
   if (roisFile === undefined) {
     throw new DataError('HF_DATA_NEEDS_ROI', 'this model was trained on hip regions of interest (crop: roi) and needs one per image.', {
       fix: 'pass --rois FILE: a CSV with file and hip_roi_x0, hip_roi_y0, hip_roi_x1, hip_roi_y1 in pixels (the phantom labels.csv has them), or train the checkpoint with a hip localiser.',

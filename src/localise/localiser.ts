@@ -152,28 +152,41 @@ export async function trainLocaliser(samples: readonly LocaliserSample[], option
   return { net, card: { version: 2, dir: LOCALISER_DIR, inputSize, epochs, trainedOn: samples.length }, losses };
 }
 
+/** Whether a header names a bilateral frontal view (an AP pelvis showing both hips): laterality 'B' on an AP view. */
+export function isBilateralView(known: KnownSide | undefined): boolean {
+  return known !== undefined && known.view === 'AP' && known.laterality === 'B';
+}
+
 /**
- * Regions for a batch of whole images [N, 1 | 3, S, S] in [0, 1] at the localiser's input size. A two-slot network
- * gives the slot the header names (slotFromHeader), else the slot its logits favour.
+ * The hip regions to classify for each of a batch of whole images [N, 1 | 3, S, S] in [0, 1] at the localiser's
+ * input size. A two-slot network gives the slot the header names (slotFromHeader), else the slot its logits favour;
+ * for a view the header calls bilateral it gives both slots' regions, the favoured one first, so that both hips are
+ * classified (the more suspicious decides). A one-slot network gives its one region.
  */
-export function predictRegions(net: LocaliserNet, images: Tensor, known: readonly (KnownSide | undefined)[] = []): RegionOfInterest[] {
+export function predictHipRegions(net: LocaliserNet, images: Tensor, known: readonly (KnownSide | undefined)[] = []): RegionOfInterest[][] {
   net.eval();
   const out = tidy(() => noGrad(() => net.call(firstChannel(images))).toFloat32Array());
   const width = net.sided ? SIDED_OUTPUTS : 4;
   return Array.from({ length: images.shape[0] as number }, (_, i) => {
     const row = i * width;
-    if (!net.sided) return toRegion(out, row);
+    if (!net.sided) return [toRegion(out, row)];
     const slot = slotFromHeader(known[i]) ?? ((out[row + 9] as number) > (out[row + 8] as number) ? 1 : 0);
-    return toRegion(out, row + 4 * slot);
+    const chosen = toRegion(out, row + 4 * slot);
+    return isBilateralView(known[i]) ? [chosen, toRegion(out, row + 4 * (1 - slot))] : [chosen];
   });
 }
 
-/** The region of one grey image at its own resolution (16-bit display values), squished to the localiser's input. */
-export function localiseGrey(net: LocaliserNet, pixels: Uint16Array, width: number, height: number, known?: KnownSide): RegionOfInterest {
+/** One region per image: the first of predictHipRegions (the named or favoured hip). */
+export function predictRegions(net: LocaliserNet, images: Tensor, known: readonly (KnownSide | undefined)[] = []): RegionOfInterest[] {
+  return predictHipRegions(net, images, known).map((regions) => regions[0] as RegionOfInterest);
+}
+
+/** The hip regions of one grey image at its own resolution (16-bit display values), squished to the localiser's input: one, or both hips of a bilateral view. */
+export function localiseGrey(net: LocaliserNet, pixels: Uint16Array, width: number, height: number, known?: KnownSide): RegionOfInterest[] {
   const size = net.inputSize;
   const resized = resampleGrey(pixels, width, height, { width: size, height: size }, 'squish');
-  const [region] = tidy(() => predictRegions(net, tensor(Float32Array.from(resized, (v) => v / 65535), [1, 1, size, size]), [known]));
-  return region as RegionOfInterest;
+  const [regions] = tidy(() => predictHipRegions(net, tensor(Float32Array.from(resized, (v) => v / 65535), [1, 1, size, size]), [known]));
+  return regions as RegionOfInterest[];
 }
 
 /** Regions for image files (decoded and squished to the localiser's input, as in training), with their headers' sides when known. */
@@ -223,8 +236,8 @@ export function loadLocaliser(checkpointDir: string): { net: LocaliserNet; card:
   return { net, card };
 }
 
-/** The checkpoint's hip localiser as a region finder for `radiographReader`, or undefined when it has none. */
-export function checkpointLocator(checkpointDir: string | undefined): ((image: { readonly width: number; readonly height: number; readonly data: Uint16Array }, known: KnownSide) => RegionOfInterest) | undefined {
+/** The checkpoint's hip localiser as a region finder for `radiographReader` (one region, or both hips of a bilateral view), or undefined when it has none. */
+export function checkpointLocator(checkpointDir: string | undefined): ((image: { readonly width: number; readonly height: number; readonly data: Uint16Array }, known: KnownSide) => RegionOfInterest[]) | undefined {
   const localiser = checkpointDir === undefined ? null : loadLocaliser(checkpointDir);
   if (localiser === null) return undefined;
   return (image, known) => localiseGrey(localiser.net, image.data, image.width, image.height, known);

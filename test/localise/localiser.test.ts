@@ -46,8 +46,8 @@ test('the localiser finds held-out patients\' hip regions and round-trips throug
   assert.ok(loaded !== null);
   const row = test[0] as ManifestRow;
   const pixels = await decodeGrey(cachedPngPath(dataset, row), { width: row.cacheWidth, height: row.cacheHeight }, 'squish');
-  const a = localiseGrey(net, pixels, row.cacheWidth, row.cacheHeight);
-  const b = localiseGrey(loaded.net, pixels, row.cacheWidth, row.cacheHeight);
+  const [a] = localiseGrey(net, pixels, row.cacheWidth, row.cacheHeight) as [RegionOfInterest];
+  const [b] = localiseGrey(loaded.net, pixels, row.cacheWidth, row.cacheHeight) as [RegionOfInterest];
   a.forEach((v, k) => assert.ok(Math.abs(v - (b[k] as number)) < 1e-5, `coordinate ${k}: ${v} vs ${b[k]}`));
   net.dispose();
   loaded.net.dispose();

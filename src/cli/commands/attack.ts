@@ -4,7 +4,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { checkpointLocator } from '../../localise/index.js';
 import { CliError } from '../errors.js';
 import {
   adversarialGallery,
@@ -20,8 +19,8 @@ import {
   type LabelledBatch,
 } from '../../robust/index.js';
 import { dispose, tensor, tidy } from '../../torch/index.js';
-import { collectInputs, modelInput, radiographReader, readImageLabels } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, loadModel, requireLabelled, numberOption, positiveInt } from '../options.js';
+import { collectInputs, modelInput, readImageLabels } from '../../data/index.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, loadModel, requireLabelled, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
@@ -71,10 +70,12 @@ export const attackCommand: CliCommand = {
     if (!['fgsm', 'pgd', 'rotation'].includes(kind)) throw new CliError('HF_CLI_BAD_OPTION', `unknown attack '${kind}'.`, { input: '--attack', fix: 'use fgsm, pgd or rotation.' });
     const files = collectInputs(input);
     const checked = checkpointCard(values.model);
-    const read = radiographReader(checked, values.rois, checkpointLocator(values.model));
+    const reader = checkpointReader(values.model, checked, values.rois);
+    const read = reader.read;
     const labels = values.labels === undefined ? undefined : await readImageLabels(values.labels, checked.classes);
     if (labels !== undefined) requireLabelled(files, labels);
     const { model, card } = loadModel(values.model, values.device);
+    reader.use(model);
     // Images are loaded once and kept as batches: a sweep reads them once per ε.
     const batches: LabelledBatch[] = [];
     for (const names of batchesOf(files, batchSize)) {

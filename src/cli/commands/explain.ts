@@ -4,7 +4,6 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { checkpointLocator } from '../../localise/index.js';
 import { CliError } from '../errors.js';
 import {
   ClassifierOutputTarget,
@@ -20,8 +19,8 @@ import {
   type Heatmap,
 } from '../../explain/index.js';
 import { tidy } from '../../torch/index.js';
-import { collectInputs, modelInput, radiographReader, readBoxes, type Radiograph } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
+import { collectInputs, modelInput, readBoxes, type Radiograph } from '../../data/index.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--method gradcam|gradcam++|hirescam]
                        [--layer PATH] [--target predicted|CLASS] [--colormap jet|viridis|cividis] [--opacity 0.4]
@@ -70,8 +69,10 @@ export const explainCommand: CliCommand = {
     const batchSize = positiveInt(values.batch, 8, '--batch');
     const files = collectInputs(input);
     const boxes = values.boxes === undefined ? undefined : readBoxes(values.boxes);
-    const read = radiographReader(checkpointCard(values.model), values.rois, checkpointLocator(values.model));
+    const reader = checkpointReader(values.model, checkpointCard(values.model), values.rois);
+    const read = reader.read;
     const { model, card } = loadModel(values.model, values.device);
+    reader.use(model);
     const layer = values.layer ?? model.spec.gradCamLayer;
     const cam = camFor(values.method as string, model, layer);
     let targetClass: number | undefined;

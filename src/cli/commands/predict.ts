@@ -4,16 +4,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { collectInputs, greyModelInput, modelInput, radiographReader, type Radiograph } from '../../data/index.js';
+import { collectInputs, greyModelInput, modelInput, type Radiograph } from '../../data/index.js';
 import { boxHeadBoxes, GradCam, heatmapsFromTensor, writeOverlayPng, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
 import { onnxFactsOf, openCheckpointOnnx, optimizeForInference, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { inferenceMode, noGrad, tidy } from '../../torch/index.js';
 import { colourfulness, InputGate, type GateVerdict } from '../../gate/index.js';
-import { checkpointLocator } from '../../localise/index.js';
 import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
 
 // ------------------------------------------------------------------------------------------------
 // The command
@@ -117,7 +116,8 @@ export const predictCommand: CliCommand = {
     const files = collectInputs(target);
     // Card, regions and policy are checked before the weights load.
     const card = checkpointCard(values.model);
-    const read = radiographReader(card, values.rois, checkpointLocator(values.model));
+    const reader = checkpointReader(values.model, card, values.rois);
+    const read = reader.read;
     let policy: TriagePolicy;
     let warning: string | undefined;
     try {
@@ -130,6 +130,7 @@ export const predictCommand: CliCommand = {
       console.error(`hipfrac: warning: ${warning}.`);
     }
     const { model } = loadModel(values.model, values.device);
+    reader.use(model);
     const outDir = values.out ?? 'predictions';
     const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
     const onnx = await onnxEngine(values, heatmaps, model, card);

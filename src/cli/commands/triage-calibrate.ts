@@ -5,7 +5,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { checkpointLocator } from '../../localise/index.js';
 import { CliError } from '../errors.js';
 import { writeJsonAtomic } from '../../data/index.js';
 import { CHECKPOINT_CARD } from '../../models/index.js';
@@ -21,8 +20,8 @@ import {
   softmaxRow,
   type TriagePolicy,
 } from '../../triage/index.js';
-import { collectInputs, modelInput, radiographReader, readImageLabels } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, loadModel, requireLabelled, numberOption, positiveInt } from '../options.js';
+import { collectInputs, modelInput, readImageLabels } from '../../data/index.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, loadModel, requireLabelled, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
@@ -77,10 +76,12 @@ export const triageCalibrateCommand: CliCommand = {
     const batchSize = positiveInt(values.batch, 16, '--batch');
     const files = collectInputs(input);
     const checked = checkpointCard(values.model);
-    const read = radiographReader(checked, values.rois, checkpointLocator(values.model));
+    const reader = checkpointReader(values.model, checked, values.rois);
+    const read = reader.read;
     const labelMap = await readImageLabels(values.labels, checked.classes);
     requireLabelled(files, labelMap);
     const { model, card } = loadModel(values.model, values.device);
+    reader.use(model);
     const logits: number[][] = [];
     const labels: number[] = [];
     for (const names of batchesOf(files, batchSize)) {

@@ -2,7 +2,8 @@
 // probabilities` (the policy's temperature applied), and Grad-CAM heatmaps and box-head fracture boxes for the cases that need them. Both
 // implementations load the hipfrac checkpoint with its model card's preprocessing; the ONNX one predicts with the
 // checkpoint's ONNX export on ONNX Runtime and keeps LibTorch for the heatmaps (they need gradients).
-import { greyModelInput, modelInput, type Radiograph } from '../../data/index.js';
+import { greyModelInput, modelInput, type CropScorer, type Radiograph } from '../../data/index.js';
+import { classifierCropScorer } from '../../localise/index.js';
 import { boxHeadBoxes, GradCam, heatmapsFromTensor, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
 import { loadCheckpoint, openCheckpointOnnx, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
@@ -18,6 +19,8 @@ export interface ImagePredictor {
   readonly engine: string;
   /** Calibrated class probabilities per image (rows sum to 1), in input order. */
   predictBatch(images: readonly Radiograph[]): Promise<number[][]>;
+  /** P(fracture) per crop on LibTorch: what decides between the two hips of a bilateral view (radiographReader's scorer). */
+  readonly scoreCrops: CropScorer;
   /** Grad-CAM heatmaps for `images` (in input order), at the model's resolution. */
   heatmaps(images: readonly Radiograph[]): Heatmap[];
   /** Whether the checkpoint has a box head (trained with --box-loss-weight); `boxes` returns nothing otherwise. */
@@ -40,6 +43,7 @@ export class TorchPredictor implements ImagePredictor {
   readonly engine: string = 'libtorch';
   /** The LibTorch network (eval mode); Grad-CAM runs on it. */
   readonly model: Classifier;
+  readonly scoreCrops: CropScorer;
   #cam: GradCam | undefined;
 
   /** A checkpoint folder, or a checkpoint already loaded (this predictor then owns it). */
@@ -47,6 +51,7 @@ export class TorchPredictor implements ImagePredictor {
     const { model, card } = typeof checkpoint === 'string' ? loadCheckpoint(checkpoint) : checkpoint;
     this.model = model;
     this.card = card;
+    this.scoreCrops = classifierCropScorer(model, card.inputSize);
   }
 
   /** LibTorch logits [N, classes] for [N, 1, S, S] grey images in [0, 1]. */

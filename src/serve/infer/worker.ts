@@ -23,7 +23,7 @@ const post = (m: WorkerMessage): void => {
 };
 
 let predictor: ImagePredictor;
-/** Whole radiographs, or for a model trained on hip crops the region its checkpoint's localiser finds (the node checked it has one). */
+/** Whole radiographs, or for a model trained on hip crops the region its checkpoint's localiser finds (the node checked it has one); of a bilateral view's two hips, the more suspicious. */
 let readImage: (file: string) => Promise<Radiograph>;
 try {
   const threads = Math.max(1, init.threads);
@@ -31,7 +31,7 @@ try {
   // No spinning ONNX Runtime threads: this process shares the cores with the node's main process (receive, store, results).
   const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads, false);
   predictor = opened.predictor;
-  readImage = radiographReader(predictor.card, undefined, checkpointLocator(init.modelDir));
+  readImage = radiographReader(predictor.card, undefined, checkpointLocator(init.modelDir), predictor.scoreCrops);
   post({ type: 'ready', inputSize: predictor.card.inputSize, engine: opened.note });
 } catch (error) {
   post({ type: 'fatal', message: describeError(error) });
