@@ -69,6 +69,8 @@ interface PredictionRow {
    * and the heatmap probability that made each; absent for models without a box head.
    */
   readonly boxes?: readonly PixelFractureBox[];
+  /** Both hips of a bilateral view (crop models): where each crop starts in the file's pixels and its P(fracture); the row is the more suspicious one's. */
+  readonly hips?: Radiograph['hips'];
 }
 
 function toCsv(rows: readonly PredictionRow[]): string {
@@ -174,6 +176,7 @@ export const predictCommand: CliCommand = {
           reason: gated ? `input gate: ${verdict.reasons.join('; ')}` : d.reason,
           ...(verdict === undefined ? {} : { gate: verdict }),
           ...(boxes === undefined ? {} : { boxes: boxes[i] ?? [] }),
+          ...(r.hips === undefined ? {} : { hips: r.hips }),
         });
       }
     }
