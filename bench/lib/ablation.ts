@@ -178,16 +178,15 @@ export interface RowResult {
  */
 export function mergeRows(stored: readonly RowResult[], fresh: readonly RowResult[], storedMeasured: string): RowResult[] {
   const size = fresh[0]?.testImages;
-  const byName = new Map(fresh.map((r) => [r.name, r]));
-  const kept = stored.filter((r) => !byName.has(r.name)).map((r) => ({ ...r, measured: r.measured ?? storedMeasured }));
-  for (const r of kept) {
+  const freshByName = new Map(fresh.map((r) => [r.name, r]));
+  const storedNames = new Set(stored.map((r) => r.name));
+  const keep = (r: RowResult): RowResult => {
     if (size !== undefined && r.testImages !== size) {
       throw new Error(`stored ablation row ${r.name} was measured on ${r.testImages} test images, the rows run now on ${size}: not the same split; re-run it (--rows ${r.name}) or start a new results file`);
     }
-  }
-  const order = [...stored.map((r) => r.name), ...fresh.map((r) => r.name).filter((n) => !stored.some((r) => r.name === n))];
-  const all = new Map<string, RowResult>([...kept.map((r) => [r.name, r] as const), ...byName]);
-  return order.map((n) => all.get(n)).filter((r): r is RowResult => r !== undefined);
+    return { ...r, measured: r.measured ?? storedMeasured };
+  };
+  return [...stored.map((r) => freshByName.get(r.name) ?? keep(r)), ...fresh.filter((r) => !storedNames.has(r.name))];
 }
 
 /** "On D (L): a, b; on D2 (L2): c": which rows ran when and under what load. */
