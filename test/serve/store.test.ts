@@ -298,3 +298,32 @@ test('with a checkpoint interval the log is copied into the database by a thread
   assert.equal(reopened.auditLog(1000).length, 300);
   assert.equal(reopened.database.pragma('wal_autocheckpoint', { simple: true }), 1000, 'SQLite\'s own checkpoint without an interval');
 });
+
+test('under a steady stream of commits the checkpointer restarts the log: it stays bounded, every row kept', async (t) => {
+  const dir = tempDir(t);
+  const { store } = openStore(dir, { checkpointIntervalMs: 10, walRestartBytes: 256 * 1024 });
+  const file = path.join(dir, STORE_FILE);
+  const wal = `${file}-wal`;
+  // The checkpointer is running once it has copied a first commit into the database (bounded wait).
+  const before = statSync(file).size;
+  store.relaxedTransaction(() => store.audit('ae:T', 'receive', 'S', 'x'.repeat(8000)));
+  for (const deadline = Date.now() + 10_000; statSync(file).size === before && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
+  // 6,000 commits of about 2 KB each, four log frames apiece (about 99 MB of frames), with a turn of the event loop
+  // every 20 commits: a log that were never restarted would hold every frame.
+  const rows = 6000;
+  let largest = 0;
+  for (let i = 0; i < rows; i++) {
+    store.relaxedTransaction(() => store.audit('ae:T', 'receive', `S${i}`, 'x'.repeat(2000)));
+    if (i % 20 === 19) {
+      largest = Math.max(largest, statSync(wal).size);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+  const frames = rows * 4 * (4096 + 24);
+  assert.ok(largest < frames / 8, `the log stayed bounded (largest ${largest} bytes; ${frames} bytes of frames were written)`);
+  assert.equal(store.auditLog(rows + 10).length, rows + 1);
+  store.close();
+  const reopened = openStore(dir).store;
+  t.after(() => reopened.close());
+  assert.equal(reopened.auditLog(rows + 10).length, rows + 1);
+});

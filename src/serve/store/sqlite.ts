@@ -148,6 +148,12 @@ export interface SqliteStoreOptions {
    * Unset: SQLite's automatic checkpoint.
    */
   readonly checkpointIntervalMs?: number;
+  /**
+   * With `checkpointIntervalMs`: once the write-ahead log is larger than this, in bytes, the checkpointer restarts it
+   * from its beginning (default 4 MiB, about SQLite's own 1,000 pages), so that it stays bounded under a steady
+   * stream of commits.
+   */
+  readonly walRestartBytes?: number;
 }
 
 export class SqliteStore implements ServeStore {
@@ -183,12 +189,12 @@ export class SqliteStore implements ServeStore {
     // The log exists from the first write on (the settings row above) and stays while this connection is open.
     this.#walFile = mode === 'wal' && existsSync(`${file}-wal`) ? `${file}-wal` : undefined;
     if (this.#walFile !== undefined && options.checkpointIntervalMs !== undefined && options.checkpointIntervalMs > 0) {
-      this.#startCheckpointer(file, options.checkpointIntervalMs);
+      this.#startCheckpointer({ file, intervalMs: options.checkpointIntervalMs, restartBytes: options.walRestartBytes ?? 4 * 1024 * 1024 });
     }
   }
 
-  #startCheckpointer(file: string, intervalMs: number): void {
-    const worker = new Worker(new URL('./checkpointThread.js', import.meta.url), { workerData: { file, intervalMs } satisfies CheckpointThreadData });
+  #startCheckpointer(workerData: CheckpointThreadData): void {
+    const worker = new Worker(new URL('./checkpointThread.js', import.meta.url), { workerData });
     // The node's own handles keep the process alive; this thread must not hold it open after close().
     worker.unref();
     this.database.pragma('wal_autocheckpoint = 0');
