@@ -183,6 +183,9 @@ export class SqliteStore implements ServeStore {
     // state changes commit with NORMAL instead (relaxedTransaction).
     this.database.pragma('synchronous = FULL');
     this.database.pragma('foreign_keys = ON');
+    // Statement journals (a savepoint inside a transaction, a trigger's statement) in memory: on disk SQLite makes,
+    // writes and unlinks a temporary file for most received instances.
+    this.database.pragma('temp_store = MEMORY');
     migrate(this.database, [...CORE_MIGRATIONS, ...(options.migrations ?? [])]);
     this.#maxAttempts = options.maxAttempts ?? 3;
     this.#studyKeySecret = this.#setting('study_key_secret', () => randomBytes(32).toString('hex'));
