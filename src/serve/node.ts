@@ -59,8 +59,8 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
   const pool = new InferencePool(store, model, logger, metrics, { workers: config.workers, batchSize: config.batchSize, nice: config.workerNice, dataDir, heatmaps: config.heatmaps, engine: config.engine });
   ingest.onIngest((outcome) => {
     metrics.inc('hipfrac_instances_received_total', 'Objects received, by outcome', { outcome: outcome.kind === 'refused' ? `refused-${outcome.code}` : outcome.kind });
-    if (outcome.kind === 'stored' && config.inference) pool.wake();
   });
+  if (config.inference) ingest.onQueued(() => pool.wake());
 
   const results = new StudyResults(store, blobs, model, config.destinations, logger, metrics);
   const sender = new Sender(store, blobs, logger, metrics, { callingAeTitle: config.aeTitle, initialBackoffMs: config.deliveryInitialBackoffMs, maxBackoffMs: config.deliveryMaxBackoffMs });
@@ -134,6 +134,7 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
       sender.stop();
       await dicom.close();
       await http.close();
+      ingest.confirmPending();
       await pool.close();
       await results.close();
       store.close();

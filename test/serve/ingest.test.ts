@@ -59,11 +59,45 @@ test('objects arriving together share one durable commit; a record that fails is
   assert.equal(store.auditLog(50).filter((a) => a.action === 'receive').length, 5, 'one audit line per kept object, none for the refused one');
 });
 
-function quietIngest(dir: string) {
+function quietIngest(dir: string, confirmAfterMs?: number) {
   const { store, blobs } = openStore(dir, { minFreeBytes: 0 });
-  const ingest = new Ingest(store, blobs, createServeLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), { maxObjectBytes: 1 << 20 });
+  const ingest = new Ingest(store, blobs, createServeLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), { maxObjectBytes: 1 << 20, ...(confirmAfterMs === undefined ? {} : { confirmAfterMs }) });
   return { store, blobs, ingest };
 }
+
+test('stored images wait in received and are queued together by one commit, then the scheduler is woken once', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A wait longer than the test: only confirmPending queues them.
+  const { store, ingest } = quietIngest(dir, 600_000);
+  t.after(() => store.close());
+  let commits = 0;
+  const confirmInstances = store.confirmInstances.bind(store);
+  store.confirmInstances = (uids) => {
+    commits++;
+    return confirmInstances(uids);
+  };
+  let woken = 0;
+  ingest.onQueued(() => woken++);
+  for (const n of [1, 2, 3, 4]) assert.equal((await ingest.accept(image(n), 'ae:TEST')).kind, 'stored', 'each sender hears Success at once');
+  assert.equal(store.counts().jobs.received, 4, 'kept, not yet queued');
+  assert.equal(woken, 0);
+  ingest.confirmPending();
+  assert.equal(store.counts().jobs.queued, 4);
+  assert.equal(commits, 1, 'one commit for the four');
+  assert.equal(woken, 1, 'the scheduler is woken once');
+  ingest.confirmPending();
+  assert.equal(commits, 1, 'nothing left to queue');
+
+  // With the default wait they are queued without being asked (bounded wait).
+  const dir2 = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
+  t.after(() => rmSync(dir2, { recursive: true, force: true }));
+  const second = quietIngest(dir2);
+  t.after(() => second.store.close());
+  assert.equal((await second.ingest.accept(image(5), 'ae:TEST')).kind, 'stored');
+  for (const deadline = Date.now() + 10_000; second.store.counts().jobs.queued === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(second.store.counts().jobs.queued, 1);
+});
 
 test('a file whose flush fails after its row committed: the row is taken back, the sender hears a failure, a re-send is kept', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ingest-'));
@@ -175,5 +209,6 @@ test('the same instance on three associations at once, the first failing: the se
   const outcomes = await Promise.all(['ae:A', 'ae:B', 'ae:C'].map((ae) => ingest.accept(image(6), ae)));
   assert.deepEqual(outcomes.map((o) => o.kind), ['refused', 'stored', 'duplicate']);
   assert.equal(store.queueDepth(), 1);
-  assert.deepEqual(store.unconfirmedInstances(), []);
+  ingest.confirmPending();
+  assert.deepEqual(store.unconfirmedInstances(), [], 'the stored one is queued');
 });

@@ -322,8 +322,15 @@ export class SqliteStore implements ServeStore {
     });
   }
 
-  confirmInstance(sopInstanceUid: string): boolean {
-    return this.relaxedTransaction(() => this.#q(`UPDATE jobs SET state = 'queued', updated_at = ? WHERE sop_uid = ? AND state = 'received'`).run(now(), sopInstanceUid).changes > 0);
+  confirmInstances(sopInstanceUids: readonly string[]): number {
+    if (sopInstanceUids.length === 0) return 0;
+    return this.relaxedTransaction(() => {
+      const at = now();
+      const confirm = this.#q(`UPDATE jobs SET state = 'queued', updated_at = ? WHERE sop_uid = ? AND state = 'received'`);
+      let n = 0;
+      for (const uid of sopInstanceUids) n += confirm.run(at, uid).changes;
+      return n;
+    });
   }
 
   unconfirmedInstances(): InstanceRecord[] {

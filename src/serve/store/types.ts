@@ -215,12 +215,15 @@ export interface ServeStore {
   durableTransaction<T>(fn: () => T): Promise<T>;
   /**
    * Records a received instance (and its study, and for an image a job in state `queued`), idempotent by SOP Instance
-   * UID. With `confirmed: false` the image's job stays `received` until `confirmInstance` (its file is still being
+   * UID. With `confirmed: false` the image's job stays `received` until `confirmInstances` (its file is still being
    * flushed): nothing runs it, and after a crash `unconfirmedInstances` names it for checking.
    */
   recordInstance(instance: NewInstance, options?: { readonly confirmed?: boolean }): ReceiveOutcome;
-  /** Queues the `received` job of an instance recorded unconfirmed (the one move `received → queued`); false when none was waiting. */
-  confirmInstance(sopInstanceUid: string): boolean;
+  /**
+   * Queues the `received` jobs of instances recorded unconfirmed (the one move `received → queued`), all in one
+   * commit; returns how many were waiting.
+   */
+  confirmInstances(sopInstanceUids: readonly string[]): number;
   /** Instances whose job is still `received`: recorded, their file not known to be on disk. */
   unconfirmedInstances(): InstanceRecord[];
   /**

@@ -36,6 +36,7 @@ describe('inference pool', { timeout: 600_000 }, () => {
     const { store, blobs } = openStore(dir, { minFreeBytes: 0 });
     const ingest = new Ingest(store, blobs, silent, { maxObjectBytes: 1 << 24 });
     for (const f of fx.files) assert.equal((await ingest.accept(readFileSync(f), 'test')).kind, 'stored');
+    ingest.confirmPending();
     assert.equal(store.counts().jobs.queued, fx.files.length);
     return { dir, store };
   }
