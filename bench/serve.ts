@@ -10,7 +10,10 @@
 // Model: resnet18 at 96 px (the demo's architecture and input size), seeded random weights (speed does not depend
 // on their values), cut-off 0.5 so every case is auto-reported: no Grad-CAM on either side, as predict --no-heatmaps.
 // (4) a long run (--memory-images, default 6,000) over one association: RSS by quarter, whether it levels off.
-// Usage: node dist/bench/serve.js [--ingest-images 500] [--e2e-images 2000] [--rounds 3] [--memory-images 6000] [--quick]
+// Ingest rounds start with a warm-up of other instances on each side (--ingest-warmup, default 200): a node runs for
+// days, and the first hundred instances of a fresh process run the receive path before V8 has compiled it.
+// Usage: node dist/bench/serve.js [--ingest-images 500] [--ingest-warmup 200] [--e2e-images 2000] [--rounds 3]
+//   [--memory-images 6000] [--quick]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,6 +31,7 @@ import { REPO_ROOT, loadNote, machineDescription, markdownTable, median, ratioOf
 
 const { values } = parseArgs({ options: {
   'ingest-images': { type: 'string', default: '500' },
+  'ingest-warmup': { type: 'string', default: '200' },
   'e2e-images': { type: 'string', default: '2000' },
   rounds: { type: 'string', default: '3' },
   'memory-images': { type: 'string', default: '6000' },
@@ -35,6 +39,7 @@ const { values } = parseArgs({ options: {
 } });
 const QUICK = values.quick === true;
 const INGEST_IMAGES = QUICK ? 40 : Number(values['ingest-images']);
+const INGEST_WARMUP = QUICK ? 10 : Number(values['ingest-warmup']);
 const E2E_IMAGES = QUICK ? 40 : Number(values['e2e-images']);
 const ROUNDS = QUICK ? 2 : Number(values.rounds);
 /** Images of the long memory run (one association, after the timed rounds; 0: none). */
@@ -199,13 +204,22 @@ function treeCpuSeconds(pid: number): number {
 
 // ---------------------------------------------------------------- (1) ingest
 
-async function ingestRound(modelDir: string, files: readonly string[], round: number): Promise<{ hipfrac: number; orthanc: number }> {
-  const out = { hipfrac: 0, orthanc: 0 };
+interface IngestRound { hipfrac: number; orthanc: number; hipfracWarmup: number; orthancWarmup: number }
+
+/** One round: each side (fresh) receives `warmup` then, timed, `files`; rates in instances/s of both parts. */
+async function ingestRound(modelDir: string, warmup: readonly string[], files: readonly string[], round: number): Promise<IngestRound> {
+  const out = { hipfrac: 0, orthanc: 0, hipfracWarmup: 0, orthancWarmup: 0 };
+  const total = warmup.length + files.length;
   const order = round % 2 === 0 ? ['hipfrac', 'orthanc'] as const : ['orthanc', 'hipfrac'] as const;
   for (const side of order) {
     if (side === 'hipfrac') {
       const node = await startNode(modelDir, { inference: false }, `ingest-${round}`);
       try {
+        if (warmup.length > 0) {
+          const w = await storescu('BENCHSCU', 'HIPFRAC', node.dicomPort, warmup);
+          must(w, 'storescu → hipfrac (warm-up)');
+          out.hipfracWarmup = warmup.length / w.seconds;
+        }
         const r = await storescu('BENCHSCU', 'HIPFRAC', node.dicomPort, files);
         must(r, 'storescu → hipfrac');
         out.hipfrac = files.length / r.seconds;
@@ -215,15 +229,20 @@ async function ingestRound(modelDir: string, files: readonly string[], round: nu
       const { store } = openStore(node.dataDir, { migrations: REVIEW_MIGRATIONS });
       const stored = store.counts().instancesReceived;
       store.close();
-      if (stored !== files.length) throw new Error(`hipfrac stored ${stored} of ${files.length} instances`);
+      if (stored !== total) throw new Error(`hipfrac stored ${stored} of ${total} instances`);
     } else {
       const orthanc = await startOrthanc(path.join(work, `orthanc-${round}`), { bench: ['BENCHSCU', '127.0.0.1', await freePort()] });
       try {
+        if (warmup.length > 0) {
+          const w = await storescu('BENCHSCU', 'ORTHANC', orthanc.dicomPort, warmup);
+          must(w, 'storescu → Orthanc (warm-up)');
+          out.orthancWarmup = warmup.length / w.seconds;
+        }
         const r = await storescu('BENCHSCU', 'ORTHANC', orthanc.dicomPort, files);
         must(r, 'storescu → Orthanc');
         out.orthanc = files.length / r.seconds;
         const stats = await orthanc.rest<{ CountInstances: number }>('GET', '/statistics');
-        if (stats.CountInstances !== files.length) throw new Error(`Orthanc stored ${stats.CountInstances} of ${files.length} instances`);
+        if (stats.CountInstances !== total) throw new Error(`Orthanc stored ${stats.CountInstances} of ${total} instances`);
       } finally {
         await orthanc.stop();
       }
@@ -347,13 +366,14 @@ const quickNote = QUICK ? 'QUICK RUN (--quick) on a loaded, shared machine: prov
 try {
   console.error(`bench serve: ${INGEST_IMAGES} ingest images, ${E2E_IMAGES} end-to-end images, ${ROUNDS} round(s)${QUICK ? ' (quick)' : ''}; ${loadStart}`);
   const modelDir = demoModel();
-  const e2eFiles = await cohort(Math.max(INGEST_IMAGES, E2E_IMAGES), 'cohort');
+  const e2eFiles = await cohort(Math.max(INGEST_IMAGES + INGEST_WARMUP, E2E_IMAGES), 'cohort');
   const ingestFiles = e2eFiles.slice(0, INGEST_IMAGES);
+  const warmupFiles = e2eFiles.slice(INGEST_IMAGES, INGEST_IMAGES + INGEST_WARMUP);
 
-  const ingest: { hipfrac: number; orthanc: number }[] = [];
+  const ingest: IngestRound[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    ingest.push(await ingestRound(modelDir, ingestFiles, r));
-    console.error(`ingest round ${r + 1}: hipfrac ${ingest[r]?.hipfrac.toFixed(1)} inst/s, Orthanc ${ingest[r]?.orthanc.toFixed(1)} inst/s`);
+    ingest.push(await ingestRound(modelDir, warmupFiles, ingestFiles, r));
+    console.error(`ingest round ${r + 1}: hipfrac ${ingest[r]?.hipfrac.toFixed(1)} inst/s, Orthanc ${ingest[r]?.orthanc.toFixed(1)} inst/s (warm-up: ${ingest[r]?.hipfracWarmup.toFixed(1)}, ${ingest[r]?.orthancWarmup.toFixed(1)})`);
   }
   const hipfracIngest = median(ingest.map((x) => x.hipfrac));
   const orthancIngest = median(ingest.map((x) => x.orthanc));
@@ -361,7 +381,7 @@ try {
   entries.push({
     benchmark: 'serve: C-STORE ingest only (inference off) vs Orthanc',
     ours: hipfracIngest, peer: orthancIngest, ratio: ratioOf(hipfracIngest, orthancIngest, false), unit: 'instances/s (median)', machine, date,
-    notes: `${quickNote}${ingestFiles.length} phantom instances (256 px, uncompressed + RLE) per round, one storescu -xr association, fresh data folder / storage each round; Orthanc ${orthancVersion}; hipfrac fsyncs each instance and its row before Success; median of ${ROUNDS} interleaved rounds (hipfrac ${ingest.map((x) => x.hipfrac.toFixed(0)).join(', ')}; Orthanc ${ingest.map((x) => x.orthanc.toFixed(0)).join(', ')}); goal ≥ 1.0`,
+    notes: `${quickNote}${ingestFiles.length} phantom instances (256 px, uncompressed + RLE) per round, one storescu -xr association, fresh data folder / storage each round, timed after a warm-up of ${warmupFiles.length} other instances on each side (its rates: hipfrac ${ingest.map((x) => x.hipfracWarmup.toFixed(0)).join(', ')}; Orthanc ${ingest.map((x) => x.orthancWarmup.toFixed(0)).join(', ')}); Orthanc ${orthancVersion}; hipfrac fsyncs each instance, its folder and its row before Success; median of ${ROUNDS} interleaved rounds (hipfrac ${ingest.map((x) => x.hipfrac.toFixed(0)).join(', ')}; Orthanc ${ingest.map((x) => x.orthanc.toFixed(0)).join(', ')}); goal ≥ 1.0`,
   });
 
   const nodeRuns = new Map<number, E2eRun[]>(ASSOCIATIONS.map((a) => [a, []]));
@@ -429,6 +449,6 @@ const table = markdownTable(entries);
 console.log(table);
 writeDocSection('serve', `## hipfrac serve${QUICK ? ' (quick run — not a measurement)' : ''}
 
-Measured by \`node dist/bench/serve.js${QUICK ? ' --quick' : ''}\` (results in \`bench/results/serve.json\`) on ${machine}, ${date}; ${loadStart} at the start, ${loadNote()} at the end. Data: the synthetic phantom cohort (\`src/phantom\`, 256 px DICOM), generated by the script. Ingest: the node with \`inference: false\` (docs/serving.md) against Orthanc, the same files from the same \`storescu\` command. End to end: the node with the demo model's architecture (resnet18, 96 px) receiving over one and over four concurrent \`storescu\` associations and returning an SR per study to a dcmtk \`storescp\`, against \`hipfrac predict --no-heatmaps --fast\` on the same images. dcmtk's tools (and Orthanc, built on dcmtk) run with \`TCP_NODELAY=1\` (no Nagle delay). Memory: RSS of the node and its inference worker processes, sampled every 0.5 s, in the first end-to-end round and in a longer run of its own.${QUICK ? ' **This section comes from a quick run (few images, a loaded shared machine): it shows the script works; the figures are not results.**' : ''}
+Measured by \`node dist/bench/serve.js${QUICK ? ' --quick' : ''}\` (results in \`bench/results/serve.json\`) on ${machine}, ${date}; ${loadStart} at the start, ${loadNote()} at the end. Data: the synthetic phantom cohort (\`src/phantom\`, 256 px DICOM), generated by the script. Ingest: the node with \`inference: false\` (docs/serving.md) against Orthanc, the same files from the same \`storescu\` command, each side fresh per round and timed after a warm-up of other instances (a node runs for days; a fresh process receives its first hundred instances before V8 has compiled the receive path); the warm-up's own rates are in the notes. End to end: the node with the demo model's architecture (resnet18, 96 px) receiving over one and over four concurrent \`storescu\` associations and returning an SR per study to a dcmtk \`storescp\`, against \`hipfrac predict --no-heatmaps --fast\` on the same images. dcmtk's tools (and Orthanc, built on dcmtk) run with \`TCP_NODELAY=1\` (no Nagle delay). Memory: RSS of the node and its inference worker processes, sampled every 0.5 s, in the first end-to-end round and in a longer run of its own.${QUICK ? ' **This section comes from a quick run (few images, a loaded shared machine): it shows the script works; the figures are not results.**' : ''}
 
 ${table}`);
