@@ -17,8 +17,8 @@ export interface IngestOptions {
   readonly maxObjectBytes: number;
   /**
    * How long, in milliseconds, a stored image's job waits in `received` for others to be queued by the same commit
-   * (default 20). Queuing each one alone was a fifth of the receiving thread's time per instance; the sender is
-   * answered before, and a restart queues whatever was still waiting.
+   * (default 20) instead of a commit of its own on the receiving thread; the sender is answered before, and a
+   * restart queues whatever was still waiting.
    */
   readonly confirmAfterMs?: number;
 }
