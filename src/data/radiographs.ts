@@ -55,6 +55,8 @@ export interface Radiograph {
   readonly original: GreyImage & { readonly maxValue: number };
   /** Where `original` starts in the file's pixels when it was cut to a region of interest. */
   readonly origin?: readonly [number, number];
+  /** The file's own width and height when `original` was cut to a region of interest. */
+  readonly sourceSize?: readonly [number, number];
   /** The side imaged, from the DICOM header (Image Laterality, Laterality, descriptions); null when unknown or not DICOM. */
   readonly laterality: 'L' | 'R' | 'B' | null;
   /** The view from the DICOM header (View Position, descriptions); 'unknown' when not DICOM. */
@@ -157,5 +159,5 @@ function cutTo(r: Radiograph, regionOf: (image: Radiograph['original'], known: P
   const { width, height } = r.original;
   const region = regionOf(r.original, r);
   const cut = cropGrey(r.original.data, width, height, region);
-  return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)] };
+  return { ...r, original: { width: cut.width, height: cut.height, data: cut.pixels, maxValue: r.original.maxValue }, origin: [Math.round(region[0] * width), Math.round(region[1] * height)], sourceSize: [width, height] };
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import { decode } from 'fast-png';
 import type { RunningNode } from '../../src/serve/index.js';
+import { heatmapLayerPath } from '../../src/serve/infer/heatmapFiles.js';
 import { givenCutoffPolicy, policyToJson } from '../../src/triage/index.js';
 import { dciodvfyErrors } from '../dicom/fixtures.js';
 import { needs } from '../helpers/references.js';
@@ -138,6 +139,20 @@ describe('fracture boxes from a box head on the DICOM node', needs('dcmtk', 'dic
     const pixels = scPixels(sc);
     const scale = overlay.width < 512 ? 512 / overlay.width : 1;
     assertWholeImageOutline(pixels, Math.round(overlay.height * scale));
+    // The review viewer's layer covers the whole radiograph, its heat only on the crop.
+    const [columns, rows] = [dicomNumber(file, 'Columns'), dicomNumber(file, 'Rows')];
+    const layer = decode(readFileSync(path.join(data, heatmapLayerPath(result.heatmap))));
+    const k = Math.min(1, 512 / Math.max(columns, rows));
+    assert.deepEqual([layer.width, layer.height], [Math.round(columns * k), Math.round(rows * k)], 'the whole radiograph\'s size');
+    const [x0, y0, x1, y1] = [ox * k, oy * k, (ox + overlay.width) * k, (oy + overlay.height) * k];
+    let outside = 0;
+    for (let y = 0; y < layer.height; y++) {
+      for (let x = 0; x < layer.width; x++) {
+        const clear = x < Math.floor(x0) - 1 || x > Math.ceil(x1) + 1 || y < Math.floor(y0) - 1 || y > Math.ceil(y1) + 1;
+        if (clear && (layer.data[4 * (y * layer.width + x) + 3] as number) > 0) outside++;
+      }
+    }
+    assert.equal(outside, 0, 'no heat outside the crop');
   });
 
   test('the same model without a box head: no boxes in the API, no outline on the SC', async () => {

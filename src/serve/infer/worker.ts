@@ -69,7 +69,10 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
       // fast-png: a small pure-JS PNG encoder is enough for a heatmap overlay.
       const rgb = renderOverlay(radiograph.original, map);
       await mkdir(path.join(init.dataDir, 'heatmaps'), { recursive: true });
-      const layer = heatmapLayer(map, radiograph.original.width, radiograph.original.height);
+      // The layer covers the whole radiograph (the viewer shows the whole image); a crop's heat sits on its region.
+      const { width, height } = radiograph.original;
+      const [fullWidth, fullHeight] = radiograph.sourceSize ?? [width, height];
+      const layer = heatmapLayer(map, fullWidth, fullHeight, { origin: radiograph.origin ?? [0, 0], width, height });
       await writeFile(path.join(init.dataDir, heatmapLayerPath(heatmap)), encode({ width: layer.width, height: layer.height, data: layer.data, channels: 4, depth: 8 }));
       await writeFile(path.join(init.dataDir, heatmap), encode({ width: rgb.width, height: rgb.height, data: rgb.data, channels: 3, depth: 8 }));
     }
