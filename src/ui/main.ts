@@ -2,13 +2,13 @@
 // verdicts, and the agreement dashboard. Hash routes: #/worklist, #/case/<study key>, #/dashboard.
 import { ApiError, request, setCsrf, whenSignedOut } from './api.js';
 import { announce, h, percent, replace, typingIn, when } from './dom.js';
-import { ImagePane, PRESETS, type Mark } from './viewer.js';
+import { ImagePane, PRESETS, type Mark, type ModelBox } from './viewer.js';
 
 interface Me { user: string; role: string; permissions: { identifiers: boolean; verdicts: boolean; dashboard: boolean; settings: boolean }; csrf: string; idleMinutes: number }
 interface CaseRow { studyKey: string; accessionNumber: string | null; arrival: string; decision: string | null; probability: number | null; reason: string | null; images: number; views: string; auditSample: boolean; blinded: boolean; needsReview: boolean; state: string; readers: number }
 interface Page { rows: CaseRow[]; total: number; next: string | null; seq: number }
 interface VerdictView { id: number; reader: string; version: number; verdict: string; image: number | null; box: number[] | null; comment: string; changes: string; blinded: boolean; at: string }
-interface ImageInfo { index: number; stored: boolean; status: string; heatmap: boolean; result: { decision: string; probability: number | null; predicted: string; confidence: number | null; level: string; reason: string } | null }
+interface ImageInfo { index: number; stored: boolean; status: string; heatmap: boolean; result: { decision: string; probability: number | null; predicted: string; confidence: number | null; level: string; reason: string } | null; boxes: ModelBox[] | null }
 interface CaseDetail { case: CaseRow; images: ImageInfo[]; verdicts: VerdictView[]; next: string | null; previous: string | null; canGiveVerdict: boolean; threshold: number }
 interface Interval { estimate: number; lower: number; upper: number }
 interface Dashboard {
@@ -192,7 +192,7 @@ async function casePage(key: string): Promise<void> {
   document.body.dataset['imagesShown'] = '0';
   const detail = await request<CaseDetail>('GET', `${API}/cases/${encodeURIComponent(key)}`);
   const c = detail.case;
-  const panes = detail.images.filter((i) => i.stored).map((i) => new ImagePane(i.index, `Image ${i.index + 1}`, i.heatmap ? `${API}/cases/${key}/images/${i.index}/heatmap` : null));
+  const panes = detail.images.filter((i) => i.stored).map((i) => new ImagePane(i.index, `Image ${i.index + 1}`, i.heatmap ? `${API}/cases/${key}/images/${i.index}/heatmap` : null, i.boxes ?? []));
   let mark: { image: number; box: Mark } | null = null;
   let heatmapOn = false;
   const saved = h('p', { id: 'verdict-status', role: 'status', 'aria-live': 'polite' });

@@ -1,6 +1,7 @@
 // One image of a study on a canvas: full-resolution 16-bit pixels mapped through a window/level lookup table in
 // the browser (drag: horizontal = width, vertical = level), zoom (wheel, +/-), pan (shift-drag or middle button),
-// invert, the model's heatmap on top with an opacity, and an optional mark (click = point, drag in mark mode = box).
+// invert, the model's heatmap on top with an opacity and its fracture boxes (a model with a box head) with it, and an
+// optional mark (click = point, drag in mark mode = box).
 import { binary } from './api.js';
 import { h } from './dom.js';
 
@@ -15,6 +16,12 @@ export const PRESETS: readonly { readonly name: string; readonly key: string; re
 
 /** A mark on the image as fractions of its width and height; a point has x0 = x1 and y0 = y1. */
 export type Mark = [number, number, number, number];
+
+/** A fracture box of the model's box head: [x0, y0, x1, y1] in the image's pixels, and its score. */
+export interface ModelBox { readonly box: readonly [number, number, number, number]; readonly score: number }
+
+/** The model's boxes in magenta, as on the Secondary Capture: a colour the jet heatmap over grey never shows. */
+const MODEL_BOX_COLOUR = '#ff00ff';
 
 export class ImagePane {
   readonly element: HTMLElement;
@@ -40,7 +47,7 @@ export class ImagePane {
   #frame = 0;
   #shown = false;
 
-  constructor(readonly index: number, readonly label: string, readonly heatmapUrl: string | null) {
+  constructor(readonly index: number, readonly label: string, readonly heatmapUrl: string | null, readonly modelBoxes: readonly ModelBox[] = []) {
     this.canvas = h('canvas', { tabindex: 0, 'aria-label': `${label}: drag to change window and level, shift-drag to pan, wheel to zoom`, 'data-image': index });
     this.caption = h('figcaption', { 'data-window': '' }, `${label}: loading…`);
     this.element = h('figure', { class: 'pane' }, this.canvas, this.caption);
@@ -154,6 +161,17 @@ export class ImagePane {
       ctx.drawImage(heat, 0, 0, this.width, this.height);
       ctx.globalAlpha = 1;
     }
+    if (this.showHeatmap && this.modelBoxes.length > 0) {
+      ctx.lineWidth = 2 / t.scale;
+      ctx.strokeStyle = MODEL_BOX_COLOUR;
+      ctx.fillStyle = MODEL_BOX_COLOUR;
+      ctx.font = `${Math.round(14 / t.scale)}px sans-serif`;
+      ctx.textBaseline = 'bottom';
+      for (const { box: [x0, y0, x1, y1], score } of this.modelBoxes) {
+        ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+        ctx.fillText(`${Math.round(score * 100)} %`, x0 + 2 / t.scale, Math.max(y0, 16 / t.scale));
+      }
+    }
     if (this.mark !== null) {
       const [x0, y0, x1, y1] = this.mark;
       ctx.lineWidth = 2 / t.scale;
@@ -164,7 +182,7 @@ export class ImagePane {
         ctx.stroke();
       } else ctx.strokeRect(x0 * this.width, y0 * this.height, (x1 - x0) * this.width, (y1 - y0) * this.height);
     }
-    this.caption.textContent = `${this.label} · ${this.width} × ${this.height} · W ${Math.round(this.window.width)} L ${Math.round(this.window.center)}${this.invert ? ' · inverted' : ''}${this.showHeatmap ? (this.heatmapUrl === null ? ' · no heatmap' : ` · heatmap ${Math.round(this.opacity * 100)} %`) : ''}`;
+    this.caption.textContent = `${this.label} · ${this.width} × ${this.height} · W ${Math.round(this.window.width)} L ${Math.round(this.window.center)}${this.invert ? ' · inverted' : ''}${this.showHeatmap ? (this.heatmapUrl === null ? ' · no heatmap' : ` · heatmap ${Math.round(this.opacity * 100)} %`) : ''}${this.showHeatmap && this.modelBoxes.length > 0 ? ` · ${this.modelBoxes.length} predicted fracture box${this.modelBoxes.length === 1 ? '' : 'es'} (magenta)` : ''}`;
     this.caption.setAttribute('data-window', `${Math.round(this.window.width)}/${Math.round(this.window.center)}`);
     if (!this.#shown) {
       this.#shown = true;

@@ -12,7 +12,7 @@ import { parseLabelTable } from '../../src/data/index.js';
 import { buildReviewAssets, exportFeedback } from '../../src/serve/review/index.js';
 import { needs } from '../helpers/references.js';
 import { addStudy, PASSWORD, phantomDicoms, reviewFixture } from './reviewFixture.js';
-import { imagesShown, meanGrey, redness, rednessChanged } from './reviewPage.js';
+import { imagesShown, magenta, meanGrey, redness, rednessChanged } from './reviewPage.js';
 
 const SHOTS = process.env['HIPFRAC_SCREENSHOTS'] === '1' ? path.resolve('docs/images') : null;
 
@@ -98,6 +98,9 @@ test('review app in Chromium: sign-in to sign-out, keyboard verdicts, roles, CSR
   assert.equal(await page.getAttribute('#toggle-heatmap', 'aria-pressed'), 'true');
   await rednessChanged(page, canvas, plain);
   assert.ok(await redness(page, canvas) > plain);
+  // With it, the box head's fracture box in magenta, and the caption says so.
+  assert.match(await page.textContent('figure.pane figcaption') ?? '', /1 predicted fracture box \(magenta\)/);
+  assert.ok(await magenta(page, canvas) > 0, 'the box is drawn');
   await shot(page, 'review-viewer-heatmap.png');
   await page.keyboard.press('h');
   assert.equal(await page.getAttribute('#toggle-heatmap', 'aria-pressed'), 'false');

@@ -148,6 +148,8 @@ test('case: view is audited, pixels are full-resolution Uint16 with a window, he
     assert.equal(detail.images.length, 2);
     assert.equal(detail.case.state, 'in-review');
     assert.equal(detail.case.probability, 0.62);
+    assert.deepEqual(detail.images[0].boxes, [{ box: [77, 90, 154, 166], score: 0.83 }], 'the box head\'s boxes in the image\'s pixels');
+    assert.equal((await get(app, rad, `/review/api/cases/${f.studies[3]!.studyKey}`)).json().images[0].boxes, null, 'none computed');
     assert.ok(f.store.auditLog(50).some((a) => a.action === 'review.view' && a.studyKey === key && a.actor === 'user:rad1'));
     const px = await app.inject({ method: 'GET', url: `/review/api/cases/${key}/images/0/pixels`, headers: { cookie: rad.cookie } });
     assert.equal(px.statusCode, 200);
@@ -241,7 +243,7 @@ test('audit sample: drawn auto-reports are blinded until the reader gives a verd
     assert.equal(blind.case.blinded, true);
     assert.equal(blind.case.probability, null);
     assert.equal(blind.case.decision, null);
-    assert.ok(blind.images.every((i: { result: unknown; heatmap: boolean }) => i.result === null && !i.heatmap));
+    assert.ok(blind.images.every((i: { result: unknown; heatmap: boolean; boxes: unknown }) => i.result === null && !i.heatmap && i.boxes === null));
     assert.equal((await get(app, rad, `/review/api/cases/${audited.studyKey}/images/0/heatmap`)).statusCode, 403);
     // The reader says no fracture; the model auto-reported P 0.95: one auto-report error on one audited case.
     assert.equal((await post(app, rad, `/review/api/cases/${audited.studyKey}/verdicts`, { verdict: 'no-fracture' })).statusCode, 201);

@@ -10,7 +10,7 @@ import { encodeImage, planCohort } from '../../src/phantom/index.js';
 import { buildHttpApp } from '../../src/serve/http/index.js';
 import { createServeLogger } from '../../src/serve/log.js';
 import { REVIEW_MIGRATIONS, hashPassword, reviewPlugin, ReviewRepository, type ReviewPluginOptions, type Role } from '../../src/serve/review/index.js';
-import { openStore, type BlobStore, type SqliteStore } from '../../src/serve/store/index.js';
+import { openStore, type BlobStore, type ResultBox, type SqliteStore } from '../../src/serve/store/index.js';
 
 export interface FixtureStudy {
   readonly studyInstanceUid: string;
@@ -42,6 +42,8 @@ export function heatmapPng(size = 64): Uint8Array {
 export async function addStudy(store: SqliteStore, blobs: BlobStore, options: {
   readonly uid: string; readonly accession: string; readonly decision: string; readonly probability: number;
   readonly dicoms: readonly { readonly sop: string; readonly bytes: Uint8Array }[]; readonly heatmap?: boolean;
+  /** Fracture boxes of a box head, in the images' pixels, on every image's result. */
+  readonly boxes?: readonly ResultBox[];
 }): Promise<FixtureStudy> {
   const heat = options.heatmap === false ? '' : (await blobs.put(heatmapPng(), 'heatmaps', '.png')).file;
   for (const d of options.dicoms) {
@@ -58,6 +60,7 @@ export async function addStudy(store: SqliteStore, blobs: BlobStore, options: {
     store.recordResult(job.id, {
       sopInstanceUid: job.sopInstanceUid, decision: imageDecision, fractureProbability: options.probability, predicted: options.probability >= 0.5 ? 'fracture' : 'no-fracture',
       confidence: Math.max(options.probability, 1 - options.probability), level: '', reason: imageDecision === 'radiologist-review' ? 'confidence below the cut-off' : 'confident', heatmap: heat,
+      ...(options.boxes === undefined ? {} : { boxes: options.boxes }),
     });
   }
   store.recordStudyDecision(options.uid, { decision: options.decision, reason: options.decision === 'radiologist-review' ? 'confidence below the cut-off' : 'confident', fractureProbability: options.probability }, []);
@@ -100,8 +103,11 @@ export async function reviewFixture(options: { readonly size?: number } = {}): P
     { decision: 'fracture-suspected', probability: 0.97 },
     { decision: 'no-fracture', probability: 0.03 },
   ];
+  // The review studies' model has a box head: one fracture box on each image.
+  const size = options.size ?? 256;
+  const boxes = [{ box: [Math.round(size * 0.3), Math.round(size * 0.35), Math.round(size * 0.6), Math.round(size * 0.65)] as const, score: 0.83 }];
   for (const [i, spec] of specs.entries()) {
-    studies.push(await addStudy(store, blobs, { uid: `1.2.826.0.1.3680043.10.1.${i + 1}`, accession: `ACC${1000 + i}`, ...spec, dicoms: dicoms[i] ?? [] }));
+    studies.push(await addStudy(store, blobs, { uid: `1.2.826.0.1.3680043.10.1.${i + 1}`, accession: `ACC${1000 + i}`, ...spec, dicoms: dicoms[i] ?? [], ...(i < 2 ? { boxes } : {}) }));
   }
   const logs: string[] = [];
   return {

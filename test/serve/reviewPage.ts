@@ -42,3 +42,14 @@ export async function meanGrey(page: Page, selector: string): Promise<number> {
     return s / (d.length / 4);
   });
 }
+
+/** Pixels of the canvas in the model boxes' magenta (strong red and blue, little green). */
+export async function magenta(page: Page, selector: string): Promise<number> {
+  return page.$eval(selector, (c) => {
+    const canvas = c as HTMLCanvasElement;
+    const d = (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if ((d[i] as number) > 200 && (d[i + 1] as number) < 90 && (d[i + 2] as number) > 200) n++;
+    return n;
+  });
+}

@@ -277,6 +277,8 @@ async function routes(app: FastifyInstance, options: ReviewPluginOptions): Promi
           status: inst.status,
           heatmap: !blinded && r !== undefined && r.heatmap !== '',
           result: blinded || r === undefined ? null : { decision: r.decision, probability: r.fractureProbability, predicted: r.predicted, confidence: r.confidence, level: r.level, reason: r.reason },
+          // The box head's fracture boxes in the image's pixels with their scores; null when none were computed.
+          boxes: blinded || r === undefined ? null : r.boxes,
         };
       }),
       verdicts: repo.verdictsOf(c.studyInstanceUid).map((v) => verdictView(v, indexOf.get(v.sopInstanceUid) ?? null)),
