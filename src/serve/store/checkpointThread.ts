@@ -4,9 +4,9 @@
 // (another checkpoint running) is tried again at the next tick.
 //
 // Under a steady stream of commits a passive checkpoint never catches up with the writer, so SQLite never starts
-// the log again from its beginning: the log grows for as long as the stream lasts (tens of megabytes per
-// thousand received instances), every commit then writes into new blocks of the file (the kernel zeroes each page it extends), and
-// every read searches a longer log index. Once the log holds more than `restartBytes`, a restart checkpoint
+// the log again from its beginning: the log grows for as long as the stream lasts (tens of megabytes per thousand
+// received instances), every commit then writes into new blocks of the file (the kernel zeroes each page it
+// extends), and every read searches a longer log index. Once the log holds more than `restartBytes`, a restart checkpoint
 // copies the few frames the passive one left and waits for readers to move on, so that the next commit writes from
 // the log's start again, over blocks the file already has. Writers wait while it runs (about a millisecond here);
 // it gives up after `RESTART_WAIT_MS` and is tried at the next tick.
