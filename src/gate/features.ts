@@ -2,7 +2,7 @@
 // average-pooled to one vector per image (Mahalanobis, body-part/view probes) and the grey input (pixel descriptor).
 import type { Classifier } from '../models/index.js';
 import { noGrad, tensor, tidy, type Tensor } from '../torch/index.js';
-import { pixelDescriptor } from './pixels.js';
+import { pixelDescriptor, polarityDescriptor } from './pixels.js';
 
 export interface GateFeatures {
   /** Pooled penultimate features, one vector per image. */
@@ -11,10 +11,10 @@ export interface GateFeatures {
   readonly logits: Float32Array[];
   /** pixelDescriptor of each image's first channel. */
   readonly pixels: number[][];
-  /** pixelDescriptor of the same channel with its grey scale inverted (what a MONOCHROME1 mistake looks like). */
-  readonly invertedPixels: number[][];
-  /** Pooled features of the inverted image (only when asked for: fitting the polarity probe). */
-  readonly invertedFeatures: Float32Array[];
+  /** polarityDescriptor of the first channel. */
+  readonly polarity: number[][];
+  /** polarityDescriptor of the same channel with its grey scale inverted (what a MONOCHROME1 mistake looks like). */
+  readonly invertedPolarity: number[][];
 }
 
 /** Mean over h × w of a [N, C, h, w] map, one vector per image. */
@@ -31,11 +31,8 @@ function pooled(raw: Float32Array, n: number, c: number, hw: number): Float32Arr
   });
 }
 
-/**
- * Features of a batch [N, 1 | 3, S, S] in [0, 1] (the model's input, as predict and the loaders build it);
- * `withInverted` also runs the grey-inverted batch (for fitting the polarity probe).
- */
-export function gateFeatures(model: Classifier, images: Tensor, withInverted = false): GateFeatures {
+/** Features of a batch [N, 1 | 3, S, S] in [0, 1] (the model's input, as predict and the loaders build it). */
+export function gateFeatures(model: Classifier, images: Tensor): GateFeatures {
   const [n, channels, size] = images.shape as [number, number, number, number];
   return tidy(() =>
     noGrad(() => {
@@ -49,14 +46,14 @@ export function gateFeatures(model: Classifier, images: Tensor, withInverted = f
       const grey = images.toFloat32Array();
       const k = logits.length / n;
       const features = pooled(raw, n, c, h * w);
-      const invertedFeatures = withInverted ? pooled(model.body.call(x.neg().add(1).sub(mean).div(std)).toFloat32Array(), n, c, h * w) : [];
-      const out: GateFeatures = { features: [], logits: [], pixels: [], invertedPixels: [], invertedFeatures };
+      const out: GateFeatures = { features: [], logits: [], pixels: [], polarity: [], invertedPolarity: [] };
       for (let i = 0; i < n; i++) {
         out.features.push(features[i] as Float32Array);
         out.logits.push(logits.slice(i * k, (i + 1) * k));
         const plane = grey.subarray(i * channels * size * size, (i * channels + 1) * size * size);
         out.pixels.push(pixelDescriptor(plane, size));
-        out.invertedPixels.push(pixelDescriptor(Float32Array.from(plane, (v) => 1 - v), size));
+        out.polarity.push(polarityDescriptor(plane, size));
+        out.invertedPolarity.push(polarityDescriptor(Float32Array.from(plane, (v) => 1 - v), size));
       }
       return out;
     }),

@@ -72,3 +72,60 @@ export function pixelDescriptor(plane: ArrayLike<number>, size: number): number[
   const edgeContrast = edgeHigh / Math.max(1, nHigh) - edgeLow / Math.max(1, nLow);
   return [...hist, mean, std, dark / n, bright / n, border / Math.max(1, borderN) - centre / Math.max(1, centreN), gx / edges, gy / edges, (top - bottom) / (band * size), skewness, edgeContrast];
 }
+
+/** Number of values polarityCues returns. */
+export const POLARITY_CUES_SIZE = 4;
+
+/**
+ * Which way up the grey scale is, beyond the global histogram (which a bright collimator border or a flat, grey
+ * image turns round): the fine texture (|v − its 3 × 3 mean|) of the brightest 30 % minus that of the darkest 30 %
+ * (bone is textured, air flat), the texture-weighted mean minus the mean, and the skewness and median minus mean
+ * of the central half (away from the borders). Each changes sign when the grey scale is inverted.
+ */
+export function polarityCues(plane: ArrayLike<number>, size: number): number[] {
+  const interior: number[] = [];
+  const texture: number[] = [];
+  for (let y = 1; y < size - 1; y++) {
+    for (let x = 1; x < size - 1; x++) {
+      let sum = 0;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) sum += plane[(y + dy) * size + x + dx] as number;
+      const v = plane[y * size + x] as number;
+      interior.push(v);
+      texture.push(Math.abs(v - sum / 9));
+    }
+  }
+  const m = interior.length;
+  if (m === 0) return new Array<number>(POLARITY_CUES_SIZE).fill(0);
+  const sorted = Float32Array.from(interior).sort();
+  const low = sorted[Math.floor(0.3 * (m - 1))] as number;
+  const high = sorted[Math.floor(0.7 * (m - 1))] as number;
+  let bright = 0, nBright = 0, dark = 0, nDark = 0, weight = 0, weighted = 0, mean = 0;
+  for (let i = 0; i < m; i++) {
+    const v = interior[i] as number;
+    const t = texture[i] as number;
+    mean += v / m;
+    if (v >= high) {
+      bright += t;
+      nBright++;
+    }
+    if (v <= low) {
+      dark += t;
+      nDark++;
+    }
+    weight += t;
+    weighted += t * v;
+  }
+  const centre: number[] = [];
+  for (let y = Math.floor(size / 4); y < Math.floor((3 * size) / 4); y++) for (let x = Math.floor(size / 4); x < Math.floor((3 * size) / 4); x++) centre.push(plane[y * size + x] as number);
+  const c = centre.length;
+  const cMean = centre.reduce((a, b) => a + b, 0) / Math.max(1, c);
+  const cStd = Math.sqrt(centre.reduce((a, b) => a + (b - cMean) ** 2, 0) / Math.max(1, c));
+  const cSkew = cStd > 1e-6 ? centre.reduce((a, b) => a + (b - cMean) ** 3, 0) / c / cStd ** 3 : 0;
+  const cMedian = c === 0 ? 0 : (Float32Array.from(centre).sort()[Math.floor(c / 2)] as number);
+  return [bright / Math.max(1, nBright) - dark / Math.max(1, nDark), weight > 0 ? weighted / weight - mean : 0, cSkew, cMedian - cMean];
+}
+
+/** The polarity probe's input: pixelDescriptor followed by polarityCues. */
+export function polarityDescriptor(plane: ArrayLike<number>, size: number): number[] {
+  return [...pixelDescriptor(plane, size), ...polarityCues(plane, size)];
+}

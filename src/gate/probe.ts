@@ -19,17 +19,22 @@ export interface ProbeOptions {
   readonly l2?: number;
 }
 
-/** Class probabilities of one vector. */
-export function probeProbabilities(probe: LinearProbe, vector: ArrayLike<number>): number[] {
+/** Class scores (logits) of one vector. */
+export function probeScores(probe: LinearProbe, vector: ArrayLike<number>): number[] {
   const d = probe.mean.length;
   const k = probe.classes.length;
   const z = new Float64Array(d);
   for (let j = 0; j < d; j++) z[j] = ((vector[j] as number) - (probe.mean[j] as number)) / (probe.scale[j] as number);
-  const scores = Array.from({ length: k }, (_, c) => {
+  return Array.from({ length: k }, (_, c) => {
     let s = probe.bias[c] as number;
     for (let j = 0; j < d; j++) s += (probe.weight[c * d + j] as number) * (z[j] as number);
     return s;
   });
+}
+
+/** Class probabilities of one vector. */
+export function probeProbabilities(probe: LinearProbe, vector: ArrayLike<number>): number[] {
+  const scores = probeScores(probe, vector);
   const max = Math.max(...scores);
   const exps = scores.map((s) => Math.exp(s - max));
   const total = exps.reduce((a, b) => a + b, 0);
@@ -47,7 +52,10 @@ export function fitProbe(vectors: readonly ArrayLike<number>[], labels: readonly
   const scale = new Float64Array(d);
   for (const v of vectors) for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) + (v[j] as number) / n;
   for (const v of vectors) for (let j = 0; j < d; j++) scale[j] = (scale[j] as number) + ((v[j] as number) - (mean[j] as number)) ** 2 / n;
-  for (let j = 0; j < d; j++) scale[j] = Math.sqrt(scale[j] as number) + 1e-6;
+  // A feature nearly constant in training (a ReLU channel that fired once) would blow up on an image where it
+  // does fire: no scale goes below a hundredth of the mean one.
+  const floor = (0.01 * Array.from(scale, (v) => Math.sqrt(v)).reduce((a, b) => a + b, 0)) / d + 1e-6;
+  for (let j = 0; j < d; j++) scale[j] = Math.max(Math.sqrt(scale[j] as number), floor);
   const z = vectors.map((v) => Float64Array.from({ length: d }, (_, j) => ((v[j] as number) - (mean[j] as number)) / (scale[j] as number)));
   const y = labels.map((l) => classes.indexOf(l));
   const weight = new Float64Array(k * d);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { cachedPngPath, decodeGrey, importDataset, loadManifest, readManifestRows, splitByPatient, splitPath, writeJsonAtomic, type ManifestRow } from '../../src/data/index.js';
-import { colourfulness, gateFeatures, InputGate, fitMahalanobis, mahalanobisScore, type GateFeatures } from '../../src/gate/index.js';
+import { colourfulness, fitMahalanobis, fitProbe, gateFeatures, InputGate, mahalanobisScore, polarityCues, probeProbabilities, type GateFeatures, type GateVerdict } from '../../src/gate/index.js';
 import { loadCheckpoint, type Classifier } from '../../src/models/index.js';
 import { cohortLabelSpec, generateCohort } from '../../src/phantom/index.js';
 import { tensor, tidy } from '../../src/torch/index.js';
@@ -87,6 +87,12 @@ describe('input gate', { timeout: 600_000 }, () => {
       assert.ok(v.reasons.length > 0, `${name}: no reason given`);
     });
     assert.match((results[0]?.reasons ?? []).join(), /blank or uniform/);
+    // Polarity is scored on the image against its own inversion: the two scores sum to one, so the inversion of a
+    // radiograph that reads the right way up fails as inverted, whatever one odd validation image did.
+    const [asIs, flipped] = verdicts([radiograph, inverted(radiograph)]) as [GateVerdict, GateVerdict];
+    assert.ok(Math.abs(asIs.scores.inverted + flipped.scores.inverted - 1) < 1e-9, `${asIs.scores.inverted} + ${flipped.scores.inverted}`);
+    assert.ok(asIs.scores.inverted < 0.5, `the radiograph itself reads as inverted (${asIs.scores.inverted})`);
+    assert.match(flipped.reasons.join(), /grey scale looks inverted/);
   });
 
   it('predict sends an image that fails the gate to review with the reason; a colour photograph fails as colour', async () => {
@@ -124,10 +130,10 @@ describe('input gate', { timeout: 600_000 }, () => {
     const planes = await Promise.all(rows.map(plane));
     const data = new Float32Array(planes.length * SIZE * SIZE);
     planes.forEach((p, i) => data.set(p, i * SIZE * SIZE));
-    const f = tidy(() => gateFeatures(model, tensor(data, [planes.length, 1, SIZE, SIZE]), true));
+    const f = tidy(() => gateFeatures(model, tensor(data, [planes.length, 1, SIZE, SIZE])));
     // Pairs of positions alternate between fitting and held out (rows alternate AP, lateral): both hold both views.
     const pick = <T>(xs: readonly T[], parity: number): T[] => xs.filter((_, i) => Math.floor(i / 2) % 2 === parity);
-    const part = (parity: number): GateFeatures => ({ features: pick(f.features, parity), logits: pick(f.logits, parity), pixels: pick(f.pixels, parity), invertedPixels: pick(f.invertedPixels, parity), invertedFeatures: pick(f.invertedFeatures, parity) });
+    const part = (parity: number): GateFeatures => ({ features: pick(f.features, parity), logits: pick(f.logits, parity), pixels: pick(f.pixels, parity), polarity: pick(f.polarity, parity), invertedPolarity: pick(f.invertedPolarity, parity) });
     const trainPart = part(0);
     const heldOut = part(1);
     const fitRows = pick(rows, 0);
@@ -151,6 +157,34 @@ describe('input gate', { timeout: 600_000 }, () => {
     const cloud = Array.from({ length: 50 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3), (i % 7) / 7]);
     const m = fitMahalanobis(cloud, null);
     assert.ok(mahalanobisScore(m, [5, 5, 5]) > 10 * mahalanobisScore(m, [0, 0, 0.4]));
+  });
+
+  it('a probe keeps a feature that never varied in training from deciding alone where it does vary', () => {
+    // Feature 1 is a near-dead channel in training (0 but once, in a 'b' image, 1e-4) and fires at 0.05 on a new
+    // image: it must not swamp feature 0, which separates the classes.
+    const vectors = Array.from({ length: 40 }, (_, i) => [i % 2 === 0 ? -1 + 0.01 * i : 1 - 0.01 * i, i === 1 ? 1e-4 : 0]);
+    const probe = fitProbe(vectors, vectors.map((_, i) => (i % 2 === 0 ? 'a' : 'b')));
+    assert.ok(probe !== null);
+    const p = probeProbabilities(probe, [-1, 0.05]);
+    assert.ok((p[0] as number) > 0.5, `dead channel decided: ${JSON.stringify(p)}`);
+    assert.ok((probe.scale[1] as number) >= 0.004, `scale of the near-dead channel ${probe.scale[1]}`);
+  });
+
+  it('the polarity cues change sign with the grey scale and read a textured bright bone on a flat dark ground the right way up', () => {
+    // A bright disc with fine texture (bone) on a flat dark ground (air) and a bright flat border (collimator).
+    const size = 48;
+    let seed = 5;
+    const noise = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.2;
+    const plane = Float32Array.from({ length: size * size }, (_, i) => {
+      const x = i % size, y = Math.floor(i / size);
+      if (x < 4 || y < 4) return 0.95;
+      return (x - 26) ** 2 + (y - 26) ** 2 < 12 ** 2 ? 0.7 + noise() : 0.15;
+    });
+    const cues = polarityCues(plane, size);
+    const flipped = polarityCues(Float32Array.from(plane, (v) => 1 - v), size);
+    assert.ok((cues[0] as number) > 0.01, `bright texture minus dark texture ${cues[0]}`);
+    assert.ok((cues[1] as number) > 0.1, `texture-weighted mean minus mean ${cues[1]}`);
+    cues.forEach((c, j) => assert.ok(Math.abs(c + (flipped[j] as number)) < 0.02 * Math.max(1, Math.abs(c)), `cue ${j}: ${c} and ${flipped[j]} after inversion`));
   });
 
   it('shrinking towards the diagonal keeps a small-scale entry of a mixed-unit descriptor informative', () => {

@@ -11,20 +11,20 @@ import { sampleRegion } from './trainRun.js';
 /** At most this many training images feed the gate's means and covariance (more add time, not accuracy). */
 export const GATE_TRAINING_CAP = 2000;
 
-async function featuresOf(model: Classifier, rows: readonly ManifestRow[], datasetDir: string, config: Pick<TrainConfig, 'inputSize' | 'crop' | 'batchSize'>, workers: number, withInverted = false): Promise<GateFeatures> {
-  const out = { features: [] as Float32Array[], logits: [] as Float32Array[], pixels: [] as number[][], invertedPixels: [] as number[][], invertedFeatures: [] as Float32Array[] };
+async function featuresOf(model: Classifier, rows: readonly ManifestRow[], datasetDir: string, config: Pick<TrainConfig, 'inputSize' | 'crop' | 'batchSize'>, workers: number): Promise<GateFeatures> {
+  const out = { features: [] as Float32Array[], logits: [] as Float32Array[], pixels: [] as number[][], polarity: [] as number[][], invertedPolarity: [] as number[][] };
   if (rows.length === 0) return out;
   const loader = new ImageLoader(rows.map((r) => ({ imagePath: cachedPngPath(datasetDir, r), label: r.label ?? 0, region: sampleRegion(r, config) })), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, workers, augment: null });
   try {
     for await (const batch of loader.epoch(0)) {
-      const f = gateFeatures(model, batch.images, withInverted);
+      const f = gateFeatures(model, batch.images);
       batch.images.dispose();
       batch.labels.dispose();
       out.features.push(...f.features);
       out.logits.push(...f.logits);
       out.pixels.push(...f.pixels);
-      out.invertedPixels.push(...f.invertedPixels);
-      out.invertedFeatures.push(...f.invertedFeatures);
+      out.polarity.push(...f.polarity);
+      out.invertedPolarity.push(...f.invertedPolarity);
     }
   } finally {
     await loader.close();
@@ -56,7 +56,7 @@ export async function fitRunGate(input: GateRunInput): Promise<GateCard> {
   model.eval();
   const workers = input.workers ?? 2;
   const trainRows = capped(input.trainRows, GATE_TRAINING_CAP);
-  const train = await featuresOf(model, trainRows, input.datasetDir, input.config, workers, true);
+  const train = await featuresOf(model, trainRows, input.datasetDir, input.config, workers);
   const valid = await featuresOf(model, input.validRows, input.datasetDir, input.config, workers);
   const test = await featuresOf(model, input.testRows, input.datasetDir, input.config, workers);
   const gate = InputGate.fit(
