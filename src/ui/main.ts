@@ -189,6 +189,7 @@ async function casePage(key: string): Promise<void> {
   // Until this case is on screen, keys do nothing (they acted on the previous case while this one loaded) and the
   // shown-images count starts again.
   onPageKey = null;
+  delete document.body.dataset['case'];
   document.body.dataset['imagesShown'] = '0';
   const detail = await request<CaseDetail>('GET', `${API}/cases/${encodeURIComponent(key)}`);
   const c = detail.case;
@@ -348,6 +349,8 @@ async function casePage(key: string): Promise<void> {
     else return;
     e.preventDefault();
   };
+  // Which case the panes on screen belong to: until it is set, a count of shown images may still be the last case's.
+  document.body.dataset['case'] = key;
   document.body.dataset['imagesShown'] = '0';
   performance.mark('hf-case-opened');
   (panes[0]?.canvas ?? verdictButtons[0])?.focus();

@@ -184,7 +184,8 @@ export class ImagePane {
     }
     this.caption.textContent = `${this.label} · ${this.width} × ${this.height} · W ${Math.round(this.window.width)} L ${Math.round(this.window.center)}${this.invert ? ' · inverted' : ''}${this.showHeatmap ? (this.heatmapUrl === null ? ' · no heatmap' : ` · heatmap ${Math.round(this.opacity * 100)} %`) : ''}${this.showHeatmap && this.modelBoxes.length > 0 ? ` · ${this.modelBoxes.length} predicted fracture box${this.modelBoxes.length === 1 ? '' : 'es'} (magenta)` : ''}`;
     this.caption.setAttribute('data-window', `${Math.round(this.window.width)}/${Math.round(this.window.center)}`);
-    if (!this.#shown) {
+    // A pane of a case already left (its image arrived late) does not count towards the case on screen.
+    if (!this.#shown && this.element.isConnected) {
       this.#shown = true;
       performance.mark(`hf-image-shown-${this.index}`);
       document.body.dataset['imagesShown'] = String(Number(document.body.dataset['imagesShown'] ?? '0') + 1);

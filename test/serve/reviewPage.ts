@@ -5,8 +5,11 @@ import type { Page } from 'playwright-core';
 /** Waits until every image pane of the case has drawn its image once. */
 export async function imagesShown(page: Page): Promise<void> {
   await page.waitForFunction(() => {
+    // The case on screen is the one the address names (a key pressed right after a hash change would otherwise act
+    // on the case being left), and all its images are drawn.
     const panes = document.querySelectorAll('figure.pane').length;
-    return panes > 0 && document.body.dataset['imagesShown'] === String(panes);
+    const key = document.body.dataset['case'];
+    return key !== undefined && location.hash === `#/case/${key}` && panes > 0 && document.body.dataset['imagesShown'] === String(panes);
   });
 }
 
