@@ -172,7 +172,7 @@ function publish(results: readonly RowResult[], evalImages: number): void {
   const audit = values.audit && best !== null && existsSync(best.modelDir) ? { row: best.name, ...auditRow(best) } : storedAudit;
   const json = {
     benchmark: 'FracAtlas ablation (issue 16)',
-    data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), imported with --max-side 320',
+    data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), imported with --max-side 320; a row above 320 px from an import at its own size (the same images: row ids hash the source path, so the split is the same)',
     split: 'by image (no patient IDs), stratified, seed 42: train / validation / test; every figure on test',
     images: results[0] === undefined ? null : { test: results[0].testImages, fracturedTestWithBoxes: evalImages },
     budget: { base, note: 'every row: the same split, seed, batch, LR and number of supervised image passes; the pretraining row counts a SimCLR epoch as two supervised epochs' },

@@ -5,6 +5,22 @@
 /** Number of values pixelDescriptor returns. */
 export const PIXEL_DESCRIPTOR_SIZE = 18;
 
+/** Mean of `quantity` over the pixels whose value is at least `high`, minus its mean over those at most `low`. */
+function extremesDifference(values: readonly number[], quantity: readonly number[], low: number, high: number): number {
+  let bright = 0, nBright = 0, dark = 0, nDark = 0;
+  values.forEach((v, i) => {
+    if (v >= high) {
+      bright += quantity[i] as number;
+      nBright++;
+    }
+    if (v <= low) {
+      dark += quantity[i] as number;
+      nDark++;
+    }
+  });
+  return bright / Math.max(1, nBright) - dark / Math.max(1, nDark);
+}
+
 /**
  * Descriptor of one grey plane (values in [0, 1], size × size): 8-bin histogram, mean, standard deviation,
  * share below 0.05 and above 0.95, border mean minus centre mean, mean absolute horizontal and vertical gradient,
@@ -54,22 +70,16 @@ export function pixelDescriptor(plane: ArrayLike<number>, size: number): number[
   const sorted = Float32Array.from({ length: n }, (_, i) => plane[i] as number).sort();
   const low = sorted[Math.floor(0.1 * (n - 1))] as number;
   const high = sorted[Math.floor(0.9 * (n - 1))] as number;
-  let edgeHigh = 0, nHigh = 0, edgeLow = 0, nLow = 0;
+  const values: number[] = [];
+  const edge: number[] = [];
   for (let y = 0; y < size - 1; y++) {
     for (let x = 0; x < size - 1; x++) {
       const v = plane[y * size + x] as number;
-      const g = Math.abs((plane[y * size + x + 1] as number) - v) + Math.abs((plane[(y + 1) * size + x] as number) - v);
-      if (v >= high) {
-        edgeHigh += g;
-        nHigh++;
-      }
-      if (v <= low) {
-        edgeLow += g;
-        nLow++;
-      }
+      values.push(v);
+      edge.push(Math.abs((plane[y * size + x + 1] as number) - v) + Math.abs((plane[(y + 1) * size + x] as number) - v));
     }
   }
-  const edgeContrast = edgeHigh / Math.max(1, nHigh) - edgeLow / Math.max(1, nLow);
+  const edgeContrast = extremesDifference(values, edge, low, high);
   return [...hist, mean, std, dark / n, bright / n, border / Math.max(1, borderN) - centre / Math.max(1, centreN), gx / edges, gy / edges, (top - bottom) / (band * size), skewness, edgeContrast];
 }
 
@@ -99,19 +109,11 @@ export function polarityCues(plane: ArrayLike<number>, size: number): number[] {
   const sorted = Float32Array.from(interior).sort();
   const low = sorted[Math.floor(0.3 * (m - 1))] as number;
   const high = sorted[Math.floor(0.7 * (m - 1))] as number;
-  let bright = 0, nBright = 0, dark = 0, nDark = 0, weight = 0, weighted = 0, mean = 0;
+  let weight = 0, weighted = 0, mean = 0;
   for (let i = 0; i < m; i++) {
     const v = interior[i] as number;
     const t = texture[i] as number;
     mean += v / m;
-    if (v >= high) {
-      bright += t;
-      nBright++;
-    }
-    if (v <= low) {
-      dark += t;
-      nDark++;
-    }
     weight += t;
     weighted += t * v;
   }
@@ -122,7 +124,7 @@ export function polarityCues(plane: ArrayLike<number>, size: number): number[] {
   const cStd = Math.sqrt(centre.reduce((a, b) => a + (b - cMean) ** 2, 0) / Math.max(1, c));
   const cSkew = cStd > 1e-6 ? centre.reduce((a, b) => a + (b - cMean) ** 3, 0) / c / cStd ** 3 : 0;
   const cMedian = c === 0 ? 0 : (Float32Array.from(centre).sort()[Math.floor(c / 2)] as number);
-  return [bright / Math.max(1, nBright) - dark / Math.max(1, nDark), weight > 0 ? weighted / weight - mean : 0, cSkew, cMedian - cMean];
+  return [extremesDifference(interior, texture, low, high), weight > 0 ? weighted / weight - mean : 0, cSkew, cMedian - cMean];
 }
 
 /** The polarity probe's input: pixelDescriptor followed by polarityCues. */
