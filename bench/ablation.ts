@@ -195,7 +195,7 @@ function publish(results: readonly RowResult[], evalImages: number): void {
     '',
     best === null ? '' : `Best test ROC-AUC: **${best.name}** (${best.rocAuc.estimate.toFixed(3)}; model in \`${best.modelDir}\`, outside the repository). The issue's goal (ROC-AUC ≥ 0.90, pointing game ≥ 40 %, ECE ≤ 0.03 after temperature scaling) is ${best.rocAuc.estimate >= 0.9 && best.pointingGame.hitRate >= 0.4 && best.ece.after <= 0.03 ? 'met' : 'not met'} by this row.`,
     '',
-    notRun.length === 0 ? '' : `Not run: ${notRun.map((n) => `\n- ${n}`).join('')}`,
+    ...(notRun.length === 0 ? [] : [`Not run: ${notRun.map((n) => `\n- ${n}`).join('')}`]),
     ...(audit === undefined || best === null ? [] : ['', `### Shortcut audit of the best row (${best.name})`, '', `\`hipfrac audit-shortcuts --model ${best.modelDir} --data DATASET\`, on the same test split:`, '', auditMarkdown(audit).replace(/^#+ .*\n+/, '').replace(/^(#+) /gm, '$1# ')]),
   ].join('\n');
   writeDocSection('ablation', md);
