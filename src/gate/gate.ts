@@ -98,8 +98,8 @@ function jointThresholds(scores: readonly Record<GateScoreName, number>[], passR
  */
 function pairedPolarity(probe: LinearProbe, asIs: readonly number[], inverted: readonly number[]): number {
   const margin = (v: readonly number[]): number => {
-    const [asIs, inverted] = probeScores(probe, v) as [number, number];
-    return inverted - asIs;
+    const [asIsScore, invertedScore] = probeScores(probe, v) as [number, number];
+    return invertedScore - asIsScore;
   };
   return 1 / (1 + Math.exp(margin(inverted) - margin(asIs)));
 }
