@@ -51,8 +51,9 @@ export function gateFeatures(model: Classifier, images: Tensor): GateFeatures {
         out.features.push(features[i] as Float32Array);
         out.logits.push(logits.slice(i * k, (i + 1) * k));
         const plane = grey.subarray(i * channels * size * size, (i * channels + 1) * size * size);
-        out.pixels.push(pixelDescriptor(plane, size));
-        out.polarity.push(polarityDescriptor(plane, size));
+        const pixels = pixelDescriptor(plane, size);
+        out.pixels.push(pixels);
+        out.polarity.push(polarityDescriptor(plane, size, pixels));
         out.invertedPolarity.push(polarityDescriptor(Float32Array.from(plane, (v) => 1 - v), size));
       }
       return out;

@@ -6,9 +6,10 @@
 export const PIXEL_DESCRIPTOR_SIZE = 18;
 
 /** Mean of `quantity` over the pixels whose value is at least `high`, minus its mean over those at most `low`. */
-function extremesDifference(values: readonly number[], quantity: readonly number[], low: number, high: number): number {
+function extremesDifference(values: Float32Array, quantity: Float32Array, low: number, high: number): number {
   let bright = 0, nBright = 0, dark = 0, nDark = 0;
-  values.forEach((v, i) => {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
     if (v >= high) {
       bright += quantity[i] as number;
       nBright++;
@@ -17,7 +18,7 @@ function extremesDifference(values: readonly number[], quantity: readonly number
       dark += quantity[i] as number;
       nDark++;
     }
-  });
+  }
   return bright / Math.max(1, nBright) - dark / Math.max(1, nDark);
 }
 
@@ -67,16 +68,17 @@ export function pixelDescriptor(plane: ArrayLike<number>, size: number): number[
   for (let i = 0; i < n; i++) third += ((plane[i] as number) - mean) ** 3;
   const skewness = std > 1e-6 ? third / n / std ** 3 : 0;
   // Edge strength (|∇| by forward differences) of the brightest and darkest tenth of the pixels.
-  const sorted = Float32Array.from({ length: n }, (_, i) => plane[i] as number).sort();
+  const sorted = Float32Array.from(plane).sort();
   const low = sorted[Math.floor(0.1 * (n - 1))] as number;
   const high = sorted[Math.floor(0.9 * (n - 1))] as number;
-  const values: number[] = [];
-  const edge: number[] = [];
-  for (let y = 0; y < size - 1; y++) {
-    for (let x = 0; x < size - 1; x++) {
+  const inner = Math.max(0, size - 1);
+  const values = new Float32Array(inner * inner);
+  const edge = new Float32Array(inner * inner);
+  for (let y = 0, k = 0; y < inner; y++) {
+    for (let x = 0; x < inner; x++, k++) {
       const v = plane[y * size + x] as number;
-      values.push(v);
-      edge.push(Math.abs((plane[y * size + x + 1] as number) - v) + Math.abs((plane[(y + 1) * size + x] as number) - v));
+      values[k] = v;
+      edge[k] = Math.abs((plane[y * size + x + 1] as number) - v) + Math.abs((plane[(y + 1) * size + x] as number) - v);
     }
   }
   const edgeContrast = extremesDifference(values, edge, low, high);
@@ -93,20 +95,25 @@ export const POLARITY_CUES_SIZE = 4;
  * of the central half (away from the borders). Each changes sign when the grey scale is inverted.
  */
 export function polarityCues(plane: ArrayLike<number>, size: number): number[] {
-  const interior: number[] = [];
-  const texture: number[] = [];
-  for (let y = 1; y < size - 1; y++) {
-    for (let x = 1; x < size - 1; x++) {
-      let sum = 0;
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) sum += plane[(y + dy) * size + x + dx] as number;
+  const side = Math.max(0, size - 2);
+  const m = side * side;
+  if (m === 0) return new Array<number>(POLARITY_CUES_SIZE).fill(0);
+  // 3 × 3 sums from running sums of three columns, row by row.
+  const interior = new Float32Array(m);
+  const texture = new Float32Array(m);
+  for (let y = 1, k = 0; y < size - 1; y++) {
+    const column = (x: number): number => (plane[(y - 1) * size + x] as number) + (plane[y * size + x] as number) + (plane[(y + 1) * size + x] as number);
+    let left = column(0), middle = column(1);
+    for (let x = 1; x < size - 1; x++, k++) {
+      const right = column(x + 1);
       const v = plane[y * size + x] as number;
-      interior.push(v);
-      texture.push(Math.abs(v - sum / 9));
+      interior[k] = v;
+      texture[k] = Math.abs(v - (left + middle + right) / 9);
+      left = middle;
+      middle = right;
     }
   }
-  const m = interior.length;
-  if (m === 0) return new Array<number>(POLARITY_CUES_SIZE).fill(0);
-  const sorted = Float32Array.from(interior).sort();
+  const sorted = interior.slice().sort();
   const low = sorted[Math.floor(0.3 * (m - 1))] as number;
   const high = sorted[Math.floor(0.7 * (m - 1))] as number;
   let weight = 0, weighted = 0, mean = 0;
@@ -117,17 +124,25 @@ export function polarityCues(plane: ArrayLike<number>, size: number): number[] {
     weight += t;
     weighted += t * v;
   }
-  const centre: number[] = [];
-  for (let y = Math.floor(size / 4); y < Math.floor((3 * size) / 4); y++) for (let x = Math.floor(size / 4); x < Math.floor((3 * size) / 4); x++) centre.push(plane[y * size + x] as number);
+  const from = Math.floor(size / 4), to = Math.floor((3 * size) / 4);
+  const centre = new Float32Array((to - from) * (to - from));
+  for (let y = from, k = 0; y < to; y++) for (let x = from; x < to; x++, k++) centre[k] = plane[y * size + x] as number;
   const c = centre.length;
-  const cMean = centre.reduce((a, b) => a + b, 0) / Math.max(1, c);
-  const cStd = Math.sqrt(centre.reduce((a, b) => a + (b - cMean) ** 2, 0) / Math.max(1, c));
-  const cSkew = cStd > 1e-6 ? centre.reduce((a, b) => a + (b - cMean) ** 3, 0) / c / cStd ** 3 : 0;
-  const cMedian = c === 0 ? 0 : (Float32Array.from(centre).sort()[Math.floor(c / 2)] as number);
+  let cMean = 0;
+  for (let i = 0; i < c; i++) cMean += (centre[i] as number) / c;
+  let m2 = 0, m3 = 0;
+  for (let i = 0; i < c; i++) {
+    const d = (centre[i] as number) - cMean;
+    m2 += (d * d) / c;
+    m3 += (d * d * d) / c;
+  }
+  const cStd = Math.sqrt(m2);
+  const cSkew = cStd > 1e-6 ? m3 / cStd ** 3 : 0;
+  const cMedian = c === 0 ? 0 : (centre.sort()[Math.floor(c / 2)] as number);
   return [extremesDifference(interior, texture, low, high), weight > 0 ? weighted / weight - mean : 0, cSkew, cMedian - cMean];
 }
 
-/** The polarity probe's input: pixelDescriptor followed by polarityCues. */
-export function polarityDescriptor(plane: ArrayLike<number>, size: number): number[] {
-  return [...pixelDescriptor(plane, size), ...polarityCues(plane, size)];
+/** The polarity probe's input: pixelDescriptor (pass it when already computed) followed by polarityCues. */
+export function polarityDescriptor(plane: ArrayLike<number>, size: number, pixels: readonly number[] = pixelDescriptor(plane, size)): number[] {
+  return [...pixels, ...polarityCues(plane, size)];
 }
