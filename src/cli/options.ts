@@ -90,3 +90,17 @@ export function numberOption(value: string | undefined, name: string): number | 
   if (value.trim() === '' || !Number.isFinite(n)) throw new CliError('HF_CLI_BAD_OPTION', `${name} must be a number, got '${value}'.`, { input: name, fix: `give a number, e.g. ${name} 0.5` });
   return n;
 }
+
+/**
+ * The one positional argument of a command that takes one (`what`: 'input', 'dataset folder', …): missing → the
+ * usage line; more than one → an error naming the extra ones (a shell glob or a stray word is never ignored).
+ */
+export function singlePositional(positionals: readonly string[], what: string, usageLine: string): string {
+  const first = positionals[0];
+  if (first === undefined) throw new CliError('HF_CLI_MISSING_OPTION', `no ${what} given.`, { fix: usageLine });
+  if (positionals.length > 1) {
+    const extra = positionals.slice(1);
+    throw new CliError('HF_CLI_BAD_OPTION', `this command takes one ${what}, got ${positionals.length}: unexpected ${extra.slice(0, 3).map((p) => `'${p}'`).join(', ')}${extra.length > 3 ? ` and ${extra.length - 3} more` : ''}.`, { input: extra[0] as string, fix: `give one ${what} (a folder where a folder is accepted), or quote an argument that contains spaces; ${usageLine}` });
+  }
+  return first;
+}

@@ -18,10 +18,11 @@ export {
   conformalPolicy,
   decide,
   decideAll,
+  gated,
   calibratedProbabilities,
   policyFromModelCard,
   policyToJson,
   uncalibratedPolicy,
   UNCALIBRATED_REASON,
 } from './policy.js';
-export type { TriagePolicy, TriageMethod, TriageDecision, TriageRoute, PolicyExtras } from './policy.js';
+export type { TriagePolicy, TriageMethod, TriageDecision, TriageRoute, PolicyExtras, GateOutcome } from './policy.js';

@@ -171,6 +171,21 @@ export function calibratedProbabilities(logits: readonly number[], policy: Triag
   return softmaxRow(logits, policy.temperature);
 }
 
+/** The input gate's verdict as triage needs it (src/gate's GateVerdict has this shape). */
+export interface GateOutcome {
+  readonly pass: boolean;
+  readonly reasons: readonly string[];
+}
+
+/**
+ * The cascade's first stage over a triage decision: an image that fails the input gate is never auto-reported,
+ * whatever its confidence; it goes to review with the gate's reasons. A passing image (or none checked) keeps `d`.
+ */
+export function gated(d: TriageDecision, verdict: GateOutcome | undefined): TriageDecision {
+  if (verdict === undefined || verdict.pass) return d;
+  return { ...d, decision: 'radiologist-review', reason: `input gate: ${verdict.reasons.join('; ')}` };
+}
+
 /** Routes many cases (rows of calibrated probabilities). */
 export function decideAll(probabilities: ProbabilityRows, policy: TriagePolicy, heatmapPaths?: readonly (string | undefined)[]): TriageDecision[] {
   checkScores(probabilities);

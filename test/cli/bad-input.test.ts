@@ -83,7 +83,7 @@ function runCli(args: readonly string[], cwd: string): Promise<Run> {
   });
 }
 
-type Kind = 'missing path' | 'empty folder' | 'wrong file type' | 'malformed CSV' | 'malformed JSON' | 'invalid option' | 'missing option';
+type Kind = 'missing path' | 'empty folder' | 'wrong file type' | 'malformed CSV' | 'malformed JSON' | 'invalid option' | 'missing option' | 'extra argument';
 interface Case { readonly kind: Kind; readonly args: readonly string[]; readonly exit: 1 | 2; readonly code: RegExp }
 
 const USAGE = /HF_CLI_(BAD|MISSING)_OPTION/;
@@ -97,6 +97,7 @@ const CASES: Record<string, readonly Case[]> = {
   ],
   doctor: [{ kind: 'invalid option', args: ['--bogus'], exit: 2, code: USAGE }],
   import: [
+    { kind: 'extra argument', args: [F.empty, F.text, '--out', 'out'], exit: 2, code: USAGE },
     { kind: 'missing option', args: [F.empty], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing, '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
     { kind: 'empty folder', args: [F.empty, '--out', 'out'], exit: 1, code: /HF_DATA_EMPTY/ },
@@ -105,6 +106,7 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'invalid option', args: [F.empty, '--out', 'out', '--layout', 'nope'], exit: 2, code: USAGE },
   ],
   split: [
+    { kind: 'extra argument', args: [F.corruptDataset, F.empty], exit: 2, code: USAGE },
     { kind: 'missing option', args: [], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
     { kind: 'empty folder', args: [F.empty], exit: 1, code: /HF_DATA_NO_MANIFEST/ },
@@ -113,6 +115,7 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'invalid option', args: [F.corruptDataset, '--val', '2'], exit: 2, code: USAGE },
   ],
   'check-leakage': [
+    { kind: 'extra argument', args: [F.empty, F.empty], exit: 2, code: USAGE },
     { kind: 'missing option', args: [], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
     { kind: 'empty folder', args: [F.empty], exit: 1, code: /HF_DATA_NO_MANIFEST/ },
@@ -120,6 +123,7 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'invalid option', args: [F.empty, '--bogus'], exit: 2, code: USAGE },
   ],
   qc: [
+    { kind: 'extra argument', args: [F.empty, 'stray'], exit: 2, code: USAGE },
     { kind: 'missing option', args: [], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
     { kind: 'empty folder', args: [F.empty], exit: 1, code: /HF_DATA_NO_MANIFEST/ },
@@ -175,6 +179,7 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'missing path', args: [F.image, '--model', F.empty, '--out', 'out'], exit: 1, code: /HF_MODELS_CHECKPOINT_MISSING/ },
   ],
   explain: [
+    { kind: 'extra argument', args: [F.image, F.image, ...model, '--out', 'out'], exit: 2, code: USAGE },
     { kind: 'missing option', args: [F.image, '--out', 'out'], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing, ...model, '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
     { kind: 'empty folder', args: [F.empty, ...model, '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
@@ -184,6 +189,7 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'invalid option', args: [F.image, ...model, '--colormap', 'rainbow', '--out', 'out'], exit: 2, code: USAGE },
   ],
   attack: [
+    { kind: 'extra argument', args: [F.image, F.image, ...model, '--out', 'out'], exit: 2, code: USAGE },
     { kind: 'missing option', args: [F.image, '--out', 'out'], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing, ...model, '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
     { kind: 'empty folder', args: [F.empty, ...model, '--out', 'out'], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
@@ -192,6 +198,7 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'invalid option', args: [F.image, ...model, '--attack', 'nope', '--out', 'out'], exit: 2, code: USAGE },
   ],
   export: [
+    { kind: 'extra argument', args: [F.model, F.model, '--format', 'onnx', '--out', 'out/model.onnx'], exit: 2, code: USAGE },
     { kind: 'missing option', args: [], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing, '--format', 'onnx', '--out', 'out/model.onnx'], exit: 1, code: /HF_MODELS_CHECKPOINT_MISSING/ },
     { kind: 'empty folder', args: [F.empty, '--format', 'onnx', '--out', 'out/model.onnx'], exit: 1, code: /HF_MODELS_CHECKPOINT_MISSING/ },
@@ -230,6 +237,7 @@ const CASES: Record<string, readonly Case[]> = {
     { kind: 'invalid option', args: [...model, '--data', F.empty, '--probe-images', '0'], exit: 2, code: USAGE },
   ],
   'triage-calibrate': [
+    { kind: 'extra argument', args: [F.image, F.image, ...model, '--labels', F.badCsv], exit: 2, code: USAGE },
     { kind: 'missing option', args: [F.image, ...model], exit: 2, code: USAGE },
     { kind: 'missing path', args: [F.missing, ...model, '--labels', F.badCsv], exit: 1, code: /HF_DATA_INPUT_MISSING/ },
     { kind: 'empty folder', args: [F.empty, ...model, '--labels', F.badCsv], exit: 1, code: /HF_DATA_INPUT_MISSING/ },

@@ -180,7 +180,13 @@ test('API tokens are stored as hashes and verified by secret and scope', (t) => 
   t.after(() => store.close());
   const { token, record } = store.createToken('ci', ['read']);
   assert.match(token, /^hft_[0-9a-f]{12}_/);
+  assert.equal(record.lastUsedAt, null);
   assert.deepEqual(store.verifyToken(token)?.scopes, ['read']);
+  const used = store.listTokens()[0]?.lastUsedAt;
+  assert.ok(used !== null && used !== undefined && Math.abs(Date.parse(used) - Date.now()) < 60_000, 'the first use is recorded');
+  // Within the minute a use is not written again (no write per request for a polling client).
+  assert.deepEqual(store.verifyToken(token)?.scopes, ['read']);
+  assert.equal(store.listTokens()[0]?.lastUsedAt, used);
   assert.equal(store.verifyToken(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`), undefined);
   assert.equal(store.verifyToken('garbage'), undefined);
   const secret = token.split('_').slice(2).join('_');

@@ -20,7 +20,7 @@ import {
 } from '../../robust/index.js';
 import { dispose, tensor, tidy } from '../../torch/index.js';
 import { collectInputs, modelInput, readImageLabels } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, loadModel, requireLabelled, numberOption, positiveInt } from '../options.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, loadModel, numberOption, positiveInt, requireLabelled, singlePositional } from '../options.js';
 
 const usage = `Usage: hipfrac attack <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] [--labels labels.csv] [--attack fgsm|pgd|rotation]
                       [--eps 0,0.5,1,2,4,8] [--steps 10] [--tta N] [--gallery K] [--out DIR] [--seed S]
@@ -60,8 +60,7 @@ export const attackCommand: CliCommand = {
         batch: { type: 'string' },
       },
     });
-    const input = positionals[0];
-    if (input === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
+    const input = singlePositional(positionals, 'input', usage.split('\n')[0] ?? '');
     const eps = parseEps(values.eps as string);
     const steps = positiveInt(values.steps, 10, '--steps');
     const seed = numberOption(values.seed, '--seed') ?? 0;

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { checkLeakage, DataError, loadSplit, readManifestRows, requireDataset, splitPath } from '../../data/index.js';
-import { CliError } from '../errors.js';
+import { singlePositional } from '../options.js';
 
 const usage = `Usage: hipfrac check-leakage <dataset> [--json]
 
@@ -15,8 +15,7 @@ export const checkLeakageCommand: CliCommand = {
   usage,
   async run(argv) {
     const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
-    const dataset = positionals[0];
-    if (dataset === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no dataset folder given.', { fix: usage.split('\n')[0] ?? '' });
+    const dataset = singlePositional(positionals, 'dataset folder', usage.split('\n')[0] ?? '');
     requireDataset(dataset);
     const split = await loadSplit(dataset);
     if (split === undefined) throw new DataError('HF_DATA_NO_SPLIT', 'The dataset has no split.json.', { input: splitPath(dataset), fix: 'Run `hipfrac split <dataset>` first.' });

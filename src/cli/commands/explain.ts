@@ -20,7 +20,7 @@ import {
 } from '../../explain/index.js';
 import { tidy } from '../../torch/index.js';
 import { collectInputs, modelInput, readBoxes, type Radiograph } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, colormapOption, loadModel, numberOption, positiveInt, singlePositional } from '../options.js';
 
 const usage = `Usage: hipfrac explain <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--method gradcam|gradcam++|hirescam]
                        [--layer PATH] [--target predicted|CLASS] [--colormap jet|viridis|cividis] [--opacity 0.4]
@@ -62,8 +62,7 @@ export const explainCommand: CliCommand = {
         batch: { type: 'string' },
       },
     });
-    const input = positionals[0];
-    if (input === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
+    const input = singlePositional(positionals, 'input', usage.split('\n')[0] ?? '');
     const colormap = colormapOption(values.colormap);
     const opacity = numberOption(values.opacity, '--opacity') ?? 0.4;
     const batchSize = positiveInt(values.batch, 8, '--batch');

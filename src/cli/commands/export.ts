@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { exportCheckpointOnnx } from '../../train/index.js';
 import { CliError } from '../errors.js';
-import { positiveInt } from '../options.js';
+import { positiveInt, singlePositional } from '../options.js';
 
 const usage = `Usage: hipfrac export MODEL_DIR --format onnx --out FILE.onnx [--triton DIR] [--input-size N] [--no-fold]
                       [--quantize int8 --calibration DATASET [--calibration-images N] [--method minmax|percentile|entropy]]
@@ -37,8 +37,7 @@ export const exportCommand: CliCommand = {
         method: { type: 'string', default: 'percentile' },
       },
     });
-    const modelDir = positionals[0];
-    if (modelDir === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no checkpoint folder given.', { fix: usage });
+    const modelDir = singlePositional(positionals, 'checkpoint folder', usage.split('\n')[0] ?? '');
     if (values.format !== 'onnx') throw new CliError('HF_CLI_BAD_OPTION', `--format must be onnx, got '${values.format}'.`, { input: '--format', fix: 'use --format onnx.' });
     if (values.out === undefined && values.triton === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--out FILE.onnx (or --triton DIR) is required.', { input: '--out', fix: 'e.g. --out model.onnx' });
     if (values.quantize !== undefined && values.quantize !== 'int8') throw new CliError('HF_CLI_BAD_OPTION', `--quantize must be int8, got '${values.quantize}'.`, { input: '--quantize', fix: 'use --quantize int8, or leave it out for fp32.' });

@@ -5,7 +5,7 @@ import type { CliCommand } from '../command.js';
 import { importDataset, type ImportLayout, type LabelJoin } from '../../data/index.js';
 import { ProgressBar } from '../../util/index.js';
 import { CliError } from '../errors.js';
-import { positiveInt } from '../options.js';
+import { positiveInt, singlePositional } from '../options.js';
 
 const usage = `Usage: hipfrac import <dir> --out <dataset> [options]
 
@@ -45,7 +45,7 @@ export const importCommand: CliCommand = {
         'salt-file': { type: 'string' },
       },
     });
-    const input = positionals[0];
+    const input = positionals.length === 0 ? undefined : singlePositional(positionals, 'folder to import', usage.split('\n')[0] ?? '');
     if (input === undefined || values.out === undefined) {
       throw new CliError('HF_CLI_MISSING_OPTION', input === undefined ? 'no folder to import given.' : '--out is required.', { fix: usage.split('\n')[0] ?? '' });
     }

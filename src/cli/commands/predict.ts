@@ -9,7 +9,7 @@ import { boxHeadBoxes, GradCam, heatmapsFromTensor, writeOverlayPng, type Heatma
 import { onnxFactsOf, openCheckpointOnnx, optimizeForInference, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { inferenceMode, noGrad, tidy } from '../../torch/index.js';
 import { colourfulness, InputGate, type GateVerdict } from '../../gate/index.js';
-import { calibratedProbabilities, decide, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
+import { calibratedProbabilities, decide, gated, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
 import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, colormapOption, loadModel, numberOption, positiveInt } from '../options.js';
@@ -17,13 +17,14 @@ import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, colormap
 // ------------------------------------------------------------------------------------------------
 // The command
 
-const usage = `Usage: hipfrac predict <dicom|png|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--format json|csv]
+const usage = `Usage: hipfrac predict <dicom|png|dir>... --model CKPT_DIR [--device cpu|cuda[:N]] [--out DIR] [--format json|csv]
                        [--cutoff P] [--no-heatmaps [--fast]] [--colormap jet|viridis|cividis] [--batch N] [--rois FILE]
                        [--engine onnx|libtorch] [--onnx FILE]
 
-For each radiograph: P(fracture), the predicted class, the triage decision (auto-report when the
-calibrated confidence clears the checkpoint's cut-off, else radiologist review) and a Grad-CAM
-overlay at the image's own resolution (written to DIR/heatmaps/, default DIR = ./predictions).
+For each radiograph (files or folders, several at once): P(fracture), the predicted class, the triage
+decision (auto-report when the calibrated confidence clears the checkpoint's cut-off, else radiologist
+review) and a Grad-CAM overlay at the image's own resolution (written to DIR/heatmaps/, default
+DIR = ./predictions).
 The cut-off comes from the model card (hipfrac triage-calibrate); --cutoff overrides it knowingly.
 Results go to stdout, and to DIR/predictions.json or .csv. A model trained with --crop roi cuts each image to
 its hip region with the checkpoint's hip localiser; --rois FILE (file, hip_roi_x0…y1 in pixels) overrides it
@@ -103,8 +104,7 @@ export const predictCommand: CliCommand = {
         onnx: { type: 'string' },
       },
     });
-    const target = positionals[0];
-    if (target === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
+    if (positionals.length === 0) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
     const format = values.format;
     if (format !== 'json' && format !== 'csv') throw new CliError('HF_CLI_BAD_OPTION', `--format must be json or csv, got '${format}'.`, { input: '--format', fix: 'use --format json or --format csv.' });
     const colormap = colormapOption(values.colormap);
@@ -115,7 +115,7 @@ export const predictCommand: CliCommand = {
     if (values.fast === true && heatmaps) {
       throw new CliError('HF_CLI_BAD_OPTION', '--fast runs without gradients, and Grad-CAM heatmaps need them.', { input: '--fast', fix: 'add --no-heatmaps, or drop --fast.' });
     }
-    const files = collectInputs(target);
+    const files = positionals.flatMap((input) => collectInputs(input));
     // Card, regions and policy are checked before the weights load.
     const card = checkpointCard(values.model);
     const reader = checkpointReader(values.model, card, values.rois);
@@ -160,20 +160,18 @@ export const predictCommand: CliCommand = {
           heatmapFile = path.join(outDir, 'heatmaps', `${path.parse(r.key).name}.png`);
           await writeOverlayPng(heatmapFile, r.original, maps[i] as Heatmap, { colormap });
         }
-        const d = decide(probabilities, policy, heatmapFile === '' ? {} : { heatmapPath: heatmapFile });
         const verdict = verdicts[i];
-        // An image that fails the input gate is never auto-reported, whatever its confidence.
-        const gated = verdict !== undefined && !verdict.pass;
+        const d = gated(decide(probabilities, policy, heatmapFile === '' ? {} : { heatmapPath: heatmapFile }), verdict);
         rows.push({
           file: r.file,
           key: r.key,
           fractureProbability: d.fractureProbability,
           predicted: card.classes[d.predicted] ?? String(d.predicted),
           confidence: d.confidence,
-          decision: gated ? 'radiologist-review' : d.decision,
+          decision: d.decision,
           level: d.level ?? '',
           heatmap: heatmapFile,
-          reason: gated ? `input gate: ${verdict.reasons.join('; ')}` : d.reason,
+          reason: d.reason,
           ...(verdict === undefined ? {} : { gate: verdict }),
           ...(boxes === undefined ? {} : { boxes: boxes[i] ?? [] }),
           ...(r.hips === undefined ? {} : { hips: r.hips }),

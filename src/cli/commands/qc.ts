@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { DEFAULT_QC, cachedPngPath, contactSheetHtml, qcFlags, qcTable, readCachedImage, readManifestRows, requireDataset, summariseQc } from '../../data/index.js';
 import { CliError } from '../errors.js';
-import { positiveInt } from '../options.js';
+import { positiveInt, singlePositional } from '../options.js';
 
 const usage = `Usage: hipfrac qc <dataset> [--max-images 500] [--blur ${DEFAULT_QC.blurVariance}] [--min-contrast ${DEFAULT_QC.minContrast}] [--min-std ${DEFAULT_QC.minStd}] [--min-side ${DEFAULT_QC.minSide}]
 
@@ -29,8 +29,7 @@ export const qcCommand: CliCommand = {
         'min-side': { type: 'string', default: String(DEFAULT_QC.minSide) },
       },
     });
-    const dataset = positionals[0];
-    if (dataset === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no dataset folder given.', { fix: usage.split('\n')[0] ?? '' });
+    const dataset = singlePositional(positionals, 'dataset folder', usage.split('\n')[0] ?? '');
     const thresholds = { blurVariance: Number(values.blur), minContrast: Number(values['min-contrast']), minStd: Number(values['min-std']), minSide: Number(values['min-side']) };
     for (const [name, value] of Object.entries(thresholds)) {
       if (!Number.isFinite(value) || value < 0) throw new CliError('HF_CLI_BAD_OPTION', `QC threshold ${name} must be a number ≥ 0, got ${value}.`, { input: name, fix: 'e.g. --blur 15' });

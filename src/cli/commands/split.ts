@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { checkLeakage, DataError, readManifestRows, requireDataset, splitByPatient, splitPath, writeJsonAtomic } from '../../data/index.js';
 import { CliError } from '../errors.js';
-import { numberOption, positiveInt } from '../options.js';
+import { numberOption, positiveInt, singlePositional } from '../options.js';
 
 const usage = `Usage: hipfrac split <dataset> [--val 0.2] [--test 0.15] [--seed 42] [--by-view] [--folds k]
 
@@ -24,8 +24,7 @@ export const splitCommand: CliCommand = {
       allowPositionals: true,
       options: { val: { type: 'string', default: '0.2' }, seed: { type: 'string', default: '42' }, test: { type: 'string', default: '0.15' }, 'by-view': { type: 'boolean', default: false }, folds: { type: 'string' } },
     });
-    const dataset = positionals[0];
-    if (dataset === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no dataset folder given.', { fix: usage.split('\n')[0] ?? '' });
+    const dataset = singlePositional(positionals, 'dataset folder', usage.split('\n')[0] ?? '');
     const valFraction = numberOption(values.val, '--val') as number;
     if (!(valFraction > 0 && valFraction < 1)) throw new CliError('HF_CLI_BAD_OPTION', `--val must lie between 0 and 1, got ${values.val}.`, { input: '--val', fix: 'e.g. --val 0.2' });
     const testFraction = numberOption(values.test, '--test') as number;

@@ -21,7 +21,7 @@ import {
   type TriagePolicy,
 } from '../../triage/index.js';
 import { collectInputs, modelInput, readImageLabels } from '../../data/index.js';
-import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, loadModel, requireLabelled, numberOption, positiveInt } from '../options.js';
+import { batchesOf, CHECKPOINT_FLAGS, checkpointCard, checkpointReader, loadModel, numberOption, positiveInt, requireLabelled, singlePositional } from '../options.js';
 
 const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR [--device cpu|cuda[:N]] [--rois FILE] --labels labels.csv
                                 [--method cutoff|given|conformal-lac|conformal-aps] [--target 0.005] [--delta 0.05]
@@ -59,8 +59,7 @@ export const triageCalibrateCommand: CliCommand = {
         batch: { type: 'string' },
       },
     });
-    const input = positionals[0];
-    if (input === undefined) throw new CliError('HF_CLI_MISSING_OPTION', 'no input given.', { fix: usage.split('\n')[0] ?? '' });
+    const input = singlePositional(positionals, 'input', usage.split('\n')[0] ?? '');
     if (values.labels === undefined) throw new CliError('HF_CLI_MISSING_OPTION', '--labels is required: a cut-off is measured against the truth.', { fix: 'pass a CSV "file,label" for the validation images.' });
     const method = values.method as string;
     if (!['cutoff', 'given', 'conformal-lac', 'conformal-aps'].includes(method)) {

@@ -5,6 +5,7 @@
 import { greyModelInput, modelInput, type CropScorer, type Radiograph } from '../../data/index.js';
 import { classifierCropScorer } from '../../localise/index.js';
 import { boxHeadBoxes, GradCam, heatmapsFromTensor, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
+import { gateFeatures, type GateVerdict, type InputGate } from '../../gate/index.js';
 import { loadCheckpoint, openCheckpointOnnx, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { calibratedProbabilities, type TriagePolicy } from '../../triage/index.js';
@@ -19,6 +20,11 @@ export interface ImagePredictor {
   readonly engine: string;
   /** Calibrated class probabilities per image (rows sum to 1), in input order. */
   predictBatch(images: readonly Radiograph[]): Promise<number[][]>;
+  /**
+   * Calibrated class probabilities and the input gate's verdict per image (input order) from one LibTorch pass: the
+   * gate scores the body's pooled features and the logits of the same pass (the ONNX graph has no feature output).
+   */
+  predictGated(images: readonly Radiograph[], gate: InputGate): { probabilities: number[][]; verdicts: GateVerdict[] };
   /** P(fracture) per crop on LibTorch: what decides between the two hips of a bilateral view (radiographReader's scorer). */
   readonly scoreCrops: CropScorer;
   /** Grad-CAM heatmaps for `images` (in input order), at the model's resolution. */
@@ -64,6 +70,16 @@ export class TorchPredictor implements ImagePredictor {
     if (images.length === 0) return Promise.resolve([]);
     const logits = tidy(() => noGrad(() => this.model.call(modelInput(images, this.card.inputSize)).toFloat32Array()));
     return Promise.resolve(probabilitiesOf(logits, images.length, this.card.classes.length, this.policy));
+  }
+
+  predictGated(images: readonly Radiograph[], gate: InputGate): { probabilities: number[][]; verdicts: GateVerdict[] } {
+    if (images.length === 0) return { probabilities: [], verdicts: [] };
+    // DICOM decodes to grey display values: no colourfulness to pass (predict's is 0 for DICOM too).
+    const set = tidy(() => gateFeatures(this.model, modelInput(images, this.card.inputSize)));
+    return {
+      probabilities: set.logits.map((row) => calibratedProbabilities(Array.from(row), this.policy)),
+      verdicts: set.features.map((_, i) => gate.verdictOf(set, i)),
+    };
   }
 
   heatmaps(images: readonly Radiograph[]): Heatmap[] {

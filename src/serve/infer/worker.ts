@@ -1,15 +1,17 @@
-// An inference worker process (forked by the pool, advanced serialisation): loads the model once, then for each batch reads the images (a corrupt one is
-// reported back with its reason, never crashing the worker), predicts, routes by the policy and writes Grad-CAM
-// overlays (and, for a model with a box head, fracture boxes) for the cases that need them.
+// An inference worker process (forked by the pool, advanced serialisation): loads the model and its input gate once,
+// then for each batch reads the images (a corrupt one is reported back with its reason, never crashing the worker),
+// predicts, sends an image that fails the gate to review, routes the rest by the policy and writes Grad-CAM overlays
+// (and, for a model with a box head, fracture boxes) for the cases that need them.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { encode } from 'fast-png';
 import path from 'node:path';
 import { radiographReader, type Radiograph } from '../../data/index.js';
 import { renderOverlay, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
+import { InputGate } from '../../gate/index.js';
 import { checkpointLocator } from '../../localise/index.js';
 import { setNumThreads } from '../../torch/index.js';
-import { decide } from '../../triage/index.js';
+import { decide, gated } from '../../triage/index.js';
 import { describeError } from '../../util/index.js';
 import { heatmapLayerPath } from './heatmapFiles.js';
 import { heatmapLayer } from './heatmapLayer.js';
@@ -23,6 +25,8 @@ const post = (m: WorkerMessage): void => {
 };
 
 let predictor: ImagePredictor;
+/** The checkpoint's input gate (the cascade's first stage), or null when it has none. */
+let gate: InputGate | null;
 /** Whole radiographs, or for a model trained on hip crops the region its checkpoint's localiser finds (the node checked it has one); of a bilateral view's two hips, the more suspicious. */
 let readImage: (file: string) => Promise<Radiograph>;
 try {
@@ -31,8 +35,10 @@ try {
   // No spinning ONNX Runtime threads: this process shares the cores with the node's main process (receive, store, results).
   const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads, false);
   predictor = opened.predictor;
+  gate = InputGate.load(init.modelDir);
   readImage = radiographReader(predictor.card, undefined, checkpointLocator(init.modelDir), predictor.scoreCrops);
-  post({ type: 'ready', inputSize: predictor.card.inputSize, engine: opened.note });
+  const gateNote = gate === null ? 'no input gate in the checkpoint' : 'input gate on: probabilities from its LibTorch pass';
+  post({ type: 'ready', inputSize: predictor.card.inputSize, engine: `${opened.note}; ${gateNote}` });
 } catch (error) {
   post({ type: 'fatal', message: describeError(error) });
   throw error;
@@ -48,8 +54,10 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
       out.set(item.jobId, { ok: false, jobId: item.jobId, sopInstanceUid: item.sopInstanceUid, reason: describeError(error) });
     }
   }
-  const probabilities = await predictor.predictBatch(images.map((i) => i.radiograph));
-  const decisions = probabilities.map((p) => decide(p, init.policy));
+  const radiographs = images.map((i) => i.radiograph);
+  // An image that fails the input gate is never auto-reported: it goes to review (with its heatmap) and says why.
+  const { probabilities, verdicts } = gate === null ? { probabilities: await predictor.predictBatch(radiographs), verdicts: [] } : predictor.predictGated(radiographs, gate);
+  const decisions = probabilities.map((p, i) => gated(decide(p, init.policy), verdicts[i]));
   const explain = images.map((_, i) => init.heatmaps === 'all' || decisions[i]?.decision === 'radiologist-review');
   const chosen = images.filter((_, i) => explain[i]);
   const maps = predictor.heatmaps(chosen.map((c) => c.radiograph));
