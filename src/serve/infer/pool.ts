@@ -34,6 +34,13 @@ export interface InferencePoolOptions {
   readonly engine?: ServeEngine;
 }
 
+/**
+ * Thread settings of the worker processes, unless the environment sets them: the worker shares the cores with the
+ * node, so LibTorch's OpenMP threads sleep when idle instead of spinning (GNU OpenMP's default), and OpenBLAS runs
+ * single-threaded inside LibTorch's own parallel loops (its spinning threads otherwise take the CPU the node needs).
+ */
+const WORKER_THREAD_ENV = { OMP_WAIT_POLICY: 'PASSIVE', OPENBLAS_NUM_THREADS: '1' } as const;
+
 /** Batches a worker holds at once: the one it runs and the next. */
 const BATCHES_IN_HAND = 2;
 
@@ -91,7 +98,7 @@ export class InferencePool {
     const worker = fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, HIPFRAC_WORKER_INIT: JSON.stringify(init) },
+      env: { ...WORKER_THREAD_ENV, ...process.env, HIPFRAC_WORKER_INIT: JSON.stringify(init) },
     });
     const slot: Slot = { worker, ready: false, inHand: [], headStarted: 0 };
     if ((this.options.nice ?? 0) > 0 && worker.pid !== undefined) {
