@@ -50,6 +50,8 @@ const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const ARCH = 'resnet18';
 const INPUT_SIZE = 96;
 const QUIET_SECONDS = 1;
+/** predict runs with the thread setting the node gives its inference workers (src/serve/infer/pool.ts). */
+const PREDICT_THREAD_ENV = { OMP_WAIT_POLICY: 'PASSIVE' } as const;
 /** Warm-up images the bench's input gate is fitted on (every other one fits it, the rest set its thresholds). */
 const GATE_FIT_IMAGES = 60;
 /** Concurrent storescu associations in the end-to-end runs (a PACS forwarding a worklist, several modalities). */
@@ -72,10 +74,10 @@ process.once('SIGINT', () => {
 });
 
 /** Runs a program to its end (bounded); returns the exit status and the wall seconds. */
-function run(command: string, args: readonly string[], timeoutMs: number): Promise<{ status: number | null; seconds: number; stderr: string }> {
+function run(command: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; seconds: number; stderr: string }> {
   return new Promise((resolve) => {
     const start = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     children.add(child);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -349,7 +351,7 @@ async function e2ePredict(modelDir: string, files: readonly string[], round: num
   }
   // GNU time reports the process's CPU seconds (user, system) at its end.
   const cpuFile = path.join(work, `predict-${round}.cpu`);
-  const r = await run('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, process.execPath, CLI, 'predict', flat, '--model', modelDir, '--no-heatmaps', '--fast', '--format', 'json', '--out', path.join(work, `predict-${round}`)], 30 * 60_000);
+  const r = await run('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, process.execPath, CLI, 'predict', flat, '--model', modelDir, '--no-heatmaps', '--fast', '--format', 'json', '--out', path.join(work, `predict-${round}`)], 30 * 60_000, { ...PREDICT_THREAD_ENV, ...process.env });
   must(r, 'hipfrac predict');
   const [user, system] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number) as [number, number];
   const rows = (JSON.parse(readFileSync(path.join(work, `predict-${round}`, 'predictions.json'), 'utf8')) as { predictions: { decision: string }[] }).predictions;
@@ -435,7 +437,7 @@ try {
     entries.push({
       benchmark: `serve: end to end (received → SR delivered), ${a} association${a === 1 ? '' : 's'}, vs hipfrac predict --no-heatmaps --fast`,
       ours: nodeRate, peer: predictRate, ratio: ratioOf(nodeRate, predictRate, false), unit: 'images/s (median)', machine, date,
-      notes: `${quickNote}${setup}; from the first byte sent until every study's SR is delivered; predict: the whole process on the same files (start-up and model load included); median of ${ROUNDS} interleaved rounds (node ${runs.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}; predict ${predictRuns.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}); CPU per image (user + system, all processes): node ${median(runs.map((x) => x.cpuMsPerImage)).toFixed(1)} ms after its start-up, predict ${predictCpu.toFixed(1)} ms including its start-up; goal ≥ 0.9`,
+      notes: `${quickNote}${setup}; from the first byte sent until every study's SR is delivered; predict: the whole process on the same files (start-up and model load included), with the node's worker thread setting (OMP_WAIT_POLICY=PASSIVE; OpenBLAS single-threaded in both, src/torch); median of ${ROUNDS} interleaved rounds (node ${runs.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}; predict ${predictRuns.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}); CPU per image (user + system, all processes): node ${median(runs.map((x) => x.cpuMsPerImage)).toFixed(1)} ms after its start-up, predict ${predictCpu.toFixed(1)} ms including its start-up; goal ≥ 0.9`,
     });
     for (const q of [0.5, 0.95]) {
       entries.push({

@@ -137,6 +137,9 @@ export function native(): NativeBinding {
   if (binding === undefined) {
     const require = createRequire(import.meta.url);
     const file = addonPath();
+    // LibTorch parallelises its own loops (OpenMP), and OpenBLAS threads inside them oversubscribe the cores and spin:
+    // OpenBLAS runs single-threaded (read when the library loads; a value in the environment wins).
+    process.env['OPENBLAS_NUM_THREADS'] ??= '1';
     try {
       binding = require(file) as NativeBinding;
     } catch (error) {

@@ -36,10 +36,10 @@ export interface InferencePoolOptions {
 
 /**
  * Thread settings of the worker processes, unless the environment sets them: the worker shares the cores with the
- * node, so LibTorch's OpenMP threads sleep when idle instead of spinning (GNU OpenMP's default), and OpenBLAS runs
- * single-threaded inside LibTorch's own parallel loops (its spinning threads otherwise take the CPU the node needs).
+ * node, so LibTorch's OpenMP threads sleep when idle instead of spinning (GNU OpenMP's default), which otherwise
+ * takes the CPU the node needs. (OpenBLAS runs single-threaded in every process that loads LibTorch: src/torch.)
  */
-const WORKER_THREAD_ENV = { OMP_WAIT_POLICY: 'PASSIVE', OPENBLAS_NUM_THREADS: '1' } as const;
+const WORKER_THREAD_ENV = { OMP_WAIT_POLICY: 'PASSIVE' } as const;
 
 /** Batches a worker holds at once: the one it runs and the next. */
 const BATCHES_IN_HAND = 2;
