@@ -15,6 +15,7 @@ import {
   evaluateConformal,
   evaluateCutoff,
   fractureLevel,
+  gated,
   givenCutoffPolicy,
   policyFromModelCard,
   policyToJson,
@@ -222,4 +223,19 @@ test('bad input: a checkpoint without a cut-off, an invalid policy, non-probabil
   assert.throws(() => calibrateCutoff([[0.5, 0.5]], [0], { targetError: 5 }), code('HF_TRIAGE_BAD_OPTION'));
   assert.throws(() => givenCutoffPolicy(99.5), code('HF_TRIAGE_BAD_OPTION', /0\.995/));
   assert.throws(() => calibrateConformal([[0.5, 0.5]], [0], { alpha: 0 }), code('HF_TRIAGE_BAD_OPTION'));
+});
+
+test('the input gate over a route: a failed gate sends a sure case to review with its reasons; a pass or no gate keeps the route', () => {
+  const policy = givenCutoffPolicy(0.9);
+  const sure = decide([0.01, 0.99], policy);
+  assert.equal(sure.decision, 'auto-report');
+  const failed = gated(sure, { pass: false, reasons: ['blank or uniform image', 'colour image'] });
+  assert.equal(failed.decision, 'radiologist-review');
+  assert.equal(failed.reason, 'input gate: blank or uniform image; colour image');
+  assert.equal(failed.fractureProbability, sure.fractureProbability, 'the probabilities stay as the model gave them');
+  assert.equal(failed.predicted, sure.predicted);
+  assert.deepEqual(gated(sure, { pass: true, reasons: [] }), sure);
+  assert.deepEqual(gated(sure, undefined), sure);
+  const unsure = decide([0.3, 0.7], policy);
+  assert.equal(gated(unsure, { pass: false, reasons: ['inverted'] }).reason, 'input gate: inverted');
 });

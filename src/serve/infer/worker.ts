@@ -32,13 +32,14 @@ let readImage: (file: string) => Promise<Radiograph>;
 try {
   const threads = Math.max(1, init.threads);
   setNumThreads(threads);
-  // No spinning ONNX Runtime threads: this process shares the cores with the node's main process (receive, store, results).
-  const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads, false);
-  predictor = opened.predictor;
   gate = InputGate.load(init.modelDir);
+  // With a gate, the probabilities come from the gate's LibTorch pass (it needs the body's features): no ONNX session.
+  // No spinning ONNX Runtime threads: this process shares the cores with the node's main process (receive, store, results).
+  const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, gate === null ? init.engine : 'libtorch', threads, false);
+  predictor = opened.predictor;
   readImage = radiographReader(predictor.card, undefined, checkpointLocator(init.modelDir), predictor.scoreCrops);
-  const gateNote = gate === null ? 'no input gate in the checkpoint' : 'input gate on: probabilities from its LibTorch pass';
-  post({ type: 'ready', inputSize: predictor.card.inputSize, engine: `${opened.note}; ${gateNote}` });
+  const note = gate === null ? `${opened.note}; no input gate in the checkpoint` : 'engine libtorch: the input gate scores the body\'s features, and its pass gives the probabilities';
+  post({ type: 'ready', inputSize: predictor.card.inputSize, engine: note });
 } catch (error) {
   post({ type: 'fatal', message: describeError(error) });
   throw error;
