@@ -6,7 +6,7 @@ export { gateFeatures, energyScore } from './features.js';
 export type { GateFeatures } from './features.js';
 export { fitMahalanobis, mahalanobisScore } from './mahalanobis.js';
 export type { MahalanobisModel } from './mahalanobis.js';
-export { pixelDescriptor, polarityCues, polarityDescriptor, PIXEL_DESCRIPTOR_SIZE, POLARITY_CUES_SIZE } from './pixels.js';
+export { orderStatistics, pixelDescriptor, polarityCues, polarityDescriptor, PIXEL_DESCRIPTOR_SIZE, POLARITY_CUES_SIZE } from './pixels.js';
 export { fitProbe, probeProbabilities, probeScores } from './probe.js';
 export type { LinearProbe, ProbeOptions } from './probe.js';
 export { colourfulness } from './colour.js';

@@ -5,6 +5,46 @@
 /** Number of values pixelDescriptor returns. */
 export const PIXEL_DESCRIPTOR_SIZE = 18;
 
+/** Puts the k-th smallest of values[left..right] at index k, smaller or equal ones before it (Hoare's selection). */
+function selectInPlace(values: Float32Array, k: number, left: number, right: number): void {
+  while (right > left) {
+    const mid = (left + right) >>> 1;
+    // Median of three at mid: also the partition's sentinels at both ends.
+    if ((values[mid] as number) < (values[left] as number)) swap(values, mid, left);
+    if ((values[right] as number) < (values[left] as number)) swap(values, right, left);
+    if ((values[right] as number) < (values[mid] as number)) swap(values, right, mid);
+    const pivot = values[mid] as number;
+    let i = left, j = right;
+    while (i <= j) {
+      while ((values[i] as number) < pivot) i++;
+      while ((values[j] as number) > pivot) j--;
+      if (i <= j) swap(values, i++, j--);
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else return;
+  }
+}
+
+function swap(values: Float32Array, a: number, b: number): void {
+  const t = values[a] as number;
+  values[a] = values[b] as number;
+  values[b] = t;
+}
+
+/**
+ * The order statistics of `values` at ascending `ranks` (0-based), as a sort would give them, in linear time on
+ * average; `values` is reordered.
+ */
+export function orderStatistics(values: Float32Array, ranks: readonly number[]): number[] {
+  let left = 0;
+  return ranks.map((k) => {
+    selectInPlace(values, k, left, values.length - 1);
+    left = k;
+    return values[k] as number;
+  });
+}
+
 /** Mean of `quantity` over the pixels whose value is at least `high`, minus its mean over those at most `low`. */
 function extremesDifference(values: Float32Array, quantity: Float32Array, low: number, high: number): number {
   let bright = 0, nBright = 0, dark = 0, nDark = 0;
@@ -68,9 +108,7 @@ export function pixelDescriptor(plane: ArrayLike<number>, size: number): number[
   for (let i = 0; i < n; i++) third += ((plane[i] as number) - mean) ** 3;
   const skewness = std > 1e-6 ? third / n / std ** 3 : 0;
   // Edge strength (|∇| by forward differences) of the brightest and darkest tenth of the pixels.
-  const sorted = Float32Array.from(plane).sort();
-  const low = sorted[Math.floor(0.1 * (n - 1))] as number;
-  const high = sorted[Math.floor(0.9 * (n - 1))] as number;
+  const [low, high] = orderStatistics(Float32Array.from(plane), [Math.floor(0.1 * (n - 1)), Math.floor(0.9 * (n - 1))]) as [number, number];
   const inner = Math.max(0, size - 1);
   const values = new Float32Array(inner * inner);
   const edge = new Float32Array(inner * inner);
@@ -113,9 +151,7 @@ export function polarityCues(plane: ArrayLike<number>, size: number): number[] {
       middle = right;
     }
   }
-  const sorted = interior.slice().sort();
-  const low = sorted[Math.floor(0.3 * (m - 1))] as number;
-  const high = sorted[Math.floor(0.7 * (m - 1))] as number;
+  const [low, high] = orderStatistics(interior.slice(), [Math.floor(0.3 * (m - 1)), Math.floor(0.7 * (m - 1))]) as [number, number];
   let weight = 0, weighted = 0, mean = 0;
   for (let i = 0; i < m; i++) {
     const v = interior[i] as number;
@@ -138,7 +174,7 @@ export function polarityCues(plane: ArrayLike<number>, size: number): number[] {
   }
   const cStd = Math.sqrt(m2);
   const cSkew = cStd > 1e-6 ? m3 / cStd ** 3 : 0;
-  const cMedian = c === 0 ? 0 : (centre.sort()[Math.floor(c / 2)] as number);
+  const cMedian = c === 0 ? 0 : (orderStatistics(centre, [Math.floor(c / 2)])[0] as number);
   return [extremesDifference(interior, texture, low, high), weight > 0 ? weighted / weight - mean : 0, cSkew, cMedian - cMean];
 }
 
