@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { readServingModel } from '../../../src/serve/index.js';
-import { InferencePool } from '../../../src/serve/infer/pool.js';
+import { InferencePool, workerThreads } from '../../../src/serve/infer/pool.js';
 import { createServeLogger } from '../../../src/serve/log.js';
 import { Metrics } from '../../../src/serve/metrics.js';
 import { Ingest } from '../../../src/serve/receive/ingest.js';
@@ -22,6 +22,24 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 function childPids(): number[] {
   return readdirSync('/proc/self/task').flatMap((t) => readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number));
 }
+
+describe('threads per inference worker', () => {
+  it('leaves one core to the node and shares the rest among the workers', () => {
+    assert.equal(workerThreads(1, 2, undefined), 1);
+    assert.equal(workerThreads(1, 16, undefined), 15);
+    assert.equal(workerThreads(2, 16, undefined), 7);
+    assert.equal(workerThreads(4, 2, undefined), 1, 'at least one thread each');
+    assert.equal(workerThreads(1, 1, undefined), 1, 'a one-core machine still infers');
+  });
+  it('shares HIPFRAC_THREADS among the workers when it is set, and ignores a value that is not a positive integer', () => {
+    assert.equal(workerThreads(1, 2, '2'), 2);
+    assert.equal(workerThreads(2, 16, '8'), 4);
+    assert.equal(workerThreads(3, 16, '2'), 1);
+    assert.equal(workerThreads(1, 8, 'many'), 7);
+    assert.equal(workerThreads(1, 8, '0'), 7);
+    assert.equal(workerThreads(1, 8, '1.5'), 7);
+  });
+});
 
 describe('inference pool', { timeout: 600_000 }, () => {
   let fx: Fixture;
