@@ -42,23 +42,31 @@ export function gateFeatures(model: Classifier, images: Tensor): GateFeatures {
       const map = model.body.call(x.sub(mean).div(std));
       const logits = model.head.call(map).toFloat32Array();
       const [, c, h, w] = map.shape as [number, number, number, number];
-      const raw = map.toFloat32Array();
-      const grey = images.toFloat32Array();
-      const k = logits.length / n;
-      const features = pooled(raw, n, c, h * w);
-      const out: GateFeatures = { features: [], logits: [], pixels: [], polarity: [], invertedPolarity: [] };
-      for (let i = 0; i < n; i++) {
-        out.features.push(features[i] as Float32Array);
-        out.logits.push(logits.slice(i * k, (i + 1) * k));
-        const plane = grey.subarray(i * channels * size * size, (i * channels + 1) * size * size);
-        const pixels = pixelDescriptor(plane, size);
-        out.pixels.push(pixels);
-        out.polarity.push(polarityDescriptor(plane, size, pixels));
-        out.invertedPolarity.push(polarityDescriptor(Float32Array.from(plane, (v) => 1 - v), size));
-      }
-      return out;
+      return gateFeaturesOf(pooled(map.toFloat32Array(), n, c, h * w), logits, images.toFloat32Array(), channels, size);
     }),
   );
+}
+
+/**
+ * The gate's inputs for N images from what a forward pass gave: pooled features (one vector per image, as the body's
+ * map averaged over space), the logits [N, classes] row-major, and the images [N, channels, S, S] in [0, 1], whose
+ * first channel the pixel descriptors read. gateFeatures (LibTorch) and the DICOM node's ONNX Runtime pass (a graph
+ * exported with its `features` output) both end here.
+ */
+export function gateFeaturesOf(features: readonly Float32Array[], logits: Float32Array, images: Float32Array, channels: number, size: number): GateFeatures {
+  const n = features.length;
+  const k = logits.length / Math.max(1, n);
+  const out: GateFeatures = { features: [], logits: [], pixels: [], polarity: [], invertedPolarity: [] };
+  for (let i = 0; i < n; i++) {
+    out.features.push(features[i] as Float32Array);
+    out.logits.push(logits.slice(i * k, (i + 1) * k));
+    const plane = images.subarray(i * channels * size * size, (i * channels + 1) * size * size);
+    const pixels = pixelDescriptor(plane, size);
+    out.pixels.push(pixels);
+    out.polarity.push(polarityDescriptor(plane, size, pixels));
+    out.invertedPolarity.push(polarityDescriptor(Float32Array.from(plane, (v) => 1 - v), size));
+  }
+  return out;
 }
 
 /** Free energy −log Σ exp(logit) (Liu et al., NeurIPS 2020): higher for inputs unlike the training data. */

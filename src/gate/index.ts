@@ -2,7 +2,7 @@
 // features and logits and on the pixels, calibrated on validation, plus body-part/view probes where labels exist.
 export { InputGate, GATE_FILE, UNIFORM_STD, COLOUR_LIMIT } from './gate.js';
 export type { GateCard, GateVerdict, GateTrainingData, GateFitOptions, GateScoreName } from './gate.js';
-export { gateFeatures, energyScore } from './features.js';
+export { gateFeatures, gateFeaturesOf, energyScore } from './features.js';
 export type { GateFeatures } from './features.js';
 export { fitMahalanobis, mahalanobisScore } from './mahalanobis.js';
 export type { MahalanobisModel } from './mahalanobis.js';

@@ -1,7 +1,8 @@
 // Proof that the ONNX export computes what the model computes: for every architecture of the zoo with both heads,
 // ONNX Runtime's fp32 logits equal hipfrac's eval logits (relative 1e-4 of the largest logit) on random and on real
 // FracAtlas images (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), the files pass ONNX's checker, the
-// card travels in the metadata, the batch is dynamic, and a module without an emitter is refused by name.
+// card travels in the metadata, the batch is dynamic, and a module without an emitter is refused by name. With the
+// features option, a second output equals the body's pooled features (what the input gate scores) for every family.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -23,7 +24,8 @@ import {
   type Classifier,
   type HeadKind,
 } from '../../src/models/index.js';
-import { manualSeed, noGrad, rand, tensor, type Tensor } from '../../src/torch/index.js';
+import { gateFeatures } from '../../src/gate/index.js';
+import { manualSeed, noGrad, rand, tensor, tidy, type Tensor } from '../../src/torch/index.js';
 import { needs, PYTHON } from '../helpers/references.js';
 
 const SIZE = 64;
@@ -135,6 +137,66 @@ describe('ONNX export: ONNX Runtime fp32 logits equal hipfrac eval logits', () =
     const run = spawnSync(PYTHON, ['-c', script, ...kept], { encoding: 'utf8', timeout: 300_000 });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(Number(run.stdout.trim()), kept.length);
+  });
+});
+
+describe('ONNX export with a features output: the body\'s pooled features, as the input gate computes them', () => {
+  const files: string[] = [];
+  const families = new Set<string>();
+  for (const spec of listModels()) {
+    if (families.has(spec.family)) continue;
+    families.add(spec.family);
+    test(`${spec.name}: logits and pooled features equal LibTorch's`, async () => {
+      manualSeed(3);
+      const model = createClassifier(spec.name, { head: 'fastai', weights: null });
+      randomiseNorms(model);
+      model.eval();
+      const file = path.join(dir, `${spec.name}-features.onnx`);
+      try {
+        writeOnnxFile(file, exportOnnx(model, { inputSize: SIZE, features: true }));
+        files.push(file);
+        const images = await testImages();
+        const expected = tidy(() => gateFeatures(model, tensor(images, [6, 1, SIZE, SIZE])));
+        const facts = readOnnxFacts(file);
+        assert.equal(facts.featureSize, expected.features[0]?.length);
+        const predictor = await createOnnxPredictor(file, { threads: 2 });
+        try {
+          assert.equal(predictor.featureSize, facts.featureSize);
+          const { logits, features } = await predictor.predictBatch(images, 6);
+          assert.ok(maxRelative(hipfracLogits(model, images, 6), logits) <= TOLERANCE);
+          assert.ok(features !== undefined, 'the graph gives features');
+          const c = facts.featureSize;
+          const flat = new Float32Array(6 * c);
+          expected.features.forEach((f, i) => flat.set(f, i * c));
+          const error = maxRelative(flat, features);
+          assert.ok(error <= TOLERANCE, `max relative feature error ${error.toExponential(2)} > ${TOLERANCE}`);
+        } finally {
+          await predictor.dispose();
+        }
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+
+  test('a graph without the option has no features output', async () => {
+    const model = createClassifier('resnet18', { head: 'linear', weights: null }).eval();
+    try {
+      const predictor = await createOnnxPredictor(exportOnnx(model, { inputSize: SIZE }), { threads: 1 });
+      assert.equal(predictor.featureSize, 0);
+      assert.equal((await predictor.predictBatch(new Float32Array(SIZE * SIZE), 1)).features, undefined);
+      await predictor.dispose();
+    } finally {
+      model.dispose();
+    }
+  });
+
+  test('the graphs with features pass ONNX checker (full check)', needs('onnx'), () => {
+    assert.equal(files.length, families.size, 'one graph per family');
+    const script = 'import sys, onnx\nfor f in sys.argv[1:]:\n    m = onnx.load(f)\n    onnx.checker.check_model(m, full_check=True)\n    assert [o.name for o in m.graph.output] == ["logits", "features"], f\nprint(len(sys.argv) - 1)';
+    const run = spawnSync(PYTHON, ['-c', script, ...files], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(Number(run.stdout.trim()), files.length);
   });
 });
 

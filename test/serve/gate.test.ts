@@ -2,7 +2,7 @@
 // and a cut-off of 0.5, so that without the gate every image would be auto-reported. A uniform image C-STORE'd into
 // a phantom study goes to review with the gate's reason and a heatmap, its study is not reported, and the decision
 // and reason of every image whose gate scores are not on a threshold equal `hipfrac predict`'s on the same files
-// (one cascade, two ways in).
+// (one cascade, two ways in: the node on ONNX Runtime with the graph's pooled-features output, predict on LibTorch).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -48,8 +48,12 @@ describe('the input gate on the DICOM node', needs('dcmtk'), () => {
 
   test('a uniform image goes to review with the gate\'s reason, and the node decides every image as predict does', async () => {
     const data = path.join(fx.dir, 'node');
-    const node = await startNode({ ...fx, modelDir: gatedModel }, data, {});
+    const lines: string[] = [];
+    const node = await startNode({ ...fx, modelDir: gatedModel }, data, {}, lines);
     stops.push(() => node.close());
+    // The worker predicts on ONNX Runtime with a graph that also gives the pooled features the gate scores.
+    const ready = await waitFor('the inference worker ready', () => lines.find((l) => l.includes('inference worker ready')), 120_000);
+    assert.match(ready, /onnx \(fp32, exported in memory \(fp32, with features\)\).*logits and pooled features within/);
     const files = [...fx.files, blank];
     const sent = await runTool('storescu', ['-xr', '-aet', 'STORESCU', '-aec', 'HIPFRAC', '127.0.0.1', String(node.dicomPort), ...files]);
     assert.equal(sent.status, 0, sent.stderr);

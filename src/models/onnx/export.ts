@@ -19,6 +19,8 @@ export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 export const ONNX_INPUT = 'images';
 export const ONNX_OUTPUT = 'logits';
+/** The optional second output of a classifier's graph: the body's feature map averaged over space, [N, C]. */
+export const ONNX_FEATURES = 'features';
 /** metadata_props key holding the model card as JSON. */
 export const CARD_KEY = 'hipfrac.card';
 
@@ -41,6 +43,11 @@ export interface OnnxExportOptions {
   readonly foldBatchNorm?: boolean;
   /** The model card written into metadata_props (a Classifier's). */
   readonly card?: ModelCard;
+  /**
+   * A Classifier only: also output `features` [N, C], its body's feature map averaged over space (what the input
+   * gate scores, src/gate), so that a gated checkpoint predicts on ONNX Runtime too (default false).
+   */
+  readonly features?: boolean;
 }
 
 /** An ONNX graph still open for rewriting (the quantiser inserts nodes before it is encoded). */
@@ -107,12 +114,33 @@ export function buildOnnxGraph(model: Module, options: OnnxExportOptions = {}): 
     const shapes = probeShapes(source, inputShape);
     const graph = new GraphBuilder();
     graph.fresh(ONNX_INPUT);
-    const ctx: EmitContext = { graph, shapes, emit: (m, p, x) => emitModule(ctx, m, p, x) };
+    // Each module's output value, to find the body's (for the features output).
+    const outputs = new Map<Module, string>();
+    const ctx: EmitContext = {
+      graph,
+      shapes,
+      emit: (m, p, x) => {
+        const y = emitModule(ctx, m, p, x);
+        outputs.set(m, y);
+        return y;
+      },
+    };
     const last = ctx.emit(source, '', ONNX_INPUT);
     const producer = graph.nodes.find((n) => n.output[0] === last);
     if (producer === undefined) throw new HipfracError('HF_MODELS_ONNX_UNSUPPORTED', 'the model computes nothing (its output is its input).');
     producer.output[0] = ONNX_OUTPUT;
     const classes = shapes.get(source)?.output[1] ?? 0;
+    const outputInfo = [valueInfo(ONNX_OUTPUT, ['batch', classes])];
+    if (options.features === true) {
+      if (!(source instanceof Classifier)) throw new HipfracError('HF_MODELS_ONNX_UNSUPPORTED', 'a features output needs a Classifier (its body\'s feature map); this model is not one.', { fix: 'export without features.' });
+      const map = outputs.get(source.body);
+      const channels = shapes.get(source.body)?.output[1];
+      if (map === undefined || channels === undefined) throw new HipfracError('HF_MODELS_ONNX_UNSUPPORTED', 'the classifier\'s body has no output in the graph.');
+      const flat = graph.node('Flatten', [graph.node('GlobalAveragePool', [map], {}, 'features.pool')], { axis: 1 }, 'features.flatten');
+      const flatten = graph.nodes.find((n) => n.output[0] === flat) as (typeof graph.nodes)[number];
+      flatten.output[0] = ONNX_FEATURES;
+      outputInfo.push(valueInfo(ONNX_FEATURES, ['batch', channels]));
+    }
     const facts: OnnxExportFacts = { precision: 'fp32', opset: ONNX_OPSET, inputSize: size, foldedBatchNorm: fold };
     const onnx: ModelProto = {
       ir_version: ONNX_IR_VERSION,
@@ -126,7 +154,7 @@ export function buildOnnxGraph(model: Module, options: OnnxExportOptions = {}): 
         node: graph.nodes,
         initializer: graph.initializers,
         input: [valueInfo(ONNX_INPUT, ['batch', ...inputShape])],
-        output: [valueInfo(ONNX_OUTPUT, ['batch', classes])],
+        output: outputInfo,
       },
     };
     return { graph, model: onnx, facts, inputShape };

@@ -1,6 +1,6 @@
 // The ONNX door of the model zoo: export of zoo models to ONNX (opset 17, model card in metadata), int8 QDQ
 // quantisation with calibration, and prediction on ONNX Runtime for the CLI and the DICOM node's workers.
-export { buildOnnxGraph, exportOnnx, finishOnnx, writeOnnxFile, ONNX_OPSET, ONNX_INPUT, ONNX_OUTPUT, CARD_KEY } from './export.js';
+export { buildOnnxGraph, exportOnnx, finishOnnx, writeOnnxFile, ONNX_OPSET, ONNX_INPUT, ONNX_OUTPUT, ONNX_FEATURES, CARD_KEY } from './export.js';
 export type { OnnxExportOptions, OnnxExportFacts, OnnxGraph, OnnxPrecision } from './export.js';
 export { createOnnxPredictor, readOnnxFacts, onnxFactsOf, onnxThreadCount } from './runtime.js';
 export type { OnnxPredictor, OnnxPredictorOptions, OnnxPrediction } from './runtime.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import ort from 'onnxruntime-node';
 import { HipfracError } from '../../util/index.js';
 import type { ModelCard } from '../checkpoint.js';
-import { CARD_KEY, ONNX_INPUT, ONNX_OUTPUT, type OnnxExportFacts } from './export.js';
+import { CARD_KEY, ONNX_FEATURES, ONNX_INPUT, ONNX_OUTPUT, type OnnxExportFacts } from './export.js';
 import { decodeModel } from './proto.js';
 
 export interface OnnxPredictorOptions {
@@ -25,6 +25,8 @@ export interface OnnxPrediction {
   readonly logits: Float32Array;
   /** Softmax of the logits, [N, classes]. */
   readonly probabilities: Float32Array;
+  /** The body's pooled features [N, featureSize], row-major, when the graph has that output (export option features). */
+  readonly features?: Float32Array;
 }
 
 /** The interface the CLI and the DICOM node's inference workers use. */
@@ -35,6 +37,8 @@ export interface OnnxPredictor {
   /** Side of the square input the graph was exported for. */
   readonly inputSize: number;
   readonly classes: number;
+  /** Length of each image's pooled features (the `features` output); 0 when the graph has none. */
+  readonly featureSize: number;
   /** images: [N, 1, inputSize, inputSize] float32 in [0, 1], row-major. */
   predictBatch(images: Float32Array, count: number): Promise<OnnxPrediction>;
   dispose(): Promise<void>;
@@ -51,7 +55,7 @@ function invalid(file: string, what: string, cause?: unknown): HipfracError {
 }
 
 /** The card, precision and input shape stored in an exported file's metadata_props and graph input. */
-export function readOnnxFacts(file: string, bytes: Uint8Array = readFileSync(file)): { card: ModelCard | null; precision: string; inputShape: number[]; classes: number } {
+export function readOnnxFacts(file: string, bytes: Uint8Array = readFileSync(file)): { card: ModelCard | null; precision: string; inputShape: number[]; classes: number; featureSize: number } {
   let model;
   try {
     model = decodeModel(bytes);
@@ -65,7 +69,8 @@ export function readOnnxFacts(file: string, bytes: Uint8Array = readFileSync(fil
   const dims = (v: typeof input): number[] => (v.type.tensor_type.shape?.dim ?? []).map((d) => ('dim_value' in d ? Number(d.dim_value) : -1));
   const cardText = props.get(CARD_KEY);
   const card = cardText === undefined ? null : (JSON.parse(cardText) as ModelCard);
-  return { card, precision: props.get('hipfrac.precision') ?? 'fp32', inputShape: dims(input).slice(1), classes: dims(output)[1] ?? -1 };
+  const features = model.graph?.output?.find((v) => v.name === ONNX_FEATURES);
+  return { card, precision: props.get('hipfrac.precision') ?? 'fp32', inputShape: dims(input).slice(1), classes: dims(output)[1] ?? -1, featureSize: features === undefined ? 0 : (dims(features)[1] ?? 0) };
 }
 
 /** The export facts (precision, calibration, measured accuracy change) a card carries, if any. */
@@ -116,6 +121,7 @@ export async function createOnnxPredictor(model: string | Uint8Array, options: O
     precision: facts.precision,
     inputSize: height,
     classes: facts.classes,
+    featureSize: facts.featureSize,
     async predictBatch(images, count) {
       if (images.length !== count * plane) {
         throw new HipfracError('HF_MODELS_INPUT_SHAPE', `expected ${count} images of [1, ${height}, ${width}] (${count * plane} values), got ${images.length} values.`, {
@@ -125,7 +131,8 @@ export async function createOnnxPredictor(model: string | Uint8Array, options: O
       const feeds = { [ONNX_INPUT]: new ort.Tensor('float32', images, [count, channels, height, width]) };
       const result = await session.run(feeds);
       const logits = result[ONNX_OUTPUT]?.data as Float32Array;
-      return { logits, probabilities: softmaxRows(logits, facts.classes) };
+      const features = result[ONNX_FEATURES]?.data as Float32Array | undefined;
+      return { logits, probabilities: softmaxRows(logits, facts.classes), ...(features === undefined ? {} : { features }) };
     },
     async dispose() {
       await session.release();

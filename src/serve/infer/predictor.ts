@@ -5,7 +5,7 @@
 import { greyModelInput, modelInput, type CropScorer, type Radiograph } from '../../data/index.js';
 import { classifierCropScorer } from '../../localise/index.js';
 import { boxHeadBoxes, GradCam, heatmapsFromTensor, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
-import { gateFeatures, type GateVerdict, type InputGate } from '../../gate/index.js';
+import { gateFeatures, gateFeaturesOf, type GateFeatures, type GateVerdict, type InputGate } from '../../gate/index.js';
 import { loadCheckpoint, openCheckpointOnnx, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { calibratedProbabilities, type TriagePolicy } from '../../triage/index.js';
@@ -21,10 +21,10 @@ export interface ImagePredictor {
   /** Calibrated class probabilities per image (rows sum to 1), in input order. */
   predictBatch(images: readonly Radiograph[]): Promise<number[][]>;
   /**
-   * Calibrated class probabilities and the input gate's verdict per image (input order) from one LibTorch pass: the
-   * gate scores the body's pooled features and the logits of the same pass (the ONNX graph has no feature output).
+   * Calibrated class probabilities and the input gate's verdict per image (input order) from one pass: the gate
+   * scores the body's pooled features and the logits of the same pass (on ONNX Runtime, the graph's `features` output).
    */
-  predictGated(images: readonly Radiograph[], gate: InputGate): { probabilities: number[][]; verdicts: GateVerdict[] };
+  predictGated(images: readonly Radiograph[], gate: InputGate): Promise<{ probabilities: number[][]; verdicts: GateVerdict[] }>;
   /** P(fracture) per crop on LibTorch: what decides between the two hips of a bilateral view (radiographReader's scorer). */
   readonly scoreCrops: CropScorer;
   /** Grad-CAM heatmaps for `images` (in input order), at the model's resolution. */
@@ -38,6 +38,13 @@ export interface ImagePredictor {
 
 /** Largest logit difference the ONNX graph may show against LibTorch, relative to the largest logit (the parity tests' bound). */
 export const ONNX_PARITY = 1e-4;
+
+/** Largest absolute difference between two arrays relative to the largest |expected| value (Infinity when their lengths differ). */
+function relativeError(expected: Float32Array, got: Float32Array): number {
+  if (expected.length !== got.length) return Infinity;
+  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+  return expected.reduce((m, v, i) => Math.max(m, Math.abs(v - (got[i] as number))), 0) / scale;
+}
 
 function probabilitiesOf(logits: Float32Array, count: number, k: number, policy: TriagePolicy): number[][] {
   return Array.from({ length: count }, (_, i) => calibratedProbabilities(Array.from(logits.subarray(i * k, (i + 1) * k)), policy));
@@ -66,16 +73,29 @@ export class TorchPredictor implements ImagePredictor {
     return tidy(() => noGrad(() => this.model.call(tensor(pixels, [count, 1, s, s])).toFloat32Array()));
   }
 
+  /** LibTorch's pooled features (what the input gate scores) [N, C] for [N, 1, S, S] grey images in [0, 1], row-major. */
+  pooledFeatures(pixels: Float32Array, count: number): Float32Array {
+    const s = this.card.inputSize;
+    const set = tidy(() => gateFeatures(this.model, tensor(pixels, [count, 1, s, s])));
+    const c = set.features[0]?.length ?? 0;
+    const out = new Float32Array(count * c);
+    set.features.forEach((f, i) => out.set(f, i * c));
+    return out;
+  }
+
   predictBatch(images: readonly Radiograph[]): Promise<number[][]> {
     if (images.length === 0) return Promise.resolve([]);
     const logits = tidy(() => noGrad(() => this.model.call(modelInput(images, this.card.inputSize)).toFloat32Array()));
     return Promise.resolve(probabilitiesOf(logits, images.length, this.card.classes.length, this.policy));
   }
 
-  predictGated(images: readonly Radiograph[], gate: InputGate): { probabilities: number[][]; verdicts: GateVerdict[] } {
-    if (images.length === 0) return { probabilities: [], verdicts: [] };
-    // DICOM decodes to grey display values: no colourfulness to pass (predict's is 0 for DICOM too).
-    const set = tidy(() => gateFeatures(this.model, modelInput(images, this.card.inputSize)));
+  predictGated(images: readonly Radiograph[], gate: InputGate): Promise<{ probabilities: number[][]; verdicts: GateVerdict[] }> {
+    if (images.length === 0) return Promise.resolve({ probabilities: [], verdicts: [] });
+    return Promise.resolve(this.gated(tidy(() => gateFeatures(this.model, modelInput(images, this.card.inputSize))), gate));
+  }
+
+  /** Probabilities and verdicts from one pass's gate features. DICOM decodes to grey display values: no colourfulness to pass (predict's is 0 for DICOM too). */
+  protected gated(set: GateFeatures, gate: InputGate): { probabilities: number[][]; verdicts: GateVerdict[] } {
     return {
       probabilities: set.logits.map((row) => calibratedProbabilities(Array.from(row), this.policy)),
       verdicts: set.features.map((_, i) => gate.verdictOf(set, i)),
@@ -136,27 +156,29 @@ export class OnnxImagePredictor extends TorchPredictor {
 
   /**
    * The predictor for `engine`: 'libtorch' → LibTorch; 'onnx' → ONNX Runtime (any precision); 'auto' → ONNX Runtime
-   * when its logits on the probe images equal LibTorch's within ONNX_PARITY, else LibTorch with the reason.
+   * when its logits on the probe images equal LibTorch's within ONNX_PARITY, else LibTorch with the reason. `gated`
+   * (the checkpoint has an input gate): the graph must also give the pooled features, within the same bound.
    */
-  static async open(modelDir: string, policy: TriagePolicy, engine: ServeEngine, threads: number, spinning = true): Promise<{ predictor: ImagePredictor; note: string }> {
+  static async open(modelDir: string, policy: TriagePolicy, engine: ServeEngine, threads: number, spinning = true, gated = false): Promise<{ predictor: ImagePredictor; note: string }> {
     const torch = new TorchPredictor(modelDir, policy);
     if (engine === 'libtorch') return { predictor: torch, note: 'engine libtorch (as configured)' };
     let onnx: OnnxPredictor | undefined;
     try {
-      const opened = await openCheckpointOnnx(modelDir, torch.model, torch.card, undefined, { threads, spinning });
+      const opened = await openCheckpointOnnx(modelDir, torch.model, torch.card, undefined, { threads, spinning }, { features: gated });
       onnx = opened.predictor;
       const size = torch.card.inputSize;
       const probe = probeImages(size);
-      const expected = torch.logits(probe, 2);
-      const got = (await onnx.predictBatch(probe, 2)).logits;
-      const scale = Math.max(...expected.map(Math.abs)) || 1;
-      const error = Math.max(...expected.map((v, i) => Math.abs(v - (got[i] as number)))) / scale;
+      const got = await onnx.predictBatch(probe, 2);
+      const logitError = relativeError(torch.logits(probe, 2), got.logits);
+      const featureError = gated ? relativeError(torch.pooledFeatures(probe, 2), got.features ?? new Float32Array(0)) : 0;
+      const error = Math.max(logitError, featureError);
+      const what = gated ? 'logits and pooled features' : 'logits';
       if (engine === 'auto' && !(error <= ONNX_PARITY)) {
         await onnx.dispose();
-        return { predictor: torch, note: `engine libtorch: the ONNX graph (${opened.source}, ${onnx.precision}) differs from LibTorch by ${error.toExponential(1)} of the largest logit (parity needs ≤ ${ONNX_PARITY})` };
+        return { predictor: torch, note: `engine libtorch: the ONNX graph (${opened.source}, ${onnx.precision}) differs from LibTorch by ${error.toExponential(1)} of the largest value in its ${what} (parity needs ≤ ${ONNX_PARITY})` };
       }
       const predictor = new OnnxImagePredictor(torch, policy, onnx, opened.source);
-      return { predictor, note: `engine ${predictor.engine}, ${threads} thread(s), logits within ${error.toExponential(1)} of LibTorch` };
+      return { predictor, note: `engine ${predictor.engine}, ${threads} thread(s), ${what} within ${error.toExponential(1)} of LibTorch` };
     } catch (error) {
       await onnx?.dispose();
       if (engine === 'onnx') {
@@ -171,6 +193,17 @@ export class OnnxImagePredictor extends TorchPredictor {
     if (images.length === 0) return [];
     const { logits } = await this.#onnx.predictBatch(greyModelInput(images, this.card.inputSize), images.length);
     return probabilitiesOf(logits, images.length, this.card.classes.length, this.policy);
+  }
+
+  override async predictGated(images: readonly Radiograph[], gate: InputGate): Promise<{ probabilities: number[][]; verdicts: GateVerdict[] }> {
+    const c = this.#onnx.featureSize;
+    if (c === 0) return super.predictGated(images, gate);
+    if (images.length === 0) return { probabilities: [], verdicts: [] };
+    const size = this.card.inputSize;
+    const grey = greyModelInput(images, size);
+    const { logits, features } = await this.#onnx.predictBatch(grey, images.length);
+    const rows = Array.from({ length: images.length }, (_, i) => (features as Float32Array).slice(i * c, (i + 1) * c));
+    return this.gated(gateFeaturesOf(rows, logits, grey, 1, size), gate);
   }
 
   override async dispose(): Promise<void> {

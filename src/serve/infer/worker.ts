@@ -33,12 +33,13 @@ try {
   const threads = Math.max(1, init.threads);
   setNumThreads(threads);
   gate = InputGate.load(init.modelDir);
-  // With a gate, the probabilities come from the gate's LibTorch pass (it needs the body's features): no ONNX session.
+  // With a gate, one pass gives the probabilities and the body's pooled features the gate scores: on ONNX Runtime a
+  // graph with a `features` output, else LibTorch.
   // No spinning ONNX Runtime threads: this process shares the cores with the node's main process (receive, store, results).
-  const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, gate === null ? init.engine : 'libtorch', threads, false);
+  const opened = await OnnxImagePredictor.open(init.modelDir, init.policy, init.engine, threads, false, gate !== null);
   predictor = opened.predictor;
   readImage = radiographReader(predictor.card, undefined, checkpointLocator(init.modelDir), predictor.scoreCrops);
-  const note = gate === null ? `${opened.note}; no input gate in the checkpoint` : 'engine libtorch: the input gate scores the body\'s features, and its pass gives the probabilities';
+  const note = `${opened.note}; ${gate === null ? 'no input gate in the checkpoint' : 'the input gate scores the same pass\'s pooled features and logits'}`;
   post({ type: 'ready', inputSize: predictor.card.inputSize, engine: note });
 } catch (error) {
   post({ type: 'fatal', message: describeError(error) });
@@ -57,7 +58,7 @@ async function runBatch(request: BatchRequest): Promise<ItemResult[]> {
   }
   const radiographs = images.map((i) => i.radiograph);
   // An image that fails the input gate is never auto-reported: it goes to review (with its heatmap) and says why.
-  const { probabilities, verdicts } = gate === null ? { probabilities: await predictor.predictBatch(radiographs), verdicts: [] } : predictor.predictGated(radiographs, gate);
+  const { probabilities, verdicts } = gate === null ? { probabilities: await predictor.predictBatch(radiographs), verdicts: [] } : await predictor.predictGated(radiographs, gate);
   const decisions = probabilities.map((p, i) => gated(decide(p, init.policy), verdicts[i]));
   const explain = images.map((_, i) => init.heatmaps === 'all' || decisions[i]?.decision === 'radiologist-review');
   const chosen = images.filter((_, i) => explain[i]);
