@@ -23,7 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClassifier, readModelCard, saveCheckpoint } from '../src/models/index.js';
 import { generateCohort } from '../src/phantom/index.js';
-import { workerThreads } from '../src/serve/infer/pool.js';
+import { workerThreads } from '../src/serve/index.js';
 import { REVIEW_MIGRATIONS } from '../src/serve/review/index.js';
 import { openStore } from '../src/serve/store/index.js';
 import { manualSeed } from '../src/torch/index.js';

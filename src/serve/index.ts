@@ -7,6 +7,7 @@ export type { ServeConfig } from './config.js';
 export { createServeLogger, REDACT_PATHS } from './log.js';
 export { parseDestination, destinationText } from './deliver/destination.js';
 export type { Destination } from './deliver/destination.js';
+export { workerThreads } from './infer/pool.js';
 export { readServingModel } from './infer/servingModel.js';
 export type { ServingModel } from './infer/servingModel.js';
 export type { ImagePredictor } from './infer/predictor.js';
