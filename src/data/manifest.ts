@@ -81,7 +81,12 @@ export function manifestPath(datasetDir: string): string {
   return join(datasetDir, MANIFEST_FILE);
 }
 
-/** Reads manifest rows; a half-written last line (an interrupted run) is ignored. Later rows win per id. */
+/**
+ * Reads manifest rows; a half-written last line (an interrupted run) is ignored. Later rows win per id. Rows come
+ * in id order (ids hash the source path), not in the order the import's workers happened to finish them: the same
+ * data give the same rows in the same order, so splits, the loader's shuffle and the trained model do not depend
+ * on which worker was faster.
+ */
 export async function readManifestRows(datasetDir: string): Promise<ManifestRow[]> {
   let text: string;
   try {
@@ -103,7 +108,7 @@ export async function readManifestRows(datasetDir: string): Promise<ManifestRow[
       throw new DataError('HF_DATA_MANIFEST_CORRUPT', `Manifest line ${i + 1} is not valid JSON.`, { input: manifestPath(datasetDir), fix: 'Delete the damaged line (or the manifest) and re-run `hipfrac import`; done images are kept in the cache.', cause });
     }
   });
-  return [...byId.values()];
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**

@@ -17,18 +17,18 @@ export interface GateFeatures {
   readonly invertedPolarity: number[][];
 }
 
-/** Mean over h × w of a [N, C, h, w] map, one vector per image. */
-function pooled(raw: Float32Array, n: number, c: number, hw: number): Float32Array[] {
-  return Array.from({ length: n }, (_, i) => {
-    const f = new Float32Array(c);
+/** Mean over h × w of a [N, C, h, w] map: [N, C] row-major. */
+function pooled(raw: Float32Array, n: number, c: number, hw: number): Float32Array {
+  const out = new Float32Array(n * c);
+  for (let i = 0; i < n; i++) {
     for (let j = 0; j < c; j++) {
       let s = 0;
       const base = (i * c + j) * hw;
       for (let p = 0; p < hw; p++) s += raw[base + p] as number;
-      f[j] = s / hw;
+      out[i * c + j] = s / hw;
     }
-    return f;
-  });
+  }
+  return out;
 }
 
 /** Features of a batch [N, 1 | 3, S, S] in [0, 1] (the model's input, as predict and the loaders build it). */
@@ -42,23 +42,23 @@ export function gateFeatures(model: Classifier, images: Tensor): GateFeatures {
       const map = model.body.call(x.sub(mean).div(std));
       const logits = model.head.call(map).toFloat32Array();
       const [, c, h, w] = map.shape as [number, number, number, number];
-      return gateFeaturesOf(pooled(map.toFloat32Array(), n, c, h * w), logits, images.toFloat32Array(), channels, size);
+      return gateFeaturesOf(pooled(map.toFloat32Array(), n, c, h * w), logits, images.toFloat32Array(), n, channels, size);
     }),
   );
 }
 
 /**
- * The gate's inputs for N images from what a forward pass gave: pooled features (one vector per image, as the body's
- * map averaged over space), the logits [N, classes] row-major, and the images [N, channels, S, S] in [0, 1], whose
- * first channel the pixel descriptors read. gateFeatures (LibTorch) and the DICOM node's ONNX Runtime pass (a graph
- * exported with its `features` output) both end here.
+ * The gate's inputs for N images from what one forward pass gave: the body's pooled features [N, C] and the logits
+ * [N, classes], both row-major, and the images [N, channels, S, S] in [0, 1], whose first channel the pixel
+ * descriptors read. gateFeatures (LibTorch) and ONNX Runtime's pass (a graph exported with its `features` output:
+ * predict, the DICOM node) both end here.
  */
-export function gateFeaturesOf(features: readonly Float32Array[], logits: Float32Array, images: Float32Array, channels: number, size: number): GateFeatures {
-  const n = features.length;
+export function gateFeaturesOf(features: Float32Array, logits: Float32Array, images: Float32Array, n: number, channels: number, size: number): GateFeatures {
+  const c = features.length / Math.max(1, n);
   const k = logits.length / Math.max(1, n);
   const out: GateFeatures = { features: [], logits: [], pixels: [], polarity: [], invertedPolarity: [] };
   for (let i = 0; i < n; i++) {
-    out.features.push(features[i] as Float32Array);
+    out.features.push(features.slice(i * c, (i + 1) * c));
     out.logits.push(logits.slice(i * k, (i + 1) * k));
     const plane = images.subarray(i * channels * size * size, (i * channels + 1) * size * size);
     const pixels = pixelDescriptor(plane, size);

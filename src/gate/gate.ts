@@ -198,9 +198,13 @@ export class InputGate {
     return { pass: reasons.length === 0, reasons, scores, ...labelled };
   }
 
-  /** Verdicts for a batch of model inputs [N, 1 | 3, S, S] in [0, 1]. */
+  /** Verdicts for a batch of model inputs [N, 1 | 3, S, S] in [0, 1] (a LibTorch pass). */
   check(model: Classifier, images: Tensor, colourfulness?: readonly number[]): GateVerdict[] {
-    const set = gateFeatures(model, images);
+    return this.verdicts(gateFeatures(model, images), colourfulness);
+  }
+
+  /** Verdicts for every image of a pass's gate features (gateFeatures, gateFeaturesOf), in order. */
+  verdicts(set: GateFeatures, colourfulness?: readonly number[]): GateVerdict[] {
     return set.features.map((_, i) => this.verdictOf(set, i, colourfulness?.[i]));
   }
 

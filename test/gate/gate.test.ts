@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,8 @@ const verdicts = (planes: readonly Plane[]): ReturnType<InputGate['check']> => {
 
 before(async () => {
   await generateCohort({ out: path.join(work, 'cohort'), patients: 80, seed: 8, difficulty: 'easy', size: 128, workers: 2 });
+  // A fixed salt: the same patient keys on every run, so the trained model and its gate are the same every time.
+  writeFileSync(path.join(work, 'salt.key'), `${'5a'.repeat(32)}\n`, { mode: 0o600 });
   await importDataset({ inputDir: path.join(work, 'cohort', 'images'), outDir: datasetDir, labels: cohortLabelSpec(path.join(work, 'cohort')), saltFile: path.join(work, 'salt.key'), workers: 2 });
   const rows = await readManifestRows(datasetDir);
   await writeJsonAtomic(splitPath(datasetDir), splitByPatient(rows, { valFraction: 0.25, testFraction: 0.2, seed: 3 }));
@@ -118,6 +120,41 @@ describe('input gate', { timeout: 600_000 }, () => {
       assert.match(row.reason, /^input gate: /);
     }
     assert.match(rows.find((x) => x.key === 'photo.png')?.reason ?? '', /colour image/);
+  });
+
+  it('predict on ONNX Runtime scores the gate on the graph\'s features output, as LibTorch\'s pass does', async () => {
+    // The held-out test radiographs and a blank image: the same verdicts on both engines (images whose scores sit on
+    // a threshold excepted: float rounding differs between engines, and the thresholds are validation images' scores).
+    const inputs = path.join(work, 'engines');
+    mkdirSync(inputs, { recursive: true });
+    for (const row of testRows) await sharp(cachedPngPath(datasetDir, row)).toFile(path.join(inputs, `${row.id}.png`));
+    await sharp(Buffer.from(blank(SIZE).map(() => 0)), { raw: { width: SIZE, height: SIZE, channels: 1 } }).png().toFile(path.join(inputs, 'blank.png'));
+    type Row = { key: string; decision: string; gate: GateVerdict };
+    const run = (engine: string): { rows: Row[]; stderr: string } => {
+      const out = path.join(work, `engine-${engine}`);
+      const r = spawnSync(process.execPath, [CLI, 'predict', inputs, '--model', checkpointDir, '--out', out, '--no-heatmaps', '--engine', engine, '--cutoff', '0.5'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return { rows: (JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8')) as { predictions: Row[] }).predictions, stderr: r.stderr };
+    };
+    const onnx = run('onnx');
+    assert.match(onnx.stderr, /graph: exported in memory \(fp32, with features\)/);
+    const torch = run('libtorch');
+    assert.equal(onnx.rows.length, testRows.length + 1);
+    const thresholds: Record<string, number> = gate.card.thresholds;
+    let compared = 0;
+    for (const row of onnx.rows) {
+      const twin = torch.rows.find((x) => x.key === row.key);
+      assert.ok(twin !== undefined, row.key);
+      for (const [name, score] of Object.entries(row.gate.scores)) assert.ok(Math.abs(score - (twin.gate.scores[name as keyof typeof row.gate.scores] as number)) <= 1e-4 * Math.max(1, Math.abs(score)), `${row.key} ${name}`);
+      const onThreshold = Object.entries(thresholds).some(([name, t]) => Math.abs((row.gate.scores[name as keyof typeof row.gate.scores] ?? Infinity) - t) <= 1e-4 * Math.max(1, Math.abs(t)));
+      if (onThreshold) continue;
+      compared++;
+      assert.equal(row.gate.pass, twin.gate.pass, row.key);
+      assert.deepEqual(row.gate.reasons, twin.gate.reasons, row.key);
+      assert.equal(row.decision, twin.decision, row.key);
+    }
+    assert.ok(compared >= onnx.rows.length / 2, `only ${compared} of ${onnx.rows.length} images were off the thresholds`);
+    assert.equal(onnx.rows.find((x) => x.key === 'blank.png')?.gate.pass, false);
   });
 
   it('a view probe where labels exist: restricted to AP, the gate refuses lateral radiographs', async () => {

@@ -8,7 +8,7 @@ import { collectInputs, greyModelInput, modelInput, type Radiograph } from '../.
 import { boxHeadBoxes, GradCam, heatmapsFromTensor, writeOverlayPng, type Heatmap, type PixelFractureBox } from '../../explain/index.js';
 import { onnxFactsOf, openCheckpointOnnx, optimizeForInference, type Classifier, type ModelCard, type OnnxPredictor } from '../../models/index.js';
 import { inferenceMode, noGrad, tidy } from '../../torch/index.js';
-import { colourfulness, InputGate, type GateVerdict } from '../../gate/index.js';
+import { colourfulness, gateFeaturesOf, InputGate, type GateVerdict } from '../../gate/index.js';
 import { calibratedProbabilities, decide, gated, givenCutoffPolicy, policyFromModelCard, uncalibratedPolicy, UNCALIBRATED_REASON, type TriageDecision, type TriagePolicy } from '../../triage/index.js';
 import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
@@ -35,17 +35,21 @@ channels-last, inference mode (0.98-20.6x torchvision on CPU, docs/benchmarks.md
 plain model's to float32 rounding (~1e-6), so a case exactly at the cut-off can land on the other side.
 --engine: with --no-heatmaps the default is onnx (ONNX Runtime on the checkpoint's graph: --onnx FILE, else
 MODEL_DIR/model.onnx when newer than the weights, else an fp32 export made in memory); heatmaps need gradients
-and run on libtorch. An int8 graph's precision and measured accuracy change are printed to stderr.`;
+and run on libtorch. An int8 graph's precision and measured accuracy change are printed to stderr. With an input
+gate, the graph made in memory (or a MODEL_DIR/model.onnx that has one) also outputs the pooled features the gate
+scores, so one pass serves both; a graph without that output leaves the gate its own LibTorch pass.`;
 
 /** ONNX Runtime unless heatmaps, --fast, a GPU or --engine libtorch ask for LibTorch; says on stderr what runs. */
-async function onnxEngine(values: { engine?: string | undefined; onnx?: string | undefined; fast?: boolean | undefined; device?: string | undefined; model?: string | undefined }, heatmaps: boolean, model: Classifier, card: ModelCard): Promise<OnnxPredictor | undefined> {
+async function onnxEngine(values: { engine?: string | undefined; onnx?: string | undefined; fast?: boolean | undefined; device?: string | undefined; model?: string | undefined }, heatmaps: boolean, model: Classifier, card: ModelCard, gated: boolean): Promise<OnnxPredictor | undefined> {
   const engine = values.engine ?? (heatmaps || values.fast === true || (values.device ?? 'cpu') !== 'cpu' ? 'libtorch' : 'onnx');
   if (engine !== 'onnx' && engine !== 'libtorch') throw new CliError('HF_CLI_BAD_OPTION', `--engine must be onnx or libtorch, got '${engine}'.`, { input: '--engine' });
   if (engine === 'libtorch') return undefined;
   if (heatmaps || values.fast === true) {
     throw new CliError('HF_CLI_BAD_OPTION', '--engine onnx predicts without heatmaps (Grad-CAM needs LibTorch\'s gradients) and is not --fast.', { input: '--engine', fix: 'add --no-heatmaps and drop --fast, or use --engine libtorch.' });
   }
-  const { predictor, source } = await openCheckpointOnnx(values.model as string, model, card, values.onnx);
+  // With an input gate, the checkpoint's graph gives the pooled features the gate scores too (one pass); a graph given
+  // with --onnx is taken as it is, and without a features output the gate runs its own LibTorch pass.
+  const { predictor, source } = await openCheckpointOnnx(values.model as string, model, card, values.onnx, {}, { features: gated && values.onnx === undefined });
   const q = onnxFactsOf(predictor.card)?.quantization as { accuracyChange?: { aucChange: { estimate: number; lower: number; upper: number }; evaluationImages: number; dataset: string } } | undefined;
   const change = q?.accuracyChange;
   const measured = change === undefined ? '' : `; AUC change ${change.aucChange.estimate.toFixed(4)} [${change.aucChange.lower.toFixed(4)}, ${change.aucChange.upper.toFixed(4)}] on ${change.evaluationImages} validation images of ${path.basename(change.dataset)}`;
@@ -135,15 +139,17 @@ export const predictCommand: CliCommand = {
     reader.use(model);
     const outDir = values.out ?? 'predictions';
     const cam = heatmaps ? new GradCam(model, model.spec.gradCamLayer) : undefined;
-    const onnx = await onnxEngine(values, heatmaps, model, card);
-    const fast = values.fast === true ? optimizeForInference(model, { channelsLast: true }).to(model.device) : undefined;
     const gate = InputGate.load(values.model as string);
+    const onnx = await onnxEngine(values, heatmaps, model, card, gate !== null);
+    const fast = values.fast === true ? optimizeForInference(model, { channelsLast: true }).to(model.device) : undefined;
     const rows: PredictionRow[] = [];
     for (const names of batchesOf(files, batchSize)) {
       const radiographs = await Promise.all(names.map(read));
       const colours = gate === null ? [] : await Promise.all(radiographs.map((r) => colourfulness(r.file)));
-      const verdicts = gate === null ? [] : tidy(() => gate.check(model, modelInput(radiographs, card.inputSize), colours));
-      const { logits, maps } = onnx !== undefined ? { logits: (await onnx.predictBatch(greyModelInput(radiographs, card.inputSize), radiographs.length)).logits, maps: undefined } : tidy(() => {
+      const grey = onnx === undefined ? undefined : greyModelInput(radiographs, card.inputSize);
+      const pass = onnx === undefined || grey === undefined ? undefined : { grey, ...(await onnx.predictBatch(grey, radiographs.length)) };
+      const verdicts = gate === null ? [] : pass?.features !== undefined ? gate.verdicts(gateFeaturesOf(pass.features, pass.logits, pass.grey, radiographs.length, 1, card.inputSize), colours) : tidy(() => gate.check(model, modelInput(radiographs, card.inputSize), colours));
+      const { logits, maps } = pass !== undefined ? { logits: pass.logits, maps: undefined } : tidy(() => {
         const x = modelInput(radiographs, card.inputSize);
         if (fast !== undefined) return { logits: inferenceMode(() => fast.call(x).toFloat32Array()), maps: undefined as Heatmap[] | undefined };
         if (cam === undefined) return { logits: noGrad(() => model.call(x)).toFloat32Array(), maps: undefined as Heatmap[] | undefined };

@@ -98,7 +98,7 @@ export class TorchPredictor implements ImagePredictor {
   protected gated(set: GateFeatures, gate: InputGate): { probabilities: number[][]; verdicts: GateVerdict[] } {
     return {
       probabilities: set.logits.map((row) => calibratedProbabilities(Array.from(row), this.policy)),
-      verdicts: set.features.map((_, i) => gate.verdictOf(set, i)),
+      verdicts: gate.verdicts(set),
     };
   }
 
@@ -196,14 +196,12 @@ export class OnnxImagePredictor extends TorchPredictor {
   }
 
   override async predictGated(images: readonly Radiograph[], gate: InputGate): Promise<{ probabilities: number[][]; verdicts: GateVerdict[] }> {
-    const c = this.#onnx.featureSize;
-    if (c === 0) return super.predictGated(images, gate);
+    if (this.#onnx.featureSize === 0) return super.predictGated(images, gate);
     if (images.length === 0) return { probabilities: [], verdicts: [] };
     const size = this.card.inputSize;
     const grey = greyModelInput(images, size);
     const { logits, features } = await this.#onnx.predictBatch(grey, images.length);
-    const rows = Array.from({ length: images.length }, (_, i) => (features as Float32Array).slice(i * c, (i + 1) * c));
-    return this.gated(gateFeaturesOf(rows, logits, grey, 1, size), gate);
+    return this.gated(gateFeaturesOf(features as Float32Array, logits, grey, images.length, 1, size), gate);
   }
 
   override async dispose(): Promise<void> {
