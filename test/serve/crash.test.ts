@@ -94,7 +94,7 @@ test('kill -9 while receiving and inferring, again while delivering, restarts: o
   const count = (sql: string): number => Number(query<{ n: number }>(sql)[0]?.n ?? 0);
 
   child = await start();
-  // The seeded moments: the first once this many images are stored and at least one result exists; the second, after
+  // The seeded moments: the first once this many images are stored, at least one result exists and jobs are in flight; the second, after
   // the restart, once this many result objects reached the PACS while other studies still wait for theirs.
   const rng = new Rng(SEED);
   const killAt = rng.int(40, 120);
@@ -111,7 +111,9 @@ test('kill -9 while receiving and inferring, again while delivering, restarts: o
   const atKill = await waitFor('the seeded moment to kill the node', () => {
     const received = count('SELECT COUNT(*) AS n FROM instances');
     const results = count('SELECT COUNT(*) AS n FROM results');
-    return received >= killAt && results >= 1 ? { received, results } : undefined;
+    // Inference keeps pace with receiving at times: the moment is one with work in flight, so that there is some to resume.
+    const pending = count(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'inferring')`);
+    return received >= killAt && results >= 1 && pending >= 2 ? { received, results } : undefined;
   }, 180_000);
   const workers = await killNode(child);
   const first = await sending;
