@@ -132,7 +132,7 @@ describe('input gate', { timeout: 600_000 }, () => {
     type Row = { key: string; decision: string; gate: GateVerdict };
     const run = (engine: string): { rows: Row[]; stderr: string } => {
       const out = path.join(work, `engine-${engine}`);
-      const r = spawnSync(process.execPath, [CLI, 'predict', inputs, '--model', checkpointDir, '--out', out, '--no-heatmaps', '--engine', engine, '--cutoff', '0.5'], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [CLI, 'predict', inputs, '--model', checkpointDir, '--out', out, '--no-heatmaps', '--engine', engine, '--cutoff', '0.5'], { encoding: 'utf8', timeout: 300_000 });
       assert.equal(r.status, 0, r.stderr);
       return { rows: (JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8')) as { predictions: Row[] }).predictions, stderr: r.stderr };
     };

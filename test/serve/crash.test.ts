@@ -94,8 +94,10 @@ test('kill -9 while receiving and inferring, again while delivering, restarts: o
   const count = (sql: string): number => Number(query<{ n: number }>(sql)[0]?.n ?? 0);
 
   child = await start();
-  // The seeded moments: the first once this many images are stored, at least one result exists and jobs are in flight; the second, after
-  // the restart, once this many result objects reached the PACS while other studies still wait for theirs.
+  // The seeded moments: the first once this many images are stored, at least one result exists and jobs are in
+  // flight; the second, after the restart, once this many result objects reached the PACS while other studies still
+  // wait for theirs.
+  const IN_FLIGHT = `SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'inferring')`;
   const rng = new Rng(SEED);
   const killAt = rng.int(40, 120);
   const secondKillAt = rng.int(1, 30);
@@ -111,9 +113,8 @@ test('kill -9 while receiving and inferring, again while delivering, restarts: o
   const atKill = await waitFor('the seeded moment to kill the node', () => {
     const received = count('SELECT COUNT(*) AS n FROM instances');
     const results = count('SELECT COUNT(*) AS n FROM results');
-    // Inference keeps pace with receiving at times: the moment is one with work in flight, so that there is some to resume.
-    const pending = count(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'inferring')`);
-    return received >= killAt && results >= 1 && pending >= 2 ? { received, results } : undefined;
+    // Inference keeps pace with receiving at times: the moment is one with work in flight, so there is some to resume.
+    return received >= killAt && results >= 1 && count(IN_FLIGHT) >= 4 ? { received, results } : undefined;
   }, 180_000);
   const workers = await killNode(child);
   const first = await sending;
@@ -122,7 +123,7 @@ test('kill -9 while receiving and inferring, again while delivering, restarts: o
   assert.ok(workers.length >= 1, 'the node had an inference worker');
   // What the dead node left: the images it had acknowledged, and work still in flight for recovery to resume.
   const storedBeforeKill = query<{ sop_uid: string }>('SELECT sop_uid FROM instances').map((r) => r.sop_uid);
-  const inFlight = count(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'inferring')`);
+  const inFlight = count(IN_FLIGHT);
   t.diagnostic(`killed at ${atKill.received} images stored, ${atKill.results} results; left ${inFlight} jobs queued or inferring (${count(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'inferring'`)} inferring)`);
   assert.ok(inFlight >= 1, 'the kill left jobs to resume');
   await waitFor('the dead node\'s inference workers to exit', () => (workers.some(alive) ? undefined : true), 30_000);

@@ -146,8 +146,11 @@ export const predictCommand: CliCommand = {
     for (const names of batchesOf(files, batchSize)) {
       const radiographs = await Promise.all(names.map(read));
       const colours = gate === null ? [] : await Promise.all(radiographs.map((r) => colourfulness(r.file)));
-      const grey = onnx === undefined ? undefined : greyModelInput(radiographs, card.inputSize);
-      const pass = onnx === undefined || grey === undefined ? undefined : { grey, ...(await onnx.predictBatch(grey, radiographs.length)) };
+      let pass: { grey: Float32Array; logits: Float32Array; features?: Float32Array } | undefined;
+      if (onnx !== undefined) {
+        const grey = greyModelInput(radiographs, card.inputSize);
+        pass = { grey, ...(await onnx.predictBatch(grey, radiographs.length)) };
+      }
       const verdicts = gate === null ? [] : pass?.features !== undefined ? gate.verdicts(gateFeaturesOf(pass.features, pass.logits, pass.grey, radiographs.length, 1, card.inputSize), colours) : tidy(() => gate.check(model, modelInput(radiographs, card.inputSize), colours));
       const { logits, maps } = pass !== undefined ? { logits: pass.logits, maps: undefined } : tidy(() => {
         const x = modelInput(radiographs, card.inputSize);
