@@ -131,6 +131,11 @@ const tm = (d: Date): string => d.toISOString().slice(11, 19).replace(/:/g, '');
 
 /** Builds the SR as Part 10 bytes (explicit VR little endian) through writeDicom. */
 export function buildTriageSr(input: TriageSrInput): Buffer {
+  return writeDicom(triageSrDataset(input));
+}
+
+/** The SR's data set, named by DICOM keywords. */
+export function triageSrDataset(input: TriageSrInput): NaturalDataset {
   const s = input.source;
   const bySeries = new Map<string, SrImageResult[]>();
   for (const image of input.images) bySeries.set(image.seriesInstanceUid, [...(bySeries.get(image.seriesInstanceUid) ?? []), image]);
@@ -180,5 +185,5 @@ export function buildTriageSr(input: TriageSrInput): Buffer {
       })),
     }];
   }
-  return writeDicom(dataset);
+  return dataset;
 }

@@ -3,6 +3,7 @@
 import { deflateRawSync } from 'node:zlib';
 import dcmjs from 'dcmjs';
 import type { DenaturalizedDataset, NaturalDataset } from 'dcmjs';
+import { encodeExplicitLittleEndian } from './encode.js';
 import { DicomError } from './errors.js';
 
 export type { DenaturalizedDataset, NaturalDataset } from 'dcmjs';
@@ -37,7 +38,26 @@ export interface WriteDicomOptions {
  * for elements whose dictionary VR is ambiguous (PixelData: 'OB' or 'OW').
  */
 export function writeDicom(dataset: NaturalDataset, options: WriteDicomOptions = {}): Buffer {
-  return writeDicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset), options);
+  return writeDicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(declaringUtf8(dataset)), options);
+}
+
+/** UTF-8 (ISO_IR 192), the encoding dcmjs writes text in; declared only where some text is not ASCII. */
+const UTF8_CHARACTER_SET = 'ISO_IR 192';
+
+/**
+ * Text values are written as UTF-8: a data set with any non-ASCII text (a patient name copied from a Latin-1 or
+ * UTF-8 source, which dcmjs reads into JavaScript strings) declares Specific Character Set ISO_IR 192, whatever it
+ * said before. ASCII-only data sets are left as they are (the default repertoire needs no declaration).
+ */
+function declaringUtf8(dataset: NaturalDataset): NaturalDataset {
+  return hasNonAscii(dataset) ? { ...dataset, SpecificCharacterSet: UTF8_CHARACTER_SET } : dataset;
+}
+
+function hasNonAscii(value: unknown): boolean {
+  if (typeof value === 'string' || value instanceof String) return /[\u0080-\uffff]/.test(value.valueOf());
+  if (Array.isArray(value)) return value.some(hasNonAscii);
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return false;
+  return Object.entries(value).some(([k, v]) => k !== '_vrMap' && hasNonAscii(v));
 }
 
 const text = (entry: { Value?: unknown[] } | undefined): string | undefined => (typeof entry?.Value?.[0] === 'string' ? entry.Value[0] : undefined);
@@ -56,23 +76,34 @@ export function writeDicomDict(dict: DenaturalizedDataset, options: WriteDicomOp
       fix: 'set both before writing',
     });
   }
-  const meta: NaturalDataset = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: sopClassUid,
-    MediaStorageSOPInstanceUID: sopInstanceUid,
-    TransferSyntaxUID: options.transferSyntaxUid ?? WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: options.implementationVersionName ?? IMPLEMENTATION_VERSION_NAME,
-  };
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const out = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  out.dict = dict;
-  const bytes = Buffer.from(out.write({ allowInvalidVRLength: options.allowInvalidVRLength ?? false, fragmentMultiframe: false }));
-  if (meta['TransferSyntaxUID'] !== WRITE_TRANSFER_SYNTAXES.deflatedExplicitVrLittleEndian) return bytes;
+  const transferSyntaxUid = options.transferSyntaxUid ?? WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian;
+  const implementationVersionName = options.implementationVersionName ?? IMPLEMENTATION_VERSION_NAME;
+  const deflated = transferSyntaxUid === WRITE_TRANSFER_SYNTAXES.deflatedExplicitVrLittleEndian;
+  // Text, numbers and sequences (an SR, a header) are encoded directly, to the same bytes; the rest through dcmjs.
+  const direct = deflated || transferSyntaxUid === WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian ? encodeExplicitLittleEndian(dict, options.allowInvalidVRLength ?? false) : undefined;
+  const bytes = direct === undefined
+    ? writeThroughDcmjs(dict, sopClassUid, sopInstanceUid, transferSyntaxUid, implementationVersionName, options.allowInvalidVRLength ?? false)
+    : part10FromEncodedDataset(direct, { sopClassUid, sopInstanceUid, transferSyntaxUid, implementationVersionName });
+  if (!deflated) return bytes;
   // dcmjs writes the data set of a deflated syntax as plain explicit VR LE; deflate what follows the meta group
   // (preamble 128 + "DICM" 4 + group length element 12 + the group length's value).
   const metaEnd = 144 + bytes.readUInt32LE(140);
   return Buffer.concat([bytes.subarray(0, metaEnd), deflateRawSync(bytes.subarray(metaEnd), { level: options.deflateLevel ?? 6 })]);
+}
+
+function writeThroughDcmjs(dict: DenaturalizedDataset, sopClassUid: string, sopInstanceUid: string, transferSyntaxUid: string, implementationVersionName: string, allowInvalidVRLength: boolean): Buffer {
+  const meta: NaturalDataset = {
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: sopClassUid,
+    MediaStorageSOPInstanceUID: sopInstanceUid,
+    TransferSyntaxUID: transferSyntaxUid,
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: implementationVersionName,
+  };
+  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const out = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
+  out.dict = dict;
+  return Buffer.from(out.write({ allowInvalidVRLength, fragmentMultiframe: false }));
 }
 
 export interface Part10Meta {
@@ -81,6 +112,8 @@ export interface Part10Meta {
   readonly transferSyntaxUid: string;
   /** Source Application Entity Title (0002,0016): the AE that sent the data set. */
   readonly sourceAeTitle?: string;
+  /** Implementation Version Name (0002,0013); default hipfrac's. */
+  readonly implementationVersionName?: string;
 }
 
 /** One explicit VR little endian element of group 0002: tag, VR, length (2 bytes, or 2 reserved + 4 for OB), value. */
@@ -114,7 +147,7 @@ export function part10FromEncodedDataset(encodedDataset: Uint8Array | readonly U
     metaElement(0x0003, 'UI', metaText(meta.sopInstanceUid, 'UI')),
     metaElement(0x0010, 'UI', metaText(meta.transferSyntaxUid, 'UI')),
     metaElement(0x0012, 'UI', metaText(IMPLEMENTATION_CLASS_UID, 'UI')),
-    metaElement(0x0013, 'SH', metaText(IMPLEMENTATION_VERSION_NAME, 'SH')),
+    metaElement(0x0013, 'SH', metaText(meta.implementationVersionName ?? IMPLEMENTATION_VERSION_NAME, 'SH')),
     ...(meta.sourceAeTitle === undefined ? [] : [metaElement(0x0016, 'AE', metaText(meta.sourceAeTitle, 'AE'))]),
   ];
   const groupLength = Buffer.alloc(4);

@@ -11,7 +11,23 @@ declare module 'dcmjs' {
       dict: DenaturalizedDataset;
       write(options?: { allowInvalidVRLength?: boolean; fragmentMultiframe?: boolean }): ArrayBuffer;
     }
+    /** One of dcmjs's value representations: how it pads, limits and frames a value of this VR. */
+    interface ValueRepresentationRules {
+      readonly padByte: number;
+      readonly maxLength?: number | null;
+      isLength32(): boolean;
+      allowMultiple(): boolean;
+    }
+    class ValueRepresentation {
+      static createByTypeString(type: string): ValueRepresentationRules;
+    }
+    class WriteBufferStream {
+      constructor(defaultSize?: number, littleEndian?: boolean);
+      getBuffer(): ArrayBuffer;
+    }
     class DicomMessage {
+      /** Writes the elements of `dict` (no file meta) to `stream` in `transferSyntaxUid`; returns the bytes written. */
+      static write(dict: DenaturalizedDataset, stream: WriteBufferStream, transferSyntaxUid: string, options?: { allowInvalidVRLength?: boolean; fragmentMultiframe?: boolean }): number;
       static readFile(buffer: ArrayBuffer, options?: { ignoreErrors?: boolean; untilTag?: string; includeUntilTagValue?: boolean }): DicomDict;
     }
     const DicomMetaDictionary: {

@@ -45,3 +45,24 @@ test('a triage SR parses in dsrdump with finding and P(fracture), and passes dci
   assert.equal((dump.stdout.match(/selected from IMAGE/g) ?? []).length, 2);
   assert.deepEqual(dciodvfyErrors(file), []);
 });
+
+test('a patient name that is not ASCII reaches the SR as UTF-8 under Specific Character Set ISO_IR 192; an ASCII one declares none', needs('dcmtk'), (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-sr-charset-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sr = (patientName: unknown): Buffer => buildTriageSr({
+    source: { PatientName: patientName, PatientID: 'P1', StudyInstanceUID: '1.2.3.4' },
+    sopInstanceUid: '2.25.1', seriesInstanceUid: '2.25.2', seriesNumber: 9901, instanceNumber: 1,
+    finding: 'No fracture', decision: 'no-fracture', reason: 'all images auto-reported intact', operatingPoint: 'given-cutoff',
+    model: { name: 'resnet18', version: '0.1.0', dataFingerprint: 'abc' },
+    images: [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1', sopInstanceUid: '1.2.3.4.5.1', seriesInstanceUid: '1.2.3.4.5', fractureProbability: 0.1, decision: 'auto-report', reason: 'confident' }],
+    created: new Date('2026-01-02T03:04:05Z'),
+  });
+  const file = path.join(dir, 'sr.dcm');
+  writeFileSync(file, sr([{ Alphabetic: 'Müller^Zoë' }]));
+  const dump = spawnSync('dcmdump', ['+U8', '+P', '0008,0005', '+P', '0010,0010', file], { encoding: 'utf8' });
+  assert.equal(dump.status, 0, dump.stderr);
+  assert.match(dump.stdout, /\(0008,0005\) CS \[ISO_IR 192\]/);
+  assert.match(dump.stdout, /\(0010,0010\) PN \[Müller\^Zoë\]/);
+  const ascii = sr([{ Alphabetic: 'Muller^Zoe' }]);
+  assert.equal(ascii.indexOf('ISO_IR'), -1);
+});
