@@ -66,7 +66,7 @@ function writeElements(out: Out, dict: DenaturalizedDataset, allowInvalid: boole
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) notHere();
   for (const key of Object.keys(dict).sort()) {
     if (!TAG.test(key)) notHere();
-    const element = dict[key] as { vr?: unknown; Value?: unknown; _rawValue?: unknown; InlineBinary?: unknown; BulkDataURI?: unknown };
+    const element = dict[key] as { vr?: unknown; Value?: unknown; _rawValue?: unknown };
     if (element === null || typeof element !== 'object' || element._rawValue !== undefined) notHere();
     const rules = typeof element.vr === 'string' ? RULES.get(element.vr) : undefined;
     const values = element.Value;
