@@ -79,8 +79,10 @@ export function writeDicomDict(dict: DenaturalizedDataset, options: WriteDicomOp
   const transferSyntaxUid = options.transferSyntaxUid ?? WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian;
   const implementationVersionName = options.implementationVersionName ?? IMPLEMENTATION_VERSION_NAME;
   const deflated = transferSyntaxUid === WRITE_TRANSFER_SYNTAXES.deflatedExplicitVrLittleEndian;
-  // Text, numbers and sequences (an SR, a header) are encoded directly, to the same bytes; the rest through dcmjs.
-  const direct = deflated || transferSyntaxUid === WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian ? encodeExplicitLittleEndian(dict, options.allowInvalidVRLength ?? false) : undefined;
+  // Text, numbers and sequences (an SR) are encoded directly, to the same bytes; the rest through dcmjs. An image's
+  // Pixel Data (sorted last) would send it to dcmjs only after its header was encoded: images go there at once.
+  const explicit = deflated || transferSyntaxUid === WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian;
+  const direct = explicit && dict['7FE00010'] === undefined ? encodeExplicitLittleEndian(dict, options.allowInvalidVRLength ?? false) : undefined;
   const bytes = direct === undefined
     ? writeThroughDcmjs(dict, sopClassUid, sopInstanceUid, transferSyntaxUid, implementationVersionName, options.allowInvalidVRLength ?? false)
     : part10FromEncodedDataset(direct, { sopClassUid, sopInstanceUid, transferSyntaxUid, implementationVersionName });

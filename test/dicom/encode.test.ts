@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import dcmjs, { type DenaturalizedDataset } from 'dcmjs';
 import { encodeExplicitLittleEndian } from '../../src/dicom/encode.js';
-import { triageSrDataset, writeDicom, writeDicomDict, WRITE_TRANSFER_SYNTAXES, type NaturalDataset } from '../../src/dicom/index.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, triageSrDataset, writeDicom, writeDicomDict, WRITE_TRANSFER_SYNTAXES, type NaturalDataset } from '../../src/dicom/index.js';
 import { Rng } from '../../src/util/index.js';
 
 const EXPLICIT = WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian;
@@ -93,8 +93,8 @@ test('the triage SR encodes to the bytes dcmjs writes, and writeDicom gives the 
     MediaStorageSOPClassUID: dataset['SOPClassUID'],
     MediaStorageSOPInstanceUID: dataset['SOPInstanceUID'],
     TransferSyntaxUID: EXPLICIT,
-    ImplementationClassUID: '2.25.203990617261311474522473640766187720466',
-    ImplementationVersionName: 'HIPFRAC',
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
   }));
   viaDcmjs.dict = denaturalize(dataset);
   assert.deepEqual(writeDicom(dataset), Buffer.from(viaDcmjs.write({ allowInvalidVRLength: false, fragmentMultiframe: false })));
