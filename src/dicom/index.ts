@@ -3,7 +3,7 @@
 export { DicomError, SKIP_CODES, formatTag } from './errors.js';
 export type { DicomErrorCode, DicomWarningCode, DicomIssue, DicomErrorDetails } from './errors.js';
 export { readDicom, readDicomBytes, tryReadDicom } from './read.js';
-export { parseDicomBytes } from './parse.js';
+export { bytesBeforePixelData, parseDicomBytes } from './parse.js';
 export type { ParsedDicom } from './parse.js';
 export type { DicomImage, DicomHeader, ReadDicomOptions, ReadDicomResult } from './read.js';
 export type { PixelAttributes, StoredFrame } from './frames.js';

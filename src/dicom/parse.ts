@@ -137,6 +137,32 @@ function checkNesting(bytes: Uint8Array, file: string): void {
   }
 }
 
+/** Explicit-VR representations whose elements have a 2-byte length (an 8-byte element header; the rest have 12). */
+const SHORT_LENGTH_VRS = new Set(['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FL', 'FD', 'IS', 'LO', 'LT', 'PN', 'SH', 'SL', 'SS', 'ST', 'TM', 'UI', 'UL', 'US']);
+
+/**
+ * How many leading bytes of a Part 10 file come before its Pixel Data element: the file meta and every attribute
+ * before the pixels, what a reader of the header needs. `head` may be the file's first bytes only. Undefined when
+ * they do not reach the Pixel Data element (the header runs on, or the object has no pixels), when the file has
+ * no preamble, or when its data set is deflated (offsets then refer to the inflated bytes): read the whole file.
+ */
+export function bytesBeforePixelData(head: Uint8Array): number | undefined {
+  if (head.length < 132 || ascii(head, 128, 4) !== 'DICM') return undefined;
+  const input = Buffer.isBuffer(head) ? head : Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  let dataSet: DataSet;
+  try {
+    checkNesting(input, '(file head)');
+    dataSet = dicomParser.parseDicom(input, { untilTag: tagKey(0x7fe00010), vrCallback: implicitVrCallback });
+  } catch {
+    return undefined;
+  }
+  const syntax = transferSyntax((dataSet.string(tagKey(0x00020010)) ?? '').replace(/\0/g, '').trim());
+  const pixels = dataSet.elements[tagKey(0x7fe00010)];
+  if (syntax === undefined || syntax.deflated || pixels === undefined || dataSet.byteArray !== input) return undefined;
+  const headerBytes = !syntax.explicitVr ? 8 : SHORT_LENGTH_VRS.has(pixels.vr ?? '') ? 8 : 12;
+  return pixels.dataOffset - headerBytes;
+}
+
 function withPreamble(meta: Uint8Array): Uint8Array {
   const out = Buffer.alloc(meta.length + 132);
   out.set([0x44, 0x49, 0x43, 0x4d], 128);

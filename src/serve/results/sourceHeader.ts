@@ -1,12 +1,34 @@
 // The source image's attributes up to its pixel data (patient, study, series, SOP), as dcmjs's natural data set:
 // what a result object copies to stay in the study's own context.
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import dcmjs, { type NaturalDataset } from 'dcmjs';
-import { patientStudyAttributes } from '../../dicom/index.js';
+import { bytesBeforePixelData, patientStudyAttributes } from '../../dicom/index.js';
 
 export function sourceHeader(bytes: Uint8Array): NaturalDataset {
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   const dict = dcmjs.data.DicomMessage.readFile(ab, { untilTag: '7FE00010', ignoreErrors: true });
   return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
+}
+
+/** The first bytes of a source file read for its header: a radiograph's attributes take a few KiB. */
+export const HEADER_READ_BYTES = 64 * 1024;
+
+/**
+ * `sourceHeader` of a stored file, reading only the bytes before its pixel data when the header ends within its
+ * first HEADER_READ_BYTES (the whole file otherwise: a longer header, no pixels, a deflated data set). Synchronous:
+ * it runs on the SR thread, where waiting on the page cache costs less than a round trip through libuv's pool.
+ */
+export function readSourceHeader(file: string): NaturalDataset {
+  const fd = openSync(file, 'r');
+  let head: Buffer;
+  try {
+    const buffer = Buffer.allocUnsafe(HEADER_READ_BYTES);
+    head = buffer.subarray(0, readSync(fd, buffer, 0, HEADER_READ_BYTES, 0));
+  } finally {
+    closeSync(fd);
+  }
+  const end = bytesBeforePixelData(head);
+  return sourceHeader(end === undefined ? readFileSync(file) : head.subarray(0, end));
 }
 
 /**

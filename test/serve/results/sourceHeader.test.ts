@@ -1,0 +1,92 @@
+// The SR thread's header read: only the bytes before the pixels when the header ends within the first 64 KiB, the
+// whole file otherwise; either way the attributes a result copies are those of the whole file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { bytesBeforePixelData, buildTriageSr, writeDicom, WRITE_TRANSFER_SYNTAXES, type NaturalDataset } from '../../../src/dicom/index.js';
+import { HEADER_READ_BYTES, readSourceHeader, resultContext, sourceHeader } from '../../../src/serve/results/sourceHeader.js';
+
+const SIZE = 256;
+/** A 256 × 256 16-bit radiograph: 128 KiB of pixels, so the header read stops well before the end of the file. */
+const SOURCE: NaturalDataset = {
+  SOPClassUID: '1.2.840.10008.5.1.4.1.1.1.1',
+  SOPInstanceUID: '1.2.3.4.5.1',
+  StudyInstanceUID: '1.2.3.4',
+  SeriesInstanceUID: '1.2.3.4.5',
+  PatientName: 'Müller^Jürgen',
+  PatientID: 'P1',
+  PatientBirthDate: '19400101',
+  PatientSex: 'M',
+  ReferringPhysicianName: 'Doe^Jane',
+  StudyID: 'S1',
+  AccessionNumber: 'A1',
+  StudyDate: '20260101',
+  StudyTime: '101010',
+  Modality: 'DX',
+  Rows: SIZE,
+  Columns: SIZE,
+  BitsAllocated: 16,
+  BitsStored: 12,
+  HighBit: 11,
+  PixelRepresentation: 0,
+  SamplesPerPixel: 1,
+  PhotometricInterpretation: 'MONOCHROME2',
+  PixelData: [new Uint16Array(SIZE * SIZE).map((_, i) => i % 4096).buffer],
+  _vrMap: { PixelData: 'OW' },
+};
+
+/** The whole natural data set without its pixels, through JSON (dcmjs's person names carry accessor functions). */
+function withoutPixels(header: NaturalDataset): unknown {
+  const { PixelData: _pixels, ...rest } = header;
+  return JSON.parse(JSON.stringify(rest));
+}
+
+const PIXEL_DATA_TAG_LE = [0xe0, 0x7f, 0x10, 0x00];
+
+test('bytesBeforePixelData: where the Pixel Data element starts, from the head of the file alone', () => {
+  for (const [name, transferSyntaxUid] of [['explicit VR', WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian], ['implicit VR', WRITE_TRANSFER_SYNTAXES.implicitVrLittleEndian]] as const) {
+    const bytes = writeDicom(SOURCE, { transferSyntaxUid });
+    assert.ok(bytes.length > HEADER_READ_BYTES, 'the test file is longer than the head read');
+    const end = bytesBeforePixelData(bytes.subarray(0, HEADER_READ_BYTES));
+    assert.ok(end !== undefined && end > 132, name);
+    assert.deepEqual([...bytes.subarray(end, end + 4)], PIXEL_DATA_TAG_LE, `${name}: the Pixel Data tag starts there`);
+    assert.equal(bytesBeforePixelData(bytes), end, `${name}: the same from the whole file`);
+    assert.equal(bytesBeforePixelData(bytes.subarray(0, end)), undefined, `${name}: a head that stops before the tag does not reach it`);
+    assert.equal(bytesBeforePixelData(bytes.subarray(0, end + 6)), undefined, `${name}: a head cut inside the element's header`);
+  }
+  const explicit = writeDicom(SOURCE);
+  assert.equal(bytesBeforePixelData(explicit.subarray(128)), undefined, 'no preamble: read the whole file');
+  assert.equal(bytesBeforePixelData(writeDicom(SOURCE, { transferSyntaxUid: WRITE_TRANSFER_SYNTAXES.deflatedExplicitVrLittleEndian })), undefined, 'deflated: offsets are not the file\'s');
+  assert.equal(bytesBeforePixelData(Buffer.from('not DICOM at all')), undefined);
+});
+
+test('readSourceHeader gives the whole file\'s header: head only, or the whole file when the header is long, has no pixels or is deflated', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-sourceheader-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sr = buildTriageSr({
+    sopInstanceUid: '2.25.1234', seriesInstanceUid: '2.25.5678', seriesNumber: 9901, instanceNumber: 1, finding: 'No fracture', decision: 'auto-report',
+    reason: 'the most suspicious image decides', operatingPoint: 'given-cutoff', model: { name: 'resnet18', version: '0.1.0', dataFingerprint: 'abc' },
+    images: [], created: new Date('2026-01-02T03:04:05Z'), source: sourceHeader(writeDicom(SOURCE)),
+  });
+  const cases: [string, Uint8Array][] = [
+    ['explicit VR', writeDicom(SOURCE)],
+    ['implicit VR', writeDicom(SOURCE, { transferSyntaxUid: WRITE_TRANSFER_SYNTAXES.implicitVrLittleEndian })],
+    ['deflated', writeDicom(SOURCE, { transferSyntaxUid: WRITE_TRANSFER_SYNTAXES.deflatedExplicitVrLittleEndian })],
+    ['a header longer than the head read', writeDicom({ ...SOURCE, TextValue: 'x'.repeat(HEADER_READ_BYTES + 1000) })],
+    ['an SR (no pixels)', sr],
+  ];
+  for (const [name, bytes] of cases) {
+    const file = path.join(dir, `${name.replace(/\W+/g, '-')}.dcm`);
+    writeFileSync(file, bytes);
+    const whole = sourceHeader(readFileSync(file));
+    const read = readSourceHeader(file);
+    assert.deepEqual(withoutPixels(read), withoutPixels(whole), name);
+    assert.deepEqual(resultContext(read), resultContext(whole), name);
+    assert.equal(String(resultContext(read)['PatientID']), 'P1', name);
+  }
+  const header = resultContext(readSourceHeader(path.join(dir, 'explicit-VR.dcm')));
+  assert.equal(JSON.stringify(header['PatientName']), JSON.stringify([{ Alphabetic: 'Müller^Jürgen' }]), 'a name that is not ASCII reads back as written');
+  assert.throws(() => readSourceHeader(path.join(dir, 'gone.dcm')), /ENOENT/);
+});
