@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { readDicomBytes, writeDicom, DicomError } from '../../src/dicom/index.js';
+import { greyImage12 } from '../helpers/greyImage.js';
 
 test('writeDicom: a 16-bit image reads back with its pixels and attributes, and dcmdump parses it', async () => {
   const pixels = new Uint16Array([0, 1000, 2000, 4095, 17, 33]);
@@ -14,16 +15,7 @@ test('writeDicom: a 16-bit image reads back with its pixels and attributes, and 
     SOPInstanceUID: '2.25.1234',
     Modality: 'DX',
     PatientID: 'P1',
-    Rows: 2,
-    Columns: 3,
-    BitsAllocated: 16,
-    BitsStored: 12,
-    HighBit: 11,
-    PixelRepresentation: 0,
-    SamplesPerPixel: 1,
-    PhotometricInterpretation: 'MONOCHROME2',
-    PixelData: [pixels.buffer],
-    _vrMap: { PixelData: 'OW' },
+    ...greyImage12(3, 2, pixels),
   });
   const image = await readDicomBytes(bytes, 'written.dcm', { keepIntermediate: true });
   assert.equal(image.width, 3);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bytesBeforePixelData, buildTriageSr, writeDicom, WRITE_TRANSFER_SYNTAXES, type NaturalDataset } from '../../../src/dicom/index.js';
 import { HEADER_READ_BYTES, readSourceHeader, resultContext, sourceHeader } from '../../../src/serve/results/sourceHeader.js';
+import { greyImage12 } from '../../helpers/greyImage.js';
 
 const SIZE = 256;
 /** A 256 × 256 16-bit radiograph: 128 KiB of pixels, so the header read stops well before the end of the file. */
@@ -25,16 +26,7 @@ const SOURCE: NaturalDataset = {
   StudyDate: '20260101',
   StudyTime: '101010',
   Modality: 'DX',
-  Rows: SIZE,
-  Columns: SIZE,
-  BitsAllocated: 16,
-  BitsStored: 12,
-  HighBit: 11,
-  PixelRepresentation: 0,
-  SamplesPerPixel: 1,
-  PhotometricInterpretation: 'MONOCHROME2',
-  PixelData: [new Uint16Array(SIZE * SIZE).map((_, i) => i % 4096).buffer],
-  _vrMap: { PixelData: 'OW' },
+  ...greyImage12(SIZE, SIZE, new Uint16Array(SIZE * SIZE).map((_, i) => i % 4096)),
 };
 
 /** The whole natural data set without its pixels, through JSON (dcmjs's person names carry accessor functions). */

@@ -9,6 +9,7 @@ import { buildTriageSr, writeDicom } from '../../../src/dicom/index.js';
 import { SrWriter } from '../../../src/serve/results/srWriter.js';
 import { resultContext, sourceHeader } from '../../../src/serve/results/sourceHeader.js';
 import { HipfracError } from '../../../src/util/index.js';
+import { greyImage12 } from '../../helpers/greyImage.js';
 
 const SOURCE = {
   SOPClassUID: '1.2.840.10008.5.1.4.1.1.1.1',
@@ -21,15 +22,7 @@ const SOURCE = {
   StudyDate: '20260101',
   StudyTime: '101010',
   Modality: 'DX',
-  Rows: 2,
-  Columns: 2,
-  BitsAllocated: 16,
-  BitsStored: 12,
-  HighBit: 11,
-  PixelRepresentation: 0,
-  SamplesPerPixel: 1,
-  PhotometricInterpretation: 'MONOCHROME2',
-  PixelData: [new Uint16Array([0, 100, 200, 4095]).buffer],
+  ...greyImage12(2, 2, new Uint16Array([0, 100, 200, 4095])),
 };
 
 const INPUT = {
