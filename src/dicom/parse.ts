@@ -137,14 +137,18 @@ function checkNesting(bytes: Uint8Array, file: string): void {
   }
 }
 
-/** Explicit-VR representations whose elements have a 2-byte length (an 8-byte element header; the rest have 12). */
-const SHORT_LENGTH_VRS = new Set(['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FL', 'FD', 'IS', 'LO', 'LT', 'PN', 'SH', 'SL', 'SS', 'ST', 'TM', 'UI', 'UL', 'US']);
+/**
+ * Pixel Data's representations in explicit VR (OB, OW, or UN when the sender did not know it): each has a 12-byte
+ * element header, tag, VR, two reserved bytes and a 32-bit length (PS3.5 7.1.2).
+ */
+const PIXEL_DATA_VRS = new Set(['OB', 'OW', 'UN']);
 
 /**
  * How many leading bytes of a Part 10 file come before its Pixel Data element: the file meta and every attribute
  * before the pixels, what a reader of the header needs. `head` may be the file's first bytes only. Undefined when
  * they do not reach the Pixel Data element (the header runs on, or the object has no pixels), when the file has
- * no preamble, or when its data set is deflated (offsets then refer to the inflated bytes): read the whole file.
+ * no preamble, when its data set is deflated (offsets then refer to the inflated bytes), or when Pixel Data has a
+ * representation it may not have: read the whole file.
  */
 export function bytesBeforePixelData(head: Uint8Array): number | undefined {
   if (head.length < 132 || ascii(head, 128, 4) !== 'DICM') return undefined;
@@ -159,8 +163,8 @@ export function bytesBeforePixelData(head: Uint8Array): number | undefined {
   const syntax = transferSyntax((dataSet.string(tagKey(0x00020010)) ?? '').replace(/\0/g, '').trim());
   const pixels = dataSet.elements[tagKey(0x7fe00010)];
   if (syntax === undefined || syntax.deflated || pixels === undefined || dataSet.byteArray !== input) return undefined;
-  const headerBytes = !syntax.explicitVr ? 8 : SHORT_LENGTH_VRS.has(pixels.vr ?? '') ? 8 : 12;
-  return pixels.dataOffset - headerBytes;
+  if (!syntax.explicitVr) return pixels.dataOffset - 8;
+  return PIXEL_DATA_VRS.has(pixels.vr ?? '') ? pixels.dataOffset - 12 : undefined;
 }
 
 function withPreamble(meta: Uint8Array): Uint8Array {
