@@ -1,6 +1,7 @@
-# Builds hipfrac_torch.node against a LibTorch: Debian's libtorch-dev by default (LIBTORCH=/usr),
-# or another one named at build time, e.g. LIBTORCH=/opt/libtorch (official CUDA build) or a
-# PyTorch wheel's torch/ folder. TORCH_CXX11_ABI=0 for LibTorch builds using the pre-C++11 ABI.
+# Builds hipfrac_process.node (execv for Node 20, native/process.cc; no LibTorch) and hipfrac_torch.node
+# against a LibTorch: Debian's libtorch-dev by default (LIBTORCH=/usr), or another one named at build time,
+# e.g. LIBTORCH=/opt/libtorch (official CUDA build) or a PyTorch wheel's torch/ folder. TORCH_CXX11_ABI=0 for
+# LibTorch builds using the pre-C++11 ABI.
 # NCCL (distributed.cc, CUDA builds only) needs nccl.h: NCCL_HOME=<dir with include/nccl.h>.
 # C++17, or C++20 where the LibTorch headers require it (PyTorch 2.12 and later refuse older standards).
 {
@@ -12,6 +13,15 @@
     "cuda%": "<!(node -p \"const fs=require('fs'); const p=process.env.LIBTORCH||'/usr'; const d=p==='/usr'?'/usr/lib/x86_64-linux-gnu':p+'/lib'; fs.existsSync(d+'/libtorch_cuda.so')?1:0\")"
   },
   "targets": [
+    {
+      "target_name": "hipfrac_process",
+      "sources": ["process.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-fexceptions", "-O2"]
+    },
     {
       "target_name": "hipfrac_torch",
       "sources": ["addon.cc", "cpu_allocator.cc", "distributed.cc"],

@@ -29,12 +29,13 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund --loglevel=error
 fi
 
-addon=native/build/Release/hipfrac_torch.node
 stale=0
-[[ -f $addon ]] || stale=1
-for f in native/*.cc native/*.h native/binding.gyp; do if [[ $f -nt $addon ]]; then stale=1; fi; done
+for addon in native/build/Release/hipfrac_torch.node native/build/Release/hipfrac_process.node; do
+  [[ -f $addon ]] || stale=1
+  for f in native/*.cc native/*.h native/binding.gyp; do if [[ $f -nt $addon ]]; then stale=1; fi; done
+done
 if [[ $stale == 1 ]]; then
-  echo "hipfrac setup: building the LibTorch addon (LIBTORCH=${LIBTORCH:-/usr})"
+  echo "hipfrac setup: building the native addons (LibTorch: LIBTORCH=${LIBTORCH:-/usr})"
   npx node-gyp rebuild -C native --loglevel=warn
 fi
 echo "hipfrac setup: compiling TypeScript"

@@ -21,6 +21,12 @@ export interface ServeConfig {
   readonly batchSize: number;
   /** CPU priority of the inference workers below the receiving process (nice increment, 0-19). */
   readonly workerNice: number;
+  /**
+   * V8's background threads (garbage-collection marking, compilation) off in the node and its inference workers:
+   * 'auto' turns them off on a machine with 2 cores or fewer, where they compete with receiving and inference
+   * (docs/serving.md, "Few cores"). The node then starts itself again as `node --single-threaded`, same process id.
+   */
+  readonly singleThreaded: 'auto' | boolean;
   /** Which engine predicts in the workers: 'auto' (ONNX Runtime when the checkpoint's ONNX graph has parity with LibTorch), 'onnx' or 'libtorch'. */
   readonly engine: 'auto' | 'onnx' | 'libtorch';
   readonly maxAssociations: number;
@@ -48,6 +54,7 @@ export const SERVE_DEFAULTS: Omit<ServeConfig, 'modelDir' | 'dataDir'> = {
   workers: 1,
   batchSize: 8, // images per inference batch
   workerNice: 10, // inference yields the CPU to receiving: a sender waiting for its response is answered first
+  singleThreaded: 'auto',
   engine: 'auto',
   maxAssociations: 8,
   maxObjectBytes: 256 * 1024 * 1024, // 256 MiB per instance
@@ -104,6 +111,7 @@ export function resolveServeConfig(file: string | undefined, flags: Partial<Reco
   list('destinations');
   list('allowedCallingAes');
   list('allowedHosts');
+  if (c['singleThreaded'] !== 'auto' && typeof c['singleThreaded'] !== 'boolean') problems.push(`singleThreaded must be 'auto', true or false`);
   if (typeof c['inference'] !== 'boolean') problems.push('inference must be true or false');
   if (!['auto', 'onnx', 'libtorch'].includes(c['engine'] as string)) problems.push(`engine must be 'auto', 'onnx' or 'libtorch'`);
   if (c['heatmaps'] !== 'review' && c['heatmaps'] !== 'all') problems.push(`heatmaps must be 'review' or 'all'`);

@@ -17,6 +17,7 @@ import { DicomNode } from './receive/dimse.js';
 import { Ingest } from './receive/ingest.js';
 import { StudyResults } from './results/studyResults.js';
 import { REVIEW_MIGRATIONS, reviewPlugin } from './review/index.js';
+import { runsSingleThreaded } from './v8Threads.js';
 import { openStore, type BlobStore, type SqliteStore } from './store/index.js';
 
 export interface RunningNode {
@@ -103,7 +104,7 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
       status: pool.readyWorkers > 0 || !config.inference ? 'ok' : 'degraded',
       version: model.version,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
-      checks: { store: 'ok', workers: config.inference ? `${pool.readyWorkers} ready` : 'inference off', dicom: `${dicom.activeAssociations} associations` },
+      checks: { store: 'ok', workers: config.inference ? `${pool.readyWorkers} ready` : 'inference off', dicom: `${dicom.activeAssociations} associations`, v8: runsSingleThreaded() ? 'single-threaded' : 'background threads' },
     }),
   }, [stowPlugin(ingest), apiPlugin(store, blobs, metrics), reviewPlugin({ store, blobs }), ...(options.plugins ?? [])]);
   await http.listen({ port: config.httpPort, host: config.host });

@@ -1,5 +1,6 @@
-// `hipfrac serve` and `hipfrac token` as users run them (spawned CLI): the node starts, answers /v1/health and
-// C-ECHO, and stops on SIGTERM with exit 0 and its store closed; unknown flags are usage errors (exit 2); a model
+// `hipfrac serve` and `hipfrac token` as users run them (spawned CLI): the node starts (again in place as
+// `node --single-threaded` when its settings ask), answers /v1/health and C-ECHO, and stops on SIGTERM with exit 0
+// and its store closed; unknown flags are usage errors (exit 2); a model
 // trained on hip crops without a localiser is refused (exit 1, HF_SERVE_NEEDS_LOCALISER) before anything is opened;
 // a token is printed once, listed without its secret, and revoking it makes the API answer 401.
 import { after, before, describe, test } from 'node:test';
@@ -87,7 +88,10 @@ describe('hipfrac serve and hipfrac token', needs('dcmtk'), () => {
 
     const [dicomPort, httpPort] = [await freePort(), await freePort()];
     const stderr: string[] = [];
-    const child = spawn(process.execPath, [MAIN, 'serve', '--model', fx.modelDir, '--data', data, '--dicom-port', String(dicomPort), '--http-port', String(httpPort), '--ae-title', 'HIPFRAC'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // singleThreaded: the node starts itself again in place as `node --single-threaded` (what 'auto' does on 2 cores).
+    const config = path.join(fx.dir, 'serve.json');
+    writeFileSync(config, JSON.stringify({ singleThreaded: true }));
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', config, '--model', fx.modelDir, '--data', data, '--dicom-port', String(dicomPort), '--http-port', String(httpPort), '--ae-title', 'HIPFRAC'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     child.stdout.on('data', (d: Buffer) => stderr.push(d.toString()));
     child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
@@ -104,6 +108,13 @@ describe('hipfrac serve and hipfrac token', needs('dcmtk'), () => {
     }, 120_000);
     assert.equal(health.status, 'ok');
     assert.match(health.checks['workers'] ?? '', /^1 ready$/);
+    // The process the test started is the node, now with the option, and its inference worker inherited it.
+    assert.equal(health.checks['v8'], 'single-threaded');
+    const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    assert.deepEqual(cmdline(child.pid as number).slice(1, 4), ['--single-threaded', MAIN, 'serve']);
+    const workers = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number).map(cmdline);
+    assert.ok(workers.some((w) => w.includes('--single-threaded') && w.some((a) => a.endsWith(path.join('infer', 'worker.js')))), JSON.stringify(workers));
+    assert.match(stderr.join(''), /hipfrac serve: AE HIPFRAC on 127\.0\.0\.1:\d+ \(DICOM\)/, 'its standard streams are the ones the test gave');
     const echo = await runTool('echoscu', ['-aet', 'ECHOSCU', '-aec', 'HIPFRAC', '127.0.0.1', String(dicomPort)]);
     assert.equal(echo.status, 0, echo.stderr);
     const studies = (t: string) => fetch(`${base}/v1/studies`, { headers: { authorization: `Bearer ${t}` } });

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { CliError } from '../errors.js';
-import { resolveServeConfig, startServeNode } from '../../serve/index.js';
+import { applySingleThreaded, resolveServeConfig, startServeNode } from '../../serve/index.js';
 
 const usage = `Usage: hipfrac serve --model CKPT_DIR --data DIR [--config serve.json] [--ae-title T] [--dicom-port P]
                      [--http-port Q] [--host ADDR] [--destination AE@HOST:PORT ...] [--allow-ae AE ...] [--workers N]
@@ -60,6 +60,9 @@ export const serveCommand: CliCommand = {
       workers: int(values.workers, '--workers'),
       engine: values.engine,
     });
+    // With few cores the node runs without V8's background threads: it may start again in place here (same pid).
+    const note = applySingleThreaded(config.singleThreaded);
+    if (note !== undefined) console.error(`hipfrac serve: ${note}`);
     const node = await startServeNode(config);
     console.error(`hipfrac serve: AE ${config.aeTitle} on ${config.host}:${node.dicomPort} (DICOM), http://${config.host}:${node.httpPort} (HTTP)`);
     await new Promise<void>((resolve) => {
