@@ -1,8 +1,8 @@
 // `hipfrac serve` and `hipfrac token` as users run them (spawned CLI): the node starts (again in place as
 // `node --single-threaded` when its settings ask), answers /v1/health and C-ECHO, and stops on SIGTERM with exit 0
-// and its store closed; unknown flags are usage errors (exit 2); a model
-// trained on hip crops without a localiser is refused (exit 1, HF_SERVE_NEEDS_LOCALISER) before anything is opened;
-// a token is printed once, listed without its secret, and revoking it makes the API answer 401.
+// and its store closed; unknown flags are usage errors (exit 2); a model trained on hip crops without a localiser
+// is refused (exit 1, HF_SERVE_NEEDS_LOCALISER) before anything is opened; a token is printed once, listed without
+// its secret, and revoking it makes the API answer 401.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
