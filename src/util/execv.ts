@@ -9,10 +9,20 @@ import { HipfracError } from './errors.js';
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 
-function addonExecv(): (file: string, args: string[]) => never {
+function addonCandidates(): string[] {
   const here = path.dirname(fileURLToPath(import.meta.url));
   // src/util → repo root is two levels up in the sources and three in dist/.
-  const candidates = [path.resolve(here, '../../../native/build/Release/hipfrac_process.node'), path.resolve(here, '../../native/build/Release/hipfrac_process.node')];
+  return [path.resolve(here, '../../../native/build/Release/hipfrac_process.node'), path.resolve(here, '../../native/build/Release/hipfrac_process.node')];
+}
+
+/** What `rerunWithNodeOptions` would use here: Node's own process.execve, the addon, or nothing (it would throw). */
+export function execvSource(): 'process.execve' | 'hipfrac_process addon' | undefined {
+  if (typeof (process as { execve?: Execve }).execve === 'function') return 'process.execve';
+  return addonCandidates().some((c) => existsSync(c)) ? 'hipfrac_process addon' : undefined;
+}
+
+function addonExecv(): (file: string, args: string[]) => never {
+  const candidates = addonCandidates();
   const file = candidates.find((c) => existsSync(c));
   if (file === undefined) {
     throw new HipfracError('HF_EXECV_UNAVAILABLE', 'this Node has no process.execve and the hipfrac_process addon is not built.', { input: candidates.join(', '), fix: 'run `bash scripts/setup.sh` (or `npx node-gyp rebuild -C native`).' });

@@ -4,5 +4,5 @@ export type { HipfracErrorDetails } from './errors.js';
 export { Rng } from './rng.js';
 export { logGamma } from './special.js';
 export { ProgressBar, formatSeconds } from './progress.js';
-export { rerunWithNodeOptions } from './execv.js';
+export { execvSource, rerunWithNodeOptions } from './execv.js';
 export type { ProgressOptions } from './progress.js';

@@ -3,6 +3,7 @@
 // error. Starting again in place is exercised by test/cli/serve.test.ts (the spawned node's own pid and options).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execvSource } from '../../src/util/index.js';
 import { applySingleThreaded, FEW_CORES, resolveServeConfig, runsSingleThreaded, SERVE_DEFAULTS, wantsSingleThreaded } from '../../src/serve/index.js';
 
 test('singleThreaded: auto follows the cores, true and false do not', () => {
@@ -11,6 +12,11 @@ test('singleThreaded: auto follows the cores, true and false do not', () => {
   assert.equal(FEW_CORES, 2);
   assert.deepEqual([1, 16].map((cores) => wantsSingleThreaded(true, cores)), [true, true]);
   assert.deepEqual([1, 16].map((cores) => wantsSingleThreaded(false, cores)), [false, false]);
+});
+
+test('the node can start again in place here: Node\'s process.execve, or on Node 20 the built hipfrac_process addon', () => {
+  const hasExecve = typeof (process as { execve?: unknown }).execve === 'function';
+  assert.equal(execvSource(), hasExecve ? 'process.execve' : 'hipfrac_process addon');
 });
 
 test('a process that runs as the setting asks is left as it is', () => {

@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { describeError } from '../../util/index.js';
+import { describeError, execvSource } from '../../util/index.js';
 
 export const doctorCommand: CliCommand = {
   name: 'doctor',
@@ -12,6 +12,9 @@ export const doctorCommand: CliCommand = {
   async run(argv): Promise<number> {
     parseArgs({ args: [...argv], options: {} }); // it takes no options: anything else is a usage error
     console.log(`node        ${process.version} on ${os.platform()} ${os.arch()}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
+    // How `hipfrac serve` starts again as node --single-threaded on few cores (docs/serving.md, "Few cores").
+    const execv = execvSource();
+    console.log(`execv       ${execv ?? 'not available (build native/: serve keeps V8\'s background threads on few cores)'}`);
     let torch: typeof import('../../torch/index.js');
     try {
       torch = await import('../../torch/index.js');
