@@ -8,7 +8,7 @@ export { createServeLogger, REDACT_PATHS } from './log.js';
 export { parseDestination, destinationText } from './deliver/destination.js';
 export type { Destination } from './deliver/destination.js';
 export { workerThreads } from './infer/pool.js';
-export { applySingleThreaded, runsSingleThreaded, wantsSingleThreaded, FEW_CORES, SINGLE_THREADED } from './v8Threads.js';
+export { applySingleThreaded, runsSingleThreaded, wantsSingleThreaded, FEW_CORES } from './v8Threads.js';
 export { readServingModel } from './infer/servingModel.js';
 export type { ServingModel } from './infer/servingModel.js';
 export type { ImagePredictor } from './infer/predictor.js';

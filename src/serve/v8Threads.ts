@@ -5,7 +5,7 @@ import os from 'node:os';
 import { describeError, rerunWithNodeOptions } from '../util/index.js';
 import type { ServeConfig } from './config.js';
 
-export const SINGLE_THREADED = '--single-threaded';
+const SINGLE_THREADED = '--single-threaded';
 /** Cores at or below which singleThreaded 'auto' turns V8's background threads off. */
 export const FEW_CORES = 2;
 /** In the environment of a node that started itself again: it never does so a second time. */

@@ -2,8 +2,7 @@
 // Everything else in src/torch goes through this one binding.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { builtAddonCandidates } from '../util/index.js';
 import { TorchError } from './errors.js';
 
 /** An opaque native tensor handle (a N-API External). */
@@ -116,13 +115,7 @@ export interface NativeBinding {
 }
 
 function addonPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // src/torch → repo root is two levels up in the sources and three in dist/.
-  const candidates = [
-    process.env['HIPFRAC_ADDON'],
-    path.resolve(here, '../../../native/build/Release/hipfrac_torch.node'),
-    path.resolve(here, '../../native/build/Release/hipfrac_torch.node'),
-  ].filter((p): p is string => p !== undefined);
+  const candidates = [process.env['HIPFRAC_ADDON'], ...builtAddonCandidates('hipfrac_torch.node')].filter((p): p is string => p !== undefined);
   for (const candidate of candidates) if (existsSync(candidate)) return candidate;
   throw new TorchError('HF_TORCH_ADDON_MISSING', 'The LibTorch addon is not built.', {
     input: candidates.join(', '),

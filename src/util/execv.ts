@@ -3,31 +3,21 @@
 // same system call.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { builtAddonCandidates } from './addons.js';
 import { HipfracError } from './errors.js';
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 
-function addonCandidates(): string[] {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // src/util → repo root is two levels up in the sources and three in dist/.
-  return [path.resolve(here, '../../../native/build/Release/hipfrac_process.node'), path.resolve(here, '../../native/build/Release/hipfrac_process.node')];
-}
+const nodeExecve = (): Execve | undefined => {
+  const execve = (process as { execve?: Execve }).execve;
+  return typeof execve === 'function' ? execve : undefined;
+};
+const addonFile = (): string | undefined => builtAddonCandidates('hipfrac_process.node').find((c) => existsSync(c));
 
 /** What `rerunWithNodeOptions` would use here: Node's own process.execve, the addon, or nothing (it would throw). */
 export function execvSource(): 'process.execve' | 'hipfrac_process addon' | undefined {
-  if (typeof (process as { execve?: Execve }).execve === 'function') return 'process.execve';
-  return addonCandidates().some((c) => existsSync(c)) ? 'hipfrac_process addon' : undefined;
-}
-
-function addonExecv(): (file: string, args: string[]) => never {
-  const candidates = addonCandidates();
-  const file = candidates.find((c) => existsSync(c));
-  if (file === undefined) {
-    throw new HipfracError('HF_EXECV_UNAVAILABLE', 'this Node has no process.execve and the hipfrac_process addon is not built.', { input: candidates.join(', '), fix: 'run `bash scripts/setup.sh` (or `npx node-gyp rebuild -C native`).' });
-  }
-  return (createRequire(import.meta.url)(file) as { execv: (file: string, args: string[]) => never }).execv;
+  if (nodeExecve() !== undefined) return 'process.execve';
+  return addonFile() !== undefined ? 'hipfrac_process addon' : undefined;
 }
 
 /**
@@ -36,9 +26,13 @@ function addonExecv(): (file: string, args: string[]) => never {
  */
 export function rerunWithNodeOptions(nodeOptions: readonly string[], env: Readonly<Record<string, string>> = {}): never {
   const args = [process.execPath, ...process.execArgv, ...nodeOptions, ...process.argv.slice(1)];
-  const execve = (process as { execve?: Execve }).execve;
-  if (typeof execve === 'function') return execve(process.execPath, args, { ...process.env, ...env });
-  const execv = addonExecv();
+  const execve = nodeExecve();
+  if (execve !== undefined) return execve(process.execPath, args, { ...process.env, ...env });
+  const file = addonFile();
+  if (file === undefined) {
+    throw new HipfracError('HF_EXECV_UNAVAILABLE', 'this Node has no process.execve and the hipfrac_process addon is not built.', { input: builtAddonCandidates('hipfrac_process.node').join(', '), fix: 'run `bash scripts/setup.sh` (or `npx node-gyp rebuild -C native`).' });
+  }
+  const { execv } = createRequire(import.meta.url)(file) as { execv: (file: string, args: string[]) => never };
   // Assigning process.env sets the C environment, which execv hands to the new image.
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
   return execv(process.execPath, args);

@@ -5,4 +5,5 @@ export { Rng } from './rng.js';
 export { logGamma } from './special.js';
 export { ProgressBar, formatSeconds } from './progress.js';
 export { execvSource, rerunWithNodeOptions } from './execv.js';
+export { builtAddonCandidates } from './addons.js';
 export type { ProgressOptions } from './progress.js';
