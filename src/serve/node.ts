@@ -1,6 +1,7 @@
 // One running node: store and files, inference workers, the DICOM SCP, the HTTP server (API, STOW-RS, metrics),
-// the study decider and the result sender. `startServeNode` brings them up in that order and recovers what a
-// crash left (claimed jobs back to the queue, undecided studies, pending deliveries); `close()` stops them in reverse.
+// the study decider (results/studyDecider.ts) and the result sender. `startServeNode` brings them up in that order
+// and recovers what a crash left (claimed jobs back to the queue, undecided studies, pending deliveries); `close()`
+// stops them in reverse.
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -15,6 +16,7 @@ import { createServeLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { DicomNode } from './receive/dimse.js';
 import { Ingest } from './receive/ingest.js';
+import { StudyDecider } from './results/studyDecider.js';
 import { StudyResults } from './results/studyResults.js';
 import { REVIEW_MIGRATIONS, reviewPlugin } from './review/index.js';
 import { runsSingleThreaded } from './v8Threads.js';
@@ -65,25 +67,9 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
 
   const results = new StudyResults(store, blobs, model, config.destinations, logger, metrics);
   const sender = new Sender(store, blobs, logger, metrics, { callingAeTitle: config.aeTitle, initialBackoffMs: config.deliveryInitialBackoffMs, maxBackoffMs: config.deliveryMaxBackoffMs });
-  let deciding = false;
-  const decide = async (): Promise<void> => {
-    if (deciding) return;
-    deciding = true;
-    try {
-      const quietSince = new Date(Date.now() - config.studyQuietSeconds * 1000).toISOString();
-      for (const study of store.studiesReadyToDecide(quietSince)) {
-        try {
-          await results.produce(study);
-          metrics.observe('hipfrac_study_decision_seconds', 'From the first image received to the study decided', (Date.now() - Date.parse(study.firstReceivedAt)) / 1000);
-        } catch (error) {
-          logger.error({ studyKey: study.studyKey, code: (error as { code?: string }).code, message: (error as Error).message }, 'could not produce the study result');
-        }
-      }
-      void sender.tick();
-    } finally {
-      deciding = false;
-    }
-  };
+  const decider = new StudyDecider(store, (study) => results.produce(study), () => void sender.tick(), logger, metrics, { quietSeconds: config.studyQuietSeconds });
+  ingest.onIngest(() => decider.received());
+  pool.onResults(() => decider.request());
 
   // Without inference (a receive-only node, or measuring ingest alone) no worker starts and jobs stay queued.
   if (config.inference) await pool.start();
@@ -114,7 +100,7 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
   // Quiet periods count from the moment senders can reach the node again, not from before the model loaded.
   const waiting = store.restartQuietPeriods();
   if (waiting > 0) logger.info({ studies: waiting }, 'undecided studies wait one more quiet period for re-sent images');
-  const decider = setInterval(() => void decide(), 500);
+  decider.start();
   sender.start();
   store.audit('system', 'start', '', `model ${model.name} ${model.version}`);
   logger.info({ aeTitle: config.aeTitle, dicomPort, httpPort, workers: config.workers, destinations: config.destinations.length }, 'hipfrac serve started');
@@ -131,7 +117,7 @@ export async function startServeNode(config: ServeConfig, options: StartOptions 
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(decider);
+      decider.stop();
       sender.stop();
       await dicom.close();
       await http.close();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { CORE_MIGRATIONS, migrate, openStore, STORE_FILE, type NewInstance, type SqliteStore } from '../../src/serve/store/index.js';
+import { DECIDER_QUERIES } from '../../src/serve/store/sqlite.js';
 import { HipfracError } from '../../src/util/index.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -47,7 +48,7 @@ test('the store opens in WAL mode, applies core and feature migrations once, in 
   const b = openStore(dir, { migrations: feature }).store;
   assert.deepEqual(order, ['0100', '0101']);
   const ids = b.database.prepare<{ id: string }>('SELECT id FROM schema_migrations ORDER BY id').all().map((r) => r.id);
-  assert.deepEqual(ids, ['0001_core', '0002_result_boxes', '0100_a', '0101_b']);
+  assert.deepEqual(ids, ['0001_core', '0002_result_boxes', '0003_undecided_studies', '0100_a', '0101_b']);
   b.database.prepare('INSERT INTO review_users (id, role) VALUES (1, ?)').run('radiologist');
   b.close();
 });
@@ -142,6 +143,29 @@ test('after a restart, undecided studies wait one more quiet period from the mom
   assert.deepEqual(store.studiesReadyToDecide(between), [], 'its quiet period starts again');
   assert.ok((store.getStudy('6')?.lastReceivedAt as string) > before);
   assert.equal(store.getStudy('7')?.state, 'delivered');
+});
+
+test('the decider\'s look-ups read the undecided studies through their own index, not every study kept', (t) => {
+  const { store } = openStore(tempDir(t));
+  t.after(() => store.close());
+  // Many decided studies (a node that has run for a while) and three undecided ones.
+  const insert = store.database.prepare(`INSERT INTO studies (study_uid, study_key, patient_id, patient_name, accession_number, study_date, state, first_received_at, last_received_at, revision, decided_revision)
+                                         VALUES (?, ?, '', '', '', '', ?, ?, ?, 1, ?)`);
+  const at = (minute: number): string => new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
+  store.database.transaction(() => {
+    for (let i = 0; i < 2000; i++) insert.run(`9.${i}`, `S${String(i).padStart(16, '0')}`, 'delivered', at(i % 50), at(i % 50), 1);
+    for (const [uid, minute] of [['8.1', 30], ['8.2', 10], ['8.3', 20]] as const) insert.run(uid, `U${uid}`, 'receiving', at(minute), at(minute), -1);
+  })();
+  store.database.exec('ANALYZE');
+  assert.equal(store.earliestUndecidedReceivedAt(at(0)), at(10), 'the earliest undecided study, decided ones ignored');
+  assert.equal(store.earliestUndecidedReceivedAt(at(10)), at(20), 'only quiet periods that end after the given time');
+  assert.equal(store.earliestUndecidedReceivedAt(at(30)), undefined);
+  assert.deepEqual(store.studiesReadyToDecide(at(25)).map((s) => s.studyInstanceUid), ['8.2', '8.3'], 'oldest first, only the quiet ones');
+  const plan = (sql: string): string => store.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(at(25)).map((r) => (r as { detail: string }).detail).join('; ');
+  const ready = plan(DECIDER_QUERIES.ready);
+  assert.match(ready, /USING INDEX studies_undecided/, ready);
+  const earliest = plan(DECIDER_QUERIES.earliest);
+  assert.match(earliest, /USING (COVERING )?INDEX studies_undecided/, earliest);
 });
 
 test('a study is decided once its images are done and it has been quiet; deliveries close it; a late image reopens it', (t) => {

@@ -125,6 +125,14 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    // The undecided studies by last image received: what the study decider looks up on every pass. Without it each
+    // pass read every study the node ever kept (about 2 ms per pass with 50,000 studies here, growing with the store).
+    id: '0003_undecided_studies',
+    up(db) {
+      db.exec('CREATE INDEX studies_undecided ON studies(last_received_at) WHERE decided_revision < revision');
+    },
+  },
 ];
 
 /** Applies the migrations not yet recorded, in id order; returns the ids applied now. Ids must be unique. */

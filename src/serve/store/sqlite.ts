@@ -158,6 +158,19 @@ export interface SqliteStoreOptions {
   readonly walRestartBytes?: number;
 }
 
+/**
+ * What the study decider asks on every pass (studiesReadyToDecide, earliestUndecidedReceivedAt), each with one
+ * parameter, a time: both read the undecided studies through the studies_undecided index (migration 0003).
+ */
+export const DECIDER_QUERIES = {
+  ready: `
+      SELECT s.*, (SELECT COUNT(*) FROM instances i WHERE i.study_uid = s.study_uid) AS image_count FROM studies s
+      WHERE s.decided_revision < s.revision AND s.last_received_at <= ?
+        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.study_uid = s.study_uid AND j.state IN ('received', 'queued', 'inferring'))
+      ORDER BY s.last_received_at`,
+  earliest: 'SELECT MIN(last_received_at) AS at FROM studies WHERE decided_revision < revision AND last_received_at > ?',
+} as const;
+
 export class SqliteStore implements ServeStore {
   /** The open database, for feature modules that keep their own tables (added by their migrations). */
   readonly database: SqliteDatabase;
@@ -393,12 +406,13 @@ export class SqliteStore implements ServeStore {
   }
 
   studiesReadyToDecide(quietSince: string): StudyRecord[] {
-    const rows = this.#q(`
-      SELECT s.*, (SELECT COUNT(*) FROM instances i WHERE i.study_uid = s.study_uid) AS image_count FROM studies s
-      WHERE s.decided_revision < s.revision AND s.last_received_at <= ?
-        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.study_uid = s.study_uid AND j.state IN ('received', 'queued', 'inferring'))
-      ORDER BY s.last_received_at`).all(quietSince);
+    const rows = this.#q(DECIDER_QUERIES.ready).all(quietSince);
     return rows.map((r) => studyFrom(r, Number(r.image_count)));
+  }
+
+  earliestUndecidedReceivedAt(after: string): string | undefined {
+    const row = this.#q(DECIDER_QUERIES.earliest).get(after) as Row;
+    return row.at === null || row.at === undefined ? undefined : str(row.at);
   }
 
   recordStudyDecision(studyInstanceUid: string, decision: StudyDecision, deliveries: readonly NewDelivery[]): void {

@@ -240,6 +240,8 @@ export interface ServeStore {
   listStudies(filter?: StudyFilter): { readonly studies: StudyRecord[]; readonly total: number };
   /** Studies whose last instance arrived before `quietSince` and whose jobs are all done or failed, not yet decided at this revision. */
   studiesReadyToDecide(quietSince: string): StudyRecord[];
+  /** The earliest last-received time after `after` among studies not yet decided at their revision (whose quiet period still runs), or undefined. */
+  earliestUndecidedReceivedAt(after: string): string | undefined;
   recordStudyDecision(studyInstanceUid: string, decision: StudyDecision, deliveries: readonly NewDelivery[]): void;
 
   /** Moves up to `limit` queued jobs to `inferring` (oldest first) and returns them. */
