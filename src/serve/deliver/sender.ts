@@ -1,5 +1,6 @@
 // Delivers results to the configured destinations: due deliveries grouped per destination, one association each,
-// failures retried with exponential back-off (2 s doubling, at most 5 min apart), every attempt recorded.
+// rounds at least minRoundGapMs apart, failures retried with exponential back-off (2 s doubling, at most 5 min
+// apart), every attempt recorded.
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { BlobStore, DeliveryRecord, SqliteStore } from '../store/index.js';
@@ -13,12 +14,20 @@ export interface SenderOptions {
   readonly maxBackoffMs?: number;
   /** How often due deliveries are looked for, in ms (default 1000). */
   readonly pollMs?: number;
+  /**
+   * Least time between the starts of two delivery rounds, in ms (default 250): a round asked for sooner runs when
+   * the gap has passed. Under load the results of many studies then share one association; a lone study's go at once.
+   */
+  readonly minRoundGapMs?: number;
 }
 
 export class Sender {
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #stopped = false;
+  /** When the last round started (performance.now()), and the round asked for before the gap passed. */
+  #lastRound = Number.NEGATIVE_INFINITY;
+  #later: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: SqliteStore,
@@ -33,9 +42,18 @@ export class Sender {
     this.#timer = setInterval(() => void this.tick(), this.options.pollMs ?? 1000);
   }
 
-  /** Sends what is due now (also called right after a study is decided). */
+  /** Sends what is due now (also called right after a study is decided), or once the gap since the last round passed. */
   async tick(): Promise<void> {
     if (this.#running || this.#stopped) return;
+    const wait = this.#lastRound + (this.options.minRoundGapMs ?? 250) - performance.now();
+    if (wait > 0) {
+      this.#later ??= setTimeout(() => {
+        this.#later = undefined;
+        void this.tick();
+      }, wait);
+      return;
+    }
+    this.#lastRound = performance.now();
     this.#running = true;
     try {
       const due = this.store.dueDeliveries(new Date().toISOString(), 200);
@@ -80,5 +98,7 @@ export class Sender {
   stop(): void {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    clearTimeout(this.#later);
+    this.#later = undefined;
   }
 }
