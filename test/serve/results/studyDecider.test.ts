@@ -36,6 +36,15 @@ function decider(store: FakeStore, produce: (study: StudyRecord) => Promise<void
   return d;
 }
 
+/** A produce step that records the study and marks it decided in the fake store. */
+function markDecided(store: FakeStore, decided: string[]): (study: StudyRecord) => Promise<void> {
+  return (s) => {
+    decided.push(s.studyInstanceUid);
+    (store.studies.get(s.studyInstanceUid) as { decided: boolean }).decided = true;
+    return Promise.resolve();
+  };
+}
+
 async function until(what: string, condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await sleep(25);
   assert.ok(condition(), `${what} within 5 s`);
@@ -44,11 +53,7 @@ async function until(what: string, condition: () => boolean): Promise<void> {
 test('a study received by a quiet node is decided when its quiet period ends, without the sweep', async (t) => {
   const store = new FakeStore();
   const decided: string[] = [];
-  const d = decider(store, (s) => {
-    decided.push(s.studyInstanceUid);
-    (store.studies.get(s.studyInstanceUid) as { decided: boolean }).decided = true;
-    return Promise.resolve();
-  });
+  const d = decider(store, markDecided(store, decided));
   t.after(() => d.stop());
   d.start();
   store.receive('1');
@@ -65,11 +70,7 @@ test('a study received by a quiet node is decided when its quiet period ends, wi
 test('a study whose quiet period ended while its images were inferred is decided when their results are recorded', async (t) => {
   const store = new FakeStore();
   const decided: string[] = [];
-  const d = decider(store, (s) => {
-    decided.push(s.studyInstanceUid);
-    (store.studies.get(s.studyInstanceUid) as { decided: boolean }).decided = true;
-    return Promise.resolve();
-  });
+  const d = decider(store, markDecided(store, decided));
   t.after(() => d.stop());
   store.receive('1', 3);
   d.start();
