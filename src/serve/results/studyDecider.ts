@@ -104,9 +104,12 @@ export class StudyDecider {
     if (this.#stopped) return;
     const quiet = this.options.quietSeconds * 1000;
     const earliest = this.store.earliestUndecidedReceivedAt(new Date(Date.now() - quiet).toISOString());
-    clearTimeout(this.#deadline);
-    this.#deadline = undefined;
-    if (earliest !== undefined) this.#arm(Date.parse(earliest) + quiet);
+    if (earliest !== undefined) {
+      this.#arm(Date.parse(earliest) + quiet);
+    } else {
+      clearTimeout(this.#deadline);
+      this.#deadline = undefined;
+    }
   }
 
   #arm(at: number): void {
