@@ -288,7 +288,7 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
   const token = spawnSync(process.execPath, [CLI, 'token', 'create', '--data', dataDir, '--name', 'bench'], { encoding: 'utf8' });
   const bearer = /hft_\S+/.exec(token.stdout)?.[0];
   if (bearer === undefined) throw new Error(`token create failed: ${token.stderr}`);
-  const node = await startNode(modelDir, { destinations: [`DEST@127.0.0.1:${destPort}`], studyQuietSeconds: QUIET_SECONDS, deliveryInitialBackoffMs: 200, workers: 1, batchSize: 8, ...settings }, `e2e-${round}`);
+  const node = await startNode(modelDir, { destinations: [`DEST@127.0.0.1:${destPort}`], studyQuietSeconds: QUIET_SECONDS, deliveryInitialBackoffMs: 200, ...settings }, `e2e-${round}`);
   const api = async (url: string): Promise<{ total: number }> => (await (await fetch(`http://127.0.0.1:${node.httpPort}${url}`, { headers: { authorization: `Bearer ${bearer}` } })).json()) as { total: number };
   try {
     // Wait until the worker has loaded the model (health 'ok'): start-up is not part of the throughput.
@@ -444,7 +444,7 @@ try {
     const runs = nodeRuns.get(a) as E2eRun[];
     const nodeRate = median(runs.map((x) => x.imagesPerSecond));
     const latencies = runs.flatMap((x) => x.latencies);
-    const setup = `${e2eFiles.length} phantom images (${runs[0]?.latencies.length} studies) per round sent by ${a} storescu association${a === 1 ? '' : 's'} at once; ${ARCH} at ${INPUT_SIZE} px, seeded random weights, cut-off 0.5 (all auto-reported: no Grad-CAM, one SR per study); 1 inference worker with ${workerThreads(1)} intra-op thread(s) (the node's rule: cores − 1), batch 8; the node's default settings otherwise (singleThreaded 'auto': ${v8Text(AUTO_SINGLE_THREADED)} here; workerNice ${SERVE_DEFAULTS.workerNice}); studyQuietSeconds ${QUIET_SECONDS}; SR to dcmtk storescp; dcmtk tools with TCP_NODELAY=1`;
+    const setup = `${e2eFiles.length} phantom images (${runs[0]?.latencies.length} studies) per round sent by ${a} storescu association${a === 1 ? '' : 's'} at once; ${ARCH} at ${INPUT_SIZE} px, seeded random weights, cut-off 0.5 (all auto-reported: no Grad-CAM, one SR per study); ${SERVE_DEFAULTS.workers} inference worker(s) with ${workerThreads(SERVE_DEFAULTS.workers)} intra-op thread(s) each (the node's rule: cores − 1 shared among the workers, at least 1), batch ${SERVE_DEFAULTS.batchSize}; the node's default settings otherwise (singleThreaded 'auto': ${v8Text(AUTO_SINGLE_THREADED)} here; workerNice ${SERVE_DEFAULTS.workerNice}); studyQuietSeconds ${QUIET_SECONDS}; SR to dcmtk storescp; dcmtk tools with TCP_NODELAY=1`;
     entries.push({
       benchmark: `serve: end to end (received → SR delivered), ${a} association${a === 1 ? '' : 's'}, vs hipfrac predict --no-heatmaps --fast`,
       ours: nodeRate, peer: predictRate, ratio: ratioOf(nodeRate, predictRate, false), unit: 'images/s (median)', machine, date,

@@ -51,7 +51,7 @@ export const SERVE_DEFAULTS: Omit<ServeConfig, 'modelDir' | 'dataDir'> = {
   destinations: [],
   allowedCallingAes: [],
   allowedHosts: [],
-  workers: 1,
+  workers: 2, // two inference processes: when receiving pauses, both cores infer (one alone leaves a core idle)
   batchSize: 8, // images per inference batch
   workerNice: 10, // inference yields the CPU to receiving: a sender waiting for its response is answered first
   singleThreaded: 'auto',

@@ -10,7 +10,7 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { STORE_FILE } from '../../src/serve/index.js';
+import { SERVE_DEFAULTS, STORE_FILE } from '../../src/serve/index.js';
 import { freePort } from '../helpers/ports.js';
 import { needs } from '../helpers/references.js';
 import { makeFixture, runTool, waitFor, type Fixture } from '../serve/fixtures.js';
@@ -107,13 +107,15 @@ describe('hipfrac serve and hipfrac token', needs('dcmtk'), () => {
       }
     }, 120_000);
     assert.equal(health.status, 'ok');
-    assert.match(health.checks['workers'] ?? '', /^1 ready$/);
-    // The process the test started is the node, now with the option, and its inference worker inherited it.
+    assert.equal(health.checks['workers'], `${SERVE_DEFAULTS.workers} ready`, 'the default number of inference workers, all ready');
+    // The process the test started is the node, now with the option, and its inference workers inherited it.
     assert.equal(health.checks['v8'], 'single-threaded');
     const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     assert.deepEqual(cmdline(child.pid as number).slice(1, 4), ['--single-threaded', MAIN, 'serve']);
     const workers = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number).map(cmdline);
-    assert.ok(workers.some((w) => w.includes('--single-threaded') && w.some((a) => a.endsWith(path.join('infer', 'worker.js')))), JSON.stringify(workers));
+    const inference = workers.filter((w) => w.some((a) => a.endsWith(path.join('infer', 'worker.js'))));
+    assert.equal(inference.length, SERVE_DEFAULTS.workers, JSON.stringify(workers));
+    assert.ok(inference.every((w) => w.includes('--single-threaded')), JSON.stringify(inference));
     assert.match(stderr.join(''), /hipfrac serve: AE HIPFRAC on 127\.0\.0\.1:\d+ \(DICOM\)/, 'its standard streams are the ones the test gave');
     const echo = await runTool('echoscu', ['-aet', 'ECHOSCU', '-aec', 'HIPFRAC', '127.0.0.1', String(dicomPort)]);
     assert.equal(echo.status, 0, echo.stderr);

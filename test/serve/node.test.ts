@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { buildTriageSr, writeDicom } from '../../src/dicom/index.js';
-import type { RunningNode } from '../../src/serve/index.js';
+import { SERVE_DEFAULTS, type RunningNode } from '../../src/serve/index.js';
 import { needs } from '../helpers/references.js';
 import { dciodvfyErrors } from '../dicom/fixtures.js';
 import { makeFixture, runTool, startNode, waitFor, type Fixture } from './fixtures.js';
@@ -64,7 +64,7 @@ describe('hipfrac serve with Orthanc as the PACS', needs('orthanc', 'dcmtk', 'di
   };
   const study = async (uid: string): Promise<StudyJson> => (await api(`/v1/studies/${encodeURIComponent(uid)}`)).json as StudyJson;
 
-  test('the inference worker runs 10 nice steps below the node (the default workerNice), so receiving gets the CPU first', () => {
+  test('the default number of inference workers run, each 10 nice steps below the node (the default workerNice), so receiving gets the CPU first', () => {
     const children = readdirSync('/proc/self/task').flatMap((task) => readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number));
     const workers = children.filter((pid) => {
       try {
@@ -73,8 +73,8 @@ describe('hipfrac serve with Orthanc as the PACS', needs('orthanc', 'dcmtk', 'di
         return false;
       }
     });
-    assert.equal(workers.length, 1, 'one inference worker process');
-    assert.equal(os.getPriority(workers[0]), Math.min(19, os.getPriority() + 10));
+    assert.equal(workers.length, SERVE_DEFAULTS.workers, 'the default number of inference worker processes');
+    for (const pid of workers) assert.equal(os.getPriority(pid), Math.min(19, os.getPriority() + 10));
   });
 
   test('Orthanc sends a study; the SR and the Secondary Captures come back and pass dsrdump and dciodvfy', async () => {
