@@ -488,7 +488,7 @@ try {
     entries.push({
       benchmark: `serve: memory over a long run (${files.length} images, one association)`,
       ours: Math.max(...mib), peer: null, ratio: null, unit: 'MiB (max)', machine, date,
-      notes: `RSS of the node and its inference worker, ${mib.length} samples every 0.5 s while ${files.length} phantom images are received, inferred and reported (${(long.imagesPerSecond).toFixed(1)} images/s): start ${(mib[0] as number).toFixed(0)} MiB, end ${(mib[mib.length - 1] as number).toFixed(0)} MiB, max ${Math.max(...mib).toFixed(0)} MiB; growth per 1,000 images by quarter of the run ${quarters.map((g) => (Number.isNaN(g) ? 'n/a' : g.toFixed(1))).join(' / ')} MiB`,
+      notes: `RSS of the node and its inference workers, ${mib.length} samples every 0.5 s while ${files.length} phantom images are received, inferred and reported (${(long.imagesPerSecond).toFixed(1)} images/s): start ${(mib[0] as number).toFixed(0)} MiB, end ${(mib[mib.length - 1] as number).toFixed(0)} MiB, max ${Math.max(...mib).toFixed(0)} MiB; growth per 1,000 images by quarter of the run ${quarters.map((g) => (Number.isNaN(g) ? 'n/a' : g.toFixed(1))).join(' / ')} MiB`,
     });
     console.error(`memory run: ${files.length} images, max ${Math.max(...mib).toFixed(0)} MiB, by quarter ${quarters.map((g) => g.toFixed(1)).join(' / ')} MiB per 1,000`);
   }
