@@ -16,9 +16,11 @@
 // on their values), cut-off 0.5 so every case is auto-reported: no Grad-CAM on either side, as predict --no-heatmaps.
 // (4) a long run (--memory-images, default 6,000) over one association: RSS by quarter, whether it levels off.
 // Ingest rounds start with a warm-up of other instances on each side (--ingest-warmup, default 200): a node runs for
-// days, and the first hundred instances of a fresh process run the receive path before V8 has compiled it.
-// Usage: node dist/bench/serve.js [--ingest-images 500] [--ingest-warmup 200] [--e2e-images 2000] [--rounds 3]
-//   [--memory-images 6000] [--quick]
+// days, and the first hundred instances of a fresh process run the receive path before V8 has compiled it. For the
+// same reason each end-to-end node first receives, infers and reports other images (--e2e-warmup, default 200; a
+// cohort of other patients), and is timed from the first image sent after every warm-up study was delivered.
+// Usage: node dist/bench/serve.js [--ingest-images 500] [--ingest-warmup 200] [--e2e-images 2000] [--e2e-warmup 200]
+//   [--rounds 3] [--memory-images 6000] [--quick]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -39,6 +41,7 @@ const { values } = parseArgs({ options: {
   'ingest-images': { type: 'string', default: '500' },
   'ingest-warmup': { type: 'string', default: '200' },
   'e2e-images': { type: 'string', default: '2000' },
+  'e2e-warmup': { type: 'string', default: '200' },
   rounds: { type: 'string', default: '3' },
   'memory-images': { type: 'string', default: '6000' },
   quick: { type: 'boolean', default: false },
@@ -47,6 +50,8 @@ const QUICK = values.quick === true;
 const INGEST_IMAGES = QUICK ? 40 : Number(values['ingest-images']);
 const INGEST_WARMUP = QUICK ? 10 : Number(values['ingest-warmup']);
 const E2E_IMAGES = QUICK ? 40 : Number(values['e2e-images']);
+/** Images (of other patients) each end-to-end node receives, infers and reports before it is timed. */
+const E2E_WARMUP = QUICK ? 10 : Number(values['e2e-warmup']);
 const ROUNDS = QUICK ? 2 : Number(values.rounds);
 /** Images of the long memory run (one association, after the timed rounds; 0: none). */
 const MEMORY_IMAGES = QUICK ? 0 : Number(values['memory-images']);
@@ -116,10 +121,10 @@ async function storescuParallel(aet: string, aec: string, port: number, files: r
 
 // ---------------------------------------------------------------- data and model
 
-async function cohort(images: number, name: string): Promise<string[]> {
+async function cohort(images: number, name: string, seed = 11): Promise<string[]> {
   const out = path.join(work, name);
   // Patients have one or two views: 0.6 patients per image gives at least `images` files.
-  const result = await generateCohort({ out, patients: Math.ceil(images * 0.6), seed: 11, difficulty: 'easy', size: 256, workers: 2 });
+  const result = await generateCohort({ out, patients: Math.ceil(images * 0.6), seed, difficulty: 'easy', size: 256, workers: 2 });
   return result.images.map((i) => path.join(out, i.file)).sort().slice(0, images);
 }
 
@@ -278,7 +283,7 @@ async function ingestRound(modelDir: string, warmup: readonly string[], files: r
 
 interface E2eRun { readonly imagesPerSecond: number; readonly latencies: number[]; readonly rss: { readonly images: number; readonly bytes: number }[]; readonly processes: number; readonly cpuMsPerImage: number; /** Images sent to review (the input gate's, with the bench's cut-off of 0.5). */ readonly reviewed: number }
 
-async function e2eNode(modelDir: string, files: readonly string[], round: string, associations: number, settings: Record<string, unknown> = {}): Promise<E2eRun> {
+async function e2eNode(modelDir: string, files: readonly string[], warmup: readonly string[], round: string, associations: number, settings: Record<string, unknown> = {}): Promise<E2eRun> {
   const destDir = path.join(work, `dest-${round}`);
   mkdirSync(destDir, { recursive: true });
   const destPort = await freePort();
@@ -290,6 +295,8 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
   if (bearer === undefined) throw new Error(`token create failed: ${token.stderr}`);
   const node = await startNode(modelDir, { destinations: [`DEST@127.0.0.1:${destPort}`], studyQuietSeconds: QUIET_SECONDS, deliveryInitialBackoffMs: 200, ...settings }, `e2e-${round}`);
   const api = async (url: string): Promise<{ total: number }> => (await (await fetch(`http://127.0.0.1:${node.httpPort}${url}`, { headers: { authorization: `Bearer ${bearer}` } })).json()) as { total: number };
+  /** Studies the node holds, and of them those whose SR is delivered. */
+  const progress = async (): Promise<{ studies: number; delivered: number }> => ({ studies: (await api('/v1/studies?pageSize=1')).total, delivered: (await api('/v1/studies?pageSize=1&state=delivered')).total });
   try {
     // Wait until the worker has loaded the model (health 'ok'): start-up is not part of the throughput.
     for (let i = 0; ; i++) {
@@ -298,6 +305,21 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
       if (i > 600) throw new Error('the inference worker did not get ready in 300 s');
       await sleep(500);
     }
+    // Warm-up: other images through the whole path (receive, infer, decide, SR, deliver) until every study is delivered.
+    let warmStudies = 0;
+    if (warmup.length > 0) {
+      must(await storescu('BENCHSCU', 'HIPFRAC', node.dicomPort, warmup), 'storescu → hipfrac (warm-up)');
+      for (let i = 0; ; i++) {
+        await sleep(200);
+        const p = await progress();
+        if (p.studies > 0 && p.delivered === p.studies) {
+          warmStudies = p.studies;
+          break;
+        }
+        if (i > 1500) throw new Error(`the warm-up did not finish in 300 s: ${p.delivered} of ${p.studies} studies delivered`);
+      }
+    }
+    const startedAt = new Date().toISOString();
     const rss: { images: number; bytes: number }[] = [{ images: 0, bytes: treeRss(node.child.pid as number).total }];
     const processes = treeRss(node.child.pid as number).processes;
     const cpuAtStart = treeCpuSeconds(node.child.pid as number);
@@ -310,31 +332,34 @@ async function e2eNode(modelDir: string, files: readonly string[], round: string
     let cpuMs = Number.NaN;
     while (!done) {
       await sleep(200);
-      const received = await api('/v1/studies?pageSize=1');
-      const delivered = await api('/v1/studies?pageSize=1&state=delivered');
-      studies = received.total;
-      const images = studies === 0 ? 0 : Math.round(files.length * (delivered.total / Math.max(studies, 1)));
+      const p = await progress();
+      studies = p.studies - warmStudies;
+      const images = studies <= 0 ? 0 : Math.round(files.length * ((p.delivered - warmStudies) / studies));
       rss.push({ images, bytes: treeRss(node.child.pid as number).total });
       const sent = await Promise.race([sending.then((r) => r), sleep(0).then(() => undefined)]);
       if (sent !== undefined) must(sent, 'storescu → hipfrac');
-      if (sent !== undefined && delivered.total === studies && studies > 0) {
+      if (sent !== undefined && p.delivered === p.studies && studies > 0) {
         end = performance.now();
         done = true;
       }
       if (done) cpuMs = (treeCpuSeconds(node.child.pid as number) - cpuAtStart) * 1000 / files.length;
-      if (Date.now() > deadline) throw new Error(`end to end did not finish in time: ${delivered.total} of ${studies} studies delivered`);
+      if (Date.now() > deadline) throw new Error(`end to end did not finish in time: ${p.delivered - warmStudies} of ${studies} studies delivered`);
     }
     await node.stop();
     const { store } = openStore(dataDir, { migrations: REVIEW_MIGRATIONS });
     try {
+      const received = store.counts().instancesReceived;
+      if (received !== warmup.length + files.length) throw new Error(`the node holds ${received} instances, not ${warmup.length} warm-up + ${files.length} timed (do the two cohorts share UIDs?)`);
       const latencies: number[] = [];
-      // Every study, page by page (the store serves at most 500 a page).
-      const studies = [];
+      // Every timed study (the warm-up's arrived before the start), page by page (the store serves at most 500 a page).
+      const all = [];
       for (let page = 1; ; page++) {
         const got = store.listStudies({ page, pageSize: 500 });
-        studies.push(...got.studies);
-        if (got.studies.length === 0 || studies.length >= got.total) break;
+        all.push(...got.studies);
+        if (got.studies.length === 0 || all.length >= got.total) break;
       }
+      const studies = all.filter((s) => s.firstReceivedAt >= startedAt);
+      if (studies.length + warmStudies !== all.length) throw new Error(`${all.length - warmStudies} timed studies expected, ${studies.length} began after the start`);
       for (const s of studies) {
         const sr = store.deliveriesOfStudy(s.studyInstanceUid).find((d) => d.kind === 'sr' && d.sentAt !== null);
         if (sr === undefined) throw new Error(`study ${s.studyKey} has no delivered SR`);
@@ -394,6 +419,8 @@ try {
   const e2eFiles = await cohort(Math.max(INGEST_IMAGES + INGEST_WARMUP, E2E_IMAGES), 'cohort');
   const ingestFiles = e2eFiles.slice(0, INGEST_IMAGES);
   const warmupFiles = e2eFiles.slice(INGEST_IMAGES, INGEST_IMAGES + INGEST_WARMUP);
+  // Other patients (another seed: other UIDs) for the end-to-end warm-up.
+  const e2eWarmup = E2E_WARMUP > 0 ? await cohort(E2E_WARMUP, 'cohort-warmup', 12) : [];
 
   const ingest: IngestRound[] = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -421,10 +448,10 @@ try {
     const order: (number | 'predict' | 'other-v8' | 'gated' | 'gated-predict')[] = [...ASSOCIATIONS, 'predict', 'other-v8', 'gated', 'gated-predict'];
     for (const side of r % 2 === 0 ? order : [...order].reverse()) {
       if (side === 'predict') predictRuns.push(await e2ePredict(modelDir, e2eFiles, r));
-      else if (side === 'other-v8') otherV8Runs.push(await e2eNode(modelDir, e2eFiles, `${r}-other-v8`, 1, OTHER_V8));
-      else if (side === 'gated') gatedNodeRuns.push(await e2eNode(gateDir, e2eFiles, `${r}-gated`, 1));
+      else if (side === 'other-v8') otherV8Runs.push(await e2eNode(modelDir, e2eFiles, e2eWarmup, `${r}-other-v8`, 1, OTHER_V8));
+      else if (side === 'gated') gatedNodeRuns.push(await e2eNode(gateDir, e2eFiles, e2eWarmup, `${r}-gated`, 1));
       else if (side === 'gated-predict') gatedPredictRuns.push(await e2ePredict(gateDir, e2eFiles, `${r}-gated`));
-      else nodeRuns.get(side)?.push(await e2eNode(modelDir, e2eFiles, `${r}-${side}`, side));
+      else nodeRuns.get(side)?.push(await e2eNode(modelDir, e2eFiles, e2eWarmup, `${r}-${side}`, side));
     }
     console.error(`end-to-end round ${r + 1}: ${ASSOCIATIONS.map((a) => `node (${a} association${a === 1 ? '' : 's'}) ${nodeRuns.get(a)?.[r]?.imagesPerSecond.toFixed(1)} img/s`).join(', ')}, predict ${predictRuns[r]?.imagesPerSecond.toFixed(1)} img/s, node with ${v8Text(OTHER_V8.singleThreaded)} ${otherV8Runs[r]?.imagesPerSecond.toFixed(1)} img/s; with the gate: node ${gatedNodeRuns[r]?.imagesPerSecond.toFixed(1)}, predict ${gatedPredictRuns[r]?.imagesPerSecond.toFixed(1)} img/s`);
   }
@@ -448,7 +475,7 @@ try {
     entries.push({
       benchmark: `serve: end to end (received → SR delivered), ${a} association${a === 1 ? '' : 's'}, vs hipfrac predict --no-heatmaps --fast`,
       ours: nodeRate, peer: predictRate, ratio: ratioOf(nodeRate, predictRate, false), unit: 'images/s (median)', machine, date,
-      notes: `${quickNote}${setup}; from the first byte sent until every study's SR is delivered; predict: the whole process on the same files (start-up and model load included), with the node's worker thread setting (OMP_WAIT_POLICY=PASSIVE; OpenBLAS single-threaded in both, src/torch); median of ${ROUNDS} interleaved rounds (node ${runs.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}; predict ${predictRuns.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}); CPU per image (user + system, all processes): node ${median(runs.map((x) => x.cpuMsPerImage)).toFixed(1)} ms after its start-up, predict ${predictCpu.toFixed(1)} ms including its start-up; goal ≥ 0.9`,
+      notes: `${quickNote}${setup}; timed from the first byte sent, after a warm-up of ${e2eWarmup.length} images of other patients received, inferred and reported by the same node, until every study's SR is delivered; predict: the whole process on the same files (start-up and model load included), with the node's worker thread setting (OMP_WAIT_POLICY=PASSIVE; OpenBLAS single-threaded in both, src/torch); median of ${ROUNDS} interleaved rounds (node ${runs.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}; predict ${predictRuns.map((x) => x.imagesPerSecond.toFixed(1)).join(', ')}); CPU per image (user + system, all processes): node ${median(runs.map((x) => x.cpuMsPerImage)).toFixed(1)} ms after its warm-up, predict ${predictCpu.toFixed(1)} ms including its start-up; goal ≥ 0.9`,
     });
     if (a === 1) {
       const other = median(otherV8Runs.map((x) => x.imagesPerSecond));
@@ -474,11 +501,11 @@ try {
   entries.push({
     benchmark: 'serve: memory (RSS of the node and its inference workers) over the end-to-end run',
     ours: Math.max(...bytes) / MiB, peer: null, ratio: null, unit: 'MiB (max)', machine, date,
-    notes: `${quickNote}${e2eFiles.length} images, ${first.processes} processes, ${bytes.length} samples every 0.5 s: start ${(bytes[0] as number / MiB).toFixed(0)} MiB, end ${(bytes[bytes.length - 1] as number / MiB).toFixed(0)} MiB, max ${(Math.max(...bytes) / MiB).toFixed(0)} MiB; trend after the first quarter ${Number.isNaN(growth) ? 'n/a (too few samples)' : `${growth.toFixed(1)} MiB per 1,000 images`}`,
+    notes: `${quickNote}${e2eFiles.length} images, ${first.processes} processes, ${bytes.length} samples, one per progress poll (about every 0.2 s): start (after the warm-up) ${(bytes[0] as number / MiB).toFixed(0)} MiB, end ${(bytes[bytes.length - 1] as number / MiB).toFixed(0)} MiB, max ${(Math.max(...bytes) / MiB).toFixed(0)} MiB; trend after the first quarter ${Number.isNaN(growth) ? 'n/a (too few samples)' : `${growth.toFixed(1)} MiB per 1,000 images`}`,
   });
   if (MEMORY_IMAGES > 0) {
     const files = await cohort(MEMORY_IMAGES, 'cohort-memory');
-    const long = await e2eNode(modelDir, files, 'memory', 1);
+    const long = await e2eNode(modelDir, files, e2eWarmup, 'memory', 1);
     const mib = long.rss.map((s) => s.bytes / MiB);
     // Growth per 1,000 images within each quarter of the run (by images delivered): flat when the last quarters are near 0.
     const quarters = [0, 1, 2, 3].map((q) => {
@@ -488,7 +515,7 @@ try {
     entries.push({
       benchmark: `serve: memory over a long run (${files.length} images, one association)`,
       ours: Math.max(...mib), peer: null, ratio: null, unit: 'MiB (max)', machine, date,
-      notes: `RSS of the node and its inference workers, ${mib.length} samples every 0.5 s while ${files.length} phantom images are received, inferred and reported (${(long.imagesPerSecond).toFixed(1)} images/s): start ${(mib[0] as number).toFixed(0)} MiB, end ${(mib[mib.length - 1] as number).toFixed(0)} MiB, max ${Math.max(...mib).toFixed(0)} MiB; growth per 1,000 images by quarter of the run ${quarters.map((g) => (Number.isNaN(g) ? 'n/a' : g.toFixed(1))).join(' / ')} MiB`,
+      notes: `RSS of the node and its inference workers, ${mib.length} samples, one per progress poll (about every 0.2 s), while ${files.length} phantom images are received, inferred and reported (${(long.imagesPerSecond).toFixed(1)} images/s): start ${(mib[0] as number).toFixed(0)} MiB, end ${(mib[mib.length - 1] as number).toFixed(0)} MiB, max ${Math.max(...mib).toFixed(0)} MiB; growth per 1,000 images by quarter of the run ${quarters.map((g) => (Number.isNaN(g) ? 'n/a' : g.toFixed(1))).join(' / ')} MiB`,
     });
     console.error(`memory run: ${files.length} images, max ${Math.max(...mib).toFixed(0)} MiB, by quarter ${quarters.map((g) => g.toFixed(1)).join(' / ')} MiB per 1,000`);
   }
@@ -501,6 +528,6 @@ const table = markdownTable(entries);
 console.log(table);
 writeDocSection('serve', `## hipfrac serve${QUICK ? ' (quick run — not a measurement)' : ''}
 
-Measured by \`node dist/bench/serve.js${QUICK ? ' --quick' : ''}\` (results in \`bench/results/serve.json\`) on ${machine}, ${date}; ${loadStart} at the start, ${loadNote()} at the end. Data: the synthetic phantom cohort (\`src/phantom\`, 256 px DICOM), generated by the script. Ingest: the node with \`inference: false\` (docs/serving.md) against Orthanc, the same files from the same \`storescu\` command, each side fresh per round and timed after a warm-up of other instances (a node runs for days; a fresh process receives its first hundred instances before V8 has compiled the receive path); the warm-up's own rates are in the notes. End to end: the node with the demo model's architecture (resnet18, 96 px) receiving over one and over four concurrent \`storescu\` associations and returning an SR per study to a dcmtk \`storescp\`, against \`hipfrac predict --no-heatmaps --fast\` on the same images; over one association once more with the other \`singleThreaded\` setting (${v8Text(OTHER_V8.singleThreaded)}; the node's 'auto' means ${v8Text(AUTO_SINGLE_THREADED)} on this machine; docs/serving.md, "Few cores"), and once more with the same model carrying an input gate, on both sides. dcmtk's tools (and Orthanc, built on dcmtk) run with \`TCP_NODELAY=1\` (no Nagle delay). Memory: RSS of the node and its inference worker processes, sampled every 0.5 s, in the first end-to-end round and in a longer run of its own.${QUICK ? ' **This section comes from a quick run (few images, a loaded shared machine): it shows the script works; the figures are not results.**' : ''}
+Measured by \`node dist/bench/serve.js${QUICK ? ' --quick' : ''}\` (results in \`bench/results/serve.json\`) on ${machine}, ${date}; ${loadStart} at the start, ${loadNote()} at the end. Data: the synthetic phantom cohort (\`src/phantom\`, 256 px DICOM), generated by the script. Ingest: the node with \`inference: false\` (docs/serving.md) against Orthanc, the same files from the same \`storescu\` command, each side fresh per round and timed after a warm-up of other instances (a node runs for days; a fresh process receives its first hundred instances before V8 has compiled the receive path); the warm-up's own rates are in the notes. End to end: each node is fresh, first receives, infers and reports ${E2E_WARMUP} images of other patients (the same reason), and is timed from the first image sent after those were delivered; the node with the demo model's architecture (resnet18, 96 px) receiving over one and over four concurrent \`storescu\` associations and returning an SR per study to a dcmtk \`storescp\`, against \`hipfrac predict --no-heatmaps --fast\` on the same images; over one association once more with the other \`singleThreaded\` setting (${v8Text(OTHER_V8.singleThreaded)}; the node's 'auto' means ${v8Text(AUTO_SINGLE_THREADED)} on this machine; docs/serving.md, "Few cores"), and once more with the same model carrying an input gate, on both sides. dcmtk's tools (and Orthanc, built on dcmtk) run with \`TCP_NODELAY=1\` (no Nagle delay). Memory: RSS of the node and its inference worker processes, sampled at each progress poll (about every 0.2 s) after the warm-up, in the first end-to-end round and in a longer run of its own.${QUICK ? ' **This section comes from a quick run (few images, a loaded shared machine): it shows the script works; the figures are not results.**' : ''}
 
 ${table}`);

@@ -23,5 +23,5 @@ export { readDicomIdentity } from './identity.js';
 export { splitPart10 } from './part10.js';
 export type { SplitPart10 } from './part10.js';
 export type { DicomIdentity } from './identity.js';
-export { buildTriageSr, triageSrDataset, patientStudyAttributes, COMPREHENSIVE_SR_STORAGE, HIPFRAC_SCHEME, NOT_A_DIAGNOSIS } from './sr.js';
+export { buildTriageSr, triageSrDataset, patientStudyAttributes, plainPatientStudyAttributes, COMPREHENSIVE_SR_STORAGE, HIPFRAC_SCHEME, NOT_A_DIAGNOSIS } from './sr.js';
 export type { SrImageResult, TriageSrInput } from './sr.js';

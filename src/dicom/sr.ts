@@ -2,6 +2,8 @@
 // to the image it was inferred from, the decision and its reason, the operating point, the model's name, version
 // and data fingerprint, and the statement that it is not a diagnosis. dsrdump renders it; dciodvfy checks it.
 import type { NaturalDataset } from 'dcmjs';
+import { AttributeReader } from './header.js';
+import { parseDicomBytes } from './parse.js';
 import { writeDicom } from './write.js';
 
 export const COMPREHENSIVE_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.33';
@@ -124,6 +126,45 @@ export function patientStudyAttributes(s: NaturalDataset): NaturalDataset {
     StudyID: s['StudyID'] ?? '',
     AccessionNumber: s['AccessionNumber'] ?? '',
   };
+}
+
+/** The attributes patientStudyAttributes copies, by tag. */
+const PATIENT_STUDY_TAGS: readonly (readonly [number, string])[] = [
+  [0x00100010, 'PatientName'], [0x00100020, 'PatientID'], [0x00100030, 'PatientBirthDate'], [0x00100040, 'PatientSex'],
+  [0x0020000d, 'StudyInstanceUID'], [0x00080020, 'StudyDate'], [0x00080030, 'StudyTime'], [0x00080090, 'ReferringPhysicianName'],
+  [0x00200010, 'StudyID'], [0x00080050, 'AccessionNumber'],
+];
+
+/**
+ * patientStudyAttributes of a source's encoded header (Part 10 bytes, pixel data may be cut off), read with this
+ * room's parser, for a source whose values there are plain: printable ASCII, one value each, no person-name component
+ * groups. Such text reads the same in every character set, and the SR written from it has the bytes of the SR written
+ * from dcmjs's reading of the same header (test/dicom/sr.test.ts). Undefined for anything else (other characters, several
+ * values, a missing Study Instance UID, an unreadable header): the caller then reads the header with dcmjs.
+ */
+export function plainPatientStudyAttributes(header: Uint8Array, file: string): NaturalDataset | undefined {
+  let a: AttributeReader;
+  try {
+    a = new AttributeReader(parseDicomBytes(header, file).dataSet, file);
+  } catch {
+    return undefined;
+  }
+  const out: NaturalDataset = {};
+  for (const [tag, keyword] of PATIENT_STUDY_TAGS) {
+    const raw = a.bytes(tag);
+    if (raw === undefined || raw.length === 0) continue;
+    let end = raw.length;
+    // Padding to an even length: one trailing space (text) or NUL (UIDs); more trailing spaces are trimmed the same way.
+    while (end > 0 && (raw[end - 1] === 0x20 || raw[end - 1] === 0x00)) end--;
+    for (let i = 0; i < end; i++) {
+      const b = raw[i] as number;
+      // Printable ASCII only; a backslash separates values and '=' a person name's component groups.
+      if (b < 0x20 || b > 0x7e || b === 0x5c || b === 0x3d) return undefined;
+    }
+    if (end > 0 && raw[0] === 0x20) return undefined;
+    if (end > 0) out[keyword] = Buffer.from(raw.buffer, raw.byteOffset, end).toString('latin1');
+  }
+  return out['StudyInstanceUID'] === undefined ? undefined : patientStudyAttributes(out);
 }
 
 const da = (d: Date): string => d.toISOString().slice(0, 10).replace(/-/g, '');

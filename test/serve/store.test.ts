@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { CORE_MIGRATIONS, migrate, openStore, STORE_FILE, type NewInstance, type SqliteStore } from '../../src/serve/store/index.js';
-import { DECIDER_QUERIES } from '../../src/serve/store/sqlite.js';
+import { DECIDER_QUERIES, studyListQuery } from '../../src/serve/store/sqlite.js';
 import { HipfracError } from '../../src/util/index.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -48,7 +48,7 @@ test('the store opens in WAL mode, applies core and feature migrations once, in 
   const b = openStore(dir, { migrations: feature }).store;
   assert.deepEqual(order, ['0100', '0101']);
   const ids = b.database.prepare<{ id: string }>('SELECT id FROM schema_migrations ORDER BY id').all().map((r) => r.id);
-  assert.deepEqual(ids, ['0001_core', '0002_result_boxes', '0003_undecided_studies', '0100_a', '0101_b']);
+  assert.deepEqual(ids, ['0001_core', '0002_result_boxes', '0003_undecided_studies', '0004_studies_by_recency', '0100_a', '0101_b']);
   b.database.prepare('INSERT INTO review_users (id, role) VALUES (1, ?)').run('radiologist');
   b.close();
 });
@@ -166,6 +166,33 @@ test('the decider\'s look-ups read the undecided studies through their own index
   assert.match(ready, /USING INDEX studies_undecided/, ready);
   const earliest = plan(DECIDER_QUERIES.earliest);
   assert.match(earliest, /USING (COVERING )?INDEX studies_undecided/, earliest);
+});
+
+test('the study list reads one page newest first through an index, filtered or not, without sorting every study', (t) => {
+  const { store } = openStore(tempDir(t));
+  t.after(() => store.close());
+  const insert = store.database.prepare(`INSERT INTO studies (study_uid, study_key, patient_id, patient_name, accession_number, study_date, state, decision, first_received_at, last_received_at)
+                                         VALUES (?, ?, '', '', '', '', ?, ?, ?, ?)`);
+  const at = (second: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString();
+  store.database.transaction(() => {
+    for (let i = 0; i < 3000; i++) insert.run(`9.${i}`, `S${i}`, i % 3 === 0 ? 'receiving' : 'delivered', i % 2 === 0 ? 'no-fracture' : 'fracture-suspected', at(i), at(i));
+  })();
+  store.database.exec('ANALYZE');
+  for (const [clause, params] of [['', []], ['WHERE state = ?', ['delivered']], ['WHERE decision = ?', ['no-fracture']]] as const) {
+    const plan = store.database.prepare(`EXPLAIN QUERY PLAN ${studyListQuery(clause)}`).all(...params, 1, 0).map((r) => (r as { detail: string }).detail).join('; ');
+    assert.match(plan, /USING INDEX studies_(state_|decision_)?recent/, plan);
+    assert.doesNotMatch(plan, /TEMP B-TREE/, plan);
+  }
+  // The same pages as before: newest first, the filter's total.
+  const delivered = store.listStudies({ state: 'delivered', pageSize: 3, page: 2 });
+  assert.equal(delivered.total, 2000);
+  assert.deepEqual(delivered.studies.map((s) => s.studyInstanceUid), ['9.2995', '9.2993', '9.2992']);
+  const all = store.listStudies({ pageSize: 2 });
+  assert.equal(all.total, 3000);
+  assert.deepEqual(all.studies.map((s) => s.studyInstanceUid), ['9.2999', '9.2998']);
+  const suspected = store.listStudies({ decision: 'fracture-suspected', state: 'receiving', pageSize: 2 });
+  assert.equal(suspected.total, 500);
+  assert.deepEqual(suspected.studies.map((s) => s.studyInstanceUid), ['9.2997', '9.2991']);
 });
 
 test('a study is decided once its images are done and it has been quiet; deliveries close it; a late image reopens it', (t) => {

@@ -2,7 +2,7 @@
 // what a result object copies to stay in the study's own context.
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import dcmjs, { type NaturalDataset } from 'dcmjs';
-import { bytesBeforePixelData, patientStudyAttributes } from '../../dicom/index.js';
+import { bytesBeforePixelData, patientStudyAttributes, plainPatientStudyAttributes } from '../../dicom/index.js';
 
 export function sourceHeader(bytes: Uint8Array): NaturalDataset {
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -19,6 +19,20 @@ export const HEADER_READ_BYTES = 64 * 1024;
  * it runs on the SR thread, where waiting on the page cache costs less than a round trip through libuv's pool.
  */
 export function readSourceHeader(file: string): NaturalDataset {
+  return sourceHeader(headerBytes(file));
+}
+
+/**
+ * What the SR copies from a stored source (patientStudyAttributes): read by src/dicom's parser when its values are
+ * plain ASCII (plainPatientStudyAttributes: the same SR bytes, a fraction of dcmjs's time), else through dcmjs.
+ */
+export function readSrSource(file: string): NaturalDataset {
+  const header = headerBytes(file);
+  return plainPatientStudyAttributes(header, file) ?? patientStudyAttributes(sourceHeader(header));
+}
+
+/** The bytes of a stored file before its pixel data (the whole file when they run past HEADER_READ_BYTES). */
+function headerBytes(file: string): Buffer {
   const fd = openSync(file, 'r');
   let head: Buffer;
   try {
@@ -28,7 +42,7 @@ export function readSourceHeader(file: string): NaturalDataset {
     closeSync(fd);
   }
   const end = bytesBeforePixelData(head);
-  return sourceHeader(end === undefined ? readFileSync(file) : head.subarray(0, end));
+  return end === undefined ? readFileSync(file) : head.subarray(0, end);
 }
 
 /**

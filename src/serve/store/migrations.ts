@@ -133,6 +133,22 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       db.exec('CREATE INDEX studies_undecided ON studies(last_received_at) WHERE decided_revision < revision');
     },
   },
+  {
+    // GET /v1/studies lists the newest studies first, optionally of one state or decision: with these indexes it reads
+    // one page in order and stops. Before, every matching study was read, counted and sorted for each call (about
+    // 1.2 ms with 3,000 studies here, growing with the store, for a monitor polling the list). The indexes on state
+    // and decision alone are their prefixes.
+    id: '0004_studies_by_recency',
+    up(db) {
+      db.exec(`
+        CREATE INDEX studies_recent ON studies(last_received_at DESC, study_uid);
+        CREATE INDEX studies_state_recent ON studies(state, last_received_at DESC, study_uid);
+        CREATE INDEX studies_decision_recent ON studies(decision, last_received_at DESC, study_uid);
+        DROP INDEX studies_state;
+        DROP INDEX studies_decision;
+      `);
+    },
+  },
 ];
 
 /** Applies the migrations not yet recorded, in id order; returns the ids applied now. Ids must be unique. */

@@ -171,6 +171,14 @@ export const DECIDER_QUERIES = {
   earliest: 'SELECT MIN(last_received_at) AS at FROM studies WHERE decided_revision < revision AND last_received_at > ?',
 } as const;
 
+/**
+ * One page of GET /v1/studies, newest first, after `clause` ('' or a WHERE on state and/or decision); parameters: the
+ * clause's, then LIMIT and OFFSET. The page is read in order through studies_recent, studies_state_recent or
+ * studies_decision_recent (migration 0004), not sorted from every matching study.
+ */
+export const studyListQuery = (clause: string): string =>
+  `SELECT s.*, (SELECT COUNT(*) FROM instances i WHERE i.study_uid = s.study_uid) AS image_count FROM studies s ${clause} ORDER BY last_received_at DESC, study_uid LIMIT ? OFFSET ?`;
+
 export class SqliteStore implements ServeStore {
   /** The open database, for feature modules that keep their own tables (added by their migrations). */
   readonly database: SqliteDatabase;
@@ -401,7 +409,7 @@ export class SqliteStore implements ServeStore {
     const pageSize = Math.min(500, Math.max(1, filter.pageSize ?? 50));
     const page = Math.max(1, filter.page ?? 1);
     const total = Number((this.#q(`SELECT COUNT(*) AS n FROM studies ${clause}`).get(...params) as Row).n);
-    const rows = this.#q(`SELECT s.*, (SELECT COUNT(*) FROM instances i WHERE i.study_uid = s.study_uid) AS image_count FROM studies s ${clause} ORDER BY last_received_at DESC, study_uid LIMIT ? OFFSET ?`).all(...params, pageSize, (page - 1) * pageSize);
+    const rows = this.#q(studyListQuery(clause)).all(...params, pageSize, (page - 1) * pageSize);
     return { studies: rows.map((r) => studyFrom(r, Number(r.image_count))), total };
   }
 

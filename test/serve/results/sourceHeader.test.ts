@@ -1,12 +1,13 @@
 // The SR thread's header read: only the bytes before the pixels when the header ends within the first 64 KiB, the
-// whole file otherwise; either way the attributes a result copies are those of the whole file.
+// whole file otherwise; either way the attributes a result copies are those of the whole file. What the SR copies is
+// read without dcmjs when its values are plain ASCII, with the same SR bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bytesBeforePixelData, buildTriageSr, writeDicom, WRITE_TRANSFER_SYNTAXES, type NaturalDataset } from '../../../src/dicom/index.js';
-import { HEADER_READ_BYTES, readSourceHeader, resultContext, sourceHeader } from '../../../src/serve/results/sourceHeader.js';
+import { bytesBeforePixelData, buildTriageSr, plainPatientStudyAttributes, writeDicom, WRITE_TRANSFER_SYNTAXES, type NaturalDataset } from '../../../src/dicom/index.js';
+import { HEADER_READ_BYTES, readSourceHeader, readSrSource, resultContext, sourceHeader } from '../../../src/serve/results/sourceHeader.js';
 import { greyImage12 } from '../../helpers/greyImage.js';
 
 const SIZE = 256;
@@ -81,4 +82,40 @@ test('readSourceHeader gives the whole file\'s header: head only, or the whole f
   const header = resultContext(readSourceHeader(path.join(dir, 'explicit-VR.dcm')));
   assert.equal(JSON.stringify(header['PatientName']), JSON.stringify([{ Alphabetic: 'Müller^Jürgen' }]), 'a name that is not ASCII reads back as written');
   assert.throws(() => readSourceHeader(path.join(dir, 'gone.dcm')), /ENOENT/);
+});
+
+test('readSrSource: plain ASCII headers are read without dcmjs, others through it, and every SR has the bytes of the SR from dcmjs\'s reading', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-srsource-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const plain: NaturalDataset = { ...SOURCE, PatientName: 'DOE^JOHN' };
+  const { ReferringPhysicianName: _referrer, StudyTime: _time, AccessionNumber: _accession, ...missing } = plain;
+  // [case, source, transfer syntax, read without dcmjs]
+  const cases: [string, NaturalDataset, string, boolean][] = [
+    ['plain ASCII', plain, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, true],
+    ['plain ASCII, implicit VR', plain, WRITE_TRANSFER_SYNTAXES.implicitVrLittleEndian, true],
+    ['odd lengths (padded)', { ...plain, PatientID: 'P12', StudyID: 'S', AccessionNumber: 'ACC' }, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, true],
+    ['empty values', { ...plain, ReferringPhysicianName: '', AccessionNumber: '', PatientSex: '' }, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, true],
+    ['missing attributes', missing, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, true],
+    ['another character set, ASCII values', { ...plain, SpecificCharacterSet: 'ISO_IR 100' }, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, true],
+    ['a name that is not ASCII', SOURCE, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, false],
+    ['Latin-1 under ISO_IR 100', { ...SOURCE, SpecificCharacterSet: 'ISO_IR 100' }, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, false],
+    ['a name with component groups', { ...plain, PatientName: 'YAMADA^TARO=TARO^YAMADA' }, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, false],
+    ['two values', { ...plain, ReferringPhysicianName: ['DOE^JANE', 'ROE^RICHARD'] }, WRITE_TRANSFER_SYNTAXES.explicitVrLittleEndian, false],
+    ['deflated', plain, WRITE_TRANSFER_SYNTAXES.deflatedExplicitVrLittleEndian, true],
+  ];
+  const input = {
+    sopInstanceUid: '2.25.1234', seriesInstanceUid: '2.25.5678', seriesNumber: 9901, instanceNumber: 1, finding: 'No fracture', decision: 'auto-report',
+    reason: 'the most suspicious image decides', operatingPoint: 'given-cutoff', model: { name: 'resnet18', version: '0.1.0', dataFingerprint: 'abc' },
+    images: [], created: new Date('2026-01-02T03:04:05Z'),
+  };
+  for (const [name, source, transferSyntaxUid, direct] of cases) {
+    const file = path.join(dir, `${name.replace(/\W+/g, '-')}.dcm`);
+    const bytes = writeDicom(source, { transferSyntaxUid });
+    writeFileSync(file, bytes);
+    const head = bytes.subarray(0, bytesBeforePixelData(bytes) ?? bytes.length);
+    assert.equal(plainPatientStudyAttributes(head, file) !== undefined, direct, `${name}: read ${direct ? 'without' : 'through'} dcmjs`);
+    const expected = buildTriageSr({ ...input, source: sourceHeader(readFileSync(file)) });
+    assert.ok(buildTriageSr({ ...input, source: readSrSource(file) }).equals(expected), `${name}: the same SR bytes`);
+  }
+  assert.equal(plainPatientStudyAttributes(Buffer.from('not DICOM at all'), 'x.dcm'), undefined, 'an unreadable header: dcmjs decides');
 });
