@@ -139,7 +139,7 @@ const PATIENT_STUDY_TAGS: readonly (readonly [number, string])[] = [
  * patientStudyAttributes of a source's encoded header (Part 10 bytes, pixel data may be cut off), read with this
  * room's parser, for a source whose values there are plain: printable ASCII, one value each, no person-name component
  * groups. Such text reads the same in every character set, and the SR written from it has the bytes of the SR written
- * from dcmjs's reading of the same header (test/dicom/sr.test.ts). Undefined for anything else (other characters, several
+ * from dcmjs's reading of the same header (test/serve/results/sourceHeader.test.ts). Undefined for anything else (other characters, several
  * values, a missing Study Instance UID, an unreadable header): the caller then reads the header with dcmjs.
  */
 export function plainPatientStudyAttributes(header: Uint8Array, file: string): NaturalDataset | undefined {
