@@ -31,9 +31,10 @@ export interface ModelCard {
   threshold: { cutoff: number; target?: number; measuredError?: number; coverage?: number; method?: string } | null;
   /**
    * The fracture box head (box supervision): present when the model has one. `threshold` is the heatmap probability
-   * above which cells form predicted fracture boxes.
+   * above which cells form predicted fracture boxes; `fineLayer`, present for a fine box head, names the finer feature
+   * map it reads beside the last one.
    */
-  boxHead?: { threshold: number };
+  boxHead?: { threshold: number; fineLayer?: string };
   hipfracVersion: string;
   createdAt: string;
   extra: Record<string, unknown>;
@@ -79,7 +80,7 @@ export function makeModelCard(model: Classifier, card: Partial<ModelCard> = {}):
     dataFingerprint: card.dataFingerprint ?? null,
     metrics: card.metrics ?? {},
     threshold: card.threshold ?? null,
-    ...(model.boxHead === null ? {} : { boxHead: { threshold: card.boxHead?.threshold ?? DEFAULT_BOX_THRESHOLD } }),
+    ...(model.boxHead === null ? {} : { boxHead: { threshold: card.boxHead?.threshold ?? DEFAULT_BOX_THRESHOLD, ...(model.boxHeadFine === null ? {} : { fineLayer: model.spec.fineLayer?.path as string }) } }),
     hipfracVersion: hipfracVersion(),
     createdAt: card.createdAt ?? new Date().toISOString(),
     extra: card.extra ?? {},
@@ -129,6 +130,9 @@ export function readModelCard(dir: string): ModelCard {
   }
   if (typeof card.ps !== 'number') throw invalid(file, "'ps' is missing", 'restore model.json from the run that wrote it.');
   if (card.boxHead !== undefined && !(typeof card.boxHead?.threshold === 'number' && card.boxHead.threshold > 0 && card.boxHead.threshold < 1)) throw invalid(file, `'boxHead' is ${JSON.stringify(card.boxHead)}, not { "threshold": a number in (0, 1) }`, 'restore model.json from the run that wrote it.');
+  if (card.boxHead?.fineLayer !== undefined && card.boxHead.fineLayer !== getModelSpec(card.architecture).fineLayer?.path) {
+    throw invalid(file, `'boxHead.fineLayer' is ${JSON.stringify(card.boxHead.fineLayer)}, but ${card.architecture}'s fine box head reads ${JSON.stringify(getModelSpec(card.architecture).fineLayer?.path ?? 'nothing')}`, 'restore model.json from the run that wrote it.');
+  }
   if (card.crop !== undefined && card.crop !== 'none' && card.crop !== 'roi') throw invalid(file, `'crop' is ${JSON.stringify(card.crop)}, not 'none' or 'roi'`, 'restore model.json from the run that wrote it.');
   return card as ModelCard;
 }
@@ -154,9 +158,9 @@ export function loadCheckpoint(dir: string): { model: Classifier; card: ModelCar
       }
     }
     // Checkpoints from before box supervision have no boxHead entry and no boxHead.* weights: they load as they were.
-    const model = createClassifier(card.architecture, { numClasses: card.classes.length, head: card.head, ps: card.ps, weights: null, boxHead: card.boxHead !== undefined });
+    const model = createClassifier(card.architecture, { numClasses: card.classes.length, head: card.head, ps: card.ps, weights: null, boxHead: card.boxHead === undefined ? false : card.boxHead.fineLayer === undefined ? 'last' : 'fine' });
     try {
-      loadExactly(model, tensors, weightsFile, card.architecture, `checkpoint with ${card.head} head${card.boxHead === undefined ? '' : ' and a box head'}, ${card.classes.length} classes`);
+      loadExactly(model, tensors, weightsFile, card.architecture, `checkpoint with ${card.head} head${card.boxHead === undefined ? '' : card.boxHead.fineLayer === undefined ? ' and a box head' : ' and a fine box head'}, ${card.classes.length} classes`);
     } catch (error) {
       model.dispose();
       throw error;

@@ -1,6 +1,6 @@
 // The fracture classifier: an ImageNet body with a new head, ImageNet normalisation as its fixed
 // first step (inputs are [0,1] images, grey or RGB), freezing and layer groups as fastai does.
-import { dispose, noGrad, tensor, type Tensor } from '../torch/index.js';
+import { dispose, interpolate, noGrad, tensor, type Tensor } from '../torch/index.js';
 import { BatchNorm2d, Conv2d, Module, type Sequential } from '../nn/index.js';
 import type { FeatureBody } from './body.js';
 import { fastaiHead, linearHead, type HeadKind } from './heads.js';
@@ -21,9 +21,16 @@ export interface ClassifierOptions {
   readonly weightsDir?: string;
   /** Load spec.weightFile from the weights directory; a missing file is an error naming it and its URL. */
   readonly pretrained?: boolean;
-  /** Add a fracture heatmap head (a 1×1 convolution on the last feature map) for box supervision (default false). */
-  readonly boxHead?: boolean;
+  /**
+   * Add a fracture heatmap head for box supervision (default false): true or 'last', a 1×1 convolution on the last
+   * feature map; 'fine', that head upsampled to the spec's fineLayer (twice the resolution) plus a 1×1 convolution on
+   * that layer, so the heatmap has four times the cells.
+   */
+  readonly boxHead?: boolean | BoxHeadKind;
 }
+
+/** Where the box head reads: the last feature map, or the last and the finer one before it (spec.fineLayer). */
+export type BoxHeadKind = 'last' | 'fine';
 
 /** Logits and, from the box head, one fracture-heatmap logit per feature-map cell [N, 1, h, w]. */
 export interface ClassifierOutputs {
@@ -48,6 +55,8 @@ export class Classifier extends Module {
    * fracture boxes (box supervision); null for a classifier without one (its checkpoints load as before).
    */
   readonly boxHead: Conv2d | null;
+  /** The fine box head's 1×1 convolution on spec.fineLayer (zero at start: the heatmap starts as the last map's, upsampled); null otherwise. */
+  readonly boxHeadFine: Conv2d | null;
   /** The weight file the body (or whole model) was loaded from; null when randomly initialised. */
   weightsSource: string | null = null;
   /** Where the weights live and the work runs ('cpu', 'cuda:0'); set by `to()`. */
@@ -55,7 +64,7 @@ export class Classifier extends Module {
   private readonly mean: Tensor;
   private readonly std: Tensor;
 
-  constructor(spec: ArchSpec, body: FeatureBody, headKind: HeadKind, numClasses: number, ps: number, boxHead = false) {
+  constructor(spec: ArchSpec, body: FeatureBody, headKind: HeadKind, numClasses: number, ps: number, boxHead: BoxHeadKind | null = null) {
     super();
     this.spec = spec;
     this.headKind = headKind;
@@ -66,9 +75,17 @@ export class Classifier extends Module {
     this.std = this.registerBuffer('std', tensor(new Float32Array(spec.std), [1, 3, 1, 1]), false) as Tensor;
     this.body = this.registerModule('body', body);
     this.head = this.registerModule('head', headKind === 'fastai' ? fastaiHead(body.outChannels, numClasses, ps) : linearHead(body.outChannels, numClasses, ps));
-    this.boxHead = boxHead ? this.registerModule('boxHead', new Conv2d(body.outChannels, 1, 1, { bias: true })) : null;
+    this.boxHead = boxHead !== null ? this.registerModule('boxHead', new Conv2d(body.outChannels, 1, 1, { bias: true })) : null;
     // Fractures cover a small share of an image: start the heatmap near "no fracture here" (sigmoid(−3) ≈ 0.05).
     if (this.boxHead !== null) noGrad(() => (this.boxHead as Conv2d).param('bias').fill_(-3));
+    if (boxHead === 'fine' && spec.fineLayer === undefined) {
+      throw new ModelsError('HF_MODELS_BAD_OPTION', `${spec.name} has no fine box head (it reads a finer feature map, built for the ResNets).`, {
+        input: `${spec.name} boxHead`,
+        fix: "use a ResNet for --box-head fine, or --box-head last (the last feature map's head).",
+      });
+    }
+    this.boxHeadFine = boxHead === 'fine' ? this.registerModule('boxHeadFine', new Conv2d((spec.fineLayer as { channels: number }).channels, 1, 1, { bias: false })) : null;
+    if (this.boxHeadFine !== null) noGrad(() => (this.boxHeadFine as Conv2d).param('weight').zero_());
   }
 
   /** Logits [N, numClasses] for images [N, 1 | 3, H, W] in [0, 1]. */
@@ -104,9 +121,17 @@ export class Classifier extends Module {
     if (input !== x) input.dispose();
     const normalised = centred.div(this.buffer('std') ?? this.std);
     centred.dispose();
-    const features = this.body.call(normalised);
+    // The fine head reads the finer map as the body passes it (a hook keeps that output alive until used).
+    let fine: Tensor | undefined;
+    const hook = withHeatmap && this.boxHeadFine !== null ? this.getSubmodule((this.spec.fineLayer as { path: string }).path).registerForwardHook((_m, _i, out) => (fine = out)) : null;
+    let features: Tensor;
+    try {
+      features = this.body.call(normalised);
+    } finally {
+      hook?.remove();
+    }
     const logits = this.head.call(features);
-    const heatmap = withHeatmap && this.boxHead !== null ? this.boxHead.call(features) : undefined;
+    const heatmap = withHeatmap && this.boxHead !== null ? this.boxHeatmap(features, fine) : undefined;
     if (heatmap !== undefined) features.dispose();
     if (callerDevice === this.device) return heatmap === undefined ? { logits } : { logits, heatmap };
     const back = (t: Tensor): Tensor => {
@@ -115,6 +140,21 @@ export class Classifier extends Module {
       return moved;
     };
     return heatmap === undefined ? { logits: back(logits) } : { logits: back(logits), heatmap: back(heatmap) };
+  }
+
+  /** The box head's logits: the last map's cells, or with the fine head that map upsampled plus the finer map's term. */
+  private boxHeatmap(features: Tensor, fine: Tensor | undefined): Tensor {
+    const coarse = (this.boxHead as Conv2d).call(features);
+    if (this.boxHeadFine === null || fine === undefined) return coarse;
+    const [h, w] = fine.shape.slice(2) as [number, number];
+    const up = interpolate(coarse, [h, w], 'bilinear');
+    coarse.dispose();
+    const detail = this.boxHeadFine.call(fine);
+    fine.dispose();
+    const heatmap = up.add(detail);
+    up.dispose();
+    detail.dispose();
+    return heatmap;
   }
 
   /** Moves the model (weights and buffers) to a device or dtype; see Module.to. */
@@ -130,6 +170,7 @@ export class Classifier extends Module {
     for (const [, m] of this.body.namedModules()) if (m instanceof BatchNorm2d) m.requiresGrad_(true);
     this.head.requiresGrad_(true);
     this.boxHead?.requiresGrad_(true);
+    this.boxHeadFine?.requiresGrad_(true);
   }
 
   /** Makes every parameter trainable. */
@@ -154,7 +195,7 @@ export class Classifier extends Module {
       const owner = key.includes('.') ? key.slice(0, key.lastIndexOf('.')) : '';
       (groups[groupOfModule.get(owner) ?? 0] as Tensor[]).push(param);
     }
-    (groups[starts.length + 1] as Tensor[]).push(...this.head.parameters(), ...(this.boxHead?.parameters() ?? []));
+    (groups[starts.length + 1] as Tensor[]).push(...this.head.parameters(), ...(this.boxHead?.parameters() ?? []), ...(this.boxHeadFine?.parameters() ?? []));
     return groups;
   }
 
@@ -197,7 +238,8 @@ export function createClassifier(name: string, options: ClassifierOptions = {}):
     if (file === null) throw weightsNotFound(spec, dir);
   }
 
-  const model = new Classifier(spec, builder.body(), headKind, numClasses, ps, options.boxHead === true);
+  const boxHead = options.boxHead === true ? 'last' : options.boxHead === undefined || options.boxHead === false ? null : options.boxHead;
+  const model = new Classifier(spec, builder.body(), headKind, numClasses, ps, boxHead);
   if (file === null) return model;
   const state = readWeightFile(file);
   try {

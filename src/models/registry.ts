@@ -15,6 +15,11 @@ export interface ArchSpec {
   readonly std: [number, number, number];
   /** Module path inside a Classifier of the last convolutional feature map, e.g. 'body.layer4'. */
   readonly gradCamLayer: string;
+  /**
+   * A feature map at twice the resolution of the last one that the fine box head reads beside it (ResNets:
+   * 'body.layer3'), with its channels; absent where the architecture has no fine box head.
+   */
+  readonly fineLayer?: { readonly path: string; readonly channels: number };
   /** torchvision's ImageNet weight file name, looked up in the weights directory. */
   readonly weightFile: string;
   readonly weightUrl: string;

@@ -54,7 +54,9 @@ export function registerBuiltinModels(): void {
   for (const [name, [kind, layers]] of Object.entries(RESNET_CONFIGS)) {
     const [v1, v2] = resnetFiles[name as keyof typeof RESNET_CONFIGS];
     // IMAGENET1K_V1 (what the study's fastai loaded) first; V2 (torchvision's newer recipe) also accepted.
-    registerModel(spec(name, 'resnet', 'body.layer4', v1, v2 === undefined ? {} : { otherWeightFiles: [other(v2)] }), {
+    // layer3 has half of layer4's channels: 256 in the basic-block nets, 1024 in the bottleneck ones.
+    const fineLayer = { path: 'body.layer3', channels: kind === 'basic' ? 256 : 1024 };
+    registerModel(spec(name, 'resnet', 'body.layer4', v1, { fineLayer, ...(v2 === undefined ? {} : { otherWeightFiles: [other(v2)] }) }), {
       imagenet: (o) => new ResNet(kind, layers, o),
       body: (o) => new ResNetBody(kind, layers, o),
       classifierPrefixes: ['fc.'],

@@ -44,6 +44,16 @@ export interface TrainConfig {
    * feature map) trained against the fracture boxes the data carry (FracAtlas, the phantom), and predicts fracture boxes.
    */
   readonly boxLossWeight: number;
+  /**
+   * Weight of the box-peak loss (0: off; needs boxLossWeight > 0): trains where the box head's heatmap peaks (a
+   * softmax over its cells against the boxes), which the per-cell binary loss barely does for small fractures.
+   */
+  readonly boxPeakWeight: number;
+  /**
+   * Which maps the box head reads: 'last' (the last feature map) or 'fine' (that map and the finer one before it,
+   * four times the cells; ResNets).
+   */
+  readonly boxHead: 'last' | 'fine';
   /** Fill burned-in markers and text of the training images with local background (a shortcut defence). */
   readonly maskMarkers: boolean;
   readonly augment: boolean;
@@ -77,6 +87,8 @@ export const paperProtocol: TrainConfig = Object.freeze({
   head: 'fastai',
   labelSmoothing: 0,
   boxLossWeight: 0,
+  boxPeakWeight: 0,
+  boxHead: 'last',
   maskMarkers: false,
   augment: true,
   balanced: false,
@@ -134,8 +146,12 @@ export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
   oneOf('optimizer', ['adam', 'adamw', 'sgd']);
   oneOf('head', ['fastai', 'linear']);
   oneOf('crop', ['none', 'roi']);
+  oneOf('boxHead', ['last', 'fine']);
   const boxWeight = input['boxLossWeight'];
   if (boxWeight !== undefined && (typeof boxWeight !== 'number' || !(boxWeight >= 0) || !Number.isFinite(boxWeight))) issues.push({ path: 'boxLossWeight', message: 'must be a number ≥ 0', received: boxWeight });
+  const peakWeight = input['boxPeakWeight'];
+  if (peakWeight !== undefined && (typeof peakWeight !== 'number' || !(peakWeight >= 0) || !Number.isFinite(peakWeight))) issues.push({ path: 'boxPeakWeight', message: 'must be a number ≥ 0', received: peakWeight });
+  else if (typeof peakWeight === 'number' && peakWeight > 0 && !(typeof boxWeight === 'number' && boxWeight > 0)) issues.push({ path: 'boxPeakWeight', message: 'needs boxLossWeight > 0 (the box head it trains exists only with box supervision)', received: peakWeight });
   for (const key of ['lrFind', 'augment', 'balanced', 'pretrained', 'maskMarkers']) {
     const v = input[key];
     if (v !== undefined && typeof v !== 'boolean') issues.push({ path: key, message: 'must be true or false', received: v });

@@ -1,6 +1,6 @@
 // Training: the Learner and its callbacks, one-cycle schedules, the LR range test, the study's
 // protocol (fineTune) with resumable state, and the evaluation metrics.
-export { Learner, paramScheduler, discriminativeLrs, hashSeed, boxLoss } from './learner.js';
+export { Learner, paramScheduler, discriminativeLrs, hashSeed, boxLoss, boxPeakLoss } from './learner.js';
 export type { Batch, BatchSource, TrainableModel, OptimizerLike, OptimizerFactory, ParamGroupLike, LearnerOptions, EpochRecord, ValidationResult } from './learner.js';
 export { TRAIN_EVENTS, CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent } from './events.js';
 export type { Callback, TrainEvent } from './events.js';

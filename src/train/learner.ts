@@ -1,6 +1,6 @@
 // The Learner: one training loop (fit) driven by callbacks, with one-cycle and discriminative LRs
 // layered on top, as fastai's Learner.fit / fit_one_cycle — every level callable by users.
-import { adaptiveAvgPool2d, binaryCrossEntropyWithLogits, crossEntropy, distError, inferenceMode, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
+import { adaptiveAvgPool2d, binaryCrossEntropyWithLogits, clamp, crossEntropy, distError, inferenceMode, logSoftmax, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
 import { defaultOneCycle, oneCycleLr, oneCycleMomentum, type OneCycleOptions, type Schedule } from './schedule.js';
@@ -73,6 +73,12 @@ export interface LearnerOptions {
    * the classification loss. Needs a model with forwardWithHeatmap and batches with boxMasks.
    */
   readonly boxLossWeight?: number;
+  /**
+   * Weight of the box-peak loss (default 0: off; needs boxLossWeight > 0): cross-entropy between the softmax of the
+   * heatmap over its cells and the box mask as a distribution over the cells, on the images with a box. It trains
+   * where the heatmap peaks, which the per-cell binary loss barely does when boxes cover 1 % of an image.
+   */
+  readonly boxPeakWeight?: number;
   readonly callbacks?: readonly Callback[];
   /** Seeds dropout per epoch, so a resumed run draws the same masks as an uninterrupted one. */
   readonly seed?: number;
@@ -118,6 +124,7 @@ export class Learner {
   private readonly batchTransform: ((images: Tensor, seed: number) => Tensor) | undefined;
   private readonly labelSmoothing: number;
   readonly boxLossWeight: number;
+  readonly boxPeakWeight: number;
   /** The box-supervision term of the last training batch (0 when off), for callbacks and tests. */
   lastBoxLoss = 0;
   readonly device: string;
@@ -151,6 +158,12 @@ export class Learner {
     this.boxLossWeight = options.boxLossWeight ?? 0;
     if (!(this.boxLossWeight >= 0) || !Number.isFinite(this.boxLossWeight)) {
       throw new TrainError('HF_TRAIN_BAD_OPTION', `boxLossWeight must be a number ≥ 0, got ${this.boxLossWeight}.`);
+    }
+    this.boxPeakWeight = options.boxPeakWeight ?? 0;
+    if (!(this.boxPeakWeight >= 0) || !Number.isFinite(this.boxPeakWeight) || (this.boxPeakWeight > 0 && this.boxLossWeight === 0)) {
+      throw new TrainError('HF_TRAIN_BAD_OPTION', `boxPeakWeight must be a number ≥ 0, and 0 without box supervision; got ${this.boxPeakWeight} with boxLossWeight ${this.boxLossWeight}.`, {
+        fix: 'set boxLossWeight above 0 as well (the peak loss trains the box head), or leave boxPeakWeight at 0.',
+      });
     }
     if (this.boxLossWeight > 0 && options.model.forwardWithHeatmap === undefined) {
       throw new TrainError('HF_TRAIN_BAD_OPTION', 'box supervision needs a model with a box head (forwardWithHeatmap).', { fix: 'build the classifier with boxHead: true.' });
@@ -304,9 +317,12 @@ export class Learner {
     let loss: Tensor;
     if (outputs !== undefined) {
       const { logits, heatmap } = outputs;
-      const box = boxLoss(heatmap, this.onDevice(batch.boxMasks as Tensor), this.onDevice(batch.boxWeights as Tensor));
+      const masks = this.onDevice(batch.boxMasks as Tensor);
+      const weights = this.onDevice(batch.boxWeights as Tensor);
+      let box = boxLoss(heatmap, masks, weights).mul(this.boxLossWeight);
+      if (this.boxPeakWeight > 0) box = box.add(boxPeakLoss(heatmap, masks, weights).mul(this.boxPeakWeight));
       this.lastBoxLoss = box.item();
-      loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing }).add(box.mul(this.boxLossWeight));
+      loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing }).add(box);
     } else {
       loss = crossEntropy(this.model.call(images), labels, { labelSmoothing: this.labelSmoothing });
     }
@@ -435,6 +451,24 @@ export function boxLoss(heatmap: Tensor, masks: Tensor, weights: Tensor): Tensor
   const target = adaptiveAvgPool2d(masks, [h, w]);
   const perImage = binaryCrossEntropyWithLogits(heatmap, target, { reduction: 'none' }).mean([1, 2, 3]);
   return perImage.mul(weights).sum().div(weights.sum().clamp_(1, null));
+}
+
+/**
+ * Box-peak loss: per image, the cross-entropy between the box mask averaged to the heatmap's cells and normalised to
+ * sum to 1 (where the fracture is) and the softmax of the heatmap logits over the cells (where the head looks),
+ * weighted by `weights` [N] and averaged over the weighted images whose mask is not empty (intact images have nothing
+ * to point at); 0 when none is. Unlike the per-cell binary loss it depends only on the ranking of the cells, so it
+ * trains the heatmap's peak to lie in a box however small the box is.
+ */
+export function boxPeakLoss(heatmap: Tensor, masks: Tensor, weights: Tensor): Tensor {
+  const [n, , h, w] = heatmap.shape as [number, number, number, number];
+  const target = adaptiveAvgPool2d(masks, [h, w]).reshape([n, h * w]);
+  const mass = target.sum(1, true);
+  const where = target.div(clamp(mass, 1e-12));
+  const perImage = where.mul(logSoftmax(heatmap.reshape([n, h * w]), 1)).sum(1).neg();
+  // 1 for an image with some box inside the heatmap, 0 for an empty mask.
+  const counted = weights.mul(clamp(mass.reshape([n]).mul(1e12), 0, 1));
+  return perImage.mul(counted).sum().div(counted.sum().clamp_(1, null));
 }
 
 /** A stable 31-bit seed from parts (FNV-1a), so every (seed, stage, epoch, batch) has its own stream. */

@@ -27,6 +27,8 @@ export const CONFIG_FLAGS = {
   ps: { type: 'string' },
   'label-smoothing': { type: 'string' },
   'box-loss-weight': { type: 'string' },
+  'box-peak-weight': { type: 'string' },
+  'box-head': { type: 'string' },
   'mask-markers': { type: 'boolean' },
   'weight-decay': { type: 'string' },
   seed: { type: 'string' },
@@ -62,6 +64,7 @@ const NUMERIC: Record<string, keyof TrainConfig> = {
   ps: 'ps',
   'label-smoothing': 'labelSmoothing',
   'box-loss-weight': 'boxLossWeight',
+  'box-peak-weight': 'boxPeakWeight',
   'weight-decay': 'weightDecay',
   seed: 'seed',
   'valid-fraction': 'validFraction',
@@ -87,6 +90,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
   if (typeof values['optimizer'] === 'string') overrides['optimizer'] = values['optimizer'];
   if (typeof values['head'] === 'string') overrides['head'] = values['head'];
   if (typeof values['crop'] === 'string') overrides['crop'] = values['crop'];
+  if (typeof values['box-head'] === 'string') overrides['boxHead'] = values['box-head'];
   if (values['no-augment'] === true) overrides['augment'] = false;
   if (values['no-lr-find'] === true) overrides['lrFind'] = false;
   if (values['balanced'] === true) overrides['balanced'] = true;
@@ -129,6 +133,9 @@ export const trainCommand: CliCommand = {
   --crop none|roi       roi: cut each image to its hip region (hip_roi_* columns at import) before resizing
   --box-loss-weight W   box supervision (default 0: off): a heatmap head learns the data's fracture boxes
                         (FracAtlas, the phantom); the model then also predicts fracture boxes
+  --box-peak-weight P   with box supervision, also train where the heatmap peaks (default 0: off)
+  --box-head last|fine  the box head reads the last feature map (default), or also the finer one before it
+                        (fine: four times the cells; ResNets)
   --mask-markers        fill burned-in markers and text of training images with local background
   --workers N           image-decoding threads (default 2)
   --device D            cpu (default), cuda or cuda:N (needs the CUDA build, docs/gpu.md)

@@ -252,7 +252,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     ps: config.ps,
     ...(options.weights !== undefined ? { weights: options.weights } : config.pretrained ? { pretrained: true } : { weights: null }),
     ...(options.weightsDir !== undefined ? { weightsDir: options.weightsDir } : {}),
-    boxHead: boxSupervised,
+    boxHead: boxSupervised ? config.boxHead : false,
   });
   const dataParallel = group === null ? undefined : new DataParallel(group);
   let distributed: DistributedSummary | null = null;
@@ -272,6 +272,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     optimizer: optimizerFactory(config),
     labelSmoothing: config.labelSmoothing,
     boxLossWeight: config.boxLossWeight,
+    boxPeakWeight: config.boxPeakWeight,
     seed: config.seed,
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(dataParallel === undefined ? {} : { dataParallel }),
