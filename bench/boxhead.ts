@@ -13,39 +13,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cachedPngPath, decodeGrey, loadManifest, type ManifestRow } from '../src/data/index.js';
-import { ClassifierOutputTarget, GradCam, heatmapsFromTensor, localisationScores, resizeHeatmap, type Box, type Heatmap } from '../src/explain/index.js';
+import { ClassifierOutputTarget, GradCam, heatmapsFromTensor, localisationScores, resizeHeatmap, type Heatmap } from '../src/explain/index.js';
 import { loadCheckpoint } from '../src/models/index.js';
 import { noGrad, sigmoid, tensor, tidy } from '../src/torch/index.js';
 import { wilsonInterval } from './lib/ablation.js';
+import { gridCeiling, variantArgs, VARIANTS } from './lib/boxhead.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
-
-interface Variant {
-  readonly name: string;
-  readonly change: string;
-  readonly args: readonly string[];
-}
-
-export const VARIANTS: readonly Variant[] = [
-  { name: 'last', change: 'box head on the last feature map, per-cell binary loss', args: [] },
-  { name: 'last-peak', change: 'the same head, plus the box-peak loss (weight 1)', args: ['--box-peak-weight', '1'] },
-  { name: 'fine-peak', change: 'fine head (last map upsampled + layer3), plus the box-peak loss (weight 1)', args: ['--box-head', 'fine', '--box-peak-weight', '1'] },
-  { name: 'fine', change: 'fine head, per-cell binary loss only', args: ['--box-head', 'fine'] },
-];
-
-/** The `hipfrac train` arguments of a variant: the FracAtlas script's recipe at `size` px, `epochs` epochs, box loss 1. */
-export function variantArgs(v: Variant, data: string, out: string, size: number, epochs: number): string[] {
-  return ['train', '--data', data, '--out', out, '--arch', 'resnet18', '--scratch', '--input-size', String(size), '--unfrozen-epochs', String(epochs), '--patience', String(epochs), '--balanced', '--no-lr-find', '--unfrozen-lr', '2e-3', '--seed', '42', '--box-loss-weight', '1', ...v.args, '--no-augment'];
-}
-
-/** Share of the images whose boxes contain a cell centre of a g × g grid over the input: the strict pointing game's ceiling. */
-export function gridCeiling(boxes: readonly (readonly Box[])[], size: number, cells: number): number {
-  const c = size / cells;
-  const hit = boxes.filter((bs) => {
-    for (let i = 0; i < cells; i++) for (let j = 0; j < cells; j++) if (bs.some(([x0, y0, x1, y1]) => (i + 0.5) * c >= x0 && (i + 0.5) * c <= x1 && (j + 0.5) * c >= y0 && (j + 0.5) * c <= y1)) return true;
-    return false;
-  });
-  return boxes.length === 0 ? Number.NaN : hit.length / boxes.length;
-}
 
 interface Scores {
   readonly grid: [number, number];

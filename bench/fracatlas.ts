@@ -12,7 +12,7 @@ import { machineDescription, resultsPath, today } from './lib/results.js';
 
 /** What scripts/fracatlas.sh writes to RUN/timing.json: its settings and the seconds of each stage. */
 interface ScriptTiming {
-  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly maskMarkers: boolean };
+  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly boxPeakWeight?: number; readonly boxHead?: string; readonly maskMarkers: boolean };
   readonly seconds: Readonly<Record<string, number>>;
   readonly load: string;
   /** Where training, Grad-CAM, calibration and the audit ran (absent in runs before the GPU variant: the CPU). */

@@ -1,0 +1,28 @@
+// The box head study's pieces: the grid ceiling of the strict pointing game (a box holds a cell centre or not) and the
+// training arguments of each variant (the script's recipe with only the box options changed).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { gridCeiling, variantArgs, VARIANTS } from '../../bench/lib/boxhead.js';
+
+describe('bench/boxhead', () => {
+  it('counts an image when one of its boxes holds a cell centre of the grid', () => {
+    // 96 px, 3 × 3 grid: cell centres at 16, 48, 80.
+    const onCentre = [[40, 40, 56, 56]] as const; // holds (48, 48)
+    const between = [[20, 20, 40, 40]] as const; // no centre inside
+    const twoBoxes = [[0, 0, 10, 10], [75, 10, 85, 20]] as const; // the second holds (80, 16)
+    assert.equal(gridCeiling([onCentre, between, twoBoxes, between], 96, 3), 0.5);
+    // A finer grid (6 × 6: centres every 16 px from 8) reaches the box between the coarse centres.
+    assert.equal(gridCeiling([between], 96, 6), 1);
+  });
+
+  it('gives each variant the same recipe and only its own box options', () => {
+    const [last, ...others] = VARIANTS.map((v) => variantArgs(v, '/d', `/r/${v.name}`, 320, 4));
+    const strip = (a: string[]): string[] => a.filter((x, i) => !['--box-peak-weight', '--box-head'].includes(x) && !['--box-peak-weight', '--box-head'].includes(a[i - 1] ?? '') && !x.startsWith('/r/'));
+    for (const o of others) assert.deepEqual(strip(o), strip(last as string[]));
+    const fine = variantArgs(VARIANTS.find((v) => v.name === 'fine-peak') as (typeof VARIANTS)[number], '/d', '/o', 320, 4);
+    assert.equal(fine[fine.indexOf('--box-head') + 1], 'fine');
+    assert.equal(fine[fine.indexOf('--box-peak-weight') + 1], '1');
+    assert.equal(fine[fine.indexOf('--input-size') + 1], '320');
+    assert.ok(!(last as string[]).includes('--box-head') && (last as string[]).includes('--box-loss-weight'));
+  });
+});
