@@ -5,6 +5,8 @@ export interface Variant {
   readonly name: string;
   readonly change: string;
   readonly args: readonly string[];
+  /** Epochs when not the study's (more compute for the same recipe). */
+  readonly epochs?: number;
 }
 
 export const VARIANTS: readonly Variant[] = [
@@ -12,10 +14,12 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'last-peak', change: 'the same head, plus the box-peak loss (weight 1)', args: ['--box-peak-weight', '1'] },
   { name: 'fine-peak', change: 'fine head (last map upsampled + layer3), plus the box-peak loss (weight 1)', args: ['--box-head', 'fine', '--box-peak-weight', '1'] },
   { name: 'fine', change: 'fine head, per-cell binary loss only', args: ['--box-head', 'fine'] },
+  { name: 'fine-peak-6ep', change: 'fine head plus the box-peak loss, 6 epochs (1.5x the compute)', args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 6 },
 ];
 
-/** The `hipfrac train` arguments of a variant: the FracAtlas script's recipe at `size` px, `epochs` epochs, box loss 1. */
-export function variantArgs(v: Variant, data: string, out: string, size: number, epochs: number): string[] {
+/** The `hipfrac train` arguments of a variant: the FracAtlas script's recipe at `size` px, `epochs` epochs (or the variant's), box loss 1. */
+export function variantArgs(v: Variant, data: string, out: string, size: number, studyEpochs: number): string[] {
+  const epochs = v.epochs ?? studyEpochs;
   return ['train', '--data', data, '--out', out, '--arch', 'resnet18', '--scratch', '--input-size', String(size), '--unfrozen-epochs', String(epochs), '--patience', String(epochs), '--balanced', '--no-lr-find', '--unfrozen-lr', '2e-3', '--seed', '42', '--box-loss-weight', '1', ...v.args, '--no-augment'];
 }
 

@@ -66,6 +66,7 @@ export class Classifier extends Module {
 
   constructor(spec: ArchSpec, body: FeatureBody, headKind: HeadKind, numClasses: number, ps: number, boxHead: BoxHeadKind | null = null) {
     super();
+    checkBoxHead(spec, boxHead);
     this.spec = spec;
     this.headKind = headKind;
     this.numClasses = numClasses;
@@ -78,12 +79,6 @@ export class Classifier extends Module {
     this.boxHead = boxHead !== null ? this.registerModule('boxHead', new Conv2d(body.outChannels, 1, 1, { bias: true })) : null;
     // Fractures cover a small share of an image: start the heatmap near "no fracture here" (sigmoid(−3) ≈ 0.05).
     if (this.boxHead !== null) noGrad(() => (this.boxHead as Conv2d).param('bias').fill_(-3));
-    if (boxHead === 'fine' && spec.fineLayer === undefined) {
-      throw new ModelsError('HF_MODELS_BAD_OPTION', `${spec.name} has no fine box head (it reads a finer feature map, built for the ResNets).`, {
-        input: `${spec.name} boxHead`,
-        fix: "use a ResNet for --box-head fine, or --box-head last (the last feature map's head).",
-      });
-    }
     this.boxHeadFine = boxHead === 'fine' ? this.registerModule('boxHeadFine', new Conv2d((spec.fineLayer as { channels: number }).channels, 1, 1, { bias: false })) : null;
     if (this.boxHeadFine !== null) noGrad(() => (this.boxHeadFine as Conv2d).param('weight').zero_());
   }
@@ -205,6 +200,16 @@ export class Classifier extends Module {
   }
 }
 
+/** A fine box head needs a finer map in the spec (the ResNets'); refused by name otherwise. */
+function checkBoxHead(spec: ArchSpec, boxHead: BoxHeadKind | null): void {
+  if (boxHead === 'fine' && spec.fineLayer === undefined) {
+    throw new ModelsError('HF_MODELS_BAD_OPTION', `${spec.name} has no fine box head (it reads a finer feature map, built for the ResNets).`, {
+      input: `${spec.name} boxHead`,
+      fix: "use a ResNet for --box-head fine, or --box-head last (the last feature map's head).",
+    });
+  }
+}
+
 function checkOptions(name: string, numClasses: number, head: string, ps: number): void {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
     throw new ModelsError('HF_MODELS_BAD_OPTION', `numClasses must be a positive integer, got ${numClasses}.`, { input: `${name} numClasses` });
@@ -239,6 +244,8 @@ export function createClassifier(name: string, options: ClassifierOptions = {}):
   }
 
   const boxHead = options.boxHead === true ? 'last' : options.boxHead === undefined || options.boxHead === false ? null : options.boxHead;
+  // Before the body is built, so a refused option leaves nothing behind.
+  checkBoxHead(spec, boxHead);
   const model = new Classifier(spec, builder.body(), headKind, numClasses, ps, boxHead);
   if (file === null) return model;
   const state = readWeightFile(file);

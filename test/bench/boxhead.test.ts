@@ -1,5 +1,5 @@
 // The box head study's pieces: the grid ceiling of the strict pointing game (a box holds a cell centre or not) and the
-// training arguments of each variant (the script's recipe with only the box options changed).
+// training arguments of each variant (the script's recipe with only the box options, and a longer variant's epochs, changed).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { gridCeiling, variantArgs, VARIANTS } from '../../bench/lib/boxhead.js';
@@ -17,12 +17,18 @@ describe('bench/boxhead', () => {
 
   it('gives each variant the same recipe and only its own box options', () => {
     const [last, ...others] = VARIANTS.map((v) => variantArgs(v, '/d', `/r/${v.name}`, 320, 4));
-    const strip = (a: string[]): string[] => a.filter((x, i) => !['--box-peak-weight', '--box-head'].includes(x) && !['--box-peak-weight', '--box-head'].includes(a[i - 1] ?? '') && !x.startsWith('/r/'));
+    // The box options, and the epochs of a variant that names its own (patience follows them, so none stops early).
+    const own = ['--box-peak-weight', '--box-head', '--unfrozen-epochs', '--patience'];
+    const strip = (a: string[]): string[] => a.filter((x, i) => !own.includes(x) && !own.includes(a[i - 1] ?? '') && !x.startsWith('/r/'));
     for (const o of others) assert.deepEqual(strip(o), strip(last as string[]));
     const fine = variantArgs(VARIANTS.find((v) => v.name === 'fine-peak') as (typeof VARIANTS)[number], '/d', '/o', 320, 4);
     assert.equal(fine[fine.indexOf('--box-head') + 1], 'fine');
     assert.equal(fine[fine.indexOf('--box-peak-weight') + 1], '1');
     assert.equal(fine[fine.indexOf('--input-size') + 1], '320');
     assert.ok(!(last as string[]).includes('--box-head') && (last as string[]).includes('--box-loss-weight'));
+    const longer = variantArgs(VARIANTS.find((v) => v.name === 'fine-peak-6ep') as (typeof VARIANTS)[number], '/d', '/o', 320, 4);
+    assert.equal(longer[longer.indexOf('--unfrozen-epochs') + 1], '6');
+    assert.equal(longer[longer.indexOf('--patience') + 1], '6');
+    assert.equal((last as string[])[(last as string[]).indexOf('--unfrozen-epochs') + 1], '4');
   });
 });

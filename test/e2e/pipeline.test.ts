@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,13 @@ test('e2e: synthetic cohort → import → train → report; resume after SIGKIL
     });
   });
   assert.ok(!existsSync(path.join(runB, 'results.json')), 'the killed run did not finish');
+  // A run started before the box-peak loss and the fine box head existed has neither key in its config.json: it resumes.
+  const configFile = path.join(runB, 'config.json');
+  const saved = JSON.parse(readFileSync(configFile, 'utf8')) as { config: Record<string, unknown> };
+  assert.equal(saved.config['boxPeakWeight'], 0);
+  delete saved.config['boxPeakWeight'];
+  delete saved.config['boxHead'];
+  writeFileSync(configFile, JSON.stringify(saved));
   const b = runCli(['train', '--data', datasetDir, '--out', runB, '--resume', ...TRAIN_ARGS]);
   assert.equal(b.status, 0, b.stderr.slice(-2000));
   assert.match(b.stderr, /resuming at stage/);

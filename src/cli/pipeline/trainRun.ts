@@ -22,7 +22,7 @@ import {
 import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
 import { Adam, AdamW, convertSyncBatchNorm, SGD } from '../../nn/index.js';
 import { manualSeed, ProcessGroup, resolveDevice, type Tensor } from '../../torch/index.js';
-import { broadcastModule, configHash, DataParallel, fineTune, JsonlLogger, Learner, ProgressCallback, TrainError, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
+import { broadcastModule, configHash, DataParallel, fineTune, JsonlLogger, Learner, paperProtocol, ProgressCallback, TrainError, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
 import type { GateCard } from '../../gate/index.js';
 import { iou, localiseFiles, saveLocaliser, trainLocaliser, type LocaliserCard } from '../../localise/index.js';
@@ -203,7 +203,8 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     // Rank 0 checks the run folder and writes config.json and split.json first.
   } else if (options.resume && existsSync(configFile)) {
     const saved = JSON.parse(readFileSync(configFile, 'utf8')) as { config: TrainConfig };
-    if (JSON.stringify(saved.config) !== JSON.stringify(config)) {
+    // Options added to hipfrac after the run started are absent from its config.json: their defaults train as before.
+    if (JSON.stringify({ ...paperProtocol, ...saved.config }) !== JSON.stringify({ ...paperProtocol, ...config })) {
       throw new TrainError('HF_TRAIN_RESUME_CONFIG', 'the configuration differs from the one the interrupted run started with.', {
         input: configFile,
         fix: 'resume with the same options, or start a new run in another --out folder.',
