@@ -23,7 +23,7 @@ FRACATLAS="${FRACATLAS:-../shared/datasets/fracatlas-nonhip}"
 DEVICE="${DEVICE:-cpu}"
 hipfrac() { node --single-threaded-gc dist/src/cli/main.js "$@"; }
 if [[ "$DEVICE" == cpu ]]; then
-  OUT="${OUT:-runs/fracatlas}"; ARCH="${ARCH:-resnet18}"; SIZE="${SIZE:-320}"; EPOCHS="${EPOCHS:-4}"; AUGMENT="${AUGMENT:-0}"
+  OUT="${OUT:-runs/fracatlas}"; ARCH="${ARCH:-resnet18}"; SIZE="${SIZE:-320}"; EPOCHS="${EPOCHS:-6}"; AUGMENT="${AUGMENT:-0}"
 else
   # Refused before any work when this addon cannot reach the device (a CPU build, or no GPU visible).
   if ! hipfrac doctor | grep -q '^cuda  *available'; then
