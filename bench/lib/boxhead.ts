@@ -15,6 +15,7 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'fine-peak', change: 'fine head (last map upsampled + layer3), plus the box-peak loss (weight 1)', args: ['--box-head', 'fine', '--box-peak-weight', '1'] },
   { name: 'fine', change: 'fine head, per-cell binary loss only', args: ['--box-head', 'fine'] },
   { name: 'fine-peak-6ep', change: 'fine head plus the box-peak loss, 6 epochs (1.5x the compute)', args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 6 },
+  { name: 'fine-peak-8ep', change: 'fine head plus the box-peak loss, 8 epochs (2x the compute)', args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 8 },
   { name: 'fine-peak3-6ep', change: 'fine head plus the box-peak loss at weight 3, 6 epochs', args: ['--box-head', 'fine', '--box-peak-weight', '3'], epochs: 6 },
 ];
 
