@@ -4,11 +4,12 @@
 // Zhang et al.'s tolerance of 15 px at 224 scaled to the input), Grad-CAM's on the default layer, a random map's
 // expected score, the test ROC-AUC and ECE from the run's results.json. It also states the ceiling a heatmap grid
 // puts on the strict pointing game: the share of the test boxes that contain a cell centre of a g × g grid (an
-// upsampled heatmap peaks at a cell centre). Resumable: a variant whose RUNS/<name>/model exists is not trained again.
+// upsampled heatmap peaks at a cell centre). Resumable: a variant whose RUNS/<name>/results.json exists is not trained
+// again, an interrupted one resumes.
 // Writes bench/results/boxhead.json and its section of docs/benchmarks.md.
 //   node dist/bench/boxhead.js --data runs/fracatlas/dataset --runs runs/bh --size 320 --epochs 4 [--variants last,last-peak,fine-peak]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -96,9 +97,13 @@ async function main(): Promise<void> {
   const results = [];
   for (const v of picked) {
     const out = path.join(values.runs, v.name);
-    if (!existsSync(path.join(out, 'model', 'model.json'))) {
-      console.log(`${v.name}: training (${v.change})`);
-      const run = spawnSync(process.execPath, ['--single-threaded-gc', cli, ...variantArgs(v, values.data, out, size, epochs)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Interrupted after an epoch, or after the last one before the gate and the test figures: resume.
+    if (!existsSync(path.join(out, 'results.json'))) {
+      const resume = existsSync(path.join(out, 'train-state', 'state.json'));
+      if (!resume) rmSync(out, { recursive: true, force: true });
+      console.log(`${v.name}: training${resume ? ' (resumed)' : ''} (${v.change})`);
+      const args = [...variantArgs(v, values.data, out, size, epochs), ...(resume ? ['--resume'] : [])];
+      const run = spawnSync(process.execPath, ['--single-threaded-gc', cli, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
       if (run.status !== 0) throw new Error(`training ${v.name} failed (exit ${run.status}); its log is ${out}/log.jsonl.`);
     }
     const res = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { evaluatedOn: string; ece: { before: number; after: number }; intervals: { intervals: { rocAuc: { estimate: number; lower: number; upper: number } } }; seconds?: Record<string, number> };

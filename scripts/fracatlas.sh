@@ -9,8 +9,8 @@
 # The default recipe is the box head study's best (bench/results/boxhead.json): ResNet-18 at 320 px (the import's
 # largest side), 6 epochs (its pointing game 32 % against 22 % at 4), no augmentation, box supervision with the fine
 # box head (the last map and layer3: 20 x 20 cells at 320 px) and the box-peak loss. At 96 px a ResNet's last map
-# has 3 x 3 cells, whose centres fall inside FracAtlas's small boxes on 9 % of the test images: no 96 px heatmap can point at
-# more; 20 x 20 cells allow 94 %.
+# has 3 x 3 cells, whose centres fall inside FracAtlas's small boxes on 9 % of the test images: no 96 px heatmap can
+# point at more; 20 x 20 cells allow 94 %.
 # Marker masking is off (it moved the ablation's AUC by +0.006 for a quarter more training time); augmentation is off
 # (the ablation's training loop ran 4.5x longer with it).
 # The GPU variant (DEVICE=cuda, after `bash scripts/gpu-check.sh --build-only` has built the addon against a CUDA
