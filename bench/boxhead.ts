@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), imported with --max-side 320, split by image, stratified, seed 42',
     evaluatedOn: 'test',
     fracturedWithBoxes: rows.length,
-    recipe: `resnet18 from scratch, ${size} px, ${epochs} epochs (a variant that names its own: those) one-cycle at LR 2e-3, batch 32, balanced, no augmentation, box loss weight 1, seed 42`,
+    recipe: `resnet18 from scratch, ${size} px, ${epochs} epochs (a variant that names its own: those) one-cycle at LR 2e-3, batch 32, balanced, box loss weight 1; no augmentation and seed 42 unless the variant says otherwise`,
     tolerancePixels: tolerance,
     machine: machineDescription(),
     date: today(),

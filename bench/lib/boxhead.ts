@@ -9,6 +9,8 @@ export interface Variant {
   readonly epochs?: number;
   /** Train with fastai's augmentation (the study's default); the other variants train without. */
   readonly augment?: boolean;
+  /** Seed when not the study's 42 (a repeat of a variant: how far one run's figures move with the seed). */
+  readonly seed?: number;
 }
 
 export const VARIANTS: readonly Variant[] = [
@@ -20,12 +22,13 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'fine-peak-8ep', change: 'fine head plus the box-peak loss, 8 epochs (2x the compute)', args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 8 },
   { name: 'fine-peak3-6ep', change: 'fine head plus the box-peak loss at weight 3, 6 epochs', args: ['--box-head', 'fine', '--box-peak-weight', '3'], epochs: 6 },
   { name: 'fine-peak-aug-6ep', change: "fine head plus the box-peak loss, 6 epochs, fastai's augmentation (boxes warped with the images)", args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 6, augment: true },
+  { name: 'fine-peak-aug-8ep', change: "fine head plus the box-peak loss, 8 epochs, fastai's augmentation", args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 8, augment: true },
 ];
 
 /** The `hipfrac train` arguments of a variant: the FracAtlas script's recipe at `size` px, `epochs` epochs (or the variant's), box loss 1, no augmentation unless the variant asks for it. */
 export function variantArgs(v: Variant, data: string, out: string, size: number, studyEpochs: number): string[] {
   const epochs = v.epochs ?? studyEpochs;
-  return ['train', '--data', data, '--out', out, '--arch', 'resnet18', '--scratch', '--input-size', String(size), '--unfrozen-epochs', String(epochs), '--patience', String(epochs), '--balanced', '--no-lr-find', '--unfrozen-lr', '2e-3', '--seed', '42', '--box-loss-weight', '1', ...v.args, ...(v.augment === true ? [] : ['--no-augment'])];
+  return ['train', '--data', data, '--out', out, '--arch', 'resnet18', '--scratch', '--input-size', String(size), '--unfrozen-epochs', String(epochs), '--patience', String(epochs), '--balanced', '--no-lr-find', '--unfrozen-lr', '2e-3', '--seed', String(v.seed ?? 42), '--box-loss-weight', '1', ...v.args, ...(v.augment === true ? [] : ['--no-augment'])];
 }
 
 /** Share of the images whose boxes contain a cell centre of a g × g grid over the input: the strict pointing game's ceiling. */
