@@ -7,7 +7,7 @@ export interface Variant {
   readonly args: readonly string[];
   /** Epochs when not the study's (more compute for the same recipe). */
   readonly epochs?: number;
-  /** Train with fastai's augmentation (the study's default); the other variants train without. */
+  /** Train with fastai's augmentation (`hipfrac train`'s default); the study's variants train without unless they set this. */
   readonly augment?: boolean;
   /** Seed when not the study's 42 (a repeat of a variant: how far one run's figures move with the seed). */
   readonly seed?: number;
