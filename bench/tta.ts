@@ -5,7 +5,7 @@
 // game on the fractured images with boxes of both sets, and the test ECE before and after a temperature fitted on
 // validation logits of the same kind. Nothing is chosen on test. Trains nothing: run bench/boxhead.ts first.
 // Writes bench/results/tta.json and its section of docs/benchmarks.md.
-//   node dist/bench/tta.js --data runs/fracatlas/dataset --runs runs/bh --variants fine-peak,fine-peak-6ep,fine-peak-8ep,fine-peak3-6ep
+//   node dist/bench/tta.js --data runs/fracatlas/dataset --runs runs/bh --variants fine-peak-6ep,fine-peak-aug-6ep,fine-peak-aug-8ep
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     options: {
       data: { type: 'string', default: 'runs/fracatlas/dataset' },
       runs: { type: 'string', default: 'runs/bh' },
-      variants: { type: 'string', default: 'fine-peak,fine-peak-6ep,fine-peak-8ep,fine-peak3-6ep' },
+      variants: { type: 'string', default: 'fine-peak-6ep,fine-peak-aug-6ep,fine-peak-aug-8ep' },
     },
   });
   const names = values.variants.split(',');
@@ -126,12 +126,11 @@ async function main(): Promise<void> {
   const size = (models[0] as (typeof models)[number]).out.size;
   if (models.some((m) => m.out.size !== size)) throw new Error('the models take different input sizes: compare models trained at one size.');
   const tolerance = Math.round((15 * size) / 224);
-  const boxes = {
-    val: rows.val.filter(boxed).map((r) => (r.boxes ?? []).map(([x0, y0, x1, y1]): Box => [x0 * size, y0 * size, x1 * size, y1 * size])),
-    test: rows.test.filter(boxed).map((r) => (r.boxes ?? []).map(([x0, y0, x1, y1]): Box => [x0 * size, y0 * size, x1 * size, y1 * size])),
-  };
+  // The fractured images with boxes, in the order outputsOf keeps their maps; boxes in the input's pixels.
+  const inPixels = (set: SetName): Box[][] => rows[set].filter(boxed).map((r) => (r.boxes ?? []).map(([x0, y0, x1, y1]): Box => [x0 * size, y0 * size, x1 * size, y1 * size]));
+  const boxes = { val: inPixels('val'), test: inPixels('test') };
   const entries = models.map(({ name, out }) => ({ name, grid: out.grid, plain: out.plain, mirror: averaged(out) }));
-  // The ensemble: the models' mean logits and mean maps (maps only when every model has the same grid).
+  // The ensemble: the models' mean logits and mean maps; only when every model's box head has the same grid.
   const grid = entries[0]?.grid as readonly [number, number];
   if (entries.length > 1 && entries.every((e) => e.grid[0] === grid[0] && e.grid[1] === grid[1])) {
     const mean = (kind: 'plain' | 'mirror'): Record<SetName, Outputs> => {
