@@ -35,6 +35,8 @@ export interface TriagePolicy {
   readonly n: number | null;
   /** Softmax temperature applied to logits before the policy (1 = none). */
   readonly temperature: number;
+  /** Added to the fracture logit after the temperature (two-class models; absent = 0): calibration's bias. */
+  readonly bias?: number;
   /** Conformal calibration; qhat null means "all classes" (∞). */
   readonly conformal?: { readonly score: ConformalScore; readonly alpha: number; readonly qhat: number | null; readonly n: number };
   readonly operatingPoints?: OperatingPoints;
@@ -42,11 +44,12 @@ export interface TriagePolicy {
 
 export interface PolicyExtras {
   readonly temperature?: number;
+  readonly bias?: number;
   readonly operatingPoints?: OperatingPoints;
 }
 
-function extras(e: PolicyExtras): { temperature: number; operatingPoints?: OperatingPoints } {
-  return { temperature: e.temperature ?? 1, ...(e.operatingPoints === undefined ? {} : { operatingPoints: e.operatingPoints }) };
+function extras(e: PolicyExtras): { temperature: number; bias?: number; operatingPoints?: OperatingPoints } {
+  return { temperature: e.temperature ?? 1, ...(e.bias === undefined || e.bias === 0 ? {} : { bias: e.bias }), ...(e.operatingPoints === undefined ? {} : { operatingPoints: e.operatingPoints }) };
 }
 
 /** A fixed cut-off (default 0.995); its error and coverage measured when validation data is given. */
@@ -166,9 +169,9 @@ export function decide(probabilities: readonly number[], policy: TriagePolicy, o
   };
 }
 
-/** Logits → calibrated probabilities with the policy's temperature. */
+/** Logits → calibrated probabilities with the policy's temperature and bias. */
 export function calibratedProbabilities(logits: readonly number[], policy: TriagePolicy): number[] {
-  return softmaxRow(logits, policy.temperature);
+  return softmaxRow(logits, policy.temperature, policy.bias ?? 0);
 }
 
 /** The input gate's verdict as triage needs it (src/gate's GateVerdict has this shape). */
@@ -223,6 +226,8 @@ export function policyFromModelCard(card: unknown, source = 'model card'): Triag
   }
   const temperature = p['temperature'] ?? 1;
   if (typeof temperature !== 'number' || !(temperature > 0)) problems.push(`temperature must be a positive number (got ${JSON.stringify(temperature)})`);
+  const bias = p['bias'] ?? 0;
+  if (typeof bias !== 'number' || !Number.isFinite(bias)) problems.push(`bias must be a finite number (got ${JSON.stringify(bias)})`);
   const isConformal = String(p['method']).startsWith('conformal');
   if (!isConformal && typeof p['cutoff'] !== 'number') problems.push('a cut-off policy needs a numeric cutoff');
   if (isConformal) {
@@ -245,6 +250,7 @@ export function policyFromModelCard(card: unknown, source = 'model card'): Triag
     delta: numberOrNull('delta'),
     n: numberOrNull('n'),
     temperature: temperature as number,
+    ...(bias === 0 ? {} : { bias: bias as number }),
   };
 }
 

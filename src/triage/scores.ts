@@ -40,8 +40,12 @@ export function confidenceOf(row: readonly number[]): { predicted: number; confi
   return { predicted, confidence: row[predicted] as number };
 }
 
-export function softmaxRow(logits: readonly number[], temperature = 1): number[] {
-  const scaled = logits.map((z) => z / temperature);
+/** Softmax of logits / T, with `bias` added to the fracture logit (class 1) of a two-class row (calibration's bias). */
+export function softmaxRow(logits: readonly number[], temperature = 1, bias = 0): number[] {
+  if (bias !== 0 && logits.length !== 2) {
+    throw new TriageError('HF_TRIAGE_BAD_OPTION', `a calibration bias needs two-class logits, got ${logits.length}.`, { input: 'bias', fix: 'recalibrate with `hipfrac triage-calibrate` (it fits a bias for two-class models only).' });
+  }
+  const scaled = logits.map((z, k) => z / temperature + (k === 1 ? bias : 0));
   const m = Math.max(...scaled);
   const e = scaled.map((z) => Math.exp(z - m));
   const s = e.reduce((a, b) => a + b, 0);

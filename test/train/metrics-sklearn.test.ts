@@ -67,6 +67,15 @@ def nll(t):
     z = m / t
     return float(np.mean(np.logaddexp(0, z) - ym * z))
 result['temperature'] = optimize.minimize_scalar(nll, bounds=(0.05, 20), method='bounded', options={'xatol': 1e-10}).x
+ys = np.array(params['shiftedLabels'])
+def nll2(v):
+    z = v[0] * m + v[1]
+    return float(np.mean(np.logaddexp(0, z) - ys * z))
+def grad2(v):
+    r = 1 / (1 + np.exp(-(v[0] * m + v[1]))) - ys
+    return np.array([np.mean(r * m), np.mean(r)])
+fit = optimize.minimize(nll2, [1.0, 0.0], jac=grad2, method='BFGS', options={'gtol': 1e-13})
+result['temperatureWithBias'] = [1 / fit.x[0], fit.x[1]]
 result['mcnemar'] = []
 for b, c in params['mcnemar']:
     n = b + c
@@ -86,6 +95,7 @@ interface Reference {
   }[];
   multiclass: number[][];
   temperature: number;
+  temperatureWithBias: [number, number];
   mcnemar: number[];
   quantiles: number[];
 }
@@ -106,13 +116,14 @@ describe('metrics against scikit-learn and scipy', needs('numpy', 'sklearn', 'sc
   const tempRng = new Rng(10);
   const margins = Array.from({ length: 2000 }, () => tempRng.normal(0, 3));
   const marginLabels = margins.map((z) => (tempRng.next() < 1 / (1 + Math.exp(-z / 1.7)) ? 1 : 0));
+  const shiftedLabels = margins.map((z) => (tempRng.next() < 1 / (1 + Math.exp(-z / 1.7 + 1.1)) ? 1 : 0));
   const mcnemarPairs = [[0, 0], [1, 0], [10, 2], [7, 17], [12, 12], [13, 12], [30, 10], [100, 60], [5, 400]];
   const quantileValues = Array.from({ length: 37 }, (_, i) => Math.sin(i) * 10);
   const quantiles = [0, 0.025, 0.5, 0.975, 1];
   // One interpreter start for every reference value: importing scikit-learn takes seconds here.
   let reference: Reference | undefined;
   const ref = (): Reference => {
-    reference ??= python(REFERENCE, { datasets: DATASETS, multiclass, margins, marginLabels, mcnemar: mcnemarPairs, quantileValues, quantiles }) as Reference;
+    reference ??= python(REFERENCE, { datasets: DATASETS, multiclass, margins, marginLabels, shiftedLabels, mcnemar: mcnemarPairs, quantileValues, quantiles }) as Reference;
     return reference;
   };
 
@@ -161,6 +172,12 @@ describe('metrics against scikit-learn and scipy', needs('numpy', 'sklearn', 'sc
   it('temperature equals scipy bounded minimisation of the NLL', () => {
     const fitted = fitTemperature(margins, marginLabels, { numClasses: 1 }).temperature;
     assert.ok(Math.abs(fitted - ref().temperature) < 1e-6, `T ${fitted} != scipy ${ref().temperature}`);
+  });
+
+  it('temperature with a bias equals scipy BFGS on the two-parameter NLL', () => {
+    const fit = fitTemperature(margins, shiftedLabels, { numClasses: 1, bias: true });
+    const [t, b] = ref().temperatureWithBias;
+    assert.ok(Math.abs(fit.temperature - t) < 1e-6 && Math.abs(fit.bias - b) < 1e-6, `(T, b) (${fit.temperature}, ${fit.bias}) != scipy (${t}, ${b})`);
   });
 
   it('McNemar p-values equal scipy binomtest / chi2.sf', () => {

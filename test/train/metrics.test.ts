@@ -1,9 +1,9 @@
 // Metrics against hand-made cases: threshold metrics, AUCs with ties, calibration bins, McNemar,
-// temperature scaling, bootstrap intervals, subgroup breakdown, top losses and input errors.
+// temperature scaling (with and without a bias), the ECE noise floor, bootstrap intervals, subgroup breakdown, top losses and input errors.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  accuracyScore, applyTemperature, brierScore, compareModels, averagePrecision, binaryConfusion, binaryMetrics, bootstrapMetrics, bootstrapStatistic,
+  accuracyScore, applyTemperature, brierScore, calibrationNoiseFloor, compareModels, averagePrecision, binaryConfusion, binaryMetrics, bootstrapMetrics, bootstrapStatistic,
   confusionMatrix, expectedCalibrationError, fitTemperature, mcnemarFromCounts, mcnemarTest, metricsByGroup, METRIC_NAMES,
   MetricsError, mostConfidentCorrect, negativeLogLikelihood, positiveClassProbabilities, rocAuc, rocCurve, topLosses,
 } from '../../src/train/metrics/index.js';
@@ -150,6 +150,71 @@ describe('temperature scaling', () => {
     close(positiveClassProbabilities([0, 2 * Math.log(3)], 2)[0]!, 0.75);
     // Perfectly separated data wants T → 0: the fit stops at the lower bound.
     close(fitTemperature([-1, 1], [0, 1], { numClasses: 1, bounds: [0.1, 10] }).temperature, 0.1, 1e-12);
+  });
+});
+
+describe('temperature with a bias (Platt scaling in temperature form)', () => {
+  /** Labels from σ(m / T + b): a model whose mean probability is off as well as its spread. */
+  function shifted(n: number, t: number, b: number, seed: number): { margins: Float64Array; labels: number[] } {
+    const rng = new Rng(seed);
+    const margins = Float64Array.from({ length: n }, () => rng.normal(1, 3));
+    return { margins, labels: Array.from(margins, (m) => (rng.next() < sigmoid(m / t + b) ? 1 : 0)) };
+  }
+
+  it('recovers a known temperature and bias, where T alone leaves the mean probability off', () => {
+    const { margins, labels } = shifted(40000, 2, -1.5, 21);
+    const joint = fitTemperature(margins, labels, { numClasses: 1, bias: true });
+    close(joint.temperature, 2, 0.1, 'T');
+    close(joint.bias, -1.5, 0.08, 'bias');
+    const alone = fitTemperature(margins, labels, { numClasses: 1 });
+    assert.equal(alone.bias, 0);
+    assert.ok(joint.nllAfter < alone.nllAfter - 0.01, `NLL with bias ${joint.nllAfter} vs T alone ${alone.nllAfter}`);
+    close(joint.nllAfter, negativeLogLikelihood(margins, labels, { numClasses: 1, temperature: joint.temperature, bias: joint.bias }), 1e-12);
+    const rate = labels.reduce((a, y) => a + y, 0) / labels.length;
+    const mean = (p: Float64Array): number => p.reduce((a, v) => a + v, 0) / p.length;
+    close(mean(positiveClassProbabilities(margins, joint.temperature, 1, joint.bias)), rate, 0.005, 'mean probability with bias');
+    assert.ok(Math.abs(mean(positiveClassProbabilities(margins, alone.temperature, 1)) - rate) > 0.03, 'T alone keeps the mean off');
+    const fracture = (t: number, b: number): number => expectedCalibrationError(positiveClassProbabilities(margins, t, 1, b), labels, { mode: 'positive-class' }).ece;
+    assert.ok(fracture(joint.temperature, joint.bias) < fracture(alone.temperature, 0) / 3, 'fracture-probability ECE');
+  });
+
+  it('is a minimum: the NLL rises a step away in T or b; rows and margins agree', () => {
+    const { margins, labels } = shifted(3000, 0.7, 0.8, 4);
+    const fit = fitTemperature(margins, labels, { numClasses: 1, bias: true });
+    const nll = (t: number, b: number): number => negativeLogLikelihood(margins, labels, { numClasses: 1, temperature: t, bias: b });
+    for (const [dt, db] of [[1e-3, 0], [-1e-3, 0], [0, 1e-3], [0, -1e-3]] as const) {
+      assert.ok(nll(fit.temperature + dt, fit.bias + db) > fit.nllAfter, `step (${dt}, ${db})`);
+    }
+    const rows = new Float64Array(margins.length * 2);
+    margins.forEach((m, i) => { rows[2 * i] = -0.4; rows[2 * i + 1] = -0.4 + m; });
+    const fromRows = fitTemperature(rows, labels, { bias: true });
+    close(fromRows.temperature, fit.temperature, 1e-7, 'T from rows');
+    close(fromRows.bias, fit.bias, 1e-7, 'bias from rows');
+    // Softmax rows with the bias on the fracture logit equal the margin form.
+    const p = applyTemperature([0.2, 1.4], fit.temperature, 2, fit.bias)[1]!;
+    close(p, sigmoid(1.2 / fit.temperature + fit.bias), 1e-12, 'two-class row');
+  });
+
+  it('keeps the bias finite on one-class data and refuses a bias with more than two classes', () => {
+    const fit = fitTemperature([1, 2, 3], [1, 1, 1], { numClasses: 1, bias: true });
+    assert.ok(Number.isFinite(fit.bias) && fit.bias <= 20, `bias ${fit.bias}`);
+    assert.throws(() => fitTemperature([1, 2, 3, 4, 5, 6], [0, 1], { numClasses: 3, bias: true }), (e: unknown) => e instanceof MetricsError && e.code === 'HF_METRICS_BAD_OPTION' && /two classes/.test(e.message));
+    assert.throws(() => applyTemperature([1, 2, 3], 1, 3, 0.5), (e: unknown) => e instanceof MetricsError && e.code === 'HF_METRICS_BAD_OPTION');
+  });
+});
+
+describe('the ECE noise floor', () => {
+  it('a perfectly calibrated model shows an ECE that shrinks with the number of cases; the floor is seeded', () => {
+    const rng = new Rng(9);
+    const probs = Float64Array.from({ length: 4000 }, () => rng.next());
+    const small = calibrationNoiseFloor(probs.subarray(0, 200), { seed: 1 });
+    const large = calibrationNoiseFloor(probs, { seed: 1 });
+    assert.ok(small.median > 2 * large.median, `floor at 200 cases ${small.median}, at 4000 ${large.median}`);
+    assert.ok(small.upper >= small.median && large.median > 0);
+    assert.deepEqual(calibrationNoiseFloor(probs.subarray(0, 200), { seed: 1 }), small);
+    // Labels drawn from the probabilities score under the 95th percentile most of the time.
+    const labels = Array.from(probs.subarray(0, 200), (p) => (rng.next() < p ? 1 : 0));
+    assert.ok(expectedCalibrationError(probs.subarray(0, 200), labels).ece < small.upper * 1.5);
   });
 });
 

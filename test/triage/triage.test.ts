@@ -7,6 +7,7 @@ import {
   calibrateConformal,
   calibrateCutoff,
   calibratedCutoffPolicy,
+  calibratedProbabilities,
   chooseOperatingPoints,
   clopperPearsonLower,
   clopperPearsonUpper,
@@ -21,6 +22,7 @@ import {
   policyToJson,
   predictionSet,
   riskCoverageCurve,
+  softmaxRow,
 } from '../../src/triage/index.js';
 import { fitTemperature } from '../../src/train/metrics/index.js';
 import { HipfracError, Rng } from '../../src/util/index.js';
@@ -205,6 +207,20 @@ test('policies: given cut-off 0.995 measured on validation, JSON round trip thro
   const d = decide([0.001, 0.999], conformalBack);
   assert.deepEqual(d.predictionSet, [1]);
   assert.equal(d.decision, 'auto-report');
+});
+
+test('a calibration bias travels in the policy: written, read back, applied to the fracture logit; absent reads as 0', () => {
+  const policy = givenCutoffPolicy(0.9, undefined, { temperature: 2, bias: -1.5 });
+  const back = policyFromModelCard(JSON.parse(JSON.stringify({ threshold: policyToJson(policy) })), 'ckpt/model.json');
+  assert.equal(back.bias, -1.5);
+  const p = calibratedProbabilities([0.4, 3.4], back);
+  assert.ok(Math.abs((p[1] as number) - sigmoid(3 / 2 - 1.5)) < 1e-12, `p = ${p[1]}`);
+  assert.deepEqual(softmaxRow([0.4, 3.4], 2, -1.5), p);
+  // A policy written before the bias existed, and one fitted without it, carry no bias field.
+  assert.equal(policyFromModelCard({ threshold: { cutoff: 0.99, temperature: 1.3 } }).bias, undefined);
+  assert.equal('bias' in givenCutoffPolicy(0.9, undefined, { temperature: 2, bias: 0 }), false);
+  assert.throws(() => policyFromModelCard({ threshold: { cutoff: 0.99, bias: 'high' } }), (e: unknown) => e instanceof HipfracError && e.code === 'HF_TRIAGE_BAD_POLICY' && /bias must be a finite number/.test(e.message));
+  assert.throws(() => softmaxRow([1, 2, 3], 1, 0.5), (e: unknown) => e instanceof HipfracError && e.code === 'HF_TRIAGE_BAD_OPTION' && /two-class/.test(e.message));
 });
 
 test('bad input: a checkpoint without a cut-off, an invalid policy, non-probabilities, bad options', () => {

@@ -31,8 +31,8 @@ const usage = `Usage: hipfrac triage-calibrate <png|dicom|dir> --model CKPT_DIR 
 Runs the checkpoint on labelled validation radiographs (never the training images) and chooses how cases
 are routed: 'cutoff' (default) picks the lowest confidence cut-off whose error among auto-reported cases is
 ≤ --target with 1 − --delta confidence (Clopper–Pearson, fixed-sequence testing); 'given' measures --cutoff;
-'conformal-*' calibrates prediction sets at coverage 1 − --alpha. Softmax temperature is fitted first
-(--temperature none to skip). Prints the policy; --write stores it in CKPT_DIR/model.json ("threshold");
+'conformal-*' calibrates prediction sets at coverage 1 − --alpha. Softmax temperature (and, for two classes, a
+bias on the fracture logit) is fitted first (--temperature none to skip). Prints the policy; --write stores it in CKPT_DIR/model.json ("threshold");
 --out FILE also writes the policy and the risk–coverage curve as JSON.`;
 
 export const triageCalibrateCommand: CliCommand = {
@@ -96,15 +96,16 @@ export const triageCalibrateCommand: CliCommand = {
     }
     model.dispose();
     // Temperature scaling: the one implementation (train/metrics, tested against SciPy).
-    const temperature = values.temperature === 'fit' ? fitTemperature(logits.flat(), labels, { numClasses: card.classes.length }).temperature : 1;
-    const probabilities = logits.map((z) => softmaxRow(z, temperature));
+    const fit = values.temperature === 'fit' ? fitTemperature(logits.flat(), labels, { numClasses: card.classes.length, bias: card.classes.length === 2 }) : { temperature: 1, bias: 0 };
+    const { temperature, bias } = fit;
+    const probabilities = logits.map((z) => softmaxRow(z, temperature, bias));
     const operatingPoints = card.classes.length === 2 && labels.includes(0) && labels.includes(1)
       ? chooseOperatingPoints(probabilities.map((p) => p[1] as number), labels, {
           ...(values.sensitivity === undefined ? {} : { targetSensitivity: sensitivity }),
           ...(values.specificity === undefined ? {} : { targetSpecificity: specificity }),
         })
       : undefined;
-    const extras = { temperature, ...(operatingPoints === undefined ? {} : { operatingPoints }) };
+    const extras = { temperature, bias, ...(operatingPoints === undefined ? {} : { operatingPoints }) };
     const delta = numberOption(values.delta, '--delta');
     let policy: TriagePolicy;
     if (method === 'cutoff') {
@@ -116,7 +117,7 @@ export const triageCalibrateCommand: CliCommand = {
     }
     const curve = riskCoverageCurve(probabilities, labels);
     const pct = (v: number | null, digits = 1): string => (v === null ? 'n/a' : `${(100 * v).toFixed(digits)} %`);
-    console.log(`validation images: ${labels.length}; temperature ${temperature.toFixed(3)}`);
+    console.log(`validation images: ${labels.length}; temperature ${temperature.toFixed(3)}, fracture-logit bias ${bias.toFixed(3)}`);
     console.log(`method ${policy.method}: cut-off ${policy.cutoff === null ? 'n/a (conformal sets)' : policy.cutoff > 1 ? 'none reaches the target (every case reviewed)' : pct(policy.cutoff, 2)}`);
     console.log(`auto-reported ${pct(policy.coverage)}, error among them ${pct(policy.measuredError, 2)}${policy.errorUpperBound === null ? '' : ` (≤ ${pct(policy.errorUpperBound, 2)} at ${pct(1 - (policy.delta ?? 0.05), 0)} confidence)`}`);
     if (operatingPoints !== undefined) {

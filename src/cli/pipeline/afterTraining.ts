@@ -20,8 +20,9 @@ import { CHECKPOINT_CARD, type Classifier } from '../../models/index.js';
 import { Fgsm, Pgd, RotationTranslationAttack, TestTimeAugmentation, epsilonSweep, robustnessTable, type LabelledBatch } from '../../robust/index.js';
 import type { ReportSection } from '../../report/index.js';
 import { heatmapSection, robustnessSection, triageSection, type HeatmapGalleryEntry } from '../../report/sections/index.js';
-import { dispose, keep, softmax, tidy } from '../../torch/index.js';
+import { dispose, keep, tidy } from '../../torch/index.js';
 import type { TrainConfig } from '../../train/index.js';
+import { positiveClassProbabilities, type TemperatureFit } from '../../train/metrics/index.js';
 import { binaryRows, calibratedCutoffPolicy, chooseOperatingPoints, evaluateCutoff, riskCoverageCurve, type TriagePolicy } from '../../triage/index.js';
 import { sampleRegion, type TrainRunResult } from './trainRun.js';
 
@@ -74,7 +75,7 @@ function boxesInInput(boxes: readonly Box[], image: { width: number; height: num
   return boxes.map(([x0, y0, x1, y1]): Box => [x(x0), y(y0), x(x1), y(y1)]).filter(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0);
 }
 
-async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], rows: readonly ManifestRow[], boxesByPath: ReturnType<typeof phantomBoxes>, size: number, crop: TrainConfig['crop'], set: string): Promise<ReportSection> {
+async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], rows: readonly ManifestRow[], boxesByPath: ReturnType<typeof phantomBoxes>, size: number, crop: TrainConfig['crop'], set: string, calibration: TemperatureFit): Promise<ReportSection> {
   const layer = model.spec.gradCamLayer;
   const cam = new GradCam(model, layer);
   const items: HeatmapGalleryEntry[] = [];
@@ -85,10 +86,12 @@ async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], ro
     for (const batch of batches) {
       const n = batch.images.shape[0] as number;
       // Explain the fracture class for every image: where does the model see a fracture?
-      const { maps, probs } = tidy(() => {
+      const { maps, logits } = tidy(() => {
         const out = cam.computeWithLogits(batch.images, new ClassifierOutputTarget(1));
-        return { maps: heatmapsFromTensor(out.heatmaps), probs: softmax(out.logits, 1).toFloat32Array() };
+        return { maps: heatmapsFromTensor(out.heatmaps), logits: out.logits.toFloat32Array() };
       });
+      // The calibrated probability, as the report's figures and predict give it.
+      const probs = positiveClassProbabilities(logits, calibration.temperature, 2, calibration.bias);
       for (let i = 0; i < n; i++) {
         const row = rows[offset + i] as ManifestRow;
         const truth = boxesByPath.get(row.sourcePath);
@@ -98,7 +101,7 @@ async function heatmaps(model: Classifier, batches: readonly LabelledBatch[], ro
         if (row.label === 1 && items.length < 12) {
           const grey = greyFromTensor(batch.images, i);
           const overlay = renderOverlay(grey, maps[i] as (typeof maps)[number]);
-          items.push({ overlayPng: await encodeRgbPng(overlay), caption: `fracture · P(fracture) = ${(probs[i * 2 + 1] as number).toFixed(2)}`, key: row.id.slice(0, 12) });
+          items.push({ overlayPng: await encodeRgbPng(overlay), caption: `fracture · P(fracture) = ${(probs[i] as number).toFixed(2)}`, key: row.id.slice(0, 12) });
         }
       }
       offset += n;
@@ -149,6 +152,7 @@ export function triageFromRun(run: TrainRunResult, target: number): { policy: Tr
   const calLabels = calIdx.map((i) => valLabels[i] as number);
   const policy = calibratedCutoffPolicy(binaryRows(calProbs), calLabels, { targetError: target }, {
     temperature: run.validEvaluation.temperature.temperature,
+    bias: run.validEvaluation.temperature.bias,
     operatingPoints: chooseOperatingPoints(valProbs, valLabels),
   });
   let heldOutProbs: number[];
@@ -181,7 +185,7 @@ export async function afterTrainingSections(input: AfterTrainingInput): Promise<
   const sections: ReportSection[] = [];
   try {
     log(`  Grad-CAM on the ${input.run.evaluation.set} images…`);
-    sections.push(await heatmaps(model, batches, rows, input.cohortDir === undefined ? new Map() : phantomBoxes(input.cohortDir), input.config.inputSize, input.config.crop, input.run.evaluation.set));
+    sections.push(await heatmaps(model, batches, rows, input.cohortDir === undefined ? new Map() : phantomBoxes(input.cohortDir), input.config.inputSize, input.config.crop, input.run.evaluation.set, input.run.evaluation.temperature));
     log('  attacks: FGSM and PGD sweeps, rotation + translation, TTA…');
     sections.push(await robustness(model, batches));
   } finally {

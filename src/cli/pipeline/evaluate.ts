@@ -5,6 +5,7 @@ import type { ValidationResult } from '../../train/index.js';
 import {
   binaryMetrics,
   bootstrapMetrics,
+  calibrationNoiseFloor,
   expectedCalibrationError,
   fitTemperature,
   metricsByGroup,
@@ -43,6 +44,13 @@ export interface Evaluation {
   readonly pr: PrecisionRecallCurve;
   readonly calibrationBefore: CalibrationReport;
   readonly calibrationAfter: CalibrationReport;
+  /**
+   * The calibrated ECE a perfectly calibrated model with these probabilities would show on this many images (median
+   * and 95th percentile): an ECE above the 95th percentile is miscalibration, not chance.
+   */
+  readonly eceFloor: { readonly median: number; readonly upper: number };
+  /** ECE of the fracture probability itself (scikit-learn's calibration curve, 15 bins), before and after. */
+  readonly fractureEce: { readonly before: number; readonly after: number };
   readonly temperature: TemperatureFit;
   readonly byGroup: GroupEvaluation[];
   readonly topLosses: CaptionedCase[];
@@ -56,11 +64,12 @@ export interface EvaluateOptions {
 }
 
 /**
- * Evaluates a binary fracture model's validation pass. The temperature is fitted on these same validation
- * logits; when a test set exists its figures come from `evaluateTest` with this temperature instead.
+ * Evaluates a binary fracture model's validation pass. The temperature and the fracture-logit bias are fitted on
+ * these same validation logits (the bias takes back the balanced sampler's shift of the mean probability, which a
+ * temperature cannot); when a test set exists its figures come from `evaluateTest` with this fit instead.
  */
 export function evaluateValidation(result: ValidationResult, rows: readonly ManifestRow[], options: EvaluateOptions = {}): Evaluation {
-  const temperature = fitTemperature(result.logits, result.labels, { numClasses: result.numClasses });
+  const temperature = fitTemperature(result.logits, result.labels, { numClasses: result.numClasses, bias: true });
   return evaluatePass(result, rows, 'validation', temperature, options);
 }
 
@@ -73,7 +82,7 @@ function evaluatePass(result: ValidationResult, rows: readonly ManifestRow[], se
   const threshold = options.threshold ?? 0.5;
   const labels = result.labels;
   const rawProbs = positiveClassProbabilities(result.logits, 1, result.numClasses);
-  const probs = positiveClassProbabilities(result.logits, temperature.temperature, result.numClasses);
+  const probs = positiveClassProbabilities(result.logits, temperature.temperature, result.numClasses, temperature.bias);
   const rowIds = Array.from(result.indices, (i) => rows[i]?.id ?? String(i));
   const pick = <T>(f: (r: ManifestRow) => T): T[] => Array.from(result.indices, (i) => f(rows[i] as ManifestRow));
   const factors = {
@@ -95,6 +104,11 @@ function evaluatePass(result: ValidationResult, rows: readonly ManifestRow[], se
     pr: precisionRecallCurve(probs, labels),
     calibrationBefore: expectedCalibrationError(rawProbs, labels, { threshold }),
     calibrationAfter: expectedCalibrationError(probs, labels, { threshold }),
+    eceFloor: calibrationNoiseFloor(probs, { threshold, seed: options.seed ?? 0 }),
+    fractureEce: {
+      before: expectedCalibrationError(rawProbs, labels, { mode: 'positive-class' }).ece,
+      after: expectedCalibrationError(probs, labels, { mode: 'positive-class' }).ece,
+    },
     temperature,
     byGroup: metricsByGroup(probs, labels, factors, { threshold }),
     topLosses: topLosses(probs, labels, 8, { threshold, classNames }),

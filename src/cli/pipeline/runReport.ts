@@ -203,13 +203,13 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
     html:
       figure(
         await reliabilityChart([
-          { name: 'before temperature scaling', bins: ev.calibrationBefore.bins, ece: ev.calibrationBefore.ece },
-          { name: `after (T = ${ev.temperature.temperature.toFixed(2)})`, bins: ev.calibrationAfter.bins, ece: ev.calibrationAfter.ece },
+          { name: 'before calibration', bins: ev.calibrationBefore.bins, ece: ev.calibrationBefore.ece },
+          { name: `after (T = ${ev.temperature.temperature.toFixed(2)}, bias ${ev.temperature.bias.toFixed(2)})`, bins: ev.calibrationAfter.bins, ece: ev.calibrationAfter.ece },
         ]),
-        `Reliability diagram on the ${setName} images: observed fracture rate against confidence.`,
+        `Reliability diagram on the ${setName} images: accuracy against the confidence of the predicted class.`,
       ) +
-      paragraph(`Temperature fitted on the validation logits by minimising the negative log-likelihood; ECE on the ${setName} images ${ev.calibrationBefore.ece.toFixed(3)} → ${ev.calibrationAfter.ece.toFixed(3)}. The probabilities in this report are temperature-scaled.`) +
-      (onTest ? '' : note('The temperature is fitted on the same validation set it is evaluated on (the split has no test set), so the calibrated ECE is optimistic.')),
+      paragraph(`Temperature T and a bias on the fracture logit, p = σ((z₁ − z₀) / T + b), fitted together on the validation logits by minimising the negative log-likelihood (the bias takes back the shift a class-balanced sampler gives the mean probability, which a temperature cannot). ECE (top-label, 15 bins) on the ${setName} images ${ev.calibrationBefore.ece.toFixed(3)} → ${ev.calibrationAfter.ece.toFixed(3)}; a perfectly calibrated model with these probabilities would show ${ev.eceFloor.median.toFixed(3)} on ${ev.n} images (95th percentile ${ev.eceFloor.upper.toFixed(3)}: above it, the model is miscalibrated rather than unlucky). ECE of the fracture probability itself (15 bins): ${ev.fractureEce.before.toFixed(3)} → ${ev.fractureEce.after.toFixed(3)}. The probabilities in this report are calibrated.`) +
+      (onTest ? '' : note('The temperature and bias are fitted on the same validation set they are evaluated on (the split has no test set), so the calibrated ECE is optimistic.')),
   });
 
   const g = run.gate;

@@ -328,6 +328,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
       f1: evaluation.metrics.metrics.f1,
       rocAuc: evaluation.metrics.metrics.rocAuc,
       temperature: evaluation.temperature.temperature,
+      calibrationBias: evaluation.temperature.bias,
     },
     extra: { evaluatedOn: evaluation.set, evaluatedImages: evaluation.n, temperatureFrom: 'validation', fromScratch, epochs: learner.history.length, protocol: { frozenLr: protocol.lrs.frozen, unfrozenLrs: protocol.lrs.unfrozen }, distributed },
   });
@@ -388,14 +389,23 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     validation: {
       n: run.validEvaluation.n,
       metrics: run.validEvaluation.metrics.metrics,
-      ece: { before: run.validEvaluation.calibrationBefore.ece, after: run.validEvaluation.calibrationAfter.ece },
+      ece: { before: run.validEvaluation.calibrationBefore.ece, after: run.validEvaluation.calibrationAfter.ece, fractureProbability: run.validEvaluation.fractureEce },
       // What later choices (cut-offs, conformal sets) are calibrated on, so they never touch the test predictions.
       predictions: run.validEvaluation.rowIds.map((id, i) => ({ id, label: run.validEvaluation.labels[i], probability: run.validEvaluation.probs[i] })),
     },
     metrics: m,
     intervals: run.evaluation.intervals,
     temperature: run.evaluation.temperature.temperature,
-    ece: { before: run.evaluation.calibrationBefore.ece, after: run.evaluation.calibrationAfter.ece },
+    // Added to the fracture logit after the temperature, fitted with it on validation (0 = none).
+    calibrationBias: run.evaluation.temperature.bias,
+    // Top-label ECE (Guo et al.) before and after calibration, what a perfectly calibrated model would show on as
+    // many images (median, 95th percentile), and the fracture probability's own ECE.
+    ece: {
+      before: run.evaluation.calibrationBefore.ece,
+      after: run.evaluation.calibrationAfter.ece,
+      perfectModel: run.evaluation.eceFloor,
+      fractureProbability: run.evaluation.fractureEce,
+    },
     byGroup: run.evaluation.byGroup,
     history: run.history,
     lrs: run.protocol.lrs,

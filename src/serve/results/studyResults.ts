@@ -22,7 +22,7 @@ function operatingPointText(model: ServingModel): string {
   const p = model.policy;
   if (p.conformal !== undefined) return `${p.method}: conformal sets at ${(100 * (1 - p.conformal.alpha)).toFixed(1)} % coverage (n=${p.conformal.n})`;
   const bound = p.errorUpperBound === null ? '' : `, error among auto-reported <= ${(100 * p.errorUpperBound).toFixed(2)} %`;
-  return `${p.method}: confidence cut-off ${p.cutoff === null ? 'n/a' : `${(100 * p.cutoff).toFixed(2)} %`}${bound}, temperature ${p.temperature.toFixed(3)}`;
+  return `${p.method}: confidence cut-off ${p.cutoff === null ? 'n/a' : `${(100 * p.cutoff).toFixed(2)} %`}${bound}, temperature ${p.temperature.toFixed(3)}${p.bias === undefined ? '' : `, bias ${p.bias.toFixed(3)}`}`;
 }
 
 export class StudyResults {

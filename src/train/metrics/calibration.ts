@@ -2,6 +2,8 @@
 // 2017) and the bins a reliability diagram plots.
 import { badOption, checkBinaryInputs, type LabelArray, type NumberArray } from './errors.js';
 import { DEFAULT_THRESHOLD } from './confusion.js';
+import { quantileSorted } from './bootstrap.js';
+import { Rng } from '../../util/index.js';
 
 /**
  * What is binned. `top-label` (Guo et al.): the confidence of the predicted class against whether the
@@ -103,6 +105,27 @@ export function expectedCalibrationError(probs: NumberArray, labels: LabelArray,
     bins.push({ lower: edges[b] as number, upper: edges[b + 1] as number, count: c, meanPredicted, observed });
   }
   return { mode, ece, mce, bins };
+}
+
+/**
+ * The ECE a perfectly calibrated model would show on these cases: labels drawn from the probabilities themselves
+ * (`draws` times, seeded), scored like the real ones. ECE over few cases is biased upwards (Kumar et al. 2019); a
+ * measured ECE near this floor is as good as this many cases can show; one above its 95th percentile is
+ * miscalibration rather than chance. Returns the median and the 95th percentile.
+ */
+export function calibrationNoiseFloor(probs: NumberArray, options: CalibrationOptions & { draws?: number; seed?: number } = {}): { median: number; upper: number } {
+  const draws = options.draws ?? 200;
+  if (!Number.isInteger(draws) || draws < 1) throw badOption('calibrationNoiseFloor', 'draws', draws, 'a positive integer');
+  const rng = new Rng(options.seed ?? 0);
+  const labels = new Int32Array(probs.length);
+  const scores = new Float64Array(draws);
+  const binning: CalibrationOptions = { bins: options.bins, mode: options.mode, threshold: options.threshold };
+  for (let r = 0; r < draws; r++) {
+    for (let i = 0; i < probs.length; i++) labels[i] = rng.next() < (probs[i] as number) ? 1 : 0;
+    scores[r] = expectedCalibrationError(probs, labels, binning).ece;
+  }
+  scores.sort();
+  return { median: quantileSorted(scores, 0.5), upper: quantileSorted(scores, 0.95) };
 }
 
 /** Brier score: mean squared difference between the fracture probability and the label (lower is better). */

@@ -12,7 +12,7 @@ export { binaryMetrics, METRIC_NAMES } from './binary.js';
 export type { BinaryMetrics, BinaryEvaluation, MetricName, ThresholdOption } from './binary.js';
 export { bootstrapMetrics, bootstrapStatistic, percentileInterval, quantileSorted } from './bootstrap.js';
 export type { Interval, MetricIntervals, BootstrapOptions, BootstrapResult } from './bootstrap.js';
-export { expectedCalibrationError, brierScore } from './calibration.js';
+export { expectedCalibrationError, brierScore, calibrationNoiseFloor } from './calibration.js';
 export type { CalibrationMode, CalibrationOptions, CalibrationReport, ReliabilityBin } from './calibration.js';
 export { fitTemperature, applyTemperature, positiveClassProbabilities, negativeLogLikelihood } from './temperature.js';
 export type { TemperatureOptions, TemperatureFit } from './temperature.js';

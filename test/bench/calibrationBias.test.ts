@@ -1,0 +1,42 @@
+// The calibration study's pieces: stored probabilities turned back into margins, and the two fits scored on held-out
+// cases of a model whose mean probability is off (as a class-balanced sampler leaves it).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { eceFloor, marginsFromProbabilities, scoreCalibration } from '../../bench/lib/calibrationBias.js';
+import { Rng } from '../../src/util/index.js';
+
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+
+describe('bench/calibration-bias', () => {
+  it('recovers the margins behind p = σ(m / T + b), clamping probabilities of exactly 0 or 1', () => {
+    const margins = [-6, -0.5, 0, 2.25, 9];
+    const probs = margins.map((m) => sigmoid(m / 1.6 - 0.7));
+    const back = marginsFromProbabilities(probs, 1.6, -0.7);
+    back.margins.forEach((m, i) => assert.ok(Math.abs(m - (margins[i] as number)) < 1e-9, `${m} != ${margins[i]}`));
+    assert.equal(back.clamped, 0);
+    const edge = marginsFromProbabilities([0, 1, 0.5], 2, 0);
+    assert.equal(edge.clamped, 2);
+    assert.ok(edge.margins[0]! < -60 && edge.margins[1]! > 60 && Number.isFinite(edge.margins[1]!));
+    assert.throws(() => marginsFromProbabilities([1.2], 1, 0), /1.2 is not in \[0, 1\]/);
+  });
+
+  it('on held-out cases of a model that predicts fractures twice too often, the bias brings the mean probability to the rate and lowers the NLL', () => {
+    const rng = new Rng(17);
+    const draw = (n: number): { margins: Float64Array; labels: number[] } => {
+      const margins = Float64Array.from({ length: n }, () => rng.normal(-0.5, 2.5));
+      return { margins, labels: Array.from(margins, (m) => (rng.next() < sigmoid(m / 1.3 - 1.4) ? 1 : 0)) };
+    };
+    const val = draw(3000);
+    const test = draw(3000);
+    const alone = scoreCalibration(val, test, false);
+    const withBias = scoreCalibration(val, test, true);
+    const rate = test.labels.reduce((a, y) => a + y, 0) / test.labels.length;
+    assert.equal(alone.bias, 0);
+    assert.ok(Math.abs(withBias.bias + 1.4) < 0.2 && Math.abs(withBias.temperature - 1.3) < 0.15, `T ${withBias.temperature}, b ${withBias.bias}`);
+    assert.ok(Math.abs(withBias.meanProbability - rate) < 0.015, `mean p ${withBias.meanProbability} vs rate ${rate}`);
+    assert.ok(Math.abs(alone.meanProbability - rate) > 0.05, `T alone: mean p ${alone.meanProbability} vs rate ${rate}`);
+    assert.ok(withBias.nll < alone.nll && withBias.brier < alone.brier && withBias.fractureEce < alone.fractureEce);
+    const floor = eceFloor(test, withBias);
+    assert.ok(floor.median > 0 && floor.upper >= floor.median && withBias.ece < floor.upper * 2);
+  });
+});
