@@ -105,15 +105,19 @@ export interface TrainRunResult {
  * Labelled rows of a dataset split by patient; a train/validation split is made (and saved) when the dataset has
  * none (`hipfrac split --test` makes one with a test set).
  */
-export async function datasetSplit(datasetDir: string, seed: number, validFraction: number, log: (l: string) => void): Promise<{ train: ManifestRow[]; valid: ManifestRow[]; test: ManifestRow[]; all: ManifestRow[] }> {
+export async function datasetSplit(datasetDir: string, seed: number, validFraction: number, log: (l: string) => void): Promise<{ train: ManifestRow[]; valid: ManifestRow[]; test: ManifestRow[]; all: ManifestRow[]; unit: 'patient' | 'image' }> {
   let rows = await loadManifest(datasetDir);
+  let unit: 'patient' | 'image';
   if (!rows.some((r) => r.split !== undefined)) {
     const split = splitByPatient(rows.filter((r) => r.label !== null), { valFraction: validFraction, seed });
     await writeJsonAtomic(splitPath(datasetDir), split);
-    log(`no split.json in ${datasetDir}: made a patient-level ${Math.round((1 - validFraction) * 100)}/${Math.round(validFraction * 100)} split (seed ${seed})`);
+    unit = split.unit ?? 'patient';
+    log(`no split.json in ${datasetDir}: made a ${unit}-level ${Math.round((1 - validFraction) * 100)}/${Math.round(validFraction * 100)} split (seed ${seed})`);
     rows = await loadManifest(datasetDir);
-  } else if ((await loadSplit(datasetDir)) === undefined) {
-    throw new TrainError('HF_TRAIN_NO_SPLIT', 'the dataset has split columns but no split.json.', { input: datasetDir, fix: 'run `hipfrac split` again.' });
+  } else {
+    const stored = await loadSplit(datasetDir);
+    if (stored === undefined) throw new TrainError('HF_TRAIN_NO_SPLIT', 'the dataset has split columns but no split.json.', { input: datasetDir, fix: 'run `hipfrac split` again.' });
+    unit = stored.unit ?? 'patient';
   }
   const labelled = rows.filter((r) => r.label !== null);
   if (labelled.length === 0) {
@@ -125,7 +129,7 @@ export async function datasetSplit(datasetDir: string, seed: number, validFracti
   if (train.length === 0 || valid.length === 0) {
     throw new TrainError('HF_TRAIN_EMPTY_SPLIT', `the split has ${train.length} training and ${valid.length} validation images.`, { input: datasetDir, fix: 'import more images or split again with another --val-fraction.' });
   }
-  return { train, valid, test, all: labelled };
+  return { train, valid, test, all: labelled, unit };
 }
 
 /** A short hash of which images (by content) and labels a model was trained and validated on. */
@@ -222,7 +226,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
   const boxSupervised = config.boxLossWeight > 0;
   if (boxSupervised) checkBoxes(split.train, options.datasetDir);
   const fingerprint = dataFingerprint(split.train, split.valid);
-  log(`data: ${split.train.length} training, ${split.valid.length} validation${split.test.length > 0 ? ` and ${split.test.length} held-out test` : ''} images (patient-level split), fingerprint ${fingerprint}`);
+  log(`data: ${split.train.length} training, ${split.valid.length} validation${split.test.length > 0 ? ` and ${split.test.length} held-out test` : ''} images (${split.unit}-level split), fingerprint ${fingerprint}`);
 
   const workers = options.workers ?? 2;
   // --batch-size stays the global batch: each rank takes its share, so the schedule and LRs are those of one
