@@ -2,7 +2,7 @@
 // the box head variants (the last map's head, the box-peak loss, the fine head reading layer3 too), each scored on
 // the test split's fractured images against FracAtlas's boxes: the box head's pointing game (strict, and with
 // Zhang et al.'s tolerance of 15 px at 224 scaled to the input), Grad-CAM's on the default layer, a random map's
-// expected score, the test ROC-AUC and ECE from the run's results.json. It also states the ceiling a heatmap grid
+// expected score, and the test ROC-AUC from the run's results.json (calibration: bench/calibration-bias.ts). It also states the ceiling a heatmap grid
 // puts on the strict pointing game: the share of the test boxes that contain a cell centre of a g × g grid (an
 // upsampled heatmap peaks at a cell centre). Resumable: a variant whose RUNS/<name>/results.json exists is not trained
 // again, an interrupted one resumes.
@@ -106,10 +106,10 @@ async function main(): Promise<void> {
       const run = spawnSync(process.execPath, ['--single-threaded-gc', cli, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
       if (run.status !== 0) throw new Error(`training ${v.name} failed (exit ${run.status}); its log is ${out}/log.jsonl.`);
     }
-    const res = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { evaluatedOn: string; ece: { before: number; after: number }; intervals: { intervals: { rocAuc: { estimate: number; lower: number; upper: number } } }; seconds?: Record<string, number> };
+    const res = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { evaluatedOn: string; intervals: { intervals: { rocAuc: { estimate: number; lower: number; upper: number } } }; seconds?: Record<string, number> };
     if (res.evaluatedOn !== 'test') throw new Error(`${out}/results.json is measured on ${res.evaluatedOn}, not test: split the dataset with --test.`);
     const s = await score(path.join(out, 'model'), values.data, rows, tolerance);
-    results.push({ name: v.name, change: v.change, trainArgs: variantArgs(v, '<data>', `<runs>/${v.name}`, size, epochs).join(' '), rocAuc: res.intervals.intervals.rocAuc, ece: res.ece, epochs: v.epochs ?? epochs, ...s });
+    results.push({ name: v.name, change: v.change, trainArgs: variantArgs(v, '<data>', `<runs>/${v.name}`, size, epochs).join(' '), rocAuc: res.intervals.intervals.rocAuc, epochs: v.epochs ?? epochs, ...s });
     console.log(`${v.name}: test AUC ${res.intervals.intervals.rocAuc.estimate.toFixed(3)}, box head ${pct(s.boxHead.strict)} (tolerant ${pct(s.boxHead.tolerant)}), Grad-CAM ${pct(s.gradCam.strict)}, random ${pct(s.random.strict)}`);
   }
   const boxes = rows.map((r) => (r.boxes ?? []).map(([x0, y0, x1, y1]) => [x0 * size, y0 * size, x1 * size, y1 * size] as const));
@@ -128,9 +128,9 @@ async function main(): Promise<void> {
   };
   writeFileSync(resultsPath('boxhead'), `${JSON.stringify(json, null, 2)}\n`);
   const table = [
-    '| variant | change | heatmap grid | box head, strict | box head, 15 px at 224 | Grad-CAM (layer4), strict | random, strict | test ROC-AUC [95 % CI] | ECE before → after T |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|',
-    ...results.map((r) => `| ${r.name} | ${r.change} | ${r.grid[0]} × ${r.grid[1]} | ${withCi(r.boxHead.strict, rows.length)} | ${pct(r.boxHead.tolerant)} (random ${pct(r.random.tolerant)}) | ${pct(r.gradCam.strict)} | ${pct(r.random.strict)} | ${r.rocAuc.estimate.toFixed(3)} [${r.rocAuc.lower.toFixed(3)}, ${r.rocAuc.upper.toFixed(3)}] | ${r.ece.before.toFixed(3)} → ${r.ece.after.toFixed(3)} |`),
+    '| variant | change | heatmap grid | box head, strict | box head, 15 px at 224 | Grad-CAM (layer4), strict | random, strict | test ROC-AUC [95 % CI] |',
+    '|---|---|---|---:|---:|---:|---:|---:|',
+    ...results.map((r) => `| ${r.name} | ${r.change} | ${r.grid[0]} × ${r.grid[1]} | ${withCi(r.boxHead.strict, rows.length)} | ${pct(r.boxHead.tolerant)} (random ${pct(r.random.tolerant)}) | ${pct(r.gradCam.strict)} | ${pct(r.random.strict)} | ${r.rocAuc.estimate.toFixed(3)} [${r.rocAuc.lower.toFixed(3)}, ${r.rocAuc.upper.toFixed(3)}] |`),
   ].join('\n');
   const ceilingLine = `Ceiling of the strict pointing game set by the heatmap grid (share of the ${rows.length} test images whose boxes contain a cell centre of a g × g grid): ${json.gridCeilings.map((c) => `${c.cells} × ${c.cells} ${pct(c.ceiling)}`).join(', ')}. A ResNet's last map is 3 × 3 at 96 px and 10 × 10 at 320 px; the fine head's is 20 × 20 at 320 px.`;
   writeDocSection(
