@@ -79,9 +79,13 @@ test('no test image reaches training, epoch choice, temperature or the triage cu
     a.history.forEach((h, i) => assert.ok(Math.abs(h.validLoss - (b.history[i]?.validLoss ?? Number.NaN)) < 1e-5, `epoch ${i} validation loss`));
     assert.equal(a.protocol.bestEpoch, b.protocol.bestEpoch);
     assert.ok(Math.abs(a.validEvaluation.temperature.temperature - b.validEvaluation.temperature.temperature) < 1e-5);
+    assert.ok(Math.abs(a.validEvaluation.temperature.bias - b.validEvaluation.temperature.bias) < 1e-5, 'the calibration bias is chosen on validation');
     const ta = triageFromRun(a, 0.05);
     const tb = triageFromRun(b, 0.05);
     assert.equal(ta.policy.cutoff, tb.policy.cutoff);
+    // The model card's policy carries the calibration predict and the server apply (a bias of 0 is left out).
+    assert.equal(ta.policy.temperature, a.validEvaluation.temperature.temperature);
+    assert.equal(ta.policy.bias ?? 0, a.validEvaluation.temperature.bias);
     assert.equal(ta.measuredOn, 'test');
 
     // The reported figures are the test images' own: their flipped labels and noise pixels show up there only.
@@ -90,7 +94,13 @@ test('no test image reaches training, epoch choice, temperature or the triage cu
     assert.deepEqual(Array.from(b.validEvaluation.labels), Array.from(a.validEvaluation.labels), 'validation labels untouched');
 
     // results.json and the report say where each number comes from.
-    const results = JSON.parse(readFileSync(path.join(work, 'run-a', 'results.json'), 'utf8')) as { evaluatedOn: string; images: { test: number }; predictions: { id: string }[]; chosenOn: Record<string, string> };
+    const results = JSON.parse(readFileSync(path.join(work, 'run-a', 'results.json'), 'utf8')) as {
+      evaluatedOn: string; images: { test: number }; predictions: { id: string }[]; chosenOn: Record<string, string>;
+      calibrationBias: number; ece: { after: number; perfectModel: { median: number; upper: number }; fractureProbability: { before: number; after: number } };
+    };
+    assert.equal(results.calibrationBias, a.evaluation.temperature.bias);
+    assert.ok(results.ece.perfectModel.median > 0 && results.ece.perfectModel.upper >= results.ece.perfectModel.median, 'ECE of a perfectly calibrated model on as many images');
+    assert.ok(results.ece.fractureProbability.after >= 0 && results.ece.fractureProbability.after <= 1);
     assert.equal(results.evaluatedOn, 'test');
     assert.equal(results.images.test, 20);
     assert.deepEqual(new Set(results.predictions.map((p) => p.id)), testIds);
@@ -98,6 +108,8 @@ test('no test image reaches training, epoch choice, temperature or the triage cu
     const report = readFileSync(await writeRunReport({ run: a, config, datasetDir: datasetA, outDir: path.join(work, 'run-a') }), 'utf8');
     assert.match(report, /measured on the 20 held-out test images/);
     assert.match(report, /Which images each number comes from/);
+    assert.match(report, /a perfectly calibrated model with these probabilities would show \d\.\d{3} on 20 images/);
+    assert.match(report, /after \(T = [\d.]+, bias -?[\d.]+\)/);
   } finally {
     a.model.dispose();
     b.model.dispose();
