@@ -32,8 +32,8 @@ Runs the checkpoint on labelled validation radiographs (never the training image
 are routed: 'cutoff' (default) picks the lowest confidence cut-off whose error among auto-reported cases is
 ≤ --target with 1 − --delta confidence (Clopper–Pearson, fixed-sequence testing); 'given' measures --cutoff;
 'conformal-*' calibrates prediction sets at coverage 1 − --alpha. Softmax temperature (and, for two classes, a
-bias on the fracture logit) is fitted first (--temperature none to skip). Prints the policy; --write stores it in CKPT_DIR/model.json ("threshold");
---out FILE also writes the policy and the risk–coverage curve as JSON.`;
+bias on the fracture logit) is fitted first (--temperature none to skip). Prints the policy; --write stores it in
+CKPT_DIR/model.json ("threshold"); --out FILE also writes the policy and the risk–coverage curve as JSON.`;
 
 export const triageCalibrateCommand: CliCommand = {
   name: 'triage-calibrate',
