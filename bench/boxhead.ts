@@ -5,7 +5,7 @@
 // expected score, and the test ROC-AUC from the run's results.json (calibration: bench/calibration-bias.ts). It also states the ceiling a heatmap grid
 // puts on the strict pointing game: the share of the test boxes that contain a cell centre of a g × g grid (an
 // upsampled heatmap peaks at a cell centre). Resumable: a variant whose RUNS/<name>/results.json exists is not trained
-// again, an interrupted one resumes.
+// again, an interrupted one resumes. Variants not picked keep their rows from the stored bench/results/boxhead.json.
 // Writes bench/results/boxhead.json and its section of docs/benchmarks.md.
 //   node dist/bench/boxhead.js --data runs/fracatlas/dataset --runs runs/bh --size 320 --epochs 4 [--variants last,last-peak,fine-peak]
 import { spawnSync } from 'node:child_process';
@@ -112,6 +112,11 @@ async function main(): Promise<void> {
     results.push({ name: v.name, change: v.change, trainArgs: variantArgs(v, '<data>', `<runs>/${v.name}`, size, epochs).join(' '), rocAuc: res.intervals.intervals.rocAuc, epochs: v.epochs ?? epochs, ...s });
     console.log(`${v.name}: test AUC ${res.intervals.intervals.rocAuc.estimate.toFixed(3)}, box head ${pct(s.boxHead.strict)} (tolerant ${pct(s.boxHead.tolerant)}), Grad-CAM ${pct(s.gradCam.strict)}, random ${pct(s.random.strict)}`);
   }
+  // Rows of variants scored before (same data and size) stay, without the calibration they once carried
+  // (bench/calibration-bias.ts has it); the picked ones replace theirs.
+  const stored = existsSync(resultsPath('boxhead')) ? (JSON.parse(readFileSync(resultsPath('boxhead'), 'utf8'), (k, v: unknown) => (k === 'ece' ? undefined : v)) as { variants?: typeof results }).variants ?? [] : [];
+  const kept = stored.filter((r) => !picked.some((v) => v.name === r.name));
+  results.splice(0, results.length, ...[...kept, ...results].sort((a, b) => VARIANTS.findIndex((v) => v.name === a.name) - VARIANTS.findIndex((v) => v.name === b.name)));
   const boxes = rows.map((r) => (r.boxes ?? []).map(([x0, y0, x1, y1]) => [x0 * size, y0 * size, x1 * size, y1 * size] as const));
   const json = {
     benchmark: 'box head pointing game on FracAtlas (issue 16)',
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
     tolerancePixels: tolerance,
     machine: machineDescription(),
     date: today(),
-    command: `node dist/bench/boxhead.js --data ${values.data} --runs ${values.runs} --size ${size} --epochs ${epochs} --variants ${values.variants}`,
+    command: `node dist/bench/boxhead.js --data ${values.data} --runs ${values.runs} --size ${size} --epochs ${epochs} --variants ${results.map((r) => r.name).join(',')}`,
     variants: results,
     gridCeilings: [3, 6, 10, 20, 40].map((cells) => ({ cells, ceiling: gridCeiling(boxes, size, cells) })),
   };

@@ -25,6 +25,7 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'fine-peak-aug-8ep', change: "fine head plus the box-peak loss, 8 epochs, fastai's augmentation", args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 8, augment: true },
   { name: 'fine-peak-aug-8ep-seed1', change: 'fine-peak-aug-8ep repeated with seed 1 (split unchanged)', args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 8, augment: true, seed: 1 },
   { name: 'fine-peak-aug-8ep-seed2', change: 'fine-peak-aug-8ep repeated with seed 2 (split unchanged)', args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 8, augment: true, seed: 2 },
+  { name: 'fine-peak-aug-8ep-seed1-auc', change: 'the seed 1 repeat with the epoch chosen by validation ROC-AUC instead of accuracy (--monitor roc-auc)', args: ['--box-head', 'fine', '--box-peak-weight', '1', '--monitor', 'roc-auc'], epochs: 8, augment: true, seed: 1 },
 ];
 
 /** The `hipfrac train` arguments of a variant: the FracAtlas script's recipe at `size` px, `epochs` epochs (or the variant's), box loss 1, no augmentation unless the variant asks for it. */

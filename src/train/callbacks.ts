@@ -3,48 +3,67 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { keep, noGrad, type Tensor } from '../torch/index.js';
 import { ProgressBar } from '../util/index.js';
+import { TrainError } from './errors.js';
 import { CancelFit, type Callback } from './events.js';
-import type { Learner } from './learner.js';
+import { validationRocAuc, type Learner, type ValidationResult } from './learner.js';
 
-/** Stops when validation accuracy has not improved for `patience` epochs (the study: 7). */
+/**
+ * What epoch choice follows on validation: `accuracy` at the argmax (the study's), or `roc-auc` of the fracture
+ * probability, which no threshold and no class balance moves: with class-balanced batches and a validation set of
+ * mostly normal images, an epoch that calls nearly everything normal can win on accuracy alone.
+ */
+export type Monitor = 'accuracy' | 'roc-auc';
+
+/** The validation figure `monitor` follows (higher is better). */
+export function monitoredScore(v: ValidationResult, monitor: Monitor): number {
+  if (monitor === 'accuracy') return v.accuracy;
+  if (v.numClasses !== 2) throw new TrainError('HF_TRAIN_BAD_CONFIG', `monitor roc-auc needs a two-class model, this one has ${v.numClasses} classes.`, { input: 'monitor', fix: 'use --monitor accuracy.' });
+  const auc = validationRocAuc(v);
+  if (Number.isNaN(auc)) throw new TrainError('HF_TRAIN_BAD_CONFIG', 'monitor roc-auc needs fractured and normal images in validation; it has one class only.', { input: 'monitor', fix: 'split again so validation holds both classes, or use --monitor accuracy.' });
+  return auc;
+}
+
+/** Stops when the monitored validation figure has not improved for `patience` epochs (the study: 7, on accuracy). */
 export class EarlyStopping implements Callback {
   readonly name = 'EarlyStopping';
   readonly order = 20;
   best = Number.NEGATIVE_INFINITY;
   wait = 0;
-  constructor(readonly patience = 7, readonly minDelta = 0) {}
+  constructor(readonly patience = 7, readonly minDelta = 0, readonly monitor: Monitor = 'accuracy') {}
   beforeFit(): void {
     // Resumed runs restore best/wait from the checkpoint; fresh runs start clean.
   }
   afterEpoch(learner: Learner): void {
-    const acc = learner.lastValidation?.accuracy ?? Number.NaN;
-    if (acc > this.best + this.minDelta) {
-      this.best = acc;
+    const v = learner.lastValidation;
+    const score = v === null ? Number.NaN : monitoredScore(v, this.monitor);
+    if (score > this.best + this.minDelta) {
+      this.best = score;
       this.wait = 0;
     } else if (++this.wait >= this.patience) {
-      throw new CancelFit(`no validation-accuracy gain for ${this.patience} epochs`);
+      throw new CancelFit(`no validation ${this.monitor} gain for ${this.patience} epochs`);
     }
   }
 }
 
 /**
- * Keeps a copy of the weights with the best validation accuracy (ties → lower loss) and loads
+ * Keeps a copy of the weights with the best monitored validation figure (ties → lower loss) and loads
  * them back when the fit ends, so the model a stage returns is its best checkpoint.
  */
 export class SaveBest implements Callback {
   readonly name = 'SaveBest';
   readonly order = 10;
-  bestAccuracy = Number.NEGATIVE_INFINITY;
+  bestScore = Number.NEGATIVE_INFINITY;
   bestLoss = Number.POSITIVE_INFINITY;
   bestEpoch = -1;
   private snapshot: Map<string, Tensor> | null = null;
-  constructor(readonly restoreAtEnd = true) {}
+  constructor(readonly restoreAtEnd = true, readonly monitor: Monitor = 'accuracy') {}
 
   afterEpoch(learner: Learner): void {
     const v = learner.lastValidation;
     if (v === null) return;
-    if (v.accuracy > this.bestAccuracy || (v.accuracy === this.bestAccuracy && v.loss < this.bestLoss)) {
-      this.bestAccuracy = v.accuracy;
+    const score = monitoredScore(v, this.monitor);
+    if (score > this.bestScore || (score === this.bestScore && v.loss < this.bestLoss)) {
+      this.bestScore = score;
       this.bestLoss = v.loss;
       this.bestEpoch = learner.epoch;
       this.take(learner);
@@ -99,7 +118,7 @@ export class ProgressCallback implements Callback {
     const r = learner.history[learner.history.length - 1];
     if (r === undefined || learner.stage === 'lr-find') return;
     this.stream.write(
-      `  ${r.stage} epoch ${r.epoch + 1}: train loss ${r.trainLoss.toFixed(4)}  valid loss ${r.validLoss.toFixed(4)}  valid acc ${(100 * r.validAccuracy).toFixed(1)}%  (${r.seconds.toFixed(1)} s)\n`,
+      `  ${r.stage} epoch ${r.epoch + 1}: train loss ${r.trainLoss.toFixed(4)}  valid loss ${r.validLoss.toFixed(4)}  valid acc ${(100 * r.validAccuracy).toFixed(1)}%${Number.isNaN(r.validRocAuc) ? '' : `  valid AUC ${r.validRocAuc.toFixed(3)}`}  (${r.seconds.toFixed(1)} s)\n`,
     );
   }
 }

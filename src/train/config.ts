@@ -58,6 +58,11 @@ export interface TrainConfig {
   readonly maskMarkers: boolean;
   readonly augment: boolean;
   readonly balanced: boolean;
+  /**
+   * What chooses the epoch kept and stops early: validation `accuracy` (the study's) or `roc-auc` of the fracture
+   * probability (threshold- and balance-free; see Monitor in callbacks.ts).
+   */
+  readonly monitor: 'accuracy' | 'roc-auc';
   readonly pretrained: boolean;
   readonly seed: number;
   /** Share of patients held out for validation. */
@@ -92,6 +97,7 @@ export const paperProtocol: TrainConfig = Object.freeze({
   maskMarkers: false,
   augment: true,
   balanced: false,
+  monitor: 'accuracy',
   pretrained: true,
   seed: 42,
   validFraction: 0.2,
@@ -147,6 +153,7 @@ export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
   oneOf('head', ['fastai', 'linear']);
   oneOf('crop', ['none', 'roi']);
   oneOf('boxHead', ['last', 'fine']);
+  oneOf('monitor', ['accuracy', 'roc-auc']);
   const boxWeight = input['boxLossWeight'];
   if (boxWeight !== undefined && (typeof boxWeight !== 'number' || !(boxWeight >= 0) || !Number.isFinite(boxWeight))) issues.push({ path: 'boxLossWeight', message: 'must be a number ≥ 0', received: boxWeight });
   const peakWeight = input['boxPeakWeight'];

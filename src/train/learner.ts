@@ -5,6 +5,7 @@ import type { Module } from '../nn/index.js';
 import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
 import { defaultOneCycle, oneCycleLr, oneCycleMomentum, type OneCycleOptions, type Schedule } from './schedule.js';
 import { TrainError } from './errors.js';
+import { rocAuc } from './metrics/index.js';
 
 /** One batch: images in [0, 1] as [N, C, H, W] float32, labels [N] int64, dataset row indices. */
 export interface Batch {
@@ -97,6 +98,8 @@ export interface EpochRecord {
   readonly trainLoss: number;
   readonly validLoss: number;
   readonly validAccuracy: number;
+  /** ROC-AUC of the fracture probability on validation; NaN for other than two classes or a one-class set. */
+  readonly validRocAuc: number;
   readonly lr: number;
   readonly seconds: number;
 }
@@ -111,6 +114,12 @@ export interface ValidationResult {
   readonly indices: Int32Array;
   readonly numClasses: number;
   readonly perSampleLoss: Float32Array;
+}
+
+/** ROC-AUC of the fracture probability (class 1) of a two-class validation pass; NaN otherwise or with one class. */
+export function validationRocAuc(v: ValidationResult): number {
+  if (v.numClasses !== 2) return Number.NaN;
+  return rocAuc(Float64Array.from(v.labels, (_, i) => v.probs[2 * i + 1] as number), v.labels);
 }
 
 export class Learner {
@@ -280,6 +289,7 @@ export class Learner {
       trainLoss: this.trainBatches > 0 ? this.trainLossSum / this.trainBatches : Number.NaN,
       validLoss: this.lastValidation?.loss ?? Number.NaN,
       validAccuracy: this.lastValidation?.accuracy ?? Number.NaN,
+      validRocAuc: this.lastValidation === null ? Number.NaN : validationRocAuc(this.lastValidation),
       lr: group?.lr ?? Number.NaN,
       seconds: (Date.now() - started) / 1000,
     });

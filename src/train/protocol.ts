@@ -26,7 +26,8 @@ export interface ProtocolOptions {
 export interface ProtocolResult {
   readonly lrFinder: { frozen: LrFinderResult | null; unfrozen: LrFinderResult | null };
   readonly lrs: { frozen: number; unfrozen: number[] };
-  readonly bestAccuracy: number;
+  /** The best epoch's monitored validation figure (config.monitor: accuracy unless roc-auc). */
+  readonly bestScore: number;
   readonly bestEpoch: number;
   readonly stoppedEarly: boolean;
   readonly epochsRun: number;
@@ -37,7 +38,7 @@ type Stage = 'frozen' | 'unfrozen' | 'done';
 /**
  * Trains `learner.model` with the study's protocol (`config`): head only for `frozenEpochs`
  * (one-cycle at the LR finder's valley), then all layers with LRs slice(lr/lrMult, lr) under
- * one-cycle until validation accuracy stops improving for `patience` epochs.
+ * one-cycle until the monitored validation figure (accuracy, the study's, or ROC-AUC) stops improving for `patience` epochs.
  */
 export async function fineTune(learner: Learner, config: TrainConfig, options: ProtocolOptions): Promise<ProtocolResult> {
   const log = options.log ?? ((): void => undefined);
@@ -51,7 +52,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
     unfrozenLr: config.unfrozenLr ?? (config.lrFind ? null : (config.lr ?? 1e-3) / 2),
     lrFinder: { frozen: null, unfrozen: null },
     earlyStopping: { best: Number.NEGATIVE_INFINITY, wait: 0 },
-    saveBest: { accuracy: Number.NEGATIVE_INFINITY, loss: Number.POSITIVE_INFINITY, epoch: -1 },
+    saveBest: { score: Number.NEGATIVE_INFINITY, loss: Number.POSITIVE_INFINITY, epoch: -1 },
     history: [],
     stoppedEarly: false,
   };
@@ -80,7 +81,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
         nextEpoch: l.epoch + 1,
         history: [...l.history],
         earlyStopping: early === null ? state.earlyStopping : { best: early.best, wait: early.wait },
-        saveBest: saveBest === null ? state.saveBest : { accuracy: saveBest.bestAccuracy, loss: saveBest.bestLoss, epoch: saveBest.bestEpoch },
+        saveBest: saveBest === null ? state.saveBest : { score: saveBest.bestScore, loss: saveBest.bestLoss, epoch: saveBest.bestEpoch },
       };
       if (options.readOnlyState !== true) writeTrainingState(options.stateDir, l, state, saveBest?.best ?? null);
     },
@@ -98,7 +99,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
       state = { ...state, frozenLr: found.suggested, lrFinder: { ...state.lrFinder, frozen: found } };
       log(`  suggested LR (valley): ${found.suggested.toExponential(2)}`);
     }
-    const saveBest = new SaveBest(true);
+    const saveBest = new SaveBest(true, config.monitor);
     restoreSaveBest(saveBest, state, resumedBest);
     learner.startEpoch = state.nextEpoch;
     await learner.fitOneCycle(config.frozenEpochs, state.frozenLr as number, oneCycle, [saveBest, checkpoint('frozen', saveBest, null), ...(options.callbacks ?? [])]);
@@ -106,7 +107,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
       ...state,
       stage: 'unfrozen',
       nextEpoch: 0,
-      saveBest: { accuracy: Number.NEGATIVE_INFINITY, loss: Number.POSITIVE_INFINITY, epoch: -1 },
+      saveBest: { score: Number.NEGATIVE_INFINITY, loss: Number.POSITIVE_INFINITY, epoch: -1 },
       history: [...learner.history],
     };
     resumedBest = null;
@@ -128,9 +129,9 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
     const groups = learner.optimizer.paramGroups.length;
     const top = state.unfrozenLr as number;
     const lrs = discriminativeLrs(top / config.lrMult, top, groups);
-    const saveBest = new SaveBest(true);
+    const saveBest = new SaveBest(true, config.monitor);
     restoreSaveBest(saveBest, state, resumedBest);
-    const early = new EarlyStopping(config.patience);
+    const early = new EarlyStopping(config.patience, 0, config.monitor);
     early.best = state.earlyStopping.best;
     early.wait = state.earlyStopping.wait;
     learner.startEpoch = state.nextEpoch;
@@ -142,7 +143,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
       stage: 'done',
       nextEpoch: 0,
       stoppedEarly: ran < config.unfrozenEpochs,
-      saveBest: { accuracy: saveBest.bestAccuracy, loss: saveBest.bestLoss, epoch: saveBest.bestEpoch },
+      saveBest: { score: saveBest.bestScore, loss: saveBest.bestLoss, epoch: saveBest.bestEpoch },
       history: [...learner.history],
     };
     if (options.stateDir !== null && options.readOnlyState !== true) writeTrainingState(options.stateDir, learner, state, null);
@@ -153,7 +154,7 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
   return {
     lrFinder: state.lrFinder,
     lrs: { frozen: frozenLr, unfrozen: discriminativeLrs(top / config.lrMult, top, learner.optimizer.paramGroups.length) },
-    bestAccuracy: state.saveBest.accuracy,
+    bestScore: state.saveBest.score,
     bestEpoch: state.saveBest.epoch,
     stoppedEarly: state.stoppedEarly,
     epochsRun: learner.history.length,
@@ -161,7 +162,8 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
 }
 
 function restoreSaveBest(saveBest: SaveBest, state: TrainingState, best: Map<string, import('../torch/index.js').Tensor> | null): void {
-  saveBest.bestAccuracy = state.saveBest.accuracy;
+  // States written before --monitor existed name the figure `accuracy` (which it was).
+  saveBest.bestScore = state.saveBest.score ?? (state.saveBest as { accuracy?: number }).accuracy ?? Number.NEGATIVE_INFINITY;
   saveBest.bestLoss = state.saveBest.loss;
   saveBest.bestEpoch = state.saveBest.epoch;
   if (best !== null) saveBest.adopt(best);

@@ -16,7 +16,8 @@ export interface TrainingState {
   readonly unfrozenLr: number | null;
   readonly lrFinder: { frozen: LrFinderResult | null; unfrozen: LrFinderResult | null };
   readonly earlyStopping: { best: number; wait: number };
-  readonly saveBest: { accuracy: number; loss: number; epoch: number };
+  /** The best monitored validation figure so far (`accuracy` in states written before --monitor existed). */
+  readonly saveBest: { score: number; loss: number; epoch: number };
   readonly history: EpochRecord[];
   readonly stoppedEarly: boolean;
 }

@@ -1,10 +1,10 @@
 // The Learner on a toy task: it learns, the LR finder restores the model, callbacks fail loudly,
-// early stopping stops, freezing keeps the body bit-identical.
+// early stopping stops, the monitored figure chooses the epoch kept, freezing keeps the body bit-identical.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { manualSeed } from '../../src/torch/index.js';
 import { AdamW } from '../../src/nn/index.js';
-import { EarlyStopping, Learner, lrFind, type Callback, type OptimizerFactory } from '../../src/train/index.js';
+import { EarlyStopping, Learner, lrFind, SaveBest, type Callback, type OptimizerFactory } from '../../src/train/index.js';
 import { HipfracError } from '../../src/util/index.js';
 import { ToyNet, ToySource, toyData } from './toy.js';
 
@@ -61,6 +61,37 @@ test('early stopping ends the fit after `patience` epochs without gain', async (
   const learner = makeLearner([flat]);
   await learner.fit(10, 1e-4, [new EarlyStopping(2)]);
   assert.equal(learner.history.length, 3, 'best at epoch 1, then two without gain');
+});
+
+test('the epoch kept follows the monitor: accuracy keeps an epoch that calls everything normal, ROC-AUC the one that ranks fractures first', async () => {
+  // Two scripted validation passes on 8 normal and 2 fractured images (fracture probabilities).
+  const labels = Int32Array.from([0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+  const passes = [
+    [0.1, 0.12, 0.15, 0.18, 0.22, 0.25, 0.3, 0.35, 0.2, 0.05], // nothing called a fracture: accuracy 0.8, ROC-AUC 0.25
+    [0.3, 0.4, 0.52, 0.55, 0.6, 0.2, 0.1, 0.35, 0.9, 0.7], // three false alarms: accuracy 0.7, ROC-AUC 1
+  ];
+  const scripted: Callback = {
+    name: 'ScriptedValidation',
+    order: 5,
+    afterValidate: (l) => {
+      const p = passes[l.epoch] as number[];
+      const correct = p.filter((q, i) => (q >= 0.5 ? 1 : 0) === labels[i]).length;
+      l.lastValidation = { ...(l.lastValidation as NonNullable<Learner['lastValidation']>), numClasses: 2, labels, probs: Float32Array.from(p.flatMap((q) => [1 - q, q])), accuracy: correct / p.length };
+    },
+  };
+  const byAccuracy = new SaveBest(false);
+  const byAuc = new SaveBest(false, 'roc-auc');
+  const learner = makeLearner([scripted]);
+  await learner.fit(2, 1e-4, [byAccuracy, byAuc]);
+  assert.equal(byAccuracy.bestEpoch, 0);
+  assert.equal(byAuc.bestEpoch, 1);
+  assert.ok(Math.abs(byAuc.bestScore - 1) < 1e-12 && Math.abs(byAccuracy.bestScore - 0.8) < 1e-6);
+  assert.deepEqual(learner.history.map((h) => h.validRocAuc), [0.25, 1], 'the history records the validation ROC-AUC of each epoch');
+  byAccuracy.release();
+  byAuc.release();
+  // One class in validation: ROC-AUC is undefined, and the monitor says so instead of keeping no epoch.
+  const oneClass: Callback = { name: 'OneClass', order: 5, afterValidate: (l) => { l.lastValidation = { ...(l.lastValidation as NonNullable<Learner['lastValidation']>), numClasses: 2, labels: new Int32Array(10), probs: new Float32Array(20).fill(0.5) }; } };
+  await assert.rejects(makeLearner([oneClass]).fit(1, 1e-4, [new EarlyStopping(2, 0, 'roc-auc')]), (e: unknown) => e instanceof HipfracError && /one class only/.test(e.message) && /--monitor accuracy/.test(e.message));
 });
 
 test('a failing callback is re-thrown naming the callback and the event', async () => {

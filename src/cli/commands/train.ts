@@ -29,6 +29,7 @@ export const CONFIG_FLAGS = {
   'box-loss-weight': { type: 'string' },
   'box-peak-weight': { type: 'string' },
   'box-head': { type: 'string' },
+  monitor: { type: 'string' },
   'mask-markers': { type: 'boolean' },
   'weight-decay': { type: 'string' },
   seed: { type: 'string' },
@@ -91,6 +92,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
   if (typeof values['head'] === 'string') overrides['head'] = values['head'];
   if (typeof values['crop'] === 'string') overrides['crop'] = values['crop'];
   if (typeof values['box-head'] === 'string') overrides['boxHead'] = values['box-head'];
+  if (typeof values['monitor'] === 'string') overrides['monitor'] = values['monitor'];
   if (values['no-augment'] === true) overrides['augment'] = false;
   if (values['no-lr-find'] === true) overrides['lrFind'] = false;
   if (values['balanced'] === true) overrides['balanced'] = true;
@@ -137,6 +139,8 @@ export const trainCommand: CliCommand = {
   --box-head last|fine  the box head reads the last feature map (default), or also the finer one before it
                         (fine: four times the cells; ResNets)
   --mask-markers        fill burned-in markers and text of training images with local background
+  --monitor accuracy|roc-auc  what keeps the best epoch and stops early: validation accuracy (default, the
+                        study's) or the fracture ROC-AUC, which class-balanced batches cannot game
   --workers N           image-decoding threads (default 2)
   --device D            cpu (default), cuda or cuda:N (needs the CUDA build, docs/gpu.md)
 
