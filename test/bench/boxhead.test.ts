@@ -17,8 +17,9 @@ describe('bench/boxhead', () => {
 
   it('gives each variant the same recipe and only its own box options', () => {
     const [last, ...others] = VARIANTS.map((v) => variantArgs(v, '/d', `/r/${v.name}`, 320, 4));
-    // The box options, and the epochs of a variant that names its own (patience follows them, so none stops early).
-    const own = ['--box-peak-weight', '--box-head', '--unfrozen-epochs', '--patience'];
+    // The box options, the epochs of a variant that names its own (patience follows them, so none stops early), and a
+    // repeat's seed and epoch monitor.
+    const own = ['--box-peak-weight', '--box-head', '--unfrozen-epochs', '--patience', '--seed', '--monitor'];
     const strip = (a: string[]): string[] => a.filter((x, i) => x !== '--no-augment' && !own.includes(x) && !own.includes(a[i - 1] ?? '') && !x.startsWith('/r/'));
     for (const o of others) assert.deepEqual(strip(o), strip(last as string[]));
     const fine = variantArgs(VARIANTS.find((v) => v.name === 'fine-peak') as (typeof VARIANTS)[number], '/d', '/o', 320, 4);
@@ -33,5 +34,13 @@ describe('bench/boxhead', () => {
     // Augmentation is off unless a variant asks for it (the training loader then warps the boxes with the images).
     VARIANTS.forEach((v) => assert.equal(variantArgs(v, '/d', '/o', 320, 4).includes('--no-augment'), v.augment !== true, v.name));
     assert.ok(VARIANTS.some((v) => v.augment === true));
+    // Seeds: 42 unless a repeat names its own; the monitor's repeat differs from its seed's run by the monitor alone.
+    const argsOf = (name: string): string[] => variantArgs(VARIANTS.find((v) => v.name === name) as (typeof VARIANTS)[number], '/d', '/o', 320, 4);
+    const seedOf = (a: string[]): string | undefined => a[a.indexOf('--seed') + 1];
+    assert.equal(seedOf(argsOf('fine-peak-aug-8ep')), '42');
+    assert.equal(seedOf(argsOf('fine-peak-aug-8ep-seed1')), '1');
+    const auc = argsOf('fine-peak-aug-8ep-seed1-auc');
+    assert.equal(auc[auc.indexOf('--monitor') + 1], 'roc-auc');
+    assert.deepEqual(auc.filter((x, i) => x !== '--monitor' && auc[i - 1] !== '--monitor'), argsOf('fine-peak-aug-8ep-seed1'));
   });
 });
