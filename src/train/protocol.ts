@@ -154,16 +154,20 @@ export async function fineTune(learner: Learner, config: TrainConfig, options: P
   return {
     lrFinder: state.lrFinder,
     lrs: { frozen: frozenLr, unfrozen: discriminativeLrs(top / config.lrMult, top, learner.optimizer.paramGroups.length) },
-    bestScore: state.saveBest.score,
+    bestScore: savedScore(state),
     bestEpoch: state.saveBest.epoch,
     stoppedEarly: state.stoppedEarly,
     epochsRun: learner.history.length,
   };
 }
 
+/** The best monitored figure of a state; states written before --monitor existed name it `accuracy` (which it was). */
+function savedScore(state: TrainingState): number {
+  return state.saveBest.score ?? (state.saveBest as { accuracy?: number }).accuracy ?? Number.NEGATIVE_INFINITY;
+}
+
 function restoreSaveBest(saveBest: SaveBest, state: TrainingState, best: Map<string, import('../torch/index.js').Tensor> | null): void {
-  // States written before --monitor existed name the figure `accuracy` (which it was).
-  saveBest.bestScore = state.saveBest.score ?? (state.saveBest as { accuracy?: number }).accuracy ?? Number.NEGATIVE_INFINITY;
+  saveBest.bestScore = savedScore(state);
   saveBest.bestLoss = state.saveBest.loss;
   saveBest.bestEpoch = state.saveBest.epoch;
   if (best !== null) saveBest.adopt(best);
