@@ -34,7 +34,7 @@ export interface Evaluation {
   readonly temperatureFrom: 'validation';
   readonly n: number;
   readonly threshold: number;
-  /** Probability of "fracture" per image (temperature-scaled), in `rowIds` order. */
+  /** Probability of "fracture" per image (calibrated: temperature and bias), in `rowIds` order. */
   readonly probs: Float64Array;
   readonly labels: Int32Array;
   readonly rowIds: string[];
