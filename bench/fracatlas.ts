@@ -12,11 +12,18 @@ import { machineDescription, resultsPath, today } from './lib/results.js';
 
 /** What scripts/fracatlas.sh writes to RUN/timing.json: its settings and the seconds of each stage. */
 interface ScriptTiming {
-  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly boxPeakWeight?: number; readonly boxHead?: string; readonly maskMarkers: boolean };
+  /** `monitor`: the validation figure that chose the epoch kept (absent in runs before MONITOR: accuracy). */
+  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly boxPeakWeight?: number; readonly boxHead?: string; readonly maskMarkers: boolean; readonly monitor?: string };
   readonly seconds: Readonly<Record<string, number>>;
   readonly load: string;
   /** Where training, Grad-CAM, calibration and the audit ran (absent in runs before the GPU variant: the CPU). */
   readonly device?: string;
+}
+
+/** results.json's calibration beyond the ablation's columns (absent in runs before the bias fit). */
+interface CalibrationJson {
+  readonly calibrationBias?: number;
+  readonly ece: { readonly perfectModel?: { readonly median: number; readonly upper: number }; readonly fractureProbability?: { readonly before: number; readonly after: number } };
 }
 
 const readJson = <T>(file: string): T => {
@@ -31,12 +38,12 @@ function main(): void {
   const device = timing.device ?? 'cpu';
   // A GPU run is stored beside the CPU one, never over it: bench/results/fracatlas-gpu.json.
   const out = values.out ?? resultsPath(device === 'cpu' ? 'fracatlas' : 'fracatlas-gpu');
-  const results = readJson<RunResultsJson>(path.join(run, 'run', 'results.json'));
+  const results = readJson<RunResultsJson & CalibrationJson>(path.join(run, 'run', 'results.json'));
   const localisation = readJson<LocalisationJson>(path.join(run, 'eval', 'explain', 'localisation.json'));
   const triage = readJson<{ readonly calibratedOn: string; readonly test: number; readonly policies: readonly unknown[] }>(path.join(run, 'eval', 'summary.json'));
   const audit = readJson<ShortcutAudit>(path.join(run, 'audit', 'audit.json'));
   // The script's recipe in the ablation's terms (batch: train's default; learning rate: the script's).
-  const recipe: Recipe = { ...timing.recipe, batchSize: 32, lr: 2e-3, balanced: true, pretrainEpochs: 0, seed: 42 };
+  const recipe: Recipe = { ...timing.recipe, monitor: timing.recipe.monitor ?? 'accuracy', batchSize: 32, lr: 2e-3, balanced: true, pretrainEpochs: 0, seed: 42 };
   const row = rowResult({ name: 'fracatlas.sh', factor: 'script', change: 'scripts/fracatlas.sh as written', recipe }, results, localisation, { pretrain: 0, train: timing.seconds.train ?? 0, explain: timing.seconds.explain ?? 0 }, path.join(run, 'run', 'model'));
   const totalSeconds = Object.values(timing.seconds).reduce((a, b) => a + b, 0);
   const json = {
@@ -50,11 +57,21 @@ function main(): void {
     minutes: totalSeconds / 60,
     stageSeconds: timing.seconds,
     result: row,
+    // Fitted on validation, measured on test: top-label ECE (result.ece), the fracture probability's own ECE, and the
+    // top-label ECE a perfectly calibrated model scores on this many test images (median, 95th percentile).
+    calibration: {
+      fittedOn: 'validation',
+      measuredOn: 'test',
+      temperature: results.temperature,
+      bias: results.calibrationBias ?? 0,
+      fractureProbabilityEce: results.ece.fractureProbability ?? null,
+      perfectModelEce: results.ece.perfectModel ?? null,
+    },
     triage: { calibratedOn: triage.calibratedOn, measuredOn: 'test', testImages: triage.test, policies: triage.policies },
     audit,
   };
   writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
-  console.log(`test ROC-AUC ${row.rocAuc.estimate.toFixed(3)} [${row.rocAuc.lower.toFixed(3)}, ${row.rocAuc.upper.toFixed(3)}], ECE ${row.ece.before.toFixed(3)} → ${row.ece.after.toFixed(3)} after T, pointing game ${(100 * row.pointingGame.hitRate).toFixed(1)} % (random ${(100 * row.pointingGame.randomBaseline).toFixed(1)} %), ${(totalSeconds / 60).toFixed(1)} min → ${out}`);
+  console.log(`test ROC-AUC ${row.rocAuc.estimate.toFixed(3)} [${row.rocAuc.lower.toFixed(3)}, ${row.rocAuc.upper.toFixed(3)}], ECE ${row.ece.before.toFixed(3)} → ${row.ece.after.toFixed(3)} after calibration, pointing game ${(100 * row.pointingGame.hitRate).toFixed(1)} % (random ${(100 * row.pointingGame.randomBaseline).toFixed(1)} %), ${(totalSeconds / 60).toFixed(1)} min → ${out}`);
 }
 
 main();

@@ -19,6 +19,8 @@ export interface Recipe {
   /** SimCLR epochs before the supervised ones (0: none; the body starts random). */
   readonly pretrainEpochs: number;
   readonly seed: number;
+  /** The validation figure that chooses the epoch kept (`train --monitor`; absent: accuracy, the study's). */
+  readonly monitor?: string;
 }
 
 export interface AblationRow {
@@ -62,6 +64,7 @@ export function trainArgs(recipe: Recipe, dataset: string, out: string, weights?
   // stage, one LR for every layer), so the pretraining row differs from the base in its starting weights only.
   if (weights !== undefined) args.push('--weights', weights);
   args.push('--unfrozen-epochs', String(recipe.epochs), '--patience', String(recipe.epochs), '--no-lr-find', '--unfrozen-lr', String(recipe.lr), '--seed', String(recipe.seed));
+  if (recipe.monitor !== undefined) args.push('--monitor', recipe.monitor);
   if (recipe.balanced) args.push('--balanced');
   if (!recipe.augment) args.push('--no-augment');
   if (recipe.boxLossWeight > 0) args.push('--box-loss-weight', String(recipe.boxLossWeight));

@@ -41,6 +41,7 @@ test('no test image reaches training, epoch choice, temperature or the triage cu
   await writeJsonAtomic(splitPath(datasetA), split);
   const testIds = new Set(Object.entries(split.assignments).filter(([, s]) => s === 'test').map(([id]) => id));
   assert.equal(testIds.size, 20);
+  assert.equal(split.unit, 'image', 'folder images carry no patient keys');
 
   // Dataset B: the same, but each test image's label flipped and its cached pixels replaced by noise.
   cpSync(datasetA, datasetB, { recursive: true });
@@ -95,19 +96,23 @@ test('no test image reaches training, epoch choice, temperature or the triage cu
 
     // results.json and the report say where each number comes from.
     const results = JSON.parse(readFileSync(path.join(work, 'run-a', 'results.json'), 'utf8')) as {
-      evaluatedOn: string; images: { test: number }; predictions: { id: string }[]; chosenOn: Record<string, string>;
+      evaluatedOn: string; splitUnit: string; images: { test: number }; predictions: { id: string }[]; chosenOn: Record<string, string>;
       calibrationBias: number; ece: { after: number; perfectModel: { median: number; upper: number }; fractureProbability: { before: number; after: number } };
     };
     assert.equal(results.calibrationBias, a.evaluation.temperature.bias);
     assert.ok(results.ece.perfectModel.median > 0 && results.ece.perfectModel.upper >= results.ece.perfectModel.median, 'ECE of a perfectly calibrated model on as many images');
     assert.ok(results.ece.fractureProbability.after >= 0 && results.ece.fractureProbability.after <= 1);
     assert.equal(results.evaluatedOn, 'test');
+    assert.equal(results.splitUnit, 'image');
     assert.equal(results.images.test, 20);
     assert.deepEqual(new Set(results.predictions.map((p) => p.id)), testIds);
     assert.deepEqual(results.chosenOn, { epochs: 'validation', temperature: 'validation', triageCutoff: 'validation' });
     const report = readFileSync(await writeRunReport({ run: a, config, datasetDir: datasetA, outDir: path.join(work, 'run-a') }), 'utf8');
     assert.match(report, /measured on the 20 held-out test images/);
     assert.match(report, /Which images each number comes from/);
+    // The split is by image here, and the report says so rather than promising patients apart.
+    assert.match(report, /image-level \(the dataset has no patient keys\)/);
+    assert.doesNotMatch(report, /no patient in two sets/);
     assert.match(report, /a perfectly calibrated model with these probabilities would show \d\.\d{3} on 20 images/);
     assert.match(report, /after \(T = [\d.]+, bias -?[\d.]+\)/);
   } finally {

@@ -9,7 +9,7 @@ import { listModels } from '../../models/index.js';
 import { emptyCpuCache } from '../../torch/index.js';
 import { comparisonTable, figure, paragraph, renderReport, rocChart, writeReport, type ComparisonRow } from '../../report/index.js';
 import { compareModels, rocCurve } from '../../train/metrics/index.js';
-import { requireDataset } from '../../data/index.js';
+import { loadSplit, requireDataset } from '../../data/index.js';
 import type { TrainConfig } from '../../train/index.js';
 import { CliError } from '../errors.js';
 import { positiveInt } from '../options.js';
@@ -172,9 +172,11 @@ validation. Same options as \`hipfrac train\`.`,
       const roc = rocCurve(s.probs, s.labels);
       return { name: s.arch, fpr: roc.fpr, tpr: roc.tpr, auc: compared.find((c) => c.model === s.arch)?.evaluation.metrics.rocAuc ?? Number.NaN };
     });
+    // Every run trained on this dataset's split.json (finishedRun refuses another dataset).
+    const splitUnit = (await loadSplit(values.data))?.unit ?? 'patient';
     const html = renderReport({
       title: 'hipfrac — architecture comparison',
-      subtitle: `${summaries.length} architectures, same protocol, same patient-level split (${first.labels.length} ${first.evaluatedOn} images)`,
+      subtitle: `${summaries.length} architectures, same protocol, same ${splitUnit}-level split (${first.labels.length} ${first.evaluatedOn} images)`,
       sections: [
         { id: 'comparison', title: 'Comparison (the study\'s Figure 3, extended)', html: comparisonTable(rows) + paragraph(`Every figure is measured on the ${first.labels.length} ${first.evaluatedOn} images${first.evaluatedOn === 'test' ? ' (held out: epochs and temperature were chosen on validation)' : ' (no test set: the same images chose the epochs, so the figures are optimistic)'}. Intervals: 95 % bootstrap (1000 resamples, seed 0). McNemar: paired test of each model's correct/incorrect calls against the most accurate model on the same images; p-values Holm-adjusted over the ${Math.max(0, rows.length - 1)} comparisons.`) },
         { id: 'roc', title: 'ROC curves', html: figure(await rocChart(curves), `All models on the same ${first.evaluatedOn} images.`) },

@@ -148,7 +148,7 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
           images: { training: run.trainRows.length, validation: run.validRows.length, test: run.testRows.length },
           labels: Object.fromEntries(byLabel),
           views: Object.fromEntries(byView),
-          split: `patient-level, stratified by label: no patient in two sets${onTest ? '; test held out' : '; no test set'}`,
+          split: `${run.splitUnit === 'patient' ? 'patient-level, stratified by label: no patient in two sets' : 'image-level (the dataset has no patient keys), stratified by label: images of one patient may fall in two sets'}${onTest ? '; test held out' : '; no test set'}`,
         },
         { caption: 'Data' },
       ),

@@ -89,6 +89,8 @@ export interface TrainRunResult {
   readonly imagesPerSecond: { train: number; inference: number };
   readonly checkpointDir: string;
   readonly dataFingerprint: string;
+  /** What the split keeps apart: patients (the dataset has patient keys) or only images. */
+  readonly splitUnit: 'patient' | 'image';
   readonly fromScratch: boolean;
   /** The input gate stored with the checkpoint (thresholds set on validation, pass rate measured on test); null when
    * the validation set is too small to set its thresholds (the checkpoint then has no gate, and training still counts). */
@@ -365,6 +367,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     imagesPerSecond: { train: seconds > 0 ? trainedImages / seconds : Number.NaN, inference: inferenceSeconds > 0 ? split.valid.length / inferenceSeconds : Number.NaN },
     checkpointDir,
     dataFingerprint: fingerprint,
+    splitUnit: split.unit,
     fromScratch,
     gate,
     ...(gateMissing === undefined ? {} : { gateMissing }),
@@ -387,6 +390,7 @@ export function summarise(run: TrainRunResult, config: TrainConfig): Record<stri
     config,
     fromScratch: run.fromScratch,
     dataFingerprint: run.dataFingerprint,
+    splitUnit: run.splitUnit,
     images: { train: run.trainRows.length, valid: run.validRows.length, test: run.testRows.length },
     evaluatedOn: run.evaluation.set,
     chosenOn: { epochs: 'validation', temperature: 'validation', triageCutoff: 'validation' },
