@@ -1,5 +1,6 @@
 // Scores as plain data for triage: class-probability rows with labels, checked once; confidence and
 // correctness per case; softmax and temperature scaling (Guo et al. 2017) to calibrate confidence.
+import { applyTemperature } from '../train/metrics/index.js';
 import { TriageError } from './errors.js';
 
 /** Class probabilities per case (rows sum to 1). */
@@ -40,15 +41,17 @@ export function confidenceOf(row: readonly number[]): { predicted: number; confi
   return { predicted, confidence: row[predicted] as number };
 }
 
-/** Softmax of logits / T, with `bias` added to the fracture logit (class 1) of a two-class row (calibration's bias). */
+/**
+ * Softmax of logits / T, with `bias` added to the fracture logit (class 1) of a two-class row (calibration's bias):
+ * one row through `applyTemperature`, the softmax every calibration figure is computed with.
+ */
 export function softmaxRow(logits: readonly number[], temperature = 1, bias = 0): number[] {
+  if (logits.length < 2) {
+    throw new TriageError('HF_TRIAGE_BAD_SCORES', `a row of ${logits.length} logit(s): triage needs one logit per class, at least two.`, { input: 'logits', fix: 'pass the classifier\'s logits for every class.' });
+  }
   if (bias !== 0 && logits.length !== 2) {
     throw new TriageError('HF_TRIAGE_BAD_OPTION', `a calibration bias needs two-class logits, got ${logits.length}.`, { input: 'bias', fix: 'recalibrate with `hipfrac triage-calibrate` (it fits a bias for two-class models only).' });
   }
-  const scaled = logits.map((z, k) => z / temperature + (k === 1 ? bias : 0));
-  const m = Math.max(...scaled);
-  const e = scaled.map((z) => Math.exp(z - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
+  return Array.from(applyTemperature(logits, temperature, logits.length, bias));
 }
 

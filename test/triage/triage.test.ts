@@ -221,6 +221,11 @@ test('a calibration bias travels in the policy: written, read back, applied to t
   assert.equal('bias' in givenCutoffPolicy(0.9, undefined, { temperature: 2, bias: 0 }), false);
   assert.throws(() => policyFromModelCard({ threshold: { cutoff: 0.99, bias: 'high' } }), (e: unknown) => e instanceof HipfracError && e.code === 'HF_TRIAGE_BAD_POLICY' && /bias must be a finite number/.test(e.message));
   assert.throws(() => softmaxRow([1, 2, 3], 1, 0.5), (e: unknown) => e instanceof HipfracError && e.code === 'HF_TRIAGE_BAD_OPTION' && /two-class/.test(e.message));
+  assert.throws(() => softmaxRow([1.5]), (e: unknown) => e instanceof HipfracError && e.code === 'HF_TRIAGE_BAD_SCORES' && /at least two/.test(e.message));
+  // The same softmax as the calibration figures (train/metrics' applyTemperature), three classes without a bias too.
+  const three = softmaxRow([0.2, -1, 2.5], 1.7);
+  const direct = [0.2, -1, 2.5].map((z) => Math.exp(z / 1.7));
+  direct.forEach((e, k) => assert.ok(Math.abs((three[k] as number) - e / direct.reduce((a, b) => a + b, 0)) < 1e-12));
 });
 
 test('bad input: a checkpoint without a cut-off, an invalid policy, non-probabilities, bad options', () => {
