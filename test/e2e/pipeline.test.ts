@@ -120,7 +120,8 @@ test('e2e: compare trains two architectures on the same split, writes compare.ht
   assert.match(first.stdout, /^resnet18 +accuracy \d+\.\d %$/m);
   assert.match(first.stdout, /^squeezenet1_1 +accuracy \d+\.\d %$/m);
   const html = readFileSync(path.join(out, 'compare.html'), 'utf8');
-  assert.match(html, /2 architectures, same protocol, same patient-level split \(\d+ validation images\)/);
+  // A folder dataset has no patient keys: its split is by image, and the subtitle says so.
+  assert.match(html, /2 architectures, same protocol, same image-level split \(\d+ validation images\)/);
   for (const arch of ['resnet18', 'squeezenet1_1']) {
     assert.ok(existsSync(path.join(out, arch, 'model', 'model.json')), `${arch} checkpoint`);
     assert.equal(readResults(path.join(out, arch)).predictions.length, readResults(path.join(out, 'resnet18')).predictions.length, 'same validation images');
