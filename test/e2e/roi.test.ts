@@ -74,6 +74,9 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
   const card = JSON.parse(readFileSync(path.join(runDir, 'model', 'model.json'), 'utf8')) as { crop: string; inputSize: number };
   assert.equal(card.crop, 'roi');
   assert.equal(card.inputSize, 32, 'the card keeps the trained input size, not the architecture default');
+  // The phantom has several images per patient: the split made by train is by patient, and the report says so.
+  assert.equal((JSON.parse(readFileSync(path.join(runDir, 'results.json'), 'utf8')) as { splitUnit: string }).splitUnit, 'patient');
+  assert.match(readFileSync(path.join(runDir, 'report.html'), 'utf8'), /patient-level, stratified by label: no patient in two sets/);
 
   const one = path.join(cohortDir, 'images', rows[0]?.sourcePath as string);
   // The checkpoint's own localiser cuts the image without --rois: the overlay shows a region, not the whole image.
