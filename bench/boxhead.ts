@@ -17,7 +17,7 @@ import { cachedPngPath, decodeGrey, loadManifest, type ManifestRow } from '../sr
 import { ClassifierOutputTarget, GradCam, heatmapsFromTensor, localisationScores, resizeHeatmap, type Heatmap } from '../src/explain/index.js';
 import { loadCheckpoint } from '../src/models/index.js';
 import { noGrad, sigmoid, tensor, tidy } from '../src/torch/index.js';
-import { wilsonInterval } from './lib/ablation.js';
+import { validationByEpoch, wilsonInterval } from './lib/ablation.js';
 import { gridCeiling, variantArgs, VARIANTS } from './lib/boxhead.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
 
@@ -116,7 +116,16 @@ async function main(): Promise<void> {
   // (bench/calibration-bias.ts has it); the picked ones replace theirs.
   const stored = existsSync(resultsPath('boxhead')) ? (JSON.parse(readFileSync(resultsPath('boxhead'), 'utf8'), (k, v: unknown) => (k === 'ece' ? undefined : v)) as { variants?: typeof results }).variants ?? [] : [];
   const kept = stored.filter((r) => !picked.some((v) => v.name === r.name));
-  results.splice(0, results.length, ...[...kept, ...results].sort((a, b) => VARIANTS.findIndex((v) => v.name === a.name) - VARIANTS.findIndex((v) => v.name === b.name)));
+  // Each row with its epoch kept and the validation figures it was chosen from, from its run's results.json where
+  // the run is on disk (a kept row whose run is gone keeps what it stored).
+  const variants = [...kept, ...results]
+    .sort((a, b) => VARIANTS.findIndex((v) => v.name === a.name) - VARIANTS.findIndex((v) => v.name === b.name))
+    .map((r) => {
+      const file = path.join(values.runs, r.name, 'results.json');
+      if (!existsSync(file)) return r;
+      const run = JSON.parse(readFileSync(file, 'utf8')) as { bestEpoch: number; history: unknown[] };
+      return { ...r, epochKept: run.bestEpoch + 1, validationByEpoch: validationByEpoch(run.history) };
+    });
   const boxes = rows.map((r) => (r.boxes ?? []).map(([x0, y0, x1, y1]) => [x0 * size, y0 * size, x1 * size, y1 * size] as const));
   const json = {
     benchmark: 'box head pointing game on FracAtlas (issue 16)',
@@ -127,15 +136,15 @@ async function main(): Promise<void> {
     tolerancePixels: tolerance,
     machine: machineDescription(),
     date: today(),
-    command: `node dist/bench/boxhead.js --data ${values.data} --runs ${values.runs} --size ${size} --epochs ${epochs} --variants ${results.map((r) => r.name).join(',')}`,
-    variants: results,
+    command: `node dist/bench/boxhead.js --data ${values.data} --runs ${values.runs} --size ${size} --epochs ${epochs} --variants ${variants.map((r) => r.name).join(',')}`,
+    variants,
     gridCeilings: [3, 6, 10, 20, 40].map((cells) => ({ cells, ceiling: gridCeiling(boxes, size, cells) })),
   };
   writeFileSync(resultsPath('boxhead'), `${JSON.stringify(json, null, 2)}\n`);
   const table = [
     '| variant | change | heatmap grid | box head, strict | box head, 15 px at 224 | Grad-CAM (layer4), strict | random, strict | test ROC-AUC [95 % CI] |',
     '|---|---|---|---:|---:|---:|---:|---:|',
-    ...results.map((r) => `| ${r.name} | ${r.change} | ${r.grid[0]} × ${r.grid[1]} | ${withCi(r.boxHead.strict, rows.length)} | ${pct(r.boxHead.tolerant)} (random ${pct(r.random.tolerant)}) | ${pct(r.gradCam.strict)} | ${pct(r.random.strict)} | ${r.rocAuc.estimate.toFixed(3)} [${r.rocAuc.lower.toFixed(3)}, ${r.rocAuc.upper.toFixed(3)}] |`),
+    ...variants.map((r) => `| ${r.name} | ${r.change} | ${r.grid[0]} × ${r.grid[1]} | ${withCi(r.boxHead.strict, rows.length)} | ${pct(r.boxHead.tolerant)} (random ${pct(r.random.tolerant)}) | ${pct(r.gradCam.strict)} | ${pct(r.random.strict)} | ${r.rocAuc.estimate.toFixed(3)} [${r.rocAuc.lower.toFixed(3)}, ${r.rocAuc.upper.toFixed(3)}] |`),
   ].join('\n');
   const ceilingLine = `Ceiling of the strict pointing game set by the heatmap grid (share of the ${rows.length} test images whose boxes contain a cell centre of a g × g grid): ${json.gridCeilings.map((c) => `${c.cells} × ${c.cells} ${pct(c.ceiling)}`).join(', ')}. A ResNet's last map is 3 × 3 at 96 px and 10 × 10 at 320 px; the fine head's is 20 × 20 at 320 px.`;
   writeDocSection(

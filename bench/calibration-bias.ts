@@ -19,7 +19,7 @@ interface StoredRun {
   readonly validation: { predictions: { label: number; probability: number }[] };
 }
 
-const DEFAULT_VARIANTS = 'last,last-peak,fine-peak,fine-peak3-6ep,fine-peak-6ep,fine-peak-8ep,fine-peak-aug-6ep,fine-peak-aug-8ep,fine-peak-aug-8ep-seed1,fine-peak-aug-8ep-seed1-auc';
+const DEFAULT_VARIANTS = 'last,last-peak,fine-peak,fine-peak3-6ep,fine-peak-6ep,fine-peak-8ep,fine-peak-aug-6ep,fine-peak-aug-8ep,fine-peak-aug-8ep-seed1,fine-peak-aug-8ep-seed1-auc,fine-peak-aug-8ep-seed2-auc';
 
 function main(): void {
   const { values } = parseArgs({

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ShortcutAudit } from '../src/audit/index.js';
-import { rowResult, type LocalisationJson, type Recipe, type RunResultsJson } from './lib/ablation.js';
+import { rowResult, validationByEpoch, type LocalisationJson, type Recipe, type RunResultsJson } from './lib/ablation.js';
 import { machineDescription, resultsPath, today } from './lib/results.js';
 
 /** What scripts/fracatlas.sh writes to RUN/timing.json: its settings and the seconds of each stage. */
@@ -57,6 +57,9 @@ function main(): void {
     minutes: totalSeconds / 60,
     stageSeconds: timing.seconds,
     result: row,
+    // The epoch kept (1-based) and the validation figures it was chosen from, under result.recipe.monitor.
+    epochKept: results.bestEpoch + 1,
+    validationByEpoch: validationByEpoch(results.history),
     // Fitted on validation, measured on test: top-label ECE (result.ece), the fracture probability's own ECE, and the
     // top-label ECE a perfectly calibrated model scores on this many test images (median, 95th percentile).
     calibration: {

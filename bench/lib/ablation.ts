@@ -120,6 +120,24 @@ export interface RunResultsJson {
   readonly seconds: number;
 }
 
+/** One epoch's validation figures as results.json's history logs them (ROC-AUC: null in runs before it was logged). */
+export interface EpochValidation {
+  readonly epoch: number;
+  readonly accuracy: number;
+  readonly rocAuc: number | null;
+}
+
+/**
+ * The validation accuracy and ROC-AUC of every epoch of a run (1-based), from results.json's history: what the
+ * epoch kept was chosen from, stored beside a run's test figures.
+ */
+export function validationByEpoch(history: readonly unknown[]): EpochValidation[] {
+  return history.map((h, i) => {
+    const e = h as { validAccuracy?: number; validRocAuc?: number | null };
+    return { epoch: i + 1, accuracy: e.validAccuracy ?? Number.NaN, rocAuc: typeof e.validRocAuc === 'number' && Number.isFinite(e.validRocAuc) ? e.validRocAuc : null };
+  });
+}
+
 /** The parts of `explain --boxes`'s localisation.json the table reads. */
 export interface LocalisationJson {
   readonly method: string;

@@ -3,7 +3,7 @@
 // become source pixels of the right set, and a row's summary reads the run's test figures and nothing else.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ablationRows, ablationTable, bestRow, boxRows, measuredNote, mergeRows, pretrainArgs, rowResult, trainArgs, wilsonInterval, type LocalisationJson, type Recipe, type RunResultsJson } from '../../bench/lib/ablation.js';
+import { ablationRows, ablationTable, bestRow, boxRows, measuredNote, mergeRows, pretrainArgs, rowResult, trainArgs, validationByEpoch, wilsonInterval, type LocalisationJson, type Recipe, type RunResultsJson } from '../../bench/lib/ablation.js';
 import type { ManifestRow } from '../../src/data/index.js';
 
 const base: Recipe = { arch: 'resnet18', inputSize: 96, epochs: 4, batchSize: 32, lr: 2e-3, balanced: true, augment: true, boxLossWeight: 0, maskMarkers: false, pretrainEpochs: 0, seed: 42 };
@@ -50,6 +50,9 @@ describe('ablation rows', () => {
     assert.ok(trainArgs(get('mask'), '/d', '/o').includes('--mask-markers'));
     assert.equal(flag(trainArgs(get('resnet34'), '/d', '/o'), '--arch'), 'resnet34');
     assert.equal(flag(trainArgs(get('res160'), '/d', '/o'), '--input-size'), '160');
+    // the epoch kept follows train's default (accuracy) unless the recipe names a monitor
+    assert.ok(!args.includes('--monitor'));
+    assert.equal(flag(trainArgs({ ...base, monitor: 'roc-auc' }, '/d', '/o'), '--monitor'), 'roc-auc');
     // the pretraining row: the body from SimCLR, the from-scratch schedule, the remaining epochs
     const fine = trainArgs(get('simclr'), '/d', '/o', '/o/pretrain/body.safetensors');
     assert.equal(flag(fine, '--weights'), '/o/pretrain/body.safetensors');
@@ -138,5 +141,20 @@ describe('row summary', () => {
     const none = wilsonInterval(0, 10);
     assert.equal(none.lower, 0);
     assert.ok(Math.abs(none.upper - 0.2775) < 1e-3);
+  });
+});
+
+describe('validation by epoch', () => {
+  it('numbers the epochs from 1 and keeps a missing or NaN ROC-AUC as null', () => {
+    const history = [
+      { trainLoss: 5, validLoss: 2, validAccuracy: 0.46 },
+      { trainLoss: 4, validLoss: 1, validAccuracy: 0.52, validRocAuc: Number.NaN },
+      { trainLoss: 3, validLoss: 0.5, validAccuracy: 0.75, validRocAuc: 0.8 },
+    ];
+    assert.deepEqual(validationByEpoch(history), [
+      { epoch: 1, accuracy: 0.46, rocAuc: null },
+      { epoch: 2, accuracy: 0.52, rocAuc: null },
+      { epoch: 3, accuracy: 0.75, rocAuc: 0.8 },
+    ]);
   });
 });
