@@ -26,6 +26,8 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'fine-peak-aug-8ep-seed1', change: 'fine-peak-aug-8ep repeated with seed 1 (split unchanged)', args: ['--box-head', 'fine', '--box-peak-weight', '1'], epochs: 8, augment: true, seed: 1 },
   { name: 'fine-peak-aug-8ep-seed1-auc', change: 'the seed 1 repeat with the epoch chosen by validation ROC-AUC instead of accuracy (--monitor roc-auc)', args: ['--box-head', 'fine', '--box-peak-weight', '1', '--monitor', 'roc-auc'], epochs: 8, augment: true, seed: 1 },
   { name: 'fine-peak-aug-8ep-seed2-auc', change: 'fine-peak-aug-8ep with seed 2 and the epoch chosen by validation ROC-AUC (--monitor roc-auc), as scripts/fracatlas.sh now trains', args: ['--box-head', 'fine', '--box-peak-weight', '1', '--monitor', 'roc-auc'], epochs: 8, augment: true, seed: 2 },
+  // The same compute as 8 epochs at 320 px (pixels per epoch: 4 x 0.25 + 4 x 0.49 + 5 x 1 = 7.96), spread over 13.
+  { name: 'fine-peak-aug-prog-13ep', change: 'fine-peak-aug-8ep (ROC-AUC monitor) with progressive resizing: 4 epochs at 160 px, 4 at 224, 5 at 320 (13 epochs, about the pixels of 8 at 320)', args: ['--box-head', 'fine', '--box-peak-weight', '1', '--monitor', 'roc-auc', '--progressive', '160:4,224:4'], epochs: 13, augment: true },
 ];
 
 /** The `hipfrac train` arguments of a variant: the FracAtlas script's recipe at `size` px, `epochs` epochs (or the variant's), box loss 1, no augmentation unless the variant asks for it. */

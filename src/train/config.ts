@@ -1,12 +1,18 @@
 // The study's training protocol as one typed, validated, frozen configuration object (units in
 // comments); CLI flags and config files override it, and every problem is reported at once.
 import { TrainError } from './errors.js';
+import type { SizeStep } from './progressive.js';
 
 export interface TrainConfig {
   /** Architecture name from the model registry. */
   readonly arch: string;
   /** Input size in pixels (square). */
   readonly inputSize: number;
+  /**
+   * Progressive resizing: the first all-layer epochs at smaller sizes, in order ({size, epochs} steps), the rest at
+   * inputSize; validation always at inputSize. Empty (the default): every epoch at inputSize.
+   */
+  readonly progressive: readonly SizeStep[];
   /**
    * 'none': the whole image is resized to the input size (the study). 'roi': each image's region of interest
    * (the hip; from the label file at import) is cut out first — the cascade the study proposed as future work.
@@ -72,6 +78,7 @@ export interface TrainConfig {
 export const paperProtocol: TrainConfig = Object.freeze({
   arch: 'densenet169',
   inputSize: 224,
+  progressive: [],
   crop: 'none',
   batchSize: 32,
   frozenEpochs: 8,
@@ -163,12 +170,33 @@ export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
     const v = input[key];
     if (v !== undefined && typeof v !== 'boolean') issues.push({ path: key, message: 'must be true or false', received: v });
   }
+  checkProgressive(input, issues);
   const moms = input['moms'];
   if (moms !== undefined && (!Array.isArray(moms) || moms.length !== 3 || moms.some((m) => typeof m !== 'number' || m < 0 || m >= 1))) {
     issues.push({ path: 'moms', message: 'must be three numbers in [0, 1)', received: moms });
   }
   if (input['arch'] !== undefined && typeof input['arch'] !== 'string') issues.push({ path: 'arch', message: 'must be an architecture name', received: input['arch'] });
   return issues;
+}
+
+/** Progressive steps: sizes from 32 px to below the input size, at least one epoch each, and the input size's epochs last. */
+function checkProgressive(input: Record<string, unknown>, issues: ConfigIssue[]): void {
+  const steps = input['progressive'];
+  if (steps === undefined) return;
+  const inputSize = typeof input['inputSize'] === 'number' ? input['inputSize'] : paperProtocol.inputSize;
+  const epochs = typeof input['unfrozenEpochs'] === 'number' ? input['unfrozenEpochs'] : paperProtocol.unfrozenEpochs;
+  if (!Array.isArray(steps)) {
+    issues.push({ path: 'progressive', message: 'must be a list of {size, epochs} steps', received: steps });
+    return;
+  }
+  let total = 0;
+  steps.forEach((step: unknown, i) => {
+    const { size, epochs: n } = (typeof step === 'object' && step !== null ? step : {}) as { size?: unknown; epochs?: unknown };
+    if (!Number.isInteger(size) || (size as number) < 32 || (size as number) >= inputSize) issues.push({ path: `progressive[${i}].size`, message: `must be an integer from 32 to below the input size (${inputSize})`, received: size });
+    if (!Number.isInteger(n) || (n as number) < 1) issues.push({ path: `progressive[${i}].epochs`, message: 'must be an integer ≥ 1', received: n });
+    else total += n as number;
+  });
+  if (steps.length > 0 && total >= epochs) issues.push({ path: 'progressive', message: `its steps take ${total} epochs, the run has ${epochs} (unfrozenEpochs): leave at least one at the input size`, received: steps });
 }
 
 /** Merges overrides into the paper protocol, throwing one error that lists every problem. */

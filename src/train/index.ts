@@ -12,6 +12,8 @@ export type { LrFinderOptions, LrFinderResult, LrSuggestion, LrSuggestionName } 
 export { paperProtocol, checkConfig, resolveConfig } from './config.js';
 export type { TrainConfig, ConfigIssue } from './config.js';
 export { fineTune } from './protocol.js';
+export { ProgressiveSource, sizeAtEpoch, parseSizeSteps, describeSizeSteps } from './progressive.js';
+export type { SizeStep, ClosableSource } from './progressive.js';
 export type { ProtocolOptions, ProtocolResult } from './protocol.js';
 export { writeTrainingState, readTrainingState } from './trainingState.js';
 export type { TrainingState, StatefulOptimizer } from './trainingState.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
-import { launchRanks, paperProtocol, rankFromEnvironment, resolveConfig, type TrainConfig } from '../../train/index.js';
+import { launchRanks, paperProtocol, parseSizeSteps, rankFromEnvironment, resolveConfig, type TrainConfig } from '../../train/index.js';
 import { requireDataset } from '../../data/index.js';
 import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
@@ -15,6 +15,7 @@ import { checkDistributedConfig, trainRun, writeRunReport } from '../pipeline/in
 export const CONFIG_FLAGS = {
   arch: { type: 'string' },
   'input-size': { type: 'string' },
+  progressive: { type: 'string' },
   crop: { type: 'string' },
   'batch-size': { type: 'string' },
   'frozen-epochs': { type: 'string' },
@@ -93,6 +94,13 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
   if (typeof values['crop'] === 'string') overrides['crop'] = values['crop'];
   if (typeof values['box-head'] === 'string') overrides['boxHead'] = values['box-head'];
   if (typeof values['monitor'] === 'string') overrides['monitor'] = values['monitor'];
+  if (typeof values['progressive'] === 'string') {
+    try {
+      overrides['progressive'] = parseSizeSteps(values['progressive']);
+    } catch (error) {
+      throw new CliError('HF_CLI_BAD_OPTION', `--progressive: ${(error as Error).message}`, { input: values['progressive'], ...(error instanceof HipfracError && error.fix !== undefined ? { fix: error.fix } : {}) });
+    }
+  }
   if (values['no-augment'] === true) overrides['augment'] = false;
   if (values['no-lr-find'] === true) overrides['lrFind'] = false;
   if (values['balanced'] === true) overrides['balanced'] = true;
@@ -132,6 +140,8 @@ export const trainCommand: CliCommand = {
   --input-size N --batch-size N --frozen-epochs N --unfrozen-epochs N --patience N
   --lr X --unfrozen-lr X (default: LR finder's valley) --optimizer adam|adamw|sgd --head fastai|linear
   --ps X --label-smoothing X --weight-decay X --seed N --valid-fraction X --no-augment --balanced
+  --progressive S:E,... progressive resizing: the first all-layer epochs at smaller sizes (e.g. 192:4,256:4:
+                        4 epochs at 192 px, 4 at 256, the rest at --input-size); validation at --input-size
   --crop none|roi       roi: cut each image to its hip region (hip_roi_* columns at import) before resizing
   --box-loss-weight W   box supervision (default 0: off): a heatmap head learns the data's fracture boxes
                         (FracAtlas, the phantom); the model then also predicts fracture boxes

@@ -22,7 +22,7 @@ import {
 import { Classifier, createClassifier, saveCheckpoint } from '../../models/index.js';
 import { Adam, AdamW, convertSyncBatchNorm, SGD } from '../../nn/index.js';
 import { manualSeed, ProcessGroup, resolveDevice, type Tensor } from '../../torch/index.js';
-import { broadcastModule, configHash, DataParallel, fineTune, JsonlLogger, Learner, paperProtocol, ProgressCallback, TrainError, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
+import { broadcastModule, configHash, DataParallel, describeSizeSteps, fineTune, JsonlLogger, Learner, paperProtocol, ProgressCallback, ProgressiveSource, TrainError, type Callback, type ClosableSource, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
 import type { GateCard } from '../../gate/index.js';
 import { iou, localiseFiles, saveLocaliser, trainLocaliser, type LocaliserCard } from '../../localise/index.js';
@@ -234,20 +234,25 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
   // --batch-size stays the global batch: each rank takes its share, so the schedule and LRs are those of one
   // process with the same batch (no LR scaling).
   const shard = group === null ? null : { rank, worldSize: group.worldSize };
-  const trainLoader = new ImageLoader(toSamples(split.train), {
-    batchSize: config.batchSize / (group?.worldSize ?? 1),
-    shard,
-    imageSize: config.inputSize,
-    shuffle: true,
-    // As fastai's training DataLoader: a last batch of one image would break BatchNorm's statistics.
-    dropLast: true,
-    balanced: config.balanced,
-    seed: config.seed,
-    workers,
-    augment: config.augment ? defaultAugmentConfig : null,
-    boxMasks: boxSupervised,
-    maskMarkers: config.maskMarkers,
-  });
+  const trainSamples = toSamples(split.train);
+  const trainAt = (imageSize: number): ImageLoader =>
+    new ImageLoader(trainSamples, {
+      batchSize: config.batchSize / (group?.worldSize ?? 1),
+      shard,
+      imageSize,
+      shuffle: true,
+      // As fastai's training DataLoader: a last batch of one image would break BatchNorm's statistics.
+      dropLast: true,
+      balanced: config.balanced,
+      seed: config.seed,
+      workers,
+      augment: config.augment ? defaultAugmentConfig : null,
+      boxMasks: boxSupervised,
+      maskMarkers: config.maskMarkers,
+    });
+  const trainLoader: ClosableSource & { readonly resize?: Callback } =
+    config.progressive.length === 0 ? trainAt(config.inputSize) : new ProgressiveSource(new Map([config.inputSize, ...config.progressive.map((s) => s.size)].map((size) => [size, trainAt(size)])), config.progressive, config.inputSize);
+  if (config.progressive.length > 0) log(describeSizeSteps(config.progressive, config.inputSize, config.unfrozenEpochs));
   const validLoader = new ImageLoader(toSamples(split.valid), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null, shard });
 
   const fromScratch = options.weights === undefined && !config.pretrained;
@@ -283,7 +288,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     seed: config.seed,
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(dataParallel === undefined ? {} : { dataParallel }),
-    callbacks: writer ? [new ProgressCallback(config.arch), new JsonlLogger(path.join(outDir, 'log.jsonl'))] : [],
+    callbacks: [...(trainLoader.resize === undefined ? [] : [trainLoader.resize]), ...(writer ? [new ProgressCallback(config.arch), new JsonlLogger(path.join(outDir, 'log.jsonl'))] : [])],
   });
   const started = Date.now();
   let protocol: ProtocolResult;
