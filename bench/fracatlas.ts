@@ -13,7 +13,7 @@ import { machineDescription, resultsPath, today } from './lib/results.js';
 /** What scripts/fracatlas.sh writes to RUN/timing.json: its settings and the seconds of each stage. */
 interface ScriptTiming {
   /** `monitor`: the validation figure that chose the epoch kept (absent in runs before MONITOR: accuracy). */
-  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly boxPeakWeight?: number; readonly boxHead?: string; readonly maskMarkers: boolean; readonly monitor?: string };
+  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly boxPeakWeight?: number; readonly boxHead?: string; readonly maskMarkers: boolean; readonly monitor?: string; readonly progressive?: string };
   readonly seconds: Readonly<Record<string, number>>;
   readonly load: string;
   /** Where training, Grad-CAM, calibration and the audit ran (absent in runs before the GPU variant: the CPU). */

@@ -22,7 +22,7 @@
 # The epoch kept is the one with the best validation ROC-AUC (MONITOR=roc-auc): on a set with 18 % fractures,
 # validation accuracy can prefer an epoch that calls nearly everything normal (docs/real-images.md, "Seeds and the
 # epoch kept"). MONITOR=accuracy is the study's choice.
-#   bash scripts/fracatlas.sh   # ARCH, SIZE, EPOCHS, AUGMENT, BOX_LOSS_WEIGHT (0: off), BOX_PEAK_WEIGHT, BOX_HEAD (last|fine), MASK_MARKERS (1: on), MONITOR (roc-auc|accuracy), DEVICE (cpu, cuda, cuda:N), OUT, FRACATLAS
+#   bash scripts/fracatlas.sh   # ARCH, SIZE, EPOCHS, AUGMENT, BOX_LOSS_WEIGHT (0: off), BOX_PEAK_WEIGHT, BOX_HEAD (last|fine), MASK_MARKERS (1: on), MONITOR (roc-auc|accuracy), PROGRESSIVE (SIZE:EPOCHS,...; empty: off), DEVICE (cpu, cuda, cuda:N), OUT, FRACATLAS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRACATLAS="${FRACATLAS:-../shared/datasets/fracatlas-nonhip}"
@@ -46,6 +46,7 @@ BOX_PEAK_WEIGHT="${BOX_PEAK_WEIGHT:-1}"
 BOX_HEAD="${BOX_HEAD:-fine}"
 MASK_MARKERS="${MASK_MARKERS:-0}"
 MONITOR="${MONITOR:-roc-auc}"
+PROGRESSIVE="${PROGRESSIVE:-}"
 # Seconds per stage, for bench/results/fracatlas.json (the last step).
 declare -A STAGE
 LOAD="load average $(cut -d' ' -f1 /proc/loadavg) at the start"
@@ -55,14 +56,14 @@ stage import hipfrac import "$FRACATLAS" --layout fracatlas --max-side 320 --out
 [[ -f "$OUT/dataset/split.json" ]] || stage import hipfrac split "$OUT/dataset" --val 0.15 --test 0.15 --seed 42
 stage train hipfrac train --device "$DEVICE" --data "$OUT/dataset" --out "$OUT/run" --arch "$ARCH" --scratch --input-size "$SIZE" \
   --unfrozen-epochs "$EPOCHS" --patience "$EPOCHS" --balanced --no-lr-find --unfrozen-lr 2e-3 --seed 42 \
-  --box-loss-weight "$BOX_LOSS_WEIGHT" --box-peak-weight "$BOX_PEAK_WEIGHT" --box-head "$BOX_HEAD" --monitor "$MONITOR" $( [[ "$MASK_MARKERS" == 1 ]] && echo --mask-markers ) $( [[ "$AUGMENT" == 1 ]] || echo --no-augment ) \
+  --box-loss-weight "$BOX_LOSS_WEIGHT" --box-peak-weight "$BOX_PEAK_WEIGHT" --box-head "$BOX_HEAD" --monitor "$MONITOR" $( [[ -n "$PROGRESSIVE" ]] && echo --progressive "$PROGRESSIVE" ) $( [[ "$MASK_MARKERS" == 1 ]] && echo --mask-markers ) $( [[ "$AUGMENT" == 1 ]] || echo --no-augment ) \
   $( [[ -f "$OUT/run/train-state/state.json" ]] && echo --resume )
 stage triage node scripts/fracatlas-eval.mjs "$OUT" "$FRACATLAS" > "$OUT/eval-summary.log"
 stage explain hipfrac explain --device "$DEVICE" "$OUT/eval/fractured" --model "$OUT/run/model" --boxes "$OUT/eval/boxes.csv" --out "$OUT/eval/explain"
 stage triage hipfrac triage-calibrate --device "$DEVICE" "$OUT/eval/valid" --model "$OUT/run/model" --labels "$OUT/eval/labels.csv" --method conformal-lac --alpha 0.1 --out "$OUT/eval/conformal.json"
 stage audit hipfrac audit-shortcuts --device "$DEVICE" --model "$OUT/run/model" --data "$OUT/dataset" --out "$OUT/audit"
 cat > "$OUT/timing.json" <<JSON
-{"recipe": {"arch": "$ARCH", "inputSize": $SIZE, "epochs": $EPOCHS, "augment": $( [[ "$AUGMENT" == 1 ]] && echo true || echo false ), "boxLossWeight": $BOX_LOSS_WEIGHT, "boxPeakWeight": $BOX_PEAK_WEIGHT, "boxHead": "$BOX_HEAD", "maskMarkers": $( [[ "$MASK_MARKERS" == 1 ]] && echo true || echo false ), "monitor": "$MONITOR"},
+{"recipe": {"arch": "$ARCH", "inputSize": $SIZE, "epochs": $EPOCHS, "augment": $( [[ "$AUGMENT" == 1 ]] && echo true || echo false ), "boxLossWeight": $BOX_LOSS_WEIGHT, "boxPeakWeight": $BOX_PEAK_WEIGHT, "boxHead": "$BOX_HEAD", "maskMarkers": $( [[ "$MASK_MARKERS" == 1 ]] && echo true || echo false ), "monitor": "$MONITOR", "progressive": "$PROGRESSIVE"},
  "seconds": {"import": ${STAGE[import]:-0}, "train": ${STAGE[train]:-0}, "triage": ${STAGE[triage]:-0}, "explain": ${STAGE[explain]:-0}, "audit": ${STAGE[audit]:-0}},
  "load": "$LOAD", "device": "$DEVICE"}
 JSON

@@ -21,6 +21,8 @@ export interface Recipe {
   readonly seed: number;
   /** The validation figure that chooses the epoch kept (`train --monitor`; absent: accuracy, the study's). */
   readonly monitor?: string;
+  /** Progressive resizing steps (`train --progressive`, e.g. "160:4,224:4"; absent or empty: every epoch at inputSize). */
+  readonly progressive?: string;
 }
 
 export interface AblationRow {
@@ -65,6 +67,7 @@ export function trainArgs(recipe: Recipe, dataset: string, out: string, weights?
   if (weights !== undefined) args.push('--weights', weights);
   args.push('--unfrozen-epochs', String(recipe.epochs), '--patience', String(recipe.epochs), '--no-lr-find', '--unfrozen-lr', String(recipe.lr), '--seed', String(recipe.seed));
   if (recipe.monitor !== undefined) args.push('--monitor', recipe.monitor);
+  if (recipe.progressive !== undefined && recipe.progressive !== '') args.push('--progressive', recipe.progressive);
   if (recipe.balanced) args.push('--balanced');
   if (!recipe.augment) args.push('--no-augment');
   if (recipe.boxLossWeight > 0) args.push('--box-loss-weight', String(recipe.boxLossWeight));

@@ -53,6 +53,10 @@ describe('ablation rows', () => {
     // the epoch kept follows train's default (accuracy) unless the recipe names a monitor
     assert.ok(!args.includes('--monitor'));
     assert.equal(flag(trainArgs({ ...base, monitor: 'roc-auc' }, '/d', '/o'), '--monitor'), 'roc-auc');
+    // progressive resizing only when the recipe has steps (the script's PROGRESSIVE may be empty)
+    assert.ok(!args.includes('--progressive'));
+    assert.ok(!trainArgs({ ...base, progressive: '' }, '/d', '/o').includes('--progressive'));
+    assert.equal(flag(trainArgs({ ...base, progressive: '160:4,224:4' }, '/d', '/o'), '--progressive'), '160:4,224:4');
     // the pretraining row: the body from SimCLR, the from-scratch schedule, the remaining epochs
     const fine = trainArgs(get('simclr'), '/d', '/o', '/o/pretrain/body.safetensors');
     assert.equal(flag(fine, '--weights'), '/o/pretrain/body.safetensors');
