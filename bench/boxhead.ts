@@ -123,8 +123,9 @@ async function main(): Promise<void> {
     .map((r) => {
       const file = path.join(values.runs, r.name, 'results.json');
       if (!existsSync(file)) return r;
-      const run = JSON.parse(readFileSync(file, 'utf8')) as { bestEpoch: number; history: unknown[] };
-      return { ...r, epochKept: run.bestEpoch + 1, validationByEpoch: validationByEpoch(run.history) };
+      const run = JSON.parse(readFileSync(file, 'utf8')) as { bestEpoch: number; history: unknown[]; seconds?: number };
+      // Training time (every epoch's training and validation) as the run measured it.
+      return { ...r, epochKept: run.bestEpoch + 1, validationByEpoch: validationByEpoch(run.history), ...(typeof run.seconds === 'number' ? { trainSeconds: Math.round(run.seconds) } : {}) };
     });
   const boxes = rows.map((r) => (r.boxes ?? []).map(([x0, y0, x1, y1]) => [x0 * size, y0 * size, x1 * size, y1 * size] as const));
   const json = {
