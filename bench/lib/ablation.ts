@@ -128,16 +128,18 @@ export interface EpochValidation {
   readonly epoch: number;
   readonly accuracy: number;
   readonly rocAuc: number | null;
+  /** The epoch's seconds (training and validation) as the run logged them; absent where the history has none. */
+  readonly seconds?: number;
 }
 
 /**
- * The validation accuracy and ROC-AUC of every epoch of a run (1-based), from results.json's history: what the
+ * The validation accuracy and ROC-AUC (and seconds) of every epoch of a run (1-based), from results.json's history: what the
  * epoch kept was chosen from, stored beside a run's test figures.
  */
 export function validationByEpoch(history: readonly unknown[]): EpochValidation[] {
   return history.map((h, i) => {
-    const e = h as { validAccuracy?: number; validRocAuc?: number | null };
-    return { epoch: i + 1, accuracy: e.validAccuracy ?? Number.NaN, rocAuc: typeof e.validRocAuc === 'number' && Number.isFinite(e.validRocAuc) ? e.validRocAuc : null };
+    const e = h as { validAccuracy?: number; validRocAuc?: number | null; seconds?: number };
+    return { epoch: i + 1, accuracy: e.validAccuracy ?? Number.NaN, rocAuc: typeof e.validRocAuc === 'number' && Number.isFinite(e.validRocAuc) ? e.validRocAuc : null, ...(typeof e.seconds === 'number' ? { seconds: Math.round(e.seconds) } : {}) };
   });
 }
 

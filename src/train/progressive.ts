@@ -1,4 +1,4 @@
-// Progressive resizing (fastai's lesson trick; the "progressive learning" of Tan & Le, EfficientNetV2, 2021, without
+// Progressive resizing (as in fastai's course; the "progressive learning" of Tan & Le, EfficientNetV2, 2021, without
 // its regularisation ramp): the first all-layer epochs train on smaller images, which cost less per epoch, and the
 // last ones at the input size the model predicts at. Validation always runs at the input size, so the epoch kept
 // is chosen on what prediction sees.

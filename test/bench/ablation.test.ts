@@ -153,12 +153,12 @@ describe('validation by epoch', () => {
     const history = [
       { trainLoss: 5, validLoss: 2, validAccuracy: 0.46 },
       { trainLoss: 4, validLoss: 1, validAccuracy: 0.52, validRocAuc: Number.NaN },
-      { trainLoss: 3, validLoss: 0.5, validAccuracy: 0.75, validRocAuc: 0.8 },
+      { trainLoss: 3, validLoss: 0.5, validAccuracy: 0.75, validRocAuc: 0.8, seconds: 106.4 },
     ];
     assert.deepEqual(validationByEpoch(history), [
       { epoch: 1, accuracy: 0.46, rocAuc: null },
       { epoch: 2, accuracy: 0.52, rocAuc: null },
-      { epoch: 3, accuracy: 0.75, rocAuc: 0.8 },
+      { epoch: 3, accuracy: 0.75, rocAuc: 0.8, seconds: 106 },
     ]);
   });
 });

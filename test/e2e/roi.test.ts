@@ -77,6 +77,16 @@ test('phantom → import → train --crop roi → predict/explain with --rois', 
   // The phantom has several images per patient: the split made by train is by patient, and the report says so.
   assert.equal((JSON.parse(readFileSync(path.join(runDir, 'results.json'), 'utf8')) as { splitUnit: string }).splitUnit, 'patient');
   assert.match(readFileSync(path.join(runDir, 'report.html'), 'utf8'), /patient-level, stratified by label: no patient in two sets/);
+  assert.equal((JSON.parse(readFileSync(path.join(datasetDir, 'split.json'), 'utf8')) as { unit?: string }).unit, 'patient');
+  // compare reuses the finished run (same options, same dataset) and its subtitle names the same patient-level split.
+  const compareDir = path.join(work, 'compare');
+  cpSync(runDir, path.join(compareDir, 'resnet18'), { recursive: true });
+  const compared = runCli(['compare', '--data', datasetDir, '--out', compareDir, '--archs', 'resnet18', '--scratch', '--head', 'linear', '--crop', 'roi', '--input-size', '32', '--batch-size', '8', '--unfrozen-epochs', '1', '--no-lr-find', '--lr', '0.001', '--unfrozen-lr', '0.001', '--seed', '1', '--workers', '1']);
+  assert.equal(compared.status, 0, compared.stderr.slice(-2000));
+  assert.match(compared.stderr, /resnet18: finished earlier, reusing/);
+  const compareHtml = readFileSync(path.join(compareDir, 'compare.html'), 'utf8');
+  assert.match(compareHtml, /1 architecture, same protocol, same patient-level split/);
+  assert.doesNotMatch(compareHtml, /image-level/);
 
   const one = path.join(cohortDir, 'images', rows[0]?.sourcePath as string);
   // The checkpoint's own localiser cuts the image without --rois: the overlay shows a region, not the whole image.

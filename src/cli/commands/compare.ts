@@ -176,7 +176,7 @@ validation. Same options as \`hipfrac train\`.`,
     const splitUnit = (await loadSplit(values.data))?.unit ?? 'patient';
     const html = renderReport({
       title: 'hipfrac — architecture comparison',
-      subtitle: `${summaries.length} architectures, same protocol, same ${splitUnit}-level split (${first.labels.length} ${first.evaluatedOn} images)`,
+      subtitle: `${summaries.length} architecture${summaries.length === 1 ? '' : 's'}, same protocol, same ${splitUnit}-level split (${first.labels.length} ${first.evaluatedOn} images)`,
       sections: [
         { id: 'comparison', title: 'Comparison (the study\'s Figure 3, extended)', html: comparisonTable(rows) + paragraph(`Every figure is measured on the ${first.labels.length} ${first.evaluatedOn} images${first.evaluatedOn === 'test' ? ' (held out: epochs and temperature were chosen on validation)' : ' (no test set: the same images chose the epochs, so the figures are optimistic)'}. Intervals: 95 % bootstrap (1000 resamples, seed 0). McNemar: paired test of each model's correct/incorrect calls against the most accurate model on the same images; p-values Holm-adjusted over the ${Math.max(0, rows.length - 1)} comparisons.`) },
         { id: 'roc', title: 'ROC curves', html: figure(await rocChart(curves), `All models on the same ${first.evaluatedOn} images.`) },
