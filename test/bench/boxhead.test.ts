@@ -18,8 +18,8 @@ describe('bench/boxhead', () => {
   it('gives each variant the same recipe and only its own box options', () => {
     const [last, ...others] = VARIANTS.map((v) => variantArgs(v, '/d', `/r/${v.name}`, 320, 4));
     // The box options, the epochs of a variant that names its own (patience follows them, so none stops early), and a
-    // repeat's seed and epoch monitor.
-    const own = ['--box-peak-weight', '--box-head', '--unfrozen-epochs', '--patience', '--seed', '--monitor'];
+    // repeat's seed and epoch monitor, and the progressive variant's size steps.
+    const own = ['--box-peak-weight', '--box-head', '--unfrozen-epochs', '--patience', '--seed', '--monitor', '--progressive'];
     const strip = (a: string[]): string[] => a.filter((x, i) => x !== '--no-augment' && !own.includes(x) && !own.includes(a[i - 1] ?? '') && !x.startsWith('/r/'));
     for (const o of others) assert.deepEqual(strip(o), strip(last as string[]));
     const fine = variantArgs(VARIANTS.find((v) => v.name === 'fine-peak') as (typeof VARIANTS)[number], '/d', '/o', 320, 4);
@@ -31,6 +31,9 @@ describe('bench/boxhead', () => {
     assert.equal(longer[longer.indexOf('--unfrozen-epochs') + 1], '6');
     assert.equal(longer[longer.indexOf('--patience') + 1], '6');
     assert.equal((last as string[])[(last as string[]).indexOf('--unfrozen-epochs') + 1], '4');
+    const progressive = variantArgs(VARIANTS.find((v) => v.name === 'fine-peak-aug-prog-13ep') as (typeof VARIANTS)[number], '/d', '/o', 320, 4);
+    assert.equal(progressive[progressive.indexOf('--progressive') + 1], '160:4,224:4');
+    assert.equal(progressive[progressive.indexOf('--unfrozen-epochs') + 1], '13');
     // Augmentation is off unless a variant asks for it (the training loader then warps the boxes with the images).
     VARIANTS.forEach((v) => assert.equal(variantArgs(v, '/d', '/o', 320, 4).includes('--no-augment'), v.augment !== true, v.name));
     assert.ok(VARIANTS.some((v) => v.augment === true));
