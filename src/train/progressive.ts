@@ -76,11 +76,6 @@ export class ProgressiveSource implements BatchSource {
     this.current = inputSize;
   }
 
-  /** The size the next epoch trains at. */
-  get size(): number {
-    return this.current;
-  }
-
   get batchesPerEpoch(): number {
     return (this.sources.get(this.inputSize) as ClosableSource).batchesPerEpoch;
   }
@@ -99,25 +94,25 @@ export class ProgressiveSource implements BatchSource {
         this.current = this.inputSize;
         return;
       }
-      const epoch = learner.epoch;
-      this.current = sizeAtEpoch(this.steps, this.inputSize, epoch);
+      this.current = sizeAtEpoch(this.steps, this.inputSize, learner.epoch);
+      // A size is done when no step at it ends after this epoch (the input size never is).
       let end = 0;
       const later = new Set<number>([this.inputSize]);
       for (const step of this.steps) {
         end += step.epochs;
-        if (end > epoch) later.add(step.size);
+        if (end > learner.epoch) later.add(step.size);
       }
-      for (const [size, source] of this.sources) {
-        if (later.has(size) || this.closed.has(size)) continue;
-        this.closed.add(size);
-        await source.close();
-      }
+      await this.closeSources((size) => !later.has(size));
     },
   };
 
   async close(): Promise<void> {
+    await this.closeSources(() => true);
+  }
+
+  private async closeSources(done: (size: number) => boolean): Promise<void> {
     for (const [size, source] of this.sources) {
-      if (this.closed.has(size)) continue;
+      if (this.closed.has(size) || !done(size)) continue;
       this.closed.add(size);
       await source.close();
     }
