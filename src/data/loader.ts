@@ -110,6 +110,8 @@ class DecodeWorker {
   private nextId = 0;
   /** Why this worker can take no more work (a crash, or the loader closing). */
   private failure: HipfracError | null = null;
+  /** Set by terminate(): the worker stays referenced until its exit, so awaiting terminate() keeps the process alive. */
+  private terminating = false;
 
   constructor(onExit: () => void) {
     this.worker = new Worker(new URL('./loaderWorker.js', import.meta.url));
@@ -118,7 +120,9 @@ class DecodeWorker {
       const request = this.pending.get(response.id);
       if (request === undefined) return;
       this.pending.delete(response.id);
-      if (this.pending.size === 0) this.worker.unref();
+      // A response already on its way when terminate() was called must not unref: Worker.terminate() refs the
+      // worker so its promise can settle on 'exit', and an unref here would let the process end before that.
+      if (this.pending.size === 0 && !this.terminating) this.worker.unref();
       if (response.ok) request.resolve(response.pixels);
       else request.reject(unreadableImage(response.path, response.reason));
     });
@@ -145,6 +149,7 @@ class DecodeWorker {
   }
 
   async terminate(): Promise<void> {
+    this.terminating = true;
     await this.worker.terminate();
   }
 

@@ -234,6 +234,20 @@ test('an unreadable image fails with a coded error naming the file', async () =>
   }
 });
 
+test('close() finishes when a worker\'s answer arrives after it began', async () => {
+  // Worker.terminate() refs the worker so its promise settles on 'exit'; an answer handled after that must not
+  // unref it again, or the event loop empties first and the awaited close() never returns (node:test then fails
+  // this test as still pending). Blocking the main thread while the worker answers queues the answer behind close().
+  const loader = new ImageLoader(samples.slice(0, 2), { batchSize: 2, shuffle: false, workers: 1, memoryCacheBytes: 0 });
+  for await (const batch of loader.epoch(0)) dispose(batch); // the worker has loaded sharp
+  const pending = loader.epoch(1).next(); // posts one decode request
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+  await loader.close();
+  assert.equal(loader.liveWorkers, 0);
+  const late = await pending.then((r) => r.value, () => undefined);
+  if (late !== undefined) dispose(late);
+});
+
 test('workers start with the loader and end at close(), also after leaving an epoch early', async () => {
   const loader = new ImageLoader(samples, { batchSize: 2, imageSize: 8, workers: 2, prefetch: 4, memoryCacheBytes: 0 });
   assert.equal(loader.liveWorkers, 2);

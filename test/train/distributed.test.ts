@@ -147,21 +147,36 @@ test('2 ranks × batch 16 over Gloo give the parameters of 1 process × batch 32
   }
 });
 
-test('gathered validation over 2 shards equals a single-process evaluation exactly', dist, async () => {
+/** Largest distance between two float32 arrays in units in the last place of the larger magnitude. */
+function maxUlps(a: readonly number[], b: readonly number[]): number {
+  assert.equal(a.length, b.length);
+  let max = 0;
+  a.forEach((v, i) => {
+    const w = b[i] as number;
+    const ulp = 2 ** (Math.floor(Math.log2(Math.max(Math.abs(v), Math.abs(w), 2 ** -126))) - 23);
+    max = Math.max(max, Math.abs(v - w) / ulp);
+  });
+  return max;
+}
+
+test('gathered validation over 2 shards equals a single-process evaluation: same samples in order, same logits to float32 rounding', dist, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'hipfrac-ddp-'));
   try {
     const validateOnly = { HIPFRAC_TEST_VALIDATE_ONLY: '1' };
     assertOk(await runWorld(1, path.join(dir, 'single'), { ...validateOnly, HIPFRAC_TEST_PLAIN: '1' }));
     assertOk(await runWorld(2, path.join(dir, 'ddp'), validateOnly));
     const reference = readResult(path.join(dir, 'single'), 0).validation;
-    for (const rank of [0, 1]) {
-      const gathered = readResult(path.join(dir, 'ddp'), rank).validation;
-      assert.deepEqual(gathered.indices, [...Array(37).keys()], 'each of the 37 samples once (the padded repeat dropped)');
-      assert.deepEqual(gathered.logits, reference.logits);
-      assert.deepEqual(gathered.probs, reference.probs);
-      assert.equal(gathered.loss, reference.loss);
-      assert.equal(gathered.accuracy, reference.accuracy);
-    }
+    const [g0, g1] = [0, 1].map((rank) => readResult(path.join(dir, 'ddp'), rank).validation);
+    assert.deepEqual(g1, g0, 'every rank holds the same gathered validation, bit for bit');
+    const gathered = g0 as typeof reference;
+    assert.deepEqual(gathered.indices, [...Array(37).keys()], 'each of the 37 samples once (the padded repeat dropped)');
+    // Each rank runs its forward pass on batches of another size than the single process, and oneDNN may block a
+    // convolution differently per batch size: a logit can move by one float32 ulp. The gather itself adds no error.
+    const logitUlps = maxUlps(gathered.logits, reference.logits);
+    assert.ok(logitUlps <= 4, `logits differ from the single process by ${logitUlps} ulps`);
+    assert.ok(maxUlps(gathered.probs, reference.probs) <= 8, 'probabilities follow the logits');
+    assert.ok(Math.abs(gathered.loss - reference.loss) <= 1e-6 * Math.abs(reference.loss), `loss ${gathered.loss} vs ${reference.loss}`);
+    assert.equal(gathered.accuracy, reference.accuracy);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
