@@ -34,24 +34,48 @@ export interface MarkerDetectorOptions {
 
 const DEFAULTS: Required<MarkerDetectorOptions> = { backgroundRadius: 1 / 20, topHat: 0.12, contrast: 0.15, maxStd: 0.12, minArea: 3, maxExtent: 0.6, grow: 1 };
 
-/** Min (erode) or max (dilate) over a (2r+1)² square, separably; edges clamp. */
-function squareFilter(src: Float32Array, width: number, height: number, r: number, pick: (a: number, b: number) => number): Float32Array {
+/**
+ * Min (erode) or max (dilate) over every window of `2r + 1` values of one line (`n` values `stride` apart from
+ * `start`), windows cut at the ends: van Herk / Gil–Werman, three comparisons a value whatever `r`. The line is
+ * padded with the operation's identity, split into blocks of the window's length, and each window is the combination
+ * of one block's suffix and the next block's prefix. `g` and `h` are scratch of at least n + 2r values.
+ */
+function lineFilter(src: Float32Array, dst: Float32Array, start: number, stride: number, n: number, r: number, isMax: boolean, g: Float32Array, h: Float32Array): void {
+  const k = 2 * r + 1;
+  const m = n + 2 * r;
+  const identity = isMax ? -Infinity : Infinity;
+  const at = (i: number): number => (i < r || i >= n + r ? identity : (src[start + (i - r) * stride] as number));
+  for (let b = 0; b < m; b += k) {
+    const end = Math.min(m, b + k);
+    let v = identity;
+    for (let i = b; i < end; i++) {
+      const x = at(i);
+      v = isMax ? (x > v ? x : v) : x < v ? x : v;
+      g[i] = v;
+    }
+    v = identity;
+    for (let i = end - 1; i >= b; i--) {
+      const x = at(i);
+      v = isMax ? (x > v ? x : v) : x < v ? x : v;
+      h[i] = v;
+    }
+  }
+  for (let x = 0; x < n; x++) {
+    const left = h[x] as number;
+    const right = g[x + 2 * r] as number;
+    dst[start + x * stride] = isMax ? (left > right ? left : right) : left < right ? left : right;
+  }
+}
+
+/** Min (erode) or max (dilate) over a (2r+1)² square, separably; the square is cut at the image's edges. */
+export function squareFilter(src: Float32Array, width: number, height: number, r: number, isMax: boolean): Float32Array {
   const tmp = new Float32Array(src.length);
   const out = new Float32Array(src.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let v = src[y * width + x] as number;
-      for (let d = Math.max(0, x - r); d <= Math.min(width - 1, x + r); d++) v = pick(v, src[y * width + d] as number);
-      tmp[y * width + x] = v;
-    }
-  }
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let v = tmp[y * width + x] as number;
-      for (let d = Math.max(0, y - r); d <= Math.min(height - 1, y + r); d++) v = pick(v, tmp[d * width + x] as number);
-      out[y * width + x] = v;
-    }
-  }
+  const scratch = Math.max(width, height) + 2 * r;
+  const g = new Float32Array(scratch);
+  const h = new Float32Array(scratch);
+  for (let y = 0; y < height; y++) lineFilter(src, tmp, y * width, 1, width, r, isMax, g, h);
+  for (let x = 0; x < width; x++) lineFilter(tmp, out, x, width, height, r, isMax, g, h);
   return out;
 }
 
@@ -110,7 +134,7 @@ function ringMean(plane: Float32Array, width: number, height: number, [x0, y0, x
 export function detectMarkers(plane: Float32Array, width: number, height: number, options: MarkerDetectorOptions = {}): MarkerDetection {
   const o = { ...DEFAULTS, ...options };
   const r = Math.max(2, Math.round(Math.min(width, height) * o.backgroundRadius));
-  const opened = squareFilter(squareFilter(plane, width, height, r, Math.min), width, height, r, Math.max);
+  const opened = squareFilter(squareFilter(plane, width, height, r, false), width, height, r, true);
   const candidate = new Uint8Array(plane.length);
   for (let i = 0; i < plane.length; i++) if ((plane[i] as number) - (opened[i] as number) >= o.topHat) candidate[i] = 1;
   const kept: MarkerComponent[] = [];

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { squareFilter } from '../../src/data/markers.js';
 import { boxesFromPixelText, boxesFromYolo, boxesInRegion, boxesKnown, boxMaskPlane, defaultAugmentConfig, detectMarkers, fillMasked, ImageLoader, maskMarkers, writeGreyPng } from '../../src/data/index.js';
 
 const W = 128;
@@ -60,6 +61,34 @@ describe('marker detector', () => {
     assert.ok(changed >= 30, `${changed} marker pixels replaced`);
     for (let y = 12; y < 24; y++) for (let x = 100; x < 102; x++) assert.ok(Math.abs((filled[y * W + x] as number) - (anatomy()[y * W + x] as number)) < 0.05, 'filled with the background beside it');
     assert.equal(detectMarkers(maskMarkers(p, W, W), W, W).components.length, 0);
+  });
+});
+
+/** The square filter by definition: every value of the (2r+1)² window cut at the edges. */
+function naiveSquare(src: Float32Array, width: number, height: number, r: number, isMax: boolean): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let v = isMax ? -Infinity : Infinity;
+      for (let yy = Math.max(0, y - r); yy <= Math.min(height - 1, y + r); yy++) {
+        for (let xx = Math.max(0, x - r); xx <= Math.min(width - 1, x + r); xx++) v = (isMax ? Math.max : Math.min)(v, src[yy * width + xx] as number);
+      }
+      out[y * width + x] = v;
+    }
+  }
+  return out;
+}
+
+describe('square min / max filter', () => {
+  it('equals the definition exactly, for windows smaller and larger than the image', () => {
+    let seed = 7;
+    const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (const [width, height, r] of [[1, 1, 2], [7, 5, 1], [13, 9, 3], [20, 31, 6], [9, 4, 12], [64, 48, 5]] as const) {
+      const plane = Float32Array.from({ length: width * height }, random);
+      for (const isMax of [false, true]) {
+        assert.deepEqual(squareFilter(plane, width, height, r, isMax), naiveSquare(plane, width, height, r, isMax), `${width}x${height} r=${r} ${isMax ? 'max' : 'min'}`);
+      }
+    }
   });
 });
 
