@@ -35,7 +35,9 @@ export class EarlyStopping implements Callback {
   }
   afterEpoch(learner: Learner): void {
     const v = learner.lastValidation;
-    const score = v === null ? Number.NaN : monitoredScore(v, this.monitor);
+    // An epoch whose validation was cancelled (a reduced-size epoch of progressive resizing) neither gains nor waits.
+    if (v === null) return;
+    const score = monitoredScore(v, this.monitor);
     if (score > this.best + this.minDelta) {
       this.best = score;
       this.wait = 0;
@@ -117,9 +119,10 @@ export class ProgressCallback implements Callback {
   afterEpoch(learner: Learner): void {
     const r = learner.history[learner.history.length - 1];
     if (r === undefined || learner.stage === 'lr-find') return;
-    this.stream.write(
-      `  ${r.stage} epoch ${r.epoch + 1}: train loss ${r.trainLoss.toFixed(4)}  valid loss ${r.validLoss.toFixed(4)}  valid acc ${(100 * r.validAccuracy).toFixed(1)}%${Number.isNaN(r.validRocAuc) ? '' : `  valid AUC ${r.validRocAuc.toFixed(3)}`}  (${r.seconds.toFixed(1)} s)\n`,
-    );
+    const validation = Number.isNaN(r.validLoss)
+      ? 'not validated'
+      : `valid loss ${r.validLoss.toFixed(4)}  valid acc ${(100 * r.validAccuracy).toFixed(1)}%${Number.isNaN(r.validRocAuc) ? '' : `  valid AUC ${r.validRocAuc.toFixed(3)}`}`;
+    this.stream.write(`  ${r.stage} epoch ${r.epoch + 1}: train loss ${r.trainLoss.toFixed(4)}  ${validation}  (${r.seconds.toFixed(1)} s)\n`);
   }
 }
 

@@ -10,7 +10,7 @@ export interface TrainConfig {
   readonly inputSize: number;
   /**
    * Progressive resizing: the first all-layer epochs at smaller sizes, in order ({size, epochs} steps), the rest at
-   * inputSize; validation always at inputSize. Empty (the default): every epoch at inputSize.
+   * inputSize; only the epochs at inputSize are validated. Empty (the default): every epoch at inputSize.
    */
   readonly progressive: readonly SizeStep[];
   /**

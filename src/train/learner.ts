@@ -275,6 +275,9 @@ export class Learner {
       await this.event('afterBatch');
     }
     await this.event('afterTrain');
+    // A callback may cancel validation (the LR finder, progressive resizing's reduced-size epochs): this epoch then
+    // has no validation result, rather than the previous epoch's.
+    this.lastValidation = null;
     try {
       await this.event('beforeValidate');
       this.lastValidation = await this.validate();

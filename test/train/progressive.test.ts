@@ -29,8 +29,8 @@ test('parseSizeSteps reads SIZE:EPOCHS pairs and names a bad one', () => {
 });
 
 test('describeSizeSteps states every epoch range and where validation runs', () => {
-  assert.equal(describeSizeSteps(parseSizeSteps('160:4,224:4'), 320, 13), 'progressive resizing: epochs 1-4 at 160 px, epochs 5-8 at 224 px, epochs 9-13 at 320 px (validation at 320 px)');
-  assert.equal(describeSizeSteps(parseSizeSteps('64:2'), 96, 3), 'progressive resizing: epochs 1-2 at 64 px, epoch 3 at 96 px (validation at 96 px)');
+  assert.equal(describeSizeSteps(parseSizeSteps('160:4,224:4'), 320, 13), 'progressive resizing: epochs 1-4 at 160 px, epochs 5-8 at 224 px, epochs 9-13 at 320 px (validated at 320 px: epochs 9-13)');
+  assert.equal(describeSizeSteps(parseSizeSteps('64:2'), 96, 3), 'progressive resizing: epochs 1-2 at 64 px, epoch 3 at 96 px (validated at 96 px: epoch 3)');
 });
 
 test('the config refuses steps at or above the input size, empty steps and schedules with no epoch left at the input size', () => {
@@ -79,7 +79,7 @@ class Recording extends ToySource implements ClosableSource {
   }
 }
 
-test('a protocol fit trains each epoch at its size, validates at the input size, and closes sources it is done with', async () => {
+test('a protocol fit trains each epoch at its size, validates only the epochs at the input size, and closes sources it is done with', async () => {
   manualSeed(5);
   const seen: number[] = [];
   const small = new Recording(toyData(48, 1, 32), seen);
@@ -96,7 +96,11 @@ test('a protocol fit trains each epoch at its size, validates at the input size,
   assert.equal(seen.length, 5 * 3);
   assert.deepEqual(perEpoch(seen), [48, 32, 32, 48, 48]);
   assert.ok(seen.every((s, i) => s === seen[i - (i % 3)]), 'every batch of an epoch has one size');
-  assert.ok(validSizes.length > 0 && validSizes.every((s) => s === 48));
+  assert.ok(validSizes.every((s) => s === 48));
+  // 32 validation images in batches of 16: 2 batches for each validated epoch (head-only, and the two at 48 px).
+  assert.equal(validSizes.length, 3 * 2);
+  const validated = learner.history.map((h) => !Number.isNaN(h.validLoss));
+  assert.deepEqual(validated, [true, false, false, true, true]);
   // The 32 px source is closed before the first epoch at 48 px that follows it; the input size's source stays open.
   assert.deepEqual(closedWhen, [false, false, false, true, true]);
   assert.equal(full.closed, false);

@@ -141,7 +141,8 @@ export const trainCommand: CliCommand = {
   --lr X --unfrozen-lr X (default: LR finder's valley) --optimizer adam|adamw|sgd --head fastai|linear
   --ps X --label-smoothing X --weight-decay X --seed N --valid-fraction X --no-augment --balanced
   --progressive S:E,... progressive resizing: the first all-layer epochs at smaller sizes (e.g. 192:4,256:4:
-                        4 epochs at 192 px, 4 at 256, the rest at --input-size); validation at --input-size
+                        4 epochs at 192 px, 4 at 256, the rest at --input-size); only the
+                        epochs at --input-size are validated (and can be kept)
   --crop none|roi       roi: cut each image to its hip region (hip_roi_* columns at import) before resizing
   --box-loss-weight W   box supervision (default 0: off): a heatmap head learns the data's fracture boxes
                         (FracAtlas, the phantom); the model then also predicts fracture boxes
