@@ -8,8 +8,8 @@
 # shortcut audit (docs/real-images.md); the figures go to bench/results/fracatlas.json (a GPU run: fracatlas-gpu.json).
 # The default recipe is the box head study's best by validation ROC-AUC (bench/results/boxhead.json): ResNet-18 at
 # 320 px (the import's largest side), 13 epochs with progressive resizing (4 at 160 px, 4 at 224, 5 at 320: about the
-# pixels of 8 epochs at 320; only the 320 px epochs are validated; validation ROC-AUC 0.829 against 0.800 for 8 epochs at 320; test ROC-AUC 0.882 and
-# pointing game 44 %, against 0.872 and 43 %), fastai's augmentation (the boxes warped with the images), box
+# pixels of 8 epochs at 320; only the 320 px epochs are validated; validation ROC-AUC 0.829 against 0.800 for 8
+# epochs at 320; test ROC-AUC 0.882 and pointing game 44 %, against 0.872 and 43 %), fastai's augmentation (the boxes warped with the images), box
 # supervision with the fine box head (the last map and layer3: 20 x 20 cells at 320 px) and the box-peak loss. At 96 px a ResNet's last map
 # has 3 x 3 cells, whose centres fall inside FracAtlas's small boxes on 9 % of the test images: no 96 px heatmap can
 # point at more; 20 x 20 cells allow 94 %.

@@ -1,11 +1,11 @@
 // Progressive resizing: which size each epoch trains at, the config's checks, the CLI flag, and a real fit through
-// the study's protocol whose batches change size on schedule while validation stays at the input size.
+// the study's protocol whose batches change size on schedule, validated only at the input size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configFromFlags } from '../../src/cli/commands/train.js';
 import { Adam } from '../../src/nn/index.js';
 import { manualSeed } from '../../src/torch/index.js';
-import { checkConfig, describeSizeSteps, fineTune, Learner, parseSizeSteps, ProgressiveSource, resolveConfig, sizeAtEpoch, type Batch, type ClosableSource } from '../../src/train/index.js';
+import { CancelFit, checkConfig, describeSizeSteps, EarlyStopping, fineTune, Learner, parseSizeSteps, ProgressiveSource, resolveConfig, sizeAtEpoch, type Batch, type ClosableSource, type ValidationResult } from '../../src/train/index.js';
 import { HipfracError } from '../../src/util/index.js';
 import { ToyNet, ToySource, toyData } from './toy.js';
 
@@ -114,4 +114,14 @@ test('a ProgressiveSource refuses sources with different batch counts (the one-c
   const b = new Recording(toyData(64, 1, 16), []);
   assert.throws(() => new ProgressiveSource(new Map([[12, a], [16, b]]), [{ size: 12, epochs: 1 }], 16), /4 batches per epoch|same count/);
   assert.throws(() => new ProgressiveSource(new Map([[12, a]]), [{ size: 12, epochs: 1 }], 16), /no source at the input size 16 px/);
+});
+
+test('an epoch whose validation was cancelled neither improves nor exhausts early stopping\'s patience', () => {
+  const stopping = new EarlyStopping(1, 0, 'accuracy');
+  const epoch = (lastValidation: ValidationResult | null): void => stopping.afterEpoch({ lastValidation } as Learner);
+  epoch({ accuracy: 0.5 } as ValidationResult);
+  epoch(null);
+  epoch(null);
+  assert.equal(stopping.wait, 0);
+  assert.throws(() => epoch({ accuracy: 0.4 } as ValidationResult), CancelFit);
 });
