@@ -37,34 +37,33 @@ const DEFAULTS: Required<MarkerDetectorOptions> = { backgroundRadius: 1 / 20, to
 /**
  * Min (erode) or max (dilate) over every window of `2r + 1` values of one line (`n` values `stride` apart from
  * `start`), windows cut at the ends: van Herk / Gil–Werman, three comparisons a value whatever `r`. The line is
- * padded with the operation's identity, split into blocks of the window's length, and each window is the combination
- * of one block's suffix and the next block's prefix. `g` and `h` are scratch of at least n + 2r values.
+ * copied once into `line`, padded with the operation's identity, split into blocks of the window's length, and each
+ * window is the combination of one block's suffix and the next block's prefix. `line`, `g` and `h` are scratch of
+ * at least n + 2r values.
  */
-function lineFilter(src: Float32Array, dst: Float32Array, start: number, stride: number, n: number, r: number, isMax: boolean, g: Float32Array, h: Float32Array): void {
+function lineFilter(src: Float32Array, dst: Float32Array, start: number, stride: number, n: number, r: number, isMax: boolean, line: Float32Array, g: Float32Array, h: Float32Array): void {
   const k = 2 * r + 1;
   const m = n + 2 * r;
   const identity = isMax ? -Infinity : Infinity;
-  const at = (i: number): number => (i < r || i >= n + r ? identity : (src[start + (i - r) * stride] as number));
+  line.fill(identity, 0, r);
+  for (let i = 0; i < n; i++) line[r + i] = src[start + i * stride] as number;
+  line.fill(identity, r + n, m);
   for (let b = 0; b < m; b += k) {
     const end = Math.min(m, b + k);
     let v = identity;
-    for (let i = b; i < end; i++) {
-      const x = at(i);
-      v = isMax ? (x > v ? x : v) : x < v ? x : v;
-      g[i] = v;
-    }
-    v = identity;
-    for (let i = end - 1; i >= b; i--) {
-      const x = at(i);
-      v = isMax ? (x > v ? x : v) : x < v ? x : v;
-      h[i] = v;
+    if (isMax) {
+      for (let i = b; i < end; i++) g[i] = v = Math.max(v, line[i] as number);
+      v = identity;
+      for (let i = end - 1; i >= b; i--) h[i] = v = Math.max(v, line[i] as number);
+    } else {
+      for (let i = b; i < end; i++) g[i] = v = Math.min(v, line[i] as number);
+      v = identity;
+      for (let i = end - 1; i >= b; i--) h[i] = v = Math.min(v, line[i] as number);
     }
   }
-  for (let x = 0; x < n; x++) {
-    const left = h[x] as number;
-    const right = g[x + 2 * r] as number;
-    dst[start + x * stride] = isMax ? (left > right ? left : right) : left < right ? left : right;
-  }
+  const reach = 2 * r;
+  if (isMax) for (let x = 0; x < n; x++) dst[start + x * stride] = Math.max(h[x] as number, g[x + reach] as number);
+  else for (let x = 0; x < n; x++) dst[start + x * stride] = Math.min(h[x] as number, g[x + reach] as number);
 }
 
 /** Min (erode) or max (dilate) over a (2r+1)² square, separably; the square is cut at the image's edges. */
@@ -72,10 +71,11 @@ export function squareFilter(src: Float32Array, width: number, height: number, r
   const tmp = new Float32Array(src.length);
   const out = new Float32Array(src.length);
   const scratch = Math.max(width, height) + 2 * r;
+  const line = new Float32Array(scratch);
   const g = new Float32Array(scratch);
   const h = new Float32Array(scratch);
-  for (let y = 0; y < height; y++) lineFilter(src, tmp, y * width, 1, width, r, isMax, g, h);
-  for (let x = 0; x < width; x++) lineFilter(tmp, out, x, width, height, r, isMax, g, h);
+  for (let y = 0; y < height; y++) lineFilter(src, tmp, y * width, 1, width, r, isMax, line, g, h);
+  for (let x = 0; x < width; x++) lineFilter(tmp, out, x, width, height, r, isMax, line, g, h);
   return out;
 }
 
