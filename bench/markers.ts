@@ -45,7 +45,8 @@ try {
   const { scipy } = await peer.request<{ scipy: string }>({ cmd: 'load', file: input });
   const dumped = path.join(work, 'openings.bin');
   await peer.request({ cmd: 'dump', file: dumped });
-  const theirs = new Float32Array(readFileSync(dumped).buffer.slice(0));
+  const bytes = readFileSync(dumped);
+  const theirs = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   let offset = 0;
   let differing = 0;
   for (const p of planes) {
