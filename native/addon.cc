@@ -16,6 +16,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/jit_type.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -701,6 +702,54 @@ Napi::Value IsInferenceMode(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), c10::InferenceMode::is_enabled());
 }
 
+// Autocast (torch.autocast): inside the scope, ATen's autocast kernels run the ops on its lower-precision list
+// (convolutions, linear layers, matrix products) in bfloat16 and keep the others in float32. The state is
+// thread-local, like the guard above; enter returns the previous state, which exit restores in LIFO order, and
+// the cache of weights already cast is cleared when the outermost scope closes (the optimiser changes them next).
+// LibTorch 2.4 replaced the per-device setters with ones taking the device type; both are stable in their line.
+struct AutocastScope {
+  bool cuda;
+  bool previousEnabled;
+  at::ScalarType previousDtype;
+};
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocastEnabled(bool cuda) { return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU); }
+void setAutocastEnabled(bool cuda, bool on) { at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, on); }
+at::ScalarType autocastDtype(bool cuda) { return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU); }
+void setAutocastDtype(bool cuda, at::ScalarType t) { at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, t); }
+#else
+bool autocastEnabled(bool cuda) { return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+void setAutocastEnabled(bool cuda, bool on) { cuda ? at::autocast::set_enabled(on) : at::autocast::set_cpu_enabled(on); }
+at::ScalarType autocastDtype(bool cuda) { return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype(); }
+void setAutocastDtype(bool cuda, at::ScalarType t) { cuda ? at::autocast::set_autocast_gpu_dtype(t) : at::autocast::set_autocast_cpu_dtype(t); }
+#endif
+
+// enterAutocast(deviceType: 'cpu' | 'cuda') → guard; bfloat16 only (float16 would need a gradient scaler).
+Napi::Value EnterAutocast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string device = info[0].As<Napi::String>().Utf8Value();
+  if (device != "cpu" && device != "cuda") throw Napi::Error::New(env, "enterAutocast: device type must be 'cpu' or 'cuda', got '" + device + "'");
+  bool cuda = device == "cuda";
+  auto* scope = new AutocastScope{cuda, autocastEnabled(cuda), autocastDtype(cuda)};
+  setAutocastEnabled(cuda, true);
+  setAutocastDtype(cuda, at::kBFloat16);
+  at::autocast::increment_nesting();
+  return Napi::External<AutocastScope>::New(env, scope);
+}
+
+Napi::Value ExitAutocast(const Napi::CallbackInfo& info) {
+  std::unique_ptr<AutocastScope> scope(info[0].As<Napi::External<AutocastScope>>().Data());
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  setAutocastEnabled(scope->cuda, scope->previousEnabled);
+  setAutocastDtype(scope->cuda, scope->previousDtype);
+  return info.Env().Undefined();
+}
+
+Napi::Value IsAutocast(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), autocastEnabled(info[0].As<Napi::String>().Utf8Value() == "cuda"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Runtime: seeds, threads, devices, build facts, memory counters.
 
@@ -830,6 +879,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("enterInferenceMode", Napi::Function::New(env, EnterInferenceMode));
   exports.Set("exitInferenceMode", Napi::Function::New(env, ExitInferenceMode));
   exports.Set("isInferenceMode", Napi::Function::New(env, IsInferenceMode));
+  exports.Set("enterAutocast", Napi::Function::New(env, EnterAutocast));
+  exports.Set("exitAutocast", Napi::Function::New(env, ExitAutocast));
+  exports.Set("isAutocast", Napi::Function::New(env, IsAutocast));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));

@@ -6,11 +6,15 @@
 # cut-offs chosen on validation, then every figure on the test images: metrics, the input gate's pass rate, Grad-CAM
 # localisation against FracAtlas's fracture boxes and the triage policies (calibrated on validation), then the
 # shortcut audit (docs/real-images.md); the figures go to bench/results/fracatlas.json (a GPU run: fracatlas-gpu.json).
-# The default recipe is the box head study's best by validation ROC-AUC (bench/results/boxhead.json): ResNet-18 at
-# 320 px (the import's largest side), 13 epochs with progressive resizing (4 at 160 px, 4 at 224, 5 at 320: about the
-# pixels of 8 epochs at 320; only the 320 px epochs are validated; validation ROC-AUC 0.829 against 0.800 for 8
-# epochs at 320; test ROC-AUC 0.882 and pointing game 44 %, against 0.872 and 43 %), fastai's augmentation (the boxes warped with the images), box
-# supervision with the fine box head (the last map and layer3: 20 x 20 cells at 320 px) and the box-peak loss. At 96 px a ResNet's last map
+# The default recipe: ResNet-18 at 320 px (the import's largest side), 18 epochs with progressive resizing (4 at
+# 160 px, 4 at 224, 10 at 320; only the 320 px epochs are validated), the training forward passes in bfloat16
+# autocast (PRECISION=bf16: 1.9x the float32 step on this project's AVX-512 BF16 CPU, bench/results/precision.json;
+# weights, losses, validation and the checkpoint stay float32), fastai's augmentation (the boxes warped with the
+# images), box supervision with the fine box head (the last map and layer3: 20 x 20 cells at 320 px) and the box-peak
+# loss. It is the box head study's best recipe (bench/results/boxhead.json: 13 epochs, validation ROC-AUC 0.829) with
+# the epochs bfloat16 pays for within the hour: validation ROC-AUC 0.859, test 0.905 (docs/real-images.md). Without
+# bfloat16 instructions (AVX-512 BF16, AMX) the speed-up is not measured here: PRECISION=fp32 EPOCHS=13 is the
+# float32 recipe that fits the hour on this VM (test ROC-AUC 0.882). At 96 px a ResNet's last map
 # has 3 x 3 cells, whose centres fall inside FracAtlas's small boxes on 9 % of the test images: no 96 px heatmap can
 # point at more; 20 x 20 cells allow 94 %.
 # Marker masking is off (it moved the ablation's AUC by +0.006 for a quarter more training time). Augmentation costs
@@ -23,14 +27,14 @@
 # The epoch kept is the one with the best validation ROC-AUC (MONITOR=roc-auc): on a set with 18 % fractures,
 # validation accuracy can prefer an epoch that calls nearly everything normal (docs/real-images.md, "Seeds and the
 # epoch kept"). MONITOR=accuracy is the study's choice.
-#   bash scripts/fracatlas.sh   # ARCH, SIZE, EPOCHS, AUGMENT, BOX_LOSS_WEIGHT (0: off), BOX_PEAK_WEIGHT, BOX_HEAD (last|fine), MASK_MARKERS (1: on), MONITOR (roc-auc|accuracy), PROGRESSIVE (SIZE:EPOCHS,...; CPU default 160:4,224:4; empty: off), DEVICE (cpu, cuda, cuda:N), OUT, FRACATLAS
+#   bash scripts/fracatlas.sh   # ARCH, SIZE, EPOCHS, AUGMENT, BOX_LOSS_WEIGHT (0: off), BOX_PEAK_WEIGHT, BOX_HEAD (last|fine), MASK_MARKERS (1: on), MONITOR (roc-auc|accuracy), PRECISION (bf16|fp32), PROGRESSIVE (SIZE:EPOCHS,...; CPU default 160:4,224:4; empty: off), DEVICE (cpu, cuda, cuda:N), OUT, FRACATLAS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRACATLAS="${FRACATLAS:-../shared/datasets/fracatlas-nonhip}"
 DEVICE="${DEVICE:-cpu}"
 hipfrac() { node --single-threaded-gc dist/src/cli/main.js "$@"; }
 if [[ "$DEVICE" == cpu ]]; then
-  OUT="${OUT:-runs/fracatlas}"; ARCH="${ARCH:-resnet18}"; SIZE="${SIZE:-320}"; EPOCHS="${EPOCHS:-13}"; AUGMENT="${AUGMENT:-1}"
+  OUT="${OUT:-runs/fracatlas}"; ARCH="${ARCH:-resnet18}"; SIZE="${SIZE:-320}"; EPOCHS="${EPOCHS:-18}"; AUGMENT="${AUGMENT:-1}"
   PROGRESSIVE="${PROGRESSIVE-160:4,224:4}"
 else
   # Refused before any work when this addon cannot reach the device (a CPU build, or no GPU visible).
@@ -48,6 +52,7 @@ BOX_PEAK_WEIGHT="${BOX_PEAK_WEIGHT:-1}"
 BOX_HEAD="${BOX_HEAD:-fine}"
 MASK_MARKERS="${MASK_MARKERS:-0}"
 MONITOR="${MONITOR:-roc-auc}"
+PRECISION="${PRECISION:-bf16}"
 PROGRESSIVE="${PROGRESSIVE:-}"
 # Seconds per stage, for bench/results/fracatlas.json (the last step).
 declare -A STAGE
@@ -58,14 +63,14 @@ stage import hipfrac import "$FRACATLAS" --layout fracatlas --max-side 320 --out
 [[ -f "$OUT/dataset/split.json" ]] || stage import hipfrac split "$OUT/dataset" --val 0.15 --test 0.15 --seed 42
 stage train hipfrac train --device "$DEVICE" --data "$OUT/dataset" --out "$OUT/run" --arch "$ARCH" --scratch --input-size "$SIZE" \
   --unfrozen-epochs "$EPOCHS" --patience "$EPOCHS" --balanced --no-lr-find --unfrozen-lr 2e-3 --seed 42 \
-  --box-loss-weight "$BOX_LOSS_WEIGHT" --box-peak-weight "$BOX_PEAK_WEIGHT" --box-head "$BOX_HEAD" --monitor "$MONITOR" $( [[ -n "$PROGRESSIVE" ]] && echo --progressive "$PROGRESSIVE" ) $( [[ "$MASK_MARKERS" == 1 ]] && echo --mask-markers ) $( [[ "$AUGMENT" == 1 ]] || echo --no-augment ) \
+  --box-loss-weight "$BOX_LOSS_WEIGHT" --box-peak-weight "$BOX_PEAK_WEIGHT" --box-head "$BOX_HEAD" --monitor "$MONITOR" --precision "$PRECISION" $( [[ -n "$PROGRESSIVE" ]] && echo --progressive "$PROGRESSIVE" ) $( [[ "$MASK_MARKERS" == 1 ]] && echo --mask-markers ) $( [[ "$AUGMENT" == 1 ]] || echo --no-augment ) \
   $( [[ -f "$OUT/run/train-state/state.json" ]] && echo --resume )
 stage triage node scripts/fracatlas-eval.mjs "$OUT" "$FRACATLAS" > "$OUT/eval-summary.log"
 stage explain hipfrac explain --device "$DEVICE" "$OUT/eval/fractured" --model "$OUT/run/model" --boxes "$OUT/eval/boxes.csv" --out "$OUT/eval/explain"
 stage triage hipfrac triage-calibrate --device "$DEVICE" "$OUT/eval/valid" --model "$OUT/run/model" --labels "$OUT/eval/labels.csv" --method conformal-lac --alpha 0.1 --out "$OUT/eval/conformal.json"
 stage audit hipfrac audit-shortcuts --device "$DEVICE" --model "$OUT/run/model" --data "$OUT/dataset" --out "$OUT/audit"
 cat > "$OUT/timing.json" <<JSON
-{"recipe": {"arch": "$ARCH", "inputSize": $SIZE, "epochs": $EPOCHS, "augment": $( [[ "$AUGMENT" == 1 ]] && echo true || echo false ), "boxLossWeight": $BOX_LOSS_WEIGHT, "boxPeakWeight": $BOX_PEAK_WEIGHT, "boxHead": "$BOX_HEAD", "maskMarkers": $( [[ "$MASK_MARKERS" == 1 ]] && echo true || echo false ), "monitor": "$MONITOR", "progressive": "$PROGRESSIVE"},
+{"recipe": {"arch": "$ARCH", "inputSize": $SIZE, "epochs": $EPOCHS, "augment": $( [[ "$AUGMENT" == 1 ]] && echo true || echo false ), "boxLossWeight": $BOX_LOSS_WEIGHT, "boxPeakWeight": $BOX_PEAK_WEIGHT, "boxHead": "$BOX_HEAD", "maskMarkers": $( [[ "$MASK_MARKERS" == 1 ]] && echo true || echo false ), "monitor": "$MONITOR", "precision": "$PRECISION", "progressive": "$PROGRESSIVE"},
  "seconds": {"import": ${STAGE[import]:-0}, "train": ${STAGE[train]:-0}, "triage": ${STAGE[triage]:-0}, "explain": ${STAGE[explain]:-0}, "audit": ${STAGE[audit]:-0}},
  "load": "$LOAD", "device": "$DEVICE"}
 JSON

@@ -1,5 +1,5 @@
-// Autograd controls: gradients of outputs with respect to inputs, and no-grad / inference-mode scopes.
-// Grad mode is thread-local in LibTorch; each worker thread starts with it enabled.
+// Autograd controls: gradients of outputs with respect to inputs, and no-grad / inference-mode / autocast scopes.
+// These modes are thread-local in LibTorch; each worker thread starts with grad mode on and autocast off.
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 
@@ -70,4 +70,27 @@ export function inferenceMode<T>(fn: () => T): T {
 }
 export function isInferenceMode(): boolean {
   return native().isInferenceMode();
+}
+
+/** The precisions a training forward pass runs in: float32, or bfloat16 autocast (float32 weights and gradients). */
+export type Precision = 'fp32' | 'bf16';
+
+/**
+ * Runs `fn` under autocast to bfloat16 on `device`'s type (torch.autocast(device_type, torch.bfloat16)):
+ * convolutions, linear layers and matrix products run in bfloat16, the other ops in float32; the weights stay
+ * float32 and receive float32 gradients. What `fn` returns may be bfloat16: cast outputs to float32 before a loss,
+ * and run backward outside the scope. `precision` 'fp32' runs `fn` as it is.
+ */
+export function autocast<T>(device: string, precision: Precision, fn: () => T): T {
+  if (precision === 'fp32') return fn();
+  const guard = native().enterAutocast(device.startsWith('cuda') ? 'cuda' : 'cpu');
+  try {
+    return fn();
+  } finally {
+    native().exitAutocast(guard);
+  }
+}
+/** Whether autocast is on for `device`'s type on this thread. */
+export function isAutocast(device = 'cpu'): boolean {
+  return native().isAutocast(device.startsWith('cuda') ? 'cuda' : 'cpu');
 }

@@ -81,6 +81,9 @@ export interface NativeBinding {
   enterInferenceMode(): NativeGuard;
   exitInferenceMode(guard: NativeGuard): void;
   isInferenceMode(): boolean;
+  enterAutocast(deviceType: 'cpu' | 'cuda'): NativeGuard;
+  exitAutocast(guard: NativeGuard): void;
+  isAutocast(deviceType: 'cpu' | 'cuda'): boolean;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;

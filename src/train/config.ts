@@ -69,6 +69,11 @@ export interface TrainConfig {
    * probability (threshold- and balance-free; see Monitor in callbacks.ts).
    */
   readonly monitor: 'accuracy' | 'roc-auc';
+  /**
+   * The training forward pass's precision: 'fp32' (the study's) or 'bf16' (autocast to bfloat16; float32 weights,
+   * gradients and optimiser; validation, evaluation and the checkpoint stay float32). See docs/training.md.
+   */
+  readonly precision: 'fp32' | 'bf16';
   readonly pretrained: boolean;
   readonly seed: number;
   /** Share of patients held out for validation. */
@@ -105,6 +110,7 @@ export const paperProtocol: TrainConfig = Object.freeze({
   augment: true,
   balanced: false,
   monitor: 'accuracy',
+  precision: 'fp32',
   pretrained: true,
   seed: 42,
   validFraction: 0.2,
@@ -161,6 +167,7 @@ export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
   oneOf('crop', ['none', 'roi']);
   oneOf('boxHead', ['last', 'fine']);
   oneOf('monitor', ['accuracy', 'roc-auc']);
+  oneOf('precision', ['fp32', 'bf16']);
   const boxWeight = input['boxLossWeight'];
   if (boxWeight !== undefined && (typeof boxWeight !== 'number' || !(boxWeight >= 0) || !Number.isFinite(boxWeight))) issues.push({ path: 'boxLossWeight', message: 'must be a number ≥ 0', received: boxWeight });
   const peakWeight = input['boxPeakWeight'];

@@ -1,6 +1,6 @@
 // The Learner: one training loop (fit) driven by callbacks, with one-cycle and discriminative LRs
 // layered on top, as fastai's Learner.fit / fit_one_cycle — every level callable by users.
-import { adaptiveAvgPool2d, binaryCrossEntropyWithLogits, clamp, crossEntropy, distError, inferenceMode, logSoftmax, manualSeed, resolveDevice, softmax, tidy, type Tensor } from '../torch/index.js';
+import { adaptiveAvgPool2d, autocast, binaryCrossEntropyWithLogits, clamp, crossEntropy, distError, inferenceMode, logSoftmax, manualSeed, resolveDevice, softmax, tidy, type Precision, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
 import { defaultOneCycle, oneCycleLr, oneCycleMomentum, type OneCycleOptions, type Schedule } from './schedule.js';
@@ -88,6 +88,11 @@ export interface LearnerOptions {
    * the optimiser is built, and every batch (augmentation included) is moved there as it arrives.
    */
   readonly device?: string;
+  /**
+   * The training forward pass's precision: 'fp32' (default) or 'bf16' (autocast: convolutions and linear layers in
+   * bfloat16, weights, gradients, losses and the optimiser in float32; fastai's to_bf16). Validation stays float32.
+   */
+  readonly precision?: Precision;
   /** Set on each rank of a data-parallel run. */
   readonly dataParallel?: DataParallelHooks;
 }
@@ -137,6 +142,7 @@ export class Learner {
   /** The box-supervision term of the last training batch (0 when off), for callbacks and tests. */
   lastBoxLoss = 0;
   readonly device: string;
+  readonly precision: Precision;
   readonly dataParallel: DataParallelHooks | undefined;
 
   // Loop state, readable by callbacks.
@@ -180,6 +186,10 @@ export class Learner {
     this.callbacks = sortCallbacks(options.callbacks ?? []);
     this.seed = options.seed ?? 0;
     this.device = resolveDevice(options.device ?? 'cpu');
+    this.precision = options.precision ?? 'fp32';
+    if (this.precision !== 'fp32' && this.precision !== 'bf16') {
+      throw new TrainError('HF_TRAIN_BAD_OPTION', `precision must be 'fp32' or 'bf16', got '${String(this.precision)}'.`);
+    }
     this.dataParallel = options.dataParallel;
     if (this.device !== 'cpu') this.model.to(this.device);
     this.optimizer = this.makeOptimizer(this.model.layerGroups());
@@ -326,10 +336,12 @@ export class Learner {
     const [onDevice, labels] = this.toDevice(batch);
     const images = this.batchTransform === undefined ? onDevice : this.batchTransform(onDevice, augmentSeed);
     const supervised = this.boxLossWeight > 0 && batch.boxMasks !== undefined && batch.boxWeights !== undefined;
-    const outputs = supervised ? this.model.forwardWithHeatmap?.(images) : undefined;
+    // The forward pass in the learner's precision; its outputs, the losses and backward in float32.
+    const outputs = supervised ? autocast(this.device, this.precision, () => this.model.forwardWithHeatmap?.(images)) : undefined;
     let loss: Tensor;
     if (outputs !== undefined) {
-      const { logits, heatmap } = outputs;
+      const logits = outputs.logits.to('float32');
+      const heatmap = outputs.heatmap.to('float32');
       const masks = this.onDevice(batch.boxMasks as Tensor);
       const weights = this.onDevice(batch.boxWeights as Tensor);
       let box = boxLoss(heatmap, masks, weights).mul(this.boxLossWeight);
@@ -337,7 +349,8 @@ export class Learner {
       this.lastBoxLoss = box.item();
       loss = crossEntropy(logits, labels, { labelSmoothing: this.labelSmoothing }).add(box);
     } else {
-      loss = crossEntropy(this.model.call(images), labels, { labelSmoothing: this.labelSmoothing });
+      const logits = autocast(this.device, this.precision, () => this.model.call(images));
+      loss = crossEntropy(logits.to('float32'), labels, { labelSmoothing: this.labelSmoothing });
     }
     const value = loss.item();
     if (!Number.isFinite(value)) {

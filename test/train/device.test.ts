@@ -1,5 +1,6 @@
 // Devices: names are checked before any work starts; on a CUDA machine (scripts/gpu-check.sh) the learner
-// trains there and a classifier on the GPU takes and returns CPU tensors, gradients included.
+// trains there (in float32 and in bfloat16 autocast) and a classifier on the GPU takes and returns CPU tensors,
+// gradients included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Adam } from '../../src/nn/index.js';
 import { createClassifier, loadCheckpoint, saveCheckpoint } from '../../src/models/index.js';
-import { crossEntropy, cuda, inferenceMode, manualSeed, rand, resolveDevice, tensor, tidy, type Tensor } from '../../src/torch/index.js';
+import { crossEntropy, cuda, inferenceMode, isAutocast, manualSeed, rand, resolveDevice, tensor, tidy, type Tensor } from '../../src/torch/index.js';
 import { Learner } from '../../src/train/index.js';
 import { HipfracError } from '../../src/util/index.js';
 import { ToyNet, ToySource, toyData } from './toy.js';
@@ -95,4 +96,16 @@ test('CUDA: the learner trains on the GPU, and its checkpoint loads on the CPU w
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("CUDA: precision 'bf16' trains on the GPU under CUDA autocast, with float32 weights", { skip: !HAS_CUDA && 'no CUDA device' }, async () => {
+  const data = toyData(64, 2);
+  manualSeed(5);
+  const model = createClassifier('resnet18', { weights: null, numClasses: 2 });
+  const learner = new Learner({ model, train: new ToySource(data, 16, true), valid: new ToySource(data, 16, false), optimizer: (g) => new Adam(g.flat(), { lr: 1e-3 }), seed: 5, device: 'cuda', precision: 'bf16' });
+  await learner.fitOneCycle(3, 3e-3);
+  const result = await learner.validate();
+  assert.ok(result.accuracy > 0.9, `accuracy on the toy task after 3 bf16 epochs on the GPU: ${result.accuracy}`);
+  assert.deepEqual(new Set(model.parameters().map((p) => p.dtype)), new Set(['float32']));
+  assert.equal(isAutocast('cuda'), false);
 });

@@ -2,9 +2,9 @@
 // early stopping stops, the monitored figure chooses the epoch kept, freezing keeps the body bit-identical.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { manualSeed } from '../../src/torch/index.js';
+import { autocast, inferenceMode, isAutocast, manualSeed, tensor, tidy } from '../../src/torch/index.js';
 import { AdamW } from '../../src/nn/index.js';
-import { EarlyStopping, Learner, lrFind, SaveBest, type Callback, type OptimizerFactory } from '../../src/train/index.js';
+import { EarlyStopping, Learner, lrFind, resolveConfig, SaveBest, type Callback, type OptimizerFactory } from '../../src/train/index.js';
 import { HipfracError } from '../../src/util/index.js';
 import { ToyNet, ToySource, toyData } from './toy.js';
 
@@ -97,4 +97,40 @@ test('the epoch kept follows the monitor: accuracy keeps an epoch that calls eve
 test('a failing callback is re-thrown naming the callback and the event', async () => {
   const learner = makeLearner([{ name: 'Broken', beforeBatch: () => { throw new Error('boom'); } }]);
   await assert.rejects(learner.fit(1, 1e-3), (e: unknown) => e instanceof HipfracError && e.code === 'HF_TRAIN_CALLBACK_FAILED' && /Broken/.test(e.message) && /beforeBatch/.test(e.message));
+});
+
+test("precision 'bf16' trains the toy task under autocast with float32 weights, and validates in float32", async () => {
+  manualSeed(1);
+  const learner = new Learner({ model: new ToyNet(), train: new ToySource(toyData(96, 1), 16, true), valid: new ToySource(toyData(48, 2), 16, false), optimizer: adamw, seed: 3, precision: 'bf16' });
+  await learner.fitOneCycle(6, 0.01);
+  const v = await learner.validate();
+  assert.ok(v.accuracy >= 0.9, `accuracy ${v.accuracy}`);
+  assert.ok((learner.history[5]?.trainLoss ?? 1) < (learner.history[0]?.trainLoss ?? 0), 'loss fell');
+  assert.deepEqual(new Set(learner.model.parameters().map((p) => p.dtype)), new Set(['float32']), 'weights stay float32');
+  assert.equal(isAutocast(), false, 'autocast is off again after the fit');
+  // Validation is the float32 forward pass: its logits are the model's own outside any scope (same batches of 16),
+  // and far from the bfloat16 forward pass's.
+  const data = toyData(48, 2);
+  const forward = (precision: 'fp32' | 'bf16'): number[] =>
+    tidy(() => {
+      learner.model.eval();
+      const out: number[] = [];
+      for (let i = 0; i < 48; i += 16) {
+        const x = tensor(data.images.subarray(i * 256, (i + 16) * 256), [16, 1, 16, 16]);
+        out.push(...inferenceMode(() => autocast('cpu', precision, () => learner.model.call(x)).to('float32').toArray()));
+      }
+      return out;
+    });
+  const byIndex = new Array<number>(96);
+  v.indices.forEach((index, row) => { byIndex[2 * index] = v.logits[2 * row] as number; byIndex[2 * index + 1] = v.logits[2 * row + 1] as number; });
+  const maxDiff = (a: number[], b: number[]): number => Math.max(...a.map((x, i) => Math.abs(x - (b[i] as number))));
+  assert.ok(maxDiff(byIndex, forward('fp32')) < 1e-6, `validation logits are float32 (max difference ${maxDiff(byIndex, forward('fp32'))})`);
+  assert.ok(maxDiff(byIndex, forward('bf16')) > 1e-4, 'the bfloat16 forward pass gives visibly other logits');
+});
+
+test('an unknown precision is refused by the learner and by the training config', () => {
+  assert.throws(() => new Learner({ model: new ToyNet(), train: new ToySource(toyData(16, 1), 16, true), valid: new ToySource(toyData(16, 2), 16, false), optimizer: adamw, precision: 'fp16' as never }), (e: unknown) => e instanceof HipfracError && e.code === 'HF_TRAIN_BAD_OPTION');
+  assert.throws(() => resolveConfig({ precision: 'fp16' }), /precision.*must be one of fp32, bf16/s);
+  assert.equal(resolveConfig({ precision: 'bf16' }).precision, 'bf16');
+  assert.equal(resolveConfig({}).precision, 'fp32', "the study's protocol trains in float32");
 });

@@ -50,7 +50,7 @@ outputs['loss'] = float(F.cross_entropy(sim, target))`,
   });
 });
 
-it('pretraining on phantom training images lowers NT-Xent and the written body loads as --weights unchanged', { timeout: 900_000 }, async () => {
+it('pretraining on phantom training images lowers NT-Xent (in float32 and in bf16) and the written body loads as --weights unchanged', { timeout: 900_000 }, async () => {
   await generateCohort({ out: path.join(work, 'cohort'), patients: 40, seed: 12, difficulty: 'easy', size: 96, workers: 2 });
   const dataset = path.join(work, 'dataset');
   await importDataset({ inputDir: path.join(work, 'cohort', 'images'), outDir: dataset, labels: cohortLabelSpec(path.join(work, 'cohort')), saltFile: path.join(work, 'salt.key'), workers: 2 });
@@ -76,5 +76,16 @@ it('pretraining on phantom training images lowers NT-Xent and the written body l
   } finally {
     run.model.dispose();
     run.projection.dispose();
+  }
+  // The same pretraining with the forward passes in bfloat16 autocast: NT-Xent falls too, the body stays float32.
+  const half = await pretrainSimclr(train, { arch: 'resnet18', inputSize: 64, epochs: 8, batchSize: 16, seed: 3, workers: 1, precision: 'bf16' });
+  try {
+    const last = (half.losses.at(-1) as number) + (half.losses.at(-2) as number);
+    assert.ok(last / 2 < (half.losses[0] as number), `NT-Xent falls in bf16: ${half.losses.map((l) => l.toFixed(3)).join(' ')}`);
+    assert.notDeepEqual(half.losses, run.losses, 'the bf16 run is another computation');
+    assert.deepEqual(new Set(half.model.parameters().map((p) => p.dtype)), new Set(['float32']));
+  } finally {
+    half.model.dispose();
+    half.projection.dispose();
   }
 });

@@ -12,10 +12,12 @@ import { architectureOption, numberOption, positiveInt } from '../options.js';
 
 const usage = `Usage: hipfrac pretrain --data DATASET --arch ARCH --out DIR [--epochs 20] [--batch-size 32]
                         [--input-size 224] [--lr 0.001] [--temperature 0.2] [--seed 0] [--workers N]
+                        [--precision fp32|bf16]
 
 SimCLR (two random views of each image, NT-Xent loss) on the training images of DATASET's split; labels are
 not used and validation/test images are never read. Writes DIR/body.safetensors (torchvision key names: give it
-to \`hipfrac train --weights\`) and DIR/pretrain.json (settings, images, loss per epoch).`;
+to \`hipfrac train --weights\`) and DIR/pretrain.json (settings, images, loss per epoch). --precision bf16 runs
+the forward passes in bfloat16 autocast, as \`train --precision bf16\` does (docs/training.md).`;
 
 export const pretrainCommand: CliCommand = {
   name: 'pretrain',
@@ -24,7 +26,7 @@ export const pretrainCommand: CliCommand = {
   async run(argv) {
     const { values } = parseArgs({
       args: [...argv],
-      options: { data: { type: 'string' }, arch: { type: 'string' }, out: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'input-size': { type: 'string' }, lr: { type: 'string' }, temperature: { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' } },
+      options: { data: { type: 'string' }, arch: { type: 'string' }, out: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'input-size': { type: 'string' }, lr: { type: 'string' }, temperature: { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, precision: { type: 'string' } },
     });
     for (const name of ['data', 'arch', 'out'] as const) if (values[name] === undefined) throw new CliError('HF_CLI_MISSING_OPTION', `--${name} is required.`, { input: `--${name}`, fix: usage.split('\n')[0] ?? '' });
     const arch = architectureOption(values.arch as string);
@@ -37,6 +39,8 @@ export const pretrainCommand: CliCommand = {
     const temperature = numberOption(values.temperature, '--temperature');
     if (lr !== undefined && !(lr > 0)) throw new CliError('HF_CLI_BAD_OPTION', `--lr must be > 0, got ${lr}.`, { input: '--lr', fix: 'e.g. --lr 0.001' });
     if (temperature !== undefined && !(temperature > 0)) throw new CliError('HF_CLI_BAD_OPTION', `--temperature must be > 0, got ${temperature}.`, { input: '--temperature', fix: 'e.g. --temperature 0.2' });
+    const precision = values.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'bf16') throw new CliError('HF_CLI_BAD_OPTION', `--precision must be fp32 or bf16, got '${precision}'.`, { input: '--precision', fix: 'e.g. --precision bf16' });
     const out = values.out as string;
     if (existsSync(out) && !statSync(out).isDirectory()) throw new CliError('HF_CLI_BAD_OPTION', '--out names a file; pretraining writes a folder.', { input: out, fix: 'give a new --out folder.' });
     if (existsSync(out) && readdirSync(out).length > 0) throw new CliError('HF_CLI_BAD_OPTION', 'the output folder is not empty; a pretraining run never overwrites another.', { input: out, fix: 'give a new --out folder.' });
@@ -53,12 +57,13 @@ export const pretrainCommand: CliCommand = {
       inputSize,
       seed,
       workers,
+      precision,
       ...(lr === undefined ? {} : { lr }),
       ...(temperature === undefined ? {} : { temperature }),
       log: (line) => console.error(line),
     });
     try {
-      const card = { method: 'SimCLR (NT-Xent)', architecture: arch, images: result.images, set: 'train', epochs, batchSize, inputSize, lr: lr ?? 1e-3, temperature: temperature ?? 0.2, seed, losses: result.losses, seconds: result.seconds, createdAt: new Date().toISOString() };
+      const card = { method: 'SimCLR (NT-Xent)', architecture: arch, images: result.images, set: 'train', epochs, batchSize, inputSize, lr: lr ?? 1e-3, temperature: temperature ?? 0.2, precision, seed, losses: result.losses, seconds: result.seconds, createdAt: new Date().toISOString() };
       mkdirSync(out, { recursive: true });
       const body = path.join(out, 'body.safetensors');
       saveSimclrBody(body, result.model, card);

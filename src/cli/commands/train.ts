@@ -31,6 +31,7 @@ export const CONFIG_FLAGS = {
   'box-peak-weight': { type: 'string' },
   'box-head': { type: 'string' },
   monitor: { type: 'string' },
+  precision: { type: 'string' },
   'mask-markers': { type: 'boolean' },
   'weight-decay': { type: 'string' },
   seed: { type: 'string' },
@@ -94,6 +95,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
   if (typeof values['crop'] === 'string') overrides['crop'] = values['crop'];
   if (typeof values['box-head'] === 'string') overrides['boxHead'] = values['box-head'];
   if (typeof values['monitor'] === 'string') overrides['monitor'] = values['monitor'];
+  if (typeof values['precision'] === 'string') overrides['precision'] = values['precision'];
   if (typeof values['progressive'] === 'string') {
     try {
       overrides['progressive'] = parseSizeSteps(values['progressive']);
@@ -152,6 +154,9 @@ export const trainCommand: CliCommand = {
   --mask-markers        fill burned-in markers and text of training images with local background
   --monitor accuracy|roc-auc  what keeps the best epoch and stops early: validation accuracy (default, the
                         study's) or the fracture ROC-AUC, which class-balanced batches cannot game
+  --precision fp32|bf16 the training forward pass in float32 (default) or bfloat16 autocast (float32 weights,
+                        gradients and optimiser; validation and the checkpoint stay float32): about twice as
+                        fast on CPUs with AVX-512 BF16 or AMX and on recent GPUs (docs/training.md)
   --workers N           image-decoding threads (default 2)
   --device D            cpu (default), cuda or cuda:N (needs the CUDA build, docs/gpu.md)
 

@@ -275,7 +275,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     distributed = { worldSize: group.worldSize, backend: group.backend, syncBatchNorm: syncBn, syncBatchNormLayers };
     log(`data-parallel: ${group.worldSize} ranks over ${group.backend}, ${config.batchSize / group.worldSize} images per rank and step${syncBn ? `, ${syncBatchNormLayers} BatchNorm layers synchronised (global-batch statistics)` : ''}`);
   }
-  log(`model: ${config.arch} with a ${config.head} head, ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${fromScratch ? 'trained from scratch (no ImageNet weights)' : options.weights !== undefined ? `starting from the weights in ${path.basename(options.weights)}` : 'ImageNet-pretrained'}`);
+  log(`model: ${config.arch} with a ${config.head} head, ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${fromScratch ? 'trained from scratch (no ImageNet weights)' : options.weights !== undefined ? `starting from the weights in ${path.basename(options.weights)}` : 'ImageNet-pretrained'}${config.precision === 'bf16' ? '; training forward passes in bfloat16 autocast' : ''}`);
 
   const learner = new Learner({
     model,
@@ -286,6 +286,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     boxLossWeight: config.boxLossWeight,
     boxPeakWeight: config.boxPeakWeight,
     seed: config.seed,
+    precision: config.precision,
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(dataParallel === undefined ? {} : { dataParallel }),
     callbacks: [...(trainLoader.resize === undefined ? [] : [trainLoader.resize]), ...(writer ? [new ProgressCallback(config.arch), new JsonlLogger(path.join(outDir, 'log.jsonl'))] : [])],

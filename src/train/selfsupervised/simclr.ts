@@ -6,7 +6,7 @@
 import { ImageLoader, applyAugment, drawAugmentParams, resolveAugmentConfig, type AugmentConfig } from '../../data/index.js';
 import { createClassifier, type Classifier } from '../../models/index.js';
 import { AdamW, Linear, ReLU, Sequential, saveSafetensors } from '../../nn/index.js';
-import { manualSeed, noGrad, tensor, tidy, zeros, type Tensor } from '../../torch/index.js';
+import { autocast, manualSeed, noGrad, tensor, tidy, zeros, type Precision, type Tensor } from '../../torch/index.js';
 import { Rng } from '../../util/index.js';
 import { TrainError } from '../errors.js';
 import { ntXent } from './ntxent.js';
@@ -32,6 +32,8 @@ export interface SimclrOptions {
   readonly seed?: number;
   readonly workers?: number;
   readonly views?: AugmentConfig;
+  /** The forward passes in float32 (default) or bfloat16 autocast; NT-Xent, backward and AdamW stay float32. */
+  readonly precision?: Precision;
   readonly log?: (line: string) => void;
 }
 
@@ -63,6 +65,7 @@ export async function pretrainSimclr(files: readonly string[], options: SimclrOp
   const epochs = options.epochs ?? 20;
   const batchSize = Math.min(options.batchSize ?? 32, files.length);
   const temperature = options.temperature ?? 0.2;
+  const precision = options.precision ?? 'fp32';
   const log = options.log ?? ((): void => {});
   if (files.length < 8) throw new TrainError('HF_TRAIN_EMPTY_SPLIT', `self-supervised pretraining needs at least 8 training images, got ${files.length}.`, { fix: 'import more images, or split with a larger training share.' });
   if (batchSize < 4) throw new TrainError('HF_TRAIN_BAD_OPTION', `NT-Xent needs batches of at least 4 images, got ${batchSize}.`, { fix: 'use --batch-size 32 or more (SimCLR gains from large batches).' });
@@ -92,7 +95,8 @@ export async function pretrainSimclr(files: readonly string[], options: SimclrOp
         const loss = tidy(() => {
           const a = applyAugment(batch.images, drawAugmentParams(n, rng, views), views);
           const b = applyAugment(batch.images, drawAugmentParams(n, rng, views), views);
-          const l = ntXent(projection.call(pooledFeatures(model, a)), projection.call(pooledFeatures(model, b)), temperature);
+          const embed = (views: Tensor): Tensor => autocast('cpu', precision, () => projection.call(pooledFeatures(model, views))).to('float32');
+          const l = ntXent(embed(a), embed(b), temperature);
           optimizer.zeroGrad();
           l.backward();
           optimizer.step();
