@@ -108,7 +108,7 @@ const table = ['| training step | hipfrac | PyTorch | ratio (≥ 1: hipfrac fast
 writeDocSection('precision', [
   '## Training precision (bfloat16 autocast)',
   '',
-  `\`node dist/bench/precision.js\` (\`bench/results/precision.json\`, ${machine}, ${date}): one training step in float32 and with \`--precision bf16\` (convolutions and linear layers in bfloat16 under autocast; float32 weights, gradients, loss and Adam), against PyTorch eager with \`torch.autocast\` and the addon's malloc settings, interleaved. The box-head rows have no peer; their ratio is bf16 against fp32 of the same model. ${load}.`,
+  `\`node dist/bench/precision.js\` (\`bench/results/precision.json\`, ${machine}, ${date}): one training step in float32 and with \`--precision bf16\` (convolutions and linear layers in bfloat16 under autocast; float32 weights, gradients, loss and Adam), against PyTorch eager with \`torch.autocast\` and the addon's malloc settings, interleaved. The box-head rows have no peer; their ratio is bf16 against fp32 of the same model. Load: ${load}.`,
   '',
   ...table,
 ].join('\n'));

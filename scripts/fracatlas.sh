@@ -27,7 +27,7 @@
 # The epoch kept is the one with the best validation ROC-AUC (MONITOR=roc-auc): on a set with 18 % fractures,
 # validation accuracy can prefer an epoch that calls nearly everything normal (docs/real-images.md, "Seeds and the
 # epoch kept"). MONITOR=accuracy is the study's choice.
-#   bash scripts/fracatlas.sh   # ARCH, SIZE, EPOCHS, AUGMENT, BOX_LOSS_WEIGHT (0: off), BOX_PEAK_WEIGHT, BOX_HEAD (last|fine), MASK_MARKERS (1: on), MONITOR (roc-auc|accuracy), PRECISION (bf16|fp32), PROGRESSIVE (SIZE:EPOCHS,...; CPU default 160:4,224:4; empty: off), DEVICE (cpu, cuda, cuda:N), OUT, FRACATLAS
+#   bash scripts/fracatlas.sh   # ARCH, SIZE, EPOCHS, AUGMENT, BOX_LOSS_WEIGHT (0: off), BOX_PEAK_WEIGHT, BOX_HEAD (last|fine), MASK_MARKERS (1: on), MONITOR (roc-auc|accuracy), PRECISION (bf16|fp32), SEED (training; the split's stays 42), PROGRESSIVE (SIZE:EPOCHS,...; CPU default 160:4,224:4; empty: off), DEVICE (cpu, cuda, cuda:N), OUT, RESULT (the JSON written; default bench/results/fracatlas.json), FRACATLAS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRACATLAS="${FRACATLAS:-../shared/datasets/fracatlas-nonhip}"
@@ -53,6 +53,7 @@ BOX_HEAD="${BOX_HEAD:-fine}"
 MASK_MARKERS="${MASK_MARKERS:-0}"
 MONITOR="${MONITOR:-roc-auc}"
 PRECISION="${PRECISION:-bf16}"
+SEED="${SEED:-42}"
 PROGRESSIVE="${PROGRESSIVE:-}"
 # Seconds per stage, for bench/results/fracatlas.json (the last step).
 declare -A STAGE
@@ -62,7 +63,7 @@ stage() { local name=$1; shift; local t0=$SECONDS; "$@"; STAGE[$name]=$(( ${STAG
 stage import hipfrac import "$FRACATLAS" --layout fracatlas --max-side 320 --out "$OUT/dataset"
 [[ -f "$OUT/dataset/split.json" ]] || stage import hipfrac split "$OUT/dataset" --val 0.15 --test 0.15 --seed 42
 stage train hipfrac train --device "$DEVICE" --data "$OUT/dataset" --out "$OUT/run" --arch "$ARCH" --scratch --input-size "$SIZE" \
-  --unfrozen-epochs "$EPOCHS" --patience "$EPOCHS" --balanced --no-lr-find --unfrozen-lr 2e-3 --seed 42 \
+  --unfrozen-epochs "$EPOCHS" --patience "$EPOCHS" --balanced --no-lr-find --unfrozen-lr 2e-3 --seed "$SEED" \
   --box-loss-weight "$BOX_LOSS_WEIGHT" --box-peak-weight "$BOX_PEAK_WEIGHT" --box-head "$BOX_HEAD" --monitor "$MONITOR" --precision "$PRECISION" $( [[ -n "$PROGRESSIVE" ]] && echo --progressive "$PROGRESSIVE" ) $( [[ "$MASK_MARKERS" == 1 ]] && echo --mask-markers ) $( [[ "$AUGMENT" == 1 ]] || echo --no-augment ) \
   $( [[ -f "$OUT/run/train-state/state.json" ]] && echo --resume )
 stage triage node scripts/fracatlas-eval.mjs "$OUT" "$FRACATLAS" > "$OUT/eval-summary.log"
@@ -74,6 +75,6 @@ cat > "$OUT/timing.json" <<JSON
  "seconds": {"import": ${STAGE[import]:-0}, "train": ${STAGE[train]:-0}, "triage": ${STAGE[triage]:-0}, "explain": ${STAGE[explain]:-0}, "audit": ${STAGE[audit]:-0}},
  "load": "$LOAD", "device": "$DEVICE"}
 JSON
-node dist/bench/fracatlas.js --run "$OUT"
+node dist/bench/fracatlas.js --run "$OUT" $( [[ -n "${RESULT:-}" ]] && echo --out "$RESULT" )
 echo "shortcut audit (test split): $OUT/audit/audit.md"
 echo "report: $OUT/run/report.html (test figures); localisation (test fractures): $OUT/eval/explain/localisation.json; triage calibrated on validation, measured on test: $OUT/eval/summary.json"

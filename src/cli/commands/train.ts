@@ -155,8 +155,8 @@ export const trainCommand: CliCommand = {
   --monitor accuracy|roc-auc  what keeps the best epoch and stops early: validation accuracy (default, the
                         study's) or the fracture ROC-AUC, which class-balanced batches cannot game
   --precision fp32|bf16 the training forward pass in float32 (default) or bfloat16 autocast (float32 weights,
-                        gradients and optimiser; validation and the checkpoint stay float32): about twice as
-                        fast on CPUs with AVX-512 BF16 or AMX and on recent GPUs (docs/training.md)
+                        gradients and optimiser; validation and the checkpoint stay float32): a step 1.9x
+                        faster on an AVX-512 BF16 CPU (docs/training.md)
   --workers N           image-decoding threads (default 2)
   --device D            cpu (default), cuda or cuda:N (needs the CUDA build, docs/gpu.md)
 
