@@ -42,8 +42,10 @@ function main(): void {
   const localisation = readJson<LocalisationJson>(path.join(run, 'eval', 'explain', 'localisation.json'));
   const triage = readJson<{ readonly calibratedOn: string; readonly test: number; readonly policies: readonly unknown[] }>(path.join(run, 'eval', 'summary.json'));
   const audit = readJson<ShortcutAudit>(path.join(run, 'audit', 'audit.json'));
-  // The script's recipe in the ablation's terms (batch: train's default; learning rate: the script's).
-  const recipe: Recipe = { ...timing.recipe, monitor: timing.recipe.monitor ?? 'accuracy', batchSize: 32, lr: 2e-3, balanced: true, pretrainEpochs: 0, seed: 42 };
+  // The script's recipe in the ablation's terms (batch: train's default; learning rate: the script's; the training
+  // seed from the run's own config, SEED in the script).
+  const { seed } = readJson<{ readonly config: { readonly seed: number } }>(path.join(run, 'run', 'config.json')).config;
+  const recipe: Recipe = { ...timing.recipe, monitor: timing.recipe.monitor ?? 'accuracy', batchSize: 32, lr: 2e-3, balanced: true, pretrainEpochs: 0, seed };
   const row = rowResult({ name: 'fracatlas.sh', factor: 'script', change: 'scripts/fracatlas.sh as written', recipe }, results, localisation, { pretrain: 0, train: timing.seconds.train ?? 0, explain: timing.seconds.explain ?? 0 }, path.join(run, 'run', 'model'));
   const totalSeconds = Object.values(timing.seconds).reduce((a, b) => a + b, 0);
   const json = {
