@@ -8,8 +8,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildImagenetModel, createClassifier } from '../src/models/index.js';
 import { Adam, type Module } from '../src/nn/index.js';
-import { autocast, crossEntropy, getNumThreads, manualSeed, rand, randint, tidy, zeros, type Precision, type Tensor } from '../src/torch/index.js';
-import { ADDON_MALLOC_ENV, interleave, loadNote, machineDescription, Peer, peerContender, ratioOf, REPO_ROOT, timeIt, today, writeDocSection, writeResults, type BenchEntry, type Contender } from './lib/results.js';
+import { autocast, crossEntropy, getNumThreads, manualSeed, PRECISIONS, rand, randint, tidy, zeros, type Precision, type Tensor } from '../src/torch/index.js';
+import { ADDON_MALLOC_ENV, interleave, loadNote, machineDescription, median, Peer, peerContender, ratioOf, REPO_ROOT, timeIt, today, writeDocSection, writeResults, type BenchEntry, type Contender } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +24,6 @@ const SIZE = Number(values.size);
 const BATCH = Number(values.batch);
 const ROUNDS = Number(values.rounds);
 const ITERS = Number(values.iters);
-const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
 const python = process.env['HIPFRAC_PYTHON'] ?? '/usr/bin/python3';
 const machine = machineDescription();
 const date = today();
@@ -88,7 +87,6 @@ for (const arch of (values.archs as string).split(',')) {
     });
   const rates = new Map<Precision, number[]>(PRECISIONS.map((p) => [p, []]));
   for (let r = 0; r < ROUNDS; r++) for (const p of PRECISIONS) rates.get(p)?.push(timeIt(() => step(p), ITERS, 1).wall);
-  const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
   const fp32 = median(rates.get('fp32') ?? []);
   const bf16 = median(rates.get('bf16') ?? []);
   for (const [precision, s] of [['fp32', fp32], ['bf16', bf16]] as const) {

@@ -73,7 +73,8 @@ export function isInferenceMode(): boolean {
 }
 
 /** The precisions a training forward pass runs in: float32, or bfloat16 autocast (float32 weights and gradients). */
-export type Precision = 'fp32' | 'bf16';
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 
 /**
  * Runs `fn` under autocast to bfloat16 on `device`'s type (torch.autocast(device_type, torch.bfloat16)):

@@ -6,7 +6,7 @@ export { Tensor, tidy, keep, dispose, callOp, callTensor, callInplace, opSchema,
 export type { DType, Device, Scalar, FloatScalar, TypedArray } from './tensor.js';
 export * from './creation.js';
 export * from './ops.js';
-export { grad, backward, noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, autocast, isAutocast } from './autograd.js';
+export { grad, backward, noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, autocast, isAutocast, PRECISIONS } from './autograd.js';
 export type { Precision } from './autograd.js';
 export { manualSeed, setNumThreads, getNumThreads, defaultThreadCount, cuda, resolveDevice, buildInfo, memoryStats, emptyCpuCache, loadedBlas } from './runtime.js';
 export type { FactoryOptions } from './creation.js';

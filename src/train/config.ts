@@ -1,5 +1,6 @@
 // The study's training protocol as one typed, validated, frozen configuration object (units in
 // comments); CLI flags and config files override it, and every problem is reported at once.
+import { PRECISIONS, type Precision } from '../torch/index.js';
 import { TrainError } from './errors.js';
 import type { SizeStep } from './progressive.js';
 
@@ -73,7 +74,7 @@ export interface TrainConfig {
    * The training forward pass's precision: 'fp32' (the study's) or 'bf16' (autocast to bfloat16; float32 weights,
    * gradients and optimiser; validation, evaluation and the checkpoint stay float32). See docs/training.md.
    */
-  readonly precision: 'fp32' | 'bf16';
+  readonly precision: Precision;
   readonly pretrained: boolean;
   readonly seed: number;
   /** Share of patients held out for validation. */
@@ -167,7 +168,7 @@ export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
   oneOf('crop', ['none', 'roi']);
   oneOf('boxHead', ['last', 'fine']);
   oneOf('monitor', ['accuracy', 'roc-auc']);
-  oneOf('precision', ['fp32', 'bf16']);
+  oneOf('precision', PRECISIONS);
   const boxWeight = input['boxLossWeight'];
   if (boxWeight !== undefined && (typeof boxWeight !== 'number' || !(boxWeight >= 0) || !Number.isFinite(boxWeight))) issues.push({ path: 'boxLossWeight', message: 'must be a number ≥ 0', received: boxWeight });
   const peakWeight = input['boxPeakWeight'];

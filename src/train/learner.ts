@@ -1,6 +1,6 @@
 // The Learner: one training loop (fit) driven by callbacks, with one-cycle and discriminative LRs
 // layered on top, as fastai's Learner.fit / fit_one_cycle — every level callable by users.
-import { adaptiveAvgPool2d, autocast, binaryCrossEntropyWithLogits, clamp, crossEntropy, distError, inferenceMode, logSoftmax, manualSeed, resolveDevice, softmax, tidy, type Precision, type Tensor } from '../torch/index.js';
+import { adaptiveAvgPool2d, autocast, binaryCrossEntropyWithLogits, clamp, crossEntropy, distError, inferenceMode, logSoftmax, manualSeed, PRECISIONS, resolveDevice, softmax, tidy, type Precision, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { CancelBatch, CancelEpoch, CancelFit, CancelValidate, runEvent, sortCallbacks, type Callback, type TrainEvent } from './events.js';
 import { defaultOneCycle, oneCycleLr, oneCycleMomentum, type OneCycleOptions, type Schedule } from './schedule.js';
@@ -187,8 +187,8 @@ export class Learner {
     this.seed = options.seed ?? 0;
     this.device = resolveDevice(options.device ?? 'cpu');
     this.precision = options.precision ?? 'fp32';
-    if (this.precision !== 'fp32' && this.precision !== 'bf16') {
-      throw new TrainError('HF_TRAIN_BAD_OPTION', `precision must be 'fp32' or 'bf16', got '${String(this.precision)}'.`);
+    if (!PRECISIONS.includes(this.precision)) {
+      throw new TrainError('HF_TRAIN_BAD_OPTION', `precision must be one of ${PRECISIONS.join(', ')}, got '${String(this.precision)}'.`);
     }
     this.dataParallel = options.dataParallel;
     if (this.device !== 'cpu') this.model.to(this.device);

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { cachedPngPath, DataError, loadSplit, readManifestRows, requireDataset, splitPath, writeJsonAtomic } from '../../data/index.js';
 import { pretrainSimclr, saveSimclrBody } from '../../train/index.js';
+import { PRECISIONS, type Precision } from '../../torch/index.js';
 import { CliError } from '../errors.js';
 import { architectureOption, numberOption, positiveInt } from '../options.js';
 
@@ -39,8 +40,8 @@ export const pretrainCommand: CliCommand = {
     const temperature = numberOption(values.temperature, '--temperature');
     if (lr !== undefined && !(lr > 0)) throw new CliError('HF_CLI_BAD_OPTION', `--lr must be > 0, got ${lr}.`, { input: '--lr', fix: 'e.g. --lr 0.001' });
     if (temperature !== undefined && !(temperature > 0)) throw new CliError('HF_CLI_BAD_OPTION', `--temperature must be > 0, got ${temperature}.`, { input: '--temperature', fix: 'e.g. --temperature 0.2' });
-    const precision = values.precision ?? 'fp32';
-    if (precision !== 'fp32' && precision !== 'bf16') throw new CliError('HF_CLI_BAD_OPTION', `--precision must be fp32 or bf16, got '${precision}'.`, { input: '--precision', fix: 'e.g. --precision bf16' });
+    const precision = (values.precision ?? 'fp32') as Precision;
+    if (!PRECISIONS.includes(precision)) throw new CliError('HF_CLI_BAD_OPTION', `--precision must be one of ${PRECISIONS.join(', ')}, got '${precision}'.`, { input: '--precision', fix: 'e.g. --precision bf16' });
     const out = values.out as string;
     if (existsSync(out) && !statSync(out).isDirectory()) throw new CliError('HF_CLI_BAD_OPTION', '--out names a file; pretraining writes a folder.', { input: out, fix: 'give a new --out folder.' });
     if (existsSync(out) && readdirSync(out).length > 0) throw new CliError('HF_CLI_BAD_OPTION', 'the output folder is not empty; a pretraining run never overwrites another.', { input: out, fix: 'give a new --out folder.' });
