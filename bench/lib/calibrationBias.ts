@@ -1,6 +1,6 @@
 // Calibration study (bench/calibration-bias.ts): a run's stored probabilities turned back into the fracture margins the
 // model gave (its results.json holds p = σ(m / T + b)), and the two calibrations the product could fit on the
-// validation margins, scored on the test margins.
+// validation margins, scored on the test margins; and the ECE a perfectly calibrated model shows under this protocol.
 import {
   brierScore,
   calibrationNoiseFloor,
@@ -8,7 +8,9 @@ import {
   fitTemperature,
   negativeLogLikelihood,
   positiveClassProbabilities,
+  quantileSorted,
 } from '../../src/train/metrics/index.js';
+import { Rng } from '../../src/util/index.js';
 
 /** Probabilities this close to 0 or 1 are clamped before the logit (JSON keeps ~17 digits; 1 − 1e-15 is the last distinct step). */
 const EDGE = 1e-15;
@@ -58,4 +60,40 @@ export function scoreCalibration(fitOn: Labelled, scoreOn: Labelled, bias: boole
 /** The top-label ECE a perfectly calibrated model with `scored`'s probabilities would show on as many images. */
 export function eceFloor(scoreOn: Labelled, fitted: CalibrationScore): { median: number; upper: number } {
   return calibrationNoiseFloor(positiveClassProbabilities(scoreOn.margins, fitted.temperature, 1, fitted.bias), { seed: 0 });
+}
+
+export interface ProtocolFloor {
+  readonly median: number;
+  readonly upper: number;
+  /** Share of the draws whose test ECE is at or below `goal`. */
+  readonly shareAtGoal: number;
+  readonly goal: number;
+  readonly draws: number;
+}
+
+/**
+ * The top-label test ECE that the whole protocol leaves a perfectly calibratable model: validation and test labels
+ * drawn from the calibrated probabilities σ(m / T + b) themselves, T and b fitted again on the drawn validation
+ * labels (as `hipfrac train` fits them), the test ECE scored with that refit. Beside `eceFloor` (the test draw
+ * alone) it adds the calibrator's own estimation error on as many validation images. Median, 95th percentile and
+ * the share of draws at or below `goal`.
+ */
+export function protocolEceFloor(val: Float64Array, test: Float64Array, fitted: { temperature: number; bias: number }, options: { goal?: number; draws?: number; seed?: number } = {}): ProtocolFloor {
+  const draws = options.draws ?? 200;
+  const goal = options.goal ?? 0.03;
+  const rng = new Rng(options.seed ?? 0);
+  const truth = (m: Float64Array): Float64Array => positiveClassProbabilities(m, fitted.temperature, 1, fitted.bias);
+  const pv = truth(val);
+  const pt = truth(test);
+  const yv = new Int32Array(pv.length);
+  const yt = new Int32Array(pt.length);
+  const eces = new Float64Array(draws);
+  for (let r = 0; r < draws; r++) {
+    for (let i = 0; i < pv.length; i++) yv[i] = rng.next() < (pv[i] as number) ? 1 : 0;
+    for (let i = 0; i < pt.length; i++) yt[i] = rng.next() < (pt[i] as number) ? 1 : 0;
+    const refit = fitTemperature(val, yv, { numClasses: 1, bias: true });
+    eces[r] = expectedCalibrationError(positiveClassProbabilities(test, refit.temperature, 1, refit.bias), yt).ece;
+  }
+  eces.sort();
+  return { median: quantileSorted(eces, 0.5), upper: quantileSorted(eces, 0.95), shareAtGoal: eces.filter((e) => e <= goal).length / draws, goal, draws };
 }

@@ -2,7 +2,8 @@
 // cases of a model whose mean probability is off (as a class-balanced sampler leaves it).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { eceFloor, marginsFromProbabilities, scoreCalibration } from '../../bench/lib/calibrationBias.js';
+import { eceFloor, marginsFromProbabilities, protocolEceFloor, scoreCalibration } from '../../bench/lib/calibrationBias.js';
+import { calibrationNoiseFloor, positiveClassProbabilities } from '../../src/train/metrics/index.js';
 import { Rng } from '../../src/util/index.js';
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
@@ -38,5 +39,22 @@ describe('bench/calibration-bias', () => {
     assert.ok(withBias.nll < alone.nll && withBias.brier < alone.brier && withBias.fractureEce < alone.fractureEce);
     const floor = eceFloor(test, withBias);
     assert.ok(floor.median > 0 && floor.upper >= floor.median && withBias.ece < floor.upper * 2);
+  });
+
+  it('the protocol floor: a perfectly calibrated model refitted on drawn validation labels scores above the test draw alone, and near zero on many images', () => {
+    const rng = new Rng(5);
+    const margins = (n: number): Float64Array => Float64Array.from({ length: n }, () => rng.normal(-0.5, 2.5));
+    const fitted = { temperature: 1.2, bias: -1.4 };
+    const val = margins(553);
+    const test = margins(553);
+    const protocol = protocolEceFloor(val, test, fitted, { draws: 100 });
+    const testAlone = calibrationNoiseFloor(positiveClassProbabilities(test, fitted.temperature, 1, fitted.bias), { seed: 0 });
+    assert.ok(protocol.median > testAlone.median && protocol.upper >= protocol.median, `protocol ${protocol.median} vs test alone ${testAlone.median}`);
+    assert.ok(protocol.median > 0.015 && protocol.median < 0.06, `median ${protocol.median}`);
+    assert.ok(protocol.shareAtGoal > 0 && protocol.shareAtGoal < 1 && protocol.goal === 0.03 && protocol.draws === 100);
+    assert.deepEqual(protocolEceFloor(val, test, fitted, { draws: 100 }), protocol, 'seeded: the same draws');
+    assert.equal(protocolEceFloor(val, test, fitted, { draws: 20, goal: 1 }).shareAtGoal, 1);
+    const large = protocolEceFloor(margins(20000), margins(20000), fitted, { draws: 5 });
+    assert.ok(large.median < 0.01, `20,000 images: median ${large.median}`);
   });
 });

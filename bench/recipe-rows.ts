@@ -1,0 +1,166 @@
+// FracAtlas recipe rows at the script's full budget (issue 16): stored `scripts/fracatlas.sh` results, each a run of
+// the script with one setting changed (or another training seed), set beside the first one. Per row: what differs
+// from the reference recipe, the run's minutes, test ROC-AUC with its interval, the test ROC-AUC difference to the
+// reference with a paired bootstrap interval (the same test images resampled for both), ECE after calibration beside
+// what a perfectly calibrated model shows on as many images, the box head's and Grad-CAM's pointing game and the
+// shortcut audit's masking change. The paired differences need each run's test predictions (RUN/run/results.json,
+// outside the repository); the other figures come from the stored JSON. Writes bench/results/recipe-rows.json and
+// its section of docs/benchmarks.md.
+//   node dist/bench/recipe-rows.js --rows bench/results/fracatlas.json,bench/results/fracatlas-seed1.json,...
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { pairedAucDifference } from '../src/train/metrics/index.js';
+import { marginsFromProbabilities, protocolEceFloor } from './lib/calibrationBias.js';
+import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
+
+interface Interval { readonly estimate: number; readonly lower: number; readonly upper: number }
+
+/** The parts of a bench/fracatlas.ts result this table reads. */
+interface StoredRun {
+  readonly benchmark: string;
+  readonly date: string;
+  readonly minutes: number;
+  readonly load: string;
+  readonly device: string;
+  readonly epochKept: number;
+  readonly result: {
+    readonly recipe: Readonly<Record<string, string | number | boolean>>;
+    readonly testImages: number;
+    readonly rocAuc: Interval;
+    readonly ece: { readonly before: number; readonly after: number; readonly perfectModel?: { readonly median: number; readonly upper: number } };
+    readonly pointingGame: { readonly n: number; readonly hitRate: number; readonly randomBaseline: number };
+    readonly modelDir: string;
+  };
+  readonly audit: {
+    readonly masking: { readonly auc: number; readonly aucMasked: number; readonly aucChange: number };
+    readonly localisation: { readonly boxHead: { readonly pointingGame: number } | null } | null;
+  };
+}
+
+interface Prediction { readonly id: string; readonly label: number; readonly probability: number }
+
+/** Issue 16's calibration goal: top-label ECE after calibration at most this. */
+const ECE_GOAL = 0.03;
+
+const SCRIPT_BENCHMARK = 'scripts/fracatlas.sh end to end (issue 16)';
+
+function readStored(file: string): StoredRun {
+  if (!existsSync(file)) throw new Error(`${file} is missing: run scripts/fracatlas.sh with RESULT=${file} first.`);
+  const run = JSON.parse(readFileSync(file, 'utf8')) as StoredRun;
+  if (run.benchmark !== SCRIPT_BENCHMARK) throw new Error(`${file} is not a scripts/fracatlas.sh result (benchmark "${run.benchmark}"): pass the JSON files that bench/fracatlas.ts writes.`);
+  return run;
+}
+
+/** The run's validation and test predictions and its calibration, from the results.json beside its model folder. */
+function runPredictions(file: string, run: StoredRun): { test: Prediction[]; validation: Prediction[]; temperature: number; bias: number } {
+  const results = path.join(path.dirname(run.result.modelDir), 'results.json');
+  if (!existsSync(results)) throw new Error(`${results} (the test predictions behind ${file}) is missing: the paired differences need the run folder; run scripts/fracatlas.sh again with RESULT=${file}.`);
+  const parsed = JSON.parse(readFileSync(results, 'utf8')) as { evaluatedOn: string; predictions: Prediction[]; validation: { predictions: Prediction[] }; temperature: number; calibrationBias?: number };
+  if (parsed.evaluatedOn !== 'test') throw new Error(`${results} is measured on ${parsed.evaluatedOn}, not test.`);
+  return { test: parsed.predictions, validation: parsed.validation.predictions, temperature: parsed.temperature, bias: parsed.calibrationBias ?? 0 };
+}
+
+/** Settings results stored before they existed were run with (precision: float32 until --precision). */
+const SETTING_DEFAULTS: Readonly<Record<string, string>> = { precision: 'fp32' };
+
+/** The recipe settings in which `recipe` differs from `reference`, as "key value" (the reference itself: "reference"). */
+function recipeChange(recipe: StoredRun['result']['recipe'], reference: StoredRun['result']['recipe']): string {
+  const keys = [...new Set([...Object.keys(reference), ...Object.keys(recipe)])];
+  const value = (r: StoredRun['result']['recipe'], k: string): string => String(r[k] ?? SETTING_DEFAULTS[k] ?? '—');
+  const changed = keys.filter((k) => value(recipe, k) !== value(reference, k)).map((k) => `${k} ${value(recipe, k)}`);
+  return changed.length === 0 ? 'reference' : changed.join(', ');
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: 'bench/results/fracatlas.json,bench/results/fracatlas-seed1.json' },
+      // Further paired comparisons between two rows other than the reference: A:B,... (A − B).
+      pairs: { type: 'string', default: '' },
+    },
+  });
+  const files = values.rows.split(',').filter((f) => f !== '');
+  if (files.length < 2) throw new Error('--rows needs the reference result and at least one more, comma-separated.');
+  const runs = files.map((f) => ({ file: f, run: readStored(f) }));
+  const ref = runs[0] as { file: string; run: StoredRun };
+  const refPreds = runPredictions(ref.file, ref.run).test;
+  const refById = new Map(refPreds.map((p) => [p.id, p]));
+  /** A row's test probabilities in the reference's image order. */
+  const aligned = new Map<string, number[]>();
+  const rows = runs.map(({ file, run }) => {
+    const stored = runPredictions(file, run);
+    const preds = stored.test;
+    if (preds.length !== refPreds.length || preds.some((p) => refById.get(p.id)?.label !== p.label)) {
+      throw new Error(`${file}'s test images are not ${ref.file}'s: every row must use the same split (hipfrac split --seed 42).`);
+    }
+    const byId = new Map(preds.map((p) => [p.id, p.probability]));
+    aligned.set(file, refPreds.map((p) => byId.get(p.id) as number));
+    const difference = pairedAucDifference(aligned.get(file) as number[], refPreds.map((p) => p.probability), refPreds.map((p) => p.label), { seed: 0 });
+    // The ECE goal against what a perfectly calibrated model reaches under the same protocol (T and b refitted on
+    // validation labels drawn from the calibrated probabilities, test labels drawn likewise).
+    const margins = (p: Prediction[]): Float64Array => marginsFromProbabilities(p.map((x) => x.probability), stored.temperature, stored.bias).margins;
+    const protocolFloor = protocolEceFloor(margins(stored.validation), margins(preds), stored, { goal: ECE_GOAL });
+    const r = run.result;
+    return {
+      file,
+      change: recipeChange(r.recipe, ref.run.result.recipe),
+      date: run.date,
+      device: run.device,
+      load: run.load,
+      minutes: run.minutes,
+      epochKept: run.epochKept,
+      testImages: r.testImages,
+      rocAuc: r.rocAuc,
+      rocAucDifference: { estimate: difference.estimate, lower: difference.lower, upper: difference.upper },
+      eceAfterCalibration: r.ece.after,
+      perfectModelEce: r.ece.perfectModel ?? null,
+      protocolFloor,
+      boxHeadPointingGame: run.audit.localisation?.boxHead?.pointingGame ?? null,
+      gradCamPointingGame: r.pointingGame.hitRate,
+      randomPointingGame: r.pointingGame.randomBaseline,
+      maskedAucChange: run.audit.masking.aucChange,
+    };
+  });
+  const labels = refPreds.map((p) => p.label);
+  const pairs = values.pairs.split(',').filter((x) => x !== '').map((pair) => {
+    const [a, b] = pair.split(':') as [string, string | undefined];
+    const sa = aligned.get(a);
+    const sb = b === undefined ? undefined : aligned.get(b);
+    if (sa === undefined || sb === undefined || b === undefined) throw new Error(`--pairs ${pair}: both sides must be files given in --rows (A:B, comma-separated).`);
+    const d = pairedAucDifference(sa, sb, labels, { seed: 0 });
+    return { a, b, change: recipeChange(runs.find((r) => r.file === a)?.run.result.recipe ?? {}, runs.find((r) => r.file === b)?.run.result.recipe ?? {}), rocAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } };
+  });
+  const json = {
+    benchmark: 'FracAtlas recipe rows at the full budget of scripts/fracatlas.sh (issue 16)',
+    data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), split by image, stratified, seed 42; every figure on the 553 test images',
+    reference: ref.file,
+    machine: machineDescription(),
+    date: today(),
+    command: `node dist/bench/recipe-rows.js --rows ${files.join(',')}${pairs.length > 0 ? ` --pairs ${values.pairs}` : ''}`,
+    rows,
+    pairs,
+  };
+  writeFileSync(resultsPath('recipe-rows'), `${JSON.stringify(json, null, 2)}\n`);
+  const f3 = (v: number): string => v.toFixed(3);
+  const pct = (v: number | null): string => (v === null ? '—' : `${(100 * v).toFixed(1)} %`);
+  const signed = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
+  const table = [
+    `| row (stored result) | change from the reference | minutes | epoch kept | test ROC-AUC [95 % CI] | difference to the reference [paired 95 % CI] | ECE after calibration | perfect model under the protocol: median, 95th pct, share ≤ ${ECE_GOAL} | box head PG | Grad-CAM PG | AUC change with markers masked |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| \`${path.basename(r.file)}\` | ${r.change} | ${r.minutes.toFixed(1)} | ${r.epochKept} | ${f3(r.rocAuc.estimate)} [${f3(r.rocAuc.lower)}, ${f3(r.rocAuc.upper)}] | ${r.file === ref.file ? '—' : `${signed(r.rocAucDifference.estimate)} [${signed(r.rocAucDifference.lower)}, ${signed(r.rocAucDifference.upper)}]`} | ${f3(r.eceAfterCalibration)} | ${f3(r.protocolFloor.median)}, ${f3(r.protocolFloor.upper)}, ${pct(r.protocolFloor.shareAtGoal)} | ${pct(r.boxHeadPointingGame)} | ${pct(r.gradCamPointingGame)} | ${signed(r.maskedAucChange)} |`),
+  ].join('\n');
+  const pairTable = pairs.length === 0 ? '' : [
+    '\n\nFurther pairs (A − B on the same test images, paired bootstrap):\n',
+    '| A | B | A differs from B in | ROC-AUC difference [paired 95 % CI] |',
+    '|---|---|---|---:|',
+    ...pairs.map((q) => `| \`${path.basename(q.a)}\` | \`${path.basename(q.b)}\` | ${q.change} | ${signed(q.rocAucDifference.estimate)} [${signed(q.rocAucDifference.lower)}, ${signed(q.rocAucDifference.upper)}] |`),
+  ].join('\n');
+  writeDocSection(
+    'recipe-rows',
+    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the row with another seed shows how far two trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. PG: pointing game on the ${rows[0] === undefined ? '' : 'test set\'s '}fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}`,
+  );
+  console.log(`${table}${pairTable}`);
+}
+
+main();
