@@ -82,21 +82,34 @@ function main(): void {
   });
   const files = values.rows.split(',').filter((f) => f !== '');
   if (files.length < 2) throw new Error('--rows needs the reference result and at least one more, comma-separated.');
-  const runs = files.map((f) => ({ file: f, run: readStored(f) }));
-  const ref = runs[0] as { file: string; run: StoredRun };
-  const refPreds = runPredictions(ref.file, ref.run).test;
+  // --pairs names rows given in --rows; checked before any run is read.
+  const pairNames = values.pairs.split(',').filter((x) => x !== '').map((pair) => {
+    const [a, b, ...rest] = pair.split(':');
+    if (a === undefined || b === undefined || rest.length > 0 || !files.includes(a) || !files.includes(b)) {
+      throw new Error(`--pairs ${pair}: both sides must be files given in --rows (A:B, comma-separated).`);
+    }
+    return { a, b };
+  });
+  // Each stored result and its run's predictions, read once.
+  const runs = files.map((file) => {
+    const run = readStored(file);
+    return { file, run, predictions: runPredictions(file, run) };
+  });
+  const ref = runs[0] as (typeof runs)[number];
+  const refPreds = ref.predictions.test;
+  const labels = refPreds.map((p) => p.label);
   const refById = new Map(refPreds.map((p) => [p.id, p]));
-  /** A row's test probabilities in the reference's image order. */
+  /** Each row's test probabilities in the reference's image order. */
   const aligned = new Map<string, number[]>();
-  const rows = runs.map(({ file, run }) => {
-    const stored = runPredictions(file, run);
+  const rows = runs.map(({ file, run, predictions: stored }) => {
     const preds = stored.test;
     if (preds.length !== refPreds.length || preds.some((p) => refById.get(p.id)?.label !== p.label)) {
       throw new Error(`${file}'s test images are not ${ref.file}'s: every row must use the same split (hipfrac split --seed 42).`);
     }
     const byId = new Map(preds.map((p) => [p.id, p.probability]));
-    aligned.set(file, refPreds.map((p) => byId.get(p.id) as number));
-    const difference = pairedAucDifference(aligned.get(file) as number[], refPreds.map((p) => p.probability), refPreds.map((p) => p.label), { seed: 0 });
+    const scores = refPreds.map((p) => byId.get(p.id) as number);
+    aligned.set(file, scores);
+    const difference = pairedAucDifference(scores, refPreds.map((p) => p.probability), labels, { seed: 0 });
     // The ECE goal against what a perfectly calibrated model reaches under the same protocol (T and b refitted on
     // validation labels drawn from the calibrated probabilities, test labels drawn likewise).
     const margins = (p: Prediction[]): Float64Array => marginsFromProbabilities(p.map((x) => x.probability), stored.temperature, stored.bias).margins;
@@ -122,14 +135,10 @@ function main(): void {
       maskedAucChange: run.audit.masking.aucChange,
     };
   });
-  const labels = refPreds.map((p) => p.label);
-  const pairs = values.pairs.split(',').filter((x) => x !== '').map((pair) => {
-    const [a, b] = pair.split(':') as [string, string | undefined];
-    const sa = aligned.get(a);
-    const sb = b === undefined ? undefined : aligned.get(b);
-    if (sa === undefined || sb === undefined || b === undefined) throw new Error(`--pairs ${pair}: both sides must be files given in --rows (A:B, comma-separated).`);
-    const d = pairedAucDifference(sa, sb, labels, { seed: 0 });
-    return { a, b, change: recipeChange(runs.find((r) => r.file === a)?.run.result.recipe ?? {}, runs.find((r) => r.file === b)?.run.result.recipe ?? {}), rocAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } };
+  const recipeOf = new Map(runs.map((r) => [r.file, r.run.result.recipe]));
+  const pairs = pairNames.map(({ a, b }) => {
+    const d = pairedAucDifference(aligned.get(a) as number[], aligned.get(b) as number[], labels, { seed: 0 });
+    return { a, b, change: recipeChange(recipeOf.get(a) ?? {}, recipeOf.get(b) ?? {}), rocAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } };
   });
   const json = {
     benchmark: 'FracAtlas recipe rows at the full budget of scripts/fracatlas.sh (issue 16)',
@@ -158,7 +167,7 @@ function main(): void {
   ].join('\n');
   writeDocSection(
     'recipe-rows',
-    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the row with another seed shows how far two trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. PG: pointing game on the ${rows[0] === undefined ? '' : 'test set\'s '}fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}`,
+    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the row with another seed shows how far two trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. PG: pointing game on the test set's fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}`,
   );
   console.log(`${table}${pairTable}`);
 }
