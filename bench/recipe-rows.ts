@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pairedAucDifference } from '../src/train/metrics/index.js';
-import { marginsFromProbabilities, protocolEceFloor } from './lib/calibrationBias.js';
+import { marginsFromProbabilities, protocolEceFloor, repartitionedEce } from './lib/calibrationBias.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
 
 interface Interval { readonly estimate: number; readonly lower: number; readonly upper: number }
@@ -40,7 +40,9 @@ interface StoredRun {
 
 interface Prediction { readonly id: string; readonly label: number; readonly probability: number }
 
-/** Issue 16's calibration goal: top-label ECE after calibration at most this. */
+/** Issue 16's goals for the best recipe: test ROC-AUC at least, pointing game at least, ECE after calibration at most. */
+const AUC_GOAL = 0.9;
+const PG_GOAL = 0.4;
 const ECE_GOAL = 0.03;
 
 const SCRIPT_BENCHMARK = 'scripts/fracatlas.sh end to end (issue 16)';
@@ -70,6 +72,48 @@ function recipeChange(recipe: StoredRun['result']['recipe'], reference: StoredRu
   const value = (r: StoredRun['result']['recipe'], k: string): string => String(r[k] ?? SETTING_DEFAULTS[k] ?? '—');
   const changed = keys.filter((k) => value(recipe, k) !== value(reference, k)).map((k) => `${k} ${value(recipe, k)}`);
   return changed.length === 0 ? 'reference' : changed.join(', ');
+}
+
+interface RowFigures { readonly file: string; readonly rocAuc: Interval; readonly boxHeadPointingGame: number | null; readonly eceAfterCalibration: number; readonly repartitioned: { readonly median: number } }
+
+/**
+ * Rows that differ only in the training seed, as one recipe: how many trainings, the ROC-AUC mean and range, the
+ * pointing game's and ECE's ranges, and how many trainings meet each goal and all three. Only recipes with two or
+ * more trainings; `recipes` holds each row's recipe.
+ */
+function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, StoredRun['result']['recipe']>, reference: StoredRun['result']['recipe']) {
+  const withoutSeed = (r: StoredRun['result']['recipe']): StoredRun['result']['recipe'] => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'seed'));
+  const groups = new Map<string, { change: string; seeds: number[]; rows: RowFigures[] }>();
+  for (const row of rows) {
+    const recipe = recipes.get(row.file) ?? {};
+    const change = recipeChange(withoutSeed(recipe), withoutSeed(reference));
+    const group = groups.get(change) ?? { change, seeds: [], rows: [] };
+    group.seeds.push(Number(recipe.seed));
+    group.rows.push(row);
+    groups.set(change, group);
+  }
+  const range = (v: number[]): { min: number; max: number } => ({ min: Math.min(...v), max: Math.max(...v) });
+  return [...groups.values()].filter((g) => g.rows.length >= 2).map(({ change, seeds, rows: rs }) => {
+    const auc = rs.map((r) => r.rocAuc.estimate);
+    const pg = rs.map((r) => r.boxHeadPointingGame ?? 0);
+    const ece = rs.map((r) => r.eceAfterCalibration);
+    const meets = rs.map((r, i) => ({ auc: (auc[i] as number) >= AUC_GOAL, pg: (pg[i] as number) >= PG_GOAL, ece: r.eceAfterCalibration <= ECE_GOAL }));
+    return {
+      change,
+      seeds,
+      trainings: rs.length,
+      rocAuc: { mean: auc.reduce((a, b) => a + b, 0) / auc.length, ...range(auc) },
+      boxHeadPointingGame: range(pg),
+      eceAfterCalibration: range(ece),
+      repartitionedEceMedian: range(rs.map((r) => r.repartitioned.median)),
+      meeting: {
+        rocAuc: meets.filter((m) => m.auc).length,
+        pointingGame: meets.filter((m) => m.pg).length,
+        ece: meets.filter((m) => m.ece).length,
+        all: meets.filter((m) => m.auc && m.pg && m.ece).length,
+      },
+    };
+  });
 }
 
 function main(): void {
@@ -114,6 +158,10 @@ function main(): void {
     // validation labels drawn from the calibrated probabilities, test labels drawn likewise).
     const margins = (p: Prediction[]): Float64Array => marginsFromProbabilities(p.map((x) => x.probability), stored.temperature, stored.bias).margins;
     const protocolFloor = protocolEceFloor(margins(stored.validation), margins(preds), stored, { goal: ECE_GOAL });
+    // The same protocol on other partitions of the validation and test images: the stored split's luck, which every
+    // row shares (the same test images), taken out.
+    const labelled = (p: Prediction[]): { margins: Float64Array; labels: number[] } => ({ margins: margins(p), labels: p.map((x) => x.label) });
+    const repartitioned = repartitionedEce(labelled(stored.validation), labelled(preds), { goal: ECE_GOAL });
     const r = run.result;
     return {
       file,
@@ -129,6 +177,7 @@ function main(): void {
       eceAfterCalibration: r.ece.after,
       perfectModelEce: r.ece.perfectModel ?? null,
       protocolFloor,
+      repartitioned,
       boxHeadPointingGame: run.audit.localisation?.boxHead?.pointingGame ?? null,
       gradCamPointingGame: r.pointingGame.hitRate,
       randomPointingGame: r.pointingGame.randomBaseline,
@@ -140,6 +189,7 @@ function main(): void {
     const d = pairedAucDifference(aligned.get(a) as number[], aligned.get(b) as number[], labels, { seed: 0 });
     return { a, b, change: recipeChange(recipeOf.get(a) ?? {}, recipeOf.get(b) ?? {}), rocAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } };
   });
+  const seeds = recipeSeeds(rows, recipeOf, ref.run.result.recipe);
   const json = {
     benchmark: 'FracAtlas recipe rows at the full budget of scripts/fracatlas.sh (issue 16)',
     data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), split by image, stratified, seed 42; every figure on the 553 test images',
@@ -147,17 +197,19 @@ function main(): void {
     machine: machineDescription(),
     date: today(),
     command: `node dist/bench/recipe-rows.js --rows ${files.join(',')}${pairs.length > 0 ? ` --pairs ${values.pairs}` : ''}`,
+    goals: { rocAuc: AUC_GOAL, boxHeadPointingGame: PG_GOAL, eceAfterCalibration: ECE_GOAL },
     rows,
     pairs,
+    seeds,
   };
   writeFileSync(resultsPath('recipe-rows'), `${JSON.stringify(json, null, 2)}\n`);
   const f3 = (v: number): string => v.toFixed(3);
   const pct = (v: number | null): string => (v === null ? '—' : `${(100 * v).toFixed(1)} %`);
   const signed = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
   const table = [
-    `| row (stored result) | change from the reference | minutes | epoch kept | test ROC-AUC [95 % CI] | difference to the reference [paired 95 % CI] | ECE after calibration | perfect model under the protocol: median, 95th pct, share ≤ ${ECE_GOAL} | box head PG | Grad-CAM PG | AUC change with markers masked |`,
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| \`${path.basename(r.file)}\` | ${r.change} | ${r.minutes.toFixed(1)} | ${r.epochKept} | ${f3(r.rocAuc.estimate)} [${f3(r.rocAuc.lower)}, ${f3(r.rocAuc.upper)}] | ${r.file === ref.file ? '—' : `${signed(r.rocAucDifference.estimate)} [${signed(r.rocAucDifference.lower)}, ${signed(r.rocAucDifference.upper)}]`} | ${f3(r.eceAfterCalibration)} | ${f3(r.protocolFloor.median)}, ${f3(r.protocolFloor.upper)}, ${pct(r.protocolFloor.shareAtGoal)} | ${pct(r.boxHeadPointingGame)} | ${pct(r.gradCamPointingGame)} | ${signed(r.maskedAucChange)} |`),
+    `| row (stored result) | change from the reference | minutes | epoch kept | test ROC-AUC [95 % CI] | difference to the reference [paired 95 % CI] | ECE after calibration | perfect model under the protocol: median, 95th pct, share ≤ ${ECE_GOAL} | this model over re-partitions: median, 95th pct, share ≤ ${ECE_GOAL} | box head PG | Grad-CAM PG | AUC change with markers masked |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| \`${path.basename(r.file)}\` | ${r.change} | ${r.minutes.toFixed(1)} | ${r.epochKept} | ${f3(r.rocAuc.estimate)} [${f3(r.rocAuc.lower)}, ${f3(r.rocAuc.upper)}] | ${r.file === ref.file ? '—' : `${signed(r.rocAucDifference.estimate)} [${signed(r.rocAucDifference.lower)}, ${signed(r.rocAucDifference.upper)}]`} | ${f3(r.eceAfterCalibration)} | ${f3(r.protocolFloor.median)}, ${f3(r.protocolFloor.upper)}, ${pct(r.protocolFloor.shareAtGoal)} | ${f3(r.repartitioned.median)}, ${f3(r.repartitioned.upper)}, ${pct(r.repartitioned.shareAtGoal)} | ${pct(r.boxHeadPointingGame)} | ${pct(r.gradCamPointingGame)} | ${signed(r.maskedAucChange)} |`),
   ].join('\n');
   const pairTable = pairs.length === 0 ? '' : [
     '\n\nFurther pairs (A − B on the same test images, paired bootstrap):\n',
@@ -165,11 +217,17 @@ function main(): void {
     '|---|---|---|---:|',
     ...pairs.map((q) => `| \`${path.basename(q.a)}\` | \`${path.basename(q.b)}\` | ${q.change} | ${signed(q.rocAucDifference.estimate)} [${signed(q.rocAucDifference.lower)}, ${signed(q.rocAucDifference.upper)}] |`),
   ].join('\n');
+  const seedTable = seeds.length === 0 ? '' : [
+    `\n\nRecipes trained with more than one seed (goals: test ROC-AUC ≥ ${AUC_GOAL.toFixed(2)}, box head PG ≥ ${pct(PG_GOAL)}, ECE ≤ ${ECE_GOAL}; trainings meeting each):\n`,
+    '| recipe | seeds | test ROC-AUC: mean (range) | box head PG: range | ECE after calibration: range | ECE over re-partitions, median: range | meet ROC-AUC / PG / ECE / all three |',
+    '|---|---|---:|---:|---:|---:|---:|',
+    ...seeds.map((g) => `| ${g.change} | ${g.seeds.join(', ')} | ${f3(g.rocAuc.mean)} (${f3(g.rocAuc.min)}–${f3(g.rocAuc.max)}) | ${pct(g.boxHeadPointingGame.min)}–${pct(g.boxHeadPointingGame.max)} | ${f3(g.eceAfterCalibration.min)}–${f3(g.eceAfterCalibration.max)} | ${f3(g.repartitionedEceMedian.min)}–${f3(g.repartitionedEceMedian.max)} | ${g.meeting.rocAuc} / ${g.meeting.pointingGame} / ${g.meeting.ece} / ${g.meeting.all} of ${g.trainings} |`),
+  ].join('\n');
   writeDocSection(
     'recipe-rows',
-    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the row with another seed shows how far two trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. PG: pointing game on the test set's fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}`,
+    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the row with another seed shows how far two trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. Every row shares the same validation and test images, and with them the split's luck; the next column takes it out: the validation and test images pooled and partitioned again ${rows[0]?.repartitioned.draws ?? 0} times into parts of the same sizes and fracture counts, T and b fitted on one, this model's ECE scored on the other (\`repartitionedEce\`). A median near the perfect model's is calibration as good as these sizes can show. PG: pointing game on the test set's fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}${seedTable}`,
   );
-  console.log(`${table}${pairTable}`);
+  console.log(`${table}${pairTable}${seedTable}`);
 }
 
 main();

@@ -1,6 +1,7 @@
 // Calibration study (bench/calibration-bias.ts): a run's stored probabilities turned back into the fracture margins the
 // model gave (its results.json holds p = σ(m / T + b)), and the two calibrations the product could fit on the
-// validation margins, scored on the test margins; and the ECE a perfectly calibrated model shows under this protocol.
+// validation margins, scored on the test margins; the ECE a perfectly calibrated model shows under this protocol, and
+// the protocol's ECE over other partitions of the same held-out cases.
 import {
   brierScore,
   calibrationNoiseFloor,
@@ -93,6 +94,50 @@ export function protocolEceFloor(val: Float64Array, test: Float64Array, fitted: 
     for (let i = 0; i < pt.length; i++) yt[i] = rng.next() < (pt[i] as number) ? 1 : 0;
     const refit = fitTemperature(val, yv, { numClasses: 1, bias: true });
     eces[r] = expectedCalibrationError(positiveClassProbabilities(test, refit.temperature, 1, refit.bias), yt).ece;
+  }
+  eces.sort();
+  return { median: quantileSorted(eces, 0.5), upper: quantileSorted(eces, 0.95), shareAtGoal: eces.filter((e) => e <= goal).length / draws, goal, draws };
+}
+
+export interface RepartitionedEce {
+  readonly median: number;
+  readonly upper: number;
+  readonly shareAtGoal: number;
+  readonly goal: number;
+  readonly draws: number;
+}
+
+/**
+ * The protocol's test ECE without the luck of one split: the validation and test cases pooled, drawn again into a
+ * calibration part of the validation set's size and a scored part of the test set's size (the fractures of each part
+ * as many as in the validation and test sets), T and b fitted on the first part, the top-label ECE scored on the
+ * second. Every case is held out from training; the stored split is one of these partitions. Median, 95th percentile
+ * and the share of partitions at or below `goal`, comparable with `protocolEceFloor` (the same sizes and fit) for a
+ * perfectly calibrated model.
+ */
+export function repartitionedEce(val: Labelled, test: Labelled, options: { goal?: number; draws?: number; seed?: number } = {}): RepartitionedEce {
+  const draws = options.draws ?? 200;
+  const goal = options.goal ?? 0.03;
+  const rng = new Rng(options.seed ?? 0);
+  const margins = Float64Array.from([...val.margins, ...test.margins]);
+  const labels = [...val.labels, ...test.labels];
+  const byLabel = [0, 1].map((y) => labels.flatMap((l, i) => (l === y ? [i] : [])));
+  const valCount = [0, 1].map((y) => val.labels.filter((l) => l === y).length);
+  if (byLabel.some((ids, y) => ids.length === 0 || valCount[y] === ids.length)) throw new Error('repartitionedEce: the pooled cases need both labels in both parts.');
+  const eces = new Float64Array(draws);
+  for (let r = 0; r < draws; r++) {
+    const fit: number[] = [];
+    const score: number[] = [];
+    byLabel.forEach((ids, y) => {
+      const order = rng.shuffle(ids);
+      fit.push(...order.slice(0, valCount[y]));
+      score.push(...order.slice(valCount[y]));
+    });
+    const part = (ids: number[]): Labelled => ({ margins: Float64Array.from(ids, (i) => margins[i] as number), labels: ids.map((i) => labels[i] as number) });
+    const calibration = part(fit);
+    const fitted = fitTemperature(calibration.margins, calibration.labels, { numClasses: 1, bias: true });
+    const scored = part(score);
+    eces[r] = expectedCalibrationError(positiveClassProbabilities(scored.margins, fitted.temperature, 1, fitted.bias), scored.labels).ece;
   }
   eces.sort();
   return { median: quantileSorted(eces, 0.5), upper: quantileSorted(eces, 0.95), shareAtGoal: eces.filter((e) => e <= goal).length / draws, goal, draws };

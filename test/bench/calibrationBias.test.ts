@@ -2,7 +2,7 @@
 // cases of a model whose mean probability is off (as a class-balanced sampler leaves it).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { eceFloor, marginsFromProbabilities, protocolEceFloor, scoreCalibration } from '../../bench/lib/calibrationBias.js';
+import { eceFloor, marginsFromProbabilities, protocolEceFloor, repartitionedEce, scoreCalibration } from '../../bench/lib/calibrationBias.js';
 import { calibrationNoiseFloor, positiveClassProbabilities } from '../../src/train/metrics/index.js';
 import { Rng } from '../../src/util/index.js';
 
@@ -56,5 +56,33 @@ describe('bench/calibration-bias', () => {
     assert.equal(protocolEceFloor(val, test, fitted, { draws: 20, goal: 1 }).shareAtGoal, 1);
     const large = protocolEceFloor(margins(20000), margins(20000), fitted, { draws: 5 });
     assert.ok(large.median < 0.01, `20,000 images: median ${large.median}`);
+  });
+
+  it('re-partitioned ECE: a calibratable model scores what a perfect one does under the protocol, a miscalibrated one more', () => {
+    const rng = new Rng(9);
+    const fitted = { temperature: 1.2, bias: -1.4 };
+    // Labels drawn from σ(m / T + b): T and b recover a perfect calibration.
+    const calibrated = (n: number) => {
+      const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
+      return { margins, labels: Array.from(margins, (m) => (rng.next() < sigmoid(m / fitted.temperature + fitted.bias) ? 1 : 0)) };
+    };
+    // Labels no affine map of the margin calibrates: the fracture rate jumps from 0.1 to 0.6 at m = 0.
+    const stepped = (n: number) => {
+      const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
+      return { margins, labels: Array.from(margins, (m) => (rng.next() < (m < 0 ? 0.1 : 0.6) ? 1 : 0)) };
+    };
+    const val = calibrated(553);
+    const test = calibrated(553);
+    const good = repartitionedEce(val, test, { draws: 100 });
+    const perfect = protocolEceFloor(val.margins, test.margins, fitted, { draws: 100 });
+    assert.ok(Math.abs(good.median - perfect.median) < 0.01, `re-partitioned ${good.median} vs perfect model ${perfect.median}`);
+    assert.ok(good.upper >= good.median && good.shareAtGoal > 0 && good.goal === 0.03 && good.draws === 100);
+    assert.deepEqual(repartitionedEce(val, test, { draws: 100 }), good, 'seeded: the same partitions');
+    const bad = repartitionedEce(stepped(553), stepped(553), { draws: 100 });
+    assert.ok(bad.median > good.upper, `miscalibrated ${bad.median} vs calibrated 95th pct ${good.upper}`);
+    const large = repartitionedEce(calibrated(10000), calibrated(10000), { draws: 5 });
+    assert.ok(large.median < 0.01, `10,000 images: median ${large.median}`);
+    const oneLabel = { margins: Float64Array.from([1, 2, 3]), labels: [0, 0, 0] };
+    assert.throws(() => repartitionedEce(oneLabel, oneLabel), /need both labels in both parts/);
   });
 });

@@ -1,7 +1,7 @@
 // Claims equal checks for the documentation: the README's Quick start is exactly the two commands and CI runs the
 // test one; the CLI table lists every command and only those; every command line in README and docs/ uses options
 // its command has; every local link (and heading anchor) resolves; README stays short; no first person; the
-// weights table matches the zoo.
+// weights table matches the zoo; docs/results.md's FracAtlas recipe rows match their stored result.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -125,4 +125,24 @@ test('the weights table of docs/models.md names every architecture with a file n
   const rows = [...read('docs/models.md').matchAll(/^\| ([a-z0-9_]+) \| `([^`]+\.pth)`/gm)].map((m) => ({ arch: m[1] as string, file: m[2] as string }));
   assert.deepEqual(rows.map((r) => r.arch).sort(), listModels().map((s) => s.name).sort());
   for (const r of rows) assert.ok(zoo.includes(r.file), `${r.arch}: ${r.file} is not a file name src/models/zoo.ts knows`);
+});
+
+test("docs/results.md's table of FracAtlas recipe rows repeats bench/results/recipe-rows.json", () => {
+  const stored = JSON.parse(read('bench/results/recipe-rows.json')) as {
+    rows: { file: string; rocAuc: { estimate: number; lower: number; upper: number }; eceAfterCalibration: number; boxHeadPointingGame: number | null }[];
+  };
+  const lines = read('docs/results.md').split('\n');
+  const f3 = (v: number): string => v.toFixed(3);
+  for (const row of stored.rows) {
+    const auc = `${f3(row.rocAuc.estimate)} [${f3(row.rocAuc.lower)}, ${f3(row.rocAuc.upper)}]`;
+    const ece = f3(row.eceAfterCalibration);
+    const pg = row.boxHeadPointingGame === null ? '—' : `${(100 * row.boxHeadPointingGame).toFixed(1)} %`;
+    // The table's last two cells: box head PG, ECE after calibration (the ROC-AUC may also stand in other tables).
+    const rows = lines.filter((l) => l.startsWith('|') && l.includes(auc)).map((l) => l.split('|').map((c) => c.trim()));
+    assert.ok(rows.length > 0, `docs/results.md has no table row with ${row.file}'s test ROC-AUC ${auc}: rerun bench/recipe-rows.ts and copy its figures`);
+    assert.ok(
+      rows.some((cells) => cells.at(-2) === ece && cells.at(-3) === pg),
+      `${row.file}: docs/results.md's row with ROC-AUC ${auc} does not end in box head PG ${pg} and ECE ${ece}`,
+    );
+  }
 });
