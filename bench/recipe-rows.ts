@@ -95,15 +95,16 @@ function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, S
   const range = (v: number[]): { min: number; max: number } => ({ min: Math.min(...v), max: Math.max(...v) });
   return [...groups.values()].filter((g) => g.rows.length >= 2).map(({ change, seeds, rows: rs }) => {
     const auc = rs.map((r) => r.rocAuc.estimate);
-    const pg = rs.map((r) => r.boxHeadPointingGame ?? 0);
+    // A recipe without box supervision has no box head to score: its range is null.
+    const pg = rs.map((r) => r.boxHeadPointingGame);
     const ece = rs.map((r) => r.eceAfterCalibration);
-    const meets = rs.map((r, i) => ({ auc: (auc[i] as number) >= AUC_GOAL, pg: (pg[i] as number) >= PG_GOAL, ece: r.eceAfterCalibration <= ECE_GOAL }));
+    const meets = rs.map((r, i) => ({ auc: (auc[i] as number) >= AUC_GOAL, pg: (pg[i] ?? 0) >= PG_GOAL, ece: r.eceAfterCalibration <= ECE_GOAL }));
     return {
       change,
       seeds,
       trainings: rs.length,
       rocAuc: { mean: auc.reduce((a, b) => a + b, 0) / auc.length, ...range(auc) },
-      boxHeadPointingGame: range(pg),
+      boxHeadPointingGame: pg.every((v): v is number => v !== null) ? range(pg) : null,
       eceAfterCalibration: range(ece),
       repartitionedEceMedian: range(rs.map((r) => r.repartitioned.median)),
       meeting: {
@@ -221,11 +222,11 @@ function main(): void {
     `\n\nRecipes trained with more than one seed (goals: test ROC-AUC ≥ ${AUC_GOAL.toFixed(2)}, box head PG ≥ ${pct(PG_GOAL)}, ECE ≤ ${ECE_GOAL}; trainings meeting each):\n`,
     '| recipe | seeds | test ROC-AUC: mean (range) | box head PG: range | ECE after calibration: range | ECE over re-partitions, median: range | meet ROC-AUC / PG / ECE / all three |',
     '|---|---|---:|---:|---:|---:|---:|',
-    ...seeds.map((g) => `| ${g.change} | ${g.seeds.join(', ')} | ${f3(g.rocAuc.mean)} (${f3(g.rocAuc.min)}–${f3(g.rocAuc.max)}) | ${pct(g.boxHeadPointingGame.min)}–${pct(g.boxHeadPointingGame.max)} | ${f3(g.eceAfterCalibration.min)}–${f3(g.eceAfterCalibration.max)} | ${f3(g.repartitionedEceMedian.min)}–${f3(g.repartitionedEceMedian.max)} | ${g.meeting.rocAuc} / ${g.meeting.pointingGame} / ${g.meeting.ece} / ${g.meeting.all} of ${g.trainings} |`),
+    ...seeds.map((g) => `| ${g.change} | ${g.seeds.join(', ')} | ${f3(g.rocAuc.mean)} (${f3(g.rocAuc.min)}–${f3(g.rocAuc.max)}) | ${g.boxHeadPointingGame === null ? '—' : `${pct(g.boxHeadPointingGame.min)}–${pct(g.boxHeadPointingGame.max)}`} | ${f3(g.eceAfterCalibration.min)}–${f3(g.eceAfterCalibration.max)} | ${f3(g.repartitionedEceMedian.min)}–${f3(g.repartitionedEceMedian.max)} | ${g.meeting.rocAuc} / ${g.meeting.pointingGame} / ${g.meeting.ece} / ${g.meeting.all} of ${g.trainings} |`),
   ].join('\n');
   writeDocSection(
     'recipe-rows',
-    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the row with another seed shows how far two trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. Every row shares the same validation and test images, and with them the split's luck; the next column takes it out: the validation and test images pooled and partitioned again ${rows[0]?.repartitioned.draws ?? 0} times into parts of the same sizes and fracture counts, T and b fitted on one, this model's ECE scored on the other (\`repartitionedEce\`). A median near the perfect model's is calibration as good as these sizes can show. PG: pointing game on the test set's fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}${seedTable}`,
+    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the rows with another seed show how far trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. Every row shares the same validation and test images, and with them the split's luck; the next column takes it out: the validation and test images pooled and partitioned again ${rows[0]?.repartitioned.draws ?? 0} times into parts of the same sizes and fracture counts, T and b fitted on one, this model's ECE scored on the other (\`repartitionedEce\`). A median near the perfect model's is calibration as good as these sizes can show. PG: pointing game on the test set's fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}${seedTable}`,
   );
   console.log(`${table}${pairTable}${seedTable}`);
 }
