@@ -157,12 +157,16 @@ function main(): void {
     const difference = pairedAucDifference(scores, refPreds.map((p) => p.probability), labels, { seed: 0 });
     // The ECE goal against what a perfectly calibrated model reaches under the same protocol (T and b refitted on
     // validation labels drawn from the calibrated probabilities, test labels drawn likewise).
-    const margins = (p: Prediction[]): Float64Array => marginsFromProbabilities(p.map((x) => x.probability), stored.temperature, stored.bias).margins;
-    const protocolFloor = protocolEceFloor(margins(stored.validation), margins(preds), stored, { goal: ECE_GOAL });
+    const labelled = (p: Prediction[]): { margins: Float64Array; labels: number[] } => ({
+      margins: marginsFromProbabilities(p.map((x) => x.probability), stored.temperature, stored.bias).margins,
+      labels: p.map((x) => x.label),
+    });
+    const val = labelled(stored.validation);
+    const test = labelled(preds);
+    const protocolFloor = protocolEceFloor(val.margins, test.margins, stored, { goal: ECE_GOAL });
     // The same protocol on other partitions of the validation and test images: the stored split's luck, which every
     // row shares (the same test images), taken out.
-    const labelled = (p: Prediction[]): { margins: Float64Array; labels: number[] } => ({ margins: margins(p), labels: p.map((x) => x.label) });
-    const repartitioned = repartitionedEce(labelled(stored.validation), labelled(preds), { goal: ECE_GOAL });
+    const repartitioned = repartitionedEce(val, test, { goal: ECE_GOAL });
     const r = run.result;
     return {
       file,

@@ -63,13 +63,19 @@ export function eceFloor(scoreOn: Labelled, fitted: CalibrationScore): { median:
   return calibrationNoiseFloor(positiveClassProbabilities(scoreOn.margins, fitted.temperature, 1, fitted.bias), { seed: 0 });
 }
 
-export interface ProtocolFloor {
+/** ECEs over repeated draws: median, 95th percentile and the share at or below `goal`. */
+export interface EceDraws {
   readonly median: number;
   readonly upper: number;
-  /** Share of the draws whose test ECE is at or below `goal`. */
+  /** Share of the draws whose ECE is at or below `goal`. */
   readonly shareAtGoal: number;
   readonly goal: number;
   readonly draws: number;
+}
+
+function summariseDraws(eces: Float64Array, goal: number): EceDraws {
+  eces.sort();
+  return { median: quantileSorted(eces, 0.5), upper: quantileSorted(eces, 0.95), shareAtGoal: eces.filter((e) => e <= goal).length / eces.length, goal, draws: eces.length };
 }
 
 /**
@@ -79,7 +85,7 @@ export interface ProtocolFloor {
  * alone) it adds the calibrator's own estimation error on as many validation images. Median, 95th percentile and
  * the share of draws at or below `goal`.
  */
-export function protocolEceFloor(val: Float64Array, test: Float64Array, fitted: { temperature: number; bias: number }, options: { goal?: number; draws?: number; seed?: number } = {}): ProtocolFloor {
+export function protocolEceFloor(val: Float64Array, test: Float64Array, fitted: { temperature: number; bias: number }, options: { goal?: number; draws?: number; seed?: number } = {}): EceDraws {
   const draws = options.draws ?? 200;
   const goal = options.goal ?? 0.03;
   const rng = new Rng(options.seed ?? 0);
@@ -95,16 +101,7 @@ export function protocolEceFloor(val: Float64Array, test: Float64Array, fitted: 
     const refit = fitTemperature(val, yv, { numClasses: 1, bias: true });
     eces[r] = expectedCalibrationError(positiveClassProbabilities(test, refit.temperature, 1, refit.bias), yt).ece;
   }
-  eces.sort();
-  return { median: quantileSorted(eces, 0.5), upper: quantileSorted(eces, 0.95), shareAtGoal: eces.filter((e) => e <= goal).length / draws, goal, draws };
-}
-
-export interface RepartitionedEce {
-  readonly median: number;
-  readonly upper: number;
-  readonly shareAtGoal: number;
-  readonly goal: number;
-  readonly draws: number;
+  return summariseDraws(eces, goal);
 }
 
 /**
@@ -115,7 +112,7 @@ export interface RepartitionedEce {
  * and the share of partitions at or below `goal`, comparable with `protocolEceFloor` (the same sizes and fit) for a
  * perfectly calibrated model.
  */
-export function repartitionedEce(val: Labelled, test: Labelled, options: { goal?: number; draws?: number; seed?: number } = {}): RepartitionedEce {
+export function repartitionedEce(val: Labelled, test: Labelled, options: { goal?: number; draws?: number; seed?: number } = {}): EceDraws {
   const draws = options.draws ?? 200;
   const goal = options.goal ?? 0.03;
   const rng = new Rng(options.seed ?? 0);
@@ -123,7 +120,7 @@ export function repartitionedEce(val: Labelled, test: Labelled, options: { goal?
   const labels = [...val.labels, ...test.labels];
   const byLabel = [0, 1].map((y) => labels.flatMap((l, i) => (l === y ? [i] : [])));
   const valCount = [0, 1].map((y) => val.labels.filter((l) => l === y).length);
-  if (byLabel.some((ids, y) => ids.length === 0 || valCount[y] === ids.length)) throw new Error('repartitionedEce: the pooled cases need both labels in both parts.');
+  if (byLabel.some((ids, y) => valCount[y] === 0 || valCount[y] === ids.length)) throw new Error('repartitionedEce: the pooled cases need both labels in both parts.');
   const eces = new Float64Array(draws);
   for (let r = 0; r < draws; r++) {
     const fit: number[] = [];
@@ -139,6 +136,5 @@ export function repartitionedEce(val: Labelled, test: Labelled, options: { goal?
     const scored = part(score);
     eces[r] = expectedCalibrationError(positiveClassProbabilities(scored.margins, fitted.temperature, 1, fitted.bias), scored.labels).ece;
   }
-  eces.sort();
-  return { median: quantileSorted(eces, 0.5), upper: quantileSorted(eces, 0.95), shareAtGoal: eces.filter((e) => e <= goal).length / draws, goal, draws };
+  return summariseDraws(eces, goal);
 }
