@@ -3,15 +3,16 @@
 // from the reference recipe, the run's minutes, test ROC-AUC with its interval, the test ROC-AUC difference to the
 // reference with a paired bootstrap interval (the same test images resampled for both), ECE after calibration beside
 // what a perfectly calibrated model shows on as many images, the box head's and Grad-CAM's pointing game and the
-// shortcut audit's masking change. The paired differences need each run's test predictions (RUN/run/results.json,
+// shortcut audit's masking change. Per recipe trained with several seeds: the trainings' spread, how many meet each
+// goal, and the trainings as one ensemble. The paired differences need each run's test predictions (RUN/run/results.json,
 // outside the repository); the other figures come from the stored JSON. Writes bench/results/recipe-rows.json and
 // its section of docs/benchmarks.md.
 //   node dist/bench/recipe-rows.js --rows bench/results/fracatlas.json,bench/results/fracatlas-seed1.json,...
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pairedAucDifference } from '../src/train/metrics/index.js';
-import { marginsFromProbabilities, protocolEceFloor, repartitionedEce } from './lib/calibrationBias.js';
+import { bootstrapAuc, pairedAucDifference } from '../src/train/metrics/index.js';
+import { marginsFromProbabilities, protocolEceFloor, repartitionedEce, scoreCalibration, type Labelled } from './lib/calibrationBias.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
 
 interface Interval { readonly estimate: number; readonly lower: number; readonly upper: number }
@@ -76,17 +77,45 @@ function recipeChange(recipe: StoredRun['result']['recipe'], reference: StoredRu
 
 interface RowFigures { readonly file: string; readonly rocAuc: Interval; readonly boxHeadPointingGame: number | null; readonly eceAfterCalibration: number; readonly repartitioned: { readonly median: number } }
 
+/** A row's uncalibrated fracture margins (z₁ − z₀) on the validation and test images, in the reference's image order. */
+interface RowMargins { readonly validation: Labelled; readonly test: Labelled }
+
+/**
+ * The trainings of one recipe as an ensemble (their margins averaged per image), with T and b fitted again on the
+ * averaged validation margins: test ROC-AUC with its interval, the paired difference to the reference, ECE after
+ * calibration and over re-partitions. It costs one training per member: more than the script's budget.
+ */
+function seedEnsemble(members: readonly RowMargins[], reference: readonly number[]) {
+  const mean = (part: 'validation' | 'test'): Labelled => {
+    const first = (members[0] as RowMargins)[part];
+    return { margins: Float64Array.from(first.margins, (_, i) => members.reduce((s, m) => s + (m[part].margins[i] as number), 0) / members.length), labels: first.labels };
+  };
+  const validation = mean('validation');
+  const test = mean('test');
+  const calibrated = scoreCalibration(validation, test, true);
+  const auc = bootstrapAuc(test.margins, test.labels, { seed: 0 });
+  const difference = pairedAucDifference(test.margins, reference, test.labels, { seed: 0 });
+  return {
+    members: members.length,
+    rocAuc: { estimate: auc.estimate, lower: auc.lower, upper: auc.upper },
+    rocAucDifference: { estimate: difference.estimate, lower: difference.lower, upper: difference.upper },
+    eceAfterCalibration: calibrated.ece,
+    repartitioned: repartitionedEce(validation, test, { goal: ECE_GOAL }),
+  };
+}
+
 /**
  * Rows that differ only in the training seed, as one recipe: how many trainings, the ROC-AUC mean and range, the
- * pointing game's and ECE's ranges, and how many trainings meet each goal and all three. Only recipes with two or
- * more trainings; `recipes` holds each row's recipe.
+ * pointing game's and ECE's ranges, how many trainings meet each goal and all three, and the trainings as an
+ * ensemble (`seedEnsemble`). Only recipes with two or more trainings; `recipes` holds each row's recipe, `margins`
+ * its margins, `reference` the reference's test scores.
  */
-function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, StoredRun['result']['recipe']>, reference: StoredRun['result']['recipe']) {
+function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, StoredRun['result']['recipe']>, referenceRecipe: StoredRun['result']['recipe'], margins: ReadonlyMap<string, RowMargins>, reference: readonly number[]) {
   const withoutSeed = (r: StoredRun['result']['recipe']): StoredRun['result']['recipe'] => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'seed'));
   const groups = new Map<string, { change: string; seeds: number[]; rows: RowFigures[] }>();
   for (const row of rows) {
     const recipe = recipes.get(row.file) ?? {};
-    const change = recipeChange(withoutSeed(recipe), withoutSeed(reference));
+    const change = recipeChange(withoutSeed(recipe), withoutSeed(referenceRecipe));
     const group = groups.get(change) ?? { change, seeds: [], rows: [] };
     group.seeds.push(Number(recipe.seed));
     group.rows.push(row);
@@ -113,6 +142,7 @@ function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, S
         ece: meets.filter((m) => m.ece).length,
         all: meets.filter((m) => m.auc && m.pg && m.ece).length,
       },
+      ensemble: seedEnsemble(rs.map((r) => margins.get(r.file) as RowMargins), reference),
     };
   });
 }
@@ -144,12 +174,23 @@ function main(): void {
   const refPreds = ref.predictions.test;
   const labels = refPreds.map((p) => p.label);
   const refById = new Map(refPreds.map((p) => [p.id, p]));
+  const refValidation = ref.predictions.validation;
   /** Each row's test probabilities in the reference's image order. */
   const aligned = new Map<string, number[]>();
+  /** Each row's validation and test margins in the reference's image order. */
+  const marginsOf = new Map<string, RowMargins>();
+  const inReferenceOrder = (l: Labelled, own: readonly Prediction[], order: readonly Prediction[]): Labelled => {
+    const at = new Map(own.map((x, i) => [x.id, i]));
+    return { margins: Float64Array.from(order, (o) => l.margins[at.get(o.id) as number] as number), labels: order.map((o) => o.label) };
+  };
   const rows = runs.map(({ file, run, predictions: stored }) => {
     const preds = stored.test;
     if (preds.length !== refPreds.length || preds.some((p) => refById.get(p.id)?.label !== p.label)) {
       throw new Error(`${file}'s test images are not ${ref.file}'s: every row must use the same split (hipfrac split --seed 42).`);
+    }
+    const validationIds = new Set(refValidation.map((p) => p.id));
+    if (stored.validation.length !== refValidation.length || stored.validation.some((p) => !validationIds.has(p.id))) {
+      throw new Error(`${file}'s validation images are not ${ref.file}'s: every row must use the same split (hipfrac split --seed 42).`);
     }
     const byId = new Map(preds.map((p) => [p.id, p.probability]));
     const scores = refPreds.map((p) => byId.get(p.id) as number);
@@ -163,6 +204,7 @@ function main(): void {
     });
     const val = labelled(stored.validation);
     const test = labelled(preds);
+    marginsOf.set(file, { validation: inReferenceOrder(val, stored.validation, refValidation), test: inReferenceOrder(test, preds, refPreds) });
     const protocolFloor = protocolEceFloor(val.margins, test.margins, stored, { goal: ECE_GOAL });
     // The same protocol on other partitions of the validation and test images: the stored split's luck, which every
     // row shares (the same test images), taken out.
@@ -194,7 +236,7 @@ function main(): void {
     const d = pairedAucDifference(aligned.get(a) as number[], aligned.get(b) as number[], labels, { seed: 0 });
     return { a, b, change: recipeChange(recipeOf.get(a) ?? {}, recipeOf.get(b) ?? {}), rocAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } };
   });
-  const seeds = recipeSeeds(rows, recipeOf, ref.run.result.recipe);
+  const seeds = recipeSeeds(rows, recipeOf, ref.run.result.recipe, marginsOf, refPreds.map((p) => p.probability));
   const json = {
     benchmark: 'FracAtlas recipe rows at the full budget of scripts/fracatlas.sh (issue 16)',
     data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), split by image, stratified, seed 42; every figure on the 553 test images',
@@ -228,11 +270,17 @@ function main(): void {
     '|---|---|---:|---:|---:|---:|---:|',
     ...seeds.map((g) => `| ${g.change} | ${g.seeds.join(', ')} | ${f3(g.rocAuc.mean)} (${f3(g.rocAuc.min)}–${f3(g.rocAuc.max)}) | ${g.boxHeadPointingGame === null ? '—' : `${pct(g.boxHeadPointingGame.min)}–${pct(g.boxHeadPointingGame.max)}`} | ${f3(g.eceAfterCalibration.min)}–${f3(g.eceAfterCalibration.max)} | ${f3(g.repartitionedEceMedian.min)}–${f3(g.repartitionedEceMedian.max)} | ${g.meeting.rocAuc} / ${g.meeting.pointingGame} / ${g.meeting.ece} / ${g.meeting.all} of ${g.trainings} |`),
   ].join('\n');
+  const ensembleTable = seeds.length === 0 ? '' : [
+    `\n\nThe same trainings as one ensemble (each image's margins averaged over the seeds, T and b fitted again on the averaged validation margins; one training per member, so more than the script's budget). Its difference to the reference is a paired bootstrap on the test images:\n`,
+    `| recipe | members | test ROC-AUC [95 % CI] | difference to the reference [paired 95 % CI] | ECE after calibration | over re-partitions: median, 95th pct, share ≤ ${ECE_GOAL} |`,
+    '|---|---:|---:|---:|---:|---:|',
+    ...seeds.map(({ change, ensemble: e }) => `| ${change} | ${e.members} | ${f3(e.rocAuc.estimate)} [${f3(e.rocAuc.lower)}, ${f3(e.rocAuc.upper)}] | ${signed(e.rocAucDifference.estimate)} [${signed(e.rocAucDifference.lower)}, ${signed(e.rocAucDifference.upper)}] | ${f3(e.eceAfterCalibration)} | ${f3(e.repartitioned.median)}, ${f3(e.repartitioned.upper)}, ${pct(e.repartitioned.shareAtGoal)} |`),
+  ].join('\n');
   writeDocSection(
     'recipe-rows',
-    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the rows with another seed show how far trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. Every row shares the same validation and test images, and with them the split's luck; the next column takes it out: the validation and test images pooled and partitioned again ${rows[0]?.repartitioned.draws ?? 0} times into parts of the same sizes and fracture counts, T and b fitted on one, this model's ECE scored on the other (\`repartitionedEce\`). A median near the perfect model's is calibration as good as these sizes can show. PG: pointing game on the test set's fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}${seedTable}`,
+    `## FracAtlas recipe rows at the full budget (issue 16)\n\nRuns of \`scripts/fracatlas.sh\` (ResNet-18 from scratch on the same split), each with one setting changed or another training seed, beside the reference \`${path.basename(ref.file)}\`. Every figure is on the ${rows[0]?.testImages ?? 0} test images; epochs, temperature and bias are chosen on validation. The difference to the reference is a paired bootstrap (1000 resamples of the test images, each scoring both models); the rows with another seed show how far trainings of the same recipe differ. ECE is top-label over 15 bins after the temperature and bias fitted on validation. Beside it, what a perfectly calibrated model with the same margins shows under the same protocol: validation and test labels drawn from its calibrated probabilities, T and b fitted again on the drawn validation labels, the test ECE scored (${rows[0]?.protocolFloor.draws ?? 0} draws; median, 95th percentile, and the share of draws that meet the goal of ${ECE_GOAL}). A measured ECE below that 95th percentile is within what chance gives a perfect model; the share is how often a perfect model meets the goal on these images. Every row shares the same validation and test images, and with them the split's luck; the next column takes it out: the validation and test images pooled and partitioned again ${rows[0]?.repartitioned.draws ?? 0} times into parts of the same sizes and fracture counts, T and b fitted on one, this model's ECE scored on the other (\`repartitionedEce\`). A median near the perfect model's is calibration as good as these sizes can show. PG: pointing game on the test set's fractured images with FracAtlas boxes (random heatmap ≈ ${pct(rows[0]?.randomPointingGame ?? null)}). Minutes are the script's wall time on ${json.machine}; each row's load at its start is in the JSON. \`${json.command}\`; \`bench/results/recipe-rows.json\`.\n\n${table}${pairTable}${seedTable}${ensembleTable}`,
   );
-  console.log(`${table}${pairTable}${seedTable}`);
+  console.log(`${table}${pairTable}${seedTable}${ensembleTable}`);
 }
 
 main();
