@@ -175,6 +175,7 @@ function main(): void {
   const labels = refPreds.map((p) => p.label);
   const refById = new Map(refPreds.map((p) => [p.id, p]));
   const refValidation = ref.predictions.validation;
+  const validationIds = new Set(refValidation.map((p) => p.id));
   /** Each row's test probabilities in the reference's image order. */
   const aligned = new Map<string, number[]>();
   /** Each row's validation and test margins in the reference's image order. */
@@ -188,7 +189,6 @@ function main(): void {
     if (preds.length !== refPreds.length || preds.some((p) => refById.get(p.id)?.label !== p.label)) {
       throw new Error(`${file}'s test images are not ${ref.file}'s: every row must use the same split (hipfrac split --seed 42).`);
     }
-    const validationIds = new Set(refValidation.map((p) => p.id));
     if (stored.validation.length !== refValidation.length || stored.validation.some((p) => !validationIds.has(p.id))) {
       throw new Error(`${file}'s validation images are not ${ref.file}'s: every row must use the same split (hipfrac split --seed 42).`);
     }
