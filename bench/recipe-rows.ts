@@ -198,7 +198,7 @@ function main(): void {
     const difference = pairedAucDifference(scores, refPreds.map((p) => p.probability), labels, { seed: 0 });
     // The ECE goal against what a perfectly calibrated model reaches under the same protocol (T and b refitted on
     // validation labels drawn from the calibrated probabilities, test labels drawn likewise).
-    const labelled = (p: Prediction[]): { margins: Float64Array; labels: number[] } => ({
+    const labelled = (p: Prediction[]): Labelled => ({
       margins: marginsFromProbabilities(p.map((x) => x.probability), stored.temperature, stored.bias).margins,
       labels: p.map((x) => x.label),
     });

@@ -121,6 +121,7 @@ export function repartitionedEce(val: Labelled, test: Labelled, options: { goal?
   const byLabel = [0, 1].map((y) => labels.flatMap((l, i) => (l === y ? [i] : [])));
   const valCount = [0, 1].map((y) => val.labels.filter((l) => l === y).length);
   if (byLabel.some((ids, y) => valCount[y] === 0 || valCount[y] === ids.length)) throw new Error('repartitionedEce: the pooled cases need both labels in both parts.');
+  const part = (ids: number[]): Labelled => ({ margins: Float64Array.from(ids, (i) => margins[i] as number), labels: ids.map((i) => labels[i] as number) });
   const eces = new Float64Array(draws);
   for (let r = 0; r < draws; r++) {
     const fit: number[] = [];
@@ -130,11 +131,7 @@ export function repartitionedEce(val: Labelled, test: Labelled, options: { goal?
       fit.push(...order.slice(0, valCount[y]));
       score.push(...order.slice(valCount[y]));
     });
-    const part = (ids: number[]): Labelled => ({ margins: Float64Array.from(ids, (i) => margins[i] as number), labels: ids.map((i) => labels[i] as number) });
-    const calibration = part(fit);
-    const fitted = fitTemperature(calibration.margins, calibration.labels, { numClasses: 1, bias: true });
-    const scored = part(score);
-    eces[r] = expectedCalibrationError(positiveClassProbabilities(scored.margins, fitted.temperature, 1, fitted.bias), scored.labels).ece;
+    eces[r] = scoreCalibration(part(fit), part(score), true).ece;
   }
   return summariseDraws(eces, goal);
 }
