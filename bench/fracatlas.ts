@@ -1,14 +1,14 @@
 // Stores the figures of a finished `scripts/fracatlas.sh` run (the README's real-image figure): test-split metrics
 // with bootstrap intervals, calibration before and after the temperature chosen on validation, the Grad-CAM
-// pointing game on the test set's fractured images against FracAtlas's boxes, the triage policies (calibrated on
+// pointing game on the test set's fractured images against FracAtlas's boxes, the input gate's pass rate, the triage policies (calibrated on
 // validation, measured on test), the shortcut audit and the stage times. Writes bench/results/fracatlas.json.
 // Run by scripts/fracatlas.sh as its last step: node dist/bench/fracatlas.js --run runs/fracatlas
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ShortcutAudit } from '../src/audit/index.js';
 import { rowResult, validationByEpoch, type LocalisationJson, type Recipe, type RunResultsJson } from './lib/ablation.js';
-import { machineDescription, resultsPath, today } from './lib/results.js';
+import { machineDescription, resultsPath } from './lib/results.js';
 
 /** What scripts/fracatlas.sh writes to RUN/timing.json: its settings and the seconds of each stage. */
 interface ScriptTiming {
@@ -18,6 +18,11 @@ interface ScriptTiming {
   readonly load: string;
   /** Where training, Grad-CAM, calibration and the audit ran (absent in runs before the GPU variant: the CPU). */
   readonly device?: string;
+}
+
+/** results.json's input gate: thresholds set on validation to pass `passRate` of it, pass rates measured on both sets. */
+interface GateJson {
+  readonly gate?: { readonly passRate: number; readonly measured: { readonly validation: { readonly n: number; readonly passRate: number }; readonly test?: { readonly n: number; readonly passRate: number } } };
 }
 
 /** results.json's calibration beyond the ablation's columns (absent in runs before the bias fit). */
@@ -34,11 +39,12 @@ const readJson = <T>(file: string): T => {
 function main(): void {
   const { values } = parseArgs({ options: { run: { type: 'string', default: 'runs/fracatlas' }, out: { type: 'string' } } });
   const run = path.resolve(values.run);
-  const timing = readJson<ScriptTiming>(path.join(run, 'timing.json'));
+  const timingFile = path.join(run, 'timing.json');
+  const timing = readJson<ScriptTiming>(timingFile);
   const device = timing.device ?? 'cpu';
   // A GPU run is stored beside the CPU one, never over it: bench/results/fracatlas-gpu.json.
   const out = values.out ?? resultsPath(device === 'cpu' ? 'fracatlas' : 'fracatlas-gpu');
-  const results = readJson<RunResultsJson & CalibrationJson>(path.join(run, 'run', 'results.json'));
+  const results = readJson<RunResultsJson & CalibrationJson & GateJson>(path.join(run, 'run', 'results.json'));
   const localisation = readJson<LocalisationJson>(path.join(run, 'eval', 'explain', 'localisation.json'));
   const triage = readJson<{ readonly calibratedOn: string; readonly test: number; readonly policies: readonly unknown[] }>(path.join(run, 'eval', 'summary.json'));
   const audit = readJson<ShortcutAudit>(path.join(run, 'audit', 'audit.json'));
@@ -55,7 +61,8 @@ function main(): void {
     machine: machineDescription(),
     device,
     load: timing.load,
-    date: today(),
+    // The day the run ended (the script writes timing.json after its last stage), so storing a run again keeps it.
+    date: statSync(timingFile).mtime.toISOString().slice(0, 10),
     minutes: totalSeconds / 60,
     stageSeconds: timing.seconds,
     result: row,
@@ -72,6 +79,8 @@ function main(): void {
       fractureProbabilityEce: results.ece.fractureProbability ?? null,
       perfectModelEce: results.ece.perfectModel ?? null,
     },
+    // The input gate: thresholds set on validation (to pass gate.passRate of it), the share of test images it passes.
+    gate: results.gate === undefined ? null : { thresholdsSetOn: 'validation', targetPassRate: results.gate.passRate, validation: results.gate.measured.validation, test: results.gate.measured.test ?? null },
     triage: { calibratedOn: triage.calibratedOn, measuredOn: 'test', testImages: triage.test, policies: triage.policies },
     audit,
   };

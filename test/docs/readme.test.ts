@@ -1,7 +1,8 @@
 // Claims equal checks for the documentation: the README's Quick start is exactly the two commands and CI runs the
 // test one; the CLI table lists every command and only those; every command line in README and docs/ uses options
 // its command has; every local link (and heading anchor) resolves; README stays short; no first person; the
-// weights table matches the zoo; docs/results.md's FracAtlas recipe rows match their stored result.
+// weights table matches the zoo; docs/results.md's FracAtlas recipe rows and the script's
+// run (README's sentence too) match their stored results.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -144,5 +145,43 @@ test("docs/results.md's table of FracAtlas recipe rows repeats bench/results/rec
       rows.some((cells) => cells.at(-2) === ece && cells.at(-3) === pg),
       `${row.file}: docs/results.md's row with ROC-AUC ${auc} does not end in box head PG ${pg} and ECE ${ece}`,
     );
+  }
+});
+
+test("README's FracAtlas sentence and docs/results.md's table of the script's run repeat bench/results/fracatlas.json", () => {
+  const run = JSON.parse(read('bench/results/fracatlas.json')) as {
+    minutes: number;
+    result: { rocAuc: { estimate: number; lower: number; upper: number }; ece: { before: number; after: number } };
+    calibration: { temperature: number; bias: number };
+    gate: { validation: { passRate: number }; test: { passRate: number } };
+    audit: { masking: { auc: number; aucMasked: number }; probes: { label: string; accuracy: number; majorityBaseline: number }[]; localisation: { boxHead: { pointingGame: number } } };
+  };
+  const f3 = (v: number): string => v.toFixed(3);
+  const pct = (v: number): string => `${(100 * v).toFixed(1)} %`;
+  const minus = (v: number): string => v.toFixed(2).replace('-', '−');
+  const boxHead = run.audit.localisation.boxHead.pointingGame;
+  const readme = README.replace(/\s+/g, ' ');
+  for (const claim of [
+    `in ${Math.round(run.minutes)} minutes`,
+    `test ROC-AUC ${f3(run.result.rocAuc.estimate)}`,
+    `fracture box on ${Math.round(100 * boxHead)} %`,
+    `ECE after calibration is ${f3(run.result.ece.after)}`,
+  ]) {
+    assert.ok(readme.includes(claim), `README does not say "${claim}" (bench/results/fracatlas.json)`);
+  }
+  const results = read('docs/results.md').replace(/\s+/g, ' ');
+  const markers = run.audit.probes.find((p) => p.label === 'markers');
+  assert.ok(markers !== undefined, 'fracatlas.json has no marker probe');
+  for (const claim of [
+    `${run.minutes.toFixed(1)} min end to end`,
+    `| ${f3(run.result.rocAuc.estimate)} [${f3(run.result.rocAuc.lower)}, ${f3(run.result.rocAuc.upper)}] |`,
+    `(T = ${run.calibration.temperature.toFixed(2)}, b = ${minus(run.calibration.bias)})`,
+    `| ${f3(run.result.ece.before)} / ${f3(run.result.ece.after)} `,
+    `| ${pct(boxHead)} [`,
+    `passes ${pct(run.gate.test.passRate)} of the test images (validation ${pct(run.gate.validation.passRate)})`,
+    `AUC ${f3(run.audit.masking.auc)} → ${f3(run.audit.masking.aucMasked)}`,
+    `${pct(markers.accuracy)} (majority ${pct(markers.majorityBaseline)})`,
+  ]) {
+    assert.ok(results.includes(claim), `docs/results.md does not say "${claim}" (bench/results/fracatlas.json)`);
   }
 });
