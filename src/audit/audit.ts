@@ -1,6 +1,7 @@
 // The shortcut audit of a trained classifier on a dataset: (a) linear probes from its pooled features to nuisance
-// labels (view, body part, marker presence), (b) its AUC with burned-in markers masked against unmasked, (c) where
-// Grad-CAM (and the box head) put their heat against the fracture boxes, beside a random heatmap.
+// labels (view, body part, hardware, marker presence) and how much of the fracture signal those labels carry, (b) its AUC with
+// burned-in markers masked against unmasked, (c) where Grad-CAM (and the box head) put their heat against the
+// fracture boxes, beside a random heatmap.
 import { boxesInRegion, cachedPngPath, decodeGrey, detectMarkers, loadManifest, requireDataset, type ManifestRow, type RegionOfInterest } from '../data/index.js';
 import { ClassifierOutputTarget, GradCam, heatmapsFromTensor, localisationScores, resizeHeatmap, type Box, type Heatmap } from '../explain/index.js';
 import { fitProbe, gateFeatures, probeProbabilities } from '../gate/index.js';
@@ -9,6 +10,7 @@ import { manualSeed, noGrad, rand, sigmoid, softmax, tensor, tidy, type Tensor }
 import { rocAuc } from '../train/metrics/index.js';
 import { AuditError } from './errors.js';
 import { checkMarkerDetector, readMarkerTruth, type MarkerCheck } from './markerCheck.js';
+import { balancedAccuracy, fractureSignal, oneVsRestAuc, stratifiedFolds, type FractureSignal } from './signal.js';
 
 export interface AuditOptions {
   readonly datasetDir: string;
@@ -23,8 +25,14 @@ export interface AuditOptions {
   readonly log?: (line: string) => void;
 }
 
+/** The nuisance labels the audit reads: the manifest's view, body part and hardware, and the marker detector's verdict. */
+export type NuisanceLabel = 'view' | 'bodyPart' | 'hardware' | 'markers';
+
+/** Folds of the probes' cross-validation on the training images. */
+export const PROBE_FOLDS = 5;
+
 export interface ProbeResult {
-  readonly label: 'view' | 'bodyPart' | 'markers';
+  readonly label: NuisanceLabel;
   readonly classes: readonly string[];
   readonly trainImages: number;
   readonly heldOutImages: number;
@@ -32,6 +40,25 @@ export interface ProbeResult {
   readonly accuracy: number;
   /** Accuracy of always answering the training set's most common class, on the same held-out images. */
   readonly majorityBaseline: number;
+  // The fields below are absent in audits written before them.
+  /** Mean recall over the classes present in the held-out images: chance cannot inflate it as it does accuracy. */
+  readonly balancedAccuracy?: number;
+  /** ROC AUC of the probe's probabilities on the held-out images, one class against the rest, macro (two classes: the AUC). */
+  readonly rocAuc?: number;
+  /** What a probe that reads nothing scores on the held-out images: 1 / (classes present) and 0.5. */
+  readonly chance?: { readonly balancedAccuracy: number; readonly rocAuc: number };
+  /** Stratified k-fold cross-validation on the training images (out-of-fold predictions pooled); chance as above. */
+  readonly crossValidated?: { readonly folds: number; readonly images: number; readonly balancedAccuracy: number; readonly rocAuc: number; readonly chanceBalancedAccuracy: number };
+}
+
+/**
+ * How much of the fracture signal a nuisance label carries, on the held-out images whose label is known:
+ * `labelOnlyAuc` scores each image by its group's fracture rate in the probes' training images (0.5: the label says
+ * nothing about fracture); `withinGroupAuc` is the model's AUC over fractured–normal pairs of the same group only,
+ * read against `modelAuc` on the same images (a model that ranks by the label loses AUC within groups).
+ */
+export interface NuisanceSignal extends FractureSignal {
+  readonly label: NuisanceLabel;
 }
 
 export interface LocalisationResult {
@@ -52,6 +79,8 @@ export interface ShortcutAudit {
   readonly evaluatedOn: 'test' | 'validation';
   readonly images: number;
   readonly probes: readonly ProbeResult[];
+  /** Per nuisance label with two groups or more on the held-out images (absent in audits written before it). */
+  readonly fractureSignal?: readonly NuisanceSignal[];
   readonly masking: {
     readonly auc: number;
     readonly aucMasked: number;
@@ -120,18 +149,63 @@ async function pass(options: AuditOptions, rows: readonly ManifestRow[], maskMar
   return { features, probabilities };
 }
 
-function probe(label: ProbeResult['label'], train: { x: Float32Array; y: string }[], held: { x: Float32Array; y: string }[]): ProbeResult | null {
+interface Labelled {
+  readonly x: Float32Array;
+  readonly y: string;
+}
+
+/** Probabilities over `classes` (by name: a class the probe never saw gets 0); a null probe knows one class only. */
+function probabilitiesOver(fitted: ReturnType<typeof fitProbe>, only: string, x: Float32Array, classes: readonly string[]): number[] {
+  if (fitted === null) return classes.map((c) => (c === only ? 1 : 0));
+  const p = probeProbabilities(fitted, x);
+  return classes.map((c) => p[fitted.classes.indexOf(c)] ?? 0);
+}
+
+const argmax = (p: readonly number[], classes: readonly string[]): string => classes[p.indexOf(Math.max(...p))] as string;
+
+/** Stratified k-fold cross-validation of a probe on `train`: balanced accuracy and AUC of the pooled out-of-fold predictions. */
+function crossValidate(train: readonly Labelled[], classes: readonly string[], seed: number): NonNullable<ProbeResult['crossValidated']> {
+  const truth = train.map((t) => t.y);
+  const fold = stratifiedFolds(truth, PROBE_FOLDS, seed);
+  const probabilities: number[][] = new Array<number[]>(train.length);
+  for (let f = 0; f < PROBE_FOLDS; f++) {
+    const fitOn = train.filter((_, i) => fold[i] !== f);
+    if (fitOn.length === train.length) continue;
+    const fitted = fitProbe(fitOn.map((t) => t.x), fitOn.map((t) => t.y));
+    train.forEach((t, i) => {
+      if (fold[i] === f) probabilities[i] = probabilitiesOver(fitted, fitOn[0]?.y ?? '', t.x, classes);
+    });
+  }
+  return {
+    folds: PROBE_FOLDS,
+    images: train.length,
+    balancedAccuracy: balancedAccuracy(truth, probabilities.map((p) => argmax(p, classes))),
+    rocAuc: oneVsRestAuc(truth, probabilities, classes),
+    chanceBalancedAccuracy: 1 / new Set(truth).size,
+  };
+}
+
+function probe(label: NuisanceLabel, train: Labelled[], held: Labelled[], seed: number): ProbeResult | null {
   const fitted = fitProbe(train.map((t) => t.x), train.map((t) => t.y));
   if (fitted === null || held.length === 0) return null;
   const counts = new Map<string, number>();
   for (const t of train) counts.set(t.y, (counts.get(t.y) ?? 0) + 1);
   const majority = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  let right = 0;
-  for (const h of held) {
-    const p = probeProbabilities(fitted, h.x);
-    if (fitted.classes[p.indexOf(Math.max(...p))] === h.y) right++;
-  }
-  return { label, classes: fitted.classes, trainImages: train.length, heldOutImages: held.length, accuracy: right / held.length, majorityBaseline: held.filter((h) => h.y === majority).length / held.length };
+  const truth = held.map((h) => h.y);
+  const probabilities = held.map((h) => probeProbabilities(fitted, h.x));
+  const predicted = probabilities.map((p) => argmax(p, fitted.classes));
+  return {
+    label,
+    classes: fitted.classes,
+    trainImages: train.length,
+    heldOutImages: held.length,
+    accuracy: predicted.filter((p, i) => p === truth[i]).length / held.length,
+    majorityBaseline: held.filter((h) => h.y === majority).length / held.length,
+    balancedAccuracy: balancedAccuracy(truth, predicted),
+    rocAuc: oneVsRestAuc(truth, probabilities, fitted.classes),
+    chance: { balancedAccuracy: 1 / new Set(truth).size, rocAuc: 0.5 },
+    crossValidated: crossValidate(train, fitted.classes, seed),
+  };
 }
 
 /** Grad-CAM, box head and random heatmaps on the fractured images with boxes, scored against the boxes. */
@@ -199,20 +273,29 @@ export async function auditShortcuts(options: AuditOptions): Promise<ShortcutAud
   const trainPass = await pass(options, train, false);
   const trainMarkers = await Promise.all(train.map((r) => hasMarkers(options.datasetDir, r)));
   const heldMarkers = await Promise.all(held.map((r) => hasMarkers(options.datasetDir, r)));
-  const labelOf: Record<ProbeResult['label'], (r: ManifestRow, i: number, markers: readonly boolean[]) => string | null> = {
+  const labelOf: Record<NuisanceLabel, (r: ManifestRow, i: number, markers: readonly boolean[]) => string | null> = {
     view: (r) => (r.view === 'unknown' ? null : r.view),
     bodyPart: (r) => r.bodyPart,
+    hardware: (r) => (r.hardware === undefined ? null : r.hardware ? 'present' : 'absent'),
     markers: (_r, i, markers) => (markers[i] === true ? 'present' : 'absent'),
   };
+  log(`shortcut audit: nuisance-label probes (${PROBE_FOLDS}-fold cross-validated on the training images) and the fracture signal of each label…`);
   const probes: ProbeResult[] = [];
-  for (const label of ['view', 'bodyPart', 'markers'] as const) {
-    const pairs = (set: readonly ManifestRow[], p: Pass, markers: readonly boolean[]): { x: Float32Array; y: string }[] =>
+  const signals: NuisanceSignal[] = [];
+  const fractured = (set: readonly ManifestRow[]): number[] => set.map((r) => (r.label === 1 ? 1 : 0));
+  for (const label of ['view', 'bodyPart', 'hardware', 'markers'] as const) {
+    const pairs = (set: readonly ManifestRow[], p: Pass, markers: readonly boolean[]): Labelled[] =>
       set.flatMap((r, i) => {
         const y = labelOf[label](r, i, markers);
         return y === null ? [] : [{ x: p.features[i] as Float32Array, y }];
       });
-    const result = probe(label, pairs(train, trainPass, trainMarkers), pairs(held, heldPass, heldMarkers));
+    const result = probe(label, pairs(train, trainPass, trainMarkers), pairs(held, heldPass, heldMarkers), options.seed ?? 0);
     if (result !== null) probes.push(result);
+    const heldGroups = held.map((r, i) => labelOf[label](r, i, heldMarkers));
+    if (new Set(heldGroups.filter((g) => g !== null)).size >= 2) {
+      const reference = { groups: train.map((r, i) => labelOf[label](r, i, trainMarkers)), fractured: fractured(train) };
+      signals.push({ label, ...fractureSignal(heldGroups, fractured(held), heldPass.probabilities, reference) });
+    }
   }
 
   log('shortcut audit: predictions with burned-in markers masked…');
@@ -231,6 +314,7 @@ export async function auditShortcuts(options: AuditOptions): Promise<ShortcutAud
     evaluatedOn,
     images: held.length,
     probes,
+    fractureSignal: signals,
     masking: { auc, aucMasked, aucChange: aucMasked - auc, imagesWithMarkers: heldMarkers.filter(Boolean).length, meanAbsProbabilityChange: change },
     localisation: local,
     markerDetector,

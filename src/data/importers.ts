@@ -273,6 +273,8 @@ interface LayoutLabel {
   readonly label: number;
   readonly labelName: string;
   readonly boxes?: readonly RegionOfInterest[];
+  /** Orthopaedic hardware in the image (FracAtlas's hardware column); absent when the layout does not say. */
+  readonly hardware?: boolean;
 }
 
 interface Plan {
@@ -338,7 +340,8 @@ async function planFracAtlas(root: string): Promise<Plan> {
     const fractured = get('fractured') === '1';
     // FracAtlas's fracture boxes (YOLO lines, normalised, so they hold at the cache's scale too); no column: no boxes.
     const boxes = col('yolo_boxes') >= 0 ? boxesFromYolo(get('yolo_boxes')) : undefined;
-    layoutLabels.set(relPath, { label: fractured ? 1 : 0, labelName: fractured ? 'fracture' : 'no-fracture', ...(boxes === undefined ? {} : { boxes }) });
+    const hardware = hardwareFromCell(get('hardware'));
+    layoutLabels.set(relPath, { label: fractured ? 1 : 0, labelName: fractured ? 'fracture' : 'no-fracture', ...(boxes === undefined ? {} : { boxes }), ...(hardware === undefined ? {} : { hardware }) });
   }
   return { tasks, layoutLabels, missing };
 }
@@ -470,7 +473,7 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
   let alreadyImported = 0;
   const seenRows: ManifestRow[] = [];
   let relabelled = false;
-  const labelFor = (relPath: string, sopInstanceUid: string | null, accession: string | null, sopKey: string | null, accessionKey: string | null, size: { width: number; height: number }): { label: number | null; labelName: string | null; roi?: RegionOfInterest | null; boxes?: readonly RegionOfInterest[] } => {
+  const labelFor = (relPath: string, sopInstanceUid: string | null, accession: string | null, sopKey: string | null, accessionKey: string | null, size: { width: number; height: number }): LabelFields => {
     const fromLayout = plan.layoutLabels.get(relPath);
     if (labelIndex !== undefined && labelTable !== undefined) {
       let row: LabelRow | undefined;
@@ -481,7 +484,8 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
         if (sopInstanceUid === null && accession === null) labelIndex.lookup(row.key); // mark as used
         const roi = roiFromFields(row.fields, size);
         const boxes = boxesFromFields(row.fields, size);
-        return { label: row.label, labelName: row.labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }) };
+        const hardware = hardwareFromFields(row.fields);
+        return { label: row.label, labelName: row.labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }), ...(hardware === undefined ? {} : { hardware }) };
       }
       return fromLayout ?? { label: null, labelName: null };
     }
@@ -492,10 +496,10 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
     const previous = done.get(task.relPath);
     if (previous !== undefined && previous.sourceSize === task.size && previous.sourceMtimeMs === task.mtimeMs && (await fileExists(join(outDir, CACHE_DIR, cacheFileName(previous.contentHash, previous.cacheBitDepth))))) {
       alreadyImported++;
-      const { label, labelName, roi, boxes } = labelFor(task.relPath, null, null, previous.sopKey, previous.accessionKey, previous);
-      if (label !== previous.label || labelName !== previous.labelName || JSON.stringify(roi ?? null) !== JSON.stringify(previous.roi ?? null) || JSON.stringify(boxes ?? null) !== JSON.stringify(previous.boxes ?? null)) relabelled = true;
-      const { boxes: _oldBoxes, ...kept } = previous;
-      seenRows.push({ ...kept, label, labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }) });
+      const { label, labelName, roi, boxes, hardware } = labelFor(task.relPath, null, null, previous.sopKey, previous.accessionKey, previous);
+      if (label !== previous.label || labelName !== previous.labelName || JSON.stringify(roi ?? null) !== JSON.stringify(previous.roi ?? null) || JSON.stringify(boxes ?? null) !== JSON.stringify(previous.boxes ?? null) || hardware !== previous.hardware) relabelled = true;
+      const { boxes: _oldBoxes, hardware: _oldHardware, ...kept } = previous;
+      seenRows.push({ ...kept, label, labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }), ...(hardware === undefined ? {} : { hardware }) });
       continue;
     }
     todo.push(task);
@@ -525,8 +529,8 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
         const reply = await (pool as WorkerPool).run(task);
         let outcome: FileOutcome;
         if (reply.ok) {
-          const { label, labelName, roi, boxes } = labelFor(task.relPath, reply.sopInstanceUid, reply.accessionNumber, reply.row.sopKey, reply.row.accessionKey, reply.row);
-          const row: ManifestRow = { id: rowId(task.relPath), ...reply.row, label, labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }) };
+          const { label, labelName, roi, boxes, hardware } = labelFor(task.relPath, reply.sopInstanceUid, reply.accessionNumber, reply.row.sopKey, reply.row.accessionKey, reply.row);
+          const row: ManifestRow = { id: rowId(task.relPath), ...reply.row, label, labelName, ...(roi === undefined ? {} : { roi }), ...(boxes === undefined ? {} : { boxes }), ...(hardware === undefined ? {} : { hardware }) };
           const holders = byHash.get(row.contentHash) ?? new Set<string>();
           if ([...holders].some((id) => id !== row.id)) duplicates++;
           byHash.set(row.contentHash, holders.add(row.id));
@@ -581,6 +585,27 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
  * The region of interest a label row gives in source pixels, as fractions of the image; undefined when the file
  * has no ROI columns, null when this row leaves them empty or gives an empty box.
  */
+/** What a label row or layout says of one image beside its class. */
+interface LabelFields {
+  readonly label: number | null;
+  readonly labelName: string | null;
+  readonly roi?: RegionOfInterest | null;
+  readonly boxes?: readonly RegionOfInterest[];
+  readonly hardware?: boolean;
+}
+
+/** A hardware cell: 1/true/yes present, 0/false/no absent, empty or anything else unknown (undefined). */
+function hardwareFromCell(cell: string | undefined): boolean | undefined {
+  const v = (cell ?? '').trim().toLowerCase();
+  return ['1', 'true', 'yes'].includes(v) ? true : ['0', 'false', 'no'].includes(v) ? false : undefined;
+}
+
+/** A label row's `hardware` column (orthopaedic hardware in the image); undefined without the column or a value. */
+function hardwareFromFields(fields: Readonly<Record<string, string>>): boolean | undefined {
+  const key = Object.keys(fields).find((k) => k.trim().toLowerCase() === 'hardware');
+  return key === undefined ? undefined : hardwareFromCell(fields[key]);
+}
+
 function roiFromFields(fields: Readonly<Record<string, string>>, size: { width: number; height: number }): RegionOfInterest | null | undefined {
   const lower = new Map(Object.entries(fields).map(([k, v]) => [k.trim().toLowerCase(), v] as const));
   const box = roiFromColumns((c) => lower.get(c));

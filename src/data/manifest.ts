@@ -40,6 +40,11 @@ export interface ManifestRow {
   readonly viewSource: string;
   readonly laterality: 'L' | 'R' | 'B' | null;
   readonly bodyPart: string | null;
+  /**
+   * Orthopaedic hardware (plates, screws, nails) in the image, from FracAtlas's hardware column or a label file's
+   * hardware column (1/0); absent when the data do not say. A nuisance label of the shortcut audit.
+   */
+  readonly hardware?: boolean;
   readonly manufacturer: string | null;
   readonly model: string | null;
   /** Row and column spacing in mm of the original image. */

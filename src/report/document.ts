@@ -1,6 +1,7 @@
 // Assembles one self-contained HTML report from sections (header, table of contents, footer, inline CSS)
-// and writes it atomically. Other rooms add their own sections (heatmaps, robustness, triage).
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+// and writes it atomically. Other rooms add their own sections (heatmaps, robustness, triage); a later stage (the
+// shortcut audit) adds or replaces its section in a report already written.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReportError } from './errors.js';
 import { escapeHtml } from './html.js';
@@ -26,13 +27,17 @@ export interface ReportDocument {
 
 const SECTION_ID = /^[a-z][a-z0-9-]*$/;
 
+function checkSectionId(s: ReportSection): void {
+  if (!SECTION_ID.test(s.id)) {
+    throw new ReportError('HF_REPORT_SECTION_ID', `Section "${s.title}" has the id "${s.id}", which is not a valid anchor.`,
+      `section ${s.id}`, 'use lower-case letters, digits and dashes, starting with a letter (e.g. "learning-curves")');
+  }
+}
+
 function checkSections(sections: readonly ReportSection[]): void {
   const seen = new Set<string>();
   for (const s of sections) {
-    if (!SECTION_ID.test(s.id)) {
-      throw new ReportError('HF_REPORT_SECTION_ID', `Section "${s.title}" has the id "${s.id}", which is not a valid anchor.`,
-        `section ${s.id}`, 'use lower-case letters, digits and dashes, starting with a letter (e.g. "learning-curves")');
-    }
+    checkSectionId(s);
     if (seen.has(s.id)) {
       throw new ReportError('HF_REPORT_SECTION_ID', `Two sections share the id "${s.id}".`, `section ${s.id}`, 'give each section its own id');
     }
@@ -49,8 +54,8 @@ export function renderReport(doc: ReportDocument): string {
   checkSections(doc.sections);
   const when = doc.generatedAt === undefined ? new Date() : doc.generatedAt;
   const whenText = when instanceof Date ? when.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : when;
-  const toc = doc.sections.map((s) => `<li><a href="#${s.id}">${escapeHtml(s.title)}</a></li>`).join('');
-  const body = doc.sections.map((s) => `<section class="report-section" id="${s.id}"><h2>${escapeHtml(s.title)}</h2>${s.html}</section>`).join('\n');
+  const toc = doc.sections.map(tocEntry).join('');
+  const body = doc.sections.map(sectionElement).join('\n');
   const subtitle = doc.subtitle === undefined ? '' : `<p class="subtitle">${escapeHtml(doc.subtitle)}</p>`;
   const meta = [`Generated ${whenText}`, ...(doc.meta === undefined ? [] : [doc.meta])].map(escapeHtml).join(' · ');
   return `<!doctype html>
@@ -74,6 +79,55 @@ ${body}
 </body>
 </html>
 `;
+}
+
+const tocEntry = (s: ReportSection): string => `<li><a href="#${s.id}">${escapeHtml(s.title)}</a></li>`;
+const SECTION_OPEN = '<section class="report-section" id="';
+const sectionStart = (id: string): string => `${SECTION_OPEN}${id}">`;
+const sectionElement = (s: ReportSection): string => `${sectionStart(s.id)}<h2>${escapeHtml(s.title)}</h2>${s.html}</section>`;
+const TOC_END = '</ol></nav>';
+const MAIN_END = '\n</main>';
+
+/**
+ * A report renderReport wrote, with `section` in it: the section of the same id and its contents entry replaced
+ * where the report has one, else both added at the end. Section bodies are built with this room's helpers, which
+ * escape their text, so a section ends where the next section's opening tag (or the end of <main>) begins.
+ * @param where the report's file, named in the error when `html` is not a report renderReport wrote
+ */
+export function withSection(html: string, section: ReportSection, where = 'report'): string {
+  checkSectionId(section);
+  const tocAt = html.indexOf(TOC_END);
+  const mainAt = html.indexOf(MAIN_END);
+  if (tocAt < 0 || mainAt < 0 || mainAt < tocAt) {
+    throw new ReportError('HF_REPORT_BAD_DATA', 'The file is not a report hipfrac wrote (no table of contents or <main> where renderReport puts them), so a section cannot be added to it.',
+      where, 'pass the report.html that `hipfrac train` wrote in the run folder, or train again to write one');
+  }
+  const start = html.indexOf(sectionStart(section.id));
+  if (start < 0) {
+    const added = `${html.slice(0, mainAt)}\n${sectionElement(section)}${html.slice(mainAt)}`;
+    return `${added.slice(0, tocAt)}${tocEntry(section)}${added.slice(tocAt)}`;
+  }
+  const next = html.indexOf(`\n${SECTION_OPEN}`, start + 1);
+  const end = next >= 0 && next < mainAt ? next : mainAt;
+  const replaced = `${html.slice(0, start)}${sectionElement(section)}${html.slice(end)}`;
+  const entry = new RegExp(`<li><a href="#${section.id}">[^<]*</a></li>`);
+  return entry.test(replaced) ? replaced.replace(entry, tocEntry(section)) : replaced.replace(TOC_END, `${tocEntry(section)}${TOC_END}`);
+}
+
+/**
+ * Adds `section` to the report file (or replaces the section of its id), written back atomically. Returns false,
+ * leaving everything as it is, when there is no such file.
+ */
+export function addSectionToReportFile(file: string, section: ReportSection): boolean {
+  if (!existsSync(file)) return false;
+  let html: string;
+  try {
+    html = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ReportError('HF_REPORT_BAD_DATA', `The report could not be read: ${(cause as Error).message}`, file, 'check that the file is readable', cause);
+  }
+  writeReport(file, withSection(html, section, file));
+  return true;
 }
 
 /** Writes the report through a temporary file and a rename, so a crash never leaves half a report. */

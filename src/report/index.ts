@@ -4,7 +4,7 @@ export { ReportError } from './errors.js';
 export type { ReportErrorCode } from './errors.js';
 export { escapeHtml, formatNumber, formatInterval, formatCount, formatDuration, formatPValue } from './html.js';
 export type { MetricFormat } from './html.js';
-export { renderReport, writeReport, figure, figureRow, paragraph, note, subheading, statCards } from './document.js';
+export { renderReport, writeReport, withSection, addSectionToReportFile, figure, figureRow, paragraph, note, subheading, statCards } from './document.js';
 export type { ReportDocument, ReportSection, StatCard } from './document.js';
 export { renderVegaLite, lineChart, rocChart, prChart, reliabilityChart, PALETTE } from './charts.js';
 export type { ChartSize, LineSeries, ChartMarker, LineChartOptions, RocSeries, PrSeries, ReliabilitySeries } from './charts.js';

@@ -47,6 +47,33 @@ describe('FracAtlas and folder layouts', () => {
     assert.equal(new Set(rows.map((r) => r.patientKey)).size, 16, 'each image is its own patient');
   });
 
+  it("reads FracAtlas's hardware column into the manifest, and a corrected column on a later import", async () => {
+    const root = join(dir, 'fracatlas-hardware');
+    mkdirSync(join(root, 'images'), { recursive: true });
+    const four = [...chosen.slice(0, 2), ...chosen.slice(8, 10)];
+    for (const r of four) copyFileSync(join(FRACATLAS, 'images', r.fields[col('image_id')] as string), join(root, 'images', r.fields[col('image_id')] as string));
+    const writeLabels = (hardware: readonly string[]): void => {
+      const lines = four.map((r, i) => {
+        const fields = [...r.fields];
+        fields[col('hardware')] = hardware[i] as string;
+        return fields.map((f) => (f.includes(',') ? `"${f}"` : f)).join(',');
+      });
+      writeFileSync(join(root, 'labels.csv'), [header.join(','), ...lines].join('\n') + '\n');
+    };
+    const hardwareBySource = async (): Promise<(boolean | undefined)[]> => {
+      const rows = await readManifestRows(join(dir, 'ds-hardware'));
+      return four.map((r) => rows.find((x) => x.sourcePath === `images/${r.fields[col('image_id')]}`)?.hardware);
+    };
+    writeLabels(['1', '0', '1', '']);
+    const first = await importDataset({ inputDir: root, outDir: join(dir, 'ds-hardware'), layout: 'fracatlas', saltFile, maxSide: 64, workers: 2 });
+    assert.equal(first.imported, 4, JSON.stringify(first.problems));
+    assert.deepEqual(await hardwareBySource(), [true, false, true, undefined]);
+    writeLabels(['0', '0', '1', '1']);
+    const second = await importDataset({ inputDir: root, outDir: join(dir, 'ds-hardware'), layout: 'fracatlas', saltFile, maxSide: 64, workers: 2 });
+    assert.equal(second.imported, 0, 'the images are already imported: only their labels change');
+    assert.deepEqual(await hardwareBySource(), [false, false, true, true]);
+  });
+
   it('imports a folder-per-class layout (PNG and JPEG); class names become labels', async () => {
     const root = join(dir, 'folders');
     for (const [cls, list] of [['fracture', chosen.slice(0, 4)], ['normal', chosen.slice(8, 12)]] as const) {

@@ -50,6 +50,7 @@ export const pretrainCommand: CliCommand = {
     const all = await readManifestRows(dataset);
     const split = await loadSplit(dataset);
     if (split === undefined) throw new DataError('HF_DATA_NO_SPLIT', 'pretraining reads only the training images, and the dataset has no split.json.', { input: splitPath(dataset), fix: `run \`hipfrac split ${dataset}\` first.` });
+    if (split.folds !== null) throw new DataError('HF_DATA_SPLIT_OPTION', `pretraining reads the training images of a train/validation/test split, and this split is ${split.folds} folds beside a test set.`, { input: splitPath(dataset), fix: `run \`hipfrac split ${dataset}\` again without --folds (on a copy of the dataset to keep the folds) before pretraining.` });
     const rows = all.filter((r) => split.assignments[r.id] === 'train');
     const result = await pretrainSimclr(rows.map((r) => cachedPngPath(dataset, r)), {
       arch,

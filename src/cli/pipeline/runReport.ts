@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { boxesInRegion, cachedPngPath, decodeGrey, type ManifestRow } from '../../data/index.js';
 import { boxHeadFractions, ClassifierOutputTarget, drawBoxOutlines, encodeRgbPng, GradCam, heatmapsFromTensor, renderOverlay, type Heatmap } from '../../explain/index.js';
-import { DEFAULT_BOX_THRESHOLD } from '../../models/index.js';
+import { DEFAULT_BOX_THRESHOLD, type Classifier } from '../../models/index.js';
 import { tensor, tidy } from '../../torch/index.js';
 import {
   breakdownTable,
@@ -29,6 +29,7 @@ import {
 } from '../../report/index.js';
 import type { LrFinderResult, TrainConfig } from '../../train/index.js';
 import type { CaptionedCase } from '../../train/metrics/index.js';
+import type { Evaluation } from './evaluate.js';
 import { sampleRegion, type TrainRunResult } from './trainRun.js';
 
 export interface RunReportInput {
@@ -43,20 +44,32 @@ export interface RunReportInput {
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : '–');
 
+/** A case of a gallery: its manifest row, the class the model predicted and its caption. */
+export interface GalleryCase {
+  readonly row: ManifestRow;
+  readonly predicted: number;
+  /** "prediction/actual/loss/probability". */
+  readonly caption: string;
+}
+
+/** The gallery cases of a run's evaluated images (the evaluation's case indices index its evaluated pass). */
+function galleryCases(cases: readonly CaptionedCase[], run: TrainRunResult): GalleryCase[] {
+  return cases.map((c) => ({ row: run.evaluatedRows[run.evaluated.indices[c.index] as number] as ManifestRow, predicted: c.predicted, caption: c.caption }));
+}
+
 /**
  * The study's top-loss and most-confident galleries, each case with its Grad-CAM for the predicted class over what
- * the model saw (the hip region under crop 'roi'), captioned "prediction/actual/loss/probability".
+ * the model saw (the hip region under crop 'roi'), captioned "prediction/actual/loss/probability"; the data's fracture
+ * boxes drawn in green, and the box head's predicted ones in yellow when the model has a box head.
  */
-async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult, datasetDir: string, config: TrainConfig): Promise<string> {
+export async function caseGallery(cases: readonly GalleryCase[], model: Classifier, datasetDir: string, config: Pick<TrainConfig, 'inputSize' | 'crop'>): Promise<string> {
   if (cases.length === 0) return paragraph('No cases.', { muted: true });
-  const model = run.model;
   model.eval();
   const cam = new GradCam(model, model.spec.gradCamLayer);
   const items: GalleryItem[] = [];
   try {
     for (const c of cases) {
-      const rowIndex = run.evaluated.indices[c.index] as number;
-      const row = run.evaluatedRows[rowIndex] as ManifestRow;
+      const row = c.row;
       const file = cachedPngPath(datasetDir, row);
       const region = sampleRegion(row, config);
       const input = await decodeGrey(file, { width: config.inputSize, height: config.inputSize }, 'squish', region);
@@ -74,7 +87,7 @@ async function caseGallery(cases: readonly CaptionedCase[], run: TrainRunResult,
   } finally {
     cam.dispose();
   }
-  const boxes = `${run.evaluatedRows.some((r) => r.boxes !== undefined) ? ' Green: the fracture boxes of the data.' : ''}${model.boxHead !== null ? ' Yellow: the fracture boxes the model predicts (box head).' : ''}`;
+  const boxes = `${cases.some((c) => c.row.boxes !== undefined) ? ' Green: the fracture boxes of the data.' : ''}${model.boxHead !== null ? ' Yellow: the fracture boxes the model predicts (box head).' : ''}`;
   return `${paragraph(`Heat: Grad-CAM of the predicted class on ${model.spec.gradCamLayer}${config.crop === 'roi' ? ', over the hip region the model saw' : ''}.${boxes}`, { muted: true })}${gallery(items, { columns: 4 })}`;
 }
 
@@ -92,16 +105,22 @@ async function lrFinderFigure(result: LrFinderResult | null, title: string): Pro
   );
 }
 
-export async function runSections(input: RunReportInput): Promise<ReportSection[]> {
-  const { run, config, datasetDir } = input;
+/** The validation figure each monitor keeps the best epoch by (config.monitor), as the summary names it. */
+const MONITOR_NAMES: Readonly<Record<TrainConfig['monitor'], string>> = { accuracy: 'validation accuracy', 'roc-auc': 'validation ROC AUC' };
+
+/** What the summary section reads of a run. */
+export type SummaryRun = Pick<TrainRunResult, 'protocol' | 'trainRows' | 'validRows' | 'history' | 'seconds' | 'imagesPerSecond' | 'fromScratch'> & {
+  readonly evaluation: Pick<Evaluation, 'set' | 'n' | 'threshold' | 'metrics' | 'intervals'>;
+};
+
+/** Section "Summary": headline figures, the epoch kept and by which validation figure, which images each number comes from. */
+export function summarySection(run: SummaryRun, config: TrainConfig): ReportSection {
   const ev = run.evaluation;
   const m = ev.metrics.metrics;
   const iv = ev.intervals.intervals;
-  const sections: ReportSection[] = [];
   const onTest = ev.set === 'test';
   const setName = onTest ? 'test' : 'validation';
-
-  sections.push({
+  return {
     id: 'summary',
     title: 'Summary',
     html:
@@ -114,7 +133,7 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
       ]) +
       paragraph(
         `${config.arch} with a ${config.head} head, ${run.fromScratch ? 'trained from random weights (no ImageNet weights were given)' : 'fine-tuned from ImageNet weights'}. ` +
-          `Best validation accuracy at ${run.protocol.bestEpoch >= 0 ? `epoch ${run.protocol.bestEpoch + 1} of the unfrozen stage` : 'the head-only stage'}` +
+          `Best ${MONITOR_NAMES[config.monitor]} at ${run.protocol.bestEpoch >= 0 ? `epoch ${run.protocol.bestEpoch + 1} of the unfrozen stage` : 'the head-only stage'}` +
           `${run.protocol.stoppedEarly ? '; early stopping ended training' : ''}. Decision threshold ${ev.threshold}.`,
       ) +
       (onTest
@@ -130,7 +149,17 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
         { caption: 'Which images each number comes from' },
       ) +
       (run.fromScratch ? note('Without ImageNet weights the study\'s head-only stage trains a head on random features; the figures are not comparable to the study\'s.') : ''),
-  });
+  };
+}
+
+export async function runSections(input: RunReportInput): Promise<ReportSection[]> {
+  const { run, config, datasetDir } = input;
+  const ev = run.evaluation;
+  const m = ev.metrics.metrics;
+  const iv = ev.intervals.intervals;
+  const sections: ReportSection[] = [summarySection(run, config)];
+  const onTest = ev.set === 'test';
+  const setName = onTest ? 'test' : 'validation';
 
   const byLabel = new Map<string, number>();
   const byView = new Map<string, number>();
@@ -244,9 +273,9 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
     html:
       paragraph(`Cases from the ${setName} images.`, { muted: true }) +
       subheading('Top losses (prediction/actual/loss/probability)') +
-      (await caseGallery(ev.topLosses, run, datasetDir, config)) +
+      (await caseGallery(galleryCases(ev.topLosses, run), run.model, datasetDir, config)) +
       subheading('Most confident correct cases') +
-      (await caseGallery(ev.confidentCorrect, run, datasetDir, config)),
+      (await caseGallery(galleryCases(ev.confidentCorrect, run), run.model, datasetDir, config)),
   });
   return [...sections, ...(input.extraSections ?? [])];
 }

@@ -53,9 +53,18 @@ function pooledFeatures(model: Classifier, images: Tensor): Tensor {
   return model.body.call(images.sub(mean).div(std)).mean([2, 3]);
 }
 
-/** The body's feature width, from one small forward pass. */
+/**
+ * The body's feature width, from one small forward pass in eval mode: in training mode a BatchNorm whose map is 1 × 1
+ * at this size would refuse a single image, and the zero image would move its running statistics.
+ */
 function bodyWidth(model: Classifier, size: number): number {
-  return tidy(() => noGrad(() => model.body.call(zeros([1, 3, size, size])).shape[1] as number));
+  const wasTraining = model.body.training;
+  model.body.eval();
+  try {
+    return tidy(() => noGrad(() => model.body.call(zeros([1, 3, size, size])).shape[1] as number));
+  } finally {
+    model.body.train(wasTraining);
+  }
 }
 
 /** Trains a body with SimCLR on image files (cached PNGs of the training split). */
