@@ -43,5 +43,7 @@ export { MemoryBatches } from './memoryBatches.js';
 export type { MemoryBatchOptions } from './memoryBatches.js';
 export { defaultAugmentConfig, identityAugment, resolveAugmentConfig, drawAugmentParams, samplingMatrix, applyAugment, augmentBatch } from './augment.js';
 export type { AugmentConfig, AugmentParams } from './augment.js';
+export { defaultRegionJitter, jitterRegion, regionJitterProblems } from './regionJitter.js';
+export type { RegionJitter } from './regionJitter.js';
 export { decodeGrey, resampleGrey, writeGreyPng, cropGrey } from './imageIo.js';
 export type { ResizeMethod, InputSize, RegionOfInterest } from './imageIo.js';

@@ -7,6 +7,7 @@ import { keep, tensor, type Tensor } from '../torch/index.js';
 import { decodeGrey, unreadableImage, type RegionOfInterest, type ResizeMethod } from './imageIo.js';
 import { applyAugment, drawAugmentParams, resolveAugmentConfig, type AugmentConfig } from './augment.js';
 import { boxesInRegion, boxesKnown, boxMaskPlane } from './boxes.js';
+import { jitterRegion, regionJitterProblems, type RegionJitter } from './regionJitter.js';
 import { shardOrder, type Shard } from './distributedSampler.js';
 import type { DecodeRequest, DecodeResponse } from './loaderWorker.js';
 
@@ -61,6 +62,12 @@ export interface LoaderOptions {
   readonly boxMasks: boolean;
   /** Fill burned-in markers and text (detectMarkers) with local background before resizing. Default false. */
   readonly maskMarkers: boolean;
+  /**
+   * Move and rescale each sample's region at random before it is cut (training a crop model; see regionJitter.ts):
+   * drawn per epoch and sample from `seed`, before `augment`, with the fracture boxes cut to the same region. The
+   * memory store is then off (every epoch cuts new regions). null: regions as given. Default null.
+   */
+  readonly regionJitter: RegionJitter | null;
 }
 
 export const defaultLoaderOptions: LoaderOptions = Object.freeze({
@@ -79,6 +86,7 @@ export const defaultLoaderOptions: LoaderOptions = Object.freeze({
   shard: null,
   boxMasks: false,
   maskMarkers: false,
+  regionJitter: null,
 });
 
 /**
@@ -170,6 +178,7 @@ export function mixSeed(...parts: number[]): number {
 }
 export const PURPOSE_ORDER = 1;
 export const PURPOSE_AUGMENT = 2;
+export const PURPOSE_REGION = 3;
 
 function resolveOptions(overrides: Partial<LoaderOptions>): LoaderOptions {
   const o: LoaderOptions = { ...defaultLoaderOptions, ...overrides };
@@ -186,6 +195,7 @@ function resolveOptions(overrides: Partial<LoaderOptions>): LoaderOptions {
   if (o.channels !== 1 && o.channels !== 3) problems.push(`channels must be 1 or 3, got ${String(o.channels)}`);
   if (!Number.isFinite(o.seed)) problems.push(`seed must be a number, got ${o.seed}`);
   if (!(o.memoryCacheBytes >= 0)) problems.push(`memoryCacheBytes must be ≥ 0, got ${o.memoryCacheBytes}`);
+  if (o.regionJitter !== null) problems.push(...regionJitterProblems(o.regionJitter).map((p) => `regionJitter: ${p}`));
   if (o.boxMasks && o.resize !== 'squish') problems.push(`boxMasks needs resize 'squish' (boxes are not mapped through a centre crop), got '${o.resize}'`);
   if (problems.length > 0) {
     throw new DataError('HF_DATA_BAD_LOADER_OPTION', `Invalid loader options: ${problems.join('; ')}.`, { fix: 'see defaultLoaderOptions in src/data/loader.ts.' });
@@ -228,7 +238,8 @@ export class ImageLoader {
     this.samples = samples.slice();
     this.labels = samples.map((s) => s.label);
     const storeBytes = samples.length * this.height * this.width * 2;
-    this.store = this.options.memoryCacheBytes > 0 && storeBytes <= this.options.memoryCacheBytes ? new Map() : null;
+    const jittered = this.options.regionJitter !== null && samples.some((s) => s.region !== undefined && s.region !== null);
+    this.store = this.options.memoryCacheBytes > 0 && storeBytes <= this.options.memoryCacheBytes && !jittered ? new Map() : null;
     // Start the workers now: loading sharp in each costs ~0.3 s of CPU, which then overlaps the caller's
     // own set-up (building the model) instead of delaying the first batch. Idle workers do not keep the process alive.
     this.startWorkers();
@@ -283,7 +294,7 @@ export class ImageLoader {
     let requested = 0;
     const fill = (): void => {
       while (inFlight.length < prefetch && requested < batches.length) {
-        const request = this.pixelsOf(batches[requested++] as number[]);
+        const request = this.pixelsOf(batches[requested++] as number[], epochIndex);
         // A prefetched batch may fail while an earlier one is consumed: mark it handled now, rethrow on await.
         request.catch(() => undefined);
         inFlight.push(request);
@@ -317,8 +328,19 @@ export class ImageLoader {
     }
   }
 
+  /**
+   * The region sample `sampleIndex` is cut to in epoch `epochIndex`: as given, or jittered with its own stream of
+   * (seed, epoch, sample), so the images and their box masks get the same region whatever the batch order.
+   */
+  regionOf(sampleIndex: number, epochIndex: number): RegionOfInterest | null {
+    const region = this.samples[sampleIndex]?.region ?? null;
+    const jitter = this.options.regionJitter;
+    if (region === null || jitter === null) return region;
+    return jitterRegion(region, jitter, new Rng(mixSeed(this.options.seed, epochIndex, PURPOSE_REGION, sampleIndex)));
+  }
+
   /** The 16-bit pixels of each sample, from the store or decoded (split over the workers). */
-  private async pixelsOf(indices: readonly number[]): Promise<Uint16Array[]> {
+  private async pixelsOf(indices: readonly number[], epochIndex: number): Promise<Uint16Array[]> {
     const out = new Array<Uint16Array | undefined>(indices.length);
     const missing: number[] = [];
     indices.forEach((sample, i) => {
@@ -329,7 +351,7 @@ export class ImageLoader {
     if (missing.length > 0) {
       const plane = this.height * this.width;
       const paths = missing.map((i) => (this.samples[indices[i] as number] as Sample).imagePath);
-      const regions = missing.map((i) => (this.samples[indices[i] as number] as Sample).region ?? null);
+      const regions = missing.map((i) => this.regionOf(indices[i] as number, epochIndex));
       let decoded: Uint16Array[];
       if (this.options.workers === 0) {
         decoded = await Promise.all(paths.map((p, k) => decodeGrey(p, { height: this.height, width: this.width }, this.options.resize, regions[k] ?? null, { maskMarkers: this.options.maskMarkers })));
@@ -367,7 +389,7 @@ export class ImageLoader {
     // keep(): the batch belongs to the consumer even if a tidy scope happens to be open around next().
     let images = keep(tensor(data, [indices.length, channels, this.height, this.width]));
     const labels = keep(tensor(BigInt64Array.from(indices, (i) => BigInt(this.labels[i] as number)), [indices.length]));
-    const boxes = this.options.boxMasks ? this.boxMasksOf(indices) : null;
+    const boxes = this.options.boxMasks ? this.boxMasksOf(indices, epochIndex) : null;
     let boxMasks = boxes?.masks;
     if (this.options.augment !== null) {
       const params = drawAugmentParams(indices.length, new Rng(mixSeed(this.options.seed, epochIndex, PURPOSE_AUGMENT, batchIndex)), this.options.augment);
@@ -385,7 +407,7 @@ export class ImageLoader {
   }
 
   /** The batch's fracture-box masks at the input size (the region cut first) and whether each is known. */
-  private boxMasksOf(indices: readonly number[]): { masks: Tensor; weights: Tensor } {
+  private boxMasksOf(indices: readonly number[], epochIndex: number): { masks: Tensor; weights: Tensor } {
     const plane = this.height * this.width;
     const data = new Float32Array(indices.length * plane);
     const weights = new Float32Array(indices.length);
@@ -393,7 +415,7 @@ export class ImageLoader {
       const sample = this.samples[sampleIndex] as Sample;
       if (!boxesKnown(sample.label, sample.boxes)) return;
       weights[i] = 1;
-      data.set(boxMaskPlane(boxesInRegion(sample.boxes ?? [], sample.region ?? null), this.height, this.width), i * plane);
+      data.set(boxMaskPlane(boxesInRegion(sample.boxes ?? [], this.regionOf(sampleIndex, epochIndex)), this.height, this.width), i * plane);
     });
     return { masks: keep(tensor(data, [indices.length, 1, this.height, this.width])), weights: keep(tensor(weights, [indices.length])) };
   }

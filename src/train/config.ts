@@ -1,5 +1,6 @@
 // The study's training protocol as one typed, validated, frozen configuration object (units in
 // comments); CLI flags and config files override it, and every problem is reported at once.
+import { regionJitterProblems, type RegionJitter } from '../data/index.js';
 import { PRECISIONS, type Precision } from '../torch/index.js';
 import { TrainError } from './errors.js';
 import type { SizeStep } from './progressive.js';
@@ -19,6 +20,14 @@ export interface TrainConfig {
    * (the hip; from the label file at import) is cut out first — the cascade the study proposed as future work.
    */
   readonly crop: 'none' | 'roi';
+  /**
+   * With crop 'roi': each training image's region moved by up to `shift` of its size and scaled by a factor in
+   * `scale`, drawn per epoch from the seed, so the classifier tolerates the localiser's misplaced regions at predict
+   * time (validation, test and predict cut the regions as given). null (the default): the exact regions; it did not
+   * raise the AUC on the localiser's regions in bench/localiser-auc.ts (docs/real-images.md), so it is opt-in
+   * (`--region-jitter on` is defaultRegionJitter: shift 0.12, scale 0.85–1.2). Ignored with crop 'none'.
+   */
+  readonly regionJitter: RegionJitter | null;
   readonly batchSize: number;
   /** Head-only epochs before unfreezing (the study: 8). */
   readonly frozenEpochs: number;
@@ -86,6 +95,7 @@ export const paperProtocol: TrainConfig = Object.freeze({
   inputSize: 224,
   progressive: [],
   crop: 'none',
+  regionJitter: null,
   batchSize: 32,
   frozenEpochs: 8,
   unfrozenEpochs: 30,
@@ -166,6 +176,8 @@ export function checkConfig(input: Record<string, unknown>): ConfigIssue[] {
   oneOf('optimizer', ['adam', 'adamw', 'sgd']);
   oneOf('head', ['fastai', 'linear']);
   oneOf('crop', ['none', 'roi']);
+  const jitter = input['regionJitter'];
+  if (jitter !== undefined && jitter !== null) for (const problem of regionJitterProblems(jitter)) issues.push({ path: 'regionJitter', message: problem, received: jitter });
   oneOf('boxHead', ['last', 'fine']);
   oneOf('monitor', ['accuracy', 'roc-auc']);
   oneOf('precision', PRECISIONS);

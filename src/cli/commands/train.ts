@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { launchRanks, paperProtocol, parseSizeSteps, rankFromEnvironment, resolveConfig, type TrainConfig } from '../../train/index.js';
-import { requireDataset } from '../../data/index.js';
+import { defaultRegionJitter, requireDataset, type RegionJitter } from '../../data/index.js';
 import { HipfracError } from '../../util/index.js';
 import { CliError } from '../errors.js';
 import { architectureOption, positiveInt } from '../options.js';
@@ -17,6 +17,7 @@ export const CONFIG_FLAGS = {
   'input-size': { type: 'string' },
   progressive: { type: 'string' },
   crop: { type: 'string' },
+  'region-jitter': { type: 'string' },
   'batch-size': { type: 'string' },
   'frozen-epochs': { type: 'string' },
   'unfrozen-epochs': { type: 'string' },
@@ -73,6 +74,17 @@ const NUMERIC: Record<string, keyof TrainConfig> = {
   'valid-fraction': 'validFraction',
 };
 
+/** --region-jitter: 'off' (null), 'on' (defaultRegionJitter), or SHIFT,LOW,HIGH; the ranges are checked with the config. */
+function regionJitterOption(text: string): RegionJitter | null {
+  if (text.trim() === 'off') return null;
+  if (text.trim() === 'on') return defaultRegionJitter;
+  const v = text.split(',').map((p) => (p.trim() === '' ? Number.NaN : Number(p)));
+  if (v.length !== 3 || !v.every(Number.isFinite)) {
+    throw new CliError('HF_CLI_BAD_OPTION', `--region-jitter must be on, off or SHIFT,LOW,HIGH (three numbers), got '${text}'.`, { input: text, fix: 'e.g. --region-jitter 0.12,0.85,1.2 (what on means), or --region-jitter off (the default).' });
+  }
+  return { shift: v[0] as number, scale: [v[1] as number, v[2] as number] };
+}
+
 /** Builds the training configuration: paper protocol ← config file ← flags, validated as one. */
 export function configFromFlags(values: Record<string, string | boolean | undefined>, defaults: Partial<TrainConfig> = {}): TrainConfig {
   let fromFile: Record<string, unknown> = {};
@@ -93,6 +105,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
   if (typeof values['optimizer'] === 'string') overrides['optimizer'] = values['optimizer'];
   if (typeof values['head'] === 'string') overrides['head'] = values['head'];
   if (typeof values['crop'] === 'string') overrides['crop'] = values['crop'];
+  if (typeof values['region-jitter'] === 'string') overrides['regionJitter'] = regionJitterOption(values['region-jitter']);
   if (typeof values['box-head'] === 'string') overrides['boxHead'] = values['box-head'];
   if (typeof values['monitor'] === 'string') overrides['monitor'] = values['monitor'];
   if (typeof values['precision'] === 'string') overrides['precision'] = values['precision'];
@@ -146,6 +159,10 @@ export const trainCommand: CliCommand = {
                         4 epochs at 192 px, 4 at 256, the rest at --input-size); only the
                         epochs at --input-size are validated (and can be kept)
   --crop none|roi       roi: cut each image to its hip region (hip_roi_* columns at import) before resizing
+  --region-jitter S,LO,HI|on|off  with --crop roi, training only: move each training crop's region by up to
+                        S of its size and scale it by LO..HI, drawn per epoch from --seed, so the classifier
+                        tolerates misplaced regions (default off: the exact regions; on: 0.12,0.85,1.2;
+                        validation, test and predict always cut the regions as given)
   --box-loss-weight W   box supervision (default 0: off): a heatmap head learns the data's fracture boxes
                         (FracAtlas, the phantom); the model then also predicts fracture boxes
   --box-peak-weight P   with box supervision, also train where the heatmap peaks (default 0: off)

@@ -16,6 +16,7 @@ import {
   splitPath,
   writeJsonAtomic,
   type ManifestRow,
+  type RegionJitter,
   type RegionOfInterest,
   type Sample,
 } from '../../data/index.js';
@@ -249,11 +250,12 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
       augment: config.augment ? defaultAugmentConfig : null,
       boxMasks: boxSupervised,
       maskMarkers: config.maskMarkers,
+      regionJitter: loaderRegionJitter(config, 'train'),
     });
   const trainLoader: ClosableSource & { readonly resize?: Callback } =
     config.progressive.length === 0 ? trainAt(config.inputSize) : new ProgressiveSource(new Map([config.inputSize, ...config.progressive.map((s) => s.size)].map((size) => [size, trainAt(size)])), config.progressive, config.inputSize);
   if (config.progressive.length > 0) log(describeSizeSteps(config.progressive, config.inputSize, config.unfrozenEpochs));
-  const validLoader = new ImageLoader(toSamples(split.valid), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null, shard });
+  const validLoader = new ImageLoader(toSamples(split.valid), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null, regionJitter: loaderRegionJitter(config, 'valid'), shard });
 
   const fromScratch = options.weights === undefined && !config.pretrained;
   // LibTorch seeds its generator from the OS at start-up: seed it so the head (and a from-scratch body) start the same every run.
@@ -313,7 +315,7 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
   let evaluatedRows = split.valid;
   let evaluation = validEvaluation;
   if (split.test.length > 0) {
-    const testLoader = new ImageLoader(toSamples(split.test), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null });
+    const testLoader = new ImageLoader(toSamples(split.test), { batchSize: config.batchSize, imageSize: config.inputSize, shuffle: false, seed: config.seed, workers, augment: null, regionJitter: loaderRegionJitter(config, 'test') });
     try {
       evaluated = await learner.validate(testLoader);
     } finally {
@@ -457,6 +459,11 @@ async function fitLocaliser(split: { train: ManifestRow[]; valid: ManifestRow[];
 /** The region a row's image is cut to before resizing: its ROI under crop 'roi', else the whole image. */
 export function sampleRegion(row: ManifestRow, config: Pick<TrainConfig, 'crop'>): RegionOfInterest | null {
   return config.crop === 'roi' ? (row.roi ?? null) : null;
+}
+
+/** A loader's region jitter: the config's for the training images of a crop 'roi' model; none for validation and test. */
+export function loaderRegionJitter(config: Pick<TrainConfig, 'crop' | 'regionJitter'>, set: 'train' | 'valid' | 'test'): RegionJitter | null {
+  return set === 'train' && config.crop === 'roi' ? (config.regionJitter ?? null) : null;
 }
 
 /** Box supervision needs fracture boxes: at least one fractured training image with a box. */
