@@ -154,7 +154,12 @@ test("README's FracAtlas sentence and docs/results.md's table of the script's ru
     result: { rocAuc: { estimate: number; lower: number; upper: number }; ece: { before: number; after: number } };
     calibration: { temperature: number; bias: number };
     gate: { validation: { passRate: number }; test: { passRate: number } };
-    audit: { masking: { auc: number; aucMasked: number }; probes: { label: string; accuracy: number; majorityBaseline: number }[]; localisation: { boxHead: { pointingGame: number } } };
+    audit: {
+      masking: { auc: number; aucMasked: number };
+      probes: { label: string; accuracy: number; majorityBaseline: number }[];
+      fractureSignal: { label: string; labelOnlyAuc: number; withinGroupAuc: number; modelAuc: number }[];
+      localisation: { boxHead: { pointingGame: number } };
+    };
   };
   const f3 = (v: number): string => v.toFixed(3);
   const pct = (v: number): string => `${(100 * v).toFixed(1)} %`;
@@ -172,6 +177,11 @@ test("README's FracAtlas sentence and docs/results.md's table of the script's ru
   const results = read('docs/results.md').replace(/\s+/g, ' ');
   const markers = run.audit.probes.find((p) => p.label === 'markers');
   assert.ok(markers !== undefined, 'fracatlas.json has no marker probe');
+  const signal = (label: string): string => {
+    const s = run.audit.fractureSignal.find((x) => x.label === label) ?? assert.fail(`fracatlas.json has no fracture signal for ${label}`);
+    return `${f3(s.labelOnlyAuc)}; ${f3(s.withinGroupAuc)}`;
+  };
+  const markerSignal = run.audit.fractureSignal.find((x) => x.label === 'markers');
   for (const claim of [
     `${run.minutes.toFixed(1)} min end to end`,
     `| ${f3(run.result.rocAuc.estimate)} [${f3(run.result.rocAuc.lower)}, ${f3(run.result.rocAuc.upper)}] |`,
@@ -181,6 +191,8 @@ test("README's FracAtlas sentence and docs/results.md's table of the script's ru
     `passes ${pct(run.gate.test.passRate)} of the test images (validation ${pct(run.gate.validation.passRate)})`,
     `AUC ${f3(run.audit.masking.auc)} → ${f3(run.audit.masking.aucMasked)}`,
     `${pct(markers.accuracy)} (majority ${pct(markers.majorityBaseline)})`,
+    `| ${signal('markers')} (overall ${f3(markerSignal?.modelAuc ?? Number.NaN)}) |`,
+    `| ${signal('bodyPart')} — ${signal('hardware')} |`,
   ]) {
     assert.ok(results.includes(claim), `docs/results.md does not say "${claim}" (bench/results/fracatlas.json)`);
   }
