@@ -6,20 +6,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cachedPngPath, importDataset, readManifestRows, splitByPatient, splitPath, writeJsonAtomic } from '../../src/data/index.js';
+import { cachedPngPath, splitPath } from '../../src/data/index.js';
 import { pretrainCommand } from '../../src/cli/commands/pretrain.js';
-import { writeFolderDataset } from '../helpers/folders.js';
+import { splitFolderDataset } from '../helpers/folders.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-pretrain-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 test('pretrain reads only the training images of the split: unreadable validation and test files are never opened', { timeout: 300_000 }, async () => {
-  const dataset = path.join(work, 'dataset');
-  await writeFolderDataset(path.join(work, 'folders'), 12, 41);
-  await importDataset({ inputDir: path.join(work, 'folders'), outDir: dataset, layout: 'folders', saltFile: path.join(work, 'salt.key'), workers: 1 });
-  const rows = await readManifestRows(dataset);
-  const split = splitByPatient(rows, { valFraction: 0.25, testFraction: 0.25, seed: 1 });
-  await writeJsonAtomic(splitPath(dataset), split);
+  const { dataset, rows, split } = await splitFolderDataset(work, 'dataset', 12, 41, { valFraction: 0.25, testFraction: 0.25, seed: 1 });
   const setOf = (id: string): string | undefined => split.assignments[id];
   const train = rows.filter((r) => setOf(r.id) === 'train');
   const held = rows.filter((r) => setOf(r.id) === 'val' || setOf(r.id) === 'test');
@@ -41,10 +36,7 @@ test('pretrain reads only the training images of the split: unreadable validatio
 });
 
 test('pretrain refuses a k-fold split with an error that names the split file and the fix', { timeout: 120_000 }, async () => {
-  const dataset = path.join(work, 'folds-dataset');
-  await writeFolderDataset(path.join(work, 'folds-folders'), 12, 43);
-  await importDataset({ inputDir: path.join(work, 'folds-folders'), outDir: dataset, layout: 'folders', saltFile: path.join(work, 'salt.key'), workers: 1 });
-  await writeJsonAtomic(splitPath(dataset), splitByPatient(await readManifestRows(dataset), { valFraction: 0.2, testFraction: 0.2, folds: 3, seed: 1 }));
+  const { dataset } = await splitFolderDataset(work, 'folds-dataset', 12, 43, { valFraction: 0.2, testFraction: 0.2, folds: 3, seed: 1 });
   await assert.rejects(pretrainCommand.run(['--data', dataset, '--arch', 'resnet18', '--out', path.join(work, 'folds-out'), '--epochs', '1', '--input-size', '32']), (e: Error & { input?: string; fix?: string }) => {
     assert.match(e.message, /3 folds/);
     assert.equal(e.input, splitPath(dataset));

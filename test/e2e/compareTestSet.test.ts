@@ -12,10 +12,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importDataset, readManifestRows, splitByPatient, splitPath, writeJsonAtomic } from '../../src/data/index.js';
 import { formatPValue } from '../../src/report/index.js';
 import { holmAdjust, mcnemarTest } from '../../src/train/metrics/index.js';
-import { writeFolderDataset } from '../helpers/folders.js';
+import { splitFolderDataset } from '../helpers/folders.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-compare-test-'));
@@ -33,12 +32,7 @@ interface Results {
 const unescape = (s: string): string => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 
 test('compare on a split with a test set: figures on test, McNemar p-values Holm-adjusted over the comparisons', { timeout: 600_000 }, async () => {
-  const dataset = path.join(work, 'dataset');
-  await writeFolderDataset(path.join(work, 'folders'), 24, 51);
-  await importDataset({ inputDir: path.join(work, 'folders'), outDir: dataset, layout: 'folders', saltFile: path.join(work, 'salt.key'), workers: 1 });
-  const rows = await readManifestRows(dataset);
-  const split = splitByPatient(rows, { valFraction: 0.25, testFraction: 0.3, seed: 1 });
-  await writeJsonAtomic(splitPath(dataset), split);
+  const { dataset, rows, split } = await splitFolderDataset(work, 'dataset', 24, 51, { valFraction: 0.25, testFraction: 0.3, seed: 1 });
   const testIds = new Set(rows.filter((r) => split.assignments[r.id] === 'test').map((r) => r.id));
   assert.ok(testIds.size >= 10, `${testIds.size} test images`);
   const out = path.join(work, 'compare');

@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { importDataset, readManifestRows, splitByPatient, splitPath, writeJsonAtomic, type ManifestRow, type SplitFile, type SplitOptions } from '../../src/data/index.js';
 import { Rng } from '../../src/util/index.js';
 
 /** A bone-like bright band across noisy soft tissue; "fracture" images have a dark gap across it. */
@@ -29,3 +30,17 @@ export async function writeFolderDataset(dir: string, perClass: number, seed: nu
   }
 }
 
+
+/**
+ * `writeFolderDataset(WORK/folders-NAME, perClass, seed)` imported into WORK/NAME (salt WORK/salt.key) and split with
+ * `split` (its split.json written): the dataset folder, its manifest rows and the split.
+ */
+export async function splitFolderDataset(work: string, name: string, perClass: number, seed: number, split: SplitOptions): Promise<{ dataset: string; rows: ManifestRow[]; split: SplitFile }> {
+  const dataset = path.join(work, name);
+  await writeFolderDataset(path.join(work, `folders-${name}`), perClass, seed);
+  await importDataset({ inputDir: path.join(work, `folders-${name}`), outDir: dataset, layout: 'folders', saltFile: path.join(work, 'salt.key'), workers: 1 });
+  const rows = await readManifestRows(dataset);
+  const file = splitByPatient(rows, split);
+  await writeJsonAtomic(splitPath(dataset), file);
+  return { dataset, rows, split: file };
+}

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cachedPngPath, detectMarkers, encodeGreyPng, importDataset, maskMarkers, readCachedImage, readManifestRows, splitByPatient, splitPath, writeFileAtomic, writeJsonAtomic, type ManifestRow } from '../../src/data/index.js';
+import { cachedPngPath, detectMarkers, encodeGreyPng, maskMarkers, readCachedImage, writeFileAtomic, type ManifestRow } from '../../src/data/index.js';
 import { readSafetensors } from '../../src/nn/index.js';
 import { dispose } from '../../src/torch/index.js';
 import { configFromFlags } from '../../src/cli/commands/train.js';
 import { trainRun, type TrainRunResult } from '../../src/cli/pipeline/trainRun.js';
-import { writeFolderDataset } from '../helpers/folders.js';
+import { splitFolderDataset } from '../helpers/folders.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'hipfrac-maskmarkers-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -55,13 +55,8 @@ function maxWeightDifference(a: string, b: string): number {
 }
 
 test('train --mask-markers masks the training images, and reads validation and test images unmasked', { timeout: 600_000 }, async () => {
-  const flagged = path.join(work, 'dataset-flag');
   const premasked = path.join(work, 'dataset-premasked');
-  await writeFolderDataset(path.join(work, 'folders'), 14, 43);
-  await importDataset({ inputDir: path.join(work, 'folders'), outDir: flagged, layout: 'folders', saltFile: path.join(work, 'salt.key'), workers: 1 });
-  const rows = await readManifestRows(flagged);
-  const split = splitByPatient(rows, { valFraction: 0.25, testFraction: 0.25, seed: 1 });
-  await writeJsonAtomic(splitPath(flagged), split);
+  const { dataset: flagged, rows, split } = await splitFolderDataset(work, 'dataset-flag', 14, 43, { valFraction: 0.25, testFraction: 0.25, seed: 1 });
   const inSet = (set: string): ManifestRow[] => rows.filter((r) => split.assignments[r.id] === set);
   const [train, valid, heldOut] = [inSet('train'), inSet('val'), inSet('test')];
   assert.ok(train.length >= 8 && valid.length > 0 && heldOut.length > 0, `${train.length}/${valid.length}/${heldOut.length} images`);
