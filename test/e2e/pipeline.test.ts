@@ -69,6 +69,8 @@ test('e2e: synthetic cohort → import → train → report; resume after SIGKIL
   for (const f of ['model/model.safetensors', 'model/model.json', 'report.html', 'log.jsonl']) assert.ok(existsSync(path.join(runA, f)), f);
   const html = readFileSync(path.join(runA, 'report.html'), 'utf8');
   assert.match(html, /Learning curves/);
+  assert.match(html, /validation ROC AUC/, 'the learning curves show the validation ROC AUC beside the accuracy');
+  assert.match(html, /the epoch kept has the best validation accuracy/, 'the caption names the monitor (accuracy by default)');
   assert.doesNotMatch(html, /img0\d{3}\.png/, 'no source file names in the report');
 
   // The same run killed with SIGKILL after 3 epochs, then resumed.

@@ -199,7 +199,17 @@ export async function runSections(input: RunReportInput): Promise<ReportSection[
         ),
         'Loss per epoch (head only, then all layers).',
       ),
-      figure(await lineChart([{ name: 'validation accuracy', x: epochs, y: run.history.map((h) => h.validAccuracy) }], { xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1] }), 'Validation accuracy per epoch.'),
+      figure(
+        await lineChart(
+          [
+            { name: 'validation accuracy', x: epochs, y: run.history.map((h) => h.validAccuracy) },
+            // Two classes: the validation ROC AUC too (what --monitor roc-auc keeps the epoch by).
+            ...(run.history.some((h) => Number.isFinite(h.validRocAuc)) ? [{ name: 'validation ROC AUC', x: epochs, y: run.history.map((h) => h.validRocAuc), dashed: true }] : []),
+          ],
+          { xLabel: 'epoch', yLabel: 'validation figure', yDomain: [0, 1] },
+        ),
+        `Validation figures per epoch; the epoch kept has the best ${MONITOR_NAMES[config.monitor]}.`,
+      ),
     ]),
   });
 
