@@ -99,7 +99,7 @@ try {
   if (locate === undefined) throw new Error('bench: the crop model was trained without a hip localiser');
 
   /** One checkpoint read as predict reads the test files, each way the bench compares. */
-  async function score(checkpointDir: string): Promise<{ trueP: Float64Array; predictedP: Float64Array; favouredP: Float64Array; namedP: Float64Array; wholeP: Float64Array; predictedRegions: RegionOfInterest[]; regionsGiven: RegionOfInterest[][]; kept: Radiograph[] }> {
+  const score = async (checkpointDir: string): Promise<{ trueP: Float64Array; predictedP: Float64Array; favouredP: Float64Array; namedP: Float64Array; wholeP: Float64Array; predictedRegions: RegionOfInterest[]; regionsGiven: RegionOfInterest[][]; kept: Radiograph[] }> => {
     // Predict's own pieces: the checkpoint as `predict --model` loads it, radiographReader with --rois (the phantom's
     // labels.csv, pixels), with the localiser, and for an uncropped model card.
     const { model, card } = loadCheckpoint(checkpointDir);
@@ -108,12 +108,12 @@ try {
     const predictedRegions: RegionOfInterest[] = [];
     const regionsGiven: RegionOfInterest[][] = [];
     const recording: NonNullable<typeof locate> = (image, known) => {
-      const regions = (locate as NonNullable<typeof locate>)(image, known);
+      const regions = locate(image, known);
       predictedRegions.push(regions[0] as RegionOfInterest);
       regionsGiven.push(regions);
       return regions;
     };
-    const favouredOnly: NonNullable<typeof locate> = (image, known) => (locate as NonNullable<typeof locate>)(image, known).slice(0, 1);
+    const favouredOnly: NonNullable<typeof locate> = (image, known) => locate(image, known).slice(0, 1);
     const trueP = await fractureProbabilities(model, card.inputSize, files, radiographReader(card, join(cohort, 'labels.csv')));
     // (b) predict's path: the localiser's region, and for a bilateral view both hips with the more suspicious kept.
     const kept: Radiograph[] = [];
@@ -130,13 +130,13 @@ try {
     let next = 0;
     const named: NonNullable<typeof locate> = (image) => {
       const roi = (test[next++] as (typeof test)[number]).roi;
-      return (locate as NonNullable<typeof locate>)(image, { view: 'AP', laterality: (roi[0] + roi[2]) / 2 < 0.5 ? 'R' : 'L' }).slice(0, 1);
+      return locate(image, { view: 'AP', laterality: (roi[0] + roi[2]) / 2 < 0.5 ? 'R' : 'L' }).slice(0, 1);
     };
     const namedP = await fractureProbabilities(model, card.inputSize, files, radiographReader(card, undefined, named));
     const wholeP = await fractureProbabilities(model, card.inputSize, files, radiographReader({ ...card, crop: 'none' }, undefined));
     model.dispose();
     return { trueP, predictedP, favouredP, namedP, wholeP, predictedRegions, regionsGiven, kept };
-  }
+  };
   const exact = await score(exactRun.checkpointDir);
   const jittered = await score(jitterRun.checkpointDir);
 

@@ -11,7 +11,7 @@ export function shortcutAuditSection(audit: ShortcutAudit): ReportSection {
   const parts = [
     paragraph(
       `hipfrac audit-shortcuts on this run's ${audit.architecture}, measured on the ${audit.images} ${audit.evaluatedOn} images of the dataset: ` +
-        'do nuisance labels (view, body part, burned-in markers) ride along with the fracture signal, does masking the markers move the AUC, and does the heat fall inside the fracture boxes.',
+        'do nuisance labels (view, body part, orthopaedic hardware, burned-in markers) ride along with the fracture signal, does masking the markers move the AUC, and does the heat fall inside the fracture boxes.',
     ),
   ];
   for (const t of auditTables(audit)) {
