@@ -9,72 +9,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cachedPngPath, decodeGrey, loadManifest, type ManifestRow } from '../src/data/index.js';
+import { loadManifest } from '../src/data/index.js';
 import { localisationScores, resizeHeatmap, type Box } from '../src/explain/index.js';
-import { loadCheckpoint } from '../src/models/index.js';
-import { noGrad, sigmoid, tensor, tidy } from '../src/torch/index.js';
 import { bootstrapAuc, expectedCalibrationError, fitTemperature, pairedAucDifference, positiveClassProbabilities, rocAuc } from '../src/train/metrics/index.js';
-import { meanOf, mirrorAveraged, mirrorColumns } from './lib/tta.js';
+import { averaged, boxed, meanOf, outputsOf, type ModelOutputs, type Outputs, type SetName } from './lib/tta.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
-
-type SetName = 'val' | 'test';
-const SETS: readonly SetName[] = ['val', 'test'];
-
-/** One model's outputs on one set: 2-class logits per image (row-major), box-head maps of the fractured images with boxes. */
-interface Outputs {
-  readonly logits: Float32Array;
-  readonly maps: Float32Array[];
-}
-interface ModelOutputs {
-  readonly size: number;
-  readonly grid: readonly [number, number];
-  readonly plain: Record<SetName, Outputs>;
-  readonly mirror: Record<SetName, Outputs>;
-}
-
-const boxed = (r: ManifestRow): boolean => r.label === 1 && (r.boxes?.length ?? 0) > 0;
-
-async function outputsOf(modelDir: string, data: string, rows: Record<SetName, ManifestRow[]>): Promise<ModelOutputs> {
-  const { model, card } = loadCheckpoint(modelDir);
-  if (model.boxHead === null) throw new Error(`${modelDir} has no box head: pass the box-head models of bench/boxhead.ts.`);
-  const size = card.inputSize;
-  let grid: [number, number] = [0, 0];
-  const empty = (): Record<SetName, { logits: number[]; maps: Float32Array[] }> => ({ val: { logits: [], maps: [] }, test: { logits: [], maps: [] } });
-  const plain = empty();
-  const mirror = empty();
-  try {
-    for (const set of SETS) {
-      for (let s = 0; s < rows[set].length; s += 16) {
-        const part = rows[set].slice(s, s + 16);
-        const planes = await Promise.all(part.map(async (r) => Float32Array.from(await decodeGrey(cachedPngPath(data, r), { width: size, height: size }, 'squish', null, {}), (v) => v / 65535)));
-        for (const [views, mirrored] of [[plain, false], [mirror, true]] as const) {
-          const x = new Float32Array(part.length * size * size);
-          planes.forEach((p, i) => x.set(mirrored ? mirrorColumns(p, size, size) : p, i * size * size));
-          tidy(() => {
-            const out = noGrad(() => model.forwardWithHeatmap(tensor(x, [part.length, 1, size, size])));
-            const heat = sigmoid(out.heatmap);
-            const [n, , h, w] = heat.shape as [number, number, number, number];
-            grid = [h, w];
-            views[set].logits.push(...out.logits.toFloat32Array());
-            const all = heat.toFloat32Array();
-            for (let i = 0; i < n; i++) if (boxed(part[i] as ManifestRow)) views[set].maps.push(all.slice(i * h * w, (i + 1) * h * w));
-          });
-        }
-      }
-    }
-  } finally {
-    model.dispose();
-  }
-  const done = (v: ReturnType<typeof empty>): Record<SetName, Outputs> => ({ val: { logits: Float32Array.from(v.val.logits), maps: v.val.maps }, test: { logits: Float32Array.from(v.test.logits), maps: v.test.maps } });
-  return { size, grid, plain: done(plain), mirror: done(mirror) };
-}
-
-/** The mirror-averaged outputs: mean logits, and each mirror map turned back and averaged with the plain one. */
-function averaged(m: ModelOutputs): Record<SetName, Outputs> {
-  const [h, w] = m.grid;
-  const one = (set: SetName): Outputs => ({ logits: meanOf([m.plain[set].logits, m.mirror[set].logits]), maps: m.plain[set].maps.map((p, i) => mirrorAveraged(p, m.mirror[set].maps[i] as Float32Array, w, h)) });
-  return { val: one('val'), test: one('test') };
-}
 
 interface Scored {
   readonly valAuc: number;

@@ -135,3 +135,17 @@ export function repartitionedEce(val: Labelled, test: Labelled, options: { goal?
   }
   return summariseDraws(eces, goal);
 }
+
+/**
+ * The protocol's ECE on the validation cases alone, for choices that must not look at test: the validation cases
+ * partitioned again and again into halves with as many fractures each (`repartitionedEce` on two halves), T and b
+ * fitted on one half, the top-label ECE scored on the other.
+ */
+export function validationOnlyEce(val: Labelled, options: { goal?: number; draws?: number; seed?: number } = {}): EceDraws {
+  const byLabel = [0, 1].map((y) => val.labels.flatMap((l, i) => (l === y ? [i] : [])));
+  const half = (keep: number): Labelled => {
+    const ids = byLabel.flatMap((list) => list.filter((_, k) => k % 2 === keep));
+    return { margins: Float64Array.from(ids, (i) => val.margins[i] as number), labels: ids.map((i) => val.labels[i] as number) };
+  };
+  return repartitionedEce(half(0), half(1), options);
+}

@@ -1,5 +1,8 @@
-// Mirror averaging (bench/tta.ts): an image and its left-right mirror through the same model, the mirror's box-head
+// Mirror averaging (bench/tta.ts, bench/mirror-rows.ts): an image and its left-right mirror through the same model, the mirror's box-head
 // map turned back before the two are averaged.
+import { cachedPngPath, decodeGrey, type ManifestRow } from '../../src/data/index.js';
+import { loadCheckpoint } from '../../src/models/index.js';
+import { noGrad, sigmoid, tensor, tidy } from '../../src/torch/index.js';
 
 /** A row-major width × height plane with its columns reversed (its left-right mirror). */
 export function mirrorColumns(plane: ArrayLike<number>, width: number, height: number): Float32Array {
@@ -28,4 +31,63 @@ export function meanOf(arrays: readonly ArrayLike<number>[]): Float32Array {
     for (let i = 0; i < a.length; i++) out[i] = (out[i] as number) + (a[i] as number) / arrays.length;
   }
   return out;
+}
+
+export type SetName = 'val' | 'test';
+export const SETS: readonly SetName[] = ['val', 'test'];
+
+/** One model's outputs on one set: 2-class logits per image (row-major), box-head maps of the fractured images with boxes. */
+export interface Outputs {
+  readonly logits: Float32Array;
+  readonly maps: Float32Array[];
+}
+export interface ModelOutputs {
+  readonly size: number;
+  readonly grid: readonly [number, number];
+  readonly plain: Record<SetName, Outputs>;
+  readonly mirror: Record<SetName, Outputs>;
+}
+
+export const boxed = (r: ManifestRow): boolean => r.label === 1 && (r.boxes?.length ?? 0) > 0;
+
+export async function outputsOf(modelDir: string, data: string, rows: Record<SetName, ManifestRow[]>): Promise<ModelOutputs> {
+  const { model, card } = loadCheckpoint(modelDir);
+  if (model.boxHead === null) throw new Error(`${modelDir} has no box head: mirror averaging here scores box-head models (bench/boxhead.ts, scripts/fracatlas.sh).`);
+  const size = card.inputSize;
+  let grid: [number, number] = [0, 0];
+  const empty = (): Record<SetName, { logits: number[]; maps: Float32Array[] }> => ({ val: { logits: [], maps: [] }, test: { logits: [], maps: [] } });
+  const plain = empty();
+  const mirror = empty();
+  try {
+    for (const set of SETS) {
+      for (let s = 0; s < rows[set].length; s += 16) {
+        const part = rows[set].slice(s, s + 16);
+        const planes = await Promise.all(part.map(async (r) => Float32Array.from(await decodeGrey(cachedPngPath(data, r), { width: size, height: size }, 'squish', null, {}), (v) => v / 65535)));
+        for (const [views, mirrored] of [[plain, false], [mirror, true]] as const) {
+          const x = new Float32Array(part.length * size * size);
+          planes.forEach((p, i) => x.set(mirrored ? mirrorColumns(p, size, size) : p, i * size * size));
+          tidy(() => {
+            const out = noGrad(() => model.forwardWithHeatmap(tensor(x, [part.length, 1, size, size])));
+            const heat = sigmoid(out.heatmap);
+            const [n, , h, w] = heat.shape as [number, number, number, number];
+            grid = [h, w];
+            views[set].logits.push(...out.logits.toFloat32Array());
+            const all = heat.toFloat32Array();
+            for (let i = 0; i < n; i++) if (boxed(part[i] as ManifestRow)) views[set].maps.push(all.slice(i * h * w, (i + 1) * h * w));
+          });
+        }
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+  const done = (v: ReturnType<typeof empty>): Record<SetName, Outputs> => ({ val: { logits: Float32Array.from(v.val.logits), maps: v.val.maps }, test: { logits: Float32Array.from(v.test.logits), maps: v.test.maps } });
+  return { size, grid, plain: done(plain), mirror: done(mirror) };
+}
+
+/** The mirror-averaged outputs: mean logits, and each mirror map turned back and averaged with the plain one. */
+export function averaged(m: ModelOutputs): Record<SetName, Outputs> {
+  const [h, w] = m.grid;
+  const one = (set: SetName): Outputs => ({ logits: meanOf([m.plain[set].logits, m.mirror[set].logits]), maps: m.plain[set].maps.map((p, i) => mirrorAveraged(p, m.mirror[set].maps[i] as Float32Array, w, h)) });
+  return { val: one('val'), test: one('test') };
 }

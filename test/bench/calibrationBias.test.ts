@@ -2,7 +2,7 @@
 // cases of a model whose mean probability is off (as a class-balanced sampler leaves it).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { eceFloor, marginsFromProbabilities, protocolEceFloor, repartitionedEce, scoreCalibration } from '../../bench/lib/calibrationBias.js';
+import { eceFloor, marginsFromProbabilities, protocolEceFloor, repartitionedEce, scoreCalibration, validationOnlyEce } from '../../bench/lib/calibrationBias.js';
 import { calibrationNoiseFloor, positiveClassProbabilities } from '../../src/train/metrics/index.js';
 import { Rng } from '../../src/util/index.js';
 
@@ -84,5 +84,34 @@ describe('bench/calibration-bias', () => {
     assert.ok(large.median < 0.01, `10,000 images: median ${large.median}`);
     const oneLabel = { margins: Float64Array.from([1, 2, 3]), labels: [0, 0, 0] };
     assert.throws(() => repartitionedEce(oneLabel, oneLabel), /need both labels in both parts/);
+  });
+
+  it('validation-only ECE partitions the validation cases alone: halves of one set, blind to test, and it tells calibratable from miscalibrated', () => {
+    const rng = new Rng(21);
+    const fitted = { temperature: 1.2, bias: -1.4 };
+    const calibrated = (n: number) => {
+      const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
+      return { margins, labels: Array.from(margins, (m) => (rng.next() < sigmoid(m / fitted.temperature + fitted.bias) ? 1 : 0)) };
+    };
+    const stepped = (n: number) => {
+      const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
+      return { margins, labels: Array.from(margins, (m) => (rng.next() < (m < 0 ? 0.1 : 0.6) ? 1 : 0)) };
+    };
+    const val = calibrated(553);
+    const good = validationOnlyEce(val, { draws: 100 });
+    // The same as re-partitioning two halves of the validation cases (fractures dealt alternately), whatever the order.
+    const fractures = val.labels.flatMap((l, i) => (l === 1 ? [i] : []));
+    const normals = val.labels.flatMap((l, i) => (l === 0 ? [i] : []));
+    const part = (ids: number[]) => ({ margins: Float64Array.from(ids, (i) => val.margins[i] as number), labels: ids.map((i) => val.labels[i] as number) });
+    const half = (k: number) => part([...normals.filter((_, j) => j % 2 === k), ...fractures.filter((_, j) => j % 2 === k)]);
+    assert.deepEqual(good, repartitionedEce(half(0), half(1), { draws: 100 }));
+    // Half as many cases to score: a calibratable model's ECE is larger than over validation and test pooled.
+    const pooled = repartitionedEce(val, calibrated(553), { draws: 100 });
+    assert.ok(good.median > pooled.median, `validation-only ${good.median} vs pooled ${pooled.median}`);
+    // With 2,000 validation cases a miscalibrated model stands out of a calibratable one's spread.
+    const bad = validationOnlyEce(stepped(2000), { draws: 50 });
+    const fine = validationOnlyEce(calibrated(2000), { draws: 50 });
+    assert.ok(bad.median > fine.upper, `miscalibrated ${bad.median} vs calibrated 95th pct ${fine.upper}`);
+    assert.throws(() => validationOnlyEce({ margins: Float64Array.from([1, 2, 3, 4]), labels: [0, 0, 0, 1] }), /need both labels in both parts/);
   });
 });
