@@ -45,7 +45,8 @@ interface Side {
   readonly temperature: number;
   readonly bias: number;
   readonly repartitionedEce: EceDraws;
-  readonly boxHeadPointingGame: number;
+  /** Null for a model without a box head. */
+  readonly boxHeadPointingGame: number | null;
 }
 
 function side(o: Record<SetName, Outputs>, labels: Record<SetName, number[]>, boxes: Box[][], grid: readonly [number, number], size: number): Side {
@@ -61,7 +62,7 @@ function side(o: Record<SetName, Outputs>, labels: Record<SetName, number[]>, bo
     temperature: calibrated.temperature,
     bias: calibrated.bias,
     repartitionedEce: repartitionedEce(val, test, { goal: ECE_GOAL }),
-    boxHeadPointingGame: localisationScores(maps, boxes).pointingGame,
+    boxHeadPointingGame: grid[0] === 0 ? null : localisationScores(maps, boxes).pointingGame,
   };
 }
 
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
   const rows: Record<SetName, ManifestRow[]> = { val: manifest.filter((r) => r.split === 'val' && r.label !== null), test: manifest.filter((r) => r.split === 'test' && r.label !== null) };
   if (rows.test.length === 0) throw new Error(`${values.data} has no test split: split it with --test first.`);
   const labels = { val: rows.val.map((r) => r.label as number), test: rows.test.map((r) => r.label as number) };
-  const results = [];
+  const results: { file: string; modelDir: string; seed: string | number | boolean; plain: Side; mirror: Side; testAucDifference: { estimate: number; lower: number; upper: number } }[] = [];
   for (const { file, row, run } of stored) {
     console.log(`${file}: plain and mirrored passes of ${row.result.modelDir}`);
     const out = await outputsOf(row.result.modelDir, values.data, rows);
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
   const valEce = { plain: mean(results.map((r) => r.plain.valOnlyEce.median)), mirror: mean(results.map((r) => r.mirror.valOnlyEce.median)) };
   const valAuc = { plain: mean(results.map((r) => r.plain.valAuc)), mirror: mean(results.map((r) => r.mirror.valAuc)) };
   const better = valEce.mirror < valEce.plain && valAuc.mirror >= valAuc.plain;
-  const meets = (s: Side): boolean => s.testAuc >= 0.9 && s.boxHeadPointingGame >= 0.4 && s.testEceAfter <= ECE_GOAL;
+  const meets = (s: Side): boolean => s.testAuc >= 0.9 && (s.boxHeadPointingGame ?? 0) >= 0.4 && s.testEceAfter <= ECE_GOAL;
   const decision = {
     rule: 'mirror averaging is better when its mean validation-only ECE over the rows is lower and its mean validation ROC-AUC not lower',
     validationOnlyEce: valEce,
@@ -135,14 +136,15 @@ async function main(): Promise<void> {
   };
   writeFileSync(resultsPath('mirror-rows'), `${JSON.stringify(json, null, 2)}\n`);
   const arrow = (a: string, b: string): string => `${a} → ${b}`;
+  const pgs = (kind: 'plain' | 'mirror'): number[] => results.flatMap((r) => (r[kind].boxHeadPointingGame === null ? [] : [r[kind].boxHeadPointingGame]));
   const table = [
     '| run | val ROC-AUC | validation-only ECE (median) | test ROC-AUC | paired difference [95 % CI] | test ECE after T and b | ECE over re-partitions (median) | box head PG, test |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map(
       (r) =>
-        `| ${path.basename(r.file, '.json')} | ${arrow(f3(r.plain.valAuc), f3(r.mirror.valAuc))} | ${arrow(f3(r.plain.valOnlyEce.median), f3(r.mirror.valOnlyEce.median))} | ${arrow(f3(r.plain.testAuc), f3(r.mirror.testAuc))} | ${r.testAucDifference.estimate >= 0 ? '+' : ''}${f3(r.testAucDifference.estimate)} [${f3(r.testAucDifference.lower)}, ${f3(r.testAucDifference.upper)}] | ${arrow(f3(r.plain.testEceAfter), f3(r.mirror.testEceAfter))} | ${arrow(f3(r.plain.repartitionedEce.median), f3(r.mirror.repartitionedEce.median))} | ${arrow(pct(r.plain.boxHeadPointingGame), pct(r.mirror.boxHeadPointingGame))} |`,
+        `| ${path.basename(r.file, '.json')} | ${arrow(f3(r.plain.valAuc), f3(r.mirror.valAuc))} | ${arrow(f3(r.plain.valOnlyEce.median), f3(r.mirror.valOnlyEce.median))} | ${arrow(f3(r.plain.testAuc), f3(r.mirror.testAuc))} | ${r.testAucDifference.estimate >= 0 ? '+' : ''}${f3(r.testAucDifference.estimate)} [${f3(r.testAucDifference.lower)}, ${f3(r.testAucDifference.upper)}] | ${arrow(f3(r.plain.testEceAfter), f3(r.mirror.testEceAfter))} | ${arrow(f3(r.plain.repartitionedEce.median), f3(r.mirror.repartitionedEce.median))} | ${r.plain.boxHeadPointingGame === null || r.mirror.boxHeadPointingGame === null ? '—' : arrow(pct(r.plain.boxHeadPointingGame), pct(r.mirror.boxHeadPointingGame))} |`,
     ),
-    `| mean | ${arrow(f3(valAuc.plain), f3(valAuc.mirror))} | ${arrow(f3(valEce.plain), f3(valEce.mirror))} | ${arrow(f3(mean(results.map((r) => r.plain.testAuc))), f3(mean(results.map((r) => r.mirror.testAuc))))} | | ${arrow(f3(mean(results.map((r) => r.plain.testEceAfter))), f3(mean(results.map((r) => r.mirror.testEceAfter))))} | ${arrow(f3(mean(results.map((r) => r.plain.repartitionedEce.median))), f3(mean(results.map((r) => r.mirror.repartitionedEce.median))))} | ${arrow(pct(mean(results.map((r) => r.plain.boxHeadPointingGame))), pct(mean(results.map((r) => r.mirror.boxHeadPointingGame))))} |`,
+    `| mean | ${arrow(f3(valAuc.plain), f3(valAuc.mirror))} | ${arrow(f3(valEce.plain), f3(valEce.mirror))} | ${arrow(f3(mean(results.map((r) => r.plain.testAuc))), f3(mean(results.map((r) => r.mirror.testAuc))))} | | ${arrow(f3(mean(results.map((r) => r.plain.testEceAfter))), f3(mean(results.map((r) => r.mirror.testEceAfter))))} | ${arrow(f3(mean(results.map((r) => r.plain.repartitionedEce.median))), f3(mean(results.map((r) => r.mirror.repartitionedEce.median))))} | ${arrow(pct(mean(pgs('plain'))), pct(mean(pgs('mirror'))))} (rows with a box head) |`,
   ].join('\n');
   const verdict = better
     ? `On validation, mirror averaging is better (validation-only ECE ${f3(valEce.plain)} → ${f3(valEce.mirror)}, lower on ${decision.rowsWithLowerValidationEce} of ${results.length} rows; validation ROC-AUC ${f3(valAuc.plain)} → ${f3(valAuc.mirror)}).`

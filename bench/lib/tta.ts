@@ -50,9 +50,12 @@ export interface ModelOutputs {
 
 export const boxed = (r: ManifestRow): boolean => r.label === 1 && (r.boxes?.length ?? 0) > 0;
 
+/**
+ * A stored model's logits on the validation and test images, plain and mirrored, and its box-head maps of the fractured
+ * images with boxes; a model without a box head gives logits only (no maps, grid 0 × 0).
+ */
 export async function outputsOf(modelDir: string, data: string, rows: Record<SetName, ManifestRow[]>): Promise<ModelOutputs> {
   const { model, card } = loadCheckpoint(modelDir);
-  if (model.boxHead === null) throw new Error(`${modelDir} has no box head: mirror averaging here scores box-head models (bench/boxhead.ts, scripts/fracatlas.sh).`);
   const size = card.inputSize;
   let grid: [number, number] = [0, 0];
   const empty = (): Record<SetName, { logits: number[]; maps: Float32Array[] }> => ({ val: { logits: [], maps: [] }, test: { logits: [], maps: [] } });
@@ -67,7 +70,12 @@ export async function outputsOf(modelDir: string, data: string, rows: Record<Set
           const x = new Float32Array(part.length * size * size);
           planes.forEach((p, i) => x.set(mirrored ? mirrorColumns(p, size, size) : p, i * size * size));
           tidy(() => {
-            const out = noGrad(() => model.forwardWithHeatmap(tensor(x, [part.length, 1, size, size])));
+            const input = tensor(x, [part.length, 1, size, size]);
+            if (model.boxHead === null) {
+              views[set].logits.push(...noGrad(() => model.forward(input)).toFloat32Array());
+              return;
+            }
+            const out = noGrad(() => model.forwardWithHeatmap(input));
             const heat = sigmoid(out.heatmap);
             const [n, , h, w] = heat.shape as [number, number, number, number];
             grid = [h, w];
