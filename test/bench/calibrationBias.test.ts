@@ -8,6 +8,21 @@ import { Rng } from '../../src/util/index.js';
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
+/** Held-out cases of two kinds of model: `calibrated` draws labels from σ(m / T + b) (T and b recover a perfect
+ * calibration), `stepped` from a fracture rate that jumps from 0.1 to 0.6 at m = 0 (no affine map calibrates it). */
+function syntheticCases(rng: Rng) {
+  const fitted = { temperature: 1.2, bias: -1.4 };
+  const cases = (n: number, rate: (m: number) => number) => {
+    const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
+    return { margins, labels: Array.from(margins, (m) => (rng.next() < rate(m) ? 1 : 0)) };
+  };
+  return {
+    fitted,
+    calibrated: (n: number) => cases(n, (m) => sigmoid(m / fitted.temperature + fitted.bias)),
+    stepped: (n: number) => cases(n, (m) => (m < 0 ? 0.1 : 0.6)),
+  };
+}
+
 describe('bench/calibration-bias', () => {
   it('recovers the margins behind p = σ(m / T + b), clamping probabilities of exactly 0 or 1', () => {
     const margins = [-6, -0.5, 0, 2.25, 9];
@@ -59,18 +74,7 @@ describe('bench/calibration-bias', () => {
   });
 
   it('re-partitioned ECE: a calibratable model scores what a perfect one does under the protocol, a miscalibrated one more', () => {
-    const rng = new Rng(9);
-    const fitted = { temperature: 1.2, bias: -1.4 };
-    // Labels drawn from σ(m / T + b): T and b recover a perfect calibration.
-    const calibrated = (n: number) => {
-      const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
-      return { margins, labels: Array.from(margins, (m) => (rng.next() < sigmoid(m / fitted.temperature + fitted.bias) ? 1 : 0)) };
-    };
-    // Labels no affine map of the margin calibrates: the fracture rate jumps from 0.1 to 0.6 at m = 0.
-    const stepped = (n: number) => {
-      const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
-      return { margins, labels: Array.from(margins, (m) => (rng.next() < (m < 0 ? 0.1 : 0.6) ? 1 : 0)) };
-    };
+    const { fitted, calibrated, stepped } = syntheticCases(new Rng(9));
     const val = calibrated(553);
     const test = calibrated(553);
     const good = repartitionedEce(val, test, { draws: 100 });
@@ -87,16 +91,7 @@ describe('bench/calibration-bias', () => {
   });
 
   it('validation-only ECE partitions the validation cases alone: halves of one set, blind to test, and it tells calibratable from miscalibrated', () => {
-    const rng = new Rng(21);
-    const fitted = { temperature: 1.2, bias: -1.4 };
-    const calibrated = (n: number) => {
-      const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
-      return { margins, labels: Array.from(margins, (m) => (rng.next() < sigmoid(m / fitted.temperature + fitted.bias) ? 1 : 0)) };
-    };
-    const stepped = (n: number) => {
-      const margins = Float64Array.from({ length: n }, () => rng.normal(0, 3));
-      return { margins, labels: Array.from(margins, (m) => (rng.next() < (m < 0 ? 0.1 : 0.6) ? 1 : 0)) };
-    };
+    const { calibrated, stepped } = syntheticCases(new Rng(21));
     const val = calibrated(553);
     const good = validationOnlyEce(val, { draws: 100 });
     // The same as re-partitioning two halves of the validation cases (fractures dealt alternately), whatever the order.
