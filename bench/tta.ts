@@ -62,9 +62,7 @@ async function main(): Promise<void> {
   const models: { name: string; out: ModelOutputs }[] = [];
   for (const name of names) {
     console.log(`${name}: plain and mirrored passes`);
-    const out = await outputsOf(path.join(values.runs, name, 'model'), values.data, rows);
-    if (out.grid[0] === 0) throw new Error(`${values.runs}/${name}/model has no box head: pass the box-head models of bench/boxhead.ts.`);
-    models.push({ name, out });
+    models.push({ name, out: await outputsOf(path.join(values.runs, name, 'model'), values.data, rows, { requireBoxHead: true }) });
   }
   const size = (models[0] as (typeof models)[number]).out.size;
   if (models.some((m) => m.out.size !== size)) throw new Error('the models take different input sizes: compare models trained at one size.');

@@ -1,5 +1,5 @@
-// Mirror averaging (bench/tta.ts, bench/mirror-rows.ts): an image and its left-right mirror through the same model, the mirror's box-head
-// map turned back before the two are averaged.
+// Mirror averaging (bench/tta.ts, bench/mirror-rows.ts): an image and its left-right mirror through the same model,
+// the mirror's box-head map turned back before the two are averaged.
 import { cachedPngPath, decodeGrey, type ManifestRow } from '../../src/data/index.js';
 import { loadCheckpoint } from '../../src/models/index.js';
 import { noGrad, sigmoid, tensor, tidy } from '../../src/torch/index.js';
@@ -52,10 +52,15 @@ export const boxed = (r: ManifestRow): boolean => r.label === 1 && (r.boxes?.len
 
 /**
  * A stored model's logits on the validation and test images, plain and mirrored, and its box-head maps of the fractured
- * images with boxes; a model without a box head gives logits only (no maps, grid 0 × 0).
+ * images with boxes; a model without a box head gives logits only (no maps, grid 0 × 0), or is refused before any pass
+ * with `requireBoxHead`.
  */
-export async function outputsOf(modelDir: string, data: string, rows: Record<SetName, ManifestRow[]>): Promise<ModelOutputs> {
+export async function outputsOf(modelDir: string, data: string, rows: Record<SetName, ManifestRow[]>, options: { requireBoxHead?: boolean } = {}): Promise<ModelOutputs> {
   const { model, card } = loadCheckpoint(modelDir);
+  if (options.requireBoxHead === true && model.boxHead === null) {
+    model.dispose();
+    throw new Error(`${modelDir} has no box head: pass models trained with box supervision (--box-loss-weight > 0), such as bench/boxhead.ts's.`);
+  }
   const size = card.inputSize;
   let grid: [number, number] = [0, 0];
   const empty = (): Record<SetName, { logits: number[]; maps: Float32Array[] }> => ({ val: { logits: [], maps: [] }, test: { logits: [], maps: [] } });
