@@ -107,8 +107,9 @@ async function main(): Promise<void> {
     const size = out.size;
     const boxes = rows.test.filter(boxed).map((r) => (r.boxes ?? []).map(([x0, y0, x1, y1]): Box => [x0 * size, y0 * size, x1 * size, y1 * size]));
     const plain = side(out.plain, labels, boxes, out.grid, size);
-    const mirror = side(averaged(out), labels, boxes, out.grid, size);
-    const d = pairedAucDifference(positiveClassProbabilities(averaged(out).test.logits, 1), positiveClassProbabilities(out.plain.test.logits, 1), labels.test, { seed: 0 });
+    const mirrored = averaged(out);
+    const mirror = side(mirrored, labels, boxes, out.grid, size);
+    const d = pairedAucDifference(positiveClassProbabilities(mirrored.test.logits, 1), positiveClassProbabilities(out.plain.test.logits, 1), labels.test, { seed: 0 });
     console.log(`  validation-only ECE ${f3(plain.valOnlyEce.median)} -> ${f3(mirror.valOnlyEce.median)}, val AUC ${f3(plain.valAuc)} -> ${f3(mirror.valAuc)}; test AUC ${f3(plain.testAuc)} -> ${f3(mirror.testAuc)}, test ECE ${f3(plain.testEceAfter)} -> ${f3(mirror.testEceAfter)}`);
     results.push({ file, modelDir: row.result.modelDir, seed: row.result.recipe.seed ?? 42, plain, mirror, testAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } });
   }
