@@ -9,7 +9,7 @@
 // choose nothing. The plain pass is checked against each run's stored test predictions first. Writes
 // bench/results/mirror-rows.json and its section of docs/benchmarks.md.
 //   node dist/bench/mirror-rows.js --data runs/fracatlas/dataset --rows bench/results/fracatlas.json,bench/results/fracatlas-seed1.json,...
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadManifest, type ManifestRow } from '../src/data/index.js';
@@ -17,18 +17,11 @@ import { localisationScores, resizeHeatmap, type Box } from '../src/explain/inde
 import { pairedAucDifference, positiveClassProbabilities, rocAuc } from '../src/train/metrics/index.js';
 import { repartitionedEce, scoreCalibration, validationOnlyEce, type EceDraws, type Labelled } from './lib/calibrationBias.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
+import { AUC_GOAL, ECE_GOAL, PG_GOAL, readStored, runPredictions } from './lib/scriptRuns.js';
 import { averaged, boxed, outputsOf, type Outputs, type SetName } from './lib/tta.js';
 
-const SCRIPT_BENCHMARK = 'scripts/fracatlas.sh end to end (issue 16)';
-const ECE_GOAL = 0.03;
 /** Stored test probabilities and the plain pass's calibrated ones may differ by this much (float32 and JSON rounding). */
 const STORED_TOLERANCE = 1e-3;
-
-interface StoredRow {
-  readonly benchmark: string;
-  readonly result: { readonly modelDir: string; readonly recipe: Readonly<Record<string, string | number | boolean>> };
-}
-interface Prediction { readonly id: string; readonly label: number; readonly probability: number }
 
 /** The fracture margins (fracture logit minus normal logit) of 2-class logits, row-major. */
 function margins(logits: Float32Array): Float64Array {
@@ -79,14 +72,9 @@ async function main(): Promise<void> {
   });
   const files = values.rows.split(',').filter((f) => f !== '');
   const stored = files.map((file) => {
-    if (!existsSync(file)) throw new Error(`${file} is missing: run scripts/fracatlas.sh with RESULT=${file} first.`);
-    const row = JSON.parse(readFileSync(file, 'utf8')) as StoredRow;
-    if (row.benchmark !== SCRIPT_BENCHMARK) throw new Error(`${file} is not a scripts/fracatlas.sh result: pass the JSON files that bench/fracatlas.ts writes.`);
-    const results = path.join(path.dirname(row.result.modelDir), 'results.json');
-    if (!existsSync(row.result.modelDir) || !existsSync(results)) throw new Error(`${row.result.modelDir} (the model behind ${file}) is missing: run scripts/fracatlas.sh again with RESULT=${file}.`);
-    const run = JSON.parse(readFileSync(results, 'utf8')) as { evaluatedOn: string; predictions: Prediction[]; temperature: number; calibrationBias?: number };
-    if (run.evaluatedOn !== 'test') throw new Error(`${results} is measured on ${run.evaluatedOn}, not test.`);
-    return { file, row, run };
+    const row = readStored(file);
+    if (!existsSync(row.result.modelDir)) throw new Error(`${row.result.modelDir} (the model behind ${file}) is missing: run scripts/fracatlas.sh again with RESULT=${file}.`);
+    return { file, row, run: runPredictions(file, row) };
   });
   const manifest = await loadManifest(values.data);
   const rows: Record<SetName, ManifestRow[]> = { val: manifest.filter((r) => r.split === 'val' && r.label !== null), test: manifest.filter((r) => r.split === 'test' && r.label !== null) };
@@ -97,8 +85,8 @@ async function main(): Promise<void> {
     console.log(`${file}: plain and mirrored passes of ${row.result.modelDir}`);
     const out = await outputsOf(row.result.modelDir, values.data, rows);
     // The plain pass is the model the run stored: its calibrated test probabilities match results.json.
-    const storedById = new Map(run.predictions.map((p) => [p.id, p.probability]));
-    const plainTest = positiveClassProbabilities(out.plain.test.logits, run.temperature, 2, run.calibrationBias ?? 0);
+    const storedById = new Map(run.test.map((p) => [p.id, p.probability]));
+    const plainTest = positiveClassProbabilities(out.plain.test.logits, run.temperature, 2, run.bias);
     rows.test.forEach((r, i) => {
       const want = storedById.get(r.id);
       if (want === undefined) throw new Error(`${file}: test image ${r.id} of ${values.data} is not among the run's test predictions: pass the dataset the run was trained on.`);
@@ -116,7 +104,7 @@ async function main(): Promise<void> {
   const valEce = { plain: mean(results.map((r) => r.plain.valOnlyEce.median)), mirror: mean(results.map((r) => r.mirror.valOnlyEce.median)) };
   const valAuc = { plain: mean(results.map((r) => r.plain.valAuc)), mirror: mean(results.map((r) => r.mirror.valAuc)) };
   const better = valEce.mirror < valEce.plain && valAuc.mirror >= valAuc.plain;
-  const meets = (s: Side): boolean => s.testAuc >= 0.9 && (s.boxHeadPointingGame ?? 0) >= 0.4 && s.testEceAfter <= ECE_GOAL;
+  const meets = (s: Side): boolean => s.testAuc >= AUC_GOAL && (s.boxHeadPointingGame ?? 0) >= PG_GOAL && s.testEceAfter <= ECE_GOAL;
   const decision = {
     rule: 'mirror averaging is better when its mean validation-only ECE over the rows is lower and its mean validation ROC-AUC not lower',
     validationOnlyEce: valEce,

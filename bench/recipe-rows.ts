@@ -8,61 +8,13 @@
 // outside the repository); the other figures come from the stored JSON. Writes bench/results/recipe-rows.json and
 // its section of docs/benchmarks.md.
 //   node dist/bench/recipe-rows.js --rows bench/results/fracatlas.json,bench/results/fracatlas-seed1.json,...
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { bootstrapAuc, pairedAucDifference } from '../src/train/metrics/index.js';
 import { marginsFromProbabilities, protocolEceFloor, repartitionedEce, scoreCalibration, type Labelled } from './lib/calibrationBias.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
-
-interface Interval { readonly estimate: number; readonly lower: number; readonly upper: number }
-
-/** The parts of a bench/fracatlas.ts result this table reads. */
-interface StoredRun {
-  readonly benchmark: string;
-  readonly date: string;
-  readonly minutes: number;
-  readonly load: string;
-  readonly device: string;
-  readonly epochKept: number;
-  readonly result: {
-    readonly recipe: Readonly<Record<string, string | number | boolean>>;
-    readonly testImages: number;
-    readonly rocAuc: Interval;
-    readonly ece: { readonly before: number; readonly after: number; readonly perfectModel?: { readonly median: number; readonly upper: number } };
-    readonly pointingGame: { readonly n: number; readonly hitRate: number; readonly randomBaseline: number };
-    readonly modelDir: string;
-  };
-  readonly audit: {
-    readonly masking: { readonly auc: number; readonly aucMasked: number; readonly aucChange: number };
-    readonly localisation: { readonly boxHead: { readonly pointingGame: number } | null } | null;
-  };
-}
-
-interface Prediction { readonly id: string; readonly label: number; readonly probability: number }
-
-/** Issue 16's goals for the best recipe: test ROC-AUC at least, pointing game at least, ECE after calibration at most. */
-const AUC_GOAL = 0.9;
-const PG_GOAL = 0.4;
-const ECE_GOAL = 0.03;
-
-const SCRIPT_BENCHMARK = 'scripts/fracatlas.sh end to end (issue 16)';
-
-function readStored(file: string): StoredRun {
-  if (!existsSync(file)) throw new Error(`${file} is missing: run scripts/fracatlas.sh with RESULT=${file} first.`);
-  const run = JSON.parse(readFileSync(file, 'utf8')) as StoredRun;
-  if (run.benchmark !== SCRIPT_BENCHMARK) throw new Error(`${file} is not a scripts/fracatlas.sh result (benchmark "${run.benchmark}"): pass the JSON files that bench/fracatlas.ts writes.`);
-  return run;
-}
-
-/** The run's validation and test predictions and its calibration, from the results.json beside its model folder. */
-function runPredictions(file: string, run: StoredRun): { test: Prediction[]; validation: Prediction[]; temperature: number; bias: number } {
-  const results = path.join(path.dirname(run.result.modelDir), 'results.json');
-  if (!existsSync(results)) throw new Error(`${results} (the test predictions behind ${file}) is missing: the paired differences need the run folder; run scripts/fracatlas.sh again with RESULT=${file}.`);
-  const parsed = JSON.parse(readFileSync(results, 'utf8')) as { evaluatedOn: string; predictions: Prediction[]; validation: { predictions: Prediction[] }; temperature: number; calibrationBias?: number };
-  if (parsed.evaluatedOn !== 'test') throw new Error(`${results} is measured on ${parsed.evaluatedOn}, not test.`);
-  return { test: parsed.predictions, validation: parsed.validation.predictions, temperature: parsed.temperature, bias: parsed.calibrationBias ?? 0 };
-}
+import { AUC_GOAL, ECE_GOAL, PG_GOAL, readStored, runPredictions, type Interval, type Prediction, type StoredRun } from './lib/scriptRuns.js';
 
 /** Settings results stored before they existed were run with (precision: float32 until --precision). */
 const SETTING_DEFAULTS: Readonly<Record<string, string>> = { precision: 'fp32' };

@@ -1,0 +1,53 @@
+// Stored runs of scripts/fracatlas.sh (issue 16), as bench/fracatlas.ts writes them, and their run folders' predictions:
+// read by bench/recipe-rows.ts and bench/mirror-rows.ts; the issue's goals for the best recipe.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Interval { readonly estimate: number; readonly lower: number; readonly upper: number }
+
+/** The parts of a bench/fracatlas.ts result the benches read. */
+export interface StoredRun {
+  readonly benchmark: string;
+  readonly date: string;
+  readonly minutes: number;
+  readonly load: string;
+  readonly device: string;
+  readonly epochKept: number;
+  readonly result: {
+    readonly recipe: Readonly<Record<string, string | number | boolean>>;
+    readonly testImages: number;
+    readonly rocAuc: Interval;
+    readonly ece: { readonly before: number; readonly after: number; readonly perfectModel?: { readonly median: number; readonly upper: number } };
+    readonly pointingGame: { readonly n: number; readonly hitRate: number; readonly randomBaseline: number };
+    readonly modelDir: string;
+  };
+  readonly audit: {
+    readonly masking: { readonly auc: number; readonly aucMasked: number; readonly aucChange: number };
+    readonly localisation: { readonly boxHead: { readonly pointingGame: number } | null } | null;
+  };
+}
+
+export interface Prediction { readonly id: string; readonly label: number; readonly probability: number }
+
+/** Issue 16's goals for the best recipe: test ROC-AUC at least, pointing game at least, ECE after calibration at most. */
+export const AUC_GOAL = 0.9;
+export const PG_GOAL = 0.4;
+export const ECE_GOAL = 0.03;
+
+export const SCRIPT_BENCHMARK = 'scripts/fracatlas.sh end to end (issue 16)';
+
+export function readStored(file: string): StoredRun {
+  if (!existsSync(file)) throw new Error(`${file} is missing: run scripts/fracatlas.sh with RESULT=${file} first.`);
+  const run = JSON.parse(readFileSync(file, 'utf8')) as StoredRun;
+  if (run.benchmark !== SCRIPT_BENCHMARK) throw new Error(`${file} is not a scripts/fracatlas.sh result (benchmark "${run.benchmark}"): pass the JSON files that bench/fracatlas.ts writes.`);
+  return run;
+}
+
+/** The run's validation and test predictions and its calibration, from the results.json beside its model folder. */
+export function runPredictions(file: string, run: StoredRun): { test: Prediction[]; validation: Prediction[]; temperature: number; bias: number } {
+  const results = path.join(path.dirname(run.result.modelDir), 'results.json');
+  if (!existsSync(results)) throw new Error(`${results} (the test predictions behind ${file}) is missing: the paired differences need the run folder; run scripts/fracatlas.sh again with RESULT=${file}.`);
+  const parsed = JSON.parse(readFileSync(results, 'utf8')) as { evaluatedOn: string; predictions: Prediction[]; validation: { predictions: Prediction[] }; temperature: number; calibrationBias?: number };
+  if (parsed.evaluatedOn !== 'test') throw new Error(`${results} is measured on ${parsed.evaluatedOn}, not test.`);
+  return { test: parsed.predictions, validation: parsed.validation.predictions, temperature: parsed.temperature, bias: parsed.calibrationBias ?? 0 };
+}
