@@ -12,8 +12,9 @@ import { machineDescription, resultsPath } from './lib/results.js';
 
 /** What scripts/fracatlas.sh writes to RUN/timing.json: its settings and the seconds of each stage. */
 interface ScriptTiming {
-  /** `monitor`: the validation figure that chose the epoch kept (absent in runs before MONITOR: accuracy). */
-  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly boxLossWeight: number; readonly boxPeakWeight?: number; readonly boxHead?: string; readonly maskMarkers: boolean; readonly monitor?: string; readonly progressive?: string };
+  /** `monitor`: the validation figure that chose the epoch kept (absent in runs before MONITOR: accuracy); `balanced`
+   *  and `pretrain` (SimCLR's "SIZE:EPOCHS", empty: none) are absent in runs before BALANCED and PRETRAIN: balanced, none. */
+  readonly recipe: { readonly arch: string; readonly inputSize: number; readonly epochs: number; readonly augment: boolean; readonly balanced?: boolean; readonly pretrain?: string; readonly boxLossWeight: number; readonly boxPeakWeight?: number; readonly boxHead?: string; readonly maskMarkers: boolean; readonly monitor?: string; readonly progressive?: string };
   readonly seconds: Readonly<Record<string, number>>;
   readonly load: string;
   /** Where training, Grad-CAM, calibration and the audit ran (absent in runs before the GPU variant: the CPU). */
@@ -51,8 +52,10 @@ function main(): void {
   // The script's recipe in the ablation's terms (batch: train's default; learning rate: the script's; the training
   // seed from the run's own config, SEED in the script).
   const { seed } = readJson<{ readonly config: { readonly seed: number } }>(path.join(run, 'run', 'config.json')).config;
-  const recipe: Recipe = { ...timing.recipe, monitor: timing.recipe.monitor ?? 'accuracy', batchSize: 32, lr: 2e-3, balanced: true, pretrainEpochs: 0, seed };
-  const row = rowResult({ name: 'fracatlas.sh', factor: 'script', change: 'scripts/fracatlas.sh as written', recipe }, results, localisation, { pretrain: 0, train: timing.seconds.train ?? 0, explain: timing.seconds.explain ?? 0 }, path.join(run, 'run', 'model'));
+  const { pretrain: simclr = '', ...settings } = timing.recipe;
+  const [pretrainInputSize, pretrainEpochs] = simclr === '' ? [undefined, 0] : simclr.split(':').map(Number);
+  const recipe: Recipe = { ...settings, monitor: settings.monitor ?? 'accuracy', batchSize: 32, lr: 2e-3, balanced: settings.balanced ?? true, pretrainEpochs: pretrainEpochs ?? 0, ...(pretrainInputSize === undefined ? {} : { pretrainInputSize }), seed };
+  const row = rowResult({ name: 'fracatlas.sh', factor: 'script', change: 'scripts/fracatlas.sh as written', recipe }, results, localisation, { pretrain: timing.seconds.pretrain ?? 0, train: timing.seconds.train ?? 0, explain: timing.seconds.explain ?? 0 }, path.join(run, 'run', 'model'));
   const totalSeconds = Object.values(timing.seconds).reduce((a, b) => a + b, 0);
   const json = {
     benchmark: 'scripts/fracatlas.sh end to end (issue 16)',

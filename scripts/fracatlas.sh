@@ -17,6 +17,10 @@
 # float32 recipe that fits the hour on this VM (test ROC-AUC 0.882). At 96 px a ResNet's last map
 # has 3 x 3 cells, whose centres fall inside FracAtlas's small boxes on 9 % of the test images: no 96 px heatmap can
 # point at more; 20 x 20 cells allow 94 %.
+# BALANCED=0 drops the class-balanced batches (the training set's own 18 % fractures in every batch). PRETRAIN=S:E runs
+# E epochs of SimCLR (`hipfrac pretrain`, docs/real-images.md) at S px on the training images first and starts the
+# supervised epochs from that body (one SimCLR epoch sees two views of every image: two supervised epochs' passes at
+# S px); PRETRAIN=160:6 PROGRESSIVE= EPOCHS=10 spends the passes of the default's eight low-resolution epochs on it.
 # Marker masking is off (it moved the ablation's AUC by +0.006 for a quarter more training time). Augmentation costs
 # no measurable time at 320 px (epochs of 223-265 s with it, 212-252 s without); the 4.5x of the 96 px ablation was
 # the warp's share of a much cheaper step.
@@ -27,7 +31,7 @@
 # The epoch kept is the one with the best validation ROC-AUC (MONITOR=roc-auc): on a set with 18 % fractures,
 # validation accuracy can prefer an epoch that calls nearly everything normal (docs/real-images.md, "Seeds and the
 # epoch kept"). MONITOR=accuracy is the study's choice.
-#   bash scripts/fracatlas.sh   # ARCH, SIZE, EPOCHS, AUGMENT, BOX_LOSS_WEIGHT (0: off), BOX_PEAK_WEIGHT, BOX_HEAD (last|fine), MASK_MARKERS (1: on), MONITOR (roc-auc|accuracy), PRECISION (bf16|fp32), SEED (training; the split's stays 42), PROGRESSIVE (SIZE:EPOCHS,...; CPU default 160:4,224:4; empty: off), DEVICE (cpu, cuda, cuda:N), OUT, RESULT (the JSON written; default bench/results/fracatlas.json), FRACATLAS
+#   bash scripts/fracatlas.sh   # ARCH, SIZE, EPOCHS, AUGMENT, BALANCED (0: off), PRETRAIN (SIZE:EPOCHS of SimCLR; empty: off), BOX_LOSS_WEIGHT (0: off), BOX_PEAK_WEIGHT, BOX_HEAD (last|fine), MASK_MARKERS (1: on), MONITOR (roc-auc|accuracy), PRECISION (bf16|fp32), SEED (training; the split's stays 42), PROGRESSIVE (SIZE:EPOCHS,...; CPU default 160:4,224:4; empty: off), DEVICE (cpu, cuda, cuda:N), OUT, RESULT (the JSON written; default bench/results/fracatlas.json), FRACATLAS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRACATLAS="${FRACATLAS:-../shared/datasets/fracatlas-nonhip}"
@@ -55,6 +59,20 @@ MONITOR="${MONITOR:-roc-auc}"
 PRECISION="${PRECISION:-bf16}"
 SEED="${SEED:-42}"
 PROGRESSIVE="${PROGRESSIVE:-}"
+BALANCED="${BALANCED:-1}"
+PRETRAIN="${PRETRAIN:-}"
+for flag in AUGMENT BALANCED MASK_MARKERS; do
+  if [[ "${!flag}" != 0 && "${!flag}" != 1 ]]; then
+    echo "fracatlas.sh: $flag='${!flag}' is neither 0 nor 1." >&2
+    echo "fix: $flag=1 turns it on, $flag=0 off." >&2
+    exit 2
+  fi
+done
+if [[ -n "$PRETRAIN" && ! "$PRETRAIN" =~ ^[1-9][0-9]*:[1-9][0-9]*$ ]]; then
+  echo "fracatlas.sh: PRETRAIN='$PRETRAIN' is not SIZE:EPOCHS." >&2
+  echo "fix: e.g. PRETRAIN=160:6 (six SimCLR epochs at 160 px), or leave it empty to train from random weights." >&2
+  exit 2
+fi
 # Seconds per stage, for bench/results/fracatlas.json (the last step).
 declare -A STAGE
 LOAD="load average $(cut -d' ' -f1 /proc/loadavg) at the start"
@@ -62,8 +80,15 @@ stage() { local name=$1; shift; local t0=$SECONDS; "$@"; STAGE[$name]=$(( ${STAG
 
 stage import hipfrac import "$FRACATLAS" --layout fracatlas --max-side 320 --out "$OUT/dataset"
 [[ -f "$OUT/dataset/split.json" ]] || stage import hipfrac split "$OUT/dataset" --val 0.15 --test 0.15 --seed 42
+WEIGHTS=()
+if [[ -n "$PRETRAIN" ]]; then
+  # A pretraining run that stopped before its end left no pretrain.json: it starts again.
+  [[ -f "$OUT/pretrain/pretrain.json" ]] || { rm -rf "$OUT/pretrain"; stage pretrain hipfrac pretrain --data "$OUT/dataset" --arch "$ARCH" --out "$OUT/pretrain" \
+    --input-size "${PRETRAIN%%:*}" --epochs "${PRETRAIN##*:}" --batch-size 64 --precision "$PRECISION" --seed "$SEED"; }
+  WEIGHTS=(--weights "$OUT/pretrain/body.safetensors")
+fi
 stage train hipfrac train --device "$DEVICE" --data "$OUT/dataset" --out "$OUT/run" --arch "$ARCH" --scratch --input-size "$SIZE" \
-  --unfrozen-epochs "$EPOCHS" --patience "$EPOCHS" --balanced --no-lr-find --unfrozen-lr 2e-3 --seed "$SEED" \
+  --unfrozen-epochs "$EPOCHS" --patience "$EPOCHS" $( [[ "$BALANCED" == 1 ]] && echo --balanced ) "${WEIGHTS[@]}" --no-lr-find --unfrozen-lr 2e-3 --seed "$SEED" \
   --box-loss-weight "$BOX_LOSS_WEIGHT" --box-peak-weight "$BOX_PEAK_WEIGHT" --box-head "$BOX_HEAD" --monitor "$MONITOR" --precision "$PRECISION" $( [[ -n "$PROGRESSIVE" ]] && echo --progressive "$PROGRESSIVE" ) $( [[ "$MASK_MARKERS" == 1 ]] && echo --mask-markers ) $( [[ "$AUGMENT" == 1 ]] || echo --no-augment ) \
   $( [[ -f "$OUT/run/train-state/state.json" ]] && echo --resume )
 stage triage node scripts/fracatlas-eval.mjs "$OUT" "$FRACATLAS" > "$OUT/eval-summary.log"
@@ -71,8 +96,8 @@ stage explain hipfrac explain --device "$DEVICE" "$OUT/eval/fractured" --model "
 stage triage hipfrac triage-calibrate --device "$DEVICE" "$OUT/eval/valid" --model "$OUT/run/model" --labels "$OUT/eval/labels.csv" --method conformal-lac --alpha 0.1 --out "$OUT/eval/conformal.json"
 stage audit hipfrac audit-shortcuts --device "$DEVICE" --model "$OUT/run/model" --data "$OUT/dataset" --out "$OUT/audit"
 cat > "$OUT/timing.json" <<JSON
-{"recipe": {"arch": "$ARCH", "inputSize": $SIZE, "epochs": $EPOCHS, "augment": $( [[ "$AUGMENT" == 1 ]] && echo true || echo false ), "boxLossWeight": $BOX_LOSS_WEIGHT, "boxPeakWeight": $BOX_PEAK_WEIGHT, "boxHead": "$BOX_HEAD", "maskMarkers": $( [[ "$MASK_MARKERS" == 1 ]] && echo true || echo false ), "monitor": "$MONITOR", "precision": "$PRECISION", "progressive": "$PROGRESSIVE"},
- "seconds": {"import": ${STAGE[import]:-0}, "train": ${STAGE[train]:-0}, "triage": ${STAGE[triage]:-0}, "explain": ${STAGE[explain]:-0}, "audit": ${STAGE[audit]:-0}},
+{"recipe": {"arch": "$ARCH", "inputSize": $SIZE, "epochs": $EPOCHS, "augment": $( [[ "$AUGMENT" == 1 ]] && echo true || echo false ), "balanced": $( [[ "$BALANCED" == 1 ]] && echo true || echo false ), "pretrain": "$PRETRAIN", "boxLossWeight": $BOX_LOSS_WEIGHT, "boxPeakWeight": $BOX_PEAK_WEIGHT, "boxHead": "$BOX_HEAD", "maskMarkers": $( [[ "$MASK_MARKERS" == 1 ]] && echo true || echo false ), "monitor": "$MONITOR", "precision": "$PRECISION", "progressive": "$PROGRESSIVE"},
+ "seconds": {"import": ${STAGE[import]:-0}, "pretrain": ${STAGE[pretrain]:-0}, "train": ${STAGE[train]:-0}, "triage": ${STAGE[triage]:-0}, "explain": ${STAGE[explain]:-0}, "audit": ${STAGE[audit]:-0}},
  "load": "$LOAD", "device": "$DEVICE"}
 JSON
 node dist/bench/fracatlas.js --run "$OUT" $( [[ -n "${RESULT:-}" ]] && echo --out "$RESULT" )

@@ -18,6 +18,8 @@ export interface Recipe {
   readonly maskMarkers: boolean;
   /** SimCLR epochs before the supervised ones (0: none; the body starts random). */
   readonly pretrainEpochs: number;
+  /** SimCLR's input size where it differs from `inputSize` (scripts/fracatlas.sh's PRETRAIN=SIZE:EPOCHS). */
+  readonly pretrainInputSize?: number;
   readonly seed: number;
   /** The validation figure that chooses the epoch kept (`train --monitor`; absent: accuracy, the study's). */
   readonly monitor?: string;
