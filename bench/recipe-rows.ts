@@ -4,17 +4,20 @@
 // reference with a paired bootstrap interval (the same test images resampled for both), ECE after calibration beside
 // what a perfectly calibrated model shows on as many images, the box head's and Grad-CAM's pointing game and the
 // shortcut audit's masking change. Per recipe trained with several seeds: the trainings' spread, how many meet each
-// goal, and the trainings as one ensemble. The paired differences need each run's test predictions (RUN/run/results.json,
-// outside the repository); the other figures come from the stored JSON. Writes bench/results/recipe-rows.json and
-// its section of docs/benchmarks.md.
+// goal, and the trainings as one ensemble. The paired differences and calibration figures need each run's predictions
+// (RUN/run/results.json, outside the repository); a row whose run folder is gone keeps the figures the stored
+// bench/results/recipe-rows.json has for it, if they were computed from the same stored run against the same
+// reference predictions (bench/lib/carriedRows.ts; the reference's run folder is always needed). Writes
+// bench/results/recipe-rows.json and its section of docs/benchmarks.md.
 //   node dist/bench/recipe-rows.js --rows bench/results/fracatlas.json,bench/results/fracatlas-seed1.json,...
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { bootstrapAuc, pairedAucDifference } from '../src/train/metrics/index.js';
 import { marginsFromProbabilities, protocolEceFloor, repartitionedEce, scoreCalibration, type Labelled } from './lib/calibrationBias.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
-import { AUC_GOAL, ECE_GOAL, PG_GOAL, readStored, runPredictions, type Interval, type Prediction, type StoredRun } from './lib/scriptRuns.js';
+import { CarryOver, type StoredRecipeRows } from './lib/carriedRows.js';
+import { AUC_GOAL, ECE_GOAL, PG_GOAL, readStored, runFolderPresent, runPredictions, type Interval, type Prediction, type StoredRun } from './lib/scriptRuns.js';
 
 /** Settings results stored before they existed were run with (precision: float32 until --precision). */
 const SETTING_DEFAULTS: Readonly<Record<string, string>> = { precision: 'fp32' };
@@ -59,10 +62,11 @@ function seedEnsemble(members: readonly RowMargins[], reference: readonly number
 /**
  * Rows that differ only in the training seed, as one recipe: how many trainings, the ROC-AUC mean and range, the
  * pointing game's and ECE's ranges, how many trainings meet each goal and all three, and the trainings as an
- * ensemble (`seedEnsemble`). Only recipes with two or more trainings; `recipes` holds each row's recipe, `margins`
- * its margins, `reference` the reference's test scores.
+ * ensemble (`seedEnsemble`; carried over from the stored table when a member's run folder is gone). Only recipes with
+ * two or more trainings; `recipes` holds each row's recipe, `margins` its margins (rows with a run folder), `reference`
+ * the reference's test scores.
  */
-function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, StoredRun['result']['recipe']>, referenceRecipe: StoredRun['result']['recipe'], margins: ReadonlyMap<string, RowMargins>, reference: readonly number[]) {
+function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, StoredRun['result']['recipe']>, referenceRecipe: StoredRun['result']['recipe'], margins: ReadonlyMap<string, RowMargins>, reference: readonly number[], carry: CarryOver) {
   const withoutSeed = (r: StoredRun['result']['recipe']): StoredRun['result']['recipe'] => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'seed'));
   const groups = new Map<string, { change: string; seeds: number[]; rows: RowFigures[] }>();
   for (const row of rows) {
@@ -94,7 +98,10 @@ function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, S
         ece: meets.filter((m) => m.ece).length,
         all: meets.filter((m) => m.auc && m.pg && m.ece).length,
       },
-      ensemble: seedEnsemble(rs.map((r) => margins.get(r.file) as RowMargins), reference),
+      ensemble: rs.every((r) => margins.has(r.file))
+        ? seedEnsemble(rs.map((r) => margins.get(r.file) as RowMargins), reference)
+        // Written by this bench from the same trainings (CarryOver checks they are unchanged).
+        : carry.ensemble(change, seeds) as ReturnType<typeof seedEnsemble>,
     };
   });
 }
@@ -117,16 +124,17 @@ function main(): void {
     }
     return { a, b };
   });
-  // Each stored result and its run's predictions, read once.
-  const runs = files.map((file) => {
+  // Each stored result and its run's predictions (null: the run folder is gone), read once; the reference's are needed.
+  const runs = files.map((file, i) => {
     const run = readStored(file);
-    return { file, run, predictions: runPredictions(file, run) };
+    return { file, run, predictions: i === 0 || runFolderPresent(run) ? runPredictions(file, run) : null };
   });
   const ref = runs[0] as (typeof runs)[number];
-  const refPreds = ref.predictions.test;
+  const refPredictions = ref.predictions as NonNullable<typeof ref.predictions>;
+  const refPreds = refPredictions.test;
   const labels = refPreds.map((p) => p.label);
   const refById = new Map(refPreds.map((p) => [p.id, p]));
-  const refValidation = ref.predictions.validation;
+  const refValidation = refPredictions.validation;
   const validationIds = new Set(refValidation.map((p) => p.id));
   /** Each row's test probabilities in the reference's image order. */
   const aligned = new Map<string, number[]>();
@@ -136,7 +144,7 @@ function main(): void {
     const at = new Map(own.map((x, i) => [x.id, i]));
     return { margins: Float64Array.from(order, (o) => l.margins[at.get(o.id) as number] as number), labels: order.map((o) => o.label) };
   };
-  const rows = runs.map(({ file, run, predictions: stored }) => {
+  const computeRow = (file: string, run: StoredRun, stored: ReturnType<typeof runPredictions>) => {
     const preds = stored.test;
     if (preds.length !== refPreds.length || preds.some((p) => refById.get(p.id)?.label !== p.label)) {
       throw new Error(`${file}'s test images are not ${ref.file}'s: every row must use the same split (hipfrac split --seed 42).`);
@@ -181,14 +189,27 @@ function main(): void {
       gradCamPointingGame: r.pointingGame.hitRate,
       randomPointingGame: r.pointingGame.randomBaseline,
       maskedAucChange: run.audit.masking.aucChange,
+      computedOn: today(),
     };
-  });
+  };
+  type Row = ReturnType<typeof computeRow>;
+  const refRow = computeRow(ref.file, ref.run, refPredictions);
+  const storedTable = resultsPath('recipe-rows');
+  const carry = CarryOver.from(existsSync(storedTable) ? JSON.parse(readFileSync(storedTable, 'utf8')) as StoredRecipeRows : null, refRow);
+  // A carried row was written by this bench (CarryOver checks it is this stored run's); its change is recomputed.
+  const rows: Row[] = runs.map(({ file, run, predictions }, i) => (i === 0 ? refRow
+    : predictions !== null ? computeRow(file, run, predictions)
+      : { ...carry.row(file, run) as unknown as Row, change: recipeChange(run.result.recipe, ref.run.result.recipe) }));
   const recipeOf = new Map(runs.map((r) => [r.file, r.run.result.recipe]));
   const pairs = pairNames.map(({ a, b }) => {
-    const d = pairedAucDifference(aligned.get(a) as number[], aligned.get(b) as number[], labels, { seed: 0 });
-    return { a, b, change: recipeChange(recipeOf.get(a) ?? {}, recipeOf.get(b) ?? {}), rocAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } };
+    const change = recipeChange(recipeOf.get(a) ?? {}, recipeOf.get(b) ?? {});
+    const sa = aligned.get(a);
+    const sb = aligned.get(b);
+    if (sa === undefined || sb === undefined) return { a, b, change, rocAucDifference: carry.pair(a, b) as Interval };
+    const d = pairedAucDifference(sa, sb, labels, { seed: 0 });
+    return { a, b, change, rocAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } };
   });
-  const seeds = recipeSeeds(rows, recipeOf, ref.run.result.recipe, marginsOf, refPreds.map((p) => p.probability));
+  const seeds = recipeSeeds(rows, recipeOf, ref.run.result.recipe, marginsOf, refPreds.map((p) => p.probability), carry);
   const json = {
     benchmark: 'FracAtlas recipe rows at the full budget of scripts/fracatlas.sh (issue 16)',
     data: 'FracAtlas, non-hip part (Abedeen et al., Scientific Data 10, 521, 2023; CC BY 4.0), split by image, stratified, seed 42; every figure on the 553 test images',

@@ -43,9 +43,17 @@ export function readStored(file: string): StoredRun {
   return run;
 }
 
+/** The results.json beside the run's model folder: its predictions (outside the repository, in the run folder). */
+const runResults = (run: StoredRun): string => path.join(path.dirname(run.result.modelDir), 'results.json');
+
+/** Whether the run folder behind a stored result is still here (a fresh checkout has bench/results/ but not runs/). */
+export function runFolderPresent(run: StoredRun): boolean {
+  return existsSync(runResults(run));
+}
+
 /** The run's validation and test predictions and its calibration, from the results.json beside its model folder. */
 export function runPredictions(file: string, run: StoredRun): { test: Prediction[]; validation: Prediction[]; temperature: number; bias: number } {
-  const results = path.join(path.dirname(run.result.modelDir), 'results.json');
+  const results = runResults(run);
   if (!existsSync(results)) throw new Error(`${results} (the test predictions behind ${file}) is missing: the paired differences need the run folder; run scripts/fracatlas.sh again with RESULT=${file}.`);
   const parsed = JSON.parse(readFileSync(results, 'utf8')) as { evaluatedOn: string; predictions: Prediction[]; validation: { predictions: Prediction[] }; temperature: number; calibrationBias?: number };
   if (parsed.evaluatedOn !== 'test') throw new Error(`${results} is measured on ${parsed.evaluatedOn}, not test.`);
