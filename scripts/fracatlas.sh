@@ -20,7 +20,8 @@
 # BALANCED=0 drops the class-balanced batches (the training set's own 18 % fractures in every batch). PRETRAIN=S:E runs
 # E epochs of SimCLR (`hipfrac pretrain`, docs/real-images.md) at S px on the training images first and starts the
 # supervised epochs from that body (one SimCLR epoch sees two views of every image: two supervised epochs' passes at
-# S px); PRETRAIN=160:6 PROGRESSIVE= EPOCHS=10 spends the passes of the default's eight low-resolution epochs on it.
+# S px); PRETRAIN=160:6 PROGRESSIVE= EPOCHS=10 spends the passes of the default's eight low-resolution epochs on it
+# (CPU only: hipfrac pretrain has no --device, so the GPU variant refuses PRETRAIN).
 # Marker masking is off (it moved the ablation's AUC by +0.006 for a quarter more training time). Augmentation costs
 # no measurable time at 320 px (epochs of 223-265 s with it, 212-252 s without); the 4.5x of the 96 px ablation was
 # the warp's share of a much cheaper step.
