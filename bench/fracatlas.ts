@@ -49,6 +49,9 @@ function main(): void {
   const localisation = readJson<LocalisationJson>(path.join(run, 'eval', 'explain', 'localisation.json'));
   const triage = readJson<{ readonly calibratedOn: string; readonly test: number; readonly policies: readonly unknown[] }>(path.join(run, 'eval', 'summary.json'));
   const audit = readJson<ShortcutAudit>(path.join(run, 'audit', 'audit.json'));
+  // With PRETRAIN: hipfrac pretrain's own record (settings, images, NT-Xent per epoch, seconds).
+  const pretrainCard = path.join(run, 'pretrain', 'pretrain.json');
+  const pretraining = existsSync(pretrainCard) ? readJson<Record<string, unknown>>(pretrainCard) : null;
   // The script's recipe in the ablation's terms (batch: train's default; learning rate: the script's; the training
   // seed from the run's own config, SEED in the script).
   const { seed } = readJson<{ readonly config: { readonly seed: number } }>(path.join(run, 'run', 'config.json')).config;
@@ -86,6 +89,7 @@ function main(): void {
     gate: results.gate === undefined ? null : { thresholdsSetOn: 'validation', targetPassRate: results.gate.passRate, validation: results.gate.measured.validation, test: results.gate.measured.test ?? null },
     triage: { calibratedOn: triage.calibratedOn, measuredOn: 'test', testImages: triage.test, policies: triage.policies },
     audit,
+    pretraining,
   };
   writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`test ROC-AUC ${row.rocAuc.estimate.toFixed(3)} [${row.rocAuc.lower.toFixed(3)}, ${row.rocAuc.upper.toFixed(3)}], ECE ${row.ece.before.toFixed(3)} → ${row.ece.after.toFixed(3)} after calibration, pointing game ${(100 * row.pointingGame.hitRate).toFixed(1)} % (random ${(100 * row.pointingGame.randomBaseline).toFixed(1)} %), ${(totalSeconds / 60).toFixed(1)} min → ${out}`);

@@ -206,7 +206,7 @@ function main(): void {
     const change = recipeChange(recipeOf.get(a) ?? {}, recipeOf.get(b) ?? {});
     const sa = aligned.get(a);
     const sb = aligned.get(b);
-    if (sa === undefined || sb === undefined) return { a, b, change, rocAucDifference: carry.pair(a, b) as Interval };
+    if (sa === undefined || sb === undefined) return { a, b, change, rocAucDifference: carry.pair(a, b) };
     const d = pairedAucDifference(sa, sb, labels, { seed: 0 });
     return { a, b, change, rocAucDifference: { estimate: d.estimate, lower: d.lower, upper: d.upper } };
   });

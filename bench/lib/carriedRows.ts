@@ -4,14 +4,14 @@
 // the reference's predictions the same (its validation-and-test calibration figures, which depend on every one of its
 // probabilities, equal to the stored ones). Anything else needs its run folder back.
 import { isDeepStrictEqual } from 'node:util';
-import type { StoredRun } from './scriptRuns.js';
+import type { Interval, StoredRun } from './scriptRuns.js';
 
 /** The parts of a stored recipe-rows.json that carrying over reads. */
 export interface StoredRecipeRows {
   readonly reference: string;
   readonly date: string;
   readonly rows: readonly CarriedRow[];
-  readonly pairs: readonly { readonly a: string; readonly b: string; readonly rocAucDifference: unknown }[];
+  readonly pairs: readonly { readonly a: string; readonly b: string; readonly rocAucDifference: Interval }[];
   readonly seeds: readonly { readonly change: string; readonly seeds: readonly number[]; readonly ensemble: unknown }[];
 }
 
@@ -47,17 +47,17 @@ export class CarryOver {
 
   /** The stored figures of `file`'s row, if they were computed from this stored run; otherwise an error naming the fix. */
   row(file: string, run: StoredRun): CarriedRow {
-    const stored = this.previous?.rows.find((r) => r.file === file);
-    const reason = this.previous === null ? this.why
-      : stored === undefined ? 'the stored recipe-rows.json has no row for it'
-        : stored.date !== run.date || stored.minutes !== run.minutes || stored.rocAuc.estimate !== run.result.rocAuc.estimate ? `${file} has changed since the stored recipe-rows.json was computed`
-          : '';
-    if (stored === undefined || reason !== '') throw missing(file, run, reason);
-    return { ...stored, computedOn: stored.computedOn ?? (this.previous as StoredRecipeRows).date };
+    if (this.previous === null) throw missing(file, run, this.why);
+    const stored = this.previous.rows.find((r) => r.file === file);
+    if (stored === undefined) throw missing(file, run, 'the stored recipe-rows.json has no row for it');
+    if (stored.date !== run.date || stored.minutes !== run.minutes || stored.rocAuc.estimate !== run.result.rocAuc.estimate) {
+      throw missing(file, run, `${file} has changed since the stored recipe-rows.json was computed`);
+    }
+    return { ...stored, computedOn: stored.computedOn ?? this.previous.date };
   }
 
   /** The stored paired difference A − B. */
-  pair(a: string, b: string): unknown {
+  pair(a: string, b: string): Interval {
     const stored = this.previous?.pairs.find((p) => p.a === a && p.b === b);
     if (stored === undefined) throw new Error(`--pairs ${a}:${b}: a run folder is missing and the stored recipe-rows.json has no such pair (${this.previous === null ? this.why : 'not computed before'}); run the missing rows' scripts/fracatlas.sh again.`);
     return stored.rocAucDifference;
