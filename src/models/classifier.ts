@@ -200,12 +200,12 @@ export class Classifier extends Module {
   }
 }
 
-/** A fine box head needs a finer map in the spec (the ResNets'); refused by name otherwise. */
+/** A fine box head needs a finer map in the spec (ResNets, DenseNets, EfficientNets); refused by name otherwise. */
 function checkBoxHead(spec: ArchSpec, boxHead: BoxHeadKind | null): void {
   if (boxHead === 'fine' && spec.fineLayer === undefined) {
-    throw new ModelsError('HF_MODELS_BAD_OPTION', `${spec.name} has no fine box head (it reads a finer feature map, built for the ResNets).`, {
+    throw new ModelsError('HF_MODELS_BAD_OPTION', `${spec.name} has no fine box head (it reads a feature map at one cell per 16 px, which the ResNets, DenseNets and EfficientNets name).`, {
       input: `${spec.name} boxHead`,
-      fix: "use a ResNet for --box-head fine, or --box-head last (the last feature map's head).",
+      fix: "use a ResNet, DenseNet or EfficientNet for --box-head fine, or --box-head last (the last feature map's head).",
     });
   }
 }

@@ -201,6 +201,19 @@ export function rewriteLegacyDenseNetKeys<T>(state: ReadonlyMap<string, T>): Map
   return out;
 }
 
+/**
+ * The fine box head's map: dense block 3's output (one cell per 16 px, before the last transition halves the
+ * channels and pools), with its channels: the initial features, each block's growth, halved by each transition.
+ */
+export function denseNetFineLayer(config: DenseNetConfig): { path: string; channels: number } {
+  let channels = config.numInitFeatures;
+  for (let i = 0; i < 3; i++) {
+    channels += (config.blockConfig[i] as number) * config.growthRate;
+    if (i < 2) channels = Math.floor(channels / 2);
+  }
+  return { path: 'body.features.denseblock3', channels };
+}
+
 export const DENSENET_CONFIGS = {
   densenet121: { growthRate: 32, blockConfig: [6, 12, 24, 16], numInitFeatures: 64 },
   densenet161: { growthRate: 48, blockConfig: [6, 12, 36, 24], numInitFeatures: 96 },

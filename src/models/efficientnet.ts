@@ -199,6 +199,11 @@ export class EfficientNet extends EfficientNetBody {
   }
 }
 
+/** The fine box head's map: the last stage at one cell per 16 px (features.5; B0's 112 channels, scaled by width). */
+export function efficientNetFineLayer(config: EfficientNetConfig): { path: string; channels: number } {
+  return { path: 'body.features.5', channels: makeDivisible((B0_STAGES[4] as readonly number[])[4] as number * config.widthMult) };
+}
+
 export const EFFICIENTNET_CONFIGS = {
   efficientnet_b0: { widthMult: 1.0, depthMult: 1.0, dropout: 0.2 },
   efficientnet_b1: { widthMult: 1.0, depthMult: 1.1, dropout: 0.2 },

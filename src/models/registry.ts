@@ -17,7 +17,8 @@ export interface ArchSpec {
   readonly gradCamLayer: string;
   /**
    * A feature map at twice the resolution of the last one that the fine box head reads beside it (ResNets:
-   * 'body.layer3'), with its channels; absent where the architecture has no fine box head.
+   * 'body.layer3'; DenseNets: 'body.features.denseblock3'; EfficientNets: 'body.features.5'), with its channels;
+   * absent where the architecture has no fine box head.
    */
   readonly fineLayer?: { readonly path: string; readonly channels: number };
   /** torchvision's ImageNet weight file name, looked up in the weights directory. */

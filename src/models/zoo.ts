@@ -1,8 +1,8 @@
 // The built-in architectures: the study's seven CNNs (AlexNet, VGG-19, ResNet-50/152, SqueezeNet,
 // DenseNet-121/169), their siblings, and EfficientNet-B0…B3, with torchvision's ImageNet weight files.
 import { AlexNet, AlexNetBody } from './alexnet.js';
-import { DENSENET_CONFIGS, DenseNet, DenseNetBody, rewriteLegacyDenseNetKeys } from './densenet.js';
-import { EFFICIENTNET_CONFIGS, EfficientNet, EfficientNetBody } from './efficientnet.js';
+import { DENSENET_CONFIGS, DenseNet, DenseNetBody, denseNetFineLayer, rewriteLegacyDenseNetKeys } from './densenet.js';
+import { EFFICIENTNET_CONFIGS, EfficientNet, EfficientNetBody, efficientNetFineLayer } from './efficientnet.js';
 import { registerModel, type ArchSpec } from './registry.js';
 import { RESNET_CONFIGS, ResNet, ResNetBody } from './resnet.js';
 import { SqueezeNet, SqueezeNetBody } from './squeezenet.js';
@@ -81,7 +81,7 @@ export function registerBuiltinModels(): void {
     densenet201: 'densenet201-c1103571.pth',
   };
   for (const [name, config] of Object.entries(DENSENET_CONFIGS)) {
-    registerModel(spec(name, 'densenet', 'body.features.norm5', densenetFiles[name as keyof typeof DENSENET_CONFIGS]), {
+    registerModel(spec(name, 'densenet', 'body.features.norm5', densenetFiles[name as keyof typeof DENSENET_CONFIGS], { fineLayer: denseNetFineLayer(config) }), {
       imagenet: (o) => new DenseNet(config, o),
       body: (o) => new DenseNetBody(config, o),
       classifierPrefixes: ['classifier.'],
@@ -97,7 +97,7 @@ export function registerBuiltinModels(): void {
   };
   for (const [name, config] of Object.entries(EFFICIENTNET_CONFIGS)) {
     const [inputSize, file, alt] = efficientnetFacts[name as keyof typeof EFFICIENTNET_CONFIGS];
-    registerModel(spec(name, 'efficientnet', 'body.features.8', file, { inputSize, ...(alt === undefined ? {} : { otherWeightFiles: [other(alt)] }) }), {
+    registerModel(spec(name, 'efficientnet', 'body.features.8', file, { inputSize, fineLayer: efficientNetFineLayer(config), ...(alt === undefined ? {} : { otherWeightFiles: [other(alt)] }) }), {
       imagenet: (o) => new EfficientNet(config, o),
       body: (o) => new EfficientNetBody(config, o),
       classifierPrefixes: ['classifier.'],

@@ -1,13 +1,14 @@
-// The fine box head: a ResNet's last-map head upsampled to layer3 plus a 1×1 convolution on layer3. Its heatmap has
-// twice the rows and columns, starts equal to the last-map head upsampled (the layer3 term is zero), takes gradients
-// into both maps, survives a checkpoint round trip (the card names the layer), and is refused for an architecture
-// without a finer map, and for a card whose layer does not match the architecture.
+// The fine box head: the last-map head upsampled to the map at one cell per 16 px (a ResNet's layer3, a DenseNet's
+// dense block 3, an EfficientNet's features.5) plus a 1×1 convolution on that map. Its heatmap has twice the rows and
+// columns, starts equal to the last-map head upsampled (the finer term is zero), takes gradients into both maps,
+// survives a checkpoint round trip (the card names the layer), and is refused for an architecture without a finer
+// map, and for a card whose layer does not match the architecture.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createClassifier, loadCheckpoint, saveCheckpoint } from '../../src/models/index.js';
+import { createClassifier, getModelSpec, loadCheckpoint, saveCheckpoint } from '../../src/models/index.js';
 import { interpolate, manualSeed, noGrad, rand, tidy } from '../../src/torch/index.js';
 
 describe('fine box head', () => {
@@ -64,7 +65,27 @@ describe('fine box head', () => {
     }
   });
 
+  // The finer map's channels as the spec states them match the module's output (a wrong count fails the 1×1 conv),
+  // and the map sits at one cell per 16 px: 8 × 8 at 128 px, with the last map at 4 × 4.
+  for (const [arch, layer, channels] of [['densenet121', 'body.features.denseblock3', 1024], ['densenet169', 'body.features.denseblock3', 1280], ['efficientnet_b0', 'body.features.5', 112], ['efficientnet_b2', 'body.features.5', 120]] as const) {
+    it(`reads ${layer} in ${arch} (${channels} channels)`, () => {
+      assert.deepEqual(getModelSpec(arch).fineLayer, { path: layer, channels });
+      manualSeed(5);
+      const model = createClassifier(arch, { weights: null, boxHead: 'fine' });
+      model.eval();
+      tidy(() => {
+        const x = rand([1, 1, 128, 128]);
+        const { logits, heatmap } = noGrad(() => model.forwardWithHeatmap(x));
+        assert.deepEqual(heatmap.shape, [1, 1, 8, 8]);
+        const plain = noGrad(() => model.forward(x)).toFloat32Array();
+        logits.toFloat32Array().forEach((v, i) => assert.ok(Math.abs(v - (plain[i] as number)) < 1e-5));
+      });
+      model.dispose();
+    });
+  }
+
   it('is refused for an architecture without a finer map', () => {
-    assert.throws(() => createClassifier('densenet121', { weights: null, boxHead: 'fine' }), /densenet121 has no fine box head/);
+    assert.throws(() => createClassifier('squeezenet1_1', { weights: null, boxHead: 'fine' }), /squeezenet1_1 has no fine box head/);
+    assert.throws(() => createClassifier('vgg19_bn', { weights: null, boxHead: 'fine' }), /vgg19_bn has no fine box head/);
   });
 });

@@ -167,7 +167,7 @@ export const trainCommand: CliCommand = {
                         (FracAtlas, the phantom); the model then also predicts fracture boxes
   --box-peak-weight P   with box supervision, also train where the heatmap peaks (default 0: off)
   --box-head last|fine  the box head reads the last feature map (default), or also the finer one before it
-                        (fine: four times the cells; ResNets)
+                        (fine: four times the cells; ResNets, DenseNets, EfficientNets)
   --mask-markers        fill burned-in markers and text of training images with local background
   --monitor accuracy|roc-auc  what keeps the best epoch and stops early: validation accuracy (default, the
                         study's) or the fracture ROC-AUC, which class-balanced batches cannot game
