@@ -80,6 +80,12 @@ describe('fine box head', () => {
         const plain = noGrad(() => model.forward(x)).toFloat32Array();
         logits.toFloat32Array().forEach((v, i) => assert.ok(Math.abs(v - (plain[i] as number)) < 1e-5));
       });
+      // In training mode the finer map's 1×1 convolution gets a gradient through the hooked output.
+      model.train();
+      tidy(() => {
+        model.forwardWithHeatmap(rand([2, 1, 64, 64])).heatmap.sum().backward();
+        assert.ok(Array.from((model.boxHeadFine as NonNullable<typeof model.boxHeadFine>).param('weight').grad?.toFloat32Array() ?? []).some((g) => g !== 0), `${arch}: the finer term gets a gradient`);
+      });
       model.dispose();
     });
   }
