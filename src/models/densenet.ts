@@ -131,15 +131,13 @@ export class DenseNetBody extends FeatureBody {
       ['relu0', new ReLUInplace()],
       ['pool0', new MaxPool2d(3, 2, 1)],
     ]);
-    let numFeatures = config.numInitFeatures;
+    const widths = blockWidths(config);
     config.blockConfig.forEach((numLayers, i) => {
-      features.add(`denseblock${i + 1}`, new DenseBlock(numLayers, numFeatures, bnSize, config.growthRate, dropRate, fold));
-      numFeatures += numLayers * config.growthRate;
-      if (i !== config.blockConfig.length - 1) {
-        features.add(`transition${i + 1}`, new Transition(numFeatures, Math.floor(numFeatures / 2)));
-        numFeatures = Math.floor(numFeatures / 2);
-      }
+      const { input, output } = widths[i] as { input: number; output: number };
+      features.add(`denseblock${i + 1}`, new DenseBlock(numLayers, input, bnSize, config.growthRate, dropRate, fold));
+      if (i !== config.blockConfig.length - 1) features.add(`transition${i + 1}`, new Transition(output, Math.floor(output / 2)));
     });
+    const numFeatures = (widths[widths.length - 1] as { output: number }).output;
     features.add('norm5', new BatchNorm2d(numFeatures));
     this.features = this.registerModule('features', features);
     this.outChannels = numFeatures;
@@ -201,17 +199,20 @@ export function rewriteLegacyDenseNetKeys<T>(state: ReadonlyMap<string, T>): Map
   return out;
 }
 
-/**
- * The fine box head's map: dense block 3's output (one cell per 16 px, before the last transition halves the
- * channels and pools), with its channels: the initial features, each block's growth, halved by each transition.
- */
+/** Each dense block's input and output channels: each block adds its growth, each transition halves the sum. */
+function blockWidths(config: DenseNetConfig): { input: number; output: number }[] {
+  let input = config.numInitFeatures;
+  return config.blockConfig.map((numLayers) => {
+    const output = input + numLayers * config.growthRate;
+    const block = { input, output };
+    input = Math.floor(output / 2);
+    return block;
+  });
+}
+
+/** The fine box head's map: dense block 3's output (one cell per 16 px, before the last transition halves and pools). */
 export function denseNetFineLayer(config: DenseNetConfig): { path: string; channels: number } {
-  let channels = config.numInitFeatures;
-  for (let i = 0; i < 3; i++) {
-    channels += (config.blockConfig[i] as number) * config.growthRate;
-    if (i < 2) channels = Math.floor(channels / 2);
-  }
-  return { path: 'body.features.denseblock3', channels };
+  return { path: 'body.features.denseblock3', channels: (blockWidths(config)[2] as { output: number }).output };
 }
 
 export const DENSENET_CONFIGS = {

@@ -119,6 +119,18 @@ const B0_STAGES: readonly (readonly [number, number, number, number, number, num
   [6, 3, 1, 192, 320, 1],
 ];
 
+/** B0's stages scaled by the config's width and depth. */
+function scaledStages(config: EfficientNetConfig): StageConfig[] {
+  return B0_STAGES.map(([expandRatio, kernel, stride, inC, outC, n]) => ({
+    expandRatio,
+    kernel,
+    stride,
+    inputChannels: makeDivisible(inC * config.widthMult),
+    outChannels: makeDivisible(outC * config.widthMult),
+    numLayers: Math.ceil(n * config.depthMult),
+  }));
+}
+
 /** `features`: stem, seven MBConv stages, final 1×1 conv to 4× the last stage's channels (SiLU). */
 export class EfficientNetBody extends FeatureBody {
   readonly outChannels: number;
@@ -129,14 +141,7 @@ export class EfficientNetBody extends FeatureBody {
   constructor(config: EfficientNetConfig, options: NetOptions = {}) {
     super();
     const fold = options.foldBatchNorm ?? false;
-    const stages: StageConfig[] = B0_STAGES.map(([expandRatio, kernel, stride, inC, outC, n]) => ({
-      expandRatio,
-      kernel,
-      stride,
-      inputChannels: makeDivisible(inC * config.widthMult),
-      outChannels: makeDivisible(outC * config.widthMult),
-      numLayers: Math.ceil(n * config.depthMult),
-    }));
+    const stages = scaledStages(config);
     const features = new Sequential(convNormActivation(3, (stages[0] as StageConfig).inputChannels, 3, 2, 1, true, fold));
     const totalBlocks = stages.reduce((s, c) => s + c.numLayers, 0);
     let blockId = 0;
@@ -199,9 +204,9 @@ export class EfficientNet extends EfficientNetBody {
   }
 }
 
-/** The fine box head's map: the last stage at one cell per 16 px (features.5; B0's 112 channels, scaled by width). */
+/** The fine box head's map: the last stage at one cell per 16 px (features.5, the fifth MBConv stage; B0: 112 channels). */
 export function efficientNetFineLayer(config: EfficientNetConfig): { path: string; channels: number } {
-  return { path: 'body.features.5', channels: makeDivisible((B0_STAGES[4] as readonly number[])[4] as number * config.widthMult) };
+  return { path: 'body.features.5', channels: (scaledStages(config)[4] as StageConfig).outChannels };
 }
 
 export const EFFICIENTNET_CONFIGS = {
