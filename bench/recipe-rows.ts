@@ -7,8 +7,10 @@
 // goal, and the trainings as one ensemble. The paired differences and calibration figures need each run's predictions
 // (RUN/run/results.json, outside the repository); a row whose run folder is gone keeps the figures the stored
 // bench/results/recipe-rows.json has for it, if they were computed from the same stored run against the same
-// reference predictions (bench/lib/carriedRows.ts; the reference's run folder is always needed). Writes
-// bench/results/recipe-rows.json and its section of docs/benchmarks.md.
+// reference predictions (bench/lib/carriedRows.ts). The reference's predictions are needed for every row: read from
+// its run folder, they are kept beside its stored result (bench/results/fracatlas.predictions.json), which stands in
+// for the folder while it belongs to the same stored run. Writes bench/results/recipe-rows.json and its section of
+// docs/benchmarks.md.
 //   node dist/bench/recipe-rows.js --rows bench/results/fracatlas.json,bench/results/fracatlas-seed1.json,...
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +19,7 @@ import { bootstrapAuc, pairedAucDifference } from '../src/train/metrics/index.js
 import { marginsFromProbabilities, protocolEceFloor, repartitionedEce, scoreCalibration, type Labelled } from './lib/calibrationBias.js';
 import { machineDescription, resultsPath, today, writeDocSection } from './lib/results.js';
 import { CarryOver, type StoredRecipeRows } from './lib/carriedRows.js';
-import { AUC_GOAL, ECE_GOAL, PG_GOAL, readStored, runFolderPresent, runPredictions, type Interval, type Prediction, type StoredRun } from './lib/scriptRuns.js';
+import { AUC_GOAL, ECE_GOAL, PG_GOAL, keepPredictions, readStored, runFolderPresent, runPredictions, type Interval, type Prediction, type StoredRun } from './lib/scriptRuns.js';
 
 /** Settings results stored before they existed were run with (precision: float32 until --precision). */
 const SETTING_DEFAULTS: Readonly<Record<string, string>> = { precision: 'fp32' };
@@ -132,6 +134,7 @@ function main(): void {
   });
   const ref = runs[0] as (typeof runs)[number];
   const refPredictions = ref.predictions as NonNullable<typeof ref.predictions>;
+  if (runFolderPresent(ref.run)) console.log(`reference predictions kept in ${keepPredictions(ref.file, ref.run, refPredictions)}`);
   const refPreds = refPredictions.test;
   const labels = refPreds.map((p) => p.label);
   const refById = new Map(refPreds.map((p) => [p.id, p]));

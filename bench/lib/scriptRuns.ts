@@ -1,7 +1,8 @@
 // Stored runs of scripts/fracatlas.sh (issue 16), as bench/fracatlas.ts writes them, and their run folders' predictions:
 // read by bench/recipe-rows.ts and bench/mirror-rows.ts; the issue's goals for the best recipe.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 
 export interface Interval { readonly estimate: number; readonly lower: number; readonly upper: number }
 
@@ -51,11 +52,51 @@ export function runFolderPresent(run: StoredRun): boolean {
   return existsSync(runResults(run));
 }
 
-/** The run's validation and test predictions and its calibration, from the results.json beside its model folder. */
-export function runPredictions(file: string, run: StoredRun): { test: Prediction[]; validation: Prediction[]; temperature: number; bias: number } {
+/** A run's validation and test predictions and the calibration (temperature, bias) fitted on validation. */
+export interface RunPredictions { readonly test: Prediction[]; readonly validation: Prediction[]; readonly temperature: number; readonly bias: number }
+
+/**
+ * Where a stored result's predictions are kept in the repository, beside it (bench/results/fracatlas.json →
+ * bench/results/fracatlas.predictions.json): FracAtlas image IDs, labels and probabilities, no pixels.
+ */
+export function storedPredictionsPath(file: string): string {
+  return file.replace(/(\.json)?$/, '.predictions.json');
+}
+
+/** Which stored run a predictions file belongs to: the figures that change whenever the run is made again. */
+function runIdentity(run: StoredRun): { date: string; minutes: number; rocAuc: number } {
+  return { date: run.date, minutes: run.minutes, rocAuc: run.result.rocAuc.estimate };
+}
+
+/**
+ * The run's validation and test predictions and its calibration: from the results.json beside its model folder, or,
+ * when the run folder is gone, from the predictions kept beside the stored result (`keepPredictions`) if they belong
+ * to this very run (same date, minutes and test ROC-AUC).
+ */
+export function runPredictions(file: string, run: StoredRun): RunPredictions {
   const results = runResults(run);
-  if (!existsSync(results)) throw new Error(`${results} (the test predictions behind ${file}) is missing: the paired differences need the run folder; run scripts/fracatlas.sh again with RESULT=${file}.`);
+  if (!existsSync(results)) return keptPredictions(file, run, results);
   const parsed = JSON.parse(readFileSync(results, 'utf8')) as { evaluatedOn: string; predictions: Prediction[]; validation: { predictions: Prediction[] }; temperature: number; calibrationBias?: number };
   if (parsed.evaluatedOn !== 'test') throw new Error(`${results} is measured on ${parsed.evaluatedOn}, not test.`);
   return { test: parsed.predictions, validation: parsed.validation.predictions, temperature: parsed.temperature, bias: parsed.calibrationBias ?? 0 };
+}
+
+function keptPredictions(file: string, run: StoredRun, results: string): RunPredictions {
+  const kept = storedPredictionsPath(file);
+  const rerun = `run scripts/fracatlas.sh again with RESULT=${file} (and OUT=${path.dirname(path.dirname(run.result.modelDir))}), or bring the run folder back.`;
+  if (!existsSync(kept)) throw new Error(`${results} (the test predictions behind ${file}) is missing and ${kept} is not there either: the paired differences need one of them; ${rerun}`);
+  const parsed = JSON.parse(readFileSync(kept, 'utf8')) as { run: unknown } & RunPredictions;
+  if (!isDeepStrictEqual(parsed.run, runIdentity(run))) {
+    throw new Error(`${kept} holds the predictions of another run than ${file} (${JSON.stringify(parsed.run)} against ${JSON.stringify(runIdentity(run))}): ${rerun}`);
+  }
+  return { test: parsed.test, validation: parsed.validation, temperature: parsed.temperature, bias: parsed.bias };
+}
+
+/** Writes `predictions` beside the stored result `file` (storedPredictionsPath), tied to this run, so rows can be added without its run folder. */
+export function keepPredictions(file: string, run: StoredRun, predictions: RunPredictions): string {
+  const kept = storedPredictionsPath(file);
+  const lean = (ps: readonly Prediction[]): Prediction[] => ps.map(({ id, label, probability }) => ({ id, label, probability }));
+  const { temperature, bias } = predictions;
+  writeFileSync(kept, `${JSON.stringify({ run: runIdentity(run), temperature, bias, validation: lean(predictions.validation), test: lean(predictions.test) })}\n`);
+  return kept;
 }
