@@ -8,14 +8,14 @@
 // slot of the true region); and the paired difference jittered minus exact. 95 % intervals and the paired
 // differences by a bootstrap over test patients.
 // There is no peer. Adds its entry to bench/results/localiser.json and writes its section of docs/benchmarks.md.
-// Run: node dist/bench/localiser-auc.js [--patients 200] [--size 256] [--input 96] [--epochs 8] [--localiser-epochs 20]
+// Run: node dist/bench/localiser-auc.js [--patients 200] [--size 256] [--input 96] [--epochs 8] [--localiser-epochs 80]
 // [--difficulty easy] [--lr 3e-4]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultRegionJitter, importDataset, modelInput, radiographReader, readManifestRows, splitByPatient, splitPath, writeJsonAtomic, type ManifestRow, type Radiograph, type RegionJitter, type RegionOfInterest } from '../src/data/index.js';
-import { checkpointLocator, classifierCropScorer, iou } from '../src/localise/index.js';
+import { checkpointLocator, classifierCropScorer, iou, LOCALISER_DEFAULTS } from '../src/localise/index.js';
 import { loadCheckpoint, type Classifier } from '../src/models/index.js';
 import { cohortLabelSpec, generateCohort } from '../src/phantom/index.js';
 import { defaultThreadCount, noGrad, setNumThreads, softmax, tidy } from '../src/torch/index.js';
@@ -30,7 +30,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '256' },
     input: { type: 'string', default: '96' },
     epochs: { type: 'string', default: '8' },
-    'localiser-epochs': { type: 'string', default: '20' },
+    'localiser-epochs': { type: 'string', default: String(LOCALISER_DEFAULTS.epochs) },
     resamples: { type: 'string', default: '2000' },
     difficulty: { type: 'string', default: 'easy' },
     lr: { type: 'string', default: '3e-4' },
@@ -198,7 +198,7 @@ try {
     config: {
       classifier: `two, the same but for the training regions: resnet18 from scratch, linear head, --crop roi, ${INPUT} px, batch 16, up to ${EPOCHS} epochs (Adam one-cycle ${LR}, no weight decay, no augmentation, best validation accuracy kept, seed ${SEED})`,
       variants: `exact: the true regions (--region-jitter off); jittered: each epoch's training regions moved by up to ${jitter.shift} of their size and scaled by ${jitter.scale[0]}–${jitter.scale[1]} (--region-jitter ${jitter.shift},${jitter.scale[0]},${jitter.scale[1]}, what --region-jitter on means)`,
-      localiser: `LocaliserNet as train fits it: ${LOCALISER_EPOCHS} epochs on the training images, 128 px; one, trained with the exact run, used for both`,
+      localiser: `LocaliserNet as train fits it: ${LOCALISER_EPOCHS} epochs on the training images, ${LOCALISER_DEFAULTS.inputSize} px; one, trained with the exact run, used for both`,
       read: 'the test DICOM files through radiographReader, as predict reads them; LibTorch forward, softmax P(fracture)',
       bootstrap: `${RESAMPLES} resamples of test patients (all of a patient's images together), seed ${SEED}, percentile 95 %; the same resamples for every row`,
     },

@@ -40,9 +40,16 @@ export interface LocaliserSample {
   readonly roi: RegionOfInterest;
 }
 
+/**
+ * What `train` fits and bench/localiser.ts measures (bench/results/localiser.json): a 96 px whole-image input and 80
+ * epochs; the run at 40 epochs placed regions less well, and 128 px costs half as much again for no better IoU.
+ */
+export const LOCALISER_DEFAULTS = Object.freeze({ inputSize: 96, epochs: 80 });
+
 export interface LocaliserTrainOptions {
-  /** Whole-image input side in pixels, a multiple of 32 (default 128). */
+  /** Whole-image input side in pixels, a multiple of 32 (default LOCALISER_DEFAULTS.inputSize). */
   readonly inputSize?: number;
+  /** Default LOCALISER_DEFAULTS.epochs. */
   readonly epochs?: number;
   readonly batchSize?: number;
   readonly lr?: number;
@@ -100,10 +107,10 @@ function slotLoss(out: Tensor, rois: readonly RegionOfInterest[]): [Tensor, Tens
 
 /** Trains a localiser on whole images with their true regions (L1 loss on centre and size, Adam). */
 export async function trainLocaliser(samples: readonly LocaliserSample[], options: LocaliserTrainOptions = {}): Promise<{ net: LocaliserNet; card: LocaliserCard; losses: number[] }> {
-  const inputSize = options.inputSize ?? 128;
+  const inputSize = options.inputSize ?? LOCALISER_DEFAULTS.inputSize;
   if (inputSize % 32 !== 0) throw new HipfracError('HF_LOCALISE_BAD_OPTION', `the localiser's input size must be a multiple of 32, got ${inputSize}.`, { fix: 'use e.g. 96 or 128.' });
   if (samples.length < 4) throw new HipfracError('HF_LOCALISE_TOO_FEW', `the localiser needs at least 4 images with a region of interest, got ${samples.length}.`, { fix: 'import a label file with hip_roi_x0…y1 columns (the phantom writes them).' });
-  const epochs = options.epochs ?? 30;
+  const epochs = options.epochs ?? LOCALISER_DEFAULTS.epochs;
   const augment = options.augment === undefined ? LOCALISER_AUGMENT : options.augment;
   const rng = new Rng((options.seed ?? 0) + 7919);
   const batchSize = Math.min(options.batchSize ?? 16, samples.length);

@@ -26,7 +26,7 @@ import { manualSeed, ProcessGroup, resolveDevice, type Tensor } from '../../torc
 import { broadcastModule, configHash, DataParallel, describeSizeSteps, fineTune, JsonlLogger, Learner, paperProtocol, ProgressCallback, ProgressiveSource, TrainError, type Callback, type ClosableSource, type OptimizerFactory, type ProtocolResult, type TrainConfig, type ValidationResult } from '../../train/index.js';
 import { HipfracError } from '../../util/index.js';
 import type { GateCard } from '../../gate/index.js';
-import { iou, localiseFiles, saveLocaliser, trainLocaliser, type LocaliserCard } from '../../localise/index.js';
+import { iou, LOCALISER_DEFAULTS, localiseFiles, saveLocaliser, trainLocaliser, type LocaliserCard } from '../../localise/index.js';
 import { evaluateTest, evaluateValidation, type Evaluation } from './evaluate.js';
 import { fitRunGate } from './gateRun.js';
 
@@ -43,7 +43,7 @@ export interface TrainRunOptions {
   readonly workers?: number;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   readonly device?: string;
-  /** Epochs of the hip localiser trained with a crop 'roi' model (default 20; 0: none, --rois stays needed). */
+  /** Epochs of the hip localiser trained with a crop 'roi' model (default LOCALISER_DEFAULTS.epochs; 0: none, --rois stays needed). */
   readonly localiserEpochs?: number;
   /** This process's rank in a data-parallel run (from the launcher's environment); absent = one process. */
   readonly distributed?: DistributedRank;
@@ -358,7 +358,8 @@ async function trainRunOnRanks(options: TrainRunOptions, group: ProcessGroup | n
     gateMissing = error.message;
     log(`input gate: none (${error.message}); the checkpoint is saved without one.`);
   }
-  const localiser = config.crop === 'roi' && (options.localiserEpochs ?? 20) > 0 ? await fitLocaliser(split, options.datasetDir, checkpointDir, options.localiserEpochs ?? 20, config.seed, workers, log) : null;
+  const localiserEpochs = options.localiserEpochs ?? LOCALISER_DEFAULTS.epochs;
+  const localiser = config.crop === 'roi' && localiserEpochs > 0 ? await fitLocaliser(split, options.datasetDir, checkpointDir, localiserEpochs, config.seed, workers, log) : null;
   const result: TrainRunResult = {
     model,
     evaluation,
