@@ -82,7 +82,9 @@ declare -A STAGE
 LOAD="load average $(cut -d' ' -f1 /proc/loadavg) at the start"
 stage() { local name=$1; shift; local t0=$SECONDS; "$@"; STAGE[$name]=$(( ${STAGE[$name]:-0} + SECONDS - t0 )); }
 
-stage import hipfrac import "$FRACATLAS" --layout fracatlas --max-side 320 --out "$OUT/dataset"
+# The import caches every image at 320 px on the long side, or at SIZE where SIZE is larger (SIZE=512): a network
+# never reads finer pixels than the cache holds. The split (seeded, by image) is the same at either size.
+stage import hipfrac import "$FRACATLAS" --layout fracatlas --max-side "$(( SIZE > 320 ? SIZE : 320 ))" --out "$OUT/dataset"
 [[ -f "$OUT/dataset/split.json" ]] || stage import hipfrac split "$OUT/dataset" --val 0.15 --test 0.15 --seed 42
 WEIGHTS=()
 if [[ -n "$PRETRAIN" ]]; then
