@@ -40,10 +40,7 @@ export interface LocaliserSample {
   readonly roi: RegionOfInterest;
 }
 
-/**
- * What `train` fits and bench/localiser.ts measures (bench/results/localiser.json): a 96 px whole-image input and 80
- * epochs; the run at 40 epochs placed regions less well, and 128 px costs half as much again for no better IoU.
- */
+/** What `train` fits and bench/localiser.ts measures (bench/results/localiser.json): a 96 px whole-image input, 80 epochs. */
 export const LOCALISER_DEFAULTS = Object.freeze({ inputSize: 96, epochs: 80 });
 
 export interface LocaliserTrainOptions {
