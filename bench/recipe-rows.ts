@@ -33,6 +33,39 @@ function recipeChange(recipe: StoredRun['result']['recipe'], reference: StoredRu
   return changed.length === 0 ? 'reference' : changed.join(', ');
 }
 
+interface Range { readonly min: number; readonly max: number }
+const range = (v: readonly number[]): Range => ({ min: Math.min(...v), max: Math.max(...v) });
+
+/**
+ * What holds over every row, as docs/real-images.md quotes it: the input gate's test pass rate, the ECE after
+ * calibration, what a perfectly calibrated model shows under the protocol, and how far the test ROC-AUC lies above
+ * the validation ROC-AUC of the epoch kept (rows trained with augmentation and without: the validation images chose
+ * that epoch, and on this split they are harder than the test images).
+ */
+function acrossRows(rows: readonly { readonly file: string; readonly eceAfterCalibration: number; readonly protocolFloor: { readonly median: number; readonly upper: number; readonly shareAtGoal: number } }[], stored: ReadonlyMap<string, StoredRun>) {
+  const run = (file: string): StoredRun => stored.get(file) as StoredRun;
+  const testAboveValidation = (augmented: boolean) => {
+    const gaps = rows.filter((r) => (run(r.file).result.recipe.augment !== false) === augmented).map(({ file }) => {
+      const r = run(file);
+      const kept = r.validationByEpoch.find((e) => e.epoch === r.epochKept)?.rocAuc;
+      if (kept === undefined || kept === null) throw new Error(`${file}: validationByEpoch has no validation ROC-AUC for the epoch kept (${r.epochKept}); store the run again with bench/fracatlas.ts.`);
+      return r.result.rocAuc.estimate - kept;
+    });
+    return gaps.length === 0 ? null : { rows: gaps.length, ...range(gaps) };
+  };
+  return {
+    rows: rows.length,
+    gateTestPassRate: range(rows.map((r) => run(r.file).gate.test.passRate)),
+    eceAfterCalibration: range(rows.map((r) => r.eceAfterCalibration)),
+    perfectModelUnderProtocol: {
+      median: range(rows.map((r) => r.protocolFloor.median)),
+      upper: range(rows.map((r) => r.protocolFloor.upper)),
+      shareAtGoal: range(rows.map((r) => r.protocolFloor.shareAtGoal)),
+    },
+    testAboveValidationRocAuc: { augmented: testAboveValidation(true), notAugmented: testAboveValidation(false) },
+  };
+}
+
 interface RowFigures { readonly file: string; readonly rocAuc: Interval; readonly boxHeadPointingGame: number | null; readonly eceAfterCalibration: number; readonly repartitioned: { readonly median: number } }
 
 /** A row's uncalibrated fracture margins (z₁ − z₀) on the validation and test images, in the reference's image order. */
@@ -80,7 +113,6 @@ function recipeSeeds(rows: readonly RowFigures[], recipes: ReadonlyMap<string, S
     group.rows.push(row);
     groups.set(change, group);
   }
-  const range = (v: number[]): { min: number; max: number } => ({ min: Math.min(...v), max: Math.max(...v) });
   return [...groups.values()].filter((g) => g.rows.length >= 2).map(({ change, seeds, rows: rs }) => {
     const auc = rs.map((r) => r.rocAuc.estimate);
     // A recipe without box supervision has no box head to score: its range is null.
@@ -225,6 +257,7 @@ function main(): void {
     rows,
     pairs,
     seeds,
+    acrossRows: acrossRows(rows, new Map(runs.map((r) => [r.file, r.run]))),
   };
   writeFileSync(resultsPath('recipe-rows'), `${JSON.stringify(json, null, 2)}\n`);
   const f3 = (v: number): string => v.toFixed(3);

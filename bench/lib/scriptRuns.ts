@@ -14,6 +14,10 @@ export interface StoredRun {
   readonly load: string;
   readonly device: string;
   readonly epochKept: number;
+  /** Validation figures of every epoch (ROC-AUC null for the epochs below full size, which are not validated). */
+  readonly validationByEpoch: readonly { readonly epoch: number; readonly rocAuc: number | null }[];
+  /** The input gate's pass rates, its thresholds set on validation. */
+  readonly gate: { readonly validation: { readonly passRate: number }; readonly test: { readonly passRate: number } };
   readonly result: {
     readonly recipe: Readonly<Record<string, string | number | boolean>>;
     readonly testImages: number;

@@ -22,6 +22,7 @@ const previous: StoredRecipeRows = {
 
 const run = (date: string, minutes: number, auc: number): StoredRun => ({
   benchmark: 'scripts/fracatlas.sh end to end (issue 16)', date, minutes, load: '', device: 'cpu', epochKept: 17,
+  validationByEpoch: [{ epoch: 17, rocAuc: 0.86 }], gate: { validation: { passRate: 0.95 }, test: { passRate: 0.94 } },
   result: { recipe: {}, testImages: 553, rocAuc: { estimate: auc, lower: 0, upper: 1 }, ece: { before: 0, after: 0 }, pointingGame: { n: 98, hitRate: 0, randomBaseline: 0.01 }, modelDir: '/gone/run/model' },
   audit: { masking: { auc: 0, aucMasked: 0, aucChange: 0 }, localisation: null },
 });

@@ -13,6 +13,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 const run = (modelDir: string, date = '2026-12-07', auc = 0.905): StoredRun => ({
   benchmark: 'scripts/fracatlas.sh end to end (issue 16)', date, minutes: 54.5, load: '', device: 'cpu', epochKept: 17,
+  validationByEpoch: [{ epoch: 17, rocAuc: 0.86 }], gate: { validation: { passRate: 0.95 }, test: { passRate: 0.94 } },
   result: { recipe: {}, testImages: 2, rocAuc: { estimate: auc, lower: 0.8, upper: 1 }, ece: { before: 0, after: 0 }, pointingGame: { n: 1, hitRate: 0, randomBaseline: 0.01 }, modelDir },
   audit: { masking: { auc: 0, aucMasked: 0, aucChange: 0 }, localisation: null },
 });
