@@ -1,8 +1,8 @@
 // Claims equal checks for the documentation: the README's Quick start is exactly the two commands and CI runs the
 // test one; the CLI table lists every command and only those; every command line in README and docs/ uses options
 // its command has; every local link (and heading anchor) resolves; README stays short; no first person; the
-// weights table matches the zoo; docs/results.md's FracAtlas recipe rows, docs/real-images.md's ranges over them and
-// the script's run (README's sentence too) match their stored results.
+// weights table matches the zoo; docs/results.md's FracAtlas recipe rows, the ranges over them (docs/real-images.md,
+// docs/results.md) and the script's run (README's sentence too) match their stored results.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -169,6 +169,8 @@ test("docs/real-images.md's ranges over the FracAtlas recipe rows repeat bench/r
     `scores a median of ${f3(p.median.min)}–${f3(p.median.max)} with a 95th percentile of ${f3(p.upper.min)}–${f3(p.upper.max)} on these images, and meets the goal of 0.03 in ${pct(p.shareAtGoal.min, 0)}–${pct(p.shareAtGoal.max, 0)} % of the draws`,
     `the test ROC-AUC lies ${pct(aug.min, 1)}–${pct(aug.max, 1)} points above the validation ROC-AUC of the epoch kept in each of the ${aug.rows} rows with augmentation, ${plain.rows === 1 ? pct(plain.min, 1) : `${pct(plain.min, 1)}–${pct(plain.max, 1)}`} without`,
   ]) assert.ok(text.includes(claim), `docs/real-images.md does not say "${claim}" (bench/results/recipe-rows.json, acrossRows): rerun bench/recipe-rows.ts and copy its figures`);
+  const share = `meets ECE ≤ 0.03 in ${pct(p.shareAtGoal.min, 0)}–${pct(p.shareAtGoal.max, 0)} % of draws`;
+  assert.ok(read('docs/results.md').replace(/\s+/g, ' ').includes(share), `docs/results.md does not say "${share}" (bench/results/recipe-rows.json, acrossRows)`);
 });
 
 test("README's FracAtlas sentence and docs/results.md's table of the script's run repeat bench/results/fracatlas.json", () => {
