@@ -148,7 +148,7 @@ test("docs/results.md's table of FracAtlas recipe rows repeats bench/results/rec
   }
 });
 
-test("docs/real-images.md's ranges over the FracAtlas recipe rows repeat bench/results/recipe-rows.json", () => {
+test("the ranges over the FracAtlas recipe rows in docs/real-images.md and docs/results.md repeat bench/results/recipe-rows.json", () => {
   const { acrossRows: a } = JSON.parse(read('bench/results/recipe-rows.json')) as {
     acrossRows: {
       rows: number;
